@@ -1,0 +1,79 @@
+"""The one exception tree of Syndicator.
+
+    SyndicatorError                 root; everything we raise on purpose derives from it
+    ├── ConfigError                 config file missing, unreadable or invalid (key path + line)
+    ├── FetchError                  a URL could not be fetched (url, status)
+    │   ├── RobotsDisallowed        robots.txt forbids the URL for our user agent
+    │   └── ResponseTooLarge        the body exceeded the configured size cap
+    ├── ExtractError                a page or feed could not be turned into articles (url)
+    │   └── UnsafeDocument          XML with entity declarations (billion laughs, XXE) refused
+    ├── StoreError                  the database refused or is unreachable
+    └── PublishError                a feed could not be written (feed id, path)
+
+Foreign exceptions are wrapped once, where they enter (fetch, store, publish); programming
+errors (TypeError, KeyError, ...) are never wrapped so that bugs stay loud.
+"""
+
+from __future__ import annotations
+
+
+class SyndicatorError(Exception):
+    """Root of every error Syndicator raises on purpose."""
+
+
+class ConfigError(SyndicatorError):
+    """The configuration is invalid; `path` is the key path, `line` the 1-based file line."""
+
+    def __init__(self, message: str, *, path: str = "", line: int | None = None,
+                 file: str = "") -> None:
+        self.path = path
+        self.line = line
+        self.file = file
+        where = file
+        if line is not None:
+            where = f"{where}:{line}" if where else f"line {line}"
+        prefix = ": ".join(p for p in (where, path) if p)
+        super().__init__(f"{prefix}: {message}" if prefix else message)
+
+
+class FetchError(SyndicatorError):
+    """A URL could not be fetched."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        self.url = url
+        self.status = status
+        super().__init__(f"{url}: {message}")
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt of the host disallows the URL for our user agent."""
+
+
+class ResponseTooLarge(FetchError):
+    """The response body exceeded the size cap and was abandoned."""
+
+
+class ExtractError(SyndicatorError):
+    """A page or feed could not be turned into articles."""
+
+    def __init__(self, message: str, *, url: str = "") -> None:
+        self.url = url
+        super().__init__(f"{url}: {message}" if url else message)
+
+
+class UnsafeDocument(ExtractError):
+    """An XML document declares entities (entity expansion / external entities): refused."""
+
+
+class StoreError(SyndicatorError):
+    """The database refused an operation or cannot be reached."""
+
+
+class PublishError(SyndicatorError):
+    """A feed or page could not be written."""
+
+    def __init__(self, message: str, *, feed: str = "", path: str = "") -> None:
+        self.feed = feed
+        self.path = path
+        where = " ".join(p for p in (feed, path) if p)
+        super().__init__(f"{where}: {message}" if where else message)

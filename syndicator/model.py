@@ -1,0 +1,118 @@
+"""The small frozen records that flow between the pipeline stages. Data only, no I/O.
+
+    fetch ──Page | NotModified──▶ extract ──Article──▶ normalise ──Item──▶ store ──▶ publish
+                                                              source run ──▶ RunResult
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Validators:
+    """HTTP cache validators remembered per URL for conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A fetched document, decoded once at the boundary."""
+
+    url: str                      # the URL that was asked for
+    final_url: str                # after redirects; relative links resolve against this
+    status: int
+    text: str                     # decoded body
+    encoding: str                 # the charset the body was decoded with
+    content_type: str             # media type without parameters, lower case
+    validators: Validators = Validators()
+    raw: bytes = b""              # the undecoded body (feeds are parsed from bytes)
+
+
+@dataclass(frozen=True)
+class NotModified:
+    """The server answered 304 to a conditional GET: nothing changed since last time."""
+
+    url: str
+    validators: Validators = Validators()
+
+
+@dataclass(frozen=True)
+class Article:
+    """What an extractor found for one story, before normalisation (strings as found).
+
+    URLs are already absolute (resolved against the page they were found on); everything
+    else is raw. `dates` lists date candidates in order of preference: the visible date the
+    operator selected first, then machine-readable metadata (JSON-LD, article:published_time,
+    <time datetime>). Normalisation picks among them.
+    """
+
+    url: str
+    title: str | None = None
+    dates: tuple[str, ...] = ()
+    updated: str | None = None            # raw modification date, if the page states one
+    summary: str | None = None            # text or HTML excerpt
+    content: str | None = None            # HTML of the article body, unsanitised
+    image: str | None = None              # absolute URL
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    canonical: str | None = None          # <link rel=canonical> / og:url, absolute
+    language: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    """A normalised story: what is stored and published. Datetimes are UTC-aware."""
+
+    id: str                               # stable: derived from the canonical URL
+    source_id: str
+    url: str                              # canonical URL
+    title: str
+    published: datetime
+    updated: datetime
+    summary: str = ""                     # plain text
+    content: str = ""                     # sanitised HTML, absolute URLs
+    image: str | None = None
+    author: str | None = None
+    categories: tuple[str, ...] = ()
+    language: str | None = None
+    published_has_time: bool = True       # False: the page gave a date without time of day
+    content_hash: str = ""                # hash of the published fields; detects edits
+
+
+@dataclass(frozen=True)
+class StoredItem:
+    """An item as the store holds it, with bookkeeping the pipeline does not set."""
+
+    item: Item
+    first_seen: datetime
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """Which items an upsert created and which it changed."""
+
+    new: tuple[Item, ...] = ()
+    updated: tuple[Item, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one source run. Errors are values here, not exceptions."""
+
+    source_id: str
+    started: datetime
+    finished: datetime
+    ok: bool
+    pages: int = 0                        # documents fetched with a body (listings + articles)
+    not_modified: int = 0                 # 304 answers
+    items_seen: int = 0                   # items extracted from the listings
+    new: int = 0
+    updated: int = 0
+    errors: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    missing_fields: dict[str, int] = field(default_factory=dict)  # field -> items lacking it
