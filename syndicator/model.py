@@ -116,3 +116,26 @@ class RunResult:
     errors: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     missing_fields: dict[str, int] = field(default_factory=dict)  # field -> items lacking it
+
+
+@dataclass(frozen=True)
+class UrlState:
+    """What we remember per fetched URL: validators and, for articles, the listing card hash."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    listing_hash: str | None = None       # hash of the listing card that pointed at the article
+    fetched_at: datetime | None = None
+
+    @property
+    def validators(self) -> Validators:
+        return Validators(etag=self.etag, last_modified=self.last_modified)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One listing page: the cards found on it and the link to the next page."""
+
+    articles: tuple[Article, ...] = ()
+    next_url: str | None = None
