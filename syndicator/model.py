@@ -79,7 +79,10 @@ class Item:
     author: str | None = None
     categories: tuple[str, ...] = ()
     language: str | None = None
-    published_has_time: bool = True       # False: the page gave a date without time of day
+    # How `published` was known: "time" (a full timestamp), "day" (a date without time of
+    # day: the first-seen time on that day, or local midnight, kept stable by the store) or
+    # "none" (no date at all: the first-seen time, kept stable by the store).
+    published_precision: str = "time"
     content_hash: str = ""                # hash of the published fields; detects edits
 
 
