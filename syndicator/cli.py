@@ -1,0 +1,261 @@
+"""The `syndicator` command line (click). Maps SyndicatorError to a message and exit code.
+
+Exit codes: 0 success; 1 a source or feed failed (the others still ran); 2 invalid
+config or command-line misuse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+
+from syndicator import __version__
+from syndicator.app import App, make_app
+from syndicator.config import Config, load_config, resolve_config_path
+from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.model import RunResult
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class _State:
+    def __init__(self, config_path: str | None, verbose: int) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+
+    def config(self) -> Config:
+        return load_config(resolve_config_path(self.config_path))
+
+
+def _fail_config(exc: ConfigError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    """Turn our errors into one clear line and an exit code; never a traceback."""
+    try:
+        yield
+    except ConfigError as exc:
+        _fail_config(exc)
+    except SyndicatorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _setup_logging(verbose: int) -> None:
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("urllib3", "charset_normalizer", "alembic"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="PATH", default=None,
+              help="Config file (default: $SYNDICATOR_CONFIG, else ./config.yaml).")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.version_option(__version__, prog_name="syndicator")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
+    """Syndicator: scrape or ingest news sites and publish RSS, Atom and JSON feeds."""
+    _setup_logging(verbose)
+    ctx.obj = _State(config_path, verbose)
+
+
+# --- validate --------------------------------------------------------------------------------
+
+@cli.command()
+@click.pass_obj
+def validate(state: _State) -> None:
+    """Check the config file; exit 2 naming the key path and line of the first problem."""
+    with _errors():
+        config = state.config()
+        path = resolve_config_path(state.config_path)
+        click.echo(f"{path}: OK: {len(config.sources)} source(s), {len(config.feeds)} feed(s)")
+        unused = {s.id for s in config.sources} - {sid for f in config.feeds for sid in f.sources}
+        for source_id in sorted(unused):
+            click.echo(f"warning: source {source_id!r} is in no feed", err=True)
+
+
+# --- fetch -----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("source_ids", nargs=-1, metavar="[SOURCE_ID ...]")
+@click.option("--max-pages", type=click.IntRange(min=1), default=None,
+              help="Override list.max_pages for this run.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar (default: only on a terminal).")
+@click.pass_obj
+def fetch(state: _State, source_ids: tuple[str, ...], max_pages: int | None,
+          progress: bool | None) -> None:
+    """Scrape or ingest sources and store their items (all enabled sources by default)."""
+    with _errors():
+        config = state.config()
+        sources = [config.source(sid) for sid in source_ids] if source_ids else [
+            s for s in config.sources if s.enabled]
+        with make_app(config) as app:
+            results = run_sources(app, [s.id for s in sources], max_pages=max_pages,
+                                  show_progress=sys.stderr.isatty() if progress is None
+                                  else progress)
+        if any(not r.ok for r in results):
+            sys.exit(EXIT_FAILED)
+
+
+def run_sources(app: App, source_ids: Sequence[str], *, max_pages: int | None = None,
+                show_progress: bool = False,
+                echo: Callable[[str], None] = click.echo) -> list[RunResult]:
+    """Run the given sources one after the other, printing one summary line per source."""
+    from syndicator.pipeline import run_source
+
+    results: list[RunResult] = []
+    for source_id in source_ids:
+        source = app.config.source(source_id)
+        with _progress_bar(source_id, show_progress) as progress:
+            result = run_source(app, source, max_pages=max_pages, progress=progress)
+        results.append(result)
+        echo(summary_line(result))
+    return results
+
+
+def summary_line(result: RunResult) -> str:
+    seconds = (result.finished - result.started).total_seconds()
+    status = "ok" if result.ok else "FAILED"
+    line = (f"{result.source_id}: {status}: {result.pages} page(s) fetched, "
+            f"{result.not_modified} not modified, {result.items_seen} item(s) seen, "
+            f"{result.new} new, {result.updated} updated in {seconds:.1f}s")
+    if result.errors:
+        line += f"; {len(result.errors)} error(s): {result.errors[0]}"
+        if len(result.errors) > 1:
+            line += f" (and {len(result.errors) - 1} more)"
+    elif result.warnings:
+        line += f"; warning: {result.warnings[0]}"
+    return line
+
+
+@contextmanager
+def _progress_bar(source_id: str, enabled: bool) -> Iterator[Callable[[str, str], None]]:
+    if not enabled:
+        yield lambda event, detail: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  transient=True, console=_stderr_console()) as bar:
+        task = bar.add_task(f"{source_id}: listing", total=None)
+
+        def update(event: str, detail: str) -> None:
+            if event == "page":
+                bar.update(task, description=f"{source_id}: listing {detail}")
+            elif event == "articles":
+                bar.update(task, description=f"{source_id}: articles", total=int(detail),
+                           completed=0)
+            elif event == "article":
+                bar.advance(task)
+
+        yield update
+
+
+def _stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+# --- build -----------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--feed", "feed_ids", multiple=True, metavar="FEED_ID",
+              help="Build only this feed (repeatable).")
+@click.pass_obj
+def build(state: _State, feed_ids: tuple[str, ...]) -> None:
+    """Write every feed (RSS, Atom, JSON Feed), index.html and feeds.opml to output_dir."""
+    with _errors():
+        config = state.config()
+        known = {f.id for f in config.feeds}
+        for feed_id in feed_ids:
+            if feed_id not in known:
+                raise click.BadParameter(f"unknown feed {feed_id!r} (known: "
+                                         f"{', '.join(sorted(known)) or 'none'})",
+                                         param_hint="--feed")
+        with make_app(config) as app:
+            build_and_report(app, only=feed_ids or None)
+
+
+def build_and_report(app: App, *, only: Sequence[str] | None = None,
+                     echo: Callable[[str], None] = click.echo) -> None:
+    from syndicator.publish import build_feeds
+
+    result = build_feeds(app.config, app.store, app.clock(), only=only)
+    for summary in result.feeds:
+        echo(f"{summary.feed.id}: {summary.items} item(s)")
+    echo(f"wrote {len(result.written)} file(s), {len(result.unchanged)} unchanged, "
+         f"in {app.config.output_path}")
+
+
+# --- check -----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("source_id")
+@click.option("--cards", type=click.IntRange(min=1), default=3, show_default=True,
+              help="How many listing cards to print.")
+@click.pass_obj
+def check(state: _State, source_id: str, cards: int) -> None:
+    """Dry run: fetch one listing page and one article, print every field; writes nothing."""
+    from syndicator.check import check_source
+
+    with _errors():
+        config = state.config()
+        source = config.source(source_id)
+        from syndicator.fetch import Fetcher
+
+        fetcher = Fetcher()
+        try:
+            ok = check_source(config, source, fetcher, cards=cards, echo=click.echo)
+        finally:
+            fetcher.close()
+        if not ok:
+            sys.exit(EXIT_FAILED)
+
+
+# --- demo ------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder for the database and feeds (default: a new temporary folder).")
+def demo(output: Path | None) -> None:
+    """Serve the bundled demo site on loopback, fetch and build it, print where the feeds are."""
+    from syndicator.demo import demo_config_path, demo_site_root
+    from syndicator.demo.server import SiteServer
+
+    with _errors():
+        folder = output or Path(tempfile.mkdtemp(prefix="syndicator-demo-"))
+        folder.mkdir(parents=True, exist_ok=True)
+        with SiteServer(demo_site_root()) as site:
+            click.echo(f"demo site: {site.url}en/news/")
+            config = load_config(demo_config_path(), env={**os.environ,
+                                                          "SYNDICATOR_DEMO_URL": site.url})
+            config = config.model_copy(update={"base_dir": folder.resolve()})
+            with make_app(config) as app:
+                results = run_sources(app, [s.id for s in config.sources],
+                                      show_progress=sys.stderr.isatty())
+                build_and_report(app)
+        click.echo(f"feeds: {config.output_path}")
+        for feed in config.feeds:
+            click.echo(f"  {config.output_path / (feed.id + '.rss')}")
+        click.echo(f"open {config.output_path / 'index.html'} in a browser to look around")
+        if any(not r.ok for r in results):
+            sys.exit(EXIT_FAILED)
+
+
+def main() -> None:
+    cli(prog_name="syndicator")

@@ -1,0 +1,348 @@
+"""run_source(): one run of one source, through the numbered stages.
+
+    1. fetch      listing page(s), conditionally (a 304 on the first page ends the run)
+    2. extract    cards from the listings; article pages for new or changed cards only
+    3. normalise  Article → Item (pure), merged with what the store already holds
+    4. store      items, per-URL state and the run log in one transaction
+
+Errors are values: the run returns a RunResult whose `errors` say what went wrong. One bad
+article page never aborts the run; a failing listing ends it without touching stored items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+
+from syndicator.app import App
+from syndicator.config import FetchConfig, SourceConfig
+from syndicator.errors import ExtractError, FetchError, SyndicatorError
+from syndicator.extract import extract_article, extract_listing, parse_feed
+from syndicator.model import Article, Item, NotModified, Page, RunResult, UrlState
+from syndicator.normalise import (
+    NormaliseContext,
+    canonical_url,
+    merge_with_stored,
+    normalise_article,
+)
+
+log = logging.getLogger(__name__)
+
+# progress(event, detail): "page" (a listing page fetched), "articles" (total article pages
+# to fetch), "article" (one article page done), "done". The CLI draws a progress bar from it.
+Progress = Callable[[str, str], None]
+
+
+def _no_progress(event: str, detail: str) -> None:
+    """Progress sink that ignores everything (runs under the scheduler)."""
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one run; frozen into a RunResult at the end."""
+
+    source: SourceConfig
+    started: datetime
+    pages: int = 0
+    not_modified: int = 0
+    items_seen: int = 0
+    errors: list[str] | None = None
+    warnings: list[str] | None = None
+
+    def error(self, message: str) -> None:
+        self.errors = [*(self.errors or []), message]
+        log.warning("source %s: %s", self.source.id, message)
+
+    def warn(self, message: str) -> None:
+        self.warnings = [*(self.warnings or []), message]
+        log.info("source %s: %s", self.source.id, message)
+
+    def result(self, finished: datetime, *, ok: bool, new: int = 0, updated: int = 0,
+               missing: dict[str, int] | None = None) -> RunResult:
+        return RunResult(
+            source_id=self.source.id, started=self.started, finished=finished, ok=ok,
+            pages=self.pages, not_modified=self.not_modified, items_seen=self.items_seen,
+            new=new, updated=updated, errors=tuple(self.errors or ()),
+            warnings=tuple(self.warnings or ()), missing_fields=missing or {},
+        )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A story seen on a listing, with the article page fetched for it (if any)."""
+
+    card: Article
+    page: Article | None
+    listing_hash: str
+    validators: UrlState | None
+
+
+def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
+               progress: Progress = _no_progress) -> RunResult:
+    """Fetch, extract, normalise and store one source. Never raises for a source's faults."""
+    run = _Run(source=source, started=app.clock())
+    settings = app.config.fetch_for(source)
+    try:
+        if source.type == "feed":
+            cards, listing_states = _read_feed(app, source, settings, run, progress)
+        else:
+            cards, listing_states = _read_listings(app, source, settings, run, progress,
+                                                   max_pages=max_pages)
+        if cards is None:  # the first listing page was not modified: nothing else to do
+            result = run.result(app.clock(), ok=True)
+            app.store.save_run(result, (), listing_states)
+            return result
+        run.items_seen = len(cards)
+        candidates, article_states = _fetch_articles(app, source, settings, cards, run, progress)
+        items, missing = _normalise(app, source, candidates, run)
+        new, changed = _changes(app, source, items)
+        ok = not run.errors or bool(items)
+        result = run.result(app.clock(), ok=ok, new=len(new), updated=len(changed),
+                            missing=missing)
+        app.store.save_run(result, [*new, *changed], [*listing_states, *article_states])
+        progress("done", source.id)
+        return result
+    except SyndicatorError as exc:
+        run.error(str(exc))
+        result = run.result(app.clock(), ok=False)
+        try:
+            app.store.save_run(result, (), ())
+        except SyndicatorError as store_exc:  # the run log itself failed: report, don't raise
+            log.error("source %s: cannot record the run: %s", source.id, store_exc)
+        return result
+
+
+# --- 1. fetch listings -----------------------------------------------------------------------
+
+def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
+                   progress: Progress, *, max_pages: int | None
+                   ) -> tuple[list[Article] | None, list[UrlState]]:
+    assert source.list is not None  # guaranteed by config validation for html sources
+    limit = max_pages or source.list.max_pages
+    cards: dict[str, Article] = {}
+    states: list[UrlState] = []
+    url: str | None = source.url
+    seen_pages: set[str] = set()
+    while url and len(seen_pages) < limit and url not in seen_pages:
+        seen_pages.add(url)
+        known = app.store.url_states([url]).get(url)
+        try:
+            answer = app.fetcher.get(url, settings, validators=known.validators if known else None)
+        except FetchError:
+            if not seen_pages - {url}:
+                raise  # the first listing page failed: the run failed
+            run.error(f"listing page {url} failed; stopping pagination there")
+            break
+        if isinstance(answer, NotModified):
+            run.not_modified += 1
+            states.append(_state(url, answer.validators.etag, answer.validators.last_modified,
+                                 None, app.clock()))
+            if len(seen_pages) == 1:
+                return None, states
+            break  # an unchanged later page holds only stories we already have
+        run.pages += 1
+        progress("page", url)
+        states.append(_state(url, answer.validators.etag, answer.validators.last_modified, None,
+                             app.clock()))
+        listing = extract_listing(answer, source.list)
+        if not listing.articles:
+            run.warn(f"no items matched list.item {source.list.item!r} on {url}")
+        for card in listing.articles:
+            cards.setdefault(_key(card.url), card)
+        url = listing.next_url
+    return list(cards.values()), states
+
+
+def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
+               progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
+    known = app.store.url_states([source.url]).get(source.url)
+    answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None)
+    state = _state(source.url, answer.validators.etag, answer.validators.last_modified, None,
+                   app.clock())
+    if isinstance(answer, NotModified):
+        run.not_modified += 1
+        return None, [state]
+    run.pages += 1
+    progress("page", source.url)
+    cards: dict[str, Article] = {}
+    for card in parse_feed(answer):
+        cards.setdefault(_key(card.url), card)
+    return list(cards.values()), [state]
+
+
+def _state(url: str, etag: str | None, last_modified: str | None, listing_hash: str | None,
+           now: datetime) -> UrlState:
+    return UrlState(url=url, etag=etag, last_modified=last_modified,
+                    listing_hash=listing_hash, fetched_at=now)
+
+
+def _key(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
+
+
+# --- 2. article pages ------------------------------------------------------------------------
+
+def _wants_article_pages(source: SourceConfig) -> bool:
+    if source.fetch_articles is not None:
+        return source.fetch_articles
+    return source.type == "html"
+
+
+def listing_hash(card: Article) -> str:
+    """What the listing shows of a story; an article page is fetched again only if it changes."""
+    parts = [card.title or "", *card.dates, card.summary or "", card.image or "",
+             card.updated or "", card.content or ""]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
+                    run: _Run, progress: Progress) -> tuple[list[_Candidate], list[UrlState]]:
+    """Fetch the article pages of new or changed cards (concurrently, politely)."""
+    urls = [card.url for card in cards]
+    states = app.store.url_states(urls)
+    stored = app.store.items_by_url(_key(u) for u in urls)
+    candidates: list[_Candidate] = []
+    new_states: list[UrlState] = []
+    to_fetch: list[tuple[Article, str, UrlState | None]] = []
+    for card in cards:
+        digest = listing_hash(card)
+        state = states.get(card.url)
+        if state is not None and state.listing_hash == digest:
+            continue  # done before, and the listing shows nothing new: no request at all
+        if _wants_article_pages(source):
+            to_fetch.append((card, digest, state))
+        else:
+            candidates.append(_Candidate(card, None, digest, state))
+            new_states.append(_state(card.url, None, None, digest, app.clock()))
+    if not to_fetch:
+        return candidates, new_states
+    progress("articles", str(len(to_fetch)))
+
+    def fetch_one(job: tuple[Article, str, UrlState | None]) -> Page | NotModified | str:
+        card, _digest, state = job
+        validators = state.validators if state is not None else None
+        try:
+            return app.fetcher.get(card.url, settings, validators=validators)
+        except FetchError as exc:
+            return str(exc)
+
+    workers = max(1, min(settings.concurrency, len(to_fetch)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"fetch-{source.id}") as pool:
+        for (card, digest, _state_before), answer in zip(to_fetch, pool.map(fetch_one, to_fetch),
+                                                        strict=True):
+            progress("article", card.url)
+            before = stored.get(_key(card.url))
+            fallback = _article_from_item(before) if before is not None else None
+            if isinstance(answer, str):
+                # The listing data (plus what is stored) still makes an item; no state is
+                # saved, so the article page is tried again on the next run.
+                run.error(f"article {answer}")
+                candidates.append(_Candidate(card, fallback, digest, None))
+                continue
+            if isinstance(answer, NotModified):
+                run.not_modified += 1
+                if fallback is None:  # stored under another (canonical) URL: keep it as is
+                    new_states.append(_state(card.url, answer.validators.etag,
+                                             answer.validators.last_modified, digest, app.clock()))
+                    continue
+                page_article = fallback
+            else:
+                run.pages += 1
+                try:
+                    page_article = extract_article(answer, source.article)
+                except ExtractError as exc:
+                    run.error(str(exc))
+                    candidates.append(_Candidate(card, fallback, digest, None))
+                    continue
+            candidates.append(_Candidate(card, page_article, digest, None))
+            new_states.append(_state(card.url, answer.validators.etag,
+                                     answer.validators.last_modified, digest, app.clock()))
+    return candidates, new_states
+
+
+def _article_from_item(item: Item) -> Article:
+    """A stored item seen as an article page, for when the page itself was not re-read."""
+    return Article(url=item.url, title=item.title, dates=(item.published.isoformat(),)
+                   if item.published_precision == "time" else (), content=item.content,
+                   image=item.image, author=item.author, categories=item.categories,
+                   language=item.language)
+
+
+def merge_card_and_page(card: Article, page: Article | None) -> Article:
+    """Combine what the listing showed with what the article page said.
+
+    The article page wins for the body, image, author and canonical URL; the listing's
+    title and excerpt are what the editors wrote for the listing and win when present.
+    Dates keep every candidate: the page's selected date, the listing date, then the page's
+    metadata; normalisation chooses (a full timestamp on the same day beats a bare date).
+    """
+    if page is None:
+        return card
+    dates = tuple(dict.fromkeys((*page.dates[:1], *card.dates, *page.dates[1:])))
+    return Article(
+        url=card.url,
+        title=card.title or page.title,
+        dates=dates,
+        updated=page.updated or card.updated,
+        summary=card.summary or page.summary,
+        content=page.content or card.content,
+        image=page.image or card.image,
+        author=page.author or card.author,
+        categories=page.categories or card.categories,
+        canonical=page.canonical or card.canonical,
+        language=page.language or card.language,
+    )
+
+
+# --- 3. normalise ----------------------------------------------------------------------------
+
+_REQUIRED = ("link", "title", "date")
+
+
+def _normalise(app: App, source: SourceConfig, candidates: Sequence[_Candidate],
+               run: _Run) -> tuple[list[Item], dict[str, int]]:
+    ctx = NormaliseContext(source_id=source.id, language=source.language,
+                           timezone=app.config.timezone_for(source),
+                           date_format=source.date_format, now=app.clock())
+    missing = dict.fromkeys(_REQUIRED, 0)
+    items: dict[str, Item] = {}
+    for candidate in candidates:
+        article = merge_card_and_page(candidate.card, candidate.page)
+        if not article.url:
+            missing["link"] += 1
+            continue
+        item = normalise_article(article, ctx)
+        if item is None:
+            missing["title"] += 1
+            continue
+        if item.published_precision == "none":
+            missing["date"] += 1
+        items.setdefault(item.id, item)
+    if missing["date"]:
+        run.warn(f"{missing['date']} item(s) without a parseable date (first-seen time used)")
+    return list(items.values()), {k: v for k, v in missing.items() if v}
+
+
+def _changes(app: App, source: SourceConfig, items: Iterable[Item]) -> tuple[list[Item], list[Item]]:
+    """Split items into new ones and changed ones; unchanged stored items are dropped."""
+    fresh = list(items)
+    stored = app.store.items_by_id(item.id for item in fresh)
+    timezone = app.config.timezone_for(source)
+    now = app.clock()
+    new: list[Item] = []
+    changed: list[Item] = []
+    for item in fresh:
+        before = stored.get(item.id)
+        merged = merge_with_stored(before, item, timezone=timezone, now=now)
+        if before is None:
+            new.append(item)
+        elif merged is not None:
+            changed.append(merged)
+    return new, changed

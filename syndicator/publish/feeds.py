@@ -1,0 +1,124 @@
+"""RSS 2.0 and Atom 1.0 documents. The only feedgen user.
+
+Items arrive newest first and stay in that order. Every datetime is made UTC-aware before it
+reaches feedgen (feedgen refuses naive ones), and the channel/feed date is taken from the
+items, never from the clock unless the feed is empty, so the same items give the same bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from feedgen.entry import FeedEntry
+from feedgen.feed import FeedGenerator
+
+from syndicator.config import FeedConfig, SiteConfig
+from syndicator.errors import PublishError
+from syndicator.model import Item
+from syndicator.publish import common
+
+# feedgen formats RSS dates through `util.formatRFC2822`, which switches the *process-wide*
+# locale to "C" with `locale.setlocale` and back. That is not thread-safe: two renders running
+# at once could restore each other's locale, or a thread formatting dates meanwhile could see
+# "C". We serialise our own renders with this lock; code elsewhere that depends on the locale
+# must not run feed builds in parallel threads with it (or must take this lock too).
+RENDER_LOCK = threading.Lock()
+
+
+def render_rss(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
+               now: datetime) -> bytes:
+    """An RSS 2.0 channel with content:encoded, dc:creator and image enclosures."""
+    try:
+        generator = _channel(feed, items, site, now, "rss")
+        generator.load_extension("dc", atom=False, rss=True)
+        for item in items:
+            _rss_entry(generator.add_entry(order="append"), item)
+        with RENDER_LOCK:
+            data: bytes = generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    except ValueError as exc:  # feedgen's way to reject a field
+        raise PublishError(f"cannot render RSS: {exc}", feed=feed.id) from exc
+    return data
+
+
+def render_atom(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
+                now: datetime) -> bytes:
+    """An Atom 1.0 feed whose id is its self URL; the site is the feed-level author."""
+    try:
+        generator = _channel(feed, items, site, now, "atom")
+        generator.author({"name": common.clean(site.title)})
+        for item in items:
+            _atom_entry(generator.add_entry(order="append"), item)
+        with RENDER_LOCK:
+            data: bytes = generator.atom_str(pretty=True, encoding="UTF-8",
+                                             xml_declaration=True)
+    except ValueError as exc:
+        raise PublishError(f"cannot render Atom: {exc}", feed=feed.id) from exc
+    return data
+
+
+def _channel(feed: FeedConfig, items: Sequence[Item], site: SiteConfig, now: datetime,
+             ext: str) -> FeedGenerator:
+    """The feed-level fields common to both formats."""
+    generator = FeedGenerator()
+    self_url = common.feed_url(site, feed, ext)
+    generator.id(self_url)
+    generator.title(common.clean(feed.title))
+    generator.description(common.description(feed))
+    # feedgen emits links in the order given; for RSS only the self link and the last
+    # alternate (the channel <link>) are used.
+    generator.link(href=self_url, rel="self", type=common.FORMATS[ext])
+    generator.link(href=common.home_url(feed, site), rel="alternate", type="text/html")
+    language = common.feed_language(feed, items)
+    if language:
+        generator.language(language)
+    generator.lastBuildDate(common.feed_updated(items, now))
+    generator.generator(common.GENERATOR, version=common.GENERATOR_VERSION,
+                        uri=common.GENERATOR_URI)
+    return generator
+
+
+def _rss_entry(entry: FeedEntry, item: Item) -> None:
+    entry.title(common.clean(item.title))
+    entry.link(href=item.url, rel="alternate")
+    entry.guid(item.url, permalink=True)
+    entry.pubDate(common.utc(item.published))
+    entry.updated(common.utc(item.updated))
+    summary, content = common.clean(item.summary), common.clean(item.content)
+    if summary:
+        entry.description(summary)
+    if content:
+        # With a description set this becomes content:encoded; without one feedgen puts the
+        # HTML into <description>, which RSS readers also accept.
+        entry.content(content)
+    if item.author:
+        # RSS <author> must be an e-mail address; Dublin Core carries a plain name.
+        entry.dc.dc_creator(common.clean(item.author))
+    for category in common.unique(item.categories):
+        entry.category(term=category)
+    if item.image:
+        entry.enclosure(item.image, 0, common.image_type(item.image))
+
+
+def _atom_entry(entry: FeedEntry, item: Item) -> None:
+    entry.id(item.url)
+    entry.title(common.clean(item.title))
+    entry.link(href=item.url, rel="alternate", type="text/html")
+    entry.published(common.utc(item.published))
+    entry.updated(common.utc(item.updated))
+    summary, content = common.clean(item.summary), common.clean(item.content)
+    if summary:
+        entry.summary(summary, type="text")
+    if content:
+        entry.content(content, type="html")
+    if item.author:
+        entry.author({"name": common.clean(item.author)})
+    for category in common.unique(item.categories):
+        entry.category(term=category)
+    if item.image:
+        # No length: Atom makes it optional and "0" would claim an empty file.
+        link: dict[str, Any] = {"href": item.image, "rel": "enclosure",
+                                "type": common.image_type(item.image)}
+        entry.link(link)

@@ -1,0 +1,147 @@
+"""The tables of the store, as SQLAlchemy Core metadata, and the two column types they need.
+
+The Alembic migrations in `migrations/versions/` create exactly these tables; this module is
+what the queries in `store.py` are written against. `tests/test_store.py` checks that the
+two agree.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+# Stable constraint names, so later migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back as a UTC-aware datetime.
+
+    SQLite has no time-zone type and drops tzinfo; PostgreSQL's timestamptz returns values in
+    the session time zone. Both come back as UTC here. Naive input is refused (ValueError):
+    a naive datetime is a bug upstream, and guessing its zone would corrupt the data silently.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value.isoformat()} refused: pass an aware datetime")
+        value = value.astimezone(UTC)
+        # SQLite stores text; a fixed UTC wall-clock form keeps string order == time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class JSONText(TypeDecorator[Any]):
+    """A JSON value kept as text: the same bytes on SQLite and PostgreSQL, no JSON operators."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("url", Text, nullable=False, unique=True),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("content", Text, nullable=False),
+    Column("image", Text),
+    Column("author", Text),
+    Column("categories", JSONText, nullable=False),   # JSON list of strings
+    Column("language", Text),
+    Column("published", UTCDateTime, nullable=False),
+    Column("published_precision", Text, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("last_seen", UTCDateTime, nullable=False),
+    # The feed query: newest first, ties broken by id, so paging is stable.
+    Index("ix_items_published_id", "published", "id"),
+)
+
+# An article may show up in several sources' listings (news + a category page); it is one
+# item, linked to every source that saw it, so it appears in each source's feed.
+item_sources = Table(
+    "item_sources",
+    metadata,
+    Column("item_id", Text, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("source_id", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("item_id", "source_id"),
+    Index("ix_item_sources_source_id", "source_id"),
+)
+
+url_state = Table(
+    "url_state",
+    metadata,
+    Column("url", Text, primary_key=True),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("listing_hash", Text),
+    Column("fetched_at", UTCDateTime),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source_id", Text, nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("pages", Integer, nullable=False),
+    Column("not_modified", Integer, nullable=False),
+    Column("items_seen", Integer, nullable=False),
+    Column("new", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("errors", JSONText, nullable=False),          # JSON list of strings
+    Column("warnings", JSONText, nullable=False),        # JSON list of strings
+    Column("missing_fields", JSONText, nullable=False),  # JSON object field -> count
+    Index("ix_runs_source_id_started", "source_id", "started"),
+)
