@@ -1,0 +1,456 @@
+"""The database behind Syndicator: items, which sources saw them, URL validators, run log.
+
+The only SQLAlchemy and Alembic user. SQLite (default, `sqlite:///path`) and PostgreSQL
+(`postgresql+psycopg://...`) behave the same. One Engine with a connection pool serves every
+thread; each method takes its own connection and transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    Row,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.pool import StaticPool
+
+from syndicator.errors import StoreError
+from syndicator.model import Item, RunResult, UpsertResult, UrlState
+from syndicator.store.schema import item_sources as t_links
+from syndicator.store.schema import items as t_items
+from syndicator.store.schema import runs as t_runs
+from syndicator.store.schema import url_state as t_url_state
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+# Applied to every SQLite connection: WAL lets readers (web server) run beside the writer
+# (scheduler); busy_timeout makes a second writer wait instead of failing at once.
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+# Execution option marking a connection whose transaction will write (see _write_tx).
+_WRITE_OPTION = "syndicator_write"
+# PostgreSQL advisory lock serialising writers and migrations (an arbitrary constant: "SYND").
+_PG_LOCK_KEY = 0x53594E44
+# Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
+_CHUNK = 500
+
+T = TypeVar("T")
+
+
+def safe_url(url: str) -> str:
+    """The database URL as it may appear in messages and logs: password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparseable database URL>"
+
+
+class Store:
+    """Items, their sources, per-URL fetch state and the run log, in one database."""
+
+    def __init__(self, url: str) -> None:
+        self._safe_url = safe_url(url)
+        self._password = _password_of(url)
+        with self._errors("open the database"):
+            self._engine = _make_engine(make_url(url))
+        self._dialect = self._engine.dialect.name
+        try:
+            if self._dialect not in ("sqlite", "postgresql"):
+                raise StoreError(f"{self._safe_url}: unsupported database {self._dialect!r}; "
+                                 "use sqlite:/// or postgresql+psycopg://")
+            self._migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine, for diagnostics and tests; not for queries elsewhere."""
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection. The Store cannot be used afterwards."""
+        self._engine.dispose()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def url_states(self, urls: Iterable[str]) -> dict[str, UrlState]:
+        """The remembered state of each given URL that has one."""
+        with self._read_tx("read URL states") as conn:
+            rows = _chunked_select(conn, lambda part: select(t_url_state).where(
+                t_url_state.c.url.in_(part)), urls)
+        return {row.url: _url_state(row) for row in rows}
+
+    def items_by_url(self, urls: Iterable[str]) -> dict[str, Item]:
+        """Stored items by their (canonical) URL."""
+        with self._read_tx("read items") as conn:
+            found = self._items_where(conn, lambda part: t_items.c.url.in_(part), urls)
+        return {item.url: item for item in found}
+
+    def items_by_id(self, ids: Iterable[str]) -> dict[str, Item]:
+        """Stored items by id."""
+        with self._read_tx("read items") as conn:
+            found = self._items_where(conn, lambda part: t_items.c.id.in_(part), ids)
+        return {item.id: item for item in found}
+
+    def latest(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
+               before: datetime | None = None) -> list[Item]:
+        """Items linked to any of the sources, newest first (published desc, id desc).
+
+        `before` keeps only items published strictly earlier. Each item appears once; its
+        `source_id` is the earliest-linked of the requested sources.
+        """
+        if not source_ids or limit <= 0:
+            return []
+        stmt = (select(t_items).where(_linked_to(source_ids))
+                .order_by(t_items.c.published.desc(), t_items.c.id.desc())
+                .limit(limit).offset(offset))
+        if before is not None:
+            stmt = stmt.where(t_items.c.published < before)
+        with self._read_tx("read the latest items") as conn:
+            rows = list(conn.execute(stmt))
+            sources = _sources_of(conn, [row.id for row in rows], only=source_ids)
+        return [_item(row, sources.get(row.id, "")) for row in rows]
+
+    def count_items(self, source_ids: Sequence[str] | None = None) -> int:
+        """How many items there are, or how many are linked to any of the given sources."""
+        stmt = select(func.count()).select_from(t_items)
+        if source_ids is not None:
+            if not source_ids:
+                return 0
+            stmt = stmt.where(_linked_to(source_ids))
+        with self._read_tx("count items") as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def runs(self, source_id: str | None = None, *, limit: int = 20) -> list[RunResult]:
+        """The run log, newest first, of one source or of all."""
+        stmt = select(t_runs).order_by(t_runs.c.started.desc(), t_runs.c.id.desc()).limit(limit)
+        if source_id is not None:
+            stmt = stmt.where(t_runs.c.source_id == source_id)
+        with self._read_tx("read the run log") as conn:
+            return [_run_result(row) for row in conn.execute(stmt)]
+
+    def last_runs(self) -> dict[str, RunResult]:
+        """The latest run of every source that ever ran."""
+        rank = func.row_number().over(partition_by=t_runs.c.source_id,
+                                      order_by=(t_runs.c.started.desc(), t_runs.c.id.desc()))
+        ranked = select(t_runs, rank.label("rank")).subquery()
+        stmt = select(*(ranked.c[col.name] for col in t_runs.c)).where(ranked.c.rank == 1)
+        with self._read_tx("read the last runs") as conn:
+            return {row.source_id: _run_result(row) for row in conn.execute(stmt)}
+
+    # -- the write -----------------------------------------------------------------------
+
+    def save_run(self, result: RunResult, items: Sequence[Item], url_states: Sequence[UrlState],
+                 *, source_id: str | None = None, seen: Iterable[str] = ()) -> UpsertResult:
+        """Store one source run in a single transaction: all of it or nothing.
+
+        Upserts the items (new or updated by whether the id existed), links each to
+        `source_id` (default `result.source_id`), upserts the URL states and appends the run
+        to the log, with `new`/`updated` counted here. `first_seen`/`last_seen` are the
+        run's `finished` time. A later duplicate id in `items` wins.
+
+        `seen` names stored items the run saw unchanged (so not in `items`): they are linked
+        to the source too (an article already stored from another source's listing joins this
+        source's feed) and their `last_seen` moves; they count as neither new nor updated.
+        Unknown ids in `seen` are ignored.
+        """
+        link_to = source_id or result.source_id
+        batch = list({item.id: item for item in items}.values())
+        states = list({state.url: state for state in url_states}.values())
+        seen_at = result.finished
+        with self._write_tx("save the run of " + result.source_id) as conn:
+            existed = _existing_ids(conn, [item.id for item in batch])
+            if batch:
+                conn.execute(self._upsert_items(), [_item_row(i, seen_at) for i in batch])
+            self._mark_seen(conn, [i.id for i in batch], link_to, seen_at)
+            self._mark_seen(conn, _existing_ids(conn, list(seen)), link_to, seen_at, touch=True)
+            if states:
+                conn.execute(self._upsert_url_states(), [_url_state_row(s) for s in states])
+            new = tuple(item for item in batch if item.id not in existed)
+            updated = tuple(item for item in batch if item.id in existed)
+            conn.execute(t_runs.insert(), _run_row(result, new=len(new), updated=len(updated)))
+        return UpsertResult(new=new, updated=updated)
+
+    def _mark_seen(self, conn: Connection, ids: Iterable[str], source_id: str,
+                   seen_at: datetime, *, touch: bool = False) -> None:
+        """Link the items to the source; with `touch`, also move their last_seen."""
+        for part in _chunks(ids):
+            conn.execute(self._link_items(), [
+                {"item_id": item_id, "source_id": source_id, "first_seen": seen_at}
+                for item_id in part])
+            if touch:
+                conn.execute(t_items.update().where(t_items.c.id.in_(part))
+                             .values(last_seen=seen_at))
+
+    # -- statements ------------------------------------------------------------------------
+
+    def _insert(self, table: Any) -> Any:
+        """The dialect's INSERT that supports ON CONFLICT (same API on both)."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _upsert_items(self) -> Insert:
+        stmt = self._insert(t_items)
+        keep = {"id", "first_seen"}   # identity and first sighting never change
+        update = {c.name: stmt.excluded[c.name] for c in t_items.c if c.name not in keep}
+        upsert: Insert = stmt.on_conflict_do_update(index_elements=[t_items.c.id], set_=update)
+        return upsert
+
+    def _link_items(self) -> Insert:
+        stmt = self._insert(t_links)
+        link: Insert = stmt.on_conflict_do_nothing(
+            index_elements=[t_links.c.item_id, t_links.c.source_id])
+        return link
+
+    def _upsert_url_states(self) -> Insert:
+        stmt = self._insert(t_url_state)
+        update = {c.name: stmt.excluded[c.name] for c in t_url_state.c if c.name != "url"}
+        upsert: Insert = stmt.on_conflict_do_update(index_elements=[t_url_state.c.url], set_=update)
+        return upsert
+
+    def _items_where(self, conn: Connection,
+                     where: Callable[[list[str]], ColumnElement[bool]],
+                     keys: Iterable[str]) -> list[Item]:
+        rows = _chunked_select(conn, lambda part: select(t_items).where(where(part)), keys)
+        sources = _sources_of(conn, [row.id for row in rows])
+        return [_item(row, sources.get(row.id, "")) for row in rows]
+
+    # -- connections, transactions, errors ---------------------------------------------------
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest revision, in one transaction (no-op when there)."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._write_tx("migrate the schema") as conn:
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:
+                raise StoreError(f"{self._safe_url}: cannot migrate the schema: {exc}") from exc
+
+    def head_revision(self) -> str | None:
+        """The newest migration revision shipped with this code."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    @contextmanager
+    def _read_tx(self, action: str) -> Iterator[Connection]:
+        with self._errors(action), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write_tx(self, action: str) -> Iterator[Connection]:
+        """A transaction that holds the write lock from its start.
+
+        Writers read before they write (which ids exist); taking the lock first keeps that
+        read true until commit: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
+        """
+        with self._errors(action), self._engine.connect() as conn:
+            conn.execution_options(**{_WRITE_OPTION: True})
+            with conn.begin():
+                if self._dialect == "postgresql":
+                    conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+                yield conn
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn database errors into StoreError; leave programming errors loud."""
+        try:
+            yield
+        except StatementError as exc:
+            # A bind processor refusing a value (e.g. a naive datetime) is the caller's bug.
+            if not isinstance(exc, DBAPIError) and isinstance(exc.orig, TypeError | ValueError):
+                raise exc.orig from None
+            raise StoreError(self._message(action, exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(self._message(action, exc)) from exc
+
+    def _message(self, action: str, exc: SQLAlchemyError) -> str:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if self._password:
+            detail = detail.replace(self._password, "***")
+        return f"{self._safe_url}: cannot {action}: {detail}"
+
+
+# -- engine ---------------------------------------------------------------------------------
+
+def _password_of(url: str) -> str | None:
+    try:
+        password = make_url(url).password
+        return None if password is None else str(password)
+    except SQLAlchemyError:
+        return None
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        # One shared connection, or every checkout would see its own empty database.
+        engine = create_engine(url, poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+    else:
+        if not database.startswith("file:"):
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {folder}: {exc}") from exc
+        engine = create_engine(url)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """PRAGMAs on every connection, and transactions that begin when we say so.
+
+    pysqlite's own transaction handling starts a transaction only at the first write, so a
+    read-then-write would not be atomic; we disable it and emit BEGIN ourselves (the
+    SQLAlchemy-documented recipe), BEGIN IMMEDIATE for writers.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in _SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+# -- queries --------------------------------------------------------------------------------
+
+def _chunks(keys: Iterable[T]) -> Iterator[list[T]]:
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), _CHUNK):
+        yield unique[start:start + _CHUNK]
+
+
+def _chunked_select(conn: Connection, make: Callable[[list[str]], Any],
+                    keys: Iterable[str]) -> list[Row[Any]]:
+    rows: list[Row[Any]] = []
+    for part in _chunks(keys):
+        rows.extend(conn.execute(make(part)))
+    return rows
+
+
+def _linked_to(source_ids: Sequence[str]) -> ColumnElement[bool]:
+    """EXISTS a link to one of the sources: one row per item, however many sources saw it."""
+    return (select(t_links.c.item_id)
+            .where(t_links.c.item_id == t_items.c.id,
+                   t_links.c.source_id.in_(list(source_ids)))
+            .exists())
+
+
+def _existing_ids(conn: Connection, ids: list[str]) -> set[str]:
+    rows = _chunked_select(
+        conn, lambda part: select(t_items.c.id).where(t_items.c.id.in_(part)), ids)
+    return {row.id for row in rows}
+
+
+def _sources_of(conn: Connection, ids: list[str], *,
+                only: Sequence[str] | None = None) -> dict[str, str]:
+    """For each item id, the source that saw it first (among `only`, when given)."""
+    def make(part: list[str]) -> Any:
+        stmt = select(t_links).where(t_links.c.item_id.in_(part))
+        if only is not None:
+            stmt = stmt.where(t_links.c.source_id.in_(list(only)))
+        return stmt
+
+    rows = _chunked_select(conn, make, ids)
+    rows.sort(key=lambda row: (row.first_seen, row.source_id))
+    first: dict[str, str] = {}
+    for row in rows:
+        first.setdefault(row.item_id, row.source_id)
+    return first
+
+
+# -- rows <-> records -------------------------------------------------------------------------
+
+def _item_row(item: Item, seen_at: datetime) -> dict[str, Any]:
+    return {
+        "id": item.id, "url": item.url, "title": item.title, "summary": item.summary,
+        "content": item.content, "image": item.image, "author": item.author,
+        "categories": list(item.categories), "language": item.language,
+        "published": item.published, "published_precision": item.published_precision,
+        "updated": item.updated, "content_hash": item.content_hash,
+        "first_seen": seen_at, "last_seen": seen_at,
+    }
+
+
+def _item(row: Row[Any], source_id: str) -> Item:
+    return Item(
+        id=row.id, source_id=source_id, url=row.url, title=row.title,
+        published=row.published, updated=row.updated, summary=row.summary,
+        content=row.content, image=row.image, author=row.author,
+        categories=tuple(row.categories), language=row.language,
+        published_precision=row.published_precision, content_hash=row.content_hash,
+    )
+
+
+def _url_state_row(state: UrlState) -> dict[str, Any]:
+    return {"url": state.url, "etag": state.etag, "last_modified": state.last_modified,
+            "listing_hash": state.listing_hash, "fetched_at": state.fetched_at}
+
+
+def _url_state(row: Row[Any]) -> UrlState:
+    return UrlState(url=row.url, etag=row.etag, last_modified=row.last_modified,
+                    listing_hash=row.listing_hash, fetched_at=row.fetched_at)
+
+
+def _run_row(result: RunResult, *, new: int, updated: int) -> dict[str, Any]:
+    return {
+        "source_id": result.source_id, "started": result.started,
+        "finished": result.finished, "ok": result.ok, "pages": result.pages,
+        "not_modified": result.not_modified, "items_seen": result.items_seen,
+        "new": new, "updated": updated, "errors": list(result.errors),
+        "warnings": list(result.warnings), "missing_fields": dict(result.missing_fields),
+    }
+
+
+def _run_result(row: Row[Any] | Mapping[str, Any]) -> RunResult:
+    r = row._mapping if isinstance(row, Row) else row
+    return RunResult(
+        source_id=r["source_id"], started=r["started"], finished=r["finished"],
+        ok=bool(r["ok"]), pages=r["pages"], not_modified=r["not_modified"],
+        items_seen=r["items_seen"], new=r["new"], updated=r["updated"],
+        errors=tuple(r["errors"]), warnings=tuple(r["warnings"]),
+        missing_fields=dict(r["missing_fields"]),
+    )

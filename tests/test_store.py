@@ -1,0 +1,383 @@
+"""The store against real databases: SQLite in tmp_path and the machine's PostgreSQL.
+
+Each PostgreSQL test gets a database of its own, created and dropped around the test. The
+PostgreSQL tests skip only when the server is unreachable and SYNDICATOR_REQUIRE_POSTGRES is
+unset (CI sets it, so they cannot skip there silently).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+from functools import cache
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, make_url, select, text
+
+from syndicator.errors import StoreError
+from syndicator.model import Item, RunResult, UrlState
+from syndicator.store import Store, safe_url
+from syndicator.store.schema import items, metadata
+
+# An existing database to connect to for CREATE/DROP DATABASE; overridable for other setups.
+PG_ADMIN_URL = os.environ.get("SYNDICATOR_TEST_POSTGRES_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@cache
+def _postgres_problem() -> str | None:
+    """Why the PostgreSQL server cannot be used, or None when it can."""
+    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        engine.dispose()
+    return None
+
+
+def _postgres_database() -> Iterator[str]:
+    problem = _postgres_problem()
+    if problem is not None:
+        if os.environ.get("SYNDICATOR_REQUIRE_POSTGRES"):
+            pytest.fail(f"SYNDICATOR_REQUIRE_POSTGRES is set but PostgreSQL is unreachable "
+                        f"({safe_url(PG_ADMIN_URL)}): {problem}")
+        pytest.skip(f"PostgreSQL unreachable ({safe_url(PG_ADMIN_URL)}: {problem}); "
+                    "set SYNDICATOR_REQUIRE_POSTGRES=1 to make this a failure")
+    name = f"syndicator_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        # A folder that does not exist yet: the store creates it.
+        yield f"sqlite:///{tmp_path / 'data' / 'nested' / 'store.db'}"
+    else:
+        yield from _postgres_database()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    opened = Store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def make_item(n: int, *, source: str = "news", published: datetime | None = None,
+              **changes: object) -> Item:
+    item = Item(
+        id=f"id-{n:04d}", source_id=source, url=f"https://example.org/a/{n}",
+        title=f"Title {n}", published=published or T0 + timedelta(minutes=n),
+        updated=published or T0 + timedelta(minutes=n), summary=f"Summary {n}",
+        content=f"<p>Body {n}</p>", image=f"https://example.org/img/{n}.jpg",
+        author="Ann Author", categories=("Politics", "Économie"), language="fr",
+        published_precision="time", content_hash=f"hash-{n}",
+    )
+    return replace(item, **changes)  # type: ignore[arg-type]
+
+
+def make_run(source: str = "news", *, started: datetime = T0, ok: bool = True,
+             **changes: object) -> RunResult:
+    run = RunResult(source_id=source, started=started, finished=started + timedelta(seconds=5),
+                    ok=ok, pages=3, not_modified=1, items_seen=4)
+    return replace(run, **changes)  # type: ignore[arg-type]
+
+
+# -- schema and migrations ----------------------------------------------------------------
+
+def test_migration_creates_tables_and_is_idempotent_on_reopen(db_url: str) -> None:
+    Store(db_url).close()
+    store = Store(db_url)   # the second open finds the schema at head and changes nothing
+    try:
+        assert store.head_revision() == "0001"
+        inspector = inspect(store.engine)
+        assert {"items", "item_sources", "url_state", "runs", "alembic_version"} <= set(
+            inspector.get_table_names())
+        indexes = {ix["name"] for table in ("items", "item_sources", "runs")
+                   for ix in inspector.get_indexes(table)}
+        assert {"ix_items_published_id", "ix_item_sources_source_id",
+                "ix_runs_source_id_started"} <= indexes
+        with store.engine.connect() as conn:
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        assert [v for (v,) in versions] == ["0001"]
+    finally:
+        store.close()
+
+
+def test_schema_module_matches_the_migrations(store: Store) -> None:
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert compare_metadata(context, metadata) == []
+
+
+def test_database_from_a_newer_version_is_refused(db_url: str) -> None:
+    store = Store(db_url)
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    store.close()
+    with pytest.raises(StoreError, match="cannot migrate"):
+        Store(db_url)
+
+
+# -- save_run --------------------------------------------------------------------------------
+
+def test_save_run_counts_new_and_updated(store: Store) -> None:
+    first = store.save_run(make_run(), [make_item(1), make_item(2)], [])
+    assert [i.id for i in first.new] == ["id-0001", "id-0002"]
+    assert first.updated == ()
+
+    later = T0 + timedelta(hours=1)
+    edited = make_item(1, title="Edited title", content_hash="hash-1b")
+    second = store.save_run(make_run(started=later), [edited, make_item(3)], [])
+    assert [i.id for i in second.new] == ["id-0003"]
+    assert second.updated == (edited,)
+
+    assert store.count_items() == 3
+    assert store.items_by_id(["id-0001"])["id-0001"].title == "Edited title"
+    logged = store.runs("news")
+    assert [(r.new, r.updated) for r in logged] == [(1, 1), (2, 0)]
+    with store.engine.connect() as conn:
+        seen = conn.execute(select(items.c.first_seen, items.c.last_seen)
+                            .where(items.c.id == "id-0001")).one()
+    # first_seen stays the first sighting; last_seen is the latest run's finish time.
+    assert tuple(seen) == (T0 + timedelta(seconds=5), later + timedelta(seconds=5))
+
+
+def test_duplicate_ids_in_one_batch_count_once(store: Store) -> None:
+    result = store.save_run(make_run(), [make_item(1), make_item(1, title="Later wins")], [])
+    assert len(result.new) == 1
+    assert store.items_by_id(["id-0001"])["id-0001"].title == "Later wins"
+
+
+def test_item_in_two_sources_is_one_item_in_both_feeds(store: Store) -> None:
+    store.save_run(make_run("news"), [make_item(1, source="news")], [])
+    again = store.save_run(make_run("sport", started=T0 + timedelta(minutes=1)),
+                           [make_item(1, source="sport")], [])
+    assert again.new == () and len(again.updated) == 1
+
+    both = store.latest(["news", "sport"], limit=10)
+    assert [i.id for i in both] == ["id-0001"]
+    assert both[0].source_id == "news"       # the source that saw it first
+    assert [i.source_id for i in store.latest(["news"], limit=10)] == ["news"]
+    assert [i.source_id for i in store.latest(["sport"], limit=10)] == ["sport"]
+    assert store.latest(["other"], limit=10) == []
+    assert store.count_items() == 1
+    assert store.count_items(["news", "sport"]) == 1
+    assert store.count_items(["other"]) == 0
+    assert store.items_by_url(["https://example.org/a/1"])["https://example.org/a/1"].id == (
+        "id-0001")
+
+
+def test_unchanged_items_seen_by_another_source_join_its_feed(store: Store) -> None:
+    store.save_run(make_run("news"), [make_item(1), make_item(2)], [])
+    later = T0 + timedelta(hours=1)
+    result = store.save_run(make_run("sport", started=later), [],
+                            [], seen=["id-0001", "id-unknown"])
+    assert (result.new, result.updated) == ((), ())
+    assert [i.id for i in store.latest(["sport"], limit=5)] == ["id-0001"]
+    assert [i.id for i in store.latest(["news"], limit=5)] == ["id-0002", "id-0001"]
+    assert store.count_items() == 2
+    with store.engine.connect() as conn:
+        last_seen = {row.id: row.last_seen for row in conn.execute(
+            select(items.c.id, items.c.last_seen))}
+    assert last_seen == {"id-0001": later + timedelta(seconds=5),
+                         "id-0002": T0 + timedelta(seconds=5)}
+
+
+def test_save_run_links_to_the_given_source_id(store: Store) -> None:
+    store.save_run(make_run("news"), [make_item(1)], [], source_id="archive")
+    assert store.latest(["news"], limit=5) == []
+    assert [i.id for i in store.latest(["archive"], limit=5)] == ["id-0001"]
+    assert [r.source_id for r in store.runs()] == ["news"]
+
+
+def test_failed_save_run_leaves_nothing_written(store: Store) -> None:
+    store.save_run(make_run(), [make_item(1)], [])
+    # id-0003 reuses item 1's URL: the unique constraint fails after id-0002 was upserted.
+    clash = make_item(3, url="https://example.org/a/1")
+    state = UrlState(url="https://example.org/list", etag='"v1"', fetched_at=T0)
+    with pytest.raises(StoreError, match="cannot save the run of news"):
+        store.save_run(make_run(started=T0 + timedelta(hours=1)),
+                       [make_item(2), clash], [state])
+    assert store.count_items() == 1
+    assert store.items_by_id(["id-0002", "id-0003"]) == {}
+    assert store.url_states(["https://example.org/list"]) == {}
+    assert len(store.runs()) == 1
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+def test_latest_orders_newest_first_and_pages(store: Store) -> None:
+    same = T0 + timedelta(hours=2)
+    batch = [make_item(1), make_item(2), make_item(3, published=same),
+             make_item(4, published=same), make_item(5, published=T0 - timedelta(days=1))]
+    store.save_run(make_run(), batch, [])
+
+    order = [i.id for i in store.latest(["news"], limit=10)]
+    # equal published times: higher id first
+    assert order == ["id-0004", "id-0003", "id-0002", "id-0001", "id-0005"]
+    assert [i.id for i in store.latest(["news"], limit=2)] == order[:2]
+    assert [i.id for i in store.latest(["news"], limit=2, offset=1)] == order[1:3]
+    assert [i.id for i in store.latest(["news"], limit=10, offset=5)] == []
+    before = [i.id for i in store.latest(["news"], limit=10, before=same)]
+    assert before == ["id-0002", "id-0001", "id-0005"]
+    assert store.latest([], limit=10) == []
+    assert store.latest(["news"], limit=0) == []
+
+
+def test_items_roundtrip_all_fields_and_many_keys(store: Store) -> None:
+    batch = [make_item(n) for n in range(1, 701)]   # more than one IN (...) chunk
+    store.save_run(make_run(), batch, [])
+    by_url = store.items_by_url([i.url for i in batch] + ["https://example.org/unknown"])
+    assert len(by_url) == 700
+    assert by_url[batch[0].url] == batch[0]
+    assert store.items_by_id([i.id for i in batch]) == {i.id: i for i in batch}
+    assert store.count_items(["news"]) == 700
+
+
+def test_url_states_roundtrip(store: Store) -> None:
+    states = [
+        UrlState(url="https://example.org/list", etag='"abc"',
+                 last_modified="Wed, 01 May 2024 12:00:00 GMT", fetched_at=T0),
+        UrlState(url="https://example.org/a/1", listing_hash="card-hash", fetched_at=None),
+    ]
+    store.save_run(make_run(), [], states)
+    found = store.url_states([s.url for s in states] + ["https://example.org/never"])
+    assert found == {s.url: s for s in states}
+    assert found["https://example.org/list"].validators.etag == '"abc"'
+
+    newer = UrlState(url="https://example.org/list", etag='"def"', fetched_at=T0 + timedelta(1))
+    store.save_run(make_run(started=T0 + timedelta(hours=1)), [], [newer])
+    assert store.url_states(["https://example.org/list"]) == {newer.url: newer}
+
+
+def test_runs_log_roundtrip(store: Store) -> None:
+    failed = make_run("news", ok=False, errors=("https://x/: 500", "timeout"),
+                      warnings=("no date",), missing_fields={"date": 2, "image": 1})
+    store.save_run(failed, [], [])
+    store.save_run(make_run("news", started=T0 + timedelta(hours=1)), [], [])
+    store.save_run(make_run("sport", started=T0 + timedelta(minutes=30)), [], [])
+
+    news = store.runs("news")
+    assert [r.started for r in news] == [T0 + timedelta(hours=1), T0]
+    assert news[1] == failed
+    assert news[1].errors == ("https://x/: 500", "timeout")
+    assert news[1].missing_fields == {"date": 2, "image": 1}
+    assert [r.source_id for r in store.runs()] == ["news", "sport", "news"]
+    assert len(store.runs(limit=1)) == 1
+    last = store.last_runs()
+    assert set(last) == {"news", "sport"}
+    assert last["news"].started == T0 + timedelta(hours=1)
+    assert last["sport"].started == T0 + timedelta(minutes=30)
+
+
+# -- datetimes -------------------------------------------------------------------------------
+
+def test_datetimes_come_back_aware_utc(store: Store) -> None:
+    paris = timezone(timedelta(hours=2))
+    local = datetime(2024, 5, 1, 9, 30, tzinfo=paris)
+    store.save_run(make_run(started=local), [make_item(1, published=local)],
+                   [UrlState(url="https://example.org/x", fetched_at=local)])
+    item = store.items_by_id(["id-0001"])["id-0001"]
+    run = store.runs()[0]
+    state = store.url_states(["https://example.org/x"])["https://example.org/x"]
+    for value in (item.published, item.updated, run.started, run.finished, state.fetched_at):
+        assert value is not None
+        assert value.utcoffset() == timedelta(0)
+        assert value.tzinfo == UTC
+    assert item.published == local
+    assert item.published.hour == 7
+
+
+def test_naive_datetime_refused(store: Store) -> None:
+    naive = datetime(2024, 5, 1, 12, 0)
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.save_run(make_run(), [make_item(1, published=naive)], [])
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.latest(["news"], limit=5, before=naive)
+    assert store.count_items() == 0
+    assert store.runs() == []
+
+
+# -- threads ---------------------------------------------------------------------------------
+
+def test_concurrent_writers_count_each_item_new_once(store: Store) -> None:
+    batch = [make_item(n) for n in range(1, 21)]
+    results: list[int] = []
+    failures: list[BaseException] = []
+
+    def write(source: str) -> None:
+        try:
+            results.append(len(store.save_run(make_run(source), batch, []).new))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=write, args=(f"s{k}",)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert sorted(results) == [0, 0, 0, 20]
+    assert store.count_items() == 20
+    assert len(store.latest(["s0", "s1", "s2", "s3"], limit=100)) == 20
+
+
+# -- errors and SQLite specifics ----------------------------------------------------------------
+
+def test_store_error_hides_the_password() -> None:
+    url = "postgresql+psycopg://syn:s3cret-pw@127.0.0.1:1/nowhere"
+    with pytest.raises(StoreError) as caught:
+        Store(url)
+    message = str(caught.value)
+    assert "s3cret-pw" not in message
+    assert "syn:***@127.0.0.1:1/nowhere" in message
+    assert safe_url(url) == "postgresql+psycopg://syn:***@127.0.0.1:1/nowhere"
+
+
+def test_unusable_sqlite_path_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StoreError, match="database folder"):
+        Store(f"sqlite:///{blocker / 'store.db'}")
+
+
+def test_sqlite_uses_wal_and_connection_pragmas(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1   # NORMAL
+    finally:
+        store.close()
+    # WAL is a property of the file: a plain connection sees it too.
+    raw = sqlite3.connect(path)
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        raw.close()
