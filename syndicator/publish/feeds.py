@@ -7,13 +7,16 @@ items, never from the clock unless the feed is empty, so the same items give the
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from feedgen.entry import FeedEntry
+from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
+from feedgen.util import xml_elem
 
 from syndicator.config import FeedConfig, SiteConfig
 from syndicator.errors import PublishError
@@ -26,6 +29,8 @@ from syndicator.publish import common
 # "C". We serialise our own renders with this lock; code elsewhere that depends on the locale
 # must not run feed builds in parallel threads with it (or must take this lock too).
 RENDER_LOCK = threading.Lock()
+
+_XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def render_rss(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
@@ -40,7 +45,7 @@ def render_rss(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
             data: bytes = generator.rss_str(pretty=True, encoding="UTF-8", xml_declaration=True)
     except ValueError as exc:  # feedgen's way to reject a field
         raise PublishError(f"cannot render RSS: {exc}", feed=feed.id) from exc
-    return data
+    return _hex_references(data)
 
 
 def render_atom(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
@@ -49,6 +54,8 @@ def render_atom(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
     try:
         generator = _channel(feed, items, site, now, "atom")
         generator.author({"name": common.clean(site.title)})
+        generator.register_extension("extras", BaseExtension, _AtomExtras,
+                                     atom=True, rss=False)
         for item in items:
             _atom_entry(generator.add_entry(order="append"), item)
         with RENDER_LOCK:
@@ -88,7 +95,9 @@ def _rss_entry(entry: FeedEntry, item: Item) -> None:
     entry.updated(common.utc(item.updated))
     summary, content = common.clean(item.summary), common.clean(item.content)
     if summary:
-        entry.description(summary)
+        # <description> is HTML to RSS readers: escape the plain text so that a literal
+        # "<b>" or "&" in it is shown, not interpreted.
+        entry.description(html.escape(summary, quote=False))
     if content:
         # With a description set this becomes content:encoded; without one feedgen puts the
         # HTML into <description>, which RSS readers also accept.
@@ -96,6 +105,8 @@ def _rss_entry(entry: FeedEntry, item: Item) -> None:
     if item.author:
         # RSS <author> must be an e-mail address; Dublin Core carries a plain name.
         entry.dc.dc_creator(common.clean(item.author))
+    if item.language:
+        entry.dc.dc_language(item.language)
     for category in common.unique(item.categories):
         entry.category(term=category)
     if item.image:
@@ -105,10 +116,17 @@ def _rss_entry(entry: FeedEntry, item: Item) -> None:
 def _atom_entry(entry: FeedEntry, item: Item) -> None:
     entry.id(item.url)
     entry.title(common.clean(item.title))
-    entry.link(href=item.url, rel="alternate", type="text/html")
+    # feedgen 1.0 drops rel/type/length of entry links (it reads them from the new element
+    # instead of the dict), so only the alternate link goes through it: a bare <link href>
+    # is rel="alternate" by RFC 4287. The enclosure is written by _AtomExtras.
+    entry.link(href=item.url)
     entry.published(common.utc(item.published))
     entry.updated(common.utc(item.updated))
     summary, content = common.clean(item.summary), common.clean(item.content)
+    if not summary and not content:
+        # Readers show an entry's summary or content; an entry with neither draws the
+        # validator's "missing textual content" warning, so repeat the title.
+        summary = common.clean(item.title)
     if summary:
         entry.summary(summary, type="text")
     if content:
@@ -119,6 +137,33 @@ def _atom_entry(entry: FeedEntry, item: Item) -> None:
         entry.category(term=category)
     if item.image:
         # No length: Atom makes it optional and "0" would claim an empty file.
-        link: dict[str, Any] = {"href": item.image, "rel": "enclosure",
-                                "type": common.image_type(item.image)}
-        entry.link(link)
+        entry.extras.links.append({"href": item.image, "rel": "enclosure",
+                                   "type": common.image_type(item.image)})
+    entry.extras.language = item.language
+
+
+class _AtomExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyped
+    """What feedgen cannot express in an Atom entry: `<link rel="enclosure">` with its rel and
+    type intact, and the entry's own `xml:lang` (feeds mix languages)."""
+
+    def __init__(self) -> None:
+        self.links: list[dict[str, str]] = []
+        self.language: str | None = None
+
+    def extend_atom(self, entry: Any) -> Any:
+        if self.language:
+            entry.set(_XML_LANG, self.language)
+        for link in self.links:
+            xml_elem("link", entry, **link)
+        return entry
+
+
+def _hex_references(document: bytes) -> bytes:
+    """Write "&" and "<" as hexadecimal character references, as the RSS Profile recommends.
+
+    RSS never said whether <title> is text or HTML; readers that decode entities once more
+    are not confused by `&#x26;`/`&#x3C;`, and the W3C validator stops warning about plain
+    text containing "&" or "<". Both spellings are the same XML, and the serialised document
+    has no CDATA sections or comments in which the substitution could change meaning.
+    """
+    return document.replace(b"&amp;", b"&#x26;").replace(b"&lt;", b"&#x3C;")
