@@ -1,4 +1,5 @@
-"""The HTML adapter: the one module that makes BeautifulSoup trees and runs CSS selectors.
+"""The HTML adapter: the one module that imports BeautifulSoup (lxml parser, soupsieve CSS).
+Other extract modules take `BeautifulSoup` / `Tag` from here and walk the trees it makes.
 
 Selectors in the config are plain CSS with an optional final `@attr`:
 
@@ -16,7 +17,8 @@ from collections.abc import Iterable
 from urllib.parse import urljoin, urlsplit
 
 import soupsieve
-from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+from bs4 import BeautifulSoup, Tag
+from bs4.element import NavigableString, PageElement
 
 from syndicator.errors import ExtractError
 
@@ -25,7 +27,9 @@ __all__ = [
     "Tag",
     "absolute_url",
     "base_url",
+    "collapse",
     "drop_tracking_pixels",
+    "element_attr",
     "element_image",
     "element_text",
     "inner_html",

@@ -1,0 +1,301 @@
+"""Feeds → Articles. The one feedparser user.
+
+RSS 0.9x / 2.0, RSS 1.0 (RDF) and Atom go through feedparser, from the raw bytes so that the
+document's own encoding declaration is honoured. JSON Feed 1.0 / 1.1 is parsed here with
+`json` (feedparser 6.0 does not read JSON Feed).
+
+XML that declares entities is refused before any parser sees it: entity expansion ("billion
+laughs") exhausts memory and external entities (XXE) read local files or reach the network.
+No legitimate news feed needs an internal DTD subset.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import io
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import feedparser
+
+from syndicator.errors import ExtractError, UnsafeDocument
+from syndicator.extract.html import absolute_url
+from syndicator.model import Article, Page
+
+__all__ = ["check_xml_safety", "parse_feed"]
+
+_ENTITY = b"<!entity"
+_HAS_TIME = re.compile(r"\d:\d")
+_LOOKS_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^>]*)?/?>|&(?:[a-zA-Z]+|#\d+);")
+_XML_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*encoding\s*=", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
+
+
+def parse_feed(page: Page) -> tuple[Article, ...]:
+    """All entries of an RSS / RDF / Atom / JSON feed, as Articles with absolute URLs."""
+    raw = page.raw or page.text.encode("utf-8")
+    if _is_json(page, raw):
+        return _parse_json_feed(page, raw)
+    check_xml_safety(raw, url=page.final_url)
+    parsed = _feedparser(page, raw)
+    entries = parsed.get("entries") or []
+    if not entries and not parsed.get("version"):
+        problem = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
+        raise ExtractError(f"not a feed: {_one_line(problem)}", url=page.final_url)
+    feed_language = _language(_str((parsed.get("feed") or {}).get("language")))
+    base = page.final_url
+    articles: list[Article] = []
+    for entry in entries:
+        article = _entry_article(entry, base, feed_language)
+        if article is not None:
+            articles.append(article)
+    return tuple(articles)
+
+
+# --- safety ----------------------------------------------------------------------------------
+
+def check_xml_safety(raw: bytes, *, url: str = "") -> None:
+    """Raise UnsafeDocument when the document declares entities.
+
+    An entity declaration can only sit in the prolog, but the prolog may be padded past any
+    fixed window and a quoted literal can look like the root element; so the whole document is
+    scanned (a byte search, cheap next to parsing). The price: a feed quoting `<!ENTITY` in a
+    CDATA section is refused too.
+    """
+    # NUL bytes removed: UTF-16/32 documents then read as ASCII for this purpose.
+    if _ENTITY in raw.replace(b"\x00", b"").lower():
+        raise UnsafeDocument("entity declarations are refused (entity expansion / external "
+                             "entities)", url=url)
+
+
+# --- XML feeds (feedparser) ------------------------------------------------------------------
+
+def _feedparser(page: Page, raw: bytes) -> Mapping[str, Any]:
+    headers = {"content-location": page.final_url}
+    if page.raw and not _XML_ENCODING.match(raw) and page.encoding and page.content_type:
+        # No encoding declaration in the document: the HTTP charset is the best we know.
+        headers["content-type"] = f"{page.content_type}; charset={page.encoding}"
+    elif not page.raw:
+        # Only the decoded text is there: hand it over as UTF-8 and say so consistently.
+        text = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', page.text, count=1)
+        raw = text.encode("utf-8")
+    try:
+        # A BytesIO, never a str: feedparser treats strings as URLs or file names.
+        result: Mapping[str, Any] = feedparser.parse(io.BytesIO(raw), response_headers=headers)
+    except Exception as exc:  # feedparser is meant not to raise; if it does, input caused it
+        raise ExtractError(f"feed could not be parsed: {_one_line(exc)}",
+                           url=page.final_url) from exc
+    return result
+
+
+def _entry_article(entry: Mapping[str, Any], base: str,
+                   feed_language: str | None) -> Article | None:
+    url = _entry_url(entry, base)
+    if url is None:
+        return None
+    published = _str(entry.get("published")) or _str(_own(entry, "updated"))
+    parsed = entry.get("published_parsed") or _own(entry, "updated_parsed")
+    iso = _iso(parsed)
+    # A date-only string ("2024-05-06") would turn into midnight UTC in feedparser's parse;
+    # the raw string goes first then, so normalisation knows the time of day is unknown.
+    dates = (published, iso) if published and not _HAS_TIME.search(published) else (iso,
+                                                                                      published)
+    summary = _str(entry.get("summary"))
+    content = _content(entry) or (summary if summary and _LOOKS_HTML.search(summary) else None)
+    return Article(
+        url=url,
+        title=_str(entry.get("title")),
+        dates=_unique(dates),
+        updated=_updated(entry),
+        summary=summary,
+        content=content,
+        image=absolute_url(base, _entry_image(entry)),
+        author=_author(entry),
+        categories=_unique(_str(t.get("term")) or _str(t.get("label"))
+                           for t in entry.get("tags") or () if isinstance(t, Mapping)),
+        language=_language(_entry_language(entry)) or feed_language,
+    )
+
+
+def _entry_url(entry: Mapping[str, Any], base: str) -> str | None:
+    url = absolute_url(base, _str(entry.get("link")))
+    if url:
+        return url
+    for link in entry.get("links") or ():
+        if isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate":
+            url = absolute_url(base, _str(link.get("href")))
+            if url:
+                return url
+    entry_id = _str(entry.get("id")) or ""
+    return entry_id if re.match(r"^https?://", entry_id, re.IGNORECASE) else None
+
+
+def _updated(entry: Mapping[str, Any]) -> str | None:
+    if not _own(entry, "updated"):
+        return None
+    return _iso(_own(entry, "updated_parsed")) or _str(_own(entry, "updated"))
+
+
+def _own(entry: Mapping[str, Any], key: str) -> Any:
+    """A key the entry really has: feedparser's dict answers `updated` with `published`
+    (deprecated fallback) when the feed gave no modification date."""
+    return dict.get(entry, key) if isinstance(entry, dict) else entry.get(key)
+
+
+def _content(entry: Mapping[str, Any]) -> str | None:
+    for block in entry.get("content") or ():
+        if isinstance(block, Mapping):
+            value = _str(block.get("value"))
+            if value:
+                return value
+    return None
+
+
+def _entry_image(entry: Mapping[str, Any]) -> str | None:
+    for media in entry.get("media_content") or ():
+        if isinstance(media, Mapping) and _is_image(media):
+            return _str(media.get("url"))
+    for thumb in entry.get("media_thumbnail") or ():
+        if isinstance(thumb, Mapping) and _str(thumb.get("url")):
+            return _str(thumb.get("url"))
+    for link in [*(entry.get("enclosures") or ()), *(entry.get("links") or ())]:
+        if not isinstance(link, Mapping):
+            continue
+        kind = _str(link.get("type")) or ""
+        if link.get("rel", "enclosure") == "enclosure" and kind.startswith("image/"):
+            return _str(link.get("href")) or _str(link.get("url"))
+    return None
+
+
+def _is_image(media: Mapping[str, Any]) -> bool:
+    kind = _str(media.get("type")) or ""
+    medium = _str(media.get("medium")) or ""
+    url = _str(media.get("url")) or ""
+    if kind or medium:
+        return kind.startswith("image/") or medium == "image"
+    return bool(url and _IMAGE_EXT.search(url))
+
+
+def _author(entry: Mapping[str, Any]) -> str | None:
+    names = [_str(a.get("name")) for a in entry.get("authors") or () if isinstance(a, Mapping)]
+    return ", ".join(_unique(names)) or _str(entry.get("author"))
+
+
+def _entry_language(entry: Mapping[str, Any]) -> str | None:
+    for key in ("content", "summary_detail", "title_detail"):
+        detail = entry.get(key)
+        blocks = detail if isinstance(detail, list) else [detail]
+        for block in blocks:
+            if isinstance(block, Mapping) and _str(block.get("language")):
+                return _str(block.get("language"))
+    return None
+
+
+# --- JSON Feed -------------------------------------------------------------------------------
+
+def _is_json(page: Page, raw: bytes) -> bool:
+    if page.content_type in ("application/feed+json", "application/json"):
+        return True
+    return raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+
+
+def _parse_json_feed(page: Page, raw: bytes) -> tuple[Article, ...]:
+    try:
+        data = json.loads(raw.decode("utf-8-sig", errors="replace"))
+    except (ValueError, RecursionError) as exc:
+        raise ExtractError(f"not a feed: invalid JSON ({_one_line(exc)})",
+                           url=page.final_url) from None
+    version = str(data.get("version", "")) if isinstance(data, dict) else ""
+    items = data.get("items") if isinstance(data, dict) else None
+    if "jsonfeed.org" not in version or not isinstance(items, list):
+        raise ExtractError("not a feed: JSON without a JSON Feed version and items",
+                           url=page.final_url)
+    base = _str(data.get("feed_url")) or page.final_url
+    base = absolute_url(page.final_url, base) or page.final_url
+    feed_language = _language(_str(data.get("language")))
+    feed_authors = _json_authors(data)
+    articles = (_json_item(item, base, feed_language, feed_authors)
+                for item in items if isinstance(item, dict))
+    return tuple(a for a in articles if a is not None)
+
+
+def _json_item(item: Mapping[str, Any], base: str, feed_language: str | None,
+               feed_authors: str | None) -> Article | None:
+    url = absolute_url(base, _str(item.get("url")))
+    if url is None:
+        item_id = _str(item.get("id")) or ""
+        url = item_id if re.match(r"^https?://", item_id, re.IGNORECASE) else None
+    if url is None:
+        return None
+    text = _str(item.get("content_text"))
+    content = _str(item.get("content_html")) or (_text_to_html(text) if text else None)
+    return Article(
+        url=url,
+        title=_str(item.get("title")),
+        dates=_unique([_str(item.get("date_published"))]),
+        updated=_str(item.get("date_modified")),
+        summary=_str(item.get("summary")),
+        content=content,
+        image=absolute_url(base, _str(item.get("image")) or _str(item.get("banner_image"))),
+        author=_json_authors(item) or feed_authors,
+        categories=_unique(_str(t) for t in item.get("tags") or () if isinstance(t, str)),
+        language=_language(_str(item.get("language"))) or feed_language,
+    )
+
+
+def _json_authors(node: Mapping[str, Any]) -> str | None:
+    authors = node.get("authors")
+    if not isinstance(authors, list):
+        authors = [node.get("author")]  # JSON Feed 1.0
+    names = [_str(a.get("name")) for a in authors if isinstance(a, dict)]
+    return ", ".join(_unique(names)) or None
+
+
+def _text_to_html(text: str) -> str:
+    paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return "\n".join(f"<p>{html_lib.escape(p)}</p>" for p in paragraphs)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _str(value: Any) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return None
+
+
+def _iso(parsed: Any) -> str | None:
+    """feedparser's UTC struct_time → `2024-05-06T07:00:00Z`."""
+    if not isinstance(parsed, time.struct_time):
+        return None
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", parsed)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _language(value: str | None) -> str | None:
+    if not value:
+        return None
+    primary = re.split(r"[-_\s]", value.strip(), maxsplit=1)[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
+
+
+def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.add(value)
+            result.append(value)
+    return tuple(result)
+
+
+def _one_line(value: object) -> str:
+    text = " ".join(str(value).split())
+    return text[:200] + ("…" if len(text) > 200 else "")

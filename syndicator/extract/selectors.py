@@ -1,0 +1,312 @@
+"""Listing and article pages → Articles, by the operator's CSS selectors.
+
+Selectors win; a field without a selector, or whose selector found nothing, falls back to the
+page's structured metadata (see structured.py), and the article body to a readability-style
+guess. Values stay raw here (dates as written); normalise.py interprets them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from syndicator.config import ArticleSelectors, ListSelectors
+from syndicator.extract.html import (
+    BeautifulSoup,
+    Tag,
+    absolute_url,
+    base_url,
+    drop_tracking_pixels,
+    element_attr,
+    element_image,
+    element_text,
+    inner_html,
+    parse_html,
+    remove_selectors,
+    select_all,
+    select_value,
+    select_values,
+    split_selector,
+)
+from syndicator.extract.structured import extract_structured, page_language
+from syndicator.model import Article, Listing, Page
+
+__all__ = ["extract_article", "extract_listing", "guess_content"]
+
+# Elements that are never article text, in the content and in the readability guess.
+_NOT_CONTENT = ("script", "style", "noscript", "template")
+_BOILERPLATE_TAGS = frozenset({"nav", "aside", "footer", "header", "form"})
+_BOILERPLATE_NAMES = re.compile(
+    r"related|last[-_]?news|latest[-_]?news|share|sharing|social|comments?\b|comment[-_]",
+    re.IGNORECASE)
+_CONTENT_CANDIDATES = ("[itemprop=articleBody]", "article .entry-content", ".entry-content",
+                       ".post-content", "article", "main")
+_URL_ATTRS = ("href", "src", "poster")
+
+
+# --- listing pages ---------------------------------------------------------------------------
+
+def extract_listing(page: Page, selectors: ListSelectors) -> Listing:
+    """One Article per `item` element that has a link; plus the next page's URL, if any."""
+    soup = parse_html(page.text)
+    base = base_url(soup, page.final_url)
+    language = page_language(soup)
+    articles: list[Article] = []
+    for item in select_all(soup, selectors.item):
+        article = _card(item, selectors, base, language)
+        if article is not None:
+            articles.append(article)
+    return Listing(articles=tuple(articles), next_url=_next_url(soup, selectors, base, page))
+
+
+def _card(item: Tag, selectors: ListSelectors, base: str,
+          language: str | None) -> Article | None:
+    link_element, href = _find_link(item, selectors.link)
+    url = absolute_url(base, href)
+    if url is None:
+        return None  # a card without a usable link is not an article (teaser, ad, ...)
+    title = select_value(item, selectors.title) if selectors.title else None
+    # The link's text is a title only when the link is an <a>, not e.g. the whole card.
+    if not title and link_element is not None and link_element.name == "a":
+        title = element_text(link_element) or element_attr(link_element, "title")
+    return Article(
+        url=url,
+        title=title or None,
+        dates=_date_candidates(item, selectors.date),
+        summary=select_value(item, selectors.summary) if selectors.summary else None,
+        image=absolute_url(base, _image(item, selectors.image)) if selectors.image else None,
+        author=_joined(select_values(item, selectors.author)) if selectors.author else None,
+        categories=_unique(select_values(item, selectors.category)) if selectors.category
+        else (),
+        language=language,
+    )
+
+
+def _find_link(node: Tag, selector: str | None) -> tuple[Tag | None, str | None]:
+    """The link element and its href: by selector (`css` → its href, or its first a[href];
+    `css@attr` → that attribute), else the node itself if it is an <a>, else its first a[href]."""
+    if selector:
+        css, attr = split_selector(selector)
+        for element in select_all(node, css):
+            if attr:
+                value = element_attr(element, attr)
+            else:
+                element = _anchor(element) or element
+                value = element_attr(element, "href")
+            if value:
+                return element, value
+        return None, None
+    anchor = _anchor(node)
+    return (anchor, element_attr(anchor, "href")) if anchor is not None else (None, None)
+
+
+def _anchor(node: Tag) -> Tag | None:
+    if node.name == "a" and node.get("href"):
+        return node
+    found = node.find("a", href=True)
+    return found if isinstance(found, Tag) else None
+
+
+def _next_url(soup: BeautifulSoup, selectors: ListSelectors, base: str,
+              page: Page) -> str | None:
+    if not selectors.next:
+        return None
+    _element, href = _find_link(soup, selectors.next)
+    url = absolute_url(base, href)
+    if url is None:
+        return None
+    here = {_no_fragment(page.url), _no_fragment(page.final_url)}
+    return None if _no_fragment(url) in here else url
+
+
+def _no_fragment(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def _date_candidates(node: Tag, selector: str | None) -> tuple[str, ...]:
+    """The visible date text first, then a machine-readable value found on the same element
+    (`<time datetime>`, `datetime=`/`content=` attributes, a <time datetime> inside)."""
+    if not selector:
+        return ()
+    css, attr = split_selector(selector)
+    for element in select_all(node, css):
+        if attr:
+            value = element_attr(element, attr)
+            if value:
+                return (value,)
+            continue
+        candidates = [element_text(element), element_attr(element, "datetime"),
+                      element_attr(element, "content")]
+        inner = element.find("time", datetime=True)
+        if isinstance(inner, Tag):
+            candidates.append(element_attr(inner, "datetime"))
+        found = _unique(c for c in candidates if c)
+        if found:
+            return found
+    return ()
+
+
+def _image(node: Tag, selector: str) -> str | None:
+    css, attr = split_selector(selector)
+    for element in select_all(node, css):
+        value = element_attr(element, attr) if attr else element_image(element)
+        if value:
+            return value
+    return None
+
+
+# --- article pages ---------------------------------------------------------------------------
+
+def extract_article(page: Page, selectors: ArticleSelectors | None) -> Article:
+    """An article page → Article: selectors first, structured metadata for the rest."""
+    sel = selectors or ArticleSelectors()
+    soup = parse_html(page.text)
+    # `remove` goes first so that nothing (not even the fallbacks) sees those blocks.
+    remove_selectors(soup, sel.remove)
+    base = base_url(soup, page.final_url)
+    meta = extract_structured(soup, page.final_url)
+
+    title = select_value(soup, sel.title) if sel.title else None
+    visible_dates = _date_candidates(soup, sel.date)
+    updated = select_value(soup, sel.updated) if sel.updated else None
+    summary = select_value(soup, sel.summary) if sel.summary else None
+    image = _image(soup, sel.image) if sel.image else None
+    author = _joined(select_values(soup, sel.author)) if sel.author else None
+    categories = _unique(select_values(soup, sel.category)) if sel.category else ()
+    content = _content(soup, sel.content, base)
+
+    return Article(
+        url=page.final_url,
+        title=title or meta.title,
+        dates=_unique([*visible_dates, *meta.dates]),
+        updated=updated or meta.updated,
+        summary=summary or meta.summary,
+        content=content or meta.content or _guessed_content(soup, base),
+        image=absolute_url(base, image) or meta.image,
+        author=author or meta.author,
+        categories=categories or meta.categories,
+        canonical=meta.canonical,
+        language=meta.language,
+    )
+
+
+def _content(soup: BeautifulSoup, selector: str | None, base: str) -> str | None:
+    """The HTML of the selected content: inner HTML of one match, or the matches joined."""
+    if not selector:
+        return None
+    css, _attr = split_selector(selector)
+    matches = select_all(soup, css)
+    # Several matches (e.g. `.story p`): keep the outermost ones, in document order.
+    # (By identity: bs4's Tag equality compares markup, so two equal <p> would be "the same".)
+    ids = {id(m) for m in matches}
+    outer = [m for m in matches if not any(id(p) in ids for p in m.parents)]
+    if not outer:
+        return None
+    for element in outer:
+        _clean(element, base)
+    html = inner_html(outer[0]) if len(outer) == 1 else "\n".join(str(m) for m in outer)
+    return html or None
+
+
+def _guessed_content(soup: BeautifulSoup, base: str) -> str | None:
+    element = guess_content(soup)
+    if element is None:
+        return None
+    for block in _boilerplate_blocks(element):
+        if not block.decomposed:
+            block.decompose()
+    _clean(element, base)
+    return inner_html(element) or None
+
+
+def guess_content(soup: BeautifulSoup) -> Tag | None:
+    """The likeliest article body: among the usual containers, the one with the most
+    paragraph text outside navigation, asides, forms and share/related/comment blocks."""
+    best: Tag | None = None
+    best_score = 0
+    seen: set[int] = set()
+    for css in _CONTENT_CANDIDATES:
+        for candidate in select_all(soup, css):
+            if id(candidate) in seen:
+                continue
+            seen.add(id(candidate))
+            score = _paragraph_score(candidate)
+            # A wider container (e.g. <main> around the <article>) wins only with clearly more
+            # text: what it adds is more often promos than story.
+            needed = best_score * 1.25 if best is not None and _contains(candidate, best) \
+                else best_score
+            if score > needed:
+                best, best_score = candidate, score
+    return best
+
+
+def _contains(outer: Tag, inner: Tag) -> bool:
+    return any(parent is outer for parent in inner.parents)
+
+
+def _paragraph_score(candidate: Tag) -> int:
+    score = 0
+    for paragraph in candidate.find_all("p"):
+        if isinstance(paragraph, Tag) and not _in_boilerplate(paragraph, candidate):
+            score += len(element_text(paragraph))
+    return score
+
+
+def _in_boilerplate(element: Tag, stop: Tag) -> bool:
+    for parent in element.parents:
+        if parent is stop:
+            return False
+        if _is_boilerplate(parent):
+            return True
+    return False
+
+
+def _is_boilerplate(element: Tag) -> bool:
+    if element.name in _BOILERPLATE_TAGS:
+        return True
+    classes = element.get("class")
+    names = " ".join(classes) if isinstance(classes, list) else str(classes or "")
+    return bool(_BOILERPLATE_NAMES.search(f"{names} {element.get('id') or ''}"))
+
+
+def _boilerplate_blocks(element: Tag) -> list[Tag]:
+    return [d for d in element.find_all(True) if isinstance(d, Tag) and _is_boilerplate(d)]
+
+
+def _clean(element: Tag, base: str) -> None:
+    """Strip non-content elements and tracking pixels; make URLs absolute (against the page's
+    <base>, which the sanitiser later cannot know) and promote lazy-loaded image sources."""
+    for junk in element.find_all(_NOT_CONTENT):
+        if isinstance(junk, Tag) and not junk.decomposed:
+            junk.decompose()
+    drop_tracking_pixels(element)
+    for img in element.find_all("img"):
+        if isinstance(img, Tag):
+            real = element_image(img)
+            if real and real != img.get("src"):
+                img["src"] = real
+    for tag in element.find_all(True):
+        if not isinstance(tag, Tag):
+            continue
+        for attr in _URL_ATTRS:
+            value = tag.get(attr)
+            if isinstance(value, str) and value.strip() and not value.startswith("#"):
+                resolved = absolute_url(base, value)
+                if resolved:
+                    tag[attr] = resolved
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for value in values:
+        if value and value not in seen:
+            seen.add(value)
+            result.append(value)
+    return tuple(result)
+
+
+def _joined(values: Iterable[str]) -> str | None:
+    return ", ".join(_unique(values)) or None

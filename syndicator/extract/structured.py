@@ -1,0 +1,324 @@
+"""Machine-readable metadata of an article page: JSON-LD, OpenGraph, `article:*`, plain meta.
+
+Every field comes from the most reliable source that has it, in this order:
+
+    JSON-LD (NewsArticle / Article / BlogPosting / ..., also inside @graph and lists)
+    OpenGraph and article:* meta
+    <meta name=description>, <title>, <time datetime>, <link rel=canonical>, <html lang>
+
+Publishers get JSON-LD wrong in every possible way (HTML-escaped, trailing commas, CDATA
+wrappers, literal newlines in strings): each block is repaired when that is cheap and ignored
+otherwise; nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import re
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+from syndicator.extract.html import BeautifulSoup, Tag, absolute_url, collapse, element_text
+from syndicator.model import Article
+
+__all__ = ["extract_structured", "json_ld_article", "page_language"]
+
+ARTICLE_TYPES = frozenset({
+    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
+    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "liveblogposting",
+    "techarticle", "scholarlyarticle", "report", "socialmediaposting", "posting",
+})
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_WRAPPER = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
+_MAX_NODES = 10_000           # a JSON-LD walk stops here: hostile pages can nest forever
+_MAX_DEPTH = 50
+
+
+def extract_structured(soup: BeautifulSoup, base_url: str) -> Article:
+    """An Article (url=base_url) from the page's structured metadata; fields may be empty."""
+    ld = json_ld_article(soup)
+    meta = _meta_index(soup)
+    return Article(
+        url=base_url,
+        title=_first(_text(ld.get("headline")), _text(ld.get("name")), meta.first("og:title"),
+                     meta.first("twitter:title"), _title(soup)),
+        dates=_dedupe([
+            _text(ld.get("datePublished")), _text(ld.get("dateCreated")),
+            meta.first("article:published_time"), meta.first("og:published_time"),
+            _microdata_date(soup, "datePublished"), meta.first("pubdate"),
+            meta.first("publishdate"), meta.first("dc.date.issued"), meta.first("date"),
+            _time_datetime(soup),
+        ]),
+        updated=_first(_text(ld.get("dateModified")), meta.first("article:modified_time"),
+                       meta.first("og:updated_time"), _microdata_date(soup, "dateModified")),
+        summary=_first(_text(ld.get("description")), meta.first("og:description"),
+                       meta.first("description"), meta.first("twitter:description")),
+        content=_body_html(ld.get("articleBody")),
+        image=absolute_url(base_url, _first(_image(ld.get("image")),
+                                            _image(ld.get("thumbnailUrl")),
+                                            meta.first("og:image"),
+                                            meta.first("og:image:url"),
+                                            meta.first("twitter:image"))),
+        author=_first(_names(ld.get("author")), _meta_author(meta)),
+        categories=_categories(ld, meta),
+        canonical=absolute_url(base_url, _first(_canonical_link(soup), meta.first("og:url"))),
+        language=_first(page_language(soup), _language(meta.first("og:locale")),
+                        _language(_text(ld.get("inLanguage")))),
+    )
+
+
+def page_language(soup: BeautifulSoup) -> str | None:
+    """The primary language subtag of `<html lang>` / `xml:lang`, lower case ("en")."""
+    root = soup.find("html")
+    if isinstance(root, Tag):
+        return _language(str(root.get("lang") or root.get("xml:lang") or ""))
+    return None
+
+
+def _language(value: str | None) -> str | None:
+    if not value:
+        return None
+    primary = re.split(r"[-_\s]", value.strip(), maxsplit=1)[0].lower()
+    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
+
+
+# --- JSON-LD ---------------------------------------------------------------------------------
+
+def json_ld_article(soup: BeautifulSoup) -> dict[str, Any]:
+    """The first article-typed JSON-LD node, with `@id` references resolved one level."""
+    nodes: list[dict[str, Any]] = []
+    for script in soup.find_all("script"):
+        if not isinstance(script, Tag):
+            continue
+        kind = str(script.get("type") or "").split(";")[0].strip().lower()
+        if kind != "application/ld+json":
+            continue
+        data = _load_json(script.get_text())
+        if data is not None:
+            nodes.extend(_walk(data))
+    by_id = {str(node["@id"]): node for node in nodes if isinstance(node.get("@id"), str)}
+    for node in nodes:
+        if _types(node) & ARTICLE_TYPES:
+            return {key: _resolve(value, by_id) for key, value in node.items()}
+    return {}
+
+
+def _load_json(text: str) -> Any:
+    text = _WRAPPER.sub("", text.strip()).strip()
+    if not text:
+        return None
+    attempts = (text, html_lib.unescape(text))
+    for attempt in attempts:
+        for candidate in (attempt, _TRAILING_COMMA.sub(r"\1", attempt)):
+            try:
+                # strict=False: literal newlines and tabs inside strings are common.
+                return json.loads(candidate, strict=False)
+            except (ValueError, RecursionError):
+                continue
+    return None
+
+
+def _walk(data: Any) -> Iterator[dict[str, Any]]:
+    """Every JSON object in the document (lists, @graph, nested), breadth first, bounded."""
+    queue: deque[tuple[Any, int]] = deque([(data, 0)])
+    seen = 0
+    while queue and seen < _MAX_NODES:
+        value, depth = queue.popleft()
+        seen += 1
+        if depth > _MAX_DEPTH:
+            continue
+        if isinstance(value, list):
+            queue.extend((item, depth + 1) for item in value)
+        elif isinstance(value, dict):
+            yield value
+            for key in ("@graph", "mainEntity", "itemListElement"):
+                if key in value:
+                    queue.append((value[key], depth + 1))
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    raw = node.get("@type")
+    names = raw if isinstance(raw, list) else [raw]
+    # "schema:NewsArticle" and "http://schema.org/NewsArticle" name the same type.
+    return {re.split(r"[/:#]", name)[-1].lower() for name in names if isinstance(name, str)}
+
+
+def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
+    """Replace `{"@id": ...}` references (Yoast's author/image) by the node they name."""
+    if isinstance(value, dict) and set(value) <= {"@id", "@type"} and "@id" in value:
+        return by_id.get(str(value["@id"]), value)
+    if isinstance(value, list):
+        return [_resolve(item, by_id) for item in value]
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("@value") or value.get("name")
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        return collapse(html_lib.unescape(str(value))) or None
+    return None
+
+
+def _image(value: Any) -> str | None:
+    if isinstance(value, list):
+        for item in value:
+            found = _image(item)
+            if found:
+                return found
+        return None
+    if isinstance(value, dict):
+        return _image(value.get("url") or value.get("contentUrl"))
+    if isinstance(value, str):
+        return value.strip() or None
+    return None
+
+
+def _names(value: Any) -> str | None:
+    """Author names from a string, a Person/Organization, or a list of them, joined by ", "."""
+    items = value if isinstance(value, list) else [value]
+    names: list[str] = []
+    for item in items:
+        name = item.get("name") if isinstance(item, dict) else item
+        text = _text(name)
+        if text and not _is_url(text) and text not in names:
+            names.append(text)
+    return ", ".join(names) or None
+
+
+def _body_html(value: Any) -> str | None:
+    """JSON-LD articleBody is plain text: escape it and keep its paragraphs."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    paragraphs = [collapse(p) for p in re.split(r"\n\s*\n|\r\n\s*\r\n", value)]
+    return "\n".join(f"<p>{html_lib.escape(p)}</p>" for p in paragraphs if p) or None
+
+
+def _categories(ld: dict[str, Any], meta: _Meta) -> tuple[str, ...]:
+    values: list[str | None] = []
+    for key in ("articleSection", "keywords"):
+        raw = ld.get(key)
+        items = raw if isinstance(raw, list) else [raw]
+        for item in items:
+            text = _text(item)
+            if text and key == "keywords" and not isinstance(raw, list):
+                values.extend(part.strip() for part in text.split(","))
+            else:
+                values.append(text)
+    if not any(values):
+        values.extend(meta.all("article:section"))
+        values.extend(meta.all("article:tag"))
+    return _dedupe(values, fold_case=True)
+
+
+# --- meta, link, time ------------------------------------------------------------------------
+
+class _Meta:
+    """`<meta property|name|itemprop=... content=...>` by lower-cased key, in document order."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, list[str]] = {}
+
+    def add(self, key: str, value: str) -> None:
+        self.values.setdefault(key, []).append(value)
+
+    def first(self, key: str) -> str | None:
+        found = self.values.get(key)
+        return found[0] if found else None
+
+    def all(self, key: str) -> list[str]:
+        return list(self.values.get(key, ()))
+
+
+def _meta_index(soup: BeautifulSoup) -> _Meta:
+    meta = _Meta()
+    for tag in soup.find_all("meta"):
+        if not isinstance(tag, Tag):
+            continue
+        content = collapse(str(tag.get("content") or ""))
+        if not content:
+            continue
+        for attr in ("property", "name"):
+            key = collapse(str(tag.get(attr) or "")).lower()
+            if key:
+                meta.add(key, content)
+    return meta
+
+
+def _meta_author(meta: _Meta) -> str | None:
+    for key in ("article:author", "author", "twitter:creator"):
+        for value in meta.all(key):
+            # article:author is often the author's profile URL: not a name.
+            if not _is_url(value):
+                return value
+    return None
+
+
+def _title(soup: BeautifulSoup) -> str | None:
+    title = soup.find("title")
+    return element_text(title) or None if isinstance(title, Tag) else None
+
+
+def _canonical_link(soup: BeautifulSoup) -> str | None:
+    for link in soup.find_all("link", href=True):
+        if not isinstance(link, Tag):
+            continue
+        rel = link.get("rel")
+        rels = [str(r) for r in rel] if isinstance(rel, list) else str(rel or "").split()
+        if "canonical" in (r.lower() for r in rels):
+            return collapse(str(link.get("href"))) or None
+    return None
+
+
+def _microdata_date(soup: BeautifulSoup, prop: str) -> str | None:
+    for tag in soup.find_all(True, attrs={"itemprop": prop}):
+        if isinstance(tag, Tag):
+            value = tag.get("datetime") or tag.get("content") or element_text(tag)
+            if value:
+                return collapse(str(value)) or None
+    return None
+
+
+def _time_datetime(soup: BeautifulSoup) -> str | None:
+    """`<time datetime>` of the article, not of a sidebar: inside <article> when there is one,
+    else the first one outside navigation, asides and footers."""
+    scopes = [soup.find("article"), soup]
+    for scope in scopes:
+        if not isinstance(scope, Tag):
+            continue
+        for time in scope.find_all("time", datetime=True):
+            if isinstance(time, Tag) and not time.find_parent(["nav", "aside", "footer"]):
+                value = collapse(str(time.get("datetime") or ""))
+                if value:
+                    return value
+    return None
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _first(*values: str | None) -> str | None:
+    for value in values:
+        if value:
+            return value
+    return None
+
+
+def _dedupe(values: list[str | None], *, fold_case: bool = False) -> tuple[str, ...]:
+    seen: set[str] = set()
+    result: list[str] = []
+    for value in values:
+        if not value:
+            continue
+        key = value.casefold() if fold_case else value
+        if key not in seen:
+            seen.add(key)
+            result.append(value)
+    return tuple(result)
+
+
+def _is_url(text: str) -> bool:
+    return bool(re.match(r"^(?:https?:)?//", text.strip(), re.IGNORECASE))
