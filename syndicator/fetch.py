@@ -1,0 +1,555 @@
+"""Fetching documents over HTTP: the only module that scrapes with `requests`.
+
+`Fetcher.get(url, settings)` returns a decoded `Page` (or `NotModified` for a 304 answer to a
+conditional GET) and raises only `FetchError` and its subclasses `RobotsDisallowed` and
+`ResponseTooLarge`. Every `requests`/`urllib3` exception is wrapped here, once.
+
+Politeness model
+----------------
+One `Fetcher` is shared by every thread of the service, and so is its politeness state, kept
+per *host* (the host name, whatever the scheme or port: it is the machine we must not
+overload):
+
+* at most `settings.per_host` requests to one host are in flight at a time; a request holds
+  its slot from before it is sent until its body is read (or abandoned);
+* request *starts* to one host are at least `settings.delay` seconds apart (0 allowed), or
+  the host's robots.txt `Crawl-delay` if that is longer (capped at `CRAWL_DELAY_MAX`);
+* every attempt counts: retries, each redirect hop and the robots.txt fetch itself go
+  through the same gate. A retry gives its slot back while it waits out its backoff, so a
+  failing request does not block the other threads.
+
+robots.txt is read once per origin (scheme, host, port) and cached for `ROBOTS_TTL`; rules
+match the product token of the user agent (`Syndicator` for `Syndicator/0.1 (+https://…)`).
+A missing robots.txt (4xx) allows everything; a broken one (5xx, unreachable, too large)
+also allows, with a warning, and is asked again sooner (`ROBOTS_ERROR_TTL`).
+
+Bodies are streamed and capped at `settings.max_bytes` after content decoding, so neither a
+huge page nor a gzip bomb is ever held in memory beyond the cap plus one chunk.
+
+Text is decoded once, here: BOM, then the Content-Type charset (ISO-8859-1 on HTML counts as
+a weak hint only: servers add it by default), then `<meta charset>` in the first 4 KB, then
+UTF-8 if the bytes are valid UTF-8, then detection with charset-normalizer. Feeds (XML/JSON)
+keep their bytes in `Page.raw` for the feed parser, which honours the XML declaration.
+"""
+
+from __future__ import annotations
+
+import codecs
+import email.utils
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import charset_normalizer
+import requests
+import urllib3.exceptions
+from protego import Protego
+from requests.adapters import HTTPAdapter
+from requests.utils import requote_uri
+
+from syndicator.config import FetchConfig
+from syndicator.errors import FetchError, ResponseTooLarge, RobotsDisallowed
+from syndicator.model import NotModified, Page, Validators
+
+log = logging.getLogger(__name__)
+
+ACCEPT = ("text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
+          "application/feed+json,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.8")
+ACCEPT_ENCODING = "gzip, deflate"
+BACKOFF_BASE = 0.5            # seconds before the first retry; doubles with every retry
+BACKOFF_MAX = 8.0
+RETRY_AFTER_MAX = 30.0        # a server's Retry-After is honoured up to this many seconds
+CRAWL_DELAY_MAX = 30.0
+ROBOTS_TTL = 3600.0
+ROBOTS_ERROR_TTL = 600.0
+ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
+ROBOTS_MAX_REDIRECTS = 5
+CHUNK = 64 * 1024
+SNIFF_BYTES = 4096
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16", "utf-16"),
+         (codecs.BOM_UTF16_BE, "utf-16", "utf-16"))
+# WHATWG encoding rules: browsers read these labels as windows-1252 (a superset), and a
+# document cannot really be UTF-16 when its charset was read from ASCII-compatible bytes.
+_SUPERSEDED = {"iso8859-1": "cp1252", "ascii": "cp1252", "utf-16": "utf-8",
+               "utf-16-le": "utf-8", "utf-16-be": "utf-8"}
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """One HTTP exchange that was read: the body only for 2xx answers."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes = b""
+
+
+@dataclass(frozen=True)
+class _Robots:
+    rules: Protego | None       # None: everything allowed
+    expires: float              # on the monotonic clock
+
+
+class _HostGate:
+    """Politeness state of one host: concurrent slots and the time of the last start."""
+
+    def __init__(self) -> None:
+        self._slots = threading.Condition()
+        self._active = 0
+        self._starts = threading.Lock()
+        self._last_start: float | None = None
+
+    @contextmanager
+    def slot(self, limit: int, delay: float, sleep: Callable[[float], None],
+             monotonic: Callable[[], float]) -> Iterator[None]:
+        with self._slots:
+            # The limit comes with each call (sources may differ), so it is checked per call.
+            while self._active >= limit:
+                self._slots.wait()
+            self._active += 1
+        try:
+            self._space_start(delay, sleep, monotonic)
+            yield
+        finally:
+            with self._slots:
+                self._active -= 1
+                self._slots.notify_all()
+
+    def _space_start(self, delay: float, sleep: Callable[[float], None],
+                     monotonic: Callable[[], float]) -> None:
+        # Holding the lock while sleeping queues the starts: each waits for the previous one.
+        with self._starts:
+            if self._last_start is not None and delay > 0:
+                wait = self._last_start + delay - monotonic()
+                if wait > 0:
+                    sleep(wait)
+            self._last_start = monotonic()
+
+
+class Fetcher:
+    """A polite, size-capped, retrying HTTP client for pages and feeds. Thread-safe."""
+
+    def __init__(self, *, session: requests.Session | None = None,
+                 sleep: Callable[[float], None] = time.sleep,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._owns_session = session is None
+        self._session = session if session is not None else _new_session()
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._gates: dict[str, _HostGate] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection pool (only a session this Fetcher created itself)."""
+        if self._owns_session:
+            self._session.close()
+
+    def get(self, url: str, settings: FetchConfig, *,
+            validators: Validators | None = None) -> Page | NotModified:
+        """Fetch `url` following redirects; a 304 to the validators gives NotModified."""
+        headers = _request_headers(settings, ACCEPT, validators)
+        answer = self._exchange(url, settings, headers=headers, retries=settings.retries,
+                                max_bytes=settings.max_bytes,
+                                max_redirects=settings.max_redirects, robots=settings.robots)
+        if answer.status == 304:
+            return NotModified(url=url, validators=_merge(validators, answer.headers))
+        if not 200 <= answer.status < 300:
+            raise FetchError(f"HTTP {answer.status}", url=_redact(answer.url),
+                             status=answer.status)
+        return _page(url, answer)
+
+    # --- one document: redirects, robots, retries ------------------------------------------
+
+    def _exchange(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
+                  retries: int, max_bytes: int, max_redirects: int, robots: bool) -> _Answer:
+        """The final answer for `url` after following at most `max_redirects` redirects."""
+        current = url
+        for _hop in range(max_redirects + 1):
+            _check_scheme(current)
+            delay = settings.delay
+            if robots:
+                delay = max(delay, self._robots_check(current, settings))
+            answer = self._with_retries(current, settings, headers=headers, retries=retries,
+                                        max_bytes=max_bytes, delay=delay)
+            if answer.status not in _REDIRECTS:
+                return answer
+            current = _location(answer)
+        raise FetchError(f"too many redirects (more than {max_redirects})", url=_redact(url))
+
+    def _with_retries(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
+                      retries: int, max_bytes: int, delay: float) -> _Answer:
+        for attempt in range(retries + 1):
+            last = attempt == retries
+            try:
+                answer = self._attempt(url, settings, headers=headers, max_bytes=max_bytes,
+                                       delay=delay)
+            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                if last or not _transient(exc):
+                    raise FetchError(_describe(exc), url=_redact(url)) from exc
+                self._sleep(_backoff(attempt))
+                continue
+            if last or not _retry_status(answer.status):
+                return answer
+            self._sleep(_retry_wait(attempt, answer.headers.get("Retry-After")))
+        raise AssertionError("unreachable: the last attempt always returns or raises")
+
+    def _attempt(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
+                 max_bytes: int, delay: float) -> _Answer:
+        """One request through the host gate; the body is read only for 2xx answers."""
+        gate = self._gate(url)
+        with gate.slot(settings.per_host, delay, self._sleep, self._monotonic):
+            response = self._session.get(
+                url, headers=dict(headers), stream=True, allow_redirects=False,
+                timeout=(settings.connect_timeout, settings.timeout))
+            try:
+                body = b""
+                if 200 <= response.status_code < 300:
+                    body = _read_capped(response, max_bytes, url)
+                else:
+                    _drain(response)
+                return _Answer(url=url, status=response.status_code,
+                               headers=response.headers, body=body)
+            finally:
+                # An abandoned body closes the connection; a fully read one returns it to
+                # the pool for the next request.
+                response.close()
+
+    def _gate(self, url: str) -> _HostGate:
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            gate = self._gates.get(host)
+            if gate is None:
+                gate = self._gates[host] = _HostGate()
+            return gate
+
+    # --- robots.txt --------------------------------------------------------------------------
+
+    def _robots_check(self, url: str, settings: FetchConfig) -> float:
+        """Raise RobotsDisallowed if robots.txt forbids `url`; return its crawl delay."""
+        rules = self._robots_rules(_origin(url), settings)
+        if rules is None:
+            return 0.0
+        token = product_token(settings.user_agent)
+        if not rules.can_fetch(url, token):
+            raise RobotsDisallowed("disallowed by robots.txt", url=_redact(url))
+        crawl_delay = rules.crawl_delay(token)
+        return min(float(crawl_delay), CRAWL_DELAY_MAX) if crawl_delay else 0.0
+
+    def _robots_rules(self, origin: str, settings: FetchConfig) -> Protego | None:
+        with self._lock:
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        # One thread per origin fetches; the others wait for its result instead of a stampede.
+        with lock:
+            cached = self._robots.get(origin)
+            if cached is not None and cached.expires > self._monotonic():
+                return cached.rules
+            rules, ttl = self._load_robots(origin, settings)
+            self._robots[origin] = _Robots(rules=rules, expires=self._monotonic() + ttl)
+            return rules
+
+    def _load_robots(self, origin: str, settings: FetchConfig) -> tuple[Protego | None, float]:
+        url = origin + "/robots.txt"
+        headers = _request_headers(settings, "text/plain,*/*;q=0.8", None)
+        try:
+            answer = self._exchange(url, settings, headers=headers, retries=0,
+                                    max_bytes=min(settings.max_bytes, ROBOTS_MAX_BYTES),
+                                    max_redirects=ROBOTS_MAX_REDIRECTS, robots=False)
+        except FetchError as exc:
+            log.warning("robots.txt unavailable, allowing all: %s", exc)
+            return None, ROBOTS_ERROR_TTL
+        if 200 <= answer.status < 300:
+            return Protego.parse(answer.body.decode("utf-8", errors="replace")), ROBOTS_TTL
+        if 400 <= answer.status < 500:
+            return None, ROBOTS_TTL
+        log.warning("robots.txt at %s answered HTTP %s, allowing all", _redact(url), answer.status)
+        return None, ROBOTS_ERROR_TTL
+
+
+# --- requests plumbing ------------------------------------------------------------------------
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    # Retries and redirects are ours (they go through the politeness gate), so none here; a
+    # pool big enough for many threads avoids discarding connections.
+    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _request_headers(settings: FetchConfig, accept: str,
+                     validators: Validators | None) -> dict[str, str]:
+    headers = {"User-Agent": settings.user_agent, "Accept": accept,
+               "Accept-Encoding": ACCEPT_ENCODING}
+    if validators is not None and validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators is not None and validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    return headers
+
+
+def _read_capped(response: requests.Response, max_bytes: int, url: str) -> bytes:
+    """The decoded body, or ResponseTooLarge as soon as it is known to exceed `max_bytes`."""
+    length = response.headers.get("Content-Length", "").strip()
+    if length.isdigit() and int(length) > max_bytes:
+        raise ResponseTooLarge(f"Content-Length {length} exceeds the cap of {max_bytes} bytes",
+                               url=_redact(url), status=response.status_code)
+    chunks: list[bytes] = []
+    total = 0
+    for chunk in response.iter_content(chunk_size=CHUNK):
+        total += len(chunk)
+        if total > max_bytes:
+            raise ResponseTooLarge(f"body exceeds the cap of {max_bytes} bytes",
+                                   url=_redact(url), status=response.status_code)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _drain(response: requests.Response) -> None:
+    """Read away a small error or redirect body so its connection can be reused."""
+    length = response.headers.get("Content-Length", "").strip()
+    if length.isdigit() and int(length) > CHUNK:
+        return
+    read = 0
+    for chunk in response.iter_content(chunk_size=CHUNK):
+        read += len(chunk)
+        if read > CHUNK:
+            return
+
+
+def _location(answer: _Answer) -> str:
+    location = answer.headers.get("Location")
+    if not location:
+        raise FetchError(f"HTTP {answer.status} without a Location", url=_redact(answer.url),
+                         status=answer.status)
+    # http.client reads headers as latin-1; servers mostly send UTF-8 (as requests assumes).
+    location = location.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
+    return requote_uri(urljoin(answer.url, location))
+
+
+def _check_scheme(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise FetchError("not an http(s) URL", url=_redact(url))
+
+
+def _transient(exc: Exception) -> bool:
+    """Worth another try: the network failed, not the request or a certificate."""
+    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
+        return False
+    return isinstance(exc, requests.ConnectionError | requests.Timeout
+                      | requests.exceptions.ChunkedEncodingError)
+
+
+def _retry_status(status: int) -> bool:
+    return status == 429 or (status >= 500 and status not in (501, 505))
+
+
+def _backoff(attempt: int) -> float:
+    return min(BACKOFF_BASE * 2.0**attempt, BACKOFF_MAX)
+
+
+def _retry_wait(attempt: int, retry_after: str | None) -> float:
+    """Seconds to wait before the next attempt: Retry-After (capped) or the backoff."""
+    seconds = parse_retry_after(retry_after) if retry_after else None
+    if seconds is None:
+        return _backoff(attempt)
+    return min(seconds, RETRY_AFTER_MAX)
+
+
+def parse_retry_after(value: str) -> float | None:
+    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if unreadable."""
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connect timeout"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "read timeout"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error: {_reason(exc)}"
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                  | requests.exceptions.InvalidSchema):
+        return f"invalid URL: {exc}"
+    if isinstance(exc, requests.ConnectionError):
+        return f"connection failed: {_reason(exc)}"
+    return f"{type(exc).__name__}: {_reason(exc)}"
+
+
+def _reason(exc: Exception) -> str:
+    """The useful part of urllib3's nested messages (MaxRetryError wraps the real cause)."""
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", None)
+    return str(reason if reason is not None else exc)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = 443 if parts.scheme == "https" else 80
+    port = parts.port or default
+    netloc = host if port == default else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def _redact(url: str) -> str:
+    """`url` without user:password@, for messages and logs."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+def product_token(user_agent: str) -> str:
+    """`Syndicator/0.1 (+https://…)` → `Syndicator`: what robots.txt groups are matched with."""
+    token = re.split(r"[/\s]", user_agent.strip(), maxsplit=1)[0]
+    return token or user_agent
+
+
+def _merge(validators: Validators | None, headers: Mapping[str, str]) -> Validators:
+    """Validators of an answer; a 304 may omit them, then the ones we sent stay valid."""
+    old = validators or Validators()
+    return Validators(etag=headers.get("ETag") or old.etag,
+                      last_modified=headers.get("Last-Modified") or old.last_modified)
+
+
+# --- decoding ---------------------------------------------------------------------------------
+
+def _page(url: str, answer: _Answer) -> Page:
+    header = answer.headers.get("Content-Type")
+    text, encoding, media = decode_body(answer.body, header)
+    return Page(url=url, final_url=answer.url, status=answer.status, text=text,
+                encoding=encoding, content_type=media,
+                validators=_merge(None, answer.headers), raw=answer.body)
+
+
+def parse_content_type(value: str | None) -> tuple[str, str | None]:
+    """`Text/HTML; Charset="UTF-8"` → (`text/html`, `UTF-8`)."""
+    if not value:
+        return "", None
+    media, _, params = value.partition(";")
+    charset = None
+    for param in params.split(";"):
+        key, _, val = param.partition("=")
+        if key.strip().lower() == "charset":
+            charset = val.strip().strip("\"'") or None
+    return media.strip().lower(), charset
+
+
+def decode_body(raw: bytes, content_type: str | None) -> tuple[str, str, str]:
+    """Decode a body once: (text, encoding used, media type without parameters)."""
+    media, declared = parse_content_type(content_type)
+    media = media or _sniff_media(raw)
+    for bom, codec, name in _BOMS:
+        if raw.startswith(bom):
+            return raw.decode(codec, errors="replace"), name, media
+    header_codec = _codec(declared)
+    if _is_feed(media):
+        feed_codec = header_codec or _codec(_first(_XML_ENCODING, raw)) or "utf-8"
+        return raw.decode(feed_codec, errors="replace"), feed_codec, media
+    chosen = _document_codec(raw, media, declared, header_codec)
+    return raw.decode(chosen, errors="replace"), chosen, media
+
+
+def _document_codec(raw: bytes, media: str, declared: str | None,
+                    header_codec: str | None) -> str:
+    """Header charset, then (HTML) <meta> charset, then UTF-8 validity or detection."""
+    is_html = media in ("text/html", "application/xhtml+xml")
+    # Many servers add ISO-8859-1 to every HTML page by default: only a weak hint there.
+    weak = is_html and declared is not None and _lookup(declared) == "iso8859-1"
+    if header_codec is not None and not weak:
+        return header_codec
+    meta = _codec(_first(_META_CHARSET, raw[:SNIFF_BYTES])) if is_html else None
+    if meta is not None:
+        return meta
+    hint = "cp1252" if weak else None
+    return _guess(raw, hint=hint) or hint or "utf-8"
+
+
+def _is_feed(media: str) -> bool:
+    return media.endswith(("/xml", "+xml", "/json", "+json")) and media != "application/xhtml+xml"
+
+
+def _codec(label: str | bytes | None) -> str | None:
+    """A Python codec name for a charset label, or None if unknown."""
+    if not label:
+        return None
+    name = label.decode("ascii", errors="ignore") if isinstance(label, bytes) else label
+    codec = _lookup(name)
+    return _SUPERSEDED.get(codec, codec) if codec else None
+
+
+def _lookup(label: str) -> str | None:
+    try:
+        return codecs.lookup(label.strip()).name
+    except LookupError:
+        return None
+
+
+def _first(pattern: re.Pattern[bytes], data: bytes) -> bytes | None:
+    match = pattern.search(data)
+    return match.group(1) if match else None
+
+
+def _guess(raw: bytes, *, hint: str | None = None) -> str | None:
+    """UTF-8 when the bytes are valid UTF-8 (a strong signal), else charset-normalizer.
+
+    A weak `hint` wins when detection finds it plausible: short Western texts are often
+    equally plausible in several single-byte charsets and detection picks any of them.
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        matches = charset_normalizer.from_bytes(raw)
+        if hint is not None and any(hint in m.could_be_from_charset for m in matches):
+            return hint
+        best = matches.best()
+        return _codec(best.encoding) if best is not None else None
+    return "utf-8"
+
+
+def _sniff_media(raw: bytes) -> str:
+    """A media type for an answer without Content-Type, from its first bytes."""
+    head = raw[:512].lstrip().lower()
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:].lstrip()
+    if head.startswith((b"<!doctype html", b"<html")):
+        return "text/html"
+    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")):
+        return "application/xml"
+    if head.startswith((b"{", b"[")):
+        return "application/json"
+    return "application/octet-stream"
