@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 from syndicator.config import Config, SourceConfig
 from syndicator.errors import SyndicatorError
 from syndicator.extract import extract_article, extract_listing, parse_feed
+from syndicator.fetch import Fetcher
 from syndicator.model import Article, NotModified
 from syndicator.normalise import NormaliseContext, normalise_article, sanitize_html
 from syndicator.pipeline import merge_card_and_page
-from syndicator.fetch import Fetcher
 
 _LIST_FIELDS = ("link", "title", "date", "summary", "image", "author", "category")
 
@@ -100,7 +100,8 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
                       "category"):
             raw = _value(page_article, field)
             if field == "content":
-                shown = f"{len(raw)} chars of HTML: {_short(sanitize_html(raw, base_url=first.url), 160)}"
+                cleaned = sanitize_html(raw, base_url=first.url)
+                shown = f"{len(raw)} chars of HTML: {_short(cleaned, 160)}"
             else:
                 shown = _short(raw)
             selector = getattr(selectors, field, None) if selectors else None

@@ -139,7 +139,8 @@ class Schedule(_Model):
     @model_validator(mode="after")
     def _one_of(self) -> Schedule:
         if (self.every is None) == (self.cron is None):
-            raise ValueError("give exactly one of `every` (e.g. 15m) or `cron` (e.g. '*/15 * * * *')")
+            raise ValueError("give exactly one of `every` (e.g. 15m) or `cron` "
+                             "(e.g. '*/15 * * * *')")
         if self.every is not None and self.every < 1:
             raise ValueError("`every` must be at least 1s")
         if self.cron is not None and len(self.cron.split()) != 5:
@@ -321,7 +322,8 @@ def check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Minsk") from None
+        raise ValueError(f"unknown time zone {name!r}; "
+                         "use an IANA name such as Europe/Minsk") from None
 
 
 # --- loading ---------------------------------------------------------------------------------
@@ -413,7 +415,7 @@ def parse_config(text: str, *, file: str = "<config>", base_dir: Path | None = N
                  env: Mapping[str, str] | None = None) -> Config:
     try:
         node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -460,9 +462,9 @@ def _config_error(exc: ValidationError, lines: Mapping[tuple[str | int, ...], in
         where = f"line {line}: " if line is not None else ""
         messages.append(f"{where}{path or '(top level)'}: {message}")
     summary = messages[0] if len(messages) == 1 else "\n  " + "\n  ".join(messages)
-    error = ConfigError(summary, path=first_path, line=first_line, file=file)
-    error.args = (f"{file}: {summary}",)
-    return error
+    config_error = ConfigError(summary, path=first_path, line=first_line, file=file)
+    config_error.args = (f"{file}: {summary}",)
+    return config_error
 
 
 def _explain(error: Mapping[str, Any]) -> str:

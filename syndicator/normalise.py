@@ -450,10 +450,25 @@ _TRAILING_JUNK = " \t,;:-–—"
 _ELLIPSIS = "…"
 
 
+_LOOKS_LIKE_HTML = re.compile(
+    r"</?(?:a|abbr|b|blockquote|br|cite|code|div|em|figcaption|figure|font|h[1-6]|i|img|li|"
+    r"mark|ol|p|q|s|script|small|span|strong|style|sub|sup|time|u|ul|wbr)\b[^>]*>"
+    r"|&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);",
+    re.IGNORECASE,
+)
+
+
 def clean_text(value: str | None) -> str:
-    """Tags stripped, entities decoded, whitespace collapsed."""
+    """Tags stripped, entities decoded, whitespace collapsed.
+
+    Text extracted from a page is already plain: a title such as `Statement on <rights>` must
+    keep its angle brackets. Only text that contains real HTML tags or entities (feed titles,
+    JSON-LD descriptions) goes through the HTML stripper.
+    """
     if not value:
         return ""
+    if not _LOOKS_LIKE_HTML.search(value):
+        return " ".join(value.split())
     stripped = nh3.clean(_BLOCK_TAG.sub(" <", value), tags=set(),
                          clean_content_tags=set(_DROP_WITH_CONTENT | {"noscript"}))
     return " ".join(html_lib.unescape(stripped).split())

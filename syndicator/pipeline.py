@@ -97,13 +97,15 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
             app.store.save_run(result, (), listing_states)
             return result
         run.items_seen = len(cards)
-        candidates, article_states = _fetch_articles(app, source, settings, cards, run, progress)
+        candidates, article_states, unchanged = _fetch_articles(app, source, settings, cards,
+                                                                run, progress)
         items, missing = _normalise(app, source, candidates, run)
         new, changed = _changes(app, source, items)
         ok = not run.errors or bool(items)
         result = run.result(app.clock(), ok=ok, new=len(new), updated=len(changed),
                             missing=missing)
-        app.store.save_run(result, [*new, *changed], [*listing_states, *article_states])
+        app.store.save_run(result, [*new, *changed], [*listing_states, *article_states],
+                           seen=[*unchanged, *(item.id for item in items)])
         progress("done", source.id)
         return result
     except SyndicatorError as exc:
@@ -203,26 +205,36 @@ def listing_hash(card: Article) -> str:
 
 
 def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
-                    run: _Run, progress: Progress) -> tuple[list[_Candidate], list[UrlState]]:
-    """Fetch the article pages of new or changed cards (concurrently, politely)."""
+                    run: _Run, progress: Progress
+                    ) -> tuple[list[_Candidate], list[UrlState], list[str]]:
+    """Fetch the article pages of new or changed cards (concurrently, politely).
+
+    Returns the candidates, the URL states to save, and the ids of stored items whose cards
+    did not change (they are not fetched, but the store still links them to this source).
+    """
     urls = [card.url for card in cards]
     states = app.store.url_states(urls)
     stored = app.store.items_by_url(_key(u) for u in urls)
     candidates: list[_Candidate] = []
     new_states: list[UrlState] = []
     to_fetch: list[tuple[Article, str, UrlState | None]] = []
+    unchanged: list[str] = []
     for card in cards:
         digest = listing_hash(card)
         state = states.get(card.url)
         if state is not None and state.listing_hash == digest:
-            continue  # done before, and the listing shows nothing new: no request at all
+            # Done before, and the listing shows nothing new: no request at all.
+            known = stored.get(_key(card.url))
+            if known is not None:
+                unchanged.append(known.id)
+            continue
         if _wants_article_pages(source):
             to_fetch.append((card, digest, state))
         else:
             candidates.append(_Candidate(card, None, digest, state))
             new_states.append(_state(card.url, None, None, digest, app.clock()))
     if not to_fetch:
-        return candidates, new_states
+        return candidates, new_states, unchanged
     progress("articles", str(len(to_fetch)))
 
     def fetch_one(job: tuple[Article, str, UrlState | None]) -> Page | NotModified | str:
@@ -264,7 +276,7 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
             candidates.append(_Candidate(card, page_article, digest, None))
             new_states.append(_state(card.url, answer.validators.etag,
                                      answer.validators.last_modified, digest, app.clock()))
-    return candidates, new_states
+    return candidates, new_states, unchanged
 
 
 def _article_from_item(item: Item) -> Article:
@@ -330,7 +342,8 @@ def _normalise(app: App, source: SourceConfig, candidates: Sequence[_Candidate],
     return list(items.values()), {k: v for k, v in missing.items() if v}
 
 
-def _changes(app: App, source: SourceConfig, items: Iterable[Item]) -> tuple[list[Item], list[Item]]:
+def _changes(app: App, source: SourceConfig,
+             items: Iterable[Item]) -> tuple[list[Item], list[Item]]:
     """Split items into new ones and changed ones; unchanged stored items are dropped."""
     fresh = list(items)
     stored = app.store.items_by_id(item.id for item in fresh)

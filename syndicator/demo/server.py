@@ -62,13 +62,13 @@ class SiteServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: object) -> None:
                 """Quiet: the demo prints its own progress."""
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 self._serve(head=True)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._serve(head=False)
 
             def _serve(self, *, head: bool) -> None:
@@ -84,9 +84,9 @@ class SiteServer:
                 content_type = _TYPES.get(file.suffix, mimetypes.guess_type(file.name)[0]
                                           or "application/octet-stream")
                 charset = site.charset_for(file)
-                if content_type.startswith("text/") or content_type.endswith(("xml", "json")):
-                    if charset:
-                        content_type += f"; charset={charset}"
+                textual = content_type.startswith("text/") or content_type.endswith(("xml", "json"))
+                if textual and charset:
+                    content_type += f"; charset={charset}"
                 headers: dict[str, str] = {}
                 if site.etags:
                     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
@@ -115,7 +115,9 @@ class SiteServer:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+        # A short poll interval makes stop() quick (tests start and stop many servers).
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True,
                                         name="site-server")
         self._thread.start()
         return self

@@ -1,0 +1,51 @@
+"""Shared fixtures: fixture sites served on loopback and apps wired to a tmp store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from syndicator.app import App, make_app
+from syndicator.config import Config, load_config
+from syndicator.demo import demo_config_path, demo_site_root
+from syndicator.demo.server import SiteServer
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@dataclass
+class Site:
+    """A fixture site on loopback plus its config, loaded against a tmp folder."""
+
+    server: SiteServer
+    config: Config
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def app(self) -> App:
+        return make_app(self.config)
+
+
+def serve_site(root: Path, config_path: Path, env_name: str, tmp_path: Path,
+               *, etags: bool = True) -> Iterator[Site]:
+    with SiteServer(root, etags=etags) as server:
+        config = load_config(config_path, env={env_name: server.url})
+        config = config.model_copy(update={"base_dir": tmp_path})
+        yield Site(server, config)
+
+
+@pytest.fixture
+def office_site(tmp_path: Path) -> Iterator[Site]:
+    """The bundled demo site: a WordPress-like office site in three languages."""
+    yield from serve_site(demo_site_root(), demo_config_path(), "SYNDICATOR_DEMO_URL", tmp_path)
+
+
+@pytest.fixture(params=["cp1251", "jsonld", "feeds"])
+def fixture_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    root = DATA / request.param
+    yield from serve_site(root, root / "config.yaml", "SITE_URL", tmp_path)

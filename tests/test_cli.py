@@ -1,0 +1,85 @@
+"""The command line as a user runs it: real subprocesses, real exit codes and messages."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    full_env = dict(os.environ)
+    full_env.pop("SYNDICATOR_CONFIG", None)  # the developer's own setting must not leak in
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "syndicator", *args], cwd=cwd or ROOT,
+                          env=full_env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+
+
+def test_validate_ok_on_repo_config() -> None:
+    done = run_cli("validate")
+    assert done.returncode == 0, done.stderr
+    assert "OK: 4 source(s), 5 feed(s)" in done.stdout
+
+
+def test_validate_error_names_key_path_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "sources:\n"
+        "  - id: a\n"
+        "    url: https://a.example/\n"
+        "    list: {item: x, link: a@href}\n"
+        "  - id: b\n"
+        "    url: https://b.example/\n"
+        "    list:\n"
+        "      item: article\n"
+        "      date: [not, a, string]\n"
+    )
+    done = run_cli("--config", str(config), "validate")
+    assert done.returncode == 2
+    assert "line 9: sources[1].list.date" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_config_from_environment_variable(tmp_path: Path) -> None:
+    done = run_cli("validate", env={"SYNDICATOR_CONFIG": str(tmp_path / "missing.yaml")})
+    assert done.returncode == 2
+    assert "missing.yaml" in done.stderr and "not found" in done.stderr
+
+
+def test_unknown_source_and_command_misuse_exit_2() -> None:
+    done = run_cli("fetch", "no-such-source")
+    assert done.returncode == 2
+    assert "unknown source 'no-such-source'" in done.stderr
+    assert run_cli("frobnicate").returncode == 2
+    assert run_cli("check").returncode == 2  # SOURCE_ID is required
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    done = run_cli("--help")
+    assert done.returncode == 0
+    commands = [line.split()[0] for line in done.stdout.split("Commands:")[1].splitlines()
+                if line.strip()]
+    assert {"validate", "fetch", "build", "check", "demo"} <= set(commands)
+    for command in commands:
+        assert run_cli(command, "--help").returncode == 0
+        assert f"syndicator {command}" in readme, f"README does not mention `syndicator {command}`"
+
+
+@pytest.mark.slow
+def test_demo_runs_offline_and_prints_feeds(tmp_path: Path) -> None:
+    done = run_cli("demo", "--output", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "office-en: ok" in done.stdout
+    for feed in ("office-en", "office-ru", "office-be", "office-all"):
+        for ext in ("rss", "atom", "json"):
+            assert (tmp_path / "feeds" / f"{feed}.{ext}").stat().st_size > 1000
+    assert (tmp_path / "feeds" / "index.html").exists()
+    assert str(tmp_path / "feeds") in done.stdout

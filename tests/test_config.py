@@ -1,0 +1,136 @@
+"""Config loading: valid shapes, key paths and lines in errors, env secrets, defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syndicator.config import load_config, parse_config, parse_duration, parse_size
+from syndicator.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+GOOD = """\
+site: {title: Test, base_url: "https://feeds.example.org"}
+timezone: Europe/Minsk
+fetch: {timeout: 20s, delay: 0, per_host: 2, max_bytes: 5MB}
+sources:
+  - id: news
+    url: "https://news.example/en/news/"
+    language: en
+    schedule: {cron: "*/15 * * * *"}
+    list: {item: "article", link: "a@href", next: "a.next@href", max_pages: 3}
+  - id: wire
+    type: feed
+    url: "https://wire.example/feed/"
+    fetch: {delay: 5s}
+feeds:
+  - id: all
+    title: All
+    sources: [news, wire]
+"""
+
+
+def test_good_config_and_defaults() -> None:
+    config = parse_config(GOOD)
+    assert config.site.base_url == "https://feeds.example.org/"
+    assert config.storage == "sqlite:///syndicator.db"
+    news, wire = config.sources
+    assert news.schedule.cron == "*/15 * * * *"
+    assert news.schedule.interval_seconds == 900
+    assert config.fetch_for(news).delay == 0
+    assert config.fetch_for(wire).delay == 5
+    assert config.fetch_for(wire).max_bytes == 5_000_000
+    assert config.fetch_for(wire).timeout == 20
+    assert wire.schedule.every == 900  # default every 15 minutes
+    assert [f.id for f in config.feeds_for_source("wire")] == ["all"]
+
+
+@pytest.mark.parametrize(
+    ("replace", "path", "line", "words"),
+    [
+        ("max_pages: 3}", "sources[0].list.bogus", 9, "unknown key"),
+        ("per_host: 2", "fetch.per_host", 3, "integer"),
+        ("timeout: 20s", "fetch.timeout", 3, "not a duration"),
+        ("[news, wire]", "feeds[0].sources[1]", 17, "unknown source 'nope'"),
+        ("type: feed", "sources[1].type", 11, "html"),
+        ("Europe/Minsk", "timezone", 2, "unknown time zone"),
+    ],
+)
+def test_errors_name_key_path_and_line(replace: str, path: str, line: int | None,
+                                       words: str) -> None:
+    broken = {
+        "max_pages: 3}": GOOD.replace("max_pages: 3}", "max_pages: 3, bogus: 1}"),
+        "per_host: 2": GOOD.replace("per_host: 2", "per_host: two"),
+        "timeout: 20s": GOOD.replace("timeout: 20s", "timeout: soon"),
+        "[news, wire]": GOOD.replace("[news, wire]", "[news, nope]"),
+        "type: feed": GOOD.replace("type: feed", "type: rss"),
+        "Europe/Minsk": GOOD.replace("Europe/Minsk", "Mars/Olympus"),
+    }[replace]
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken, file="config.yaml")
+    error = info.value
+    assert error.path == path
+    assert error.line == line
+    assert words in str(error)
+    assert f"line {line}: {path}" in str(error)
+
+
+def test_html_source_needs_list_block() -> None:
+    text = GOOD.replace('    list: {item: "article", link: "a@href", next: "a.next@href", '
+                        'max_pages: 3}\n', "")
+    with pytest.raises(ConfigError, match=r"sources\[0\].*list"):
+        parse_config(text)
+
+
+def test_env_secrets_are_substituted_and_missing_ones_named() -> None:
+    text = GOOD + "push:\n  - id: tg\n    token: {env: BOT_TOKEN}\n    url: \"${HOST}/x\"\n"
+    config = parse_config(text, env={"BOT_TOKEN": "123:abc", "HOST": "https://h"})
+    assert config.push[0]["token"] == "123:abc"
+    assert config.push[0]["url"] == "https://h/x"
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, env={"HOST": "https://h"})
+    assert "BOT_TOKEN" in str(info.value)
+    assert info.value.path == "push[0].token"
+    assert info.value.line == 20
+
+
+def test_yaml_syntax_error_has_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config("sources:\n  - id: [unclosed\n", file="c.yaml")
+    assert info.value.line is not None
+    assert "not valid YAML" in str(info.value)
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_relative_storage_resolves_next_to_config(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "config.yaml"
+    path.parent.mkdir()
+    path.write_text(GOOD)
+    config = load_config(path)
+    assert config.storage_url == f"sqlite:///{tmp_path / 'sub' / 'syndicator.db'}"
+    assert config.output_path == tmp_path / "sub" / "feeds"
+
+
+def test_units() -> None:
+    assert parse_duration("250ms") == 0.25
+    assert parse_duration("15m") == 900
+    assert parse_duration(3) == 3
+    assert parse_size("5MB") == 5_000_000
+    assert parse_size("1KiB") == 1024
+    with pytest.raises(ValueError):
+        parse_duration("-1s")
+    with pytest.raises(ValueError):
+        parse_size("lots")
+
+
+def test_repo_config_is_valid() -> None:
+    config = load_config(ROOT / "config.yaml")
+    languages = {s.language for s in config.sources}
+    assert languages == {"en", "ru", "be"}
+    assert any(set(f.sources) == {s.id for s in config.sources} for f in config.feeds)
