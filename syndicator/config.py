@@ -226,6 +226,79 @@ class FeedConfig(_Model):
     link: str | None = None               # the site the feed is about (defaults to first source)
 
 
+class ServerConfig(_Model):
+    """`server:` where `syndicator run` / `serve` listen (base_url may differ behind a proxy)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class WebSubConfig(_Model):
+    """`websub:` a hub to advertise in every feed and to ping after a feed changed."""
+
+    hub: str | None = None
+    timeout: Duration = 10.0
+    retries: int = Field(default=3, ge=0, le=10)
+
+    @field_validator("hub")
+    @classmethod
+    def _hub_http(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://", value):
+            raise ValueError("hub must be an http:// or https:// URL")
+        return value
+
+
+class SmtpConfig(_Model):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)   # from {env: NAME}, never in logs
+    timeout: Duration = 30.0
+
+
+class PushTargetBase(_Model):
+    id: Annotated[str, Field(pattern=_ID)]
+    feeds: tuple[str, ...]
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    template: str = "default"               # or a path to a Jinja2 template
+    backfill: int = Field(default=0, ge=0, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    enabled: bool = True
+
+
+class TelegramTarget(PushTargetBase):
+    type: Literal["telegram"]
+    chat_id: str | int
+    token: str = Field(repr=False)          # from {env: NAME}, never in logs
+    api_url: str = "https://api.telegram.org"
+    on_update: Literal["ignore", "edit"] = "ignore"
+    disable_notification: bool = False
+    link_preview: bool = True
+
+
+class EmailTarget(PushTargetBase):
+    type: Literal["email"]
+    mode: Literal["per_item", "digest"] = "per_item"
+    schedule: Schedule | None = None        # digests: when to send (cron)
+    smtp: SmtpConfig
+    from_: str = Field(alias="from")
+    reply_to: str | None = None
+    subject: str | None = None              # digest subject; default from the feed titles
+    unsubscribe_mailto: str | None = None   # default: the from address
+    on_update: Literal["ignore"] = "ignore"
+
+    @model_validator(mode="after")
+    def _digest_schedule(self) -> EmailTarget:
+        if self.mode == "digest" and self.schedule is None:
+            raise ValueError("a digest needs a `schedule` (e.g. {cron: \"0 7 * * *\"})")
+        return self
+
+
+PushTarget = Annotated[TelegramTarget | EmailTarget, Field(discriminator="type")]
+
+
 class Config(_Model):
     site: SiteConfig = SiteConfig()
     storage: str = "sqlite:///syndicator.db"
@@ -234,10 +307,11 @@ class Config(_Model):
     fetch: FetchSettings = FetchSettings()
     sources: tuple[SourceConfig, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
-    # Sections owned by later parts of the service; kept open here so that they can grow.
-    server: dict[str, Any] = Field(default_factory=dict)
-    push: tuple[dict[str, Any], ...] = ()
-    websub: dict[str, Any] = Field(default_factory=dict)
+    server: ServerConfig = ServerConfig()
+    websub: WebSubConfig = WebSubConfig()
+    push: tuple[PushTarget, ...] = ()
+    # Secret used to sign subscribe/unsubscribe tokens: {env: NAME}; required with email push.
+    secret_key: str | None = Field(default=None, repr=False)
 
     # Where the file was loaded from; relative paths (storage, output_dir) resolve against it.
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -277,6 +351,19 @@ class Config(_Model):
                     except re.error as exc:
                         raise _RefError(f"invalid regular expression: {exc}",
                                         ("feeds", index, key, pos)) from None
+        target_ids: set[str] = set()
+        for index, target in enumerate(self.push):
+            if target.id in target_ids:
+                raise _RefError(f"duplicate push target id {target.id!r}", ("push", index, "id"))
+            target_ids.add(target.id)
+            for pos, ref in enumerate(target.feeds):
+                if ref not in feed_ids:
+                    known = ", ".join(sorted(feed_ids)) or "none"
+                    raise _RefError(f"unknown feed {ref!r} (known: {known})",
+                                    ("push", index, "feeds", pos))
+            if isinstance(target, EmailTarget) and not self.secret_key:
+                raise _RefError("email push needs `secret_key` (e.g. {env: SYNDICATOR_SECRET}) "
+                                "to sign unsubscribe links", ("push", index, "type"))
         return self
 
     def source(self, source_id: str) -> SourceConfig:

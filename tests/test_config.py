@@ -85,10 +85,15 @@ def test_html_source_needs_list_block() -> None:
 
 
 def test_env_secrets_are_substituted_and_missing_ones_named() -> None:
-    text = GOOD + "push:\n  - id: tg\n    token: {env: BOT_TOKEN}\n    url: \"${HOST}/x\"\n"
+    text = GOOD + ("push:\n  - id: tg\n    token: {env: BOT_TOKEN}\n"
+                   "    api_url: \"${HOST}/x\"\n    type: telegram\n    feeds: [all]\n"
+                   "    chat_id: \"@news\"\n")
     config = parse_config(text, env={"BOT_TOKEN": "123:abc", "HOST": "https://h"})
-    assert config.push[0]["token"] == "123:abc"
-    assert config.push[0]["url"] == "https://h/x"
+    target = config.push[0]
+    assert target.type == "telegram"
+    assert target.token == "123:abc"
+    assert target.api_url == "https://h/x"
+    assert "123:abc" not in repr(config)  # secrets stay out of reprs and logs
     with pytest.raises(ConfigError) as info:
         parse_config(text, env={"HOST": "https://h"})
     assert "BOT_TOKEN" in str(info.value)

@@ -145,3 +145,15 @@ runs = Table(
     Column("missing_fields", JSONText, nullable=False),  # JSON object field -> count
     Index("ix_runs_source_id_started", "source_id", "started"),
 )
+
+# Progress of `syndicator fetch --backfill`, so an interrupted walk resumes where it stopped.
+backfill_state = Table(
+    "backfill_state",
+    metadata,
+    Column("source_id", Text, primary_key=True),
+    Column("next_url", Text),                            # None once the walk is complete
+    Column("pages_done", Integer, nullable=False),
+    Column("started", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime),
+)
