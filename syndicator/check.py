@@ -72,9 +72,13 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
             label = f"list.{field}"
             if selector is None and field not in ("link", "title"):
                 continue
-            mark = "" if filled == len(found) else "   <-- WARNING"
+            # A wrong selector matches nothing; a required field must be on every card; an
+            # optional one (an image, say) may legitimately be missing on some cards.
+            serious = filled == 0 or (field in ("link", "title", "date") and filled < len(found))
+            mark = "   <-- WARNING" if serious else (
+                "   (missing on some cards)" if filled < len(found) else "")
             echo(f"  {label:<14} {filled}/{len(found)} filled   selector: {selector!r}{mark}")
-            if filled < len(found):
+            if serious:
                 warnings.append(f"{label} empty on {len(found) - filled} of {len(found)} cards")
         if source.list.max_pages > 1 and source.list.next and next_url is None:
             warnings.append(f"list.next {source.list.next!r} matched nothing on the first page")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,7 @@ class Site:
         return make_app(self.config)
 
 
+@contextmanager
 def serve_site(root: Path, config_path: Path, env_name: str, tmp_path: Path,
                *, etags: bool = True) -> Iterator[Site]:
     with SiteServer(root, etags=etags) as server:
@@ -42,10 +44,13 @@ def serve_site(root: Path, config_path: Path, env_name: str, tmp_path: Path,
 @pytest.fixture
 def office_site(tmp_path: Path) -> Iterator[Site]:
     """The bundled demo site: a WordPress-like office site in three languages."""
-    yield from serve_site(demo_site_root(), demo_config_path(), "SYNDICATOR_DEMO_URL", tmp_path)
+    with serve_site(demo_site_root(), demo_config_path(), "SYNDICATOR_DEMO_URL",
+                    tmp_path) as site:
+        yield site
 
 
 @pytest.fixture(params=["cp1251", "jsonld", "feeds"])
 def fixture_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     root = DATA / request.param
-    yield from serve_site(root, root / "config.yaml", "SITE_URL", tmp_path)
+    with serve_site(root, root / "config.yaml", "SITE_URL", tmp_path) as site:
+        yield site

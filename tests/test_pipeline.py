@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import feedparser
 
 from syndicator.app import App
 from syndicator.cli import build_and_report, run_sources
 from syndicator.model import Item
-from tests.conftest import DATA, Site
+from syndicator.demo import demo_config_path
+from tests.conftest import DATA, Site, serve_site
 
 HOSTILE = ("<script", "onerror", "onclick", "onload", "javascript:", "<iframe", "<style",
            "<form", "<object", "<svg", "tracker.example", "data:text/html", "http-equiv")
@@ -133,3 +136,63 @@ def test_feeds_parse_and_match_store(office_site: Site, tmp_path: Path) -> None:
             data = json.loads((output / f"{feed.id}.json").read_text())
             assert [i["url"] for i in data["items"]] == [i.url for i in stored]
         assert (output / "index.html").exists() and (output / "feeds.opml").exists()
+
+
+def _copy_demo(tmp_path: Path) -> Path:
+    from syndicator.demo import demo_site_root
+
+    root = tmp_path / "site"
+    shutil.copytree(demo_site_root(), root)
+    return root
+
+
+def test_edited_article_updates_the_item_and_never_duplicates(tmp_path: Path) -> None:
+    root = _copy_demo(tmp_path)
+    with serve_site(root, demo_config_path(), "SYNDICATOR_DEMO_URL", tmp_path) as site, \
+            site.app() as app:
+        run_sources(app, ["office-en"], echo=lambda line: None)
+        before = {i.url: i for i in app.store.latest(["office-en"], limit=100)}
+        listing = root / "en" / "news" / "index.html"
+        old_title = "Office hosts open consultation on document renewal for Belarusians abroad"
+        listing.write_text(listing.read_text().replace(old_title, old_title + " (updated)"))
+        site.server.requests.clear()
+        result = run_sources(app, ["office-en"], echo=lambda line: None)[0]
+        after = {i.url: i for i in app.store.latest(["office-en"], limit=100)}
+    assert (result.new, result.updated) == (0, 1)
+    assert len(after) == len(before)
+    changed = [url for url in after if after[url].title != before[url].title]
+    assert len(changed) == 1
+    item, old = after[changed[0]], before[changed[0]]
+    assert item.title == old_title + " (updated)"
+    assert item.id == old.id and item.published == old.published
+    assert item.updated > old.updated
+    articles = [p for m, p, _ in site.server.requests if m == "GET" and "/events/news/" in p]
+    assert articles == [urlsplit(item.url).path]  # only the changed card's page was fetched
+
+
+def test_failing_source_keeps_its_items_and_the_others_still_run(tmp_path: Path) -> None:
+    root = _copy_demo(tmp_path)
+    with serve_site(root, demo_config_path(), "SYNDICATOR_DEMO_URL", tmp_path) as site, \
+            site.app() as app:
+        run_sources(app, ["office-en", "office-ru"], echo=lambda line: None)
+        build_and_report(app, echo=lambda line: None)
+        feed = site.config.output_path / "office-en.rss"
+        items_before = len(feedparser.parse(feed.read_bytes()).entries)
+
+        def broken(handler: Any, path: str) -> bool:
+            if path.startswith("/en/"):
+                handler.send_error(503)
+                return True
+            return False
+
+        site.server.hook = broken
+        lines: list[str] = []
+        results = run_sources(app, ["office-en", "office-ru"], echo=lines.append)
+        build_and_report(app, echo=lambda line: None)
+        runs = app.store.runs("office-en", limit=1)
+    by_id = {r.source_id: r for r in results}
+    assert not by_id["office-en"].ok and by_id["office-ru"].ok
+    assert "503" in by_id["office-en"].errors[0]
+    assert lines[0].startswith("office-en: FAILED") and "503" in lines[0]
+    assert runs[0].ok is False and runs[0].errors  # recorded in the run log
+    assert len(feedparser.parse(feed.read_bytes()).entries) == items_before == 15
