@@ -13,8 +13,8 @@ import feedparser
 
 from syndicator.app import App
 from syndicator.cli import build_and_report, run_sources
-from syndicator.model import Item
 from syndicator.demo import demo_config_path
+from syndicator.model import Item
 from tests.conftest import DATA, Site, serve_site
 
 HOSTILE = ("<script", "onerror", "onclick", "onload", "javascript:", "<iframe", "<style",
