@@ -95,10 +95,18 @@ def validate(state: _State) -> None:
               help="Override list.max_pages for this run.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar (default: only on a terminal).")
+@click.option("--backfill", is_flag=True,
+              help="Walk all listing pages of one html source (up to list.backfill_pages), "
+                   "resuming where an earlier walk stopped.")
+@click.option("--restart", is_flag=True, help="With --backfill: start again at page 1.")
 @click.pass_obj
 def fetch(state: _State, source_ids: tuple[str, ...], max_pages: int | None,
-          progress: bool | None) -> None:
+          progress: bool | None, backfill: bool, restart: bool) -> None:
     """Scrape or ingest sources and store their items (all enabled sources by default)."""
+    if backfill or restart:
+        _fetch_backfill(state, source_ids, max_pages=max_pages, restart=restart,
+                        backfill=backfill, progress=progress)
+        return
     with _errors():
         config = state.config()
         sources = [config.source(sid) for sid in source_ids] if source_ids else [
@@ -169,6 +177,63 @@ def _stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def _fetch_backfill(state: _State, source_ids: tuple[str, ...], *, max_pages: int | None,
+                    restart: bool, backfill: bool, progress: bool | None) -> None:
+    """`fetch --backfill SOURCE_ID`: the whole history of one source (see backfill.py)."""
+    import signal
+    import threading
+
+    from syndicator.backfill import backfill as walk
+    from syndicator.backfill import summary_line as backfill_line
+
+    if not backfill:
+        raise click.UsageError("--restart goes with --backfill")
+    if len(source_ids) != 1 or max_pages is not None:
+        raise click.UsageError("--backfill takes exactly one SOURCE_ID (and no --max-pages: "
+                               "the bound is the source's list.backfill_pages)")
+    with _errors():
+        config = state.config()
+        source = config.source(source_ids[0])
+        stop = threading.Event()
+
+        def on_interrupt(signum: int, frame: object) -> None:
+            # First Ctrl-C: finish the page under way (it is stored whole), then stop.
+            # A second one interrupts at once: the default handler is back.
+            click.echo("stopping after the current page (Ctrl-C again to abort)", err=True)
+            stop.set()
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        show = sys.stderr.isatty() if progress is None else progress
+        previous = signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            with make_app(config) as app, _backfill_bar(source.id, show) as on_page:
+                result = walk(app, source, restart=restart, stop=stop, on_page=on_page)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+        click.echo(backfill_line(result))
+        if not result.ok:
+            sys.exit(EXIT_FAILED)
+
+
+@contextmanager
+def _backfill_bar(source_id: str, enabled: bool) -> Iterator[Callable[[int, int, str], None]]:
+    """Pages done / list.backfill_pages on a terminal."""
+    if not enabled:
+        yield lambda done, bound, url: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  transient=True, console=_stderr_console()) as bar:
+        task = bar.add_task(f"{source_id}: backfill", total=None)
+
+        def update(done: int, bound: int, url: str) -> None:
+            bar.update(task, total=bound, completed=done,
+                       description=f"{source_id}: backfill {url}")
+
+        yield update
 
 
 # --- build -----------------------------------------------------------------------------------
@@ -255,6 +320,29 @@ def demo(output: Path | None) -> None:
         click.echo(f"open {config.output_path / 'index.html'} in a browser to look around")
         if any(not r.ok for r in results):
             sys.exit(EXIT_FAILED)
+
+
+def _register_service_commands() -> None:
+    """run, serve, status live in cli_service (imported here: it imports this module)."""
+    from syndicator.cli_service import run, serve, status
+
+    cli.add_command(run)
+    cli.add_command(serve)
+    cli.add_command(status)
+
+
+_register_service_commands()
+
+
+def _register_push_commands() -> None:
+    """push and subscribers live in cli_push (imported here: it imports this module)."""
+    from syndicator.cli_push import push_command, subscribers_group
+
+    cli.add_command(push_command)
+    cli.add_command(subscribers_group)
+
+
+_register_push_commands()
 
 
 def main() -> None:

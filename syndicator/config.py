@@ -267,6 +267,16 @@ class PushTargetBase(_Model):
     max_attempts: int = Field(default=5, ge=1, le=100)
     enabled: bool = True
 
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return value
+
 
 class TelegramTarget(PushTargetBase):
     type: Literal["telegram"]
@@ -276,6 +286,15 @@ class TelegramTarget(PushTargetBase):
     on_update: Literal["ignore", "edit"] = "ignore"
     disable_notification: bool = False
     link_preview: bool = True
+    # Read timeout of one Bot API request: no answer by then = outcome unknown, not resent.
+    timeout: Duration = Field(default=30.0, gt=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_http(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("api_url must be an http:// or https:// URL")
+        return value
 
 
 class EmailTarget(PushTargetBase):

@@ -142,3 +142,29 @@ class Listing:
 
     articles: tuple[Article, ...] = ()
     next_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One item on its way to one push target (and, for email, one address).
+
+    state: "pending" → "sending" → "sent" | "failed" (retried from `next_at`) | "dead" (given
+    up) | "unknown" (the request may or may not have arrived: never resent automatically);
+    "suppressed" rows are never sent (first sight of a source, unsubscribed address).
+    `action` is "send", or "edit" to update already sent messages in place.
+    """
+
+    item_id: str
+    target_id: str
+    recipient: str = ""                   # email address; "" for Telegram
+    state: str = "pending"
+    action: str = "send"
+    attempts: int = 0
+    next_at: datetime | None = None
+    message_ids: tuple[str, ...] = ()     # what the channel answered, in order of the parts
+    error: str | None = None
+    id: int | None = None                 # set once stored
+    created: datetime | None = None
+    updated: datetime | None = None
+    claimed_at: datetime | None = None
+    claim: str | None = None

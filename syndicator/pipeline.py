@@ -22,6 +22,7 @@ from syndicator.app import App
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import ExtractError, FetchError, SyndicatorError
 from syndicator.extract import extract_article, extract_listing, parse_feed
+from syndicator.health import layout_check
 from syndicator.model import Article, Item, NotModified, Page, RunResult, UrlState
 from syndicator.normalise import (
     NormaliseContext,
@@ -29,6 +30,7 @@ from syndicator.normalise import (
     merge_with_stored,
     normalise_article,
 )
+from syndicator.push.outbox import outbox_hook
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +102,21 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
         candidates, article_states, unchanged = _fetch_articles(app, source, settings, cards,
                                                                 run, progress)
         items, missing = _normalise(app, source, candidates, run)
+        refused = _quality_gate(app, source, run.items_seen, missing)
+        if refused is not None:
+            # Subscribers keep the last good items: store nothing of this run, not even URL
+            # states, so that the next run reads the pages again.
+            run.error(refused)
+            result = run.result(app.clock(), ok=False, missing=missing)
+            app.store.save_run(result, (), ())
+            return result
         new, changed = _changes(app, source, items)
         ok = not run.errors or bool(items)
         result = run.result(app.clock(), ok=ok, new=len(new), updated=len(changed),
                             missing=missing)
         app.store.save_run(result, [*new, *changed], [*listing_states, *article_states],
-                           seen=[*unchanged, *(item.id for item in items)])
+                           seen=[*unchanged, *(item.id for item in items)],
+                           outbox=outbox_hook(app.config, source.id))
         progress("done", source.id)
         return result
     except SyndicatorError as exc:
@@ -342,6 +353,19 @@ def _normalise(app: App, source: SourceConfig, candidates: Sequence[_Candidate],
     return list(items.values()), {k: v for k, v in missing.items() if v}
 
 
+_GATE_SAMPLE = 20   # recent stored items that show what this source's items used to have
+
+
+def _quality_gate(app: App, source: SourceConfig, seen: int,
+                  missing: dict[str, int]) -> str | None:
+    """The reason to store none of this run's items (a layout change), or None."""
+    if not missing:
+        return None
+    recent = app.store.latest([source.id], limit=_GATE_SAMPLE)
+    dated = sum(1 for item in recent if item.published_precision != "none")
+    return layout_check(seen, missing, stored=len(recent), stored_dated=dated)
+
+
 def _changes(app: App, source: SourceConfig,
              items: Iterable[Item]) -> tuple[list[Item], list[Item]]:
     """Split items into new ones and changed ones; unchanged stored items are dropped."""
@@ -359,3 +383,66 @@ def _changes(app: App, source: SourceConfig,
         elif merged is not None:
             changed.append(merged)
     return new, changed
+
+
+# --- one listing page as a run of its own (backfill) ---------------------------------------
+
+@dataclass(frozen=True)
+class PageRun:
+    """The outcome of run_listing_page: the stored run and where the listing continues."""
+
+    result: RunResult
+    next_url: str | None
+    done: bool          # the page was read and its items stored; False: try it again later
+
+
+def run_listing_page(app: App, source: SourceConfig, url: str, *,
+                     progress: Progress = _no_progress) -> PageRun:
+    """Run one listing page of an html source on its own, stored in its own transaction.
+
+    Stages 1-4 as in run_source, for the cards of this page only. The page is fetched
+    without validators: a listing page fetched before may still hold stories never stored
+    (a normal run reads only `max_pages`). Article pages are fetched only for new or changed
+    cards. The items go to no push outbox: history is not news. Used by backfill.py.
+    """
+    assert source.list is not None  # backfill.py accepts html sources only
+    run = _Run(source=source, started=app.clock())
+    settings = app.config.fetch_for(source)
+    try:
+        answer = app.fetcher.get(url, settings)
+        if isinstance(answer, NotModified):  # not possible without validators; be safe
+            raise FetchError("304 answer to an unconditional request", url=url)
+        run.pages += 1
+        progress("page", url)
+        listing = extract_listing(answer, source.list)
+        if not listing.articles:
+            run.warn(f"no items matched list.item {source.list.item!r} on {url}")
+        cards: dict[str, Article] = {}
+        for card in listing.articles:
+            cards.setdefault(_key(card.url), card)
+        run.items_seen = len(cards)
+        listing_state = _state(url, answer.validators.etag, answer.validators.last_modified,
+                               None, app.clock())
+        candidates, article_states, unchanged = _fetch_articles(
+            app, source, settings, list(cards.values()), run, progress)
+        items, missing = _normalise(app, source, candidates, run)
+        refused = _quality_gate(app, source, run.items_seen, missing)
+        if refused is not None:
+            run.error(refused)
+            result = run.result(app.clock(), ok=False, missing=missing)
+            app.store.save_run(result, (), ())
+            return PageRun(result, None, done=False)
+        new, changed = _changes(app, source, items)
+        result = run.result(app.clock(), ok=not run.errors or bool(items), new=len(new),
+                            updated=len(changed), missing=missing)
+        app.store.save_run(result, [*new, *changed], [listing_state, *article_states],
+                           seen=[*unchanged, *(item.id for item in items)])
+        return PageRun(result, listing.next_url, done=True)
+    except SyndicatorError as exc:
+        run.error(str(exc))
+        result = run.result(app.clock(), ok=False)
+        try:
+            app.store.save_run(result, (), ())
+        except SyndicatorError as store_exc:
+            log.error("source %s: cannot record the run: %s", source.id, store_exc)
+        return PageRun(result, None, done=False)

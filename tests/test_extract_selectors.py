@@ -17,6 +17,7 @@ from syndicator.extract import (
     selector_error,
     split_selector,
 )
+from syndicator.extract.html import attr, find_all, select_all, select_one
 from syndicator.model import Page
 
 SITE = "https://news.example"
@@ -63,7 +64,7 @@ def test_select_value_text_attr_and_bracket_at() -> None:
     assert select_value(soup, "h3") is None
     assert select_value(soup, "a.more@title") is None
     assert select_values(soup, "p") == ["one", "two"]
-    anchor = soup.select_one("a.more")
+    anchor = select_one(soup, "a.more")
     assert anchor is not None
     assert select_value(anchor, "@href") == "/x"
 
@@ -104,9 +105,9 @@ def test_drop_tracking_pixels_and_remove_selectors() -> None:
       <img src="https://t.example/r.gif" height="1px">
       <div class="ad"><div class="ad inner">x</div></div><p>text</p></div>""")
     assert drop_tracking_pixels(soup) == 3
-    assert [img["src"] for img in soup.find_all("img")] == ["/photo.jpg"]
+    assert [attr(img, "src") for img in find_all(soup, "img")] == ["/photo.jpg"]
     assert remove_selectors(soup, [".ad", "p.missing"]) == 1
-    assert soup.select(".ad") == []
+    assert select_all(soup, ".ad") == []
     assert select_value(soup, "#c") == "text"
 
 

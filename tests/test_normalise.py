@@ -499,3 +499,25 @@ def test_merge_published_rules() -> None:
     first = fresh_item(utc(2021, 6, 6), dates=())
     later = fresh_item(utc(2021, 6, 7), dates=())
     assert merge_with_stored(first, later, timezone=MINSK, now=utc(2021, 6, 7)) is None
+
+
+# The month-name fast path must agree with dateparser, which it saves calling.
+@pytest.mark.parametrize(("language", "texts"), [
+    ("en", ["October 01, 2024", "May 5, 2024, 14:30", "Sep 3rd, 2023 at 9:05", "6 May 2024",
+            "6 May 2024, 10:30", "December 31 2025"]),
+    ("ru", ["21 октября 2025", "1 мая 2024 г.", "5 мая 2024 в 14:30", "3 июня 2021, 08:15",
+            "29 февраля 2024"]),
+    ("be", ["9 кастрычніка 2025", "28 жніўня 2025", "1 ліпеня 2025 у 10:00", "5 траўня 2024"]),
+    ("uk", ["12 листопада 2023 р.", "1 січня 2024"]),
+    ("de", ["3 Juni 2021", "3. März 2021"]),
+])
+def test_month_name_fast_path_agrees_with_dateparser(language: str, texts: list[str]) -> None:
+    from syndicator.normalise import _dateparser, _parse_month_name
+
+    for text in texts:
+        fast = _parse_month_name(text, MINSK, language=language)
+        data = _dateparser(language, MINSK, None).get_date_data(text)
+        assert fast is not None, text
+        assert data.date_obj is not None, text
+        assert fast.value == data.date_obj.astimezone(UTC), text
+        assert fast.has_time == (data.period == "time"), text

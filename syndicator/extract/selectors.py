@@ -12,21 +12,32 @@ from collections.abc import Iterable
 
 from syndicator.config import ArticleSelectors, ListSelectors
 from syndicator.extract.html import (
-    BeautifulSoup,
-    Tag,
+    Node,
     absolute_url,
+    ancestors,
+    attr,
     base_url,
     drop_tracking_pixels,
     element_attr,
     element_image,
     element_text,
+    find_all,
     inner_html,
+    is_inside,
+    node_key,
+    outer_html,
     parse_html,
+    remove,
     remove_selectors,
+    remove_where,
+    same,
     select_all,
+    select_one,
     select_value,
     select_values,
+    set_attr,
     split_selector,
+    tag_name,
 )
 from syndicator.extract.structured import extract_structured, page_language
 from syndicator.model import Article, Listing, Page
@@ -59,7 +70,7 @@ def extract_listing(page: Page, selectors: ListSelectors) -> Listing:
     return Listing(articles=tuple(articles), next_url=_next_url(soup, selectors, base, page))
 
 
-def _card(item: Tag, selectors: ListSelectors, base: str,
+def _card(item: Node, selectors: ListSelectors, base: str,
           language: str | None) -> Article | None:
     link_element, href = _find_link(item, selectors.link)
     url = absolute_url(base, href)
@@ -67,7 +78,7 @@ def _card(item: Tag, selectors: ListSelectors, base: str,
         return None  # a card without a usable link is not an article (teaser, ad, ...)
     title = select_value(item, selectors.title) if selectors.title else None
     # The link's text is a title only when the link is an <a>, not e.g. the whole card.
-    if not title and link_element is not None and link_element.name == "a":
+    if not title and link_element is not None and tag_name(link_element) == "a":
         title = element_text(link_element) or element_attr(link_element, "title")
     return Article(
         url=url,
@@ -82,7 +93,7 @@ def _card(item: Tag, selectors: ListSelectors, base: str,
     )
 
 
-def _find_link(node: Tag, selector: str | None) -> tuple[Tag | None, str | None]:
+def _find_link(node: Node, selector: str | None) -> tuple[Node | None, str | None]:
     """The link element and its href: by selector (`css` → its href, or its first a[href];
     `css@attr` → that attribute), else the node itself if it is an <a>, else its first a[href]."""
     if selector:
@@ -91,7 +102,8 @@ def _find_link(node: Tag, selector: str | None) -> tuple[Tag | None, str | None]
             if attr:
                 value = element_attr(element, attr)
             else:
-                element = _anchor(element) or element
+                anchor = _anchor(element)
+                element = anchor if anchor is not None else element
                 value = element_attr(element, "href")
             if value:
                 return element, value
@@ -100,14 +112,13 @@ def _find_link(node: Tag, selector: str | None) -> tuple[Tag | None, str | None]
     return (anchor, element_attr(anchor, "href")) if anchor is not None else (None, None)
 
 
-def _anchor(node: Tag) -> Tag | None:
-    if node.name == "a" and node.get("href"):
+def _anchor(node: Node) -> Node | None:
+    if tag_name(node) == "a" and attr(node, "href"):
         return node
-    found = node.find("a", href=True)
-    return found if isinstance(found, Tag) else None
+    return select_one(node, "a[href]")
 
 
-def _next_url(soup: BeautifulSoup, selectors: ListSelectors, base: str,
+def _next_url(soup: Node, selectors: ListSelectors, base: str,
               page: Page) -> str | None:
     if not selectors.next:
         return None
@@ -123,7 +134,7 @@ def _no_fragment(url: str) -> str:
     return url.split("#", 1)[0]
 
 
-def _date_candidates(node: Tag, selector: str | None) -> tuple[str, ...]:
+def _date_candidates(node: Node, selector: str | None) -> tuple[str, ...]:
     """The visible date text first, then a machine-readable value found on the same element
     (`<time datetime>`, `datetime=`/`content=` attributes, a <time datetime> inside)."""
     if not selector:
@@ -137,8 +148,8 @@ def _date_candidates(node: Tag, selector: str | None) -> tuple[str, ...]:
             continue
         candidates = [element_text(element), element_attr(element, "datetime"),
                       element_attr(element, "content")]
-        inner = element.find("time", datetime=True)
-        if isinstance(inner, Tag):
+        inner = select_one(element, "time[datetime]")
+        if inner is not None:
             candidates.append(element_attr(inner, "datetime"))
         found = _unique(c for c in candidates if c)
         if found:
@@ -146,7 +157,7 @@ def _date_candidates(node: Tag, selector: str | None) -> tuple[str, ...]:
     return ()
 
 
-def _image(node: Tag, selector: str) -> str | None:
+def _image(node: Node, selector: str) -> str | None:
     css, attr = split_selector(selector)
     for element in select_all(node, css):
         value = element_attr(element, attr) if attr else element_image(element)
@@ -190,110 +201,102 @@ def extract_article(page: Page, selectors: ArticleSelectors | None) -> Article:
     )
 
 
-def _content(soup: BeautifulSoup, selector: str | None, base: str) -> str | None:
+def _content(soup: Node, selector: str | None, base: str) -> str | None:
     """The HTML of the selected content: inner HTML of one match, or the matches joined."""
     if not selector:
         return None
     css, _attr = split_selector(selector)
     matches = select_all(soup, css)
     # Several matches (e.g. `.story p`): keep the outermost ones, in document order.
-    # (By identity: bs4's Tag equality compares markup, so two equal <p> would be "the same".)
-    ids = {id(m) for m in matches}
-    outer = [m for m in matches if not any(id(p) in ids for p in m.parents)]
+    ids = {node_key(m) for m in matches}
+    outer = [m for m in matches if not any(node_key(p) in ids for p in ancestors(m))]
     if not outer:
         return None
     for element in outer:
         _clean(element, base)
-    html = inner_html(outer[0]) if len(outer) == 1 else "\n".join(str(m) for m in outer)
+    html = inner_html(outer[0]) if len(outer) == 1 else "\n".join(outer_html(m) for m in outer)
     return html or None
 
 
-def _guessed_content(soup: BeautifulSoup, base: str) -> str | None:
+def _guessed_content(soup: Node, base: str) -> str | None:
     element = guess_content(soup)
     if element is None:
         return None
     for block in _boilerplate_blocks(element):
-        if not block.decomposed:
-            block.decompose()
+        if is_inside(block, element):      # not gone with an enclosing block already
+            remove(block)
     _clean(element, base)
     return inner_html(element) or None
 
 
-def guess_content(soup: BeautifulSoup) -> Tag | None:
+def guess_content(soup: Node) -> Node | None:
     """The likeliest article body: among the usual containers, the one with the most
     paragraph text outside navigation, asides, forms and share/related/comment blocks."""
-    best: Tag | None = None
+    best: Node | None = None
     best_score = 0
     seen: set[int] = set()
     for css in _CONTENT_CANDIDATES:
         for candidate in select_all(soup, css):
-            if id(candidate) in seen:
+            if node_key(candidate) in seen:
                 continue
-            seen.add(id(candidate))
+            seen.add(node_key(candidate))
             score = _paragraph_score(candidate)
             # A wider container (e.g. <main> around the <article>) wins only with clearly more
             # text: what it adds is more often promos than story.
-            needed = best_score * 1.25 if best is not None and _contains(candidate, best) \
+            needed = best_score * 1.25 if best is not None and is_inside(best, candidate) \
                 else best_score
             if score > needed:
                 best, best_score = candidate, score
     return best
 
 
-def _contains(outer: Tag, inner: Tag) -> bool:
-    return any(parent is outer for parent in inner.parents)
-
-
-def _paragraph_score(candidate: Tag) -> int:
+def _paragraph_score(candidate: Node) -> int:
     score = 0
-    for paragraph in candidate.find_all("p"):
-        if isinstance(paragraph, Tag) and not _in_boilerplate(paragraph, candidate):
+    for paragraph in find_all(candidate, "p"):
+        if not _in_boilerplate(paragraph, candidate):
             score += len(element_text(paragraph))
     return score
 
 
-def _in_boilerplate(element: Tag, stop: Tag) -> bool:
-    for parent in element.parents:
-        if parent is stop:
+def _in_boilerplate(element: Node, stop: Node) -> bool:
+    for parent in ancestors(element):
+        if same(parent, stop):
             return False
         if _is_boilerplate(parent):
             return True
     return False
 
 
-def _is_boilerplate(element: Tag) -> bool:
-    if element.name in _BOILERPLATE_TAGS:
+def _is_boilerplate(element: Node) -> bool:
+    if tag_name(element) in _BOILERPLATE_TAGS:
         return True
-    classes = element.get("class")
-    names = " ".join(classes) if isinstance(classes, list) else str(classes or "")
-    return bool(_BOILERPLATE_NAMES.search(f"{names} {element.get('id') or ''}"))
+    classes = attr(element, "class") or ""
+    ident = attr(element, "id") or ""
+    if not classes and not ident:
+        return False
+    return bool(_BOILERPLATE_NAMES.search(f"{classes} {ident}"))
 
 
-def _boilerplate_blocks(element: Tag) -> list[Tag]:
-    return [d for d in element.find_all(True) if isinstance(d, Tag) and _is_boilerplate(d)]
+def _boilerplate_blocks(element: Node) -> list[Node]:
+    return [d for d in find_all(element) if _is_boilerplate(d)]
 
 
-def _clean(element: Tag, base: str) -> None:
+def _clean(element: Node, base: str) -> None:
     """Strip non-content elements and tracking pixels; make URLs absolute (against the page's
     <base>, which the sanitiser later cannot know) and promote lazy-loaded image sources."""
-    for junk in element.find_all(_NOT_CONTENT):
-        if isinstance(junk, Tag) and not junk.decomposed:
-            junk.decompose()
+    remove_where(element, lambda _junk: True, *_NOT_CONTENT)
     drop_tracking_pixels(element)
-    for img in element.find_all("img"):
-        if isinstance(img, Tag):
-            real = element_image(img)
-            if real and real != img.get("src"):
-                img["src"] = real
-    for tag in element.find_all(True):
-        if not isinstance(tag, Tag):
-            continue
-        for attr in _URL_ATTRS:
-            value = tag.get(attr)
-            if isinstance(value, str) and value.strip() and not value.startswith("#"):
+    for img in find_all(element, "img"):
+        real = element_image(img)
+        if real and real != attr(img, "src"):
+            set_attr(img, "src", real)
+    for tag in find_all(element):
+        for name in _URL_ATTRS:
+            value = attr(tag, name)
+            if value and value.strip() and not value.startswith("#"):
                 resolved = absolute_url(base, value)
                 if resolved:
-                    tag[attr] = resolved
+                    set_attr(tag, name, resolved)
 
 
 # --- helpers ---------------------------------------------------------------------------------

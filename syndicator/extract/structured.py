@@ -20,7 +20,18 @@ from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
-from syndicator.extract.html import BeautifulSoup, Tag, absolute_url, collapse, element_text
+from syndicator.extract.html import (
+    Node,
+    absolute_url,
+    ancestors,
+    attr,
+    collapse,
+    element_text,
+    raw_text,
+    select_all,
+    select_one,
+    tag_name,
+)
 from syndicator.model import Article
 
 __all__ = ["extract_structured", "json_ld_article", "page_language"]
@@ -36,7 +47,7 @@ _MAX_NODES = 10_000           # a JSON-LD walk stops here: hostile pages can nes
 _MAX_DEPTH = 50
 
 
-def extract_structured(soup: BeautifulSoup, base_url: str) -> Article:
+def extract_structured(soup: Node, base_url: str) -> Article:
     """An Article (url=base_url) from the page's structured metadata; fields may be empty."""
     ld = json_ld_article(soup)
     meta = _meta_index(soup)
@@ -69,11 +80,11 @@ def extract_structured(soup: BeautifulSoup, base_url: str) -> Article:
     )
 
 
-def page_language(soup: BeautifulSoup) -> str | None:
+def page_language(soup: Node) -> str | None:
     """The primary language subtag of `<html lang>` / `xml:lang`, lower case ("en")."""
-    root = soup.find("html")
-    if isinstance(root, Tag):
-        return _language(str(root.get("lang") or root.get("xml:lang") or ""))
+    root = soup if tag_name(soup) == "html" else select_one(soup, "html")
+    if root is not None:
+        return _language(attr(root, "lang") or attr(root, "xml:lang") or "")
     return None
 
 
@@ -86,16 +97,14 @@ def _language(value: str | None) -> str | None:
 
 # --- JSON-LD ---------------------------------------------------------------------------------
 
-def json_ld_article(soup: BeautifulSoup) -> dict[str, Any]:
+def json_ld_article(soup: Node) -> dict[str, Any]:
     """The first article-typed JSON-LD node, with `@id` references resolved one level."""
     nodes: list[dict[str, Any]] = []
-    for script in soup.find_all("script"):
-        if not isinstance(script, Tag):
-            continue
-        kind = str(script.get("type") or "").split(";")[0].strip().lower()
+    for script in select_all(soup, "script[type]"):
+        kind = (attr(script, "type") or "").split(";")[0].strip().lower()
         if kind != "application/ld+json":
             continue
-        data = _load_json(script.get_text())
+        data = _load_json(raw_text(script))
         if data is not None:
             nodes.extend(_walk(data))
     by_id = {str(node["@id"]): node for node in nodes if isinstance(node.get("@id"), str)}
@@ -234,16 +243,14 @@ class _Meta:
         return list(self.values.get(key, ()))
 
 
-def _meta_index(soup: BeautifulSoup) -> _Meta:
+def _meta_index(soup: Node) -> _Meta:
     meta = _Meta()
-    for tag in soup.find_all("meta"):
-        if not isinstance(tag, Tag):
-            continue
-        content = collapse(str(tag.get("content") or ""))
+    for tag in select_all(soup, "meta[content]"):
+        content = collapse(attr(tag, "content") or "")
         if not content:
             continue
-        for attr in ("property", "name"):
-            key = collapse(str(tag.get(attr) or "")).lower()
+        for name in ("property", "name"):
+            key = collapse(attr(tag, name) or "").lower()
             if key:
                 meta.add(key, content)
     return meta
@@ -258,43 +265,44 @@ def _meta_author(meta: _Meta) -> str | None:
     return None
 
 
-def _title(soup: BeautifulSoup) -> str | None:
-    title = soup.find("title")
-    return element_text(title) or None if isinstance(title, Tag) else None
+def _title(soup: Node) -> str | None:
+    title = select_one(soup, "title")
+    return element_text(title) or None if title is not None else None
 
 
-def _canonical_link(soup: BeautifulSoup) -> str | None:
-    for link in soup.find_all("link", href=True):
-        if not isinstance(link, Tag):
+def _canonical_link(soup: Node) -> str | None:
+    for link in select_all(soup, "link[rel][href]"):
+        rels = (attr(link, "rel") or "").lower().split()
+        if "canonical" in rels:
+            return collapse(attr(link, "href") or "") or None
+    return None
+
+
+def _microdata_date(soup: Node, prop: str) -> str | None:
+    for tag in select_all(soup, "[itemprop]"):
+        if attr(tag, "itemprop") != prop:
             continue
-        rel = link.get("rel")
-        rels = [str(r) for r in rel] if isinstance(rel, list) else str(rel or "").split()
-        if "canonical" in (r.lower() for r in rels):
-            return collapse(str(link.get("href"))) or None
+        value = attr(tag, "datetime") or attr(tag, "content") or element_text(tag)
+        if value:
+            return collapse(value) or None
     return None
 
 
-def _microdata_date(soup: BeautifulSoup, prop: str) -> str | None:
-    for tag in soup.find_all(True, attrs={"itemprop": prop}):
-        if isinstance(tag, Tag):
-            value = tag.get("datetime") or tag.get("content") or element_text(tag)
-            if value:
-                return collapse(str(value)) or None
-    return None
+_NOT_ARTICLE_TIME = frozenset({"nav", "aside", "footer"})
 
 
-def _time_datetime(soup: BeautifulSoup) -> str | None:
+def _time_datetime(soup: Node) -> str | None:
     """`<time datetime>` of the article, not of a sidebar: inside <article> when there is one,
     else the first one outside navigation, asides and footers."""
-    scopes = [soup.find("article"), soup]
-    for scope in scopes:
-        if not isinstance(scope, Tag):
+    for scope in (select_one(soup, "article"), soup):
+        if scope is None:
             continue
-        for time in scope.find_all("time", datetime=True):
-            if isinstance(time, Tag) and not time.find_parent(["nav", "aside", "footer"]):
-                value = collapse(str(time.get("datetime") or ""))
-                if value:
-                    return value
+        for time in select_all(scope, "time[datetime]"):
+            if any(tag_name(parent) in _NOT_ARTICLE_TIME for parent in ancestors(time)):
+                continue
+            value = collapse(attr(time, "datetime") or "")
+            if value:
+                return value
     return None
 
 

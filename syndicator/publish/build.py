@@ -2,6 +2,10 @@
 
     store.latest(sources) ──filter (include/exclude)──▶ items ──render──▶ .rss .atom .json
                                                                └──────▶ index.html feeds.opml
+    store.feed_history(sources) ──archive.py──▶ archive/<feed id>/<n>.rss .atom .json
+
+Archive pages are written before the current documents that link to them. Every document
+carries the WebSub hub (`websub.hub`) next to its self link.
 
 A file whose bytes did not change is not rewritten, so its mtime (and the validators a web
 server derives from it) only move when the feed really changed.
@@ -19,9 +23,10 @@ from typing import Protocol
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import ConfigError
 from syndicator.model import Item
-from syndicator.publish import common
+from syndicator.publish import archive, common
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
+from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.writer import write_atomic
 
@@ -50,6 +55,16 @@ class BuildResult:
     feeds: tuple[FeedSummary, ...]
 
 
+class _Text(Protocol):
+    """What a filter reads: an Item, or a store.HistoryEntry when archives are planned."""
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
 class _Filter:
     """A feed's include/exclude patterns: case-insensitive regexes searched in title + summary.
 
@@ -64,7 +79,7 @@ class _Filter:
     def active(self) -> bool:
         return bool(self._include or self._exclude)
 
-    def accepts(self, item: Item) -> bool:
+    def accepts(self, item: _Text) -> bool:
         text = f"{item.title} {item.summary}"
         if any(p.search(text) for p in self._exclude):
             return False
@@ -116,8 +131,17 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
         if feed.id not in selected:
             continue
         built.append(summary)
-        for ext, render in RENDERERS.items():
-            write(output / f"{feed.id}.{ext}", render(feed, items, config.site, now))
+        hub = config.websub.hub
+        history = None
+        if isinstance(store, archive.FeedHistorySource):
+            history = archive.build_archive(config, feed, store, items, _Filter(feed).accepts,
+                                            write, now)
+            items = history.current_items(items)
+        for ext, render in archive.FORMATS.items():
+            links = (archive.current_links(config.site, feed, history.plan, ext, hub=hub)
+                     if history is not None else FeedLinks(hub=hub))
+            write(output / f"{feed.id}.{ext}", render(feed, items, config.site, now,
+                                                      links=links))
     write(output / INDEX_FILE, render_index(config, summaries))
     write(output / OPML_FILE, render_opml(config))
     return BuildResult(written=tuple(written), unchanged=tuple(unchanged), feeds=tuple(built))

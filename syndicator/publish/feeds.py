@@ -22,6 +22,7 @@ from syndicator.config import FeedConfig, SiteConfig
 from syndicator.errors import PublishError
 from syndicator.model import Item
 from syndicator.publish import common
+from syndicator.publish.links import ATOM_NS, HISTORY_NS, FeedLinks
 
 # feedgen formats RSS dates through `util.formatRFC2822`, which switches the *process-wide*
 # locale to "C" with `locale.setlocale` and back. That is not thread-safe: two renders running
@@ -34,10 +35,11 @@ _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 
 
 def render_rss(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
-               now: datetime) -> bytes:
-    """An RSS 2.0 channel with content:encoded, dc:creator and image enclosures."""
+               now: datetime, *, links: FeedLinks | None = None) -> bytes:
+    """An RSS 2.0 channel with content:encoded, dc:creator and image enclosures; `links`
+    adds hub / archive links as atom:link elements (RFC 5005 Appendix B)."""
     try:
-        generator = _channel(feed, items, site, now, "rss")
+        generator = _channel(feed, items, site, now, "rss", links)
         generator.load_extension("dc", atom=False, rss=True)
         for item in items:
             _rss_entry(generator.add_entry(order="append"), item)
@@ -49,10 +51,11 @@ def render_rss(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
 
 
 def render_atom(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
-                now: datetime) -> bytes:
-    """An Atom 1.0 feed whose id is its self URL; the site is the feed-level author."""
+                now: datetime, *, links: FeedLinks | None = None) -> bytes:
+    """An Atom 1.0 feed whose id is its (subscription) URL; the site is the feed-level author.
+    `links` adds hub / archive links (an archive page keeps the feed's id: same feed)."""
     try:
-        generator = _channel(feed, items, site, now, "atom")
+        generator = _channel(feed, items, site, now, "atom", links)
         generator.author({"name": common.clean(site.title)})
         generator.register_extension("extras", BaseExtension, _AtomExtras,
                                      atom=True, rss=False)
@@ -67,11 +70,12 @@ def render_atom(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
 
 
 def _channel(feed: FeedConfig, items: Sequence[Item], site: SiteConfig, now: datetime,
-             ext: str) -> FeedGenerator:
+             ext: str, links: FeedLinks | None = None) -> FeedGenerator:
     """The feed-level fields common to both formats."""
     generator = FeedGenerator()
-    self_url = common.feed_url(site, feed, ext)
-    generator.id(self_url)
+    feed_url = common.feed_url(site, feed, ext)
+    self_url = links.self_url if links is not None and links.self_url else feed_url
+    generator.id(feed_url)
     generator.title(common.clean(feed.title))
     generator.description(common.description(feed))
     # feedgen emits links in the order given; for RSS only the self link and the last
@@ -84,6 +88,11 @@ def _channel(feed: FeedConfig, items: Sequence[Item], site: SiteConfig, now: dat
     generator.lastBuildDate(common.feed_updated(items, now))
     generator.generator(common.GENERATOR, version=common.GENERATOR_VERSION,
                         uri=common.GENERATOR_URI)
+    if links is not None and (links.extra() or links.archive):
+        # feedgen writes only self/alternate as RSS links and takes the *last* link as the
+        # channel <link>, so every other rel goes through a small extension instead.
+        generator.register_extension("history", _FeedLinksExtension, atom=True, rss=True)
+        generator.history.links = links
     return generator
 
 
@@ -156,6 +165,31 @@ class _AtomExtras(BaseEntryExtension):  # type: ignore[misc]  # feedgen is untyp
         for link in self.links:
             xml_elem("link", entry, **link)
         return entry
+
+
+class _FeedLinksExtension(BaseExtension):  # type: ignore[misc]  # feedgen is untyped
+    """Feed-level `hub`, `current` and `prev-archive` links and RFC 5005's `fh:archive`:
+    `<link>` in Atom, `<atom:link>` in the RSS channel."""
+
+    def __init__(self) -> None:
+        self.links = FeedLinks()
+
+    def extend_ns(self) -> dict[str, str]:
+        return {"fh": HISTORY_NS} if self.links.archive else {}
+
+    def extend_atom(self, feed: Any) -> Any:
+        self._add(feed, "link")
+        return feed
+
+    def extend_rss(self, feed: Any) -> Any:
+        self._add(feed.find("channel"), f"{{{ATOM_NS}}}link")
+        return feed
+
+    def _add(self, parent: Any, tag: str) -> None:
+        for rel, href in self.links.extra():
+            xml_elem(tag, parent, href=href, rel=rel)
+        if self.links.archive:
+            xml_elem(f"{{{HISTORY_NS}}}archive", parent)
 
 
 def _hex_references(document: bytes) -> bytes:

@@ -14,14 +14,19 @@ from typing import Any
 from syndicator.config import FeedConfig, SiteConfig
 from syndicator.model import Item
 from syndicator.publish import common
+from syndicator.publish.links import FeedLinks
 
 VERSION = "https://jsonfeed.org/version/1.1"
 
 
 def render_json(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
-                now: datetime) -> bytes:
+                now: datetime, *, links: FeedLinks | None = None) -> bytes:
     """The feed as UTF-8 JSON with a trailing newline. `now` is unused: JSON Feed has no
-    feed-level date, which keeps the document stable while the items are."""
+    feed-level date, which keeps the document stable while the items are.
+
+    `links`: `hub` becomes `hubs` (WebSub); `prev_archive` becomes `next_url`, JSON Feed's
+    pagination to the next (older) page. `feed_url` stays the subscription URL on archive
+    pages too: it identifies the feed."""
     del now
     document: dict[str, Any] = {
         "version": VERSION,
@@ -34,6 +39,10 @@ def render_json(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
     if language:
         document["language"] = language
     document["authors"] = [{"name": common.clean(site.title)}]
+    if links is not None and links.prev_archive:
+        document["next_url"] = links.prev_archive
+    if links is not None and links.hub:
+        document["hubs"] = [{"type": "WebSub", "url": links.hub}]
     document["items"] = [_item(item) for item in items]
     text = json.dumps(document, ensure_ascii=False, indent=2)
     return (text + "\n").encode("utf-8")

@@ -22,6 +22,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -156,4 +157,71 @@ backfill_state = Table(
     Column("started", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("finished", UTCDateTime),
+)
+
+# --- push (migration 0003) ---------------------------------------------------------------------
+
+# The outbox: one row per item and push target (and, for email, per subscriber address;
+# Telegram rows have recipient ""). Written in the transaction that stores the item, so an
+# item is never stored without its deliveries nor a delivery written for an unstored item.
+# state: pending → sending → sent | failed (retried at next_at) | dead | unknown; suppressed.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", Text, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("target_id", Text, nullable=False),
+    Column("recipient", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("action", Text, nullable=False),               # "send" | "edit" (on_update: edit)
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", UTCDateTime),                       # not before; None = at once
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),                    # when a push job took it
+    Column("claim", Text),                                # which job took it
+    Column("message_ids", JSONText, nullable=False),      # JSON list of sent message ids
+    Column("error", Text),                                # last failure, or why suppressed
+    UniqueConstraint("item_id", "target_id", "recipient"),
+    Index("ix_deliveries_target_id_state_next_at", "target_id", "state", "next_at"),
+)
+
+# What a push target remembers between runs: when it was first seen, a Telegram chat id it
+# migrated to, whether it is paused (and why), and a 429 hold for the whole chat.
+push_targets = Table(
+    "push_targets",
+    metadata,
+    Column("target_id", Text, primary_key=True),
+    Column("first_seen", UTCDateTime, nullable=False),
+    Column("chat_id", Text),
+    Column("paused", Boolean, nullable=False),
+    Column("paused_reason", Text),
+    Column("paused_at", UTCDateTime),
+    Column("hold_until", UTCDateTime),
+)
+
+# Which sources each target has already seen: a source's first run for a target (a new
+# target, a new source in its feeds, a fresh database) is suppressed instead of flooding.
+push_sources = Table(
+    "push_sources",
+    metadata,
+    Column("target_id", Text, nullable=False),
+    Column("source_id", Text, nullable=False),
+    Column("first_seen", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("target_id", "source_id"),
+)
+
+# Email subscribers per email target. status: pending (awaiting confirmation), confirmed,
+# unsubscribed, bounced (a 5xx refusal suppressed the address).
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("target_id", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    Column("reason", Text),
+    PrimaryKeyConstraint("target_id", "email"),
 )

@@ -1,0 +1,126 @@
+"""What the benchmark contenders share: measuring a phase, reporting it, the bench config.
+
+Every contender runs in its own process (`python -m bench.<module> <task> ...`) so that its
+CPU time and peak RSS are its own; it prints one line `BENCH {json}` that `bench.run` reads.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("en", "ru", "be")
+PREFIX = "BENCH "
+
+# The demo config's selectors (syndicator/demo/config.yaml): the generated site uses the
+# same markup, so these apply unchanged.
+LIST_SELECTORS: dict[str, Any] = {
+    "item": "article.news-card",
+    "link": "a.news-card__link@href",
+    "title": ".news-card__title",
+    "date": ".news-card__date",
+    "summary": ".news-card__excerpt",
+    "image": "img.news-card__image@src",
+    "next": "a.next.page-numbers@href",
+}
+ARTICLE_SELECTORS: dict[str, Any] = {
+    "title": "h1.single-news__title",
+    "date": ".single-news__date",
+    "content": ".single-news__content",
+    "remove": [".share-buttons", ".last-news"],
+}
+
+
+@dataclass
+class Phase:
+    """Wall time, CPU time (all threads of this process) and peak RSS of one phase."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    peak_rss_mb: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def measure() -> Iterator[Phase]:
+    phase = Phase()
+    wall, cpu = time.perf_counter(), time.process_time()
+    try:
+        yield phase
+    finally:
+        phase.wall = time.perf_counter() - wall
+        phase.cpu = time.process_time() - cpu
+        phase.peak_rss_mb = peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def emit(**values: Any) -> None:
+    print(PREFIX + json.dumps(values, default=str), flush=True)
+
+
+def parse_emitted(stdout: str) -> dict[str, Any]:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(PREFIX):
+            result: dict[str, Any] = json.loads(line[len(PREFIX):])
+            return result
+    raise RuntimeError("the contender printed no BENCH line:\n" + stdout[-2000:])
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def die(message: str) -> None:
+    print(message, file=sys.stderr)
+    raise SystemExit(2)
+
+
+# --- the Syndicator config the benchmarks run with ---------------------------------------------
+
+def crawl_config(sources: Sequence[tuple[str, str, str, int]], workdir: Path, *,
+                 concurrency: int = 8, per_host: int = 8,
+                 feeds: Sequence[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A config for `sources` = (id, listing url, language, max_pages).
+
+    Politeness delay 0 (loopback), robots.txt on; article fetches `concurrency` in flight and
+    at most `per_host` per host. One feed per source plus one with everything, unless
+    `feeds` is given.
+    """
+    return {
+        "site": {"title": "Syndicator bench", "base_url": "http://127.0.0.1:8080/"},
+        "storage": f"sqlite:///{workdir / 'bench.db'}",
+        "output_dir": str(workdir / "feeds"),
+        "timezone": "Europe/Minsk",
+        "fetch": {"delay": 0, "robots": True, "concurrency": concurrency, "per_host": per_host,
+                  "retries": 0},
+        "sources": [
+            {"id": sid, "type": "html", "url": url, "language": lang,
+             "list": {**LIST_SELECTORS, "max_pages": max_pages},
+             "article": ARTICLE_SELECTORS}
+            for sid, url, lang, max_pages in sources],
+        "feeds": list(feeds) if feeds is not None else [
+            *({"id": sid, "title": f"Feed {sid}", "sources": [sid]} for sid, *_ in sources),
+            {"id": "all", "title": "Everything", "sources": [sid for sid, *_ in sources],
+             "limit": 100}],
+    }
+
+
+def write_config(data: dict[str, Any], workdir: Path) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    return path

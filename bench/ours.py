@@ -1,0 +1,222 @@
+"""Syndicator as a benchmark contender: the real code paths, nothing mocked.
+
+    python -m bench.ours crawl --site URL --workdir DIR [--concurrency 8] [--per-host 8]
+    python -m bench.ours poll --phase warm|etag|plain --etag-site URL --plain-site URL \
+                              --listing PATH ... --sources 200 --workdir DIR
+    python -m bench.ours build --items 100000 --workdir DIR
+
+`crawl` is the first crawl: `make_app` + `pipeline.run_source` for each language's news
+listing (every listing page, every article page) + `publish.build_feeds`. `poll` creates
+`--sources` sources over the listing pages of two servers (half with ETags, half without):
+phase `warm` runs them all once on a fresh store, `etag` and `plain` then run one half each
+again, unchanged, measured (separate processes, so that the caller can meter each half's
+traffic). `build` seeds a store with `--items` items and times full and incremental builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.common import LANGUAGES, crawl_config, emit, measure, peak_rss_mb, write_config
+from syndicator.app import App, make_app
+from syndicator.config import load_config
+from syndicator.model import Item, RunResult
+from syndicator.normalise import content_hash, item_id
+from syndicator.pipeline import run_source
+from syndicator.publish import build_feeds
+
+
+def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
+          profile: Path | None = None) -> None:
+    _fresh(workdir)
+    sources = [(f"office-{lang}", f"{site}{lang}/news/", lang, 1000) for lang in LANGUAGES]
+    config = load_config(write_config(crawl_config(sources, workdir, concurrency=concurrency,
+                                                   per_host=per_host), workdir))
+    profiler = _profiler(profile)
+    with make_app(config) as app, measure() as phase:
+        pages = items = errors = 0
+        for source in config.sources:
+            result = run_source(app, source)
+            pages += result.pages
+            items += result.new + result.updated
+            errors += len(result.errors)
+        built = build_feeds(config, app.store, datetime.now(UTC))
+    if profiler is not None and profile is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile))
+    emit(task="crawl", wall=phase.wall, cpu=phase.cpu, peak_rss_mb=phase.peak_rss_mb,
+         pages=pages, items=items, errors=errors, files=len(built.written),
+         concurrency=concurrency, per_host=per_host)
+
+
+def poll_sources(etag_site: str, plain_site: str, listings: list[str],
+                 count: int) -> list[tuple[str, str, str, int]]:
+    """`count` sources, alternately on the server with ETags and the one without."""
+    sources = []
+    for index in range(count):
+        site = etag_site if index % 2 == 0 else plain_site
+        path = listings[(index // 2) % len(listings)]
+        sources.append((f"s{index:04d}", site + path.lstrip("/"), "en", 1))
+    return sources
+
+
+def poll(etag_site: str, plain_site: str, listings: list[str], count: int, workdir: Path,
+         *, phase: str) -> None:
+    """`phase` "warm": a fresh store, one run of every source (listing + article pages).
+    "etag" / "plain": one more run of the sources on that server, all unchanged, measured."""
+    if phase == "warm":
+        _fresh(workdir)
+        # Each source is one listing page and its cards' article pages; no feeds needed.
+        write_config(crawl_config(poll_sources(etag_site, plain_site, listings, count),
+                                  workdir, feeds=[]), workdir)
+    config = load_config(workdir / "config.yaml")
+    wanted = {"warm": (0, 1), "etag": (0,), "plain": (1,)}[phase]
+    chosen = [s for i, s in enumerate(config.sources) if i % 2 in wanted]
+    with make_app(config) as app:
+        if phase != "warm":
+            _warm_up_imports(app)
+        with measure() as phase_cost:
+            not_modified = pages = 0
+            for source in chosen:
+                result = run_source(app, source)
+                not_modified += result.not_modified
+                pages += result.pages
+    emit(task=f"poll-{phase}", wall=phase_cost.wall, cpu=phase_cost.cpu,
+         peak_rss_mb=phase_cost.peak_rss_mb, sources=len(chosen), pages=pages,
+         not_modified=not_modified)
+
+
+def _warm_up_imports(app: App) -> None:
+    """What a long-running service has done long before a poll: modules imported, the
+    database connection open. (robots.txt is fetched by the measured poll: one request per
+    server, counted in its traffic.)"""
+    app.store.runs(limit=1)
+
+
+def build(workdir: Path, items: int, sources: int, runs: int) -> None:
+    """Full builds of all feeds (and archives) from `items` stored items, then incremental
+    builds after one new item each."""
+    _fresh(workdir)
+    ids = [f"src{n:02d}" for n in range(sources)]
+    feeds = [*({"id": sid, "title": f"Feed {sid}", "sources": [sid]} for sid in ids),
+             {"id": "all", "title": "Everything", "sources": ids, "limit": 100},
+             {"id": "filtered", "title": "Statements", "sources": ids, "include": ["statement"]}]
+    config = load_config(write_config(crawl_config(
+        [(sid, f"https://example.org/{sid}/", "en", 1) for sid in ids], workdir, feeds=feeds),
+        workdir))
+    now = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+    with make_app(config, clock=lambda: now) as app:
+        with measure() as seeding:
+            _seed(app, ids, items, now)
+        full: list[float] = []
+        written = 0
+        for _ in range(runs):
+            shutil.rmtree(config.output_path, ignore_errors=True)
+            with measure() as phase:
+                result = build_feeds(config, app.store, now)
+            full.append(phase.wall)
+            written = len(result.written)
+        # As the service does after a source run (Service.rebuild): only the feeds that
+        # include the source are built; unchanged files are not rewritten.
+        affected = [feed.id for feed in config.feeds_for_source(ids[0])]
+        incremental: list[float] = []
+        rewritten: list[int] = []
+        for run in range(runs):
+            later = now + timedelta(minutes=run + 1)
+            _seed(app, ids[:1], 1, later, start=items + run)
+            with measure() as phase:
+                result = build_feeds(config, app.store, later, only=affected)
+            incremental.append(phase.wall)
+            rewritten.append(len(result.written))
+    emit(task="build", items=items, feeds=len(feeds), seed_wall=seeding.wall,
+         full=full, files=written, incremental=incremental, rewritten=rewritten,
+         peak_rss_mb=peak_rss_mb())
+
+
+def _seed(app: App, source_ids: list[str], count: int, now: datetime, *,
+          start: int = 0) -> None:
+    """`count` items spread over the sources, written in batches through Store.save_run."""
+    batch: dict[str, list[Item]] = {sid: [] for sid in source_ids}
+    for number in range(start, start + count):
+        sid = source_ids[number % len(source_ids)]
+        batch[sid].append(_item(sid, number, now))
+        if len(batch[sid]) >= 2000:
+            _save(app, sid, batch[sid], now)
+            batch[sid] = []
+    for sid, items in batch.items():
+        if items:
+            _save(app, sid, items, now)
+
+
+def _item(source_id: str, number: int, now: datetime) -> Item:
+    url = f"https://example.org/{source_id}/news/{number}.html"
+    word = "statement" if number % 10 == 0 else "story"
+    published = now - timedelta(minutes=7 * (10**6 - number))
+    item = Item(id=item_id(url), source_id=source_id, url=url,
+                title=f"A {word} number {number} about the office",
+                published=published, updated=published,
+                summary=f"Summary of {word} {number}. " * 8,
+                content="<p>" + f"Paragraph of {word} {number} with some words. " * 40 + "</p>",
+                image=f"https://example.org/img/{number}.jpg", author="Iryna Varonka",
+                categories=("News",), language="en")
+    return replace(item, content_hash=content_hash(item))
+
+
+def _save(app: App, source_id: str, items: list[Item], now: datetime) -> None:
+    result = RunResult(source_id=source_id, started=now, finished=now, ok=True,
+                       items_seen=len(items), new=len(items))
+    app.store.save_run(result, items, ())
+
+
+def _fresh(workdir: Path) -> None:
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+
+
+def _profiler(path: Path | None):  # type: ignore[no-untyped-def]
+    if path is None:
+        return None
+    import cProfile
+    profiler = cProfile.Profile()
+    profiler.enable()
+    return profiler
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="task", required=True)
+    c = sub.add_parser("crawl")
+    c.add_argument("--site", required=True)
+    c.add_argument("--workdir", type=Path, required=True)
+    c.add_argument("--concurrency", type=int, default=8)
+    c.add_argument("--per-host", type=int, default=8)
+    c.add_argument("--profile", type=Path)
+    p = sub.add_parser("poll")
+    p.add_argument("--phase", choices=["warm", "etag", "plain"], required=True)
+    p.add_argument("--etag-site", required=True)
+    p.add_argument("--plain-site", required=True)
+    p.add_argument("--listing", action="append", required=True)
+    p.add_argument("--sources", type=int, default=200)
+    p.add_argument("--workdir", type=Path, required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--items", type=int, default=100_000)
+    b.add_argument("--sources", type=int, default=10)
+    b.add_argument("--runs", type=int, default=3)
+    b.add_argument("--workdir", type=Path, required=True)
+    args = parser.parse_args()
+    if args.task == "crawl":
+        crawl(args.site, args.workdir, concurrency=args.concurrency, per_host=args.per_host,
+              profile=args.profile)
+    elif args.task == "poll":
+        poll(args.etag_site, args.plain_site, args.listing, args.sources, args.workdir,
+             phase=args.phase)
+    else:
+        build(args.workdir, args.items, args.sources, args.runs)
+
+
+if __name__ == "__main__":
+    main()

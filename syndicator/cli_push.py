@@ -1,0 +1,198 @@
+"""`syndicator push` and `syndicator subscribers`: the operator's side of push delivery."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from syndicator.app import make_app
+from syndicator.cli import EXIT_FAILED, _errors, _State
+from syndicator.config import Config, EmailTarget
+from syndicator.errors import ConfigError
+from syndicator.push.dispatch import (
+    DispatchReport,
+    TargetReport,
+    dispatch_due,
+    find_target,
+    resume_target,
+    send_digest,
+)
+from syndicator.push.email import valid_address
+from syndicator.push.preview import Preview, preview
+from syndicator.push.status import push_status
+from syndicator.push.subscribers import add_confirmed, email_target, read_csv
+
+
+def _report_line(report: TargetReport) -> str:
+    line = (f"{report.target_id}: {report.sent} sent, {report.edited} edited, "
+            f"{report.failed} failed, {report.unknown} unknown, {report.dead} dead")
+    if report.suppressed:
+        line += f", {report.suppressed} suppressed"
+    if report.deferred:
+        line += "; more due later (pacing or a 429 hold)"
+    if report.paused:
+        line += f"; PAUSED: {report.paused}"
+    return line
+
+
+@click.command("push")
+@click.argument("target_id", required=False)
+@click.option("--dry-run", is_flag=True,
+              help="Render the next messages of TARGET_ID without sending anything.")
+@click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
+              help="With --dry-run: how many deliveries to render.")
+@click.option("--resume", is_flag=True, help="Unpause TARGET_ID (after fixing the chat).")
+@click.option("--status", "show_status", is_flag=True,
+              help="Per target: queued, sent, failed, unknown, dead, paused and why.")
+@click.pass_obj
+def push_command(state: _State, target_id: str | None, dry_run: bool, limit: int,
+                 resume: bool, show_status: bool) -> None:
+    """Send due push deliveries now (all targets, or TARGET_ID; a digest target sends its
+    digest)."""
+    with _errors():
+        config = state.config()
+        if (dry_run or resume) and not target_id:
+            raise click.UsageError("--dry-run and --resume need a TARGET_ID")
+        if target_id:
+            find_target(config, target_id)
+        with make_app(config) as app:
+            if show_status:
+                for status in push_status(app.store, config):
+                    click.echo(f"{status.target_id} ({status.type}): {status.summary}")
+                return
+            if dry_run:
+                assert target_id is not None
+                _dry_run(preview(app, target_id, limit=limit))
+                return
+            if resume:
+                assert target_id is not None
+                resume_target(app, target_id)
+                click.echo(f"{target_id}: resumed")
+                return
+            target = find_target(config, target_id) if target_id else None
+            if isinstance(target, EmailTarget) and target.mode == "digest":
+                report: DispatchReport = send_digest(app, target.id)
+            else:
+                report = dispatch_due(app, target_ids=[target_id] if target_id else None)
+        for target_report in report.targets:
+            click.echo(_report_line(target_report))
+            for note in target_report.notes:
+                click.echo(f"  {note}")
+        if any(r.paused or r.dead for r in report.targets):
+            sys.exit(EXIT_FAILED)
+
+
+def _dry_run(previews: list[Preview]) -> None:
+    if not previews:
+        click.echo("nothing queued and no stored item to show")
+        return
+    for index, shown in enumerate(previews, start=1):
+        where = f"{shown.method} to {shown.to}"
+        if shown.sample:
+            where += " (nothing queued: the newest item as an example)"
+        click.echo(f"--- {index}: {where}")
+        if shown.photo:
+            click.echo(f"photo: {shown.photo}")
+        if shown.subject:
+            click.echo(f"Subject: {shown.subject}")
+        click.echo(shown.body)
+
+
+# --- subscribers ------------------------------------------------------------------------------
+
+def _target_id(config: Config, given: str | None) -> str:
+    if given:
+        return email_target(config, given).id
+    targets = [t.id for t in config.push if isinstance(t, EmailTarget)]
+    if len(targets) == 1:
+        return targets[0]
+    if not targets:
+        raise ConfigError("no email push target is configured")
+    raise click.UsageError(f"several email targets ({', '.join(targets)}): pass --target")
+
+
+_target_option = click.option("--target", "target", metavar="TARGET_ID", default=None,
+                              help="The email target (default: the only one).")
+
+
+@click.group("subscribers")
+def subscribers_group() -> None:
+    """Email subscribers: add, remove, list, import (operator-added addresses are confirmed
+    at once; sign-ups through the web form confirm by mail)."""
+
+
+@subscribers_group.command("add")
+@click.argument("emails", nargs=-1, required=True)
+@_target_option
+@click.pass_obj
+def add_command(state: _State, emails: tuple[str, ...], target: str | None) -> None:
+    """Add addresses, confirmed."""
+    with _errors():
+        config = state.config()
+        target_id = _target_id(config, target)
+        with make_app(config) as app:
+            added, invalid = add_confirmed(app.store, config, target_id, emails, app.clock())
+        _added_report(target_id, added, invalid)
+
+
+def _added_report(target_id: str, added: list[str], invalid: list[str]) -> None:
+    click.echo(f"{target_id}: {len(added)} address(es) added")
+    for address in invalid:
+        click.echo(f"not an email address: {address!r}", err=True)
+    if invalid:
+        sys.exit(EXIT_FAILED)
+
+
+@subscribers_group.command("remove")
+@click.argument("emails", nargs=-1, required=True)
+@_target_option
+@click.pass_obj
+def remove_command(state: _State, emails: tuple[str, ...], target: str | None) -> None:
+    """Remove addresses (their queued mails are not sent)."""
+    with _errors():
+        config = state.config()
+        target_id = _target_id(config, target)
+        missing = []
+        with make_app(config) as app:
+            for address in emails:
+                email = valid_address(address) or address
+                if not app.store.delete_subscriber(target_id, email, app.clock()):
+                    missing.append(address)
+        click.echo(f"{target_id}: {len(emails) - len(missing)} address(es) removed")
+        for address in missing:
+            click.echo(f"not subscribed: {address}", err=True)
+
+
+@subscribers_group.command("list")
+@_target_option
+@click.option("--status", type=click.Choice(["pending", "confirmed", "unsubscribed",
+                                             "bounced"]), default=None)
+@click.pass_obj
+def list_command(state: _State, target: str | None, status: str | None) -> None:
+    """List subscribers: address, status, since."""
+    with _errors():
+        config = state.config()
+        target_id = _target_id(config, target)
+        with make_app(config) as app:
+            for subscriber in app.store.subscribers(target_id, status=status):
+                since = subscriber.confirmed_at or subscriber.created
+                click.echo(f"{subscriber.email}\t{subscriber.status}\t"
+                           f"{since.strftime('%Y-%m-%d %H:%M')}")
+
+
+@subscribers_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@_target_option
+@click.pass_obj
+def import_command(state: _State, file: Path, target: str | None) -> None:
+    """Add the addresses of a CSV file (an `email` column, or the first column), confirmed."""
+    with _errors():
+        config = state.config()
+        target_id = _target_id(config, target)
+        addresses = read_csv(file)
+        with make_app(config) as app:
+            added, invalid = add_confirmed(app.store, config, target_id, addresses,
+                                           app.clock())
+        _added_report(target_id, added, invalid)

@@ -1,0 +1,34 @@
+"""Push: new items to Telegram channels and email subscribers; no floods, doubles or losses.
+
+    pipeline ──save_run(outbox=outbox_hook(...))──▶ deliveries (same transaction as the item)
+    scheduler ──dispatch_due(app)──▶ claim ─▶ render ─▶ send (paced) ─▶ record the outcome
+              ──send_digest(app, target, now)── on each digest target's schedule
+    status    ──push_status(store, config)──▶ TargetStatus per target
+
+Modules: outbox (the pure decision), pacing, tghtml (Telegram HTML, budgets, splitting),
+render (items → posts), telegram (Bot API client), email (messages + SMTP), subscribers
+(double opt-in, signed tokens), dispatch (the job), status, preview (dry runs).
+"""
+
+from syndicator.push.dispatch import (
+    DispatchReport,
+    TargetReport,
+    digest_jobs,
+    dispatch_due,
+    resume_target,
+    send_digest,
+)
+from syndicator.push.outbox import outbox_hook
+from syndicator.push.status import TargetStatus, push_status
+
+__all__ = [
+    "DispatchReport",
+    "TargetReport",
+    "TargetStatus",
+    "digest_jobs",
+    "dispatch_due",
+    "outbox_hook",
+    "push_status",
+    "resume_target",
+    "send_digest",
+]

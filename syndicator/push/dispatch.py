@@ -1,0 +1,481 @@
+"""The push job: claim due deliveries, send them, record each outcome.
+
+    dispatch_due(app)            per-item targets (Telegram, email per_item)
+    send_digest(app, id, now)    one digest mail per subscriber with what is queued
+    digest_jobs(config)          (target id, schedule) of digest targets, for the scheduler
+
+Deliveries are claimed one at a time (one transaction each, atomic on SQLite and
+PostgreSQL), so concurrent push jobs never send the same row and a job killed mid-batch
+leaves at most the one row it was sending in `sending`; once its lease has passed the next
+job records it as `unknown` (it may have arrived) and never resends it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from syndicator.app import App
+from syndicator.config import Config, EmailTarget, PushTarget, Schedule, TelegramTarget
+from syndicator.errors import ConfigError
+from syndicator.model import Delivery, Item
+from syndicator.push.email import SendResult, SmtpSession, digest_message, item_message
+from syndicator.push.pacing import PER_CHAT, PER_CHAT_WINDOW, SlidingWindow, overall_window
+from syndicator.push.render import TelegramPost, telegram_post, without_photo
+from syndicator.push.subscribers import unsubscribe_url
+from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value
+from syndicator.store.store import PushTargetState
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = 30.0      # seconds before the first retry; doubles per attempt
+BACKOFF_CAP = 3600.0
+BATCH = 200              # deliveries per target per call at most
+
+
+@dataclass
+class TargetReport:
+    """What one dispatch call did for one target."""
+
+    target_id: str
+    sent: int = 0
+    edited: int = 0
+    failed: int = 0
+    dead: int = 0
+    unknown: int = 0
+    suppressed: int = 0
+    deferred: bool = False           # pacing or a 429 hold left due rows for later
+    paused: str | None = None        # the target is paused (now or before), and why
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    targets: tuple[TargetReport, ...] = ()
+
+    def _sum(self, name: str) -> int:
+        return sum(int(getattr(t, name)) for t in self.targets)
+
+    @property
+    def sent(self) -> int:
+        return self._sum("sent")
+
+    @property
+    def failed(self) -> int:
+        return self._sum("failed")
+
+    @property
+    def dead(self) -> int:
+        return self._sum("dead")
+
+    @property
+    def unknown(self) -> int:
+        return self._sum("unknown")
+
+    def target(self, target_id: str) -> TargetReport:
+        for report in self.targets:
+            if report.target_id == target_id:
+                return report
+        return TargetReport(target_id)
+
+
+def backoff(attempts: int) -> float:
+    """Seconds to wait after the `attempts`-th failed try."""
+    return float(min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP))
+
+
+def lease_seconds(target: PushTarget) -> float:
+    """How long a claim may stay `sending` before it counts as a dead job's: a request's
+    timeout twice over (connect + read; a claim is renewed after every part) plus a second
+    of pacing slack (the overall limit may wait up to 1 s before a request)."""
+    timeout = target.timeout if isinstance(target, TelegramTarget) else target.smtp.timeout
+    return 2 * timeout + 2.0
+
+
+def find_target(config: Config, target_id: str) -> PushTarget:
+    for target in config.push:
+        if target.id == target_id:
+            return target
+    known = ", ".join(t.id for t in config.push) or "none"
+    raise ConfigError(f"unknown push target {target_id!r} (known: {known})")
+
+
+def digest_jobs(config: Config) -> list[tuple[str, Schedule]]:
+    """The digest targets and when to send them (the scheduler calls `send_digest`)."""
+    return [(t.id, t.schedule) for t in config.push
+            if isinstance(t, EmailTarget) and t.enabled and t.mode == "digest"
+            and t.schedule is not None]
+
+
+def _new_claim() -> str:
+    return uuid.uuid4().hex
+
+
+class _Job:
+    """Shared plumbing of one target's share of a dispatch call."""
+
+    def __init__(self, app: App, target: PushTarget, now: Callable[[], datetime],
+                 report: TargetReport) -> None:
+        self.app = app
+        self.target = target
+        self.now = now
+        self.report = report
+        self.claim = _new_claim()
+        self.lease = lease_seconds(target)
+
+    def item(self, row: Delivery) -> Item | None:
+        return self.app.store.items_by_id([row.item_id]).get(row.item_id)
+
+    def finish(self, row: Delivery, state: str, *, message_ids: Sequence[str] | None = None,
+               error: str | None = None, next_at: datetime | None = None,
+               attempts: int | None = None) -> None:
+        assert row.id is not None
+        self.app.store.finish_delivery(row.id, self.claim, self.now(), state=state,
+                                       message_ids=message_ids, error=error, next_at=next_at,
+                                       attempts=attempts)
+
+    def give_back(self, row: Delivery, sent: Sequence[str], *, next_at: datetime | None,
+                  error: str | None) -> None:
+        """Not this row's fault (pacing, 429, paused chat): back to pending, attempt undone."""
+        self.finish(row, "pending", message_ids=list(sent), attempts=max(0, row.attempts - 1),
+                    next_at=next_at, error=error)
+
+    def failed(self, row: Delivery, sent: Sequence[str], reason: str) -> None:
+        """A retryable failure: retry after a backoff, or dead after max_attempts."""
+        if row.attempts >= self.target.max_attempts:
+            self.finish(row, "dead", message_ids=list(sent),
+                        error=f"gave up after {row.attempts} attempts: {reason}")
+            self.report.dead += 1
+        else:
+            self.finish(row, "failed", message_ids=list(sent), error=reason,
+                        next_at=self.now() + timedelta(seconds=backoff(row.attempts)))
+            self.report.failed += 1
+
+    def dead(self, row: Delivery, sent: Sequence[str], reason: str) -> None:
+        self.finish(row, "dead", message_ids=list(sent), error=reason)
+        self.report.dead += 1
+
+
+# --- Telegram ---------------------------------------------------------------------------------
+
+class _TelegramJob(_Job):
+    target: TelegramTarget
+
+    def __init__(self, app: App, target: TelegramTarget, state: PushTargetState | None,
+                 now: Callable[[], datetime], report: TargetReport) -> None:
+        super().__init__(app, target, now, report)
+        self.chat = state.chat_id if state and state.chat_id else chat_id_value(target.chat_id)
+        start = now()
+        recent = app.store.recent_claims(target.id, start - timedelta(seconds=PER_CHAT_WINDOW))
+        self.window = SlidingWindow(PER_CHAT, PER_CHAT_WINDOW,
+                                    seed=[t.timestamp() for t in recent])
+        token_key = hashlib.sha256(target.token.encode("utf-8")).hexdigest()[:16]
+        self.overall = overall_window(token_key)
+        self.client = TelegramClient(target.api_url, target.token, timeout=target.timeout)
+
+    def run(self, limit: int) -> None:
+        try:
+            for _ in range(limit):
+                if self.window.wait_time(self.now().timestamp()) > 0:
+                    self.report.deferred = True
+                    return
+                rows = self.app.store.claim_deliveries(self.target.id, self.now(), self.claim,
+                                                       lease=self.lease)
+                if not rows:
+                    return
+                if self.send(rows[0]):
+                    return
+        finally:
+            self.client.close()
+
+    def _paced(self) -> float:
+        """Take a slot for one message: 0, or the seconds until this chat may get one."""
+        now = self.now().timestamp()
+        wait = self.window.wait_time(now)
+        if wait > 0:
+            return wait
+        self.overall.acquire()
+        self.window.record(now)
+        return 0.0
+
+    def send(self, row: Delivery) -> bool:
+        """Send one claimed delivery; True when this target must stop for this call."""
+        item = self.item(row)
+        if item is None:
+            self.dead(row, row.message_ids, "the item is no longer stored")
+            return False
+        post = telegram_post(self.target, self.app.config, item)
+        if row.action == "edit":
+            return self.edit(row, post)
+        sent = list(row.message_ids)
+        plain = False
+        migrated = False
+        while len(sent) < len(post.parts):
+            index = len(sent)
+            wait = self._paced()
+            if wait > 0:
+                self.give_back(row, sent, next_at=self.now() + timedelta(seconds=wait),
+                               error=None)
+                self.report.deferred = True
+                return True
+            result = self._send_part(post, index, plain)
+            if result.ok:
+                assert result.message_id is not None
+                sent.append(result.message_id)
+                if len(sent) < len(post.parts):
+                    assert row.id is not None
+                    self.app.store.save_delivery_progress(row.id, self.claim, self.now(), sent)
+                continue
+            if result.kind == "media" and post.photo and index == 0:
+                log.info("push %s: image refused (%s); sending as text", self.target.id,
+                         result.description)
+                self.report.notes.append(f"image not sent for {item.url}: "
+                                         f"{result.description}")
+                post = without_photo(post, self.target, self.app.config, item)
+                continue
+            if result.kind == "parse" and not plain:
+                log.warning("push %s: Telegram refused our HTML (%s); resending as plain "
+                            "text", self.target.id, result.description)
+                self.report.notes.append(f"sent as plain text: {result.description}")
+                plain = True
+                continue
+            if result.kind == "migrated" and not migrated and result.migrate_to:
+                migrated = True
+                self._migrate(result.migrate_to)
+                continue
+            return self._failure(row, sent, result)
+        self.finish(row, "sent", message_ids=sent, error=None)
+        self.report.sent += 1
+        return False
+
+    def _send_part(self, post: TelegramPost, index: int, plain: bool) -> ApiResult:
+        text = post.plain_parts[index] if plain else post.parts[index]
+        mode = None if plain else "HTML"
+        if index == 0 and post.photo:
+            return self.client.send_photo(self.chat, post.photo, text, parse_mode=mode,
+                                          disable_notification=self.target.disable_notification)
+        return self.client.send_message(
+            self.chat, text, parse_mode=mode,
+            preview_url=post.preview_url if index == 0 else None,
+            disable_preview=index > 0 or not self.target.link_preview,
+            disable_notification=self.target.disable_notification or index > 0)
+
+    def _migrate(self, chat: str) -> None:
+        log.warning("push %s: chat %s became %s; following it", self.target.id, self.chat,
+                    chat)
+        self.report.notes.append(f"chat {self.chat} migrated to {chat}")
+        self.chat = chat
+        self.app.store.update_push_target(self.target.id, self.now(), chat_id=chat)
+
+    def edit(self, row: Delivery, post: TelegramPost) -> bool:
+        if not row.message_ids:
+            self.finish(row, "sent", error=None)
+            return False
+        if self._paced() > 0:
+            self.give_back(row, row.message_ids, next_at=None, error=None)
+            self.report.deferred = True
+            return True
+        first = row.message_ids[0]
+        result = (self.client.edit_message_caption(self.chat, first, post.parts[0])
+                  if post.photo else self.client.edit_message_text(self.chat, first,
+                                                                   post.parts[0]))
+        if result.kind == "rejected" and post.photo:
+            # The message went out as text (its image had been refused): edit the text.
+            text_post = without_photo(post, self.target, self.app.config,
+                                      self.item(row) or _never())
+            result = self.client.edit_message_text(self.chat, first, text_post.parts[0])
+        if result.ok:
+            self.finish(row, "sent", error=None)
+            self.report.edited += 1
+            return False
+        return self._failure(row, list(row.message_ids), result)
+
+    def _failure(self, row: Delivery, sent: list[str], result: ApiResult) -> bool:
+        now = self.now()
+        reason = f"{result.status} {result.description}" if result.status else result.description
+        if result.kind == "retry_after":
+            until = now + timedelta(seconds=result.retry_after or 30.0)
+            self.give_back(row, sent, next_at=until, error=f"429: {result.description}")
+            self.app.store.update_push_target(self.target.id, now, hold_until=until)
+            self.report.deferred = True
+            self.report.notes.append(f"429: holding the chat until {until.isoformat()}")
+            return True
+        if result.kind == "blocked":
+            self.give_back(row, sent, next_at=None, error=reason)
+            self.app.store.update_push_target(self.target.id, now, paused=True,
+                                              paused_reason=reason, paused_at=now)
+            self.report.paused = reason
+            log.error("push %s: paused: %s", self.target.id, reason)
+            return True
+        if result.kind == "timeout":
+            self.finish(row, "unknown", message_ids=sent, error=reason)
+            self.report.unknown += 1
+            return False
+        if result.kind == "transient":
+            self.failed(row, sent, reason)
+            return True   # the API is unreachable or failing: do not hammer it
+        self.dead(row, sent, reason)
+        return False
+
+
+def _never() -> Item:
+    raise LookupError("the item vanished while editing")  # pragma: no cover
+
+
+# --- email ------------------------------------------------------------------------------------
+
+class _EmailJob(_Job):
+    target: EmailTarget
+
+    def outcome(self, rows: Sequence[Delivery], result: SendResult, message_id: str,
+                recipient: str) -> bool:
+        """Record one SMTP outcome for the rows of one message; True: stop this target."""
+        if result.kind == "ok":
+            for row in rows:
+                self.finish(row, "sent", message_ids=[message_id], error=None)
+            self.report.sent += len(rows)
+            return False
+        if result.kind == "refused":
+            for row in rows:
+                self.dead(row, (), f"recipient refused: {result.detail}")
+            self.app.store.set_subscriber(self.target.id, recipient, "bounced", self.now(),
+                                          reason=f"refused by the mail server: {result.detail}")
+            self.report.notes.append(f"{recipient} refused ({result.detail}): suppressed")
+            return False
+        if result.kind == "unknown":
+            for row in rows:
+                self.finish(row, "unknown", error=result.detail)
+            self.report.unknown += len(rows)
+            return False
+        if result.kind == "retry":
+            for row in rows:
+                self.failed(row, (), result.detail)
+            return result.code is None   # no connection: try the others next time
+        for row in rows:
+            self.dead(row, (), f"message refused: {result.detail}")
+        return False
+
+    def confirmed(self, recipient: str) -> bool:
+        subscriber = self.app.store.subscriber(self.target.id, recipient)
+        return subscriber is not None and subscriber.status == "confirmed"
+
+    def run_items(self, limit: int) -> None:
+        config = self.app.config
+        with SmtpSession(self.target.smtp) as session:
+            for _ in range(limit):
+                rows = self.app.store.claim_deliveries(self.target.id, self.now(), self.claim,
+                                                       lease=self.lease)
+                if not rows:
+                    return
+                row = rows[0]
+                if not self.confirmed(row.recipient):
+                    self.finish(row, "suppressed", error="address no longer subscribed")
+                    self.report.suppressed += 1
+                    continue
+                item = self.item(row)
+                if item is None:
+                    self.dead(row, (), "the item is no longer stored")
+                    continue
+                msg = item_message(config, self.target, item, row.recipient,
+                                   unsubscribe_url=unsubscribe_url(config, self.target.id,
+                                                                   row.recipient),
+                                   now=self.now())
+                result = session.send(msg, row.recipient)
+                if self.outcome([row], result, str(msg["Message-ID"]), row.recipient):
+                    return
+
+    def run_digest(self) -> None:
+        config = self.app.config
+        store = self.app.store
+        with SmtpSession(self.target.smtp) as session:
+            for recipient in store.due_recipients(self.target.id, self.now()):
+                if not recipient:
+                    continue
+                rows = store.claim_deliveries(self.target.id, self.now(), self.claim,
+                                              lease=self.lease, limit=BATCH,
+                                              recipient=recipient)
+                if not rows:
+                    continue
+                if not self.confirmed(recipient):
+                    for row in rows:
+                        self.finish(row, "suppressed", error="address no longer subscribed")
+                    self.report.suppressed += len(rows)
+                    continue
+                items = store.items_by_id(row.item_id for row in rows)
+                for row in rows:
+                    if row.item_id not in items:
+                        self.dead(row, (), "the item is no longer stored")
+                present = [row for row in rows if row.item_id in items]
+                if not present:
+                    continue
+                ordered = sorted((items[row.item_id] for row in present),
+                                 key=lambda i: (i.published, i.id), reverse=True)
+                msg = digest_message(config, self.target, ordered, recipient,
+                                     unsubscribe_url=unsubscribe_url(config, self.target.id,
+                                                                     recipient),
+                                     now=self.now())
+                result = session.send(msg, recipient)
+                if self.outcome(present, result, str(msg["Message-ID"]), recipient):
+                    return
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+def _clock(app: App, now: datetime | None) -> Callable[[], datetime]:
+    if now is not None:
+        return lambda: now
+    return app.clock
+
+
+def dispatch_due(app: App, *, now: datetime | None = None,
+                 target_ids: Sequence[str] | None = None,
+                 limit: int = BATCH) -> DispatchReport:
+    """Send what is due for every per-item target (or only `target_ids`), respecting pacing.
+
+    Safe to call often and from several processes at once: rows are claimed atomically.
+    Paused targets and chats on a 429 hold are skipped; digest targets are left to
+    `send_digest`.
+    """
+    config = app.config
+    targets = ([find_target(config, t) for t in target_ids] if target_ids is not None
+               else [t for t in config.push if t.enabled])
+    clock = _clock(app, now)
+    states = app.store.push_targets()
+    reports: list[TargetReport] = []
+    for target in targets:
+        report = TargetReport(target.id)
+        reports.append(report)
+        state = states.get(target.id)
+        if state is not None and state.paused:
+            report.paused = state.paused_reason or "paused"
+            continue
+        if isinstance(target, EmailTarget):
+            if target.mode == "per_item":
+                _EmailJob(app, target, clock, report).run_items(limit)
+            continue
+        if state is not None and state.hold_until is not None and state.hold_until > clock():
+            report.deferred = True
+            continue
+        _TelegramJob(app, target, state, clock, report).run(limit)
+    return DispatchReport(tuple(reports))
+
+
+def send_digest(app: App, target_id: str, now: datetime | None = None) -> DispatchReport:
+    """Send the digest of an email target: one message per subscriber with what is queued."""
+    target = find_target(app.config, target_id)
+    if not isinstance(target, EmailTarget) or target.mode != "digest":
+        raise ConfigError(f"push target {target_id!r} is not an email digest")
+    report = TargetReport(target.id)
+    _EmailJob(app, target, _clock(app, now), report).run_digest()
+    return DispatchReport((report,))
+
+
+def resume_target(app: App, target_id: str) -> None:
+    """Unpause a target (after the operator fixed the bot's rights or the chat)."""
+    find_target(app.config, target_id)
+    app.store.update_push_target(target_id, app.clock(), paused=False, paused_reason=None,
+                                 paused_at=None, hold_until=None)

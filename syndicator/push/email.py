@@ -1,0 +1,289 @@
+"""Email: messages (multipart/alternative, list headers) and SMTP sending. Stdlib only.
+
+Every message has a text and an HTML part from Jinja2 templates, a deterministic Message-ID
+per item (or digest) and recipient, so a retry carries the same id, `List-Id`, and the
+one-click unsubscribe headers of RFC 8058. One SMTP connection serves a whole batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.generator import BytesGenerator
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, parseaddr
+from typing import Any
+
+from syndicator.config import Config, EmailTarget, SmtpConfig
+from syndicator.model import Item
+from syndicator.push import templating
+from syndicator.push.render import local_date
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """kind: ok | refused (5xx for the recipient: suppress the address) | retry (4xx, or
+    the connection failed before the message was handed over) | rejected (5xx for the
+    message itself) | unknown (the connection broke or timed out mid-transfer)."""
+
+    kind: str
+    detail: str = ""
+    code: int | None = None
+
+
+def _domain(address: str) -> str:
+    _name, addr = parseaddr(address)
+    return addr.rpartition("@")[2] or "localhost"
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:20]
+
+
+def message_id(target: EmailTarget, item_ids: Sequence[str], recipient: str) -> str:
+    """The same item(s) to the same address always get the same Message-ID."""
+    return (f"<{_digest(target.id, *sorted(item_ids))}.{_digest(recipient.lower())}"
+            f"@{_domain(target.from_)}>")
+
+
+def list_name(config: Config, target: EmailTarget) -> str:
+    titles = [f.title for f in config.feeds if f.id in target.feeds]
+    return ", ".join(titles) or config.site.title
+
+
+def _headers(msg: EmailMessage, config: Config, target: EmailTarget, recipient: str,
+             unsubscribe_url: str, now: datetime) -> None:
+    msg["From"] = target.from_
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(now)
+    if target.reply_to:
+        msg["Reply-To"] = target.reply_to
+    msg["List-Id"] = f"{list_name(config, target)} <{target.id}.{_domain(target.from_)}>"
+    mailto = target.unsubscribe_mailto or parseaddr(target.from_)[1]
+    msg["List-Unsubscribe"] = f"<{unsubscribe_url}>, <mailto:{mailto}?subject=unsubscribe>"
+    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    msg["Auto-Submitted"] = "auto-generated"
+
+
+def _alternative(msg: EmailMessage, text: str, html: str) -> None:
+    msg.set_content(text, cte="quoted-printable")
+    msg.add_alternative(html, subtype="html", cte="quoted-printable")
+
+
+def _folder(config: Config, target: EmailTarget) -> str | None:
+    if target.template == "default":
+        return None
+    path = config.base_dir / target.template
+    return str(path)
+
+
+def item_message(config: Config, target: EmailTarget, item: Item, recipient: str, *,
+                 unsubscribe_url: str, now: datetime) -> EmailMessage:
+    context: dict[str, Any] = {
+        "item": item, "published": local_date(item.published, config),
+        "list_name": list_name(config, target), "unsubscribe_url": unsubscribe_url,
+        "site": config.site,
+    }
+    folder = _folder(config, target)
+    msg = EmailMessage()
+    msg["Subject"] = item.title
+    _headers(msg, config, target, recipient, unsubscribe_url, now)
+    msg["Message-ID"] = message_id(target, [item.id], recipient)
+    _alternative(msg, templating.render("email_item.txt.j2", folder=folder, **context),
+                 templating.render("email_item.html.j2", folder=folder, **context))
+    return msg
+
+
+def digest_subject(config: Config, target: EmailTarget, items: Sequence[Item],
+                   now: datetime) -> str:
+    if target.subject:
+        return target.subject
+    return f"{list_name(config, target)}: {len(items)} new, {local_date(now, config)[:-7]}"
+
+
+def digest_message(config: Config, target: EmailTarget, items: Sequence[Item], recipient: str,
+                   *, unsubscribe_url: str, now: datetime) -> EmailMessage:
+    """One multipart/alternative message listing the items (not multipart/digest, which
+    common clients render badly)."""
+    subject = digest_subject(config, target, items, now)
+    context: dict[str, Any] = {
+        "subject": subject, "list_name": list_name(config, target),
+        "unsubscribe_url": unsubscribe_url, "site": config.site,
+        "entries": [{"item": item, "published": local_date(item.published, config)}
+                    for item in items],
+    }
+    folder = _folder(config, target)
+    msg = EmailMessage()
+    msg["Subject"] = subject
+    _headers(msg, config, target, recipient, unsubscribe_url, now)
+    msg["Message-ID"] = message_id(target, [item.id for item in items], recipient)
+    _alternative(msg, templating.render("email_digest.txt.j2", folder=folder, **context),
+                 templating.render("email_digest.html.j2", folder=folder, **context))
+    return msg
+
+
+def confirmation_message(config: Config, target: EmailTarget, recipient: str, *,
+                         confirm_url: str, expires_days: int, now: datetime) -> EmailMessage:
+    context: dict[str, Any] = {"list_name": list_name(config, target), "email": recipient,
+                               "confirm_url": confirm_url, "expires_days": expires_days}
+    folder = _folder(config, target)
+    msg = EmailMessage()
+    msg["Subject"] = f"Confirm your subscription to {list_name(config, target)}"
+    msg["From"] = target.from_
+    msg["To"] = recipient
+    msg["Date"] = format_datetime(now)
+    msg["Message-ID"] = (f"<confirm.{_digest(target.id, recipient, now.isoformat())}"
+                         f"@{_domain(target.from_)}>")
+    msg["Auto-Submitted"] = "auto-generated"
+    _alternative(msg, templating.render("email_confirm.txt.j2", folder=folder, **context),
+                 templating.render("email_confirm.html.j2", folder=folder, **context))
+    return msg
+
+
+def valid_address(text: str) -> str | None:
+    """A single plain address (lower-cased domain), or None when it is not one."""
+    candidate = text.strip()
+    if not candidate or len(candidate) > 254 or any(c in candidate for c in " \t\r\n<>,;\"'"):
+        return None
+    pairs = getaddresses([candidate])
+    if len(pairs) != 1 or pairs[0][1] != candidate:
+        return None
+    local, _, domain = candidate.rpartition("@")
+    if not local or not domain or "." not in domain.strip(".") or domain.startswith("."):
+        return None
+    try:
+        Address(addr_spec=candidate)
+    except (ValueError, IndexError):
+        return None
+    return f"{local}@{domain.lower()}"
+
+
+# --- SMTP -----------------------------------------------------------------------------------
+
+class SmtpSession:
+    """One SMTP connection, opened on first use and reused for a batch."""
+
+    def __init__(self, settings: SmtpConfig) -> None:
+        self._settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def __repr__(self) -> str:
+        return f"SmtpSession({self._settings.host}:{self._settings.port})"
+
+    def __enter__(self) -> SmtpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> smtplib.SMTP:
+        s = self._settings
+        context = ssl.create_default_context()
+        smtp: smtplib.SMTP
+        if s.security == "ssl":
+            smtp = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            smtp.ehlo()
+            if s.security == "starttls":
+                smtp.starttls(context=context)
+                smtp.ehlo()
+            if s.username:
+                smtp.login(s.username, s.password or "")
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                self._smtp.close()
+            self._smtp = None
+
+    def _connect(self) -> SendResult | None:
+        if self._smtp is not None:
+            return None
+        try:
+            self._smtp = self._open()
+        except smtplib.SMTPAuthenticationError as exc:
+            return SendResult("retry", f"SMTP login refused: {exc.smtp_code}", exc.smtp_code)
+        except (smtplib.SMTPException, OSError) as exc:
+            return SendResult("retry", f"cannot connect to the SMTP server: "
+                              f"{type(exc).__name__}: {exc}")
+        return None
+
+    def send(self, msg: EmailMessage, recipient: str) -> SendResult:
+        """Hand one message for one recipient to the server; never raises for its faults.
+
+        The SMTP steps run one by one so that we know where a failure happened: before DATA
+        nothing was handed over (retry, on a fresh connection once if the reused one had
+        gone stale); during DATA the message may have been accepted (unknown).
+        """
+        envelope_from = parseaddr(str(msg["From"]))[1]
+        for attempt in (1, 2):
+            failed = self._connect()
+            if failed is not None:
+                return failed
+            assert self._smtp is not None
+            try:
+                code, text = self._smtp.mail(envelope_from)
+                if code != 250:
+                    self._reset()
+                    return _refusal(code, text, recipient_level=False)
+                code, text = self._smtp.rcpt(recipient)
+                if code not in (250, 251):
+                    self._reset()
+                    return _refusal(code, text, recipient_level=True)
+                break
+            except (smtplib.SMTPServerDisconnected, OSError) as exc:
+                self._drop()
+                if attempt == 2:
+                    return SendResult("retry", f"connection lost before sending: "
+                                      f"{type(exc).__name__}: {exc}")
+        data = _flatten(msg)
+        assert self._smtp is not None
+        try:
+            self._smtp.data(data)
+        except smtplib.SMTPDataError as exc:
+            self._reset()
+            return _refusal(exc.smtp_code, exc.smtp_error, recipient_level=False)
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            return SendResult("unknown", f"connection lost while sending the message: "
+                              f"{type(exc).__name__}: {exc}")
+        return SendResult("ok")
+
+    def _reset(self) -> None:
+        try:
+            if self._smtp is not None:
+                self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def _drop(self) -> None:
+        if self._smtp is not None:
+            self._smtp.close()
+        self._smtp = None
+
+
+def _flatten(msg: EmailMessage) -> bytes:
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+    return buffer.getvalue()
+
+
+def _refusal(code: int, text: bytes | str, *, recipient_level: bool) -> SendResult:
+    detail = f"{code} {text.decode('utf-8', 'replace') if isinstance(text, bytes) else text}"
+    if 400 <= code < 500:
+        return SendResult("retry", detail, code)
+    return SendResult("refused" if recipient_level else "rejected", detail, code)

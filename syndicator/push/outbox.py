@@ -1,0 +1,139 @@
+"""The outbox decision: which new items go to which push target. Pure, no I/O.
+
+`outbox_hook(config, source_id)` is what the pipeline passes to `Store.save_run`; the store
+reads the push state inside its transaction and calls `decide` with it, then writes the
+rows decide returns, in that same transaction.
+
+Rules:
+- An item goes to a target when one of the target's feeds contains its source and accepts
+  it (the feed's include/exclude), and the target's own include/exclude accept it.
+- First sight: the first run that brings new items of a source to a target (a new
+  target, a source newly added to one of its feeds, a fresh database) pushes none of the
+  items stored before, except the newest `backfill` of them. If the source had no items
+  at all before (its first run stores the whole listing as "new"), that run's items count
+  as stored before: they are written as `suppressed` (shown on the status page, never
+  sent), except the newest `backfill`. A source with history brings real news: sent.
+- Telegram rows have recipient ""; email rows are written once per confirmed subscriber
+  (an address confirmed later does not receive older items).
+- Updated items are not pushed again; with `on_update: edit` a sent Telegram message is
+  queued to be edited in place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from syndicator.config import Config, EmailTarget, FeedConfig, PushTarget, TelegramTarget
+from syndicator.model import Delivery, Item
+from syndicator.store.store import OutboxHook, OutboxPlan, OutboxView
+
+
+@dataclass(frozen=True)
+class Keywords:
+    """include/exclude regexes, case-insensitive, searched in the item's title and summary
+    (and categories, for push targets). No include: everything; an exclude match wins."""
+
+    include: tuple[re.Pattern[str], ...] = ()
+    exclude: tuple[re.Pattern[str], ...] = ()
+    categories: bool = False
+
+    @classmethod
+    def of(cls, include: Sequence[str], exclude: Sequence[str], *,
+           categories: bool = False) -> Keywords:
+        return cls(tuple(re.compile(p, re.IGNORECASE) for p in include),
+                   tuple(re.compile(p, re.IGNORECASE) for p in exclude), categories)
+
+    def accepts(self, item: Item) -> bool:
+        text = f"{item.title} {item.summary}"
+        if self.categories:
+            text += " " + " ".join(item.categories)
+        if any(p.search(text) for p in self.exclude):
+            return False
+        return not self.include or any(p.search(text) for p in self.include)
+
+
+@dataclass(frozen=True)
+class _Route:
+    """One target as seen from one source: its filters and settings."""
+
+    target: PushTarget
+    feeds: tuple[Keywords, ...]       # the filters of the target's feeds containing the source
+    own: Keywords
+
+    def accepts(self, item: Item) -> bool:
+        return any(f.accepts(item) for f in self.feeds) and self.own.accepts(item)
+
+
+def targets_for_source(config: Config, source_id: str) -> list[PushTarget]:
+    """The enabled push targets with a feed that contains the source."""
+    feeds = {feed.id: feed for feed in config.feeds_for_source(source_id)}
+    return [t for t in config.push if t.enabled and any(f in feeds for f in t.feeds)]
+
+
+def _route(target: PushTarget, feeds: dict[str, FeedConfig]) -> _Route:
+    return _Route(
+        target=target,
+        feeds=tuple(Keywords.of(feeds[f].include, feeds[f].exclude)
+                    for f in target.feeds if f in feeds),
+        own=Keywords.of(target.include, target.exclude, categories=True))
+
+
+def outbox_hook(config: Config, source_id: str) -> OutboxHook | None:
+    """What `save_run` needs to write the deliveries of a run of this source (None: none)."""
+    targets = targets_for_source(config, source_id)
+    if not targets:
+        return None
+    feeds = {feed.id: feed for feed in config.feeds_for_source(source_id)}
+    routes = tuple(_route(t, feeds) for t in targets)
+    return OutboxHook(
+        targets=tuple(t.id for t in targets),
+        subscriber_targets=tuple(t.id for t in targets if isinstance(t, EmailTarget)),
+        # At least 1: the decision must know whether the source had any items before.
+        history=max(1, *(t.backfill for t in targets)),
+        decide=partial(decide, routes))
+
+
+def _oldest_first(items: Sequence[Item]) -> list[Item]:
+    return sorted(items, key=lambda i: (i.published, i.id))
+
+
+def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
+    rows: list[Delivery] = []
+    edits: list[tuple[str, str]] = []
+    primed: list[str] = []
+    for route in routes:
+        target = route.target
+        recipients: tuple[str, ...] = ("",)
+        if isinstance(target, EmailTarget):
+            recipients = view.subscribers.get(target.id, ())
+        if target.id in view.primed:
+            send = [item for item in view.new if route.accepts(item)]
+            suppressed: list[Item] = []
+            if isinstance(target, TelegramTarget) and target.on_update == "edit":
+                edits.extend((item.id, target.id) for item in view.updated
+                             if route.accepts(item))
+        else:
+            primed.append(target.id)
+            fresh_source = not view.history
+            # A source's first run stores its whole listing as "new": old news, held back.
+            # A source with history brought this run's items as real news: they go out.
+            pool = {item.id: item for item in (view.new if fresh_source else view.history)}
+            newest = sorted((i for i in pool.values() if route.accepts(i)),
+                            key=lambda i: (i.published, i.id), reverse=True)
+            chosen = {item.id for item in newest[:target.backfill]}
+            send = [pool[item_id] for item_id in chosen]
+            if fresh_source:
+                suppressed = [item for item in view.new if item.id not in chosen]
+            else:
+                send += [item for item in view.new if route.accepts(item)]
+                suppressed = []
+        for item in _oldest_first(send):
+            rows.extend(Delivery(item_id=item.id, target_id=target.id, recipient=r)
+                        for r in recipients)
+        rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
+                             error=f"first sight of source {view.source_id}: not pushed")
+                    for item in _oldest_first(suppressed))
+    return OutboxPlan(deliveries=tuple(rows), edits=tuple(edits), primed=tuple(primed))

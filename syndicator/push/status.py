@@ -1,0 +1,67 @@
+"""What operators see per push target: queued, sent, failed, unknown, dead, paused and why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from syndicator.config import Config, EmailTarget, TelegramTarget
+from syndicator.push.telegram import chat_id_value
+from syndicator.store.store import Store
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    target_id: str
+    type: str                        # "telegram" | "email"
+    enabled: bool
+    queued: int = 0                  # pending, waiting to be sent
+    sending: int = 0                 # claimed by a push job right now
+    sent: int = 0
+    failed: int = 0                  # failed, will be retried (next_at)
+    unknown: int = 0                 # may or may not have arrived; not resent
+    dead: int = 0                    # given up
+    suppressed: int = 0              # never to be sent (first sight, unsubscribed)
+    paused: bool = False
+    paused_reason: str | None = None
+    hold_until: datetime | None = None   # a 429 hold on the chat
+    chat_id: str | None = None           # Telegram: the chat in use (after a migration)
+    subscribers: int | None = None       # email: confirmed addresses
+    mode: str | None = None              # email: per_item | digest
+
+    @property
+    def summary(self) -> str:
+        text = (f"{self.queued} queued, {self.sent} sent, {self.failed} failed, "
+                f"{self.unknown} unknown, {self.dead} dead")
+        if self.paused:
+            text += f"; PAUSED: {self.paused_reason or 'paused'}"
+        return text
+
+
+def push_status(store: Store, config: Config) -> tuple[TargetStatus, ...]:
+    """One TargetStatus per configured push target, in config order."""
+    counts = store.delivery_counts()
+    states = store.push_targets()
+    confirmed: dict[str, int] = {}
+    if any(isinstance(t, EmailTarget) for t in config.push):
+        for subscriber in store.subscribers(status="confirmed"):
+            confirmed[subscriber.target_id] = confirmed.get(subscriber.target_id, 0) + 1
+    result: list[TargetStatus] = []
+    for target in config.push:
+        c = counts.get(target.id, {})
+        state = states.get(target.id)
+        chat = None
+        if isinstance(target, TelegramTarget):
+            chat = state.chat_id if state and state.chat_id else chat_id_value(target.chat_id)
+        result.append(TargetStatus(
+            target_id=target.id, type=target.type, enabled=target.enabled,
+            queued=c.get("pending", 0), sending=c.get("sending", 0), sent=c.get("sent", 0),
+            failed=c.get("failed", 0), unknown=c.get("unknown", 0), dead=c.get("dead", 0),
+            suppressed=c.get("suppressed", 0),
+            paused=bool(state and state.paused),
+            paused_reason=state.paused_reason if state else None,
+            hold_until=state.hold_until if state else None, chat_id=chat,
+            subscribers=confirmed.get(target.id, 0) if isinstance(target, EmailTarget)
+            else None,
+            mode=target.mode if isinstance(target, EmailTarget) else None))
+    return tuple(result)

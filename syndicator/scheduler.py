@@ -1,0 +1,131 @@
+"""The scheduler: one APScheduler job per enabled source. The only APScheduler user.
+
+    Schedule(every=15m)        ──▶ IntervalTrigger(seconds=900, jitter=...)
+    Schedule(cron="*/15 * * * *") ─▶ CronTrigger(minute="*/15", ..., timezone=config.timezone)
+
+Jobs coalesce (missed fires run once), never overlap (max_instances=1) and run first soon
+after start. What a job does (run the source, rebuild feeds, back off) lives in
+`syndicator.service`; this module only decides *when*.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from syndicator.config import Schedule
+from syndicator.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+# crontab counts weekdays from Sunday = 0 (7 is Sunday too); APScheduler 3 from Monday = 0.
+# Numbers are translated to names, which both read the same way.
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FIRST_RUN_DELAY = 1.0   # seconds after start before the first run of every source
+
+
+def _crontab_weekdays(field: str) -> str:
+    """Translate a crontab day-of-week field into APScheduler's terms (names, expanded)."""
+    parts: list[str] = []
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        if re.fullmatch(r"[a-zA-Z]+(-[a-zA-Z]+)?", base) and not step_text:
+            parts.append(base.lower())
+            continue
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            first, last = 0, 6
+        elif re.fullmatch(r"\d+-\d+", base):
+            first, last = (int(x) for x in base.split("-"))
+        elif re.fullmatch(r"\d+", base):
+            first = last = int(base)
+            if step_text:
+                last = 6
+        else:
+            raise ValueError(f"cannot read day of week {part!r}")
+        if not (0 <= first <= 7 and 0 <= last <= 7 and first <= last and step >= 1):
+            raise ValueError(f"day of week out of range in {part!r}")
+        parts.extend(_CRON_DAYS[day] for day in range(first, last + 1, step))
+    if parts == ["*"] or field == "*":
+        return "*"
+    return ",".join(dict.fromkeys(parts))
+
+
+def make_trigger(schedule: Schedule, timezone: str, *, source_id: str = "") -> BaseTrigger:
+    """The APScheduler trigger for a source schedule; ConfigError for an invalid cron line."""
+    jitter = int(schedule.jitter) if schedule.jitter >= 1 else None
+    zone = ZoneInfo(timezone)
+    if schedule.every is not None:
+        return IntervalTrigger(seconds=schedule.every, timezone=zone, jitter=jitter)
+    assert schedule.cron is not None  # Schedule validates exactly one of every/cron
+    minute, hour, day, month, weekday = schedule.cron.split()
+    try:
+        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=_crontab_weekdays(weekday), timezone=zone, jitter=jitter)
+    except ValueError as exc:
+        where = f"source {source_id}: " if source_id else ""
+        raise ConfigError(f"{where}invalid cron schedule {schedule.cron!r}: {exc}") from None
+
+
+class SourceScheduler:
+    """A background scheduler of source jobs (thread pool); `running`/`next_run` for status."""
+
+    def __init__(self, timezone: str, *, workers: int = 4,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._timezone = timezone
+        self._clock = clock
+        self._scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=max(1, workers))},
+            timezone=ZoneInfo(timezone),
+        )
+        self._started: datetime | None = None
+        self._lock = threading.Lock()
+        # APScheduler logs every job start and end at INFO: one line per poll is ours to write.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+    def add(self, source_id: str, schedule: Schedule, job: Callable[[], object], *,
+            first_run_in: float = FIRST_RUN_DELAY) -> None:
+        """Schedule `job` for a source; the first run is `first_run_in` seconds from now."""
+        trigger = make_trigger(schedule, self._timezone, source_id=source_id)
+        interval = schedule.interval_seconds
+        self._scheduler.add_job(
+            job, trigger, id=source_id, name=f"source {source_id}",
+            coalesce=True, max_instances=1,
+            # A fire delayed by busy workers still runs if it is less than an interval late.
+            misfire_grace_time=max(1, int(interval)),
+            next_run_time=self._clock() + timedelta(seconds=first_run_in),
+        )
+
+    def start(self) -> None:
+        with self._lock:
+            self._scheduler.start()
+            self._started = self._clock()
+
+    def shutdown(self, *, wait: bool) -> None:
+        """Stop firing jobs; with `wait`, also wait for running ones to return."""
+        with self._lock:
+            if self._scheduler.running:
+                self._scheduler.shutdown(wait=wait)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._scheduler.running)
+
+    @property
+    def started(self) -> datetime | None:
+        return self._started
+
+    def next_run(self, source_id: str) -> datetime | None:
+        job = self._scheduler.get_job(source_id)
+        when = getattr(job, "next_run_time", None) if job is not None else None
+        return when.astimezone(UTC) if isinstance(when, datetime) else None

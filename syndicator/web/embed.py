@@ -1,0 +1,438 @@
+"""Embeds for partner sites: the widget script, iframe pages, the subscribe frame, the builder.
+
+    GET  /embed.js                  the widget (static/embed.js): renders [data-syndicator-feed]
+                                    from /<feed>.json and [data-syndicator-subscribe] as a frame
+    GET  /embed/<feed>              iframe page: the feed's latest items rendered on the server
+                                    (?limit=5&summary=1&images=1&lang=be&theme=dark)
+    GET  /embed/subscribe           iframe page: the email sign-up form (?target=<id>&lang=)
+    POST /embed/subscribe           double opt-in through push.subscribers.request_subscription
+    GET  /embed/_/<asset>           frame.js, frame.css, builder.js, builder.css
+    GET  /builder                   pick a feed and options, live preview, copy the snippet
+
+The widget reads the published JSON Feed (`/<feed>.json`, CORS `*` for GET, served by the
+feed cache), so there is no second data format. The iframe pages carry no feed data in any
+script: items are rendered here with autoescaping, under a Content-Security-Policy that
+allows only the service's own script and style (and, with `images=1`, exactly the image
+hosts of the items shown). `subscribe` is therefore not usable as a feed id for embeds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import parse_qs, urlsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from syndicator.config import Config, EmailTarget, FeedConfig
+from syndicator.errors import SyndicatorError
+from syndicator.push.subscribers import request_subscription
+from syndicator.store import Store
+from syndicator.web.cache import CachedFile, make_cached
+from syndicator.web.conditional import accepts_gzip, is_fresh
+from syndicator.web.dates import format_date
+from syndicator.web.templating import render
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+DEFAULT_LIMIT = 5
+MAX_LIMIT = 50
+MAX_FORM_BYTES = 4096
+ASSETS: dict[str, str] = {          # /embed/_/<name> → media type
+    "frame.js": "text/javascript; charset=utf-8",
+    "frame.css": "text/css; charset=utf-8",
+    "builder.js": "text/javascript; charset=utf-8",
+    "builder.css": "text/css; charset=utf-8",
+}
+SCRIPT_MEDIA_TYPE = "text/javascript; charset=utf-8"
+ASSET_CACHE = "public, max-age=3600"     # partners link a fixed URL: revalidate hourly (ETag)
+PAGE_CACHE = "public, max-age=60"
+
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
+_TRUE = frozenset({"1", "true", "yes", "on"})
+
+# Everything the embed pages say, by language; English for any other language.
+MESSAGES: dict[str, dict[str, str]] = {
+    "en": {
+        "more": "All news (RSS feed)",
+        "empty": "No news yet.",
+        "subscribe_title": "News by email",
+        "email": "Email address",
+        "button": "Subscribe",
+        "ok": "Almost done: we sent a confirmation link to {email}. "
+              "Open it to start receiving the news.",
+        "invalid": "This does not look like an email address. Please check it.",
+        "unavailable": "Subscribing is not possible right now. Please try again later.",
+        "unknown": "This subscription does not exist.",
+    },
+    "ru": {
+        "more": "Все новости (RSS)",
+        "empty": "Новостей пока нет.",
+        "subscribe_title": "Новости по почте",
+        "email": "Адрес электронной почты",
+        "button": "Подписаться",
+        "ok": "Почти готово: мы отправили ссылку для подтверждения на {email}. "
+              "Откройте её, чтобы начать получать новости.",
+        "invalid": "Это не похоже на адрес электронной почты. Проверьте его, пожалуйста.",
+        "unavailable": "Подписаться сейчас не получается. Попробуйте позже.",
+        "unknown": "Такой подписки нет.",
+    },
+    "be": {
+        "more": "Усе навіны (RSS)",
+        "empty": "Навін пакуль няма.",
+        "subscribe_title": "Навіны па пошце",
+        "email": "Адрас электроннай пошты",
+        "button": "Падпісацца",
+        "ok": "Амаль гатова: мы адправілі спасылку для пацвярджэння на {email}. "
+              "Адкрыйце яе, каб пачаць атрымліваць навіны.",
+        "invalid": "Гэта не падобна на адрас электроннай пошты. Праверце яго, калі ласка.",
+        "unavailable": "Падпісацца зараз не атрымліваецца. Паспрабуйце пазней.",
+        "unknown": "Такой падпіскі няма.",
+    },
+}
+
+class EmbedContext(Protocol):
+    """What the embed routes need of the server's WebContext."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def cache(self) -> FeedCacheLike: ...
+
+
+class FeedCacheLike(Protocol):
+    def get(self, url_path: str) -> CachedFile | None: ...
+
+
+def embed_routes(ctx: EmbedContext, *,
+                 clock: Callable[[], datetime] | None = None) -> list[BaseRoute]:
+    """The routes to mount at the service root (order matters: fixed paths first)."""
+    embed = _Embed(ctx, clock or (lambda: datetime.now(UTC)))
+    return [
+        Route("/embed.js", embed.script, methods=["GET", "HEAD"]),
+        Route("/embed/_/{name}", embed.asset, methods=["GET", "HEAD"]),
+        Route("/embed/subscribe", embed.subscribe, methods=["GET", "HEAD", "POST"]),
+        Route("/embed/{feed_id}", embed.frame, methods=["GET", "HEAD"]),
+        Route("/builder", embed.builder, methods=["GET", "HEAD"]),
+    ]
+
+
+# --- pure helpers -----------------------------------------------------------------------------
+
+def messages(lang: str) -> dict[str, str]:
+    return MESSAGES.get(lang.split("-")[0].lower(), MESSAGES["en"])
+
+
+def safe_url(value: object) -> str | None:
+    """An http(s) URL to put in href/src, or None (javascript:, data:, relative, junk)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parts = urlsplit(value.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return value.strip()
+
+
+def url_origin(url: str) -> str | None:
+    """scheme://host[:port] of an http(s) URL, only when it is safe to write into a CSP."""
+    parts = urlsplit(url)
+    origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+    if "@" in parts.netloc or not _ORIGIN.match(origin):
+        return None
+    return origin
+
+
+def frame_csp(image_origins: Sequence[str] = ()) -> str:
+    """Only the service's own script and style; images from exactly the hosts shown."""
+    images = " ".join(["'self'", *image_origins])
+    return ("default-src 'none'; script-src 'self'; style-src 'self'; "
+            f"img-src {images}; form-action 'self'; base-uri 'none'; frame-ancestors *")
+
+
+BUILDER_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+               "img-src 'self' https: http:; frame-src 'self'; form-action 'none'; "
+               "base-uri 'none'; frame-ancestors 'none'")
+
+
+def _flag(params: Mapping[str, str], name: str) -> bool:
+    return params.get(name, "").strip().lower() in _TRUE
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None or not raw.strip().isdigit():
+        return DEFAULT_LIMIT
+    return max(1, min(int(raw), MAX_LIMIT))
+
+
+def _lang(raw: str | None, default: str | None) -> str:
+    if raw and _LANG.match(raw):
+        return raw
+    return default or "en"
+
+
+@dataclass(frozen=True)
+class ItemView:
+    title: str
+    url: str | None
+    iso: str | None
+    date: str | None
+    summary: str | None
+    image: str | None
+
+
+def item_views(document: Mapping[str, Any], *, limit: int, lang: str, timezone: str,
+               summaries: bool, images: bool) -> list[ItemView]:
+    """The first `limit` usable items of a JSON Feed document, ready for the template."""
+    views: list[ItemView] = []
+    raw_items = document.get("items")
+    for raw in raw_items if isinstance(raw_items, list) else []:
+        if len(views) >= limit:
+            break
+        if not isinstance(raw, dict) or not isinstance(raw.get("title"), str):
+            continue
+        published = _parse_time(raw.get("date_published"))
+        summary = raw.get("summary")
+        views.append(ItemView(
+            title=raw["title"],
+            url=safe_url(raw.get("url")),
+            iso=published.isoformat().replace("+00:00", "Z") if published else None,
+            date=format_date(published, lang, timezone) if published else None,
+            summary=summary if summaries and isinstance(summary, str) and summary else None,
+            image=safe_url(raw.get("image")) if images else None,
+        ))
+    return views
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+# --- the routes -------------------------------------------------------------------------------
+
+_PAGE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class _Embed:
+    def __init__(self, ctx: EmbedContext, clock: Callable[[], datetime]) -> None:
+        self._ctx = ctx
+        self._clock = clock
+        self._assets = {name: _load_asset(name, media_type) for name, media_type in
+                        {"embed.js": SCRIPT_MEDIA_TYPE, **ASSETS}.items()}
+        # Parsed JSON Feeds by ETag: the iframe pages re-read a feed only after a rebuild.
+        self._parsed: dict[str, tuple[str, dict[str, Any]]] = {}
+
+    @property
+    def config(self) -> Config:
+        return self._ctx.config
+
+    # static files ----------------------------------------------------------------------------
+
+    async def script(self, request: Request) -> Response:
+        return _send_asset(request, self._assets["embed.js"])
+
+    async def asset(self, request: Request) -> Response:
+        cached = self._assets.get(request.path_params["name"])
+        if cached is None or cached.path == "/embed.js":
+            return Response("not found\n", status_code=404, media_type="text/plain")
+        return _send_asset(request, cached)
+
+    # the feed iframe -------------------------------------------------------------------------
+
+    async def frame(self, request: Request) -> Response:
+        feed = self._feed(request.path_params["feed_id"])
+        if feed is None:
+            return Response("no such feed\n", status_code=404, media_type="text/plain",
+                            headers=_PAGE_HEADERS)
+        params = request.query_params
+        document = self._document(feed.id)
+        lang = _lang(params.get("lang"), _feed_language(feed, document))
+        images = _flag(params, "images")
+        items = item_views(document, limit=_limit(params.get("limit")), lang=lang,
+                           timezone=self.config.timezone, summaries=_flag(params, "summary"),
+                           images=images)
+        origins = sorted({o for item in items if item.image
+                          for o in [url_origin(item.image)] if o})
+        if images:   # an image whose host cannot be written into the CSP is not shown
+            items = [item if item.image and url_origin(item.image) else
+                     ItemView(item.title, item.url, item.iso, item.date, item.summary, None)
+                     for item in items]
+        title = document.get("title")
+        html = render("embed_feed.html",
+            lang=lang, feed_id=feed.id, items=items, text=messages(lang),
+            title=title if isinstance(title, str) else feed.title,
+            rss=f"{self.config.site.base_url}{feed.id}.rss",
+            dark=params.get("theme") == "dark",
+        )
+        return _page(html, frame_csp(origins))
+
+    def _feed(self, feed_id: str) -> FeedConfig | None:
+        return next((f for f in self.config.feeds if f.id == feed_id), None)
+
+    def _document(self, feed_id: str) -> dict[str, Any]:
+        cached = self._ctx.cache.get(f"/{feed_id}.json")
+        if cached is None:
+            return {}
+        known = self._parsed.get(feed_id)
+        if known is not None and known[0] == cached.etag:
+            return known[1]
+        try:
+            document = json.loads(cached.body)
+        except ValueError:
+            log.warning("embed: /%s.json is not valid JSON; showing no items", feed_id)
+            document = {}
+        if not isinstance(document, dict):
+            document = {}
+        self._parsed[feed_id] = (cached.etag, document)
+        return document
+
+    # the subscribe iframe ------------------------------------------------------------------
+
+    async def subscribe(self, request: Request) -> Response:
+        if request.method == "POST":
+            fields = await _read_form(request)
+        else:
+            fields = {}
+        target_id = fields.get("target") or request.query_params.get("target", "")
+        target = self._email_target(target_id)
+        lang = _lang(fields.get("lang") or request.query_params.get("lang"),
+                     self._target_language(target))
+        text = messages(lang)
+        if target is None:
+            return self._subscribe_page(lang, "", text["unknown"], "error", status=404)
+        if request.method != "POST":
+            return self._subscribe_page(lang, target.id)
+        if fields.get("website"):
+            # The honeypot field humans never see: answer as if it worked, do nothing.
+            return self._subscribe_page(lang, target.id, text["ok"].format(email=""), "ok")
+        address = fields.get("email", "")
+        try:
+            accepted = await run_in_threadpool(request_subscription, self._ctx.store,
+                                               self.config, target.id, address, self._clock())
+        except SyndicatorError as exc:
+            log.warning("embed: subscription to %s failed: %s", target.id, exc)
+            return self._subscribe_page(lang, target.id, text["unavailable"], "error",
+                                        status=503)
+        if not accepted:
+            return self._subscribe_page(lang, target.id, text["invalid"], "error", status=400,
+                                        email=address)
+        return self._subscribe_page(lang, target.id, text["ok"].format(email=address.strip()),
+                                    "ok")
+
+    def _email_target(self, target_id: str) -> EmailTarget | None:
+        for target in self.config.push:
+            if isinstance(target, EmailTarget) and target.id == target_id and target.enabled:
+                return target
+        return None
+
+    def _target_language(self, target: EmailTarget | None) -> str | None:
+        if target is None:
+            return None
+        for feed_id in target.feeds:
+            feed = self._feed(feed_id)
+            if feed is not None and feed.language:
+                return feed.language
+        return None
+
+    def _subscribe_page(self, lang: str, target_id: str, message: str = "", kind: str = "",
+                        *, status: int = 200, email: str = "") -> Response:
+        html = render("embed_subscribe.html",
+            lang=lang, target_id=target_id, text=messages(lang), message=message, kind=kind,
+            email=email, form=bool(target_id) and kind != "ok",
+        )
+        return _page(html, frame_csp(), status=status, cache=False)
+
+    # the builder ---------------------------------------------------------------------------
+
+    async def builder(self, request: Request) -> Response:
+        del request
+        feeds = [{"id": f.id, "title": f.title, "language": f.language or ""}
+                 for f in self.config.feeds]
+        targets = [t.id for t in self.config.push if isinstance(t, EmailTarget) and t.enabled]
+        html = render("builder.html",
+            site=self.config.site, base=self.config.site.base_url, feeds=feeds,
+            targets=targets, languages=sorted(MESSAGES), max_limit=MAX_LIMIT,
+            default_limit=DEFAULT_LIMIT,
+        )
+        return _page(html, BUILDER_CSP, cache=False)
+
+
+def _feed_language(feed: FeedConfig, document: Mapping[str, Any]) -> str | None:
+    language = document.get("language")
+    return language if isinstance(language, str) and language else feed.language
+
+
+def _page(html: bytes, csp: str, *, status: int = 200, cache: bool = True) -> Response:
+    headers = {**_PAGE_HEADERS, "Content-Security-Policy": csp,
+               "Cache-Control": PAGE_CACHE if cache else "no-store"}
+    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
+                    headers=headers)
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (the sign-up form sends three fields), first value of each."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return {}
+    try:
+        parsed = parse_qs(body.decode("utf-8"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {key: values[0] for key, values in parsed.items() if values}
+
+
+def _load_asset(name: str, media_type: str) -> CachedFile:
+    path = HERE / "static" / name
+    url_path = "/embed.js" if name == "embed.js" else f"/embed/_/{name}"
+    return make_cached(url_path, path.read_bytes(), media_type=media_type,
+                       mtime=path.stat().st_mtime)
+
+
+def _send_asset(request: Request, cached: CachedFile) -> Response:
+    gzipped = cached.gzip is not None and accepts_gzip(request.headers.get("accept-encoding"))
+    etag = cached.gzip_etag if gzipped else cached.etag
+    headers = {
+        "ETag": etag,
+        "Last-Modified": cached.last_modified,
+        "Cache-Control": ASSET_CACHE,
+        "Vary": "Accept-Encoding",
+        "X-Content-Type-Options": "nosniff",
+        # Partner pages load it cross-origin, also those that require CORP (COEP pages).
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if is_fresh(request.headers.get("if-none-match"), request.headers.get("if-modified-since"),
+                (etag,), cached.last_modified):
+        return Response(status_code=304, headers=headers)
+    body = cached.gzip if gzipped and cached.gzip is not None else cached.body
+    if gzipped:
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, headers=headers, media_type=cached.media_type)

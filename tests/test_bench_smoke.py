@@ -1,0 +1,63 @@
+"""The benchmarks' smoke run: `python -m bench.run --quick` end to end, so that they cannot rot.
+
+Benchmarks are not tests: nothing here looks at how fast anything was, only that every
+benchmark ran its contenders over real loopback servers and produced its figures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    # The threaded Python server, so that the run needs nothing outside the venv; serving
+    # is measured only where wrk and nginx are installed (else it reports why not).
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--quick", "--server", "python",
+         "--workdir", str(tmp_path / "work"), "--json", str(out)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert "| first crawl | vs naive |" in done.stdout
+
+    crawl = results["crawl"]
+    assert crawl["errors"] == 0
+    assert crawl["pages"] > 0
+    for name in ("ours", "naive", "limit"):
+        assert _number(crawl["pages_per_s"][name])
+        # Every contender fetched every page of the site exactly once.
+        assert crawl["runs"][name][0]["statuses"].get("200", 0) >= crawl["pages"]
+    assert crawl["peak_rss_mb"] > 0
+
+    per_source = results["steady"]["per_source"]
+    assert per_source["etag"]["not_modified"] > 0          # answered 304 ...
+    assert per_source["etag"]["parsed_listings"] == 0      # ... and nothing was parsed
+    assert per_source["plain"]["parsed_listings"] > 0
+    for group in ("etag", "plain", "naive"):
+        assert _number(per_source[group]["cpu_ms"]) and per_source[group]["bytes"] > 0
+    assert _number(results["steady"]["bytes_ratio"])
+
+    build = results["build"]
+    assert build["files"] > 0 and _number(build["full_s"]) and _number(build["incremental_ms"])
+
+    push = results["push"]
+    assert push.get("skipped") or (push["accepted"] == push["queued"] > 0)
+
+    serving = results["serving"]
+    assert serving.get("skipped") or all(_number(r["full"]["rps"]) for r in serving["results"])
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value) and value >= 0

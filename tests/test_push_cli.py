@@ -1,0 +1,137 @@
+"""`syndicator push` and `syndicator subscribers` as an operator runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fake_telegram import FakeTelegram
+from push_support import SECRET, TOKEN, SmtpServer, fetch, write_config
+
+from syndicator.app import make_app
+from syndicator.cli import cli
+from syndicator.config import load_config
+from syndicator.demo import demo_site_root
+from syndicator.demo.server import SiteServer
+
+PUSH = """  - id: tg
+    type: telegram
+    feeds: [office-en]
+    chat_id: "@office_en"
+    token: {{env: TG_TOKEN}}
+    api_url: "{api}"
+    backfill: 3
+  - id: mail
+    type: email
+    feeds: [office-en]
+    from: "Office news <news@example.org>"
+    smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}
+"""
+
+
+@dataclass
+class Setup:
+    path: Path
+    env: dict[str, str]
+    tg: FakeTelegram
+    folder: Path
+
+    def run(self, *args: str) -> Result:
+        """In process (click's runner): fast, same code path as the console script."""
+        result = CliRunner(env=self.env).invoke(cli, ["--config", str(self.path), *args])
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return Result(result.exit_code, result.stdout, result.stderr)
+
+    def run_process(self, *args: str) -> Result:
+        """As a real subprocess: real exit codes, output streams and environment."""
+        done = subprocess.run([sys.executable, "-m", "syndicator", "--config", str(self.path),
+                               *args], env=self.env, cwd=self.folder, capture_output=True,
+                              text=True, timeout=120)
+        return Result(done.returncode, done.stdout, done.stderr)
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Iterator[Setup]:
+    with SiteServer(demo_site_root()) as site, FakeTelegram(TOKEN) as tg, SmtpServer() as smtp:
+        path = write_config(tmp_path, PUSH.format(api=tg.url, smtp_port=smtp.port))
+        env = {**os.environ, "SYNDICATOR_DEMO_URL": site.url, "TG_TOKEN": TOKEN,
+               "SYNDICATOR_SECRET": SECRET}
+        with make_app(load_config(path, env=env)) as app:
+            fetch(app, "office-en")
+        yield Setup(path, env, tg, tmp_path)
+
+
+def test_push_dry_run_send_status_pause_resume(setup: Setup) -> None:
+    dry = setup.run("push", "--dry-run", "tg")
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.count("--- ") == 3 and "sendPhoto to @office_en" in dry.stdout
+    assert "<b><a href=" in dry.stdout and "#News" in dry.stdout
+    assert setup.tg.accepted == [] and setup.tg.requests == []      # nothing sent
+
+    sent = setup.run("push", "tg")
+    assert sent.returncode == 0, sent.stderr
+    assert sent.stdout.startswith("tg: 3 sent, 0 edited, 0 failed, 0 unknown, 0 dead")
+    assert len(setup.tg.accepted) == 3
+
+    status = setup.run("push", "--status")
+    assert "tg (telegram): 0 queued, 3 sent, 0 failed, 0 unknown, 0 dead" in status.stdout
+    assert "mail (email): 0 queued" in status.stdout
+
+    sample = setup.run("push", "--dry-run", "tg")
+    assert "nothing queued: the newest item as an example" in sample.stdout
+
+    assert TOKEN not in sent.stdout + sent.stderr + status.stdout + dry.stdout
+
+
+def test_a_paused_target_is_reported_and_resumed(setup: Setup) -> None:
+    setup.tg.kicked.add("@office_en")
+    failed = setup.run_process("push")
+    assert failed.returncode == 1
+    assert "PAUSED: 403 Forbidden: bot was kicked from the channel chat" in failed.stdout
+    status = setup.run("push", "--status")
+    assert "3 queued" in status.stdout and "PAUSED: 403 Forbidden" in status.stdout
+    setup.tg.kicked.clear()
+    assert setup.run("push", "--resume", "tg").returncode == 0
+    again = setup.run("push", "tg")
+    assert again.returncode == 0 and "tg: 3 sent" in again.stdout
+
+
+def test_unknown_targets_and_misuse_exit_2(setup: Setup) -> None:
+    unknown = setup.run_process("push", "nope")
+    assert unknown.returncode == 2 and "unknown push target 'nope'" in unknown.stderr
+    assert setup.run("push", "--dry-run").returncode == 2
+
+
+def test_subscribers_add_import_list_remove(setup: Setup) -> None:
+    csv = setup.folder / "list.csv"
+    csv.write_text("name,email\nAda,ada@Example.NET\nBob,bob@example.net\nX,not-an-address\n",
+                   encoding="utf-8")
+    imported = setup.run("subscribers", "import", str(csv))
+    assert imported.returncode == 1                     # one bad row, reported
+    assert "mail: 2 address(es) added" in imported.stdout
+    assert "not an email address: 'not-an-address'" in imported.stderr
+    assert setup.run("subscribers", "add", "cy@example.org", "--target", "mail").returncode == 0
+    listed = setup.run("subscribers", "list")
+    lines = sorted(line.split("\t")[:2] for line in listed.stdout.splitlines())
+    assert lines == [["ada@example.net", "confirmed"], ["bob@example.net", "confirmed"],
+                     ["cy@example.org", "confirmed"]]
+    removed = setup.run("subscribers", "remove", "bob@example.net", "nobody@example.org")
+    assert "1 address(es) removed" in removed.stdout and "not subscribed" in removed.stderr
+    assert "bob@" not in setup.run("subscribers", "list").stdout
+    dry = setup.run("push", "--dry-run", "mail")
+    assert dry.returncode == 0 and "Subject: " in dry.stdout and "Unsubscribe: " in dry.stdout
+    assert setup.run("subscribers", "list", "--target", "tg").returncode == 2

@@ -1,0 +1,285 @@
+"""scheduler (triggers, the APScheduler wrapper) and service.Service (the per-source job)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from syndicator.app import App, make_app
+from syndicator.config import Schedule, load_config
+from syndicator.demo.server import SiteServer
+from syndicator.errors import ConfigError, StoreError
+from syndicator.model import RunResult
+from syndicator.scheduler import SourceScheduler, _crontab_weekdays, make_trigger
+from syndicator.service import Service, StoreLock, sqlite_path
+
+MINSK = ZoneInfo("Europe/Minsk")
+
+
+# --- triggers --------------------------------------------------------------------------------
+
+def test_every_makes_an_interval_trigger_with_jitter() -> None:
+    trigger = make_trigger(Schedule(every="2m", jitter="5s"), "UTC")
+    start = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
+    assert trigger.interval == timedelta(minutes=2)  # type: ignore[attr-defined]
+    assert trigger.jitter == 5  # type: ignore[attr-defined]
+    fire = trigger.get_next_fire_time(start, start + timedelta(seconds=1))
+    assert start + timedelta(minutes=2) <= fire <= start + timedelta(minutes=2, seconds=5)
+
+
+@pytest.mark.parametrize(("cron", "after", "expected"), [
+    # 2025-10-05 is a Sunday. Weekdays 1-5 are Monday to Friday as in crontab.
+    ("30 6 * * 1-5", datetime(2025, 10, 5, 12, 0), datetime(2025, 10, 6, 6, 30)),
+    ("0 9 * * 0", datetime(2025, 10, 6, 12, 0), datetime(2025, 10, 12, 9, 0)),
+    ("0 9 * * 7", datetime(2025, 10, 6, 12, 0), datetime(2025, 10, 12, 9, 0)),
+    ("0 9 * * sat", datetime(2025, 10, 6, 12, 0), datetime(2025, 10, 11, 9, 0)),
+    ("*/15 * * * *", datetime(2025, 10, 6, 12, 1), datetime(2025, 10, 6, 12, 15)),
+])
+def test_cron_fires_in_the_config_time_zone_with_crontab_weekdays(
+        cron: str, after: datetime, expected: datetime) -> None:
+    trigger = make_trigger(Schedule(cron=cron), "Europe/Minsk")
+    fire = trigger.get_next_fire_time(None, after.replace(tzinfo=MINSK))
+    assert fire == expected.replace(tzinfo=MINSK)
+
+
+@pytest.mark.parametrize(("field", "expected"), [
+    ("*", "*"), ("1-5", "mon,tue,wed,thu,fri"), ("0,6", "sun,sat"), ("5-7", "fri,sat,sun"),
+    ("*/2", "sun,tue,thu,sat"), ("mon-fri", "mon-fri"), ("MON", "mon"), ("1/3", "mon,thu"),
+])
+def test_crontab_weekdays(field: str, expected: str) -> None:
+    assert _crontab_weekdays(field) == expected
+
+
+def test_an_impossible_cron_is_a_config_error_naming_the_source() -> None:
+    with pytest.raises(ConfigError, match=r"source news: invalid cron schedule '99 \* \* "):
+        make_trigger(Schedule(cron="99 * * * *"), "UTC", source_id="news")
+
+
+def test_the_scheduler_runs_a_job_soon_after_start_and_reports_the_next_run() -> None:
+    scheduler = SourceScheduler("UTC", workers=2)
+    fired = threading.Event()
+    scheduler.add("a", Schedule(every="1h"), fired.set, first_run_in=0.05)
+    assert not scheduler.running and scheduler.started is None
+    scheduler.start()
+    try:
+        assert scheduler.running and scheduler.started is not None
+        assert fired.wait(10), "the first run never came"
+        after = scheduler.next_run("a")
+        assert after is not None and after.tzinfo is not None
+        assert after > scheduler.started + timedelta(minutes=59)
+        assert scheduler.next_run("unknown") is None
+    finally:
+        scheduler.shutdown(wait=True)
+    assert not scheduler.running
+
+
+# --- the per-source job ------------------------------------------------------------------------
+
+CARD = """<article class="card"><a class="link" href="/news/{n}.html">Story number {n}</a>
+<time class="date">2025-10-0{n} 10:00</time></article>"""
+
+CONFIG = """
+storage: "sqlite:///store.db"
+output_dir: feeds
+sources:
+  - id: s
+    url: "${SITE}news/"
+    fetch_articles: false
+    schedule: {every: 1m}
+    list: {item: article.card, link: a.link@href, date: .date}
+  - id: other
+    url: "${SITE}other/"
+    fetch_articles: false
+    list: {item: article.card, link: a.link@href}
+fetch: {delay: 0s, robots: false, retries: 0}
+feeds:
+  - {id: s, title: S, sources: [s]}
+  - {id: both, title: Both, sources: [s, other]}
+  - {id: o, title: O, sources: [other]}
+"""
+
+
+def write_listing(root: Path, numbers: range) -> None:
+    cards = "\n".join(CARD.format(n=n) for n in numbers)
+    (root / "news").mkdir(parents=True, exist_ok=True)
+    (root / "news" / "index.html").write_text(f"<html><body>{cards}</body></html>")
+
+
+@dataclass
+class Clock:
+    now: datetime = datetime(2025, 10, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@dataclass
+class Recorder:
+    """Records what the service reported: reloaded files, hook calls, metric calls."""
+
+    reloaded: list[tuple[str, ...]] = field(default_factory=list)
+    built: list[tuple[str, ...]] = field(default_factory=list)
+    runs: list[RunResult] = field(default_factory=list)
+    broken: list[tuple[str, bool]] = field(default_factory=list)
+    run_metrics: list[tuple[str, bool, int, int]] = field(default_factory=list)
+    stored: list[tuple[str, int]] = field(default_factory=list)
+
+    def reload(self, paths: Sequence[Path]) -> None:
+        self.reloaded.append(tuple(sorted(p.name for p in paths)))
+
+    def source_run(self, source_id: str, ok: bool, duration_s: float, new: int,
+                   updated: int) -> None:
+        assert duration_s >= 0
+        self.run_metrics.append((source_id, ok, new, updated))
+
+    def source_broken(self, source_id: str, broken: bool) -> None:
+        self.broken.append((source_id, broken))
+
+    def items_stored(self, source_id: str, count: int) -> None:
+        self.stored.append((source_id, count))
+
+
+@dataclass
+class Rig:
+    site: Path
+    server: SiteServer
+    app: App
+    clock: Clock
+    record: Recorder
+    service: Service
+    fail: list[int]          # answer 503 to the listing while non-empty (one pop per request)
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    site = tmp_path / "site"
+    write_listing(site, range(1, 4))
+    (tmp_path / "config.yaml").write_text(CONFIG)
+    fail: list[int] = []
+
+    def hook(handler: BaseHTTPRequestHandler, path: str) -> bool:
+        if path == "/news/" and fail:
+            fail.pop()
+            handler.send_response(503)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return True
+        return False
+
+    with SiteServer(site, hook=hook) as server:
+        config = load_config(tmp_path / "config.yaml", env={"SITE": server.url})
+        clock = Clock()
+        record = Recorder()
+        with make_app(config, clock=clock) as app:
+            service = Service(app, record, metrics=record)
+            service.after_build.append(record.built.append)
+            service.after_run.append(record.runs.append)
+            yield Rig(site, server, app, clock, record, service, fail)
+
+
+def test_a_run_with_new_items_rebuilds_the_feeds_of_its_source_and_calls_the_hooks(
+        rig: Rig) -> None:
+    result = rig.service.poll("s")
+    assert result is not None and (result.ok, result.new) == (True, 3)
+    assert rig.record.built == [("s", "both")]
+    assert rig.record.runs == [result]
+    assert rig.record.reloaded == [("both.atom", "both.json", "both.rss", "feeds.opml",
+                                    "index.html", "s.atom", "s.json", "s.rss")]
+    output = rig.app.config.output_path
+    assert b"Story number 3" in (output / "s.rss").read_bytes()
+    assert not (output / "o.rss").exists()          # a feed without this source is not built
+    assert rig.record.run_metrics == [("s", True, 3, 0)]
+    assert rig.record.stored == [("s", 3)]
+
+    rig.clock.advance(60)
+    again = rig.service.poll("s")                    # nothing changed: no build, still a run
+    assert again is not None and (again.new, again.updated) == (0, 0)
+    assert rig.record.built == [("s", "both")]
+    assert rig.record.runs == [result, again]
+
+
+def test_a_failing_hook_is_logged_and_the_others_still_run(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    def explode(_: object) -> None:
+        raise RuntimeError("hub unreachable")
+
+    rig.service.after_build.insert(0, explode)
+    rig.service.after_run.insert(0, explode)
+    with caplog.at_level(logging.ERROR, logger="syndicator.service"):
+        result = rig.service.poll("s")
+    assert result is not None and result.ok
+    assert rig.record.built == [("s", "both")] and rig.record.runs == [result]
+    assert [r.message.split(" hook")[0] for r in caplog.records] == ["after_build", "after_run"]
+
+
+def test_failures_back_off_break_once_and_recover_once(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.service.poll("s")
+    rig.service.prime()
+    rig.record.broken.clear()
+    rig.fail.extend([1] * 10)
+    with caplog.at_level(logging.INFO, logger="syndicator.service"):
+        outcomes: list[str] = []
+        for _ in range(12):                         # one poll a minute for 12 minutes
+            rig.clock.advance(60)
+            result = rig.service.poll("s")
+            outcomes.append("skip" if result is None else "ok" if result.ok else "fail")
+    # 1 min schedule: fail, fail, then wait 2, 4, 8 (cap) minutes between attempts
+    assert outcomes[:8] == ["fail", "fail", "skip", "fail", "skip", "skip", "skip", "fail"]
+    errors = [r.message for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].startswith("source s is broken: 3 consecutive")
+    assert rig.record.broken == [("s", True)]
+
+    rig.fail.clear()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="syndicator.service"):
+        rig.clock.advance(3600)
+        result = rig.service.poll("s")
+    assert result is not None and result.ok
+    warnings = [r.message for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].startswith("source s recovered")
+    assert rig.record.broken == [("s", True), ("s", False)]
+
+
+def test_a_stopped_service_starts_no_run(rig: Rig) -> None:
+    rig.service.stop()
+    assert rig.service.poll("s") is None
+    assert rig.app.store.runs("s") == []
+    assert rig.service.wait_idle(0)
+
+
+# --- the store lock ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("url", "path"), [
+    ("sqlite:////var/lib/s.db", "/var/lib/s.db"),
+    ("sqlite+pysqlite:////tmp/x.db?timeout=5", "/tmp/x.db"),
+    ("sqlite:///:memory:", None),
+    ("sqlite://", None),
+    ("postgresql+psycopg://u@h/db", None),
+])
+def test_sqlite_path(url: str, path: str | None) -> None:
+    assert sqlite_path(url) == (Path(path) if path else None)
+
+
+def test_a_second_lock_on_the_same_store_names_the_holder(tmp_path: Path) -> None:
+    db = tmp_path / "deep" / "store.db"
+    first = StoreLock(db).acquire()
+    try:
+        with pytest.raises(StoreError, match=rf"another syndicator run is using {db} "
+                                             rf"\(pid {os.getpid()}\)"):
+            StoreLock(db).acquire()
+    finally:
+        first.release()
+    StoreLock(db).acquire().release()               # free again once released
