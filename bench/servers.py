@@ -126,6 +126,7 @@ def serve(vhosts: Sequence[Vhost], *, prefer: str = "nginx",
 # --- nginx -------------------------------------------------------------------------------------
 
 _NGINX_CONF = """
+{user}
 worker_processes {workers};
 daemon off;
 pid {tmp}/nginx.pid;
@@ -177,7 +178,10 @@ def _nginx(binary: str, vhosts: Sequence[Vhost], workers: int | str) -> Iterator
         validators="etag on;" if vhost.etags else "etag off; if_modified_since off;")
         for port, vhost in zip(ports, vhosts, strict=True))
     conf = tmp / "nginx.conf"
-    conf.write_text(_NGINX_CONF.format(workers=workers, tmp=tmp, servers=blocks))
+    # Started as root, nginx's workers would run as `nobody` and could not read private
+    # folders such as pytest's tmp_path: keep them as the user who started the benchmark.
+    user = "user root;" if os.geteuid() == 0 else ""
+    conf.write_text(_NGINX_CONF.format(user=user, workers=workers, tmp=tmp, servers=blocks))
     process = subprocess.Popen([binary, "-c", str(conf), "-p", str(tmp), "-e",
                                 str(tmp / "error.log")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

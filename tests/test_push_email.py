@@ -215,6 +215,7 @@ def test_a_digest_is_one_message_per_subscriber(demo: Demo, smtp: SmtpServer,
         assert send_digest(app, "digest", T0 + timedelta(days=1)).sent == 0
         status = next(s for s in push_status(app.store, app.config) if s.target_id == "digest")
         assert (status.sent, status.queued, status.subscribers) == (6, 0, 2)
+        assert status.to_json()["summary"] == "0 queued, 6 sent, 0 failed, 0 unknown, 0 dead"
     for reader in READERS:
         [msg] = smtp.to(reader)
         assert msg.get_content_type() == "multipart/alternative"
@@ -287,6 +288,8 @@ def test_subscribe_confirm_receive_unsubscribe_receive_nothing(
                 == 400
             answer = web.post("/subscribe/mail", data={"email": reader})
             assert answer.status_code == 200 and "Check your inbox" in answer.text
+            again = web.post("/subscribe/mail", data={"email": reader})   # no second mail
+            assert again.status_code == 200 and again.text == answer.text
             subscriber = app.store.subscriber("mail", "Reader@example.net")
             assert subscriber is not None and subscriber.status == "pending"
 

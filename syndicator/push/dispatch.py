@@ -210,7 +210,7 @@ class _TelegramJob(_Job):
             return False
         post = telegram_post(self.target, self.app.config, item)
         if row.action == "edit":
-            return self.edit(row, post)
+            return self.edit(row, item, post)
         sent = list(row.message_ids)
         plain = False
         migrated = False
@@ -271,7 +271,8 @@ class _TelegramJob(_Job):
         self.chat = chat
         self.app.store.update_push_target(self.target.id, self.now(), chat_id=chat)
 
-    def edit(self, row: Delivery, post: TelegramPost) -> bool:
+    def edit(self, row: Delivery, item: Item, post: TelegramPost) -> bool:
+        """Edit the first sent message in place (on_update: edit); later parts stay."""
         if not row.message_ids:
             self.finish(row, "sent", error=None)
             return False
@@ -285,8 +286,7 @@ class _TelegramJob(_Job):
                                                                    post.parts[0]))
         if result.kind == "rejected" and post.photo:
             # The message went out as text (its image had been refused): edit the text.
-            text_post = without_photo(post, self.target, self.app.config,
-                                      self.item(row) or _never())
+            text_post = without_photo(post, self.target, self.app.config, item)
             result = self.client.edit_message_text(self.chat, first, text_post.parts[0])
         if result.ok:
             self.finish(row, "sent", error=None)
@@ -320,10 +320,6 @@ class _TelegramJob(_Job):
             return True   # the API is unreachable or failing: do not hammer it
         self.dead(row, sent, reason)
         return False
-
-
-def _never() -> Item:
-    raise LookupError("the item vanished while editing")  # pragma: no cover
 
 
 # --- email ------------------------------------------------------------------------------------

@@ -29,6 +29,13 @@ class TargetStatus:
     subscribers: int | None = None       # email: confirmed addresses
     mode: str | None = None              # email: per_item | digest
 
+    def to_json(self) -> dict[str, object]:
+        """For /status.json: the fields, datetimes as ISO 8601, plus the summary line."""
+        data: dict[str, object] = dict(vars(self))
+        data["hold_until"] = self.hold_until.isoformat() if self.hold_until else None
+        data["summary"] = self.summary
+        return data
+
     @property
     def summary(self) -> str:
         text = (f"{self.queued} queued, {self.sent} sent, {self.failed} failed, "

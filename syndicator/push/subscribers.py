@@ -25,6 +25,7 @@ from syndicator.push.email import SmtpSession, confirmation_message, valid_addre
 from syndicator.store.store import Store, Subscriber
 
 CONFIRM_DAYS = 7
+RESEND_AFTER = timedelta(minutes=10)
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 
@@ -116,6 +117,9 @@ def request_subscription(store: Store, config: Config, target_id: str, address: 
     existing = store.subscriber(target_id, email)
     if existing is not None and existing.status == "confirmed":
         return True
+    if (existing is not None and existing.status == "pending"
+            and now - existing.updated < RESEND_AFTER):
+        return True   # a confirmation mail went out moments ago: no mail bombing via the form
     store.set_subscriber(target_id, email, "pending", now, reason="signed up through the form")
     msg = confirmation_message(config, target, email,
                                confirm_url=confirm_url(config, target_id, email, now),
