@@ -97,7 +97,7 @@ def _warm_up_imports(app: App) -> None:
     app.store.runs(limit=1)
 
 
-def build(workdir: Path, items: int, sources: int, runs: int) -> None:
+def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) -> None:
     """Full builds of all feeds (and archives) from `items` stored items, then incremental
     builds after one new item each."""
     _fresh(workdir)
@@ -114,7 +114,7 @@ def build(workdir: Path, items: int, sources: int, runs: int) -> None:
             _seed(app, ids, items, now)
         full: list[float] = []
         written = 0
-        for _ in range(runs):
+        for _ in range(full_runs):
             shutil.rmtree(config.output_path, ignore_errors=True)
             with measure() as phase:
                 result = build_feeds(config, app.store, now)
@@ -205,7 +205,8 @@ def main() -> None:
     b = sub.add_parser("build")
     b.add_argument("--items", type=int, default=100_000)
     b.add_argument("--sources", type=int, default=10)
-    b.add_argument("--runs", type=int, default=3)
+    b.add_argument("--runs", type=int, default=3, help="incremental builds")
+    b.add_argument("--full-runs", type=int, default=1, help="full builds (each from scratch)")
     b.add_argument("--workdir", type=Path, required=True)
     args = parser.parse_args()
     if args.task == "crawl":
@@ -215,7 +216,7 @@ def main() -> None:
         poll(args.etag_site, args.plain_site, args.listing, args.sources, args.workdir,
              phase=args.phase)
     else:
-        build(args.workdir, args.items, args.sources, args.runs)
+        build(args.workdir, args.items, args.sources, args.runs, args.full_runs)
 
 
 if __name__ == "__main__":

@@ -44,15 +44,16 @@ class Sizes:
     sources: int           # steady state: sources polled
     naive_sample: int      # steady state: sources the naive script re-scrapes (per-source cost)
     items: int             # build: stored items
+    full_build_runs: int   # build: full builds from scratch (minutes each at 100k items)
     wrk_seconds: int
     deliveries: int
     chats: int
 
 
 FULL = Sizes(articles=2000, runs=3, naive_runs=1, sources=200, naive_sample=20,
-             items=100_000, wrk_seconds=10, deliveries=1000, chats=50)
+             items=100_000, full_build_runs=1, wrk_seconds=10, deliveries=1000, chats=50)
 QUICK = Sizes(articles=24, runs=1, naive_runs=1, sources=4, naive_sample=2, items=300,
-              wrk_seconds=1, deliveries=6, chats=3)
+              full_build_runs=1, wrk_seconds=1, deliveries=6, chats=3)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -215,7 +216,9 @@ def _per_source(found: list[dict[str, Any]]) -> dict[str, float]:
 # --- build -------------------------------------------------------------------------------------
 
 def bench_build(sizes: Sizes, workdir: Path) -> dict[str, Any]:
+    # Full builds from scratch take minutes at 100k items with archives: one, unless --runs.
     found = contender("ours", "build", "--items", str(sizes.items), "--runs", str(sizes.runs),
+                      "--full-runs", str(sizes.full_build_runs),
                       "--workdir", str(workdir / "ours-build"))
     return {"items": found["items"], "feeds": found["feeds"], "seed_s": found["seed_wall"],
             "full_s": median(found["full"]), "files": found["files"],
@@ -297,7 +300,7 @@ def report(results: dict[str, Any]) -> str:
     if "build" in results:
         b = results["build"]
         row("build", f"full, {b['items']} items, {b['feeds']} feeds + archives",
-            f"{b['full_s']:.2f} s ({b['files']} files)", "≤ 10 s")
+            f"{b['full_s']:.2f} s ({b['files']} files written)", "≤ 10 s")
         row("build", "incremental, one new item",
             f"{b['incremental_ms']:.0f} ms (files rewritten {b['rewritten']})", "≤ 50 ms")
         row("memory", "peak RSS, build", f"{b['peak_rss_mb']:.0f} MB", "≤ 200 MB")

@@ -94,16 +94,23 @@ class SourceScheduler:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
     def add(self, source_id: str, schedule: Schedule, job: Callable[[], object], *,
-            first_run_in: float = FIRST_RUN_DELAY) -> None:
-        """Schedule `job` for a source; the first run is `first_run_in` seconds from now."""
+            first_run_in: float | None = FIRST_RUN_DELAY, name: str | None = None) -> None:
+        """Schedule `job` for a source; the first run is `first_run_in` seconds from now.
+
+        `first_run_in=None` leaves the first run to the trigger (digests at their cron time).
+        Other jobs (push) use ids that cannot be source ids, e.g. "push:dispatch".
+        """
         trigger = make_trigger(schedule, self._timezone, source_id=source_id)
         interval = schedule.interval_seconds
+        first = (self._clock() + timedelta(seconds=first_run_in) if first_run_in is not None
+                 else None)
+        extra = {"next_run_time": first} if first is not None else {}
         self._scheduler.add_job(
-            job, trigger, id=source_id, name=f"source {source_id}",
+            job, trigger, id=source_id, name=name or f"source {source_id}",
             coalesce=True, max_instances=1,
             # A fire delayed by busy workers still runs if it is less than an interval late.
             misfire_grace_time=max(1, int(interval)),
-            next_run_time=self._clock() + timedelta(seconds=first_run_in),
+            **extra,
         )
 
     def start(self) -> None:

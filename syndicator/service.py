@@ -34,19 +34,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from starlette.routing import BaseRoute
 
 from syndicator import health
 from syndicator.app import App, make_app
-from syndicator.config import Config
+from syndicator.config import Config, Schedule
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.model import RunResult
 from syndicator.status import HISTORY, ServiceStatus
 from syndicator.web.context import WebContext
 from syndicator.websub import hook_for
+
+if TYPE_CHECKING:  # apscheduler is imported only by the commands that schedule
+    from syndicator.scheduler import SourceScheduler
 
 log = logging.getLogger(__name__)
 
@@ -385,6 +388,42 @@ STARTUP: list[Callable[[Running], None]] = []
 
 
 HUB_DRAIN_SECONDS = 2.0
+PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retries) are sent
+
+
+def schedule_push(scheduler: SourceScheduler, app: App) -> None:
+    """Push jobs beside the source jobs: per-item deliveries every few seconds, and digests.
+
+    The outbox rows are written with the items, so a push job only has to look at what is
+    due; running it often keeps a new item's delay short and retries on time.
+    """
+    from syndicator.push.dispatch import digest_jobs, dispatch_due, send_digest
+
+    def dispatch() -> None:
+        try:
+            report = dispatch_due(app)
+        except SyndicatorError as exc:
+            log.error("push: %s", exc)
+            return
+        log.debug("push: %s", report)
+
+    def digest(target_id: str) -> None:
+        try:
+            send_digest(app, target_id)
+        except SyndicatorError as exc:
+            log.error("push %s: digest failed: %s", target_id, exc)
+
+    scheduler.add("push:dispatch", PUSH_EVERY, dispatch, name="push deliveries")
+    for target_id, schedule in digest_jobs(app.config):
+        scheduler.add(f"push:digest:{target_id}", schedule,
+                      functools.partial(digest, target_id), first_run_in=None,
+                      name=f"digest {target_id}")
+
+
+def _push_status_of(app: App) -> Callable[[], tuple[Any, ...]]:
+    from syndicator.push.status import push_status
+
+    return lambda: push_status(app.store, app.config)
 
 
 def partner_routes(ctx: WebContext) -> list[BaseRoute]:
@@ -416,7 +455,8 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         metrics = Metrics()
         service = Service(app, cache, metrics=metrics)
         scheduler = SourceScheduler(config.timezone, workers=min(8, max(1, len(enabled))))
-        status = ServiceStatus(config, app.store, scheduler=scheduler, clock=app.clock)
+        status = ServiceStatus(config, app.store, scheduler=scheduler, clock=app.clock,
+                               targets=_push_status_of(app) if config.push else None)
         running = Running(app=app, service=service, cache=cache, status=status)
         hub = hook_for(config)
         if hub is not None:
@@ -433,6 +473,8 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         web = create_web_app(ctx, extra_routes=[*running.extra_routes, *partner_routes(ctx)])
         for source in enabled:
             scheduler.add(source.id, source.schedule, functools.partial(service.poll, source.id))
+        if config.push:
+            schedule_push(scheduler, app)
         scheduler.start()
         echo(f"syndicator run: {len(enabled)} source(s) scheduled; serving {address(sock)} "
              f"(pid {os.getpid()})")
@@ -462,7 +504,8 @@ def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
         cleanup.callback(app.close)
         cache = FeedCache(config.output_path)
         cache.load_all()
-        status = ServiceStatus(config, app.store, scheduler=None, clock=app.clock)
+        status = ServiceStatus(config, app.store, scheduler=None, clock=app.clock,
+                               targets=_push_status_of(app) if config.push else None)
         ctx = WebContext(config=config, store=app.store, cache=cache, status=status)
         web = create_web_app(ctx, extra_routes=partner_routes(ctx))
         watcher = OutputWatcher(config.output_path, cache)

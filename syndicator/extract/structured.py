@@ -27,6 +27,8 @@ from syndicator.extract.html import (
     attr,
     collapse,
     element_text,
+    is_inside,
+    node_key,
     raw_text,
     select_all,
     select_one,
@@ -47,23 +49,62 @@ _MAX_NODES = 10_000           # a JSON-LD walk stops here: hostile pages can nes
 _MAX_DEPTH = 50
 
 
+class _Heads:
+    """The elements the metadata lives in, found in one pass over the page (each CSS query
+    walks the whole tree: one query instead of eight is most of this module's cost)."""
+
+    QUERY = ("script[type], meta[content], title, link[rel][href], [itemprop], "
+             "time[datetime], article")
+
+    def __init__(self, soup: Node) -> None:
+        self.scripts: list[Node] = []
+        self.metas: list[Node] = []
+        self.titles: list[Node] = []
+        self.links: list[Node] = []
+        self.itemprops: list[Node] = []
+        self.times: list[Node] = []
+        self.articles: list[Node] = []
+        seen: set[int] = set()
+        for element in select_all(soup, self.QUERY):
+            key = node_key(element)
+            if key in seen:        # an element matching several parts comes once per part
+                continue
+            seen.add(key)
+            name = tag_name(element)
+            if name == "script":
+                self.scripts.append(element)
+            elif name == "meta" and attr(element, "content") is not None:
+                self.metas.append(element)
+            elif name == "title":
+                self.titles.append(element)
+            elif name == "link":
+                self.links.append(element)
+            elif name == "time" and attr(element, "datetime") is not None:
+                self.times.append(element)
+            elif name == "article":
+                self.articles.append(element)
+            if attr(element, "itemprop") is not None:
+                self.itemprops.append(element)
+
+
 def extract_structured(soup: Node, base_url: str) -> Article:
     """An Article (url=base_url) from the page's structured metadata; fields may be empty."""
-    ld = json_ld_article(soup)
-    meta = _meta_index(soup)
+    heads = _Heads(soup)
+    ld = json_ld_article(soup, heads)
+    meta = _meta_index(heads)
     return Article(
         url=base_url,
         title=_first(_text(ld.get("headline")), _text(ld.get("name")), meta.first("og:title"),
-                     meta.first("twitter:title"), _title(soup)),
+                     meta.first("twitter:title"), _title(heads)),
         dates=_dedupe([
             _text(ld.get("datePublished")), _text(ld.get("dateCreated")),
             meta.first("article:published_time"), meta.first("og:published_time"),
-            _microdata_date(soup, "datePublished"), meta.first("pubdate"),
+            _microdata_date(heads, "datePublished"), meta.first("pubdate"),
             meta.first("publishdate"), meta.first("dc.date.issued"), meta.first("date"),
-            _time_datetime(soup),
+            _time_datetime(heads),
         ]),
         updated=_first(_text(ld.get("dateModified")), meta.first("article:modified_time"),
-                       meta.first("og:updated_time"), _microdata_date(soup, "dateModified")),
+                       meta.first("og:updated_time"), _microdata_date(heads, "dateModified")),
         summary=_first(_text(ld.get("description")), meta.first("og:description"),
                        meta.first("description"), meta.first("twitter:description")),
         content=_body_html(ld.get("articleBody")),
@@ -74,7 +115,7 @@ def extract_structured(soup: Node, base_url: str) -> Article:
                                             meta.first("twitter:image"))),
         author=_first(_names(ld.get("author")), _meta_author(meta)),
         categories=_categories(ld, meta),
-        canonical=absolute_url(base_url, _first(_canonical_link(soup), meta.first("og:url"))),
+        canonical=absolute_url(base_url, _first(_canonical_link(heads), meta.first("og:url"))),
         language=_first(page_language(soup), _language(meta.first("og:locale")),
                         _language(_text(ld.get("inLanguage")))),
     )
@@ -97,10 +138,10 @@ def _language(value: str | None) -> str | None:
 
 # --- JSON-LD ---------------------------------------------------------------------------------
 
-def json_ld_article(soup: Node) -> dict[str, Any]:
+def json_ld_article(soup: Node, heads: _Heads | None = None) -> dict[str, Any]:
     """The first article-typed JSON-LD node, with `@id` references resolved one level."""
     nodes: list[dict[str, Any]] = []
-    for script in select_all(soup, "script[type]"):
+    for script in (heads or _Heads(soup)).scripts:
         kind = (attr(script, "type") or "").split(";")[0].strip().lower()
         if kind != "application/ld+json":
             continue
@@ -243,9 +284,9 @@ class _Meta:
         return list(self.values.get(key, ()))
 
 
-def _meta_index(soup: Node) -> _Meta:
+def _meta_index(heads: _Heads) -> _Meta:
     meta = _Meta()
-    for tag in select_all(soup, "meta[content]"):
+    for tag in heads.metas:
         content = collapse(attr(tag, "content") or "")
         if not content:
             continue
@@ -265,21 +306,20 @@ def _meta_author(meta: _Meta) -> str | None:
     return None
 
 
-def _title(soup: Node) -> str | None:
-    title = select_one(soup, "title")
-    return element_text(title) or None if title is not None else None
+def _title(heads: _Heads) -> str | None:
+    return element_text(heads.titles[0]) or None if heads.titles else None
 
 
-def _canonical_link(soup: Node) -> str | None:
-    for link in select_all(soup, "link[rel][href]"):
+def _canonical_link(heads: _Heads) -> str | None:
+    for link in heads.links:
         rels = (attr(link, "rel") or "").lower().split()
         if "canonical" in rels:
             return collapse(attr(link, "href") or "") or None
     return None
 
 
-def _microdata_date(soup: Node, prop: str) -> str | None:
-    for tag in select_all(soup, "[itemprop]"):
+def _microdata_date(heads: _Heads, prop: str) -> str | None:
+    for tag in heads.itemprops:
         if attr(tag, "itemprop") != prop:
             continue
         value = attr(tag, "datetime") or attr(tag, "content") or element_text(tag)
@@ -291,13 +331,13 @@ def _microdata_date(soup: Node, prop: str) -> str | None:
 _NOT_ARTICLE_TIME = frozenset({"nav", "aside", "footer"})
 
 
-def _time_datetime(soup: Node) -> str | None:
+def _time_datetime(heads: _Heads) -> str | None:
     """`<time datetime>` of the article, not of a sidebar: inside <article> when there is one,
     else the first one outside navigation, asides and footers."""
-    for scope in (select_one(soup, "article"), soup):
-        if scope is None:
-            continue
-        for time in select_all(scope, "time[datetime]"):
+    article = heads.articles[0] if heads.articles else None
+    inside = [t for t in heads.times if article is not None and is_inside(t, article)]
+    for times in (inside, heads.times):
+        for time in times:
             if any(tag_name(parent) in _NOT_ARTICLE_TIME for parent in ancestors(time)):
                 continue
             value = collapse(attr(time, "datetime") or "")
