@@ -68,8 +68,8 @@ def hub() -> Iterator[Hub]:
 
 
 @pytest.mark.slow
-def test_run_pushes_a_new_story_once_and_pings_the_hub(setup: Setup, hub: Hub,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_pushes_a_new_story_once_and_pings_the_hub(
+        setup: Setup, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     with FakeTelegram(TOKEN) as telegram:
         config = setup.config.read_text() + (
             f"websub: {{hub: \"{hub.url}\"}}\n"
