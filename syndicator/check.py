@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from syndicator.config import Config, SourceConfig
 from syndicator.errors import SyndicatorError
-from syndicator.extract import extract_article, extract_listing, parse_feed
+from syndicator.extract import extract_article, extract_listing, parse_feed, parse_sitemap
 from syndicator.fetch import Fetcher
 from syndicator.model import Article, NotModified
 from syndicator.normalise import NormaliseContext, normalise_article, sanitize_html
@@ -55,6 +55,15 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
     if source.type == "feed":
         found = list(parse_feed(page))
         next_url = None
+    elif source.type == "sitemap":
+        sitemap = parse_sitemap(page)
+        if sitemap.sitemaps:
+            echo(f"  sitemap index of {len(sitemap.sitemaps)} sitemap(s); reading the newest: "
+                 f"{sitemap.sitemaps[0]}")
+            child = fetcher.get(sitemap.sitemaps[0], settings)
+            assert not isinstance(child, NotModified)
+            sitemap = parse_sitemap(child)
+        found, next_url = list(sitemap.articles), None
     else:
         assert source.list is not None
         listing = extract_listing(page, source.list)
@@ -89,7 +98,7 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
     first = found[0]
     page_article: Article | None = None
     wants_pages = source.fetch_articles if source.fetch_articles is not None else (
-        source.type == "html")
+        source.type in ("html", "sitemap"))
     if wants_pages:
         echo(f"article page: {first.url}")
         try:

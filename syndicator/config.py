@@ -198,6 +198,10 @@ class SourceConfig(_Model):
     list: ListSelectors | None = None
     article: ArticleSelectors | None = None
     fetch_articles: bool | None = None    # feed sources: also fetch each article page
+    # sitemap sources: the newest N URLs per run (a sitemap may list 50,000), and how many
+    # child sitemaps of a sitemap index are read (newest first)
+    max_items: int = Field(default=50, ge=1, le=10_000)
+    max_sitemaps: int = Field(default=3, ge=1, le=100)
     enabled: bool = True
 
     @field_validator("url")

@@ -4,6 +4,7 @@
     selectors.py   listing and article pages by the operator's CSS selectors
     structured.py  JSON-LD / OpenGraph / meta fallbacks
     feed.py        RSS / RDF / Atom (feedparser) and JSON Feed
+    sitemap.py     XML sitemaps and sitemap indexes (news and image extensions)
 """
 
 from syndicator.extract.feed import check_xml_safety, parse_feed
@@ -17,9 +18,11 @@ from syndicator.extract.html import (
     split_selector,
 )
 from syndicator.extract.selectors import extract_article, extract_listing, guess_content
+from syndicator.extract.sitemap import Sitemap, parse_sitemap
 from syndicator.extract.structured import extract_structured
 
 __all__ = [
+    "Sitemap",
     "check_xml_safety",
     "drop_tracking_pixels",
     "extract_article",
@@ -28,6 +31,7 @@ __all__ = [
     "guess_content",
     "parse_feed",
     "parse_html",
+    "parse_sitemap",
     "remove_selectors",
     "select_value",
     "select_values",
