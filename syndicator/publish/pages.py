@@ -1,6 +1,6 @@
 """The human-facing pages next to the feeds: `index.html` (Jinja2) and `feeds.opml`.
 
-The only Jinja2 user. Both pages are built from the config and the feed summaries alone, with
+Both pages are built from the config and the feed summaries alone, with
 no clock in them, so they are byte-identical while nothing changes and the atomic writer
 leaves them alone.
 """
@@ -14,21 +14,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
 from syndicator.config import Config, FeedConfig
 from syndicator.publish import common
+from syndicator.templating import environment
 
 OPML_DOCS = "http://opml.org/spec2.opml"
 
-_ENVIRONMENT = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,              # every title and description comes from config or scraping
-    undefined=StrictUndefined,    # a typo in a template fails loudly instead of printing ""
-    trim_blocks=True,
-    lstrip_blocks=True,
-    keep_trailing_newline=True,
-)
+_ENVIRONMENT = environment([Path(__file__).parent / "templates"], keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Jinja2 for push messages and subscription pages: the push package's one Jinja2 user.
+"""Templates of push messages and subscription pages (through the Jinja2 adapter).
 
 Templates ending in `.html.j2` are autoescaped (HTML for email and Telegram), `.txt.j2` are
 not. An operator may point a target's `template` at a file (Telegram) or a folder (email:
@@ -7,40 +7,19 @@ files there override the bundled ones of the same name).
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from jinja2 import (
-    BaseLoader,
-    ChoiceLoader,
-    Environment,
-    FileSystemLoader,
-    StrictUndefined,
-    select_autoescape,
-)
-from markupsafe import Markup
-
 from syndicator.errors import ConfigError
+from syndicator.templating import Environment, Markup, environment
 
 BUNDLED = Path(__file__).parent / "templates"
 
 
-@lru_cache(maxsize=32)
 def _environment(extra: str | None) -> Environment:
-    loaders: list[BaseLoader] = []
-    if extra is not None:
-        loaders.append(FileSystemLoader(extra))
-    loaders.append(FileSystemLoader(str(BUNDLED)))
-    env = Environment(
-        loader=ChoiceLoader(loaders),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default=False),
-        undefined=StrictUndefined,
-        keep_trailing_newline=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    return env
+    """Bundled templates, overridden by the operator's folder when one is given."""
+    folders: list[str | Path] = [extra, BUNDLED] if extra is not None else [BUNDLED]
+    return environment(folders, autoescape=("html.j2",))
 
 
 def render(name: str, *, folder: str | None = None, **context: Any) -> str:

@@ -1,23 +1,13 @@
-"""Jinja2 for the server-rendered pages: the web package's one Jinja2 user.
-
-Autoescaping is on for every template (titles and summaries come from scraped sites) and
-undefined names fail loudly.
-"""
+"""The server-rendered pages' templates (through the Jinja2 adapter, autoescaped)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from syndicator.templating import environment
 
-_ENVIRONMENT = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=True,
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_ENVIRONMENT = environment([Path(__file__).parent / "templates"])
 
 
 def render(name: str, **context: Any) -> bytes:
