@@ -2,7 +2,7 @@
 
     python -m bench.run                      # everything, default sizes (about 15 minutes)
     python -m bench.run --quick              # the smoke version: tiny sizes, one run (seconds)
-    python -m bench.run --only crawl,build   # some of: crawl steady build serving push
+    python -m bench.run --only crawl,build   # some of: parsers crawl steady build serving push
     python -m bench.run --json results.json  # also write the raw numbers
 
 Each contender runs in its own process (`bench.ours`, `bench.naive`, `bench.limit`,
@@ -33,7 +33,7 @@ from bench.common import LANGUAGES, median, parse_emitted
 from bench.servers import Servers, Vhost, ensure_tools, serve
 from bench.sitegen import Options, SiteInfo, generate
 
-ALL = ("crawl", "steady", "build", "serving", "push")
+ALL = ("parsers", "crawl", "steady", "build", "serving", "push")
 
 
 @dataclass(frozen=True)
@@ -83,9 +83,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                                "server": prefer, "tools": tools}
     workdir = args.workdir / ("quick" if args.quick else "full")
     site = None
-    if {"crawl", "steady"} & set(wanted):
+    if {"parsers", "crawl", "steady"} & set(wanted):
         site = generate(workdir / "site", Options(articles=sizes.articles))
     steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "parsers": lambda: bench_parsers(site, quick=args.quick),
         "crawl": lambda: bench_crawl(site, sizes, workdir, prefer),
         "steady": lambda: bench_steady(site, sizes, workdir, prefer),
         "build": lambda: bench_build(sizes, workdir),
@@ -226,7 +227,14 @@ def bench_build(sizes: Sizes, workdir: Path) -> dict[str, Any]:
             "rewritten": found["rewritten"], "peak_rss_mb": found["peak_rss_mb"]}
 
 
-# --- serving and push: in their own modules ----------------------------------------------------
+# --- parsers, serving and push: in their own modules -------------------------------------------
+
+def bench_parsers(site: SiteInfo | None, *, quick: bool) -> dict[str, Any]:
+    from bench import parsers
+
+    assert site is not None
+    return parsers.run(site.root, 2 if quick else 10)
+
 
 def bench_serving(sizes: Sizes, workdir: Path, tools: dict[str, str | None], *,
                   quick: bool) -> dict[str, Any]:
@@ -273,6 +281,8 @@ def report(results: dict[str, Any]) -> str:
     def row(bench: str, figure: str, value: str, target: str = "") -> None:
         lines.append(f"| {bench} | {figure} | {value} | {target} |")
 
+    for line in results.get("parsers", {}).get("rows", []):
+        row("parsers", *line)
     if "crawl" in results:
         c = results["crawl"]
         pps = c["pages_per_s"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 import codecs
 import email.utils
 import logging
+import os
 import re
 import threading
 import time
@@ -152,6 +153,7 @@ class Fetcher:
         self._gates: dict[str, _HostGate] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
+        self._proxy_cache: dict[str, dict[str, str]] = {}
 
     def __enter__(self) -> Fetcher:
         return self
@@ -221,7 +223,8 @@ class Fetcher:
         with gate.slot(settings.per_host, delay, self._sleep, self._monotonic):
             response = self._session.get(
                 url, headers=dict(headers), stream=True, allow_redirects=False,
-                timeout=(settings.connect_timeout, settings.timeout))
+                timeout=(settings.connect_timeout, settings.timeout),
+                proxies=self._proxies(url))
             try:
                 body = b""
                 if 200 <= response.status_code < 300:
@@ -234,6 +237,19 @@ class Fetcher:
                 # An abandoned body closes the connection; a fully read one returns it to
                 # the pool for the next request.
                 response.close()
+
+    def _proxies(self, url: str) -> dict[str, str] | None:
+        """The environment's proxies for the URL's origin (HTTP(S)_PROXY, NO_PROXY), read once
+        per origin; None for a session given to us, which keeps its own settings."""
+        if not self._owns_session:
+            return None
+        origin = _origin(url)
+        with self._lock:
+            found = self._proxy_cache.get(origin)
+            if found is None:
+                found = self._proxy_cache[origin] = dict(
+                    requests.utils.get_environ_proxies(origin + "/"))
+            return found
 
     def _gate(self, url: str) -> _HostGate:
         host = (urlsplit(url).hostname or "").lower()
@@ -295,6 +311,14 @@ def _new_session() -> requests.Session:
     adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
+    # With trust_env, requests re-reads the whole environment (proxies, CA bundle) and stats
+    # ~/.netrc on every request: a quarter of the CPU a page fetch costs. The environment is
+    # read here instead (the CA bundle) and once per origin (proxies, see Fetcher._proxies);
+    # credentials come from the config, never from ~/.netrc.
+    session.trust_env = False
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
     return session
 
 
