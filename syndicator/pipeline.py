@@ -15,7 +15,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from syndicator.app import App
@@ -23,7 +23,15 @@ from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import ExtractError, FetchError, SyndicatorError
 from syndicator.extract import extract_article, extract_listing, parse_feed, parse_sitemap
 from syndicator.health import layout_check
-from syndicator.model import Article, Item, NotModified, Page, RunResult, UrlState
+from syndicator.model import (
+    Article,
+    Item,
+    NotModified,
+    Page,
+    RunResult,
+    UrlState,
+    Validators,
+)
 from syndicator.normalise import (
     NormaliseContext,
     canonical_url,
@@ -71,6 +79,17 @@ class _Run:
             new=new, updated=updated, errors=tuple(self.errors or ()),
             warnings=tuple(self.warnings or ()), missing_fields=missing or {},
         )
+
+
+@dataclass(frozen=True)
+class _Fetched:
+    """What a worker made of one article URL: an Article, a 304, or an error message."""
+
+    article: Article | None = None
+    validators: Validators = field(default_factory=Validators)
+    not_modified: bool = False
+    error: str | None = None
+    fetched: bool = False          # a body was received (even if it could not be read)
 
 
 @dataclass(frozen=True)
@@ -154,8 +173,9 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
             break
         if isinstance(answer, NotModified):
             run.not_modified += 1
-            states.append(_state(url, answer.validators.etag, answer.validators.last_modified,
-                                 None, app.clock()))
+            if _changed(known, answer.validators):
+                states.append(_state(url, answer.validators.etag,
+                                     answer.validators.last_modified, None, app.clock()))
             if len(seen_pages) == 1:
                 return None, states
             break  # an unchanged later page holds only stories we already have
@@ -180,7 +200,7 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
                    app.clock())
     if isinstance(answer, NotModified):
         run.not_modified += 1
-        return None, [state]
+        return None, [state] if _changed(known, answer.validators) else []
     run.pages += 1
     progress("page", source.url)
     cards: dict[str, Article] = {}
@@ -198,7 +218,7 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
                      app.clock())]
     if isinstance(answer, NotModified):
         run.not_modified += 1
-        return None, states
+        return None, states if _changed(known, answer.validators) else []
     run.pages += 1
     progress("page", source.url)
     sitemap = parse_sitemap(answer)
@@ -219,6 +239,11 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
     for card in articles[:source.max_items]:
         cards.setdefault(_key(card.url), card)
     return list(cards.values()), states
+
+
+def _changed(known: UrlState | None, validators: Validators) -> bool:
+    """Whether a 304's validators differ from the stored ones (else nothing to rewrite)."""
+    return known is None or known.validators != validators
 
 
 def _state(url: str, etag: str | None, last_modified: str | None, listing_hash: str | None,
@@ -282,45 +307,47 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
         return candidates, new_states, unchanged
     progress("articles", str(len(to_fetch)))
 
-    def fetch_one(job: tuple[Article, str, UrlState | None]) -> Page | NotModified | str:
+    def fetch_one(job: tuple[Article, str, UrlState | None]) -> _Fetched:
+        # Extraction happens here, in the worker, so that only the small Article (not the
+        # page of several hundred KB) waits for the main thread: memory stays flat.
         card, _digest, state = job
         validators = state.validators if state is not None else None
         try:
-            return app.fetcher.get(card.url, settings, validators=validators)
+            answer = app.fetcher.get(card.url, settings, validators=validators)
         except FetchError as exc:
-            return str(exc)
+            return _Fetched(error=f"article {exc}")
+        if isinstance(answer, NotModified):
+            return _Fetched(validators=answer.validators, not_modified=True)
+        try:
+            return _Fetched(validators=answer.validators,
+                            article=extract_article(answer, source.article))
+        except ExtractError as exc:
+            return _Fetched(error=str(exc), fetched=True)
 
     workers = max(1, min(settings.concurrency, len(to_fetch)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"fetch-{source.id}") as pool:
-        for (card, digest, _state_before), answer in zip(to_fetch, pool.map(fetch_one, to_fetch),
-                                                        strict=True):
+        for (card, digest, _state_before), done in zip(to_fetch, pool.map(fetch_one, to_fetch),
+                                                      strict=True):
             progress("article", card.url)
             before = stored.get(_key(card.url))
             fallback = _article_from_item(before) if before is not None else None
-            if isinstance(answer, str):
+            run.pages += done.fetched or done.article is not None
+            if done.error is not None:
                 # The listing data (plus what is stored) still makes an item; no state is
                 # saved, so the article page is tried again on the next run.
-                run.error(f"article {answer}")
+                run.error(done.error)
                 candidates.append(_Candidate(card, fallback, digest, None))
                 continue
-            if isinstance(answer, NotModified):
+            page_article = done.article
+            if done.not_modified:
                 run.not_modified += 1
-                if fallback is None:  # stored under another (canonical) URL: keep it as is
-                    new_states.append(_state(card.url, answer.validators.etag,
-                                             answer.validators.last_modified, digest, app.clock()))
-                    continue
                 page_article = fallback
-            else:
-                run.pages += 1
-                try:
-                    page_article = extract_article(answer, source.article)
-                except ExtractError as exc:
-                    run.error(str(exc))
-                    candidates.append(_Candidate(card, fallback, digest, None))
-                    continue
-            candidates.append(_Candidate(card, page_article, digest, None))
-            new_states.append(_state(card.url, answer.validators.etag,
-                                     answer.validators.last_modified, digest, app.clock()))
+            state = _state(card.url, done.validators.etag, done.validators.last_modified,
+                           digest, app.clock())
+            new_states.append(state)
+            if page_article is not None:
+                candidates.append(_Candidate(card, page_article, digest, None))
+            # else: 304 for an item stored under another (canonical) URL: keep it as it is
     return candidates, new_states, unchanged
 
 
