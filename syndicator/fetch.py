@@ -144,7 +144,10 @@ class Fetcher:
 
     def __init__(self, *, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic,
+                 on_response: Callable[[str, float], None] | None = None) -> None:
+        """`on_response(host, seconds)` is told how long each answer took (for metrics)."""
+        self.on_response = on_response
         self._owns_session = session is None
         self._session = session if session is not None else _new_session()
         self._sleep = sleep
@@ -221,10 +224,13 @@ class Fetcher:
         """One request through the host gate; the body is read only for 2xx answers."""
         gate = self._gate(url)
         with gate.slot(settings.per_host, delay, self._sleep, self._monotonic):
+            started = time.perf_counter()
             response = self._session.get(
                 url, headers=dict(headers), stream=True, allow_redirects=False,
                 timeout=(settings.connect_timeout, settings.timeout),
                 proxies=self._proxies(url))
+            if self.on_response is not None:  # time to the response headers
+                self.on_response(urlsplit(url).hostname or "", time.perf_counter() - started)
             try:
                 body = b""
                 if 200 <= response.status_code < 300:

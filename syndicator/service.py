@@ -453,6 +453,7 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         cleanup.callback(app.close)
         cache = FeedCache(config.output_path)
         metrics = Metrics()
+        app.fetcher.on_response = metrics.fetch_latency
         service = Service(app, cache, metrics=metrics)
         scheduler = SourceScheduler(config.timezone, workers=min(8, max(1, len(enabled))))
         status = ServiceStatus(config, app.store, scheduler=scheduler, clock=app.clock,

@@ -651,3 +651,12 @@ def test_credentials_in_urls_are_not_repeated_in_errors(site: Scripted, fetcher:
         fetcher.get(url, cfg())
     assert caught.value.status == 404
     assert "s3cret" not in str(caught.value) and "s3cret" not in caught.value.url
+
+
+def test_response_times_are_reported_per_host(site: Scripted) -> None:
+    site.routes["/page"] = ok()
+    seen: list[tuple[str, float]] = []
+    with Fetcher(on_response=lambda host, seconds: seen.append((host, seconds))) as fetcher:
+        fetcher.get(site.url + "page", FetchConfig(delay=0, robots=False))
+    assert [host for host, _ in seen] == ["127.0.0.1"]
+    assert seen[0][1] >= 0

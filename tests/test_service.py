@@ -232,6 +232,7 @@ def test_run_publishes_new_stories_survives_a_redesign_and_stops_on_sigterm(
         metrics = get(setup.base + "metrics")
         assert metrics is not None and metrics.status_code == 200
         assert 'syndicator_source_broken{source="office-en"} 1.0' in metrics.text
+        assert 'syndicator_fetch_seconds_count{host="127.0.0.1"}' in metrics.text
 
         for name, text in old_pages.items():
             (setup.site / name).write_text(text)
