@@ -235,6 +235,8 @@ class ServerConfig(_Model):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # `serve` only: processes answering on the one socket (`run` keeps one: its scheduler).
+    workers: int = Field(default=1, ge=1, le=64)
 
 
 class WebSubConfig(_Model):

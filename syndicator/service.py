@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 STOP_DEADLINE = 8.0          # seconds from the signal until the process exits regardless
 GRACEFUL_HTTP = 3.0          # of those, at most this long for open HTTP requests
 WATCH_INTERVAL = 2.0         # `serve`: how often the output folder is checked for new files
+BACKLOG = 2048               # pending connections (the kernel caps it at net.core.somaxconn)
 
 AfterBuild = Callable[[tuple[str, ...]], None]
 AfterRun = Callable[[RunResult], None]
@@ -342,7 +343,7 @@ def listen(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise SyndicatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
@@ -350,10 +351,25 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def http_protocol() -> Any:
+    """uvicorn's httptools protocol with the feed fast path (syndicator.web.protocol), or
+    uvicorn's own choice when httptools is missing or that module cannot load (it builds on
+    uvicorn internals): then feeds still take the ASGI fast path in WebApp."""
+    try:
+        from syndicator.web.protocol import FeedHttpProtocol
+    except ImportError as exc:
+        log.warning("serving without the HTTP-level feed fast path: %s", exc)
+        return "auto"
+    return FeedHttpProtocol
+
+
 def serve_http(asgi: Any, sock: socket.socket, stop: StopSignals) -> None:
     """Serve until SIGTERM/SIGINT. Blocks the calling (main) thread."""
     host, port = sock.getsockname()[:2]
+    # loop "auto" is uvloop when installed (a dependency, except on Windows). The access
+    # log is off unless debugging: one log record per feed poll costs more than the answer.
     config = uvicorn.Config(asgi, host=host, port=port, log_config=None, lifespan="auto",
+                            http=http_protocol(), loop="auto", backlog=BACKLOG,
                             server_header=False, timeout_graceful_shutdown=int(GRACEFUL_HTTP),
                             access_log=log.isEnabledFor(logging.DEBUG))
     server = uvicorn.Server(config)
@@ -448,6 +464,9 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
             cleanup.callback(StoreLock(db).acquire().release)
         sock = listen(config.server.host, config.server.port)
         cleanup.callback(sock.close)
+        if config.server.workers > 1:
+            log.warning("server.workers is for `syndicator serve`; `run` answers HTTP from "
+                        "its one process, beside its scheduler")
         enabled = [s for s in config.sources if s.enabled]
         app = make_app(config)
         cleanup.callback(app.close)
@@ -493,14 +512,33 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
 
 
 def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
-    """`syndicator serve`: serve the existing feeds and status; poll nothing."""
-    from syndicator.web.app import create_web_app
-    from syndicator.web.cache import FeedCache
+    """`syndicator serve`: serve the existing feeds and status; poll nothing.
 
+    With `server.workers: N` (N > 1) N forked processes answer on the one listening socket,
+    each with its own store connection, feed cache and folder watcher."""
     stop = StopSignals().install()
     with contextlib.ExitStack() as cleanup:
         sock = listen(config.server.host, config.server.port)
         cleanup.callback(sock.close)
+        workers = config.server.workers
+
+        def announce() -> None:
+            echo(f"syndicator serve: serving {address(sock)} from {config.output_path} "
+                 f"(pid {os.getpid()}{f', {workers} workers' if workers > 1 else ''})")
+
+        if workers > 1:
+            return _prefork(config, sock, stop, workers, announce)
+        _serve_on(config, sock, stop, announce)
+    return 0
+
+
+def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
+              ready: Callable[[], None] = lambda: None) -> None:
+    """One `serve` process: the web app over a fresh store, cache and watcher, until stopped."""
+    from syndicator.web.app import create_web_app
+    from syndicator.web.cache import FeedCache
+
+    with contextlib.ExitStack() as cleanup:
         app = make_app(config)
         cleanup.callback(app.close)
         cache = FeedCache(config.output_path)
@@ -512,10 +550,59 @@ def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
         watcher = OutputWatcher(config.output_path, cache)
         watcher.start()
         cleanup.callback(watcher.stop)
-        echo(f"syndicator serve: serving {address(sock)} from {config.output_path} "
-             f"(pid {os.getpid()})")
+        ready()
         serve_http(web, sock, stop)
-    return 0
+
+
+def _prefork(config: Config, sock: socket.socket, stop: StopSignals, workers: int,
+             ready: Callable[[], None]) -> int:
+    """Fork `workers` processes serving `sock`, forward SIGTERM/SIGINT to them, wait for all.
+
+    Forked before this process opened anything but the socket (no threads, no database
+    connection to share). If a worker dies on its own the others are stopped and the exit
+    code is 1: a supervisor (systemd, Docker) restarts the whole service.
+    """
+    children: set[int] = set()
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:                       # the worker: never returns into the CLI
+            code = 1
+            try:
+                _serve_on(config, sock, StopSignals().install())
+                code = 0
+            except BaseException:
+                log.exception("serve worker %d failed", os.getpid())
+            finally:
+                _hard_exit(code)
+        children.add(pid)
+    ready()
+    code = 0
+    signalled_at: float | None = None
+    while children:
+        if stop.requested.is_set() and signalled_at is None:
+            signalled_at = time.monotonic()
+            _signal_all(children, signal.SIGTERM)
+        if signalled_at is not None and time.monotonic() - signalled_at > STOP_DEADLINE:
+            _signal_all(children, signal.SIGKILL)
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:               # none exited: wait for a signal, or poll while stopping
+            if stop.requested.is_set():
+                time.sleep(0.05)
+            else:
+                stop.requested.wait(0.2)
+            continue
+        children.discard(pid)
+        if not stop.requested.is_set():
+            log.error("serve worker %d exited unexpectedly (status %d); stopping", pid, status)
+            code = 1
+            stop.requested.set()
+    return code
+
+
+def _signal_all(pids: set[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 class OutputWatcher:

@@ -5,6 +5,7 @@ test sets (a source marked broken, health flipped)."""
 from __future__ import annotations
 
 import gzip
+import socket
 import sqlite3
 import threading
 import time
@@ -31,6 +32,8 @@ from syndicator.web.app import create_web_app
 from syndicator.web.cache import FeedCache, make_cached
 from syndicator.web.context import WebContext
 from syndicator.web.dates import format_date
+from syndicator.web.fastpath import FastPath
+from syndicator.web.protocol import FeedHttpProtocol
 from syndicator.web.query import QueryError, compile_pattern, parse_query
 
 NOW = datetime(2024, 5, 10, 8, 0, tzinfo=UTC)
@@ -126,12 +129,18 @@ class FakeStatus:
         return self.ok, {"mode": "run", "stale": [] if self.ok else ["be"]}
 
 
+# How feeds are answered: "http" is what `run` and `serve` use (FeedHttpProtocol writes feed
+# answers at the HTTP layer), "asgi" is plain uvicorn (WebApp's fast path answers them).
+PROTOCOLS: dict[str, Any] = {"http": FeedHttpProtocol, "asgi": "httptools"}
+
+
 class Server:
     """uvicorn serving an ASGI app on a free loopback port, in a thread."""
 
-    def __init__(self, app: Starlette) -> None:
+    def __init__(self, app: Starlette, http: str = "http") -> None:
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="off", ws="none", access_log=False)
+                                lifespan="off", ws="none", access_log=False,
+                                http=PROTOCOLS[http])
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -167,7 +176,7 @@ class Env:
         return (self.config.output_path / name).read_bytes()
 
 
-def start(tmp: Path) -> Iterator[Env]:
+def start(tmp: Path, http: str = "http") -> Iterator[Env]:
     config = make_config(tmp)
     store = Store(f"sqlite:///{tmp / 'db.sqlite'}")
     fill(store)
@@ -176,15 +185,17 @@ def start(tmp: Path) -> Iterator[Env]:
     cache.load_all()
     status = FakeStatus()
     ctx = WebContext(config=config, store=store, cache=cache, status=status)
-    with Server(create_web_app(ctx)) as server, \
+    with Server(create_web_app(ctx), http) as server, \
             httpx.Client(base_url=server.url, timeout=10) as client:
         yield Env(config, store, cache, status, ctx, client)
     store.close()
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    yield from start(tmp_path_factory.mktemp("web"))
+@pytest.fixture(scope="module", params=sorted(PROTOCOLS))
+def env(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+        ) -> Iterator[Env]:
+    """One server per way of answering feeds: every test using it runs against both."""
+    yield from start(tmp_path_factory.mktemp("web"), request.param)
 
 
 @pytest.fixture
@@ -346,6 +357,149 @@ def test_unknown_feed_is_404(env: Env) -> None:
         response = env.client.get(path)
         assert response.status_code == 404, path
         assert len(response.content) < 200
+
+
+# --- the fast paths --------------------------------------------------------------------------
+
+def _same_headers(response: httpx.Response) -> dict[str, str]:
+    return {name: value for name, value in response.headers.items() if name != "date"}
+
+
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_fast_answers_are_the_feed_handlers_answers(env: Env, encoding: str) -> None:
+    """A cache buster (an ignored parameter) sends the request through Starlette's feed
+    handler: the fast path must answer the same headers and bytes, for 200, 304 and HEAD."""
+    asked = {"Accept-Encoding": encoding}
+    for path in ("/office-en.json", "/office-be.rss", "/fast.atom"):
+        fast = env.client.get(path, headers=asked)
+        slow = env.client.get(path + "?cachebuster=1", headers=asked)
+        assert fast.status_code == slow.status_code == 200
+        assert _same_headers(fast) == _same_headers(slow), path
+        assert fast.content == slow.content
+        tag = {"If-None-Match": fast.headers["etag"], **asked}
+        fast_304 = env.client.get(path, headers=tag)
+        slow_304 = env.client.get(path + "?cachebuster=1", headers=tag)
+        assert fast_304.status_code == slow_304.status_code == 304
+        assert _same_headers(fast_304) == _same_headers(slow_304)
+        assert "content-length" not in fast_304.headers
+        assert "content-type" not in fast_304.headers
+        head = env.client.head(path, headers=asked)
+        assert _same_headers(head) == _same_headers(fast)
+        assert head.content == b""
+
+
+def test_fast_path_takes_only_cached_feed_and_archive_files(own_env: Env) -> None:
+    fast = FastPath(own_env.cache, extra={"X-Test": "1"},
+                    feed_cache_control=lambda feed: f"max-age={len(feed)}",
+                    archive_cache_control="archived")
+
+    def answer(path: str, *headers: tuple[bytes, bytes]) -> tuple[int, dict[bytes, bytes],
+                                                               bytes, str] | None:
+        found = fast.answer({"path": path, "method": "GET", "headers": list(headers)})
+        if found is None:
+            return None
+        start, body, route = found
+        return start["status"], dict(start["headers"]), body["body"], route
+
+    got = answer("/office-en.rss")
+    assert got is not None
+    status, headers, body, route = got
+    assert (status, route, body) == (200, "/{feed_id}.rss", own_env.file("office-en.rss"))
+    assert headers[b"cache-control"] == b"max-age=9" and headers[b"x-test"] == b"1"
+    tagged = answer("/office-en.rss", (b"if-none-match", headers[b"etag"]))
+    assert tagged is not None and tagged[0] == 304 and tagged[2] == b""
+    # Published files that other handlers answer, and paths that are not files.
+    for path in ("/index.html", "/feeds.opml", "/nope.rss", "/office-en.rss/x", "/"):
+        assert answer(path) is None, path
+    status_json = own_env.config.output_path / "status.json"
+    status_json.write_text("{}")
+    page = own_env.config.output_path / "archive" / "office-en" / "1.rss"
+    page.parent.mkdir(parents=True)
+    page.write_bytes(b"<rss/>")
+    own_env.cache.reload([status_json, page])
+    assert answer("/status.json") is None         # routed before the feeds
+    archived = answer("/archive/office-en/1.rss")
+    assert archived is not None and archived[3] == "/archive/{path:path}"
+    assert archived[1][b"cache-control"] == b"archived"
+
+
+def _exchange(server_url: str, raw: bytes) -> tuple[list[tuple[str, dict[str, str], bytes]],
+                                                    bool]:
+    """Send raw request bytes on one connection; the responses and whether it was closed."""
+    host, port = server_url.removeprefix("http://").split(":")
+    responses: list[tuple[str, dict[str, str], bytes]] = []
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(raw)
+        data, closed = b"", False
+        while raw.count(b"\r\n\r\n") > len(responses):
+            while b"\r\n\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise AssertionError(f"connection closed after {responses!r}")
+                data += chunk
+            head, data = data.split(b"\r\n\r\n", 1)
+            status, *lines = head.decode("latin-1").split("\r\n")
+            headers = {name.lower(): value.strip()
+                       for name, value in (line.split(":", 1) for line in lines)}
+            length = 0 if " 304 " in status + " " or raw.startswith(b"HEAD") \
+                else int(headers["content-length"])
+            while len(data) < length:
+                data += sock.recv(65536)
+            responses.append((status, headers, data[:length]))
+            data = data[length:]
+        if responses and responses[-1][1].get("connection") == "close":
+            closed = sock.recv(1) == b""
+    return responses, closed
+
+
+def test_pipelined_requests_are_answered_in_order(env: Env) -> None:
+    url = str(env.client.base_url).rstrip("/")
+    raw = (b"GET /office-en.rss HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /office-en.json?limit=1 HTTP/1.1\r\nHost: x\r\n\r\n"   # Starlette
+           b"GET /office-be.atom HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /status.json HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /office-be.json HTTP/1.1\r\nHost: x\r\n\r\n")
+    responses, _ = _exchange(url, raw)
+    assert [status for status, _, _ in responses] == ["HTTP/1.1 200 OK"] * 5
+    assert responses[0][2] == env.file("office-en.rss")
+    assert len(responses[1][2].decode().split('"url"')) > 1        # one rendered item
+    assert responses[2][2] == env.file("office-be.atom")
+    assert b'"sources"' in responses[3][2]
+    assert responses[4][2] == env.file("office-be.json")
+
+
+@pytest.mark.parametrize("request_line", [
+    b"GET /office-en.rss HTTP/1.0\r\n\r\n",
+    b"GET /office-en.rss HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+])
+def test_connection_close_is_honoured(env: Env, request_line: bytes) -> None:
+    responses, closed = _exchange(str(env.client.base_url).rstrip("/"), request_line)
+    assert len(responses) == 1 and responses[0][2] == env.file("office-en.rss")
+    assert responses[0][1]["connection"] == "close"
+    assert closed
+
+
+def test_percent_encoded_feed_paths(env: Env) -> None:
+    response = env.client.get("/office%2Den.rss", headers=PLAIN)
+    assert response.status_code == 200
+    assert response.content == env.file("office-en.rss")
+
+
+def _metric(env: Env, labels: str) -> float:
+    for line in env.client.get("/metrics").text.splitlines():
+        if line.startswith("syndicator_http_requests_total{" + labels + "}"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_fast_answers_are_counted(env: Env) -> None:
+    ok = 'method="HEAD",route="/{feed_id}.atom",status="200"'
+    fresh = 'method="GET",route="/{feed_id}.atom",status="304"'
+    before = _metric(env, ok), _metric(env, fresh)
+    etag = env.client.head("/office-en.atom", headers=PLAIN).headers["etag"]
+    env.client.head("/office-be.atom")
+    env.client.get("/office-en.atom", headers={**PLAIN, "If-None-Match": etag})
+    assert (_metric(env, ok), _metric(env, fresh)) == (before[0] + 2, before[1] + 1)
 
 
 # --- query parameters ------------------------------------------------------------------------

@@ -12,7 +12,11 @@
     /static/...                  the pages' CSS and JS, from memory
 
 The feed path does no I/O, hashing or compression per request: it looks the file up and
-sends the precomputed bytes. Everything else that reads the store runs in the threadpool.
+sends the precomputed bytes. A GET or HEAD of a feed or archive file without a query never
+reaches Starlette: `WebApp` answers it from prepared ASGI messages (fastpath.py), and under
+`syndicator run`/`serve` uvicorn's protocol answers it before ASGI (protocol.py); the
+handlers below answer the same thing for everything those decline. Everything else that
+reads the store runs in the threadpool.
 The only Starlette user besides the routes other parts add through `extra_routes`.
 """
 
@@ -47,6 +51,7 @@ from syndicator.publish import render_atom, render_json, render_rss
 from syndicator.web import conditional, pages
 from syndicator.web.cache import MEDIA_TYPES, CachedFile, make_cached
 from syndicator.web.context import WebContext
+from syndicator.web.fastpath import FastPath
 from syndicator.web.query import FeedQuery, QueryError, has_query, parse_query, select_items
 
 log = logging.getLogger(__name__)
@@ -75,6 +80,7 @@ _FEED_HEADERS = {**_CORS, "X-Content-Type-Options": "nosniff"}
 _STATIC = Path(__file__).parent / "static"
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"})
+_FAST_METHODS = frozenset({"GET", "HEAD"})
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 
 
@@ -389,9 +395,39 @@ class MetricsMiddleware:
             self.metrics.http_request(route, method, status, time.perf_counter() - started)
 
 
+class WebApp(Starlette):
+    """Starlette with the feed fast path (fastpath.py) in front: a GET or HEAD of a published
+    feed or archive file is answered from prepared messages; Starlette gets the rest."""
+
+    def __init__(self, fast: FastPath, metrics: Metrics, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.fast = fast
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["method"] in _FAST_METHODS
+                and not scope["query_string"] and not scope.get("root_path")):
+            started = time.perf_counter()
+            answer = self.fast.answer(scope)
+            if answer is not None:
+                start, body, route = answer
+                try:
+                    await send(start)
+                    await send(body)
+                finally:
+                    # Counted like the middleware counts Starlette's answers.
+                    self.metrics.http_request(route, scope["method"], start["status"],
+                                              time.perf_counter() - started)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
     """The ASGI app serving `ctx`. `extra_routes` (e.g. subscribe forms) come after ours."""
     handlers = _Handlers(ctx)
+    fast = FastPath(ctx.cache, extra=_FEED_HEADERS,
+                    feed_cache_control=handlers.feed_cache_control,
+                    archive_cache_control=ARCHIVE_CACHE_CONTROL)
     read = ["GET"]                      # Starlette adds HEAD to every GET route
     cors_read = ["GET", "OPTIONS"]
     # Feeds first: Starlette tries routes in order, and feeds are nearly all the traffic.
@@ -411,5 +447,5 @@ def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -
         Route("/archive/{path:path}", handlers.archive, methods=cors_read),
         *extra_routes,
     ]
-    return Starlette(routes=routes,
-                     middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics)])
+    return WebApp(fast, ctx.metrics, routes=routes,
+                  middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics)])

@@ -114,6 +114,11 @@ class FeedCache:
     def get(self, url_path: str) -> CachedFile | None:
         return self._files.get(url_path)
 
+    def snapshot(self) -> Mapping[str, CachedFile]:
+        """The current files. Never changed in place: every (re)load makes a new mapping, so a
+        caller that derives data from the files can tell by identity when to derive anew."""
+        return self._files
+
     def paths(self) -> list[str]:
         return sorted(self._files)
 
