@@ -1,8 +1,8 @@
 """Feed archives (RFC 5005 §4, "archived feeds"): a feed's whole history as immutable pages.
 
-    store.feed_history(sources) ──filter──▶ entries in the order they joined the feed
-        ──plan_archive──▶ pages 1..m of `feed.limit` items (1 = oldest), complete pages only
-        ──render (feeds.py / jsonfeed.py)──▶ archive/<feed id>/<n>.rss .atom .json
+    feed's items (its sources, after its include/exclude filters) in the order they joined it
+        ──cut──▶ pages 1..m of `feed.limit` items (1 = oldest), complete pages only
+        ──render (fragments.py)──▶ archive/<feed id>/<n>.rss .atom .json
 
 Why the pages are cut this way:
 
@@ -18,35 +18,44 @@ Why the pages are cut this way:
   (possible right after a backfill) are added to the current document, so no item is ever
   out of reach.
 - A page's bytes change only when one of its items is edited (a correction should reach
-  archive readers too; caches that keep the old copy serve a stale but valid page). The
-  build knows this without rendering: each page's digest over its items' ids and content
-  hashes is kept in `.state/archive-<feed id>.json` (outside `archive/`, whose files are
-  served as immutable); a page is rendered only when its digest changed or a file is missing.
-  Changing a feed's `limit`, `sources`, filters or the site's `base_url` re-cuts the pages
-  (and removes page files beyond the new count).
+  archive readers too; caches that keep the old copy serve a stale but valid page).
+
+How a build stays cheap (docs/history.md, "Build cost"): each feed keeps its archive state in
+`.state/archive-<feed id>.json` (outside `archive/`, whose files are served as immutable):
+the pages' digests and last join keys, the unarchived tail, and the newest run id it has
+seen (`mark`). A build then reads only what runs after the mark stored or saw
+(`Store.feed_links_changed`): new items join the tail and may complete a page; an edited item
+re-digests (and re-renders) only its page. Without a usable state (first build, a changed
+`limit`, `sources`, filter or `base_url`, a damaged file) the feed is planned from its whole
+history in one light pass, and the pages of all such feeds are rendered in one pass over the
+items in join order, so that an item shared by several feeds is rendered once.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import PublishError
 from syndicator.model import Item
-from syndicator.publish import common
+from syndicator.publish import common, fragments
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
+from syndicator.publish.pagewriter import PageWriter
 
-if TYPE_CHECKING:  # a type only: publishing does not depend on the database layer
-    from syndicator.store.store import HistoryEntry
+if TYPE_CHECKING:  # types only: publishing does not depend on the database layer
+    from syndicator.store.store import FeedLink, HistoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +63,12 @@ ARCHIVE_DIR = "archive"
 STATE_DIR = ".state"
 # Bump to re-render every archive page once (e.g. after a fix in how pages are written).
 LAYOUT_VERSION = 1
+STATE_VERSION = 2
+# Rendered items kept while a full pass walks the feeds in join order (an item shared by
+# several feeds is rendered once if its copies are this close); ~8 KB each.
+RENDER_CACHE = 3000
+# Items fetched from the store per round trip during a full pass.
+FETCH_BATCH = 500
 
 
 class Renderer(Protocol):
@@ -63,15 +78,30 @@ class Renderer(Protocol):
 
 FORMATS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
 
+# A position in a feed's join order: (entered, published, item id); times are store time keys.
+Key = tuple[str, str, str]
+Accepts = Callable[["FeedLink"], bool]
+
 
 @runtime_checkable
-class FeedHistorySource(Protocol):
+class ArchiveSource(Protocol):
     """What archiving needs from the store (Store has it; simple item sources need not)."""
 
-    def feed_history(self, source_ids: Sequence[str]) -> list[HistoryEntry]: ...
+    def build_mark(self) -> int: ...
 
-    def items_by_id(self, ids: Iterable[str]) -> dict[str, Item]: ...
+    def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
+                   batch: int = 2000) -> Iterator[FeedLink]: ...
 
+    def feed_links_changed(self, source_ids: Sequence[str],
+                           after: int) -> tuple[int, list[FeedLink]]: ...
+
+    def feed_links_entered(self, source_ids: Sequence[str], first: str,
+                           last: str) -> list[FeedLink]: ...
+
+    def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]: ...
+
+
+# --- planning (pure) ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ArchivePage:
@@ -94,29 +124,56 @@ def plan_archive(entries: Sequence[HistoryEntry], window: Collection[str], page_
     newest complete page holding an item outside the window. `identity` (the feed's URL)
     goes into every digest so that a new base URL re-renders the pages.
     """
+    ids = [entry.id for entry in entries]
+    archived = archived_count(ids, window, page_size)
+    pages = tuple(
+        ArchivePage(number=number, ids=tuple(ids[(number - 1) * page_size:number * page_size]),
+                    digest=page_digest(identity, page_size, number, [
+                        (e.id, e.content_hash, common.rfc3339(e.published),
+                         common.rfc3339(e.updated))
+                        for e in entries[(number - 1) * page_size:number * page_size]]))
+        for number in range(1, archived + 1))
+    return ArchivePlan(pages=pages, unarchived=tuple(ids[archived * page_size:]))
+
+
+def archived_count(ids: Sequence[str], window: Collection[str], page_size: int) -> int:
+    """How many leading complete pages are archived: up to the newest complete page that has
+    an item outside the window."""
     if page_size < 1:
         raise ValueError("page_size must be at least 1")
-    complete = len(entries) // page_size
-    archived = 0
-    for number in range(complete, 0, -1):
-        chunk = entries[(number - 1) * page_size:number * page_size]
-        if any(entry.id not in window for entry in chunk):
-            archived = number
-            break
-    pages = tuple(
-        _page(number, entries[(number - 1) * page_size:number * page_size], page_size, identity)
-        for number in range(1, archived + 1))
-    rest = tuple(entry.id for entry in entries[archived * page_size:])
-    return ArchivePlan(pages=pages, unarchived=rest)
+    for number in range(len(ids) // page_size, 0, -1):
+        if any(i not in window for i in ids[(number - 1) * page_size:number * page_size]):
+            return number
+    return 0
 
 
-def _page(number: int, chunk: Sequence[HistoryEntry], page_size: int,
-          identity: str) -> ArchivePage:
-    key = [LAYOUT_VERSION, identity, page_size, number,
-           [[e.id, e.content_hash, common.rfc3339(e.published), common.rfc3339(e.updated)]
-            for e in chunk]]
-    digest = hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()
-    return ArchivePage(number=number, ids=tuple(e.id for e in chunk), digest=digest)
+def page_digest(identity: str, page_size: int, number: int,
+                entries: Iterable[tuple[str, str, str, str]]) -> str:
+    """Digest of a page from its entries' (id, content hash, published, updated); dates as
+    RFC 3339 UTC whole seconds, as the documents show them."""
+    key = [LAYOUT_VERSION, identity, page_size, number, [list(e) for e in entries]]
+    return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()
+
+
+def _time_key(value: datetime) -> str:
+    """A datetime as the store's time key (FeedLink times); naive means UTC."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _key_rfc3339(key: str) -> str:
+    return f"{key[:10]}T{key[11:19]}Z"
+
+
+def _link_digest_entry(link: FeedLink) -> tuple[str, str, str, str]:
+    return (link.item_id, link.content_hash, _key_rfc3339(link.published),
+            _key_rfc3339(link.updated))
+
+
+def _item_digest_entry(item: Item) -> tuple[str, str, str, str]:
+    return (item.id, item.content_hash, common.rfc3339(item.published),
+            common.rfc3339(item.updated))
 
 
 # --- URLs and links --------------------------------------------------------------------------
@@ -129,12 +186,11 @@ def archive_path(output: Path, feed: FeedConfig, number: int, ext: str) -> Path:
     return output / ARCHIVE_DIR / feed.id / f"{number}.{ext}"
 
 
-def current_links(site: SiteConfig, feed: FeedConfig, plan: ArchivePlan | None, ext: str, *,
+def current_links(site: SiteConfig, feed: FeedConfig, pages: int, ext: str, *,
                   hub: str | None) -> FeedLinks:
-    """Links of the subscription document: hub and the newest archive page."""
-    newest = plan.pages[-1].number if plan is not None and plan.pages else None
-    return FeedLinks(hub=hub, prev_archive=archive_url(site, feed, newest, ext)
-                     if newest is not None else None)
+    """Links of the subscription document: hub and the newest of `pages` archive pages."""
+    return FeedLinks(hub=hub, prev_archive=archive_url(site, feed, pages, ext)
+                     if pages else None)
 
 
 def page_links(site: SiteConfig, feed: FeedConfig, number: int, ext: str) -> FeedLinks:
@@ -146,13 +202,62 @@ def page_links(site: SiteConfig, feed: FeedConfig, number: int, ext: str) -> Fee
                      archive=True)
 
 
+# --- per-feed state ------------------------------------------------------------------------------
+
+@dataclass
+class _State:
+    identity: str
+    mark: int                                   # newest run id accounted for
+    digests: list[str] = field(default_factory=list)    # archived pages, oldest first
+    lasts: list[Key] = field(default_factory=list)      # each page's last join key
+    tail: list[Key] = field(default_factory=list)       # unarchived entries, join order
+    window: list[tuple[str, str]] = field(default_factory=list)   # current: (published, id)
+
+    def dump(self) -> bytes:
+        data = {"version": STATE_VERSION, "identity": self.identity, "mark": self.mark,
+                "pages": [[d, *k] for d, k in zip(self.digests, self.lasts, strict=True)],
+                "tail": [list(k) for k in self.tail],
+                "window": [list(k) for k in self.window]}
+        return (json.dumps(data, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _identity(config: Config, feed: FeedConfig) -> str:
+    """What cuts the pages; a change re-plans the feed from its whole history."""
+    key = [LAYOUT_VERSION, common.feed_url(config.site, feed, "atom"), feed.limit,
+           sorted(feed.sources), list(feed.include), list(feed.exclude)]
+    return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()
+
+
+def _state_path(config: Config, feed: FeedConfig) -> Path:
+    return config.output_path / STATE_DIR / f"archive-{feed.id}.json"
+
+
+def _read_state(path: Path, identity: str) -> _State | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != STATE_VERSION or data.get("identity") != identity:
+            return None
+        pages = data["pages"]
+        return _State(identity=identity, mark=int(data["mark"]),
+                      digests=[str(p[0]) for p in pages],
+                      lasts=[(str(p[1]), str(p[2]), str(p[3])) for p in pages],
+                      tail=[(str(k[0]), str(k[1]), str(k[2])) for k in data["tail"]],
+                      window=[(str(k[0]), str(k[1])) for k in data["window"]])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        # A damaged file only costs planning the feed from its whole history once.
+        log.warning("%s unreadable (%s); planning the archive again", path, exc)
+        return None
+
+
 # --- building --------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class FeedArchive:
-    """The outcome for one feed: its plan and the items the current document must add."""
+    """The outcome for one feed: how many pages it has and what the current document adds."""
 
-    plan: ArchivePlan
+    pages: int                  # archived pages
     extra: tuple[Item, ...]     # unarchived items outside the window (after a backfill)
     rendered: int               # archive pages rendered by this build (0 when up to date)
 
@@ -165,53 +270,327 @@ class FeedArchive:
                       key=lambda i: (common.utc(i.published), i.id), reverse=True)
 
 
-def build_archive(config: Config, feed: FeedConfig, store: FeedHistorySource,
-                  window: Sequence[Item], accepts: Callable[[HistoryEntry], bool],
-                  write: Callable[[Path, bytes], None], now: datetime) -> FeedArchive:
-    """Plan one feed's archive and write the pages that are missing or changed."""
-    entries = [e for e in store.feed_history(feed.sources) if accepts(e)]
-    identity = common.feed_url(config.site, feed, "atom")
-    plan = plan_archive(entries, {item.id for item in window}, feed.limit, identity=identity)
-    folder = config.output_path / ARCHIVE_DIR / feed.id
-    digests_file = config.output_path / STATE_DIR / f"archive-{feed.id}.json"
-    known = _read_digests(digests_file)
-    rendered = 0
-    for page in plan.pages:
-        paths = {ext: archive_path(config.output_path, feed, page.number, ext) for ext in FORMATS}
-        if known.get(str(page.number)) == page.digest and all(p.exists() for p in paths.values()):
-            continue
-        found = store.items_by_id(page.ids)
-        items = sorted(found.values(), key=lambda i: (common.utc(i.published), i.id),
-                       reverse=True)
-        for ext, render in FORMATS.items():
-            write(paths[ext], render(feed, items, config.site, now,
-                                     links=page_links(config.site, feed, page.number, ext)))
-        rendered += 1
-    _remove_beyond(folder, len(plan.pages))
-    digests = {str(page.number): page.digest for page in plan.pages}
-    if digests != known and (plan.pages or digests_file.exists()):
-        write(digests_file, (json.dumps(digests, indent=1) + "\n").encode("utf-8"))
-    window_ids = {item.id for item in window}
-    missing = [i for i in plan.unarchived if i not in window_ids]
-    extra = tuple(store.items_by_id(missing).values()) if missing else ()
-    if rendered:
-        log.info("feed %s: %d archive page(s) written, %d in all", feed.id, rendered,
-                 len(plan.pages))
-    return FeedArchive(plan=plan, extra=extra, rendered=rendered)
+@dataclass
+class _Job:
+    """One archive page to render."""
+
+    feed: FeedConfig
+    identity: str
+    number: int
+    ids: list[str]
+    last: Key
 
 
-def _read_digests(path: Path) -> dict[str, str]:
+@dataclass
+class _Feed:
+    """One feed's planning during a build."""
+
+    feed: FeedConfig
+    identity: str
+    window: set[str]
+    accepts: Accepts
+    state: _State | None = None
+    changed: list[list[FeedLink]] = field(default_factory=list)   # since state.mark
+    new_mark: int = 0
+    jobs: list[_Job] = field(default_factory=list)
+    digests: dict[int, str] = field(default_factory=dict)
+    fresh: bool = False         # planned from the whole history in this build
+
+
+class Prepared:
+    """The feeds' archive states and what changed in the store since each was written:
+    read first, because the current windows can usually be derived from them."""
+
+    def __init__(self, config: Config, feeds: Sequence[FeedConfig], store: ArchiveSource,
+                 accepts: Mapping[str, Accepts]) -> None:
+        self.plans = {feed.id: _Feed(feed=feed, identity=_identity(config, feed),
+                                     window=set(), accepts=accepts[feed.id]) for feed in feeds}
+        self._output = config.output_path
+        for plan in self.plans.values():
+            plan.state = _read_state(_state_path(config, plan.feed), plan.identity)
+            if plan.state is not None:
+                plan.new_mark, links = store.feed_links_changed(plan.feed.sources,
+                                                                plan.state.mark)
+                plan.changed = list(_entries_by_item(links))
+
+    def window(self, feed: FeedConfig, store: ArchiveSource) -> list[Item] | None:
+        """The feed's current items (newest `limit` that pass its filter) from its previous
+        window and what changed since, or None when that cannot tell (then the caller asks
+        the store). Items of the previous window come from this process's memory when it
+        wrote that state, else from the store."""
+        plan = self.plans[feed.id]
+        state = plan.state
+        if state is None:
+            return None
+        ranked = {i: p for p, i in state.window}
+        for group in plan.changed:
+            key = _key_in(feed, plan.accepts, group)
+            item_id = group[0].item_id
+            if item_id in ranked and (key is None or key[1] < ranked[item_id]):
+                return None   # left the window or moved down: what follows is unknown
+            if key is not None:
+                ranked[item_id] = key[1]
+        chosen = sorted(((p, i) for i, p in ranked.items()), reverse=True)[:feed.limit]
+        changed = {group[0].item_id for group in plan.changed}
+        known = _WINDOW_ITEMS.get((str(self._output), feed.id))
+        cached = known[1] if known is not None and known[0] == (plan.identity, state.mark) \
+            else {}
+        wanted = [i for _, i in chosen if i in changed or i not in cached]
+        found = {**cached, **store.items_for_build(wanted)} if wanted else cached
+        if any(i not in found for _, i in chosen):
+            return None
+        return [found[i] for _, i in chosen]
+
+
+# Items of the windows this process last wrote, per (output folder, feed id), valid while
+# the feed's state still has the (identity, mark) they were recorded with.
+_WINDOW_ITEMS: dict[tuple[str, str], tuple[tuple[str, int], dict[str, Item]]] = {}
+
+
+def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
+                   windows: Mapping[str, Sequence[Item]],
+                   write: Callable[[Path, bytes], None], now: datetime,
+                   ) -> tuple[dict[str, FeedArchive], list[Path], list[Path]]:
+    """Bring the archives of the prepared feeds up to date; returns each feed's outcome and
+    the archive files written and left unchanged. `windows` are the feeds' current items,
+    `write` the durable writer for the state files (called after the pages are)."""
+    plans = prepared.plans
+    fresh: list[_Feed] = []
+    for plan in plans.values():
+        plan.window = {item.id for item in windows[plan.feed.id]}
+        if plan.state is None or not _update(config, plan, store):
+            fresh.append(plan)
+    if fresh:
+        _plan_from_history(fresh, store)
+    pages_writer = PageWriter()
+    output = config.output_path    # resolves the path: once, not per page
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        known = {item.id: item for window in windows.values() for item in window}
+        rendered = _render(config, output, [job for p in plans.values() for job in p.jobs],
+                           plans, store, pages_writer, now, known)
+    except BaseException:
+        pages_writer.close()
+        raise
+    written, unchanged = pages_writer.finish()
+    results: dict[str, FeedArchive] = {}
+    for plan in plans.values():
+        state = plan.state
+        assert state is not None
+        for number, digest in plan.digests.items():
+            state.digests[number - 1] = digest
+        if plan.fresh:   # only a re-plan can leave fewer pages than before
+            _remove_beyond(output / ARCHIVE_DIR / plan.feed.id, len(state.digests))
+        window = windows[plan.feed.id]
+        state.window = [(_time_key(item.published), item.id) for item in window]
+        _WINDOW_ITEMS[(str(output), plan.feed.id)] = (
+            (plan.identity, state.mark), {item.id: item for item in window})
+        write(_state_path(config, plan.feed), state.dump())
+        missing = [k[2] for k in state.tail if k[2] not in plan.window]
+        extra = tuple(store.items_for_build(missing).values()) if missing else ()
+        results[plan.feed.id] = FeedArchive(pages=len(state.digests), extra=extra,
+                                            rendered=rendered.get(plan.feed.id, 0))
+        if rendered.get(plan.feed.id):
+            log.info("feed %s: %d archive page(s) written, %d in all", plan.feed.id,
+                     rendered[plan.feed.id], len(state.digests))
+    return results, written, unchanged
+
+
+def _entries_by_item(links: Iterable[FeedLink]) -> Iterator[list[FeedLink]]:
+    """Group adjacent links of the same item."""
+    group: list[FeedLink] = []
+    for link in links:
+        if group and link.item_id != group[0].item_id:
+            yield group
+            group = []
+        group.append(link)
+    if group:
+        yield group
+
+
+def _key_in(feed: FeedConfig, accepts: Accepts, links: list[FeedLink]) -> Key | None:
+    """The item's join key in `feed`, or None when it is not in the feed."""
+    sources = feed.sources
+    mine = [link for link in links if link.source_id in sources]
+    if not mine or not accepts(mine[0]):
+        return None
+    return (min(link.first_seen for link in mine), mine[0].published, mine[0].item_id)
+
+
+def _everything(link: FeedLink) -> bool:
+    return True
+
+
+def _update(config: Config, plan: _Feed, store: ArchiveSource) -> bool:
+    """Bring a feed with a usable state up to date from what changed since its mark. False
+    when the state turns out inconsistent with the store (then the feed is planned afresh)."""
+    state = plan.state
+    assert state is not None
+    feed, size = plan.feed, plan.feed.limit
+    mark = plan.new_mark
+    tail = {key[2]: key for key in state.tail}
+    dirty: set[int] = set()
+    last = state.lasts[-1] if state.lasts else None
+    for group in plan.changed:
+        key = _key_in(feed, plan.accepts, group)
+        raw = key or _key_in(feed, _everything, group)
+        if raw is None:
+            continue
+        if last is not None and raw <= last:
+            # On an archived page (or, if the filter now rejects it, perhaps): re-digest it.
+            dirty.add(bisect.bisect_left(state.lasts, raw) + 1)
+        elif key is None:
+            tail.pop(raw[2], None)
+        else:
+            tail[key[2]] = key
+    missing = _missing_pages(config, feed, len(state.digests))
+    for number in sorted(dirty | missing):
+        ids = _page_ids(store, plan, number)
+        if ids is None:
+            return False
+        digest = page_digest(plan.identity, size, number, [e for _, e in ids])
+        if digest != state.digests[number - 1] or number in missing:
+            plan.jobs.append(_Job(feed=feed, identity=plan.identity, number=number,
+                                  ids=[i for i, _ in ids], last=state.lasts[number - 1]))
+    keys = sorted(tail.values())
+    complete = archived_count([k[2] for k in keys], plan.window, size)
+    for index in range(complete):
+        chunk = keys[index * size:(index + 1) * size]
+        number = len(state.digests) + 1
+        state.digests.append("")
+        state.lasts.append(chunk[-1])
+        plan.jobs.append(_Job(feed=feed, identity=plan.identity, number=number,
+                              ids=[k[2] for k in chunk], last=chunk[-1]))
+    state.tail = keys[complete * size:]
+    state.mark = mark
+    return True
+
+
+def _page_ids(store: ArchiveSource, plan: _Feed,
+              number: int) -> list[tuple[str, tuple[str, str, str, str]]] | None:
+    """The ids (and digest entries) of archived page `number` read back from the store, or
+    None when the page no longer holds exactly `limit` items (the plan is stale)."""
+    state = plan.state
+    assert state is not None
+    low = state.lasts[number - 2] if number > 1 else None
+    high = state.lasts[number - 1]
+    links = store.feed_links_entered(plan.feed.sources, low[0] if low else "0001-01-01 00:00:00",
+                                     high[0])
+    found: list[tuple[Key, FeedLink]] = []
+    for group in _entries_by_item(links):
+        key = _key_in(plan.feed, plan.accepts, group)
+        if key is not None and (low is None or key > low) and key <= high:
+            found.append((key, group[0]))
+    if len(found) != plan.feed.limit:
+        return None
+    found.sort(key=lambda pair: pair[0])
+    return [(link.item_id, _link_digest_entry(link)) for _, link in found]
+
+
+def _missing_pages(config: Config, feed: FeedConfig, count: int) -> set[int]:
+    """Archived pages of which some format's file is missing (deleted by hand)."""
+    folder = config.output_path / ARCHIVE_DIR / feed.id
+    try:
+        names = set(os.listdir(folder))
     except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        # A damaged file only costs a re-render of every page.
-        log.warning("%s unreadable (%s); re-rendering the archive pages", path, exc)
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {str(k): str(v) for k, v in data.items()}
+        names = set()
+    return {n for n in range(1, count + 1)
+            if any(f"{n}.{ext}" not in names for ext in FORMATS)}
+
+
+def _plan_from_history(plans: list[_Feed], store: ArchiveSource) -> None:
+    """Plan every page of these feeds from their whole history: one light pass over the
+    links of all their sources."""
+    mark = store.build_mark()   # before the pass: whatever commits meanwhile is seen again
+    sources = sorted({s for plan in plans for s in plan.feed.sources})
+    by_source: dict[str, list[_Feed]] = {}
+    for plan in plans:
+        for source in plan.feed.sources:
+            by_source.setdefault(source, []).append(plan)
+    keys: dict[str, list[Key]] = {plan.feed.id: [] for plan in plans}
+    filtered = {plan.feed.id for plan in plans if plan.feed.include or plan.feed.exclude}
+    for group in _entries_by_item(store.feed_links(sources, text=bool(filtered))):
+        if len(group) == 1:
+            # The usual case, an item seen by one source: the same key in every feed.
+            link = group[0]
+            single = (link.first_seen, link.published, link.item_id)
+            for plan in by_source.get(link.source_id, ()):
+                if plan.feed.id not in filtered or plan.accepts(link):
+                    keys[plan.feed.id].append(single)
+            continue
+        seen: set[str] = set()
+        for link in group:
+            for plan in by_source.get(link.source_id, ()):
+                if plan.feed.id in seen:
+                    continue
+                seen.add(plan.feed.id)
+                key = _key_in(plan.feed, plan.accepts, group)
+                if key is not None:
+                    keys[plan.feed.id].append(key)
+    for plan in plans:
+        plan.fresh = True
+        ordered = sorted(keys[plan.feed.id])
+        size = plan.feed.limit
+        count = archived_count([k[2] for k in ordered], plan.window, size)
+        plan.state = _State(identity=plan.identity, mark=mark, digests=[""] * count,
+                            lasts=[ordered[n * size - 1] for n in range(1, count + 1)],
+                            tail=ordered[count * size:])
+        plan.jobs = [_Job(feed=plan.feed, identity=plan.identity, number=n,
+                          ids=[k[2] for k in ordered[(n - 1) * size:n * size]],
+                          last=ordered[n * size - 1]) for n in range(1, count + 1)]
+
+
+def _render(config: Config, output: Path, jobs: list[_Job], plans: Mapping[str, _Feed],
+            store: ArchiveSource, writer: PageWriter, now: datetime,
+            known: Mapping[str, Item]) -> dict[str, int]:
+    """Render and queue the pages of `jobs`, in the order of their last join keys so that the
+    pages of overlapping feeds that hold the same items come close together and share their
+    rendering (a bounded cache of rendered items)."""
+    jobs.sort(key=lambda job: job.last)
+    cache: OrderedDict[str, fragments.Rendered] = OrderedDict()
+    rendered: dict[str, int] = {}
+    start = 0
+    while start < len(jobs):
+        # Fetch the missing items of the next few pages in one round trip.
+        end, wanted = start, set[str]()
+        while end < len(jobs) and len(wanted) < FETCH_BATCH:
+            wanted.update(i for i in jobs[end].ids if i not in cache)
+            end += 1
+        # Items of the current windows (read already) are not read again: a page that just
+        # completed is mostly the previous window.
+        fetched = store.items_for_build([i for i in wanted if i not in known])
+        for item_id in wanted:
+            item = known.get(item_id) or fetched.get(item_id)
+            if item is not None:
+                cache[item_id] = (fragments.render_item_reusing(item) if item_id in known
+                                  else fragments.render_item(item))
+        for job in jobs[start:end]:
+            entries = []
+            for item_id in job.ids:
+                entry = cache.get(item_id)
+                if entry is None:
+                    raise PublishError(f"item {item_id} vanished while its archive page was "
+                                       "being written; build again", feed=job.feed.id)
+                cache.move_to_end(item_id)
+                entries.append(entry)
+            _write_page(config, output, job, entries, plans[job.feed.id], writer, now)
+            rendered[job.feed.id] = rendered.get(job.feed.id, 0) + 1
+        while len(cache) > RENDER_CACHE:
+            cache.popitem(last=False)
+        start = end
+    return rendered
+
+
+def _write_page(config: Config, output: Path, job: _Job, entries: list[fragments.Rendered],
+                plan: _Feed, writer: PageWriter, now: datetime) -> None:
+    # The digest over the join order; the document newest first, as the current one.
+    plan.digests[job.number] = page_digest(job.identity, job.feed.limit, job.number,
+                                           [r.digest_entry for r in entries])
+    entries.sort(key=lambda r: (r.published, r.id), reverse=True)
+    for ext in FORMATS:
+        links = page_links(config.site, job.feed, job.number, ext)
+        frame = fragments.frame_for(job.feed, config.site, entries, now, links)
+        writer.submit(archive_path(output, job.feed, job.number, ext),
+                      fragments.document(ext, frame, entries))
 
 
 def _remove_beyond(folder: Path, count: int) -> None:

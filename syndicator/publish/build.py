@@ -1,24 +1,32 @@
 """Build every configured feed from the store and write it, the index and the OPML atomically.
 
-    store.latest(sources) ──filter (include/exclude)──▶ items ──render──▶ .rss .atom .json
+    store (newest items) ──filter (include/exclude)──▶ window ──render──▶ .rss .atom .json
                                                                └──────▶ index.html feeds.opml
-    store.feed_history(sources) ──archive.py──▶ archive/<feed id>/<n>.rss .atom .json
+    archive state + what changed since ──archive.py──▶ archive/<feed id>/<n>.rss .atom .json
 
-Archive pages are written before the current documents that link to them. Every document
-carries the WebSub hub (`websub.hub`) next to its self link.
+Archive pages are written (and made durable) before the current documents that link to them.
+Every document carries the WebSub hub (`websub.hub`) next to its self link.
 
 A file whose bytes did not change is not rewritten, so its mtime (and the validators a web
 server derives from it) only move when the feed really changed.
+
+With `only`, the other feeds are not read at all: the index lists them as their last build
+left them (`.state/summaries.json`), so a service rebuilding one source's feeds after a run
+does not pay for every feed.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import ConfigError
@@ -28,14 +36,21 @@ from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
+from syndicator.publish.pagewriter import replace_file
 from syndicator.publish.writer import write_atomic
+
+log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.html"
 OPML_FILE = "feeds.opml"
+SUMMARIES_FILE = "summaries.json"
 # Filtered feeds page through the store; stop after this many items even if fewer than
 # `limit` passed, so that a rarely matching `include` does not scan all history every build.
 MAX_SCANNED = 20_000
 _MIN_PAGE = 100
+# Current documents, the index and the state files are fsynced one by one; in parallel the
+# waits overlap (~1-4 ms each here).
+WRITE_THREADS = 8
 
 Renderer = Callable[[FeedConfig, Sequence[Item], SiteConfig, datetime], bytes]
 RENDERERS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
@@ -48,6 +63,27 @@ class FeedItemSource(Protocol):
                offset: int = 0) -> list[Item]: ...
 
 
+@runtime_checkable
+class _FastSource(Protocol):
+    """The store's light reads (Store has them): choose by heads, then read only the chosen."""
+
+    def latest_heads(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
+                     text: bool = True) -> list[_Head]: ...
+
+    def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]: ...
+
+
+class _Head(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def title(self) -> str: ...
+
+    @property
+    def summary(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class BuildResult:
     written: tuple[Path, ...]
@@ -56,7 +92,7 @@ class BuildResult:
 
 
 class _Text(Protocol):
-    """What a filter reads: an Item, or a store.HistoryEntry when archives are planned."""
+    """What a filter reads: an Item, or a light store row."""
 
     @property
     def title(self) -> str: ...
@@ -80,6 +116,8 @@ class _Filter:
         return bool(self._include or self._exclude)
 
     def accepts(self, item: _Text) -> bool:
+        if not self.active:
+            return True
         text = f"{item.title} {item.summary}"
         if any(p.search(text) for p in self._exclude):
             return False
@@ -90,8 +128,11 @@ def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
     """The newest `feed.limit` items of the feed's sources that pass its filters, newest first.
 
     Without filters one query suffices; with filters the store is read in pages until enough
-    items passed, the store runs out, or MAX_SCANNED items were looked at.
+    items passed, the store runs out, or MAX_SCANNED items were looked at. A store with light
+    reads (`latest_heads`) is asked for the content of the chosen items only.
     """
+    if isinstance(store, _FastSource):
+        return _select_fast(feed, store)
     keep = _Filter(feed)
     page = feed.limit if not keep.active else max(feed.limit * 2, _MIN_PAGE)
     chosen: dict[str, Item] = {}   # by id: paging may see an item twice if new ones arrive
@@ -109,42 +150,144 @@ def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
     return list(chosen.values())
 
 
+def _select_fast(feed: FeedConfig, store: _FastSource) -> list[Item]:
+    keep = _Filter(feed)
+    # Heads are light: a filtered feed reads more per round trip.
+    page = feed.limit if not keep.active else max(feed.limit * 10, 5 * _MIN_PAGE)
+    chosen: dict[str, None] = {}
+    offset = 0
+    while len(chosen) < feed.limit and offset < MAX_SCANNED:
+        batch = store.latest_heads(feed.sources, limit=page, offset=offset, text=keep.active)
+        for head in batch:
+            if head.id not in chosen and keep.accepts(head):
+                chosen[head.id] = None
+                if len(chosen) == feed.limit:
+                    break
+        if len(batch) < page:
+            break
+        offset += len(batch)
+    found = store.items_for_build(chosen)
+    # An item could vanish between the two reads only if items were deleted; skip it then.
+    return [found[i] for i in chosen if i in found]
+
+
 def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
                 only: Iterable[str] | None = None) -> BuildResult:
     """Render and write every feed (or only the feeds with ids in `only`) plus the index and
-    the OPML list. The index always lists every feed, so all feeds' items are read."""
+    the OPML list. Archives are kept up to date when the store can tell what changed
+    (archive.ArchiveSource)."""
     selected = _selected_ids(config, only)
     output = config.output_path
+    built = [feed for feed in config.feeds if feed.id in selected]
+    prepared = (archive.Prepared(config, built, store, {f.id: _Filter(f).accepts for f in built})
+                if isinstance(store, archive.ArchiveSource) else None)
+    windows: dict[str, list[Item]] = {}
+    for feed in built:
+        found = (prepared.window(feed, store) if prepared is not None
+                 and isinstance(store, archive.ArchiveSource) else None)
+        windows[feed.id] = found if found is not None else select_items(feed, store)
+    # Only a store that keeps archives gets the summaries record (and a .state folder).
+    keeps_state = isinstance(store, archive.ArchiveSource)
+    summaries = _summaries(config, store, windows, now, remembered=keeps_state)
     written: list[Path] = []
     unchanged: list[Path] = []
-    summaries: list[FeedSummary] = []
-    built: list[FeedSummary] = []
-
-    def write(path: Path, data: bytes) -> None:
-        (written if write_atomic(path, data) else unchanged).append(path)
-
-    for feed in config.feeds:
-        items = select_items(feed, store)
-        newest = max((common.utc(item.published) for item in items), default=None)
-        summary = FeedSummary(feed=feed, items=len(items), newest=newest, built=now)
-        summaries.append(summary)
-        if feed.id not in selected:
-            continue
-        built.append(summary)
-        hub = config.websub.hub
-        history = None
-        if isinstance(store, archive.FeedHistorySource):
-            history = archive.build_archive(config, feed, store, items, _Filter(feed).accepts,
-                                            write, now)
-            items = history.current_items(items)
+    archives: dict[str, archive.FeedArchive] = {}
+    # Written after the archive pages are durable (build_archives returns then), together:
+    # the state files (not published, so not reported) and the current documents.
+    state_writes: list[tuple[Path, bytes]] = []
+    if prepared is not None and isinstance(store, archive.ArchiveSource) and built:
+        archives, pages_written, pages_unchanged = archive.build_archives(
+            config, prepared, store, windows,
+            lambda path, data: state_writes.append((path, data)), now)
+        written += pages_written
+        unchanged += pages_unchanged
+    if keeps_state:
+        state_writes.append(_summaries_file(config, summaries))
+    jobs: list[tuple[Path, bytes]] = []
+    hub = config.websub.hub
+    for feed in built:
+        items = windows[feed.id]
+        outcome = archives.get(feed.id)
+        if outcome is not None:
+            items = outcome.current_items(items)
         for ext, render in archive.FORMATS.items():
-            links = (archive.current_links(config.site, feed, history.plan, ext, hub=hub)
-                     if history is not None else FeedLinks(hub=hub))
-            write(output / f"{feed.id}.{ext}", render(feed, items, config.site, now,
-                                                      links=links))
-    write(output / INDEX_FILE, render_index(config, summaries))
-    write(output / OPML_FILE, render_opml(config))
-    return BuildResult(written=tuple(written), unchanged=tuple(unchanged), feeds=tuple(built))
+            links = (archive.current_links(config.site, feed, outcome.pages, ext, hub=hub)
+                     if outcome is not None else FeedLinks(hub=hub))
+            jobs.append((output / f"{feed.id}.{ext}",
+                         render(feed, items, config.site, now, links=links)))
+    jobs.append((output / INDEX_FILE, render_index(config, summaries)))
+    jobs.append((output / OPML_FILE, render_opml(config)))
+    # State files are not fsynced: a lost or stale one only makes the next build re-read
+    # more (an older mark) or re-plan the feed, and they follow the durable pages.
+    for path, data in state_writes:
+        replace_file(path, data)
+    for (path, _), changed in zip(jobs, _writers().map(lambda job: write_atomic(*job), jobs),
+                                  strict=True):
+        (written if changed else unchanged).append(path)
+    return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
+                       feeds=tuple(s for s in summaries if s.feed.id in selected))
+
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _writers() -> ThreadPoolExecutor:
+    """Threads for the fsynced writes, kept between builds (starting them costs ~1 ms each)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="feed-writer")
+        return _POOL
+
+
+def _summaries(config: Config, store: FeedItemSource, windows: dict[str, list[Item]],
+               now: datetime, *, remembered: bool) -> list[FeedSummary]:
+    """Every feed's summary: from its window when built now, else from the last build's
+    record if `remembered` (read from the store when there is none)."""
+    known = _read_summaries(config) if remembered else {}
+    summaries = []
+    for feed in config.feeds:
+        items = windows.get(feed.id)
+        if items is None and feed.id in known:
+            count, newest = known[feed.id]
+            summaries.append(FeedSummary(feed=feed, items=count, newest=newest, built=now))
+            continue
+        if items is None:
+            items = select_items(feed, store)
+        newest = max((common.utc(item.published) for item in items), default=None)
+        summaries.append(FeedSummary(feed=feed, items=len(items), newest=newest, built=now))
+    return summaries
+
+
+def _summary_key(feed: FeedConfig) -> str:
+    """What a recorded summary depends on besides the store: a changed feed is read again."""
+    return json.dumps([sorted(feed.sources), feed.limit, list(feed.include),
+                       list(feed.exclude)])
+
+
+def _read_summaries(config: Config) -> dict[str, tuple[int, datetime | None]]:
+    path = config.output_path / archive.STATE_DIR / SUMMARIES_FILE
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        keys = {feed.id: _summary_key(feed) for feed in config.feeds}
+        return {fid: (int(entry["items"]),
+                      datetime.fromisoformat(entry["newest"]) if entry["newest"] else None)
+                for fid, entry in data.items()
+                if isinstance(entry, dict) and entry.get("key") == keys.get(fid)}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        log.warning("%s unreadable (%s); reading every feed for the index", path, exc)
+        return {}
+
+
+def _summaries_file(config: Config, summaries: Sequence[FeedSummary]) -> tuple[Path, bytes]:
+    data = {s.feed.id: {"key": _summary_key(s.feed), "items": s.items,
+                        "newest": s.newest.isoformat() if s.newest else None}
+            for s in summaries}
+    return (config.output_path / archive.STATE_DIR / SUMMARIES_FILE,
+            (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
 def _selected_ids(config: Config, only: Iterable[str] | None) -> set[str]:
@@ -157,4 +300,3 @@ def _selected_ids(config: Config, only: Iterable[str] | None) -> set[str]:
         raise ConfigError(f"unknown feed {', '.join(map(repr, unknown))} "
                           f"(known: {', '.join(sorted(known)) or 'none'})")
     return wanted
-

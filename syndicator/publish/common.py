@@ -41,6 +41,9 @@ _DEFAULT_IMAGE_TYPE = "image/jpeg"
 # Characters XML 1.0 cannot carry at all (lxml refuses them); stripped from every text field
 # so that one stray control character in a scraped title cannot break a whole feed.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# The same check on UTF-8 bytes, which C does ~10x faster than the regex scans a long text:
+# control bytes, and U+FFFE/U+FFFF (lone surrogates cannot be encoded at all).
+_CONTROL_BYTES = bytes(c for c in range(32) if c not in (0x09, 0x0A, 0x0D))
 
 
 def feed_url(site: SiteConfig, feed: FeedConfig, ext: str) -> str:
@@ -58,6 +61,13 @@ def description(feed: FeedConfig) -> str:
 
 
 def clean(text: str) -> str:
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _XML_INVALID.sub("", text)
+    if (len(data.translate(None, _CONTROL_BYTES)) == len(data)
+            and b"\xef\xbf\xbe" not in data and b"\xef\xbf\xbf" not in data):
+        return text
     return _XML_INVALID.sub("", text)
 
 
@@ -93,7 +103,15 @@ def feed_language(feed: FeedConfig, items: Sequence[Item]) -> str | None:
 
 
 def image_type(url: str) -> str:
-    path = urlsplit(url).path
+    # The plain http(s) URL is read directly (urlsplit costs more than the rest of an
+    # archive entry); anything else goes through urlsplit.
+    head, sep, rest = url.partition("://")
+    if sep and head in ("http", "https") and not any(c in rest for c in "\\ \t\r\n"):
+        path = rest.split("#", 1)[0].split("?", 1)[0]
+        slash = path.find("/")
+        path = path[slash:] if slash != -1 else ""
+    else:
+        path = urlsplit(url).path
     ext = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
     return _IMAGE_TYPES.get(ext, _DEFAULT_IMAGE_TYPE)
 

@@ -104,6 +104,8 @@ items = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     # The feed query: newest first, ties broken by id, so paging is stable.
     Index("ix_items_published_id", "published", "id"),
+    # Incremental builds: what was stored or seen since the previous build (migration 0004).
+    Index("ix_items_last_seen", "last_seen"),
 )
 
 # An article may show up in several sources' listings (news + a category page); it is one

@@ -7,11 +7,12 @@ thread; each method takes its own connection and transaction.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,11 +26,13 @@ from sqlalchemy import (
     Engine,
     Insert,
     Row,
+    Text,
     create_engine,
     event,
     func,
     or_,
     select,
+    type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
@@ -667,6 +670,96 @@ class Store:
                                  title=row.title, summary=row.summary)
                     for row in conn.execute(stmt)]
 
+    # -- feed builds (publish/archive.py): light rows, decoded without the column types ------
+
+    def build_mark(self) -> int:
+        """The newest run's id (0 before the first run).
+
+        Runs are numbered in commit order (every writer holds the write lock), and every item
+        or link a run writes carries the run's `finished` time as `last_seen`/`first_seen`; so
+        what changed after a mark is what runs numbered above it stored or saw."""
+        with self._read_tx("read the newest run") as conn:
+            return int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
+
+    def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
+                   batch: int = 2000) -> Iterator[FeedLink]:
+        """Every link of an item to one of the sources, with the item's light fields; the
+        links of one item are adjacent. `text` False leaves title and summary empty.
+
+        A generator: its read transaction stays open until it is exhausted or closed."""
+        if not source_ids:
+            return
+        stmt = _feed_link_select(text).where(t_links.c.source_id.in_(list(source_ids)))
+        with self._read_tx("read the feed links") as conn:
+            result = conn.execute(stmt.order_by(t_links.c.item_id))
+            while rows := result.fetchmany(batch):
+                yield from (_feed_link(row) for row in rows)
+
+    def feed_links_changed(self, source_ids: Sequence[str],
+                           after: int) -> tuple[int, list[FeedLink]]:
+        """(newest run id, links) where links are those to the sources of every item that a
+        run numbered above `after` stored, edited or saw (grouped by item, as feed_links)."""
+        with self._read_tx("read the changed items") as conn:
+            mark = int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
+            since = conn.execute(select(func.min(t_runs.c.finished))
+                                 .where(t_runs.c.id > after)).scalar()
+            if since is None or not source_ids:
+                return mark, []
+            touched = select(t_items.c.id).where(t_items.c.last_seen >= since)
+            stmt = (_feed_link_select(True)
+                    .where(t_links.c.source_id.in_(list(source_ids)),
+                           t_links.c.item_id.in_(touched))
+                    .order_by(t_links.c.item_id))
+            return mark, [_feed_link(row) for row in conn.execute(stmt)]
+
+    def feed_links_entered(self, source_ids: Sequence[str], first: str,
+                           last: str) -> list[FeedLink]:
+        """Links to the sources of the items whose earliest link to them was made between the
+        time keys `first` and `last` (inclusive; FeedLink.first_seen values)."""
+        if not source_ids:
+            return []
+        wanted = list(source_ids)
+        entered = (select(t_links.c.item_id).where(t_links.c.source_id.in_(wanted))
+                   .group_by(t_links.c.item_id)
+                   .having(func.min(t_links.c.first_seen)
+                           .between(_key_time(first), _key_time(last))))
+        stmt = (_feed_link_select(True)
+                .where(t_links.c.source_id.in_(wanted), t_links.c.item_id.in_(entered))
+                .order_by(t_links.c.item_id))
+        with self._read_tx("read the feed links") as conn:
+            return [_feed_link(row) for row in conn.execute(stmt)]
+
+    def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]:
+        """Stored items by id, as items_by_id but without their source (left empty) and
+        decoded without the SQLAlchemy column types: archive pages read every item."""
+        columns: list[Any] = [t_items.c[name] for name in _BUILD_COLUMNS]
+        columns += [type_coerce(t_items.c[name], Text).label(name)
+                    for name in ("categories", "published", "updated")]
+        with self._read_tx("read items") as conn:
+            rows = _chunked_select(conn, lambda part: select(*columns).where(
+                t_items.c.id.in_(part)), ids)
+        decode = _ItemDecoder()
+        return {row[0]: decode(row) for row in rows}
+
+    def latest_heads(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
+                     text: bool = True) -> list[ItemHead]:
+        """What `latest` orders and filters by, without the content: items linked to any of
+        the sources, newest first (published desc, id desc). `text` False leaves title and
+        summary empty."""
+        if not source_ids or limit <= 0:
+            return []
+        columns: list[Any] = [t_items.c.id,
+                              type_coerce(t_items.c.published, Text).label("published")]
+        if text:
+            columns += [t_items.c.title, t_items.c.summary]
+        stmt = (select(*columns).where(_linked_to(source_ids))
+                .order_by(t_items.c.published.desc(), t_items.c.id.desc())
+                .limit(limit).offset(offset))
+        with self._read_tx("read the latest items") as conn:
+            return [ItemHead(id=row.id, published=_time_key(row.published),
+                             title=row.title if text else "", summary=row.summary if text else "")
+                    for row in conn.execute(stmt)]
+
 
 # -- engine ---------------------------------------------------------------------------------
 
@@ -884,3 +977,95 @@ class HistoryEntry:
     content_hash: str
     title: str
     summary: str
+
+
+# -- feed build records ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class FeedLink:
+    """One link of an item to a source, with the item's light fields (no content).
+
+    Times are *time keys*: UTC as "YYYY-MM-DD HH:MM:SS.ffffff", which sort as the times do
+    and are cheap to read back (SQLite stores exactly this text)."""
+
+    item_id: str
+    source_id: str
+    first_seen: str           # when this source first listed the item
+    published: str
+    updated: str
+    content_hash: str
+    title: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHead:
+    """An item's id, publication time key and the text feed filters read."""
+
+    id: str
+    published: str
+    title: str
+    summary: str
+
+
+_BUILD_COLUMNS = ("id", "url", "title", "summary", "content", "image", "author", "language",
+                  "published_precision", "content_hash")
+
+
+def _feed_link_select(text: bool) -> Any:
+    columns: list[Any] = [
+        t_links.c.item_id, t_links.c.source_id,
+        type_coerce(t_links.c.first_seen, Text).label("first_seen"),
+        type_coerce(t_items.c.published, Text).label("published"),
+        type_coerce(t_items.c.updated, Text).label("updated"),
+        t_items.c.content_hash]
+    if text:
+        columns += [t_items.c.title, t_items.c.summary]
+    return select(*columns).join(t_items, t_items.c.id == t_links.c.item_id)
+
+
+def _feed_link(row: Row[Any]) -> FeedLink:
+    mapping = row._mapping
+    return FeedLink(item_id=row.item_id, source_id=row.source_id,
+                    first_seen=_time_key(row.first_seen), published=_time_key(row.published),
+                    updated=_time_key(row.updated), content_hash=row.content_hash,
+                    title=mapping.get("title", ""), summary=mapping.get("summary", ""))
+
+
+def _time_key(value: str | datetime) -> str:
+    """SQLite hands back its stored text (already a time key); PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _key_time(key: str) -> datetime:
+    return datetime.fromisoformat(key).replace(tzinfo=UTC)
+
+
+class _ItemDecoder:
+    """Rows of _BUILD_COLUMNS + (categories, published, updated) as raw values → Items.
+    Category lists repeat across items (a site has few), so their JSON is decoded once."""
+
+    def __init__(self) -> None:
+        self._categories: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, row: Row[Any]) -> Item:
+        (item_id, url, title, summary, content, image, author, language, precision,
+         content_hash, categories, published, updated) = tuple(row)
+        if isinstance(categories, str):
+            found = self._categories.get(categories)
+            if found is None:
+                found = self._categories[categories] = tuple(json.loads(categories))
+            categories = found
+        return Item(
+            id=item_id, source_id="", url=url, title=title, published=_as_utc(published),
+            updated=_as_utc(updated), summary=summary, content=content, image=image,
+            author=author, categories=tuple(categories), language=language,
+            published_precision=precision, content_hash=content_hash)
+
+
+def _as_utc(value: str | datetime) -> datetime:
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC)
