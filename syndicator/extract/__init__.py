@@ -1,6 +1,6 @@
 """Extraction: fetched pages → Articles (raw strings, absolute URLs). Pure, no I/O.
 
-    html.py        the BeautifulSoup/lxml adapter (parsing, `css@attr` selectors, cleaning)
+    html.py        the selectolax adapter (parsing, `css@attr` selectors, cleaning)
     selectors.py   listing and article pages by the operator's CSS selectors
     structured.py  JSON-LD / OpenGraph / meta fallbacks
     feed.py        RSS / RDF / Atom (feedparser) and JSON Feed
