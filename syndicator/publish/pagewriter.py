@@ -22,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from syndicator.errors import PublishError
-from syndicator.publish.writer import FILE_MODE
+from syndicator.publish.writer import FILE_MODE, fsync_path
 
 # Up to this many new files are fsynced one by one; more, and one syncfs covers them all.
 FSYNC_EACH_MAX = 32
@@ -119,20 +119,8 @@ def _make_durable(paths: list[Path]) -> None:
         return
     # A few files: fsync them (then their folders) in parallel; the waits overlap.
     with ThreadPoolExecutor(max_workers=min(8, len(paths))) as pool:
-        list(pool.map(_fsync, paths))
-        list(pool.map(_fsync, folders))
-
-
-def _fsync(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
+        list(pool.map(fsync_path, paths))
+        list(pool.map(fsync_path, folders))
 
 
 def _syncfs(folder: Path) -> bool:

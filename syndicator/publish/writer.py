@@ -42,7 +42,7 @@ def write_atomic(path: Path, data: bytes) -> bool:
         with contextlib.suppress(OSError):
             os.unlink(temp_name)
         raise PublishError(f"cannot write: {exc}", path=str(path)) from exc
-    _sync_directory(path.parent)
+    fsync_path(path.parent)
     return True
 
 
@@ -57,10 +57,11 @@ def _holds(path: Path, data: bytes) -> bool:
         raise PublishError(f"cannot read the current file: {exc}", path=str(path)) from exc
 
 
-def _sync_directory(directory: Path) -> None:
-    """Persist the rename itself. Best effort: not every platform can open a directory."""
+def fsync_path(path: Path) -> None:
+    """fsync a file, or a folder to persist a rename in it. Best effort: not every platform
+    can open a directory."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return
     try:
