@@ -119,35 +119,52 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
             result = run.result(app.clock(), ok=True)
             app.store.save_run(result, (), listing_states)
             return result
-        run.items_seen = len(cards)
-        candidates, article_states, unchanged = _fetch_articles(app, source, settings, cards,
-                                                                run, progress)
-        items, missing = _normalise(app, source, candidates, run)
-        refused = _quality_gate(app, source, run.items_seen, missing)
-        if refused is not None:
-            # Subscribers keep the last good items: store nothing of this run, not even URL
-            # states, so that the next run reads the pages again.
-            run.error(refused)
-            result = run.result(app.clock(), ok=False, missing=missing)
-            app.store.save_run(result, (), ())
-            return result
-        new, changed = _changes(app, source, items)
-        ok = not run.errors or bool(items)
-        result = run.result(app.clock(), ok=ok, new=len(new), updated=len(changed),
-                            missing=missing)
-        app.store.save_run(result, [*new, *changed], [*listing_states, *article_states],
-                           seen=[*unchanged, *(item.id for item in items)],
-                           outbox=outbox_hook(app.config, source.id))
+        result, _refused = _store_cards(app, source, settings, cards, listing_states, run,
+                                        progress, push=True)
         progress("done", source.id)
         return result
     except SyndicatorError as exc:
-        run.error(str(exc))
-        result = run.result(app.clock(), ok=False)
-        try:
-            app.store.save_run(result, (), ())
-        except SyndicatorError as store_exc:  # the run log itself failed: report, don't raise
-            log.error("source %s: cannot record the run: %s", source.id, store_exc)
-        return result
+        return _record_failure(app, run, exc)
+
+
+def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
+                 listing_states: list[UrlState], run: _Run, progress: Progress, *,
+                 push: bool) -> tuple[RunResult, bool]:
+    """Stages 2–4 for the cards of a run: article pages, normalisation, one transaction.
+
+    Returns the run's result and whether the quality gate refused the run. `push=False`
+    (backfill) stores items without queueing them for push targets.
+    """
+    run.items_seen = len(cards)
+    candidates, article_states, unchanged = _fetch_articles(app, source, settings, cards,
+                                                            run, progress)
+    items, missing = _normalise(app, source, candidates, run)
+    refused = _quality_gate(app, source, run.items_seen, missing)
+    if refused is not None:
+        # Subscribers keep the last good items: store nothing of this run, not even URL
+        # states, so that the next run reads the pages again.
+        run.error(refused)
+        result = run.result(app.clock(), ok=False, missing=missing)
+        app.store.save_run(result, (), ())
+        return result, True
+    new, changed = _changes(app, source, items)
+    result = run.result(app.clock(), ok=not run.errors or bool(items), new=len(new),
+                        updated=len(changed), missing=missing)
+    app.store.save_run(result, [*new, *changed], [*listing_states, *article_states],
+                       seen=[*unchanged, *(item.id for item in items)],
+                       outbox=outbox_hook(app.config, source.id) if push else None)
+    return result, False
+
+
+def _record_failure(app: App, run: _Run, exc: SyndicatorError) -> RunResult:
+    """Log a failed run in the run log; if even that fails, report it and go on."""
+    run.error(str(exc))
+    result = run.result(app.clock(), ok=False)
+    try:
+        app.store.save_run(result, (), ())
+    except SyndicatorError as store_exc:
+        log.error("source %s: cannot record the run: %s", run.source.id, store_exc)
+    return result
 
 
 # --- 1. fetch listings -----------------------------------------------------------------------
@@ -481,29 +498,12 @@ def run_listing_page(app: App, source: SourceConfig, url: str, *,
         cards: dict[str, Article] = {}
         for card in listing.articles:
             cards.setdefault(_key(card.url), card)
-        run.items_seen = len(cards)
         listing_state = _state(url, answer.validators.etag, answer.validators.last_modified,
                                None, app.clock())
-        candidates, article_states, unchanged = _fetch_articles(
-            app, source, settings, list(cards.values()), run, progress)
-        items, missing = _normalise(app, source, candidates, run)
-        refused = _quality_gate(app, source, run.items_seen, missing)
-        if refused is not None:
-            run.error(refused)
-            result = run.result(app.clock(), ok=False, missing=missing)
-            app.store.save_run(result, (), ())
+        result, refused = _store_cards(app, source, settings, list(cards.values()),
+                                       [listing_state], run, progress, push=False)
+        if refused:
             return PageRun(result, None, done=False)
-        new, changed = _changes(app, source, items)
-        result = run.result(app.clock(), ok=not run.errors or bool(items), new=len(new),
-                            updated=len(changed), missing=missing)
-        app.store.save_run(result, [*new, *changed], [listing_state, *article_states],
-                           seen=[*unchanged, *(item.id for item in items)])
         return PageRun(result, listing.next_url, done=True)
     except SyndicatorError as exc:
-        run.error(str(exc))
-        result = run.result(app.clock(), ok=False)
-        try:
-            app.store.save_run(result, (), ())
-        except SyndicatorError as store_exc:
-            log.error("source %s: cannot record the run: %s", source.id, store_exc)
-        return PageRun(result, None, done=False)
+        return PageRun(_record_failure(app, run, exc), None, done=False)
