@@ -131,8 +131,13 @@ def run(workdir: Path, *, seconds: int, tools: dict[str, str | None],
     setups = [("uvicorn 1 worker", 1, "h11", "asyncio")]
     if not quick:
         fast = _available("httptools") and _available("uvloop")
+        # The last rows are what `syndicator serve` runs: prepared answers written at the
+        # HTTP layer (syndicator.web.protocol), on httptools + uvloop.
+        protocol = "syndicator.web.protocol:FeedHttpProtocol"
         setups += ([("uvicorn 1 worker httptools+uvloop", 1, "httptools", "uvloop"),
-                    ("uvicorn 2 workers httptools+uvloop", 2, "httptools", "uvloop")] if fast
+                    ("uvicorn 2 workers httptools+uvloop", 2, "httptools", "uvloop"),
+                    ("syndicator serve path, 1 worker", 1, protocol, "uvloop"),
+                    ("syndicator serve path, 2 workers", 2, protocol, "uvloop")] if fast
                    else [("uvicorn 2 workers", 2, "h11", "asyncio")])
     results: list[dict[str, Any]] = []
     feeds = workdir / "feeds"
