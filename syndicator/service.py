@@ -31,7 +31,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, Protocol
@@ -386,23 +385,6 @@ def address(sock: socket.socket) -> str:
 
 # --- the commands --------------------------------------------------------------------------
 
-@dataclass
-class Running:
-    """What `run` started, for hooks (e.g. the WebSub and push parts)."""
-
-    app: App
-    service: Service
-    cache: FeedFiles
-    status: ServiceStatus
-    # Starlette routes a hook wants served too (e.g. subscribe forms), after the built-in ones.
-    extra_routes: list[Any] = field(default_factory=list)
-
-
-# Parts that want to hook into a starting `run` (WebSub pings, push deliveries) register
-# here: each is called with the Running service before the scheduler starts.
-STARTUP: list[Callable[[Running], None]] = []
-
-
 HUB_DRAIN_SECONDS = 2.0
 PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retries) are sent
 
@@ -477,7 +459,6 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         scheduler = SourceScheduler(config.timezone, workers=min(8, max(1, len(enabled))))
         status = ServiceStatus(config, app.store, scheduler=scheduler, clock=app.clock,
                                targets=_push_status_of(app) if config.push else None)
-        running = Running(app=app, service=service, cache=cache, status=status)
         hub = hook_for(config)
         if hub is not None:
             service.after_build.append(hub)
@@ -486,11 +467,9 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         service.build_all()
         cache.load_all()
         service.prime()
-        for hook in STARTUP:
-            hook(running)
         ctx = WebContext(config=config, store=app.store, cache=cache, status=status,
                          metrics=metrics)
-        web = create_web_app(ctx, extra_routes=[*running.extra_routes, *partner_routes(ctx)])
+        web = create_web_app(ctx, extra_routes=partner_routes(ctx))
         for source in enabled:
             scheduler.add(source.id, source.schedule, functools.partial(service.poll, source.id))
         if config.push:
