@@ -196,7 +196,8 @@ class _TelegramJob(_Job):
             self.client.close()
 
     def _paced(self) -> float:
-        """Take a slot for one message: 0, or the seconds until this chat may get one."""
+        """Take a slot for one message: 0, or the seconds until this chat may get one.
+        After 0, the caller makes its request and then calls self.overall.release()."""
         now = self.now().timestamp()
         wait = self.window.wait_time(now)
         if wait > 0:
@@ -225,7 +226,10 @@ class _TelegramJob(_Job):
                                error=None)
                 self.report.deferred = True
                 return True
-            result = self._send_part(post, index, plain)
+            try:
+                result = self._send_part(post, index, plain)
+            finally:
+                self.overall.release()
             if result.ok:
                 assert result.message_id is not None
                 sent.append(result.message_id)
@@ -284,13 +288,16 @@ class _TelegramJob(_Job):
             self.report.deferred = True
             return True
         first = row.message_ids[0]
-        result = (self.client.edit_message_caption(self.chat, first, post.parts[0])
-                  if post.photo else self.client.edit_message_text(self.chat, first,
-                                                                   post.parts[0]))
-        if result.kind == "rejected" and post.photo:
-            # The message went out as text (its image had been refused): edit the text.
-            text_post = without_photo(post, self.target, self.app.config, item)
-            result = self.client.edit_message_text(self.chat, first, text_post.parts[0])
+        try:
+            result = (self.client.edit_message_caption(self.chat, first, post.parts[0])
+                      if post.photo else self.client.edit_message_text(self.chat, first,
+                                                                       post.parts[0]))
+            if result.kind == "rejected" and post.photo:
+                # The message went out as text (its image had been refused): edit the text.
+                text_post = without_photo(post, self.target, self.app.config, item)
+                result = self.client.edit_message_text(self.chat, first, text_post.parts[0])
+        finally:
+            self.overall.release()
         if result.ok:
             self.finish(row, "sent", error=None)
             self.report.edited += 1
