@@ -43,24 +43,54 @@ ARTICLE_SELECTORS: dict[str, Any] = {
 
 @dataclass
 class Phase:
-    """Wall time, CPU time (all threads of this process) and peak RSS of one phase."""
+    """Wall time, CPU time and peak RSS of one phase.
+
+    CPU counts all threads of this process plus the worker processes that ended within the
+    phase (close them inside it). `peak_rss_mb` is this process's peak plus each worker's
+    (`children_peak_rss_mb`, filled in by the caller), so that work moved to worker
+    processes is never hidden from the memory figure.
+    """
 
     wall: float = 0.0
     cpu: float = 0.0
     peak_rss_mb: float = 0.0
+    children_cpu: float = 0.0
+    children_peak_rss_mb: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
 @contextmanager
 def measure() -> Iterator[Phase]:
+    """Measure the block. Before its worker processes end, the block fills in
+    `children_peak_rss_mb` (process_peak_rss_mb of each); they are added to this process's."""
     phase = Phase()
+    cpu_children = _children_cpu()
     wall, cpu = time.perf_counter(), time.process_time()
     try:
         yield phase
     finally:
         phase.wall = time.perf_counter() - wall
-        phase.cpu = time.process_time() - cpu
-        phase.peak_rss_mb = peak_rss_mb()
+        phase.children_cpu = _children_cpu() - cpu_children
+        phase.cpu = time.process_time() - cpu + phase.children_cpu
+        phase.peak_rss_mb = peak_rss_mb() + sum(phase.children_peak_rss_mb)
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's ended (waited-for) children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def process_peak_rss_mb(pid: int) -> float:
+    """Peak RSS of a running process (Linux VmHWM), 0 when unknown. Not RUSAGE_CHILDREN:
+    Linux counts a child's pre-exec copy of this process there, i.e. our own size."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0
 
 
 def peak_rss_mb() -> float:

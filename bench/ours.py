@@ -23,7 +23,15 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.common import LANGUAGES, crawl_config, emit, measure, peak_rss_mb, write_config
+from bench.common import (
+    LANGUAGES,
+    crawl_config,
+    emit,
+    measure,
+    peak_rss_mb,
+    process_peak_rss_mb,
+    write_config,
+)
 from syndicator.app import App, make_app
 from syndicator.config import load_config
 from syndicator.model import Item, RunResult
@@ -33,13 +41,17 @@ from syndicator.publish import build_feeds
 
 
 def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
-          profile: Path | None = None) -> None:
+          extract_processes: str = "auto", profile: Path | None = None) -> None:
     _fresh(workdir)
     sources = [(f"office-{lang}", f"{site}{lang}/news/", lang, 1000) for lang in LANGUAGES]
-    config = load_config(write_config(crawl_config(sources, workdir, concurrency=concurrency,
-                                                   per_host=per_host), workdir))
+    data = crawl_config(sources, workdir, concurrency=concurrency, per_host=per_host)
+    data["extract_processes"] = (extract_processes if extract_processes == "auto"
+                                 else int(extract_processes))
+    config = load_config(write_config(data, workdir))
     profiler = _profiler(profile)
-    with make_app(config) as app, measure() as phase:
+    # The app (and its page workers) closes inside the measured phase, so that the workers'
+    # CPU time is counted; their peak RSS is read just before.
+    with measure() as phase, make_app(config) as app:
         pages = items = errors = 0
         for source in config.sources:
             result = run_source(app, source)
@@ -47,10 +59,12 @@ def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
             items += result.new + result.updated
             errors += len(result.errors)
         built = build_feeds(config, app.store, datetime.now(UTC))
+        phase.children_peak_rss_mb = [process_peak_rss_mb(pid) for pid in app.workers.pids]
     if profiler is not None and profile is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
     emit(task="crawl", wall=phase.wall, cpu=phase.cpu, peak_rss_mb=phase.peak_rss_mb,
+         workers_cpu=phase.children_cpu, workers_peak_rss_mb=phase.children_peak_rss_mb,
          pages=pages, items=items, errors=errors, files=len(built.written),
          concurrency=concurrency, per_host=per_host)
 
@@ -67,9 +81,10 @@ def poll_sources(etag_site: str, plain_site: str, listings: list[str],
 
 
 def poll(etag_site: str, plain_site: str, listings: list[str], count: int, workdir: Path,
-         *, phase: str) -> None:
+         *, phase: str, profile: Path | None = None) -> None:
     """`phase` "warm": a fresh store, one run of every source (listing + article pages).
-    "etag" / "plain": one more run of the sources on that server, all unchanged, measured."""
+    "etag" / "plain": one more run of the sources on that server, all unchanged, measured.
+    `profile`: cProfile statistics of the measured part, written to that file."""
     if phase == "warm":
         _fresh(workdir)
         # Each source is one listing page and its cards' article pages; no feeds needed.
@@ -84,12 +99,16 @@ def poll(etag_site: str, plain_site: str, listings: list[str], count: int, workd
             # compiled, modules imported. One source of the group is polled first, unmeasured.
             run_source(app, chosen[0])
             chosen = chosen[1:]
+        profiler = _profiler(profile)
         with measure() as phase_cost:
             not_modified = pages = 0
             for source in chosen:
                 result = run_source(app, source)
                 not_modified += result.not_modified
                 pages += result.pages
+        if profiler is not None and profile is not None:
+            profiler.disable()
+            profiler.dump_stats(str(profile))
     emit(task=f"poll-{phase}", wall=phase_cost.wall, cpu=phase_cost.cpu,
          peak_rss_mb=phase_cost.peak_rss_mb, sources=len(chosen), pages=pages,
          not_modified=not_modified)
@@ -111,17 +130,20 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
         with measure() as seeding:
             _seed(app, ids, items, now)
         full: list[float] = []
+        full_cpu: list[float] = []
         written = 0
         for _ in range(full_runs):
             shutil.rmtree(config.output_path, ignore_errors=True)
             with measure() as phase:
                 result = build_feeds(config, app.store, now)
             full.append(phase.wall)
+            full_cpu.append(phase.cpu)
             written = len(result.written)
         # As the service does after a source run (Service.rebuild): only the feeds that
         # include the source are built; unchanged files are not rewritten.
         affected = [feed.id for feed in config.feeds_for_source(ids[0])]
         incremental: list[float] = []
+        incremental_cpu: list[float] = []
         rewritten: list[int] = []
         for run in range(runs):
             later = now + timedelta(minutes=run + 1)
@@ -129,9 +151,11 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
             with measure() as phase:
                 result = build_feeds(config, app.store, later, only=affected)
             incremental.append(phase.wall)
+            incremental_cpu.append(phase.cpu)
             rewritten.append(len(result.written))
     emit(task="build", items=items, feeds=len(feeds), seed_wall=seeding.wall,
-         full=full, files=written, incremental=incremental, rewritten=rewritten,
+         full=full, full_cpu=full_cpu, files=written, incremental=incremental,
+         incremental_cpu=incremental_cpu, rewritten=rewritten,
          peak_rss_mb=peak_rss_mb())
 
 
@@ -192,6 +216,8 @@ def main() -> None:
     c.add_argument("--workdir", type=Path, required=True)
     c.add_argument("--concurrency", type=int, default=4)
     c.add_argument("--per-host", type=int, default=2)
+    c.add_argument("--extract-processes", default="auto",
+                   help="the config key: auto, or a number (0: extract in the main process)")
     c.add_argument("--profile", type=Path)
     p = sub.add_parser("poll")
     p.add_argument("--phase", choices=["warm", "etag", "plain"], required=True)
@@ -200,6 +226,7 @@ def main() -> None:
     p.add_argument("--listing", action="append", required=True)
     p.add_argument("--sources", type=int, default=200)
     p.add_argument("--workdir", type=Path, required=True)
+    p.add_argument("--profile", type=Path)
     b = sub.add_parser("build")
     b.add_argument("--items", type=int, default=100_000)
     b.add_argument("--sources", type=int, default=10)
@@ -209,10 +236,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.task == "crawl":
         crawl(args.site, args.workdir, concurrency=args.concurrency, per_host=args.per_host,
-              profile=args.profile)
+              extract_processes=args.extract_processes, profile=args.profile)
     elif args.task == "poll":
         poll(args.etag_site, args.plain_site, args.listing, args.sources, args.workdir,
-             phase=args.phase)
+             phase=args.phase, profile=args.profile)
     else:
         build(args.workdir, args.items, args.sources, args.runs, args.full_runs)
 

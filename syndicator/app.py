@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from syndicator.config import Config
 from syndicator.fetch import Fetcher
 from syndicator.store import Store
+from syndicator.workers import PageWorkers, auto_processes
 
 Clock = Callable[[], datetime]
 
@@ -27,8 +28,10 @@ class App:
     store: Store
     fetcher: Fetcher
     clock: Clock = field(default=utc_now)
+    workers: PageWorkers = field(default_factory=lambda: PageWorkers(0))
 
     def close(self) -> None:
+        self.workers.close()
         self.fetcher.close()
         self.store.close()
 
@@ -46,4 +49,11 @@ def make_app(config: Config, *, store: Store | None = None, fetcher: Fetcher | N
         store=store if store is not None else Store(config.storage_url),
         fetcher=fetcher if fetcher is not None else Fetcher(),
         clock=clock or utc_now,
+        workers=PageWorkers(extract_processes(config)),
     )
+
+
+def extract_processes(config: Config) -> int:
+    """The configured number of page worker processes ("auto" resolved)."""
+    wanted = config.extract_processes
+    return auto_processes() if wanted == "auto" else wanted

@@ -15,8 +15,12 @@ from syndicator.errors import SyndicatorError
 from syndicator.extract import extract_article, extract_listing, parse_feed, parse_sitemap
 from syndicator.fetch import Fetcher
 from syndicator.model import Article, NotModified
-from syndicator.normalise import NormaliseContext, normalise_article, sanitize_html
-from syndicator.pipeline import merge_card_and_page
+from syndicator.normalise import (
+    NormaliseContext,
+    merge_card_and_page,
+    normalise_article,
+    sanitize_html,
+)
 
 _LIST_FIELDS = ("link", "title", "date", "summary", "image", "author", "category")
 

@@ -330,6 +330,9 @@ class Config(_Model):
     output_dir: str = "feeds"
     timezone: str = "UTC"
     fetch: FetchSettings = FetchSettings()
+    # Worker processes that extract article pages in large runs: "auto" (one per core beyond
+    # the first, at most 4) or a number; 0 extracts in the main process.
+    extract_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
     sources: tuple[SourceConfig, ...] = ()
     feeds: tuple[FeedConfig, ...] = ()
     server: ServerConfig = ServerConfig()

@@ -679,3 +679,29 @@ def _merged_published(stored: Item, fresh: Item, timezone: str) -> tuple[datetim
         return stored.published, "time" if stored.published_precision == "time" else "day"
     # No date on the page now: what we knew before stays.
     return stored.published, stored.published_precision
+
+
+def merge_card_and_page(card: Article, page: Article | None) -> Article:
+    """Combine what the listing showed with what the article page said.
+
+    The article page wins for the body, image, author and canonical URL; the listing's
+    title and excerpt are what the editors wrote for the listing and win when present.
+    Dates keep every candidate: the page's selected date, the listing date, then the page's
+    metadata; normalisation chooses (a full timestamp on the same day beats a bare date).
+    """
+    if page is None:
+        return card
+    dates = tuple(dict.fromkeys((*page.dates[:1], *card.dates, *page.dates[1:])))
+    return Article(
+        url=card.url,
+        title=card.title or page.title,
+        dates=dates,
+        updated=page.updated or card.updated,
+        summary=card.summary or page.summary,
+        content=page.content or card.content,
+        image=page.image or card.image,
+        author=page.author or card.author,
+        categories=page.categories or card.categories,
+        canonical=page.canonical or card.canonical,
+        language=page.language or card.language,
+    )

@@ -15,13 +15,14 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from syndicator import __version__
 from syndicator.app import App
 from syndicator.config import FetchConfig, SourceConfig
-from syndicator.errors import ExtractError, FetchError, SyndicatorError
-from syndicator.extract import extract_article, extract_listing, parse_feed, parse_sitemap
+from syndicator.errors import FetchError, SyndicatorError
+from syndicator.extract import extract_listing, parse_feed, parse_sitemap
 from syndicator.health import layout_check
 from syndicator.model import (
     Article,
@@ -35,10 +36,12 @@ from syndicator.model import (
 from syndicator.normalise import (
     NormaliseContext,
     canonical_url,
+    merge_card_and_page,
     merge_with_stored,
     normalise_article,
 )
 from syndicator.push.outbox import outbox_hook
+from syndicator.workers import ArticleWork
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class _Run:
 class _Fetched:
     """What a worker made of one article URL: an Article, a 304, or an error message."""
 
-    article: Article | None = None
+    work: ArticleWork | None = None
     validators: Validators = field(default_factory=Validators)
     not_modified: bool = False
     error: str | None = None
@@ -100,6 +103,10 @@ class _Candidate:
     page: Article | None
     listing_hash: str
     validators: UrlState | None
+    # When the page was read by a worker, it also normalised card + page (item None: no
+    # usable title or URL); otherwise _normalise does it.
+    normalised: bool = False
+    item: Item | None = None
 
 
 def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
@@ -136,9 +143,12 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
     (backfill) stores items without queueing them for push targets.
     """
     run.items_seen = len(cards)
+    ctx = NormaliseContext(source_id=source.id, language=source.language,
+                           timezone=app.config.timezone_for(source),
+                           date_format=source.date_format, now=app.clock())
     candidates, article_states, unchanged = _fetch_articles(app, source, settings, cards,
-                                                            run, progress)
-    items, missing = _normalise(app, source, candidates, run)
+                                                            run, progress, ctx)
+    items, missing = _normalise(candidates, run, ctx)
     refused = _quality_gate(app, source, run.items_seen, missing)
     if refused is not None:
         # Subscribers keep the last good items: store nothing of this run, not even URL
@@ -150,6 +160,12 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
     new, changed = _changes(app, source, items)
     result = run.result(app.clock(), ok=not run.errors or bool(items), new=len(new),
                         updated=len(changed), missing=missing)
+    if run.errors:
+        # Something was not read (an article page, a later listing page): forget what the
+        # listings were, or the next run would end at their 304 or unchanged body before
+        # it could try again.
+        listing_states = [replace(s, etag=None, last_modified=None, listing_hash=None)
+                          for s in listing_states]
     app.store.save_run(result, [*new, *changed], [*listing_states, *article_states],
                        seen=[*unchanged, *(item.id for item in items)],
                        outbox=outbox_hook(app.config, source.id) if push else None)
@@ -188,18 +204,27 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
                 raise  # the first listing page failed: the run failed
             run.error(f"listing page {url} failed; stopping pagination there")
             break
-        if isinstance(answer, NotModified):
+        # After a 304 the body is the one read last time: its digest stays valid. A body with
+        # the same bytes as last time (a server without validators, or one that ignored
+        # them) and the same config gives the same cards: a 304 in all but name; parsing it
+        # would cost ~5 ms and the card lookups more, to find nothing new.
+        digest = (listing_body_hash(source, answer) if isinstance(answer, Page)
+                  else known.listing_hash if known is not None else None)
+        if isinstance(answer, NotModified) or (known is not None
+                                               and known.listing_hash == digest):
+            # Counted as not modified, not as a page read: health.py takes a run that read a
+            # listing (pages > 0) and found no items for a broken layout.
             run.not_modified += 1
             if _changed(known, answer.validators):
                 states.append(_state(url, answer.validators.etag,
-                                     answer.validators.last_modified, None, app.clock()))
+                                     answer.validators.last_modified, digest, app.clock()))
             if len(seen_pages) == 1:
                 return None, states
             break  # an unchanged later page holds only stories we already have
         run.pages += 1
         progress("page", url)
-        states.append(_state(url, answer.validators.etag, answer.validators.last_modified, None,
-                             app.clock()))
+        states.append(_state(url, answer.validators.etag, answer.validators.last_modified,
+                             digest, app.clock()))
         listing = extract_listing(answer, source.list)
         if not listing.articles:
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
@@ -258,6 +283,21 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
     return list(cards.values()), states
 
 
+def listing_body_hash(source: SourceConfig, page: Page) -> str:
+    """What decides the cards a listing page yields: its bytes, the URL they came from
+    (relative links resolve against it), the source's config (a fixed selector must apply at
+    once) and the code's version (so must a fixed extractor).
+
+    Kept in the listing URL's `UrlState.listing_hash`; prefixed so that it can never equal
+    a card hash (`listing_hash()`) if one URL is both a listing and an article somewhere.
+    """
+    digest = hashlib.sha256(page.raw or page.text.encode("utf-8"))
+    digest.update(b"\x1f" + page.final_url.encode("utf-8"))
+    digest.update(b"\x1f" + source.model_dump_json().encode("utf-8"))
+    digest.update(b"\x1f" + __version__.encode("ascii"))
+    return "body:" + digest.hexdigest()[:32]
+
+
 def _changed(known: UrlState | None, validators: Validators) -> bool:
     """Whether a 304's validators differ from the stored ones (else nothing to rewrite)."""
     return known is None or known.validators != validators
@@ -292,7 +332,7 @@ def listing_hash(card: Article) -> str:
 
 
 def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
-                    run: _Run, progress: Progress
+                    run: _Run, progress: Progress, ctx: NormaliseContext
                     ) -> tuple[list[_Candidate], list[UrlState], list[str]]:
     """Fetch the article pages of new or changed cards (concurrently, politely).
 
@@ -323,10 +363,12 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
     if not to_fetch:
         return candidates, new_states, unchanged
     progress("articles", str(len(to_fetch)))
+    pooled = app.workers.wants(len(to_fetch))
 
     def fetch_one(job: tuple[Article, str, UrlState | None]) -> _Fetched:
-        # Extraction happens here, in the worker, so that only the small Article (not the
-        # page of several hundred KB) waits for the main thread: memory stays flat.
+        # The page is read here, in the fetch thread (or by a worker process it hands the
+        # page to), so that only the small Article and Item (not the page of several hundred
+        # KB) wait for the main thread: memory stays flat.
         card, _digest, state = job
         validators = state.validators if state is not None else None
         try:
@@ -335,11 +377,10 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
             return _Fetched(error=f"article {exc}")
         if isinstance(answer, NotModified):
             return _Fetched(validators=answer.validators, not_modified=True)
-        try:
-            return _Fetched(validators=answer.validators,
-                            article=extract_article(answer, source.article))
-        except ExtractError as exc:
-            return _Fetched(error=str(exc), fetched=True)
+        work = app.workers.read(answer, source.article, card, ctx, pooled=pooled)
+        if work.error is not None:
+            return _Fetched(error=work.error, fetched=True)
+        return _Fetched(validators=answer.validators, work=work)
 
     workers = max(1, min(settings.concurrency, len(to_fetch)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"fetch-{source.id}") as pool:
@@ -348,22 +389,24 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
             progress("article", card.url)
             before = stored.get(_key(card.url))
             fallback = _article_from_item(before) if before is not None else None
-            run.pages += done.fetched or done.article is not None
+            run.pages += done.fetched or done.work is not None
             if done.error is not None:
                 # The listing data (plus what is stored) still makes an item; no state is
                 # saved, so the article page is tried again on the next run.
                 run.error(done.error)
                 candidates.append(_Candidate(card, fallback, digest, None))
                 continue
-            page_article = done.article
-            if done.not_modified:
-                run.not_modified += 1
-                page_article = fallback
             state = _state(card.url, done.validators.etag, done.validators.last_modified,
                            digest, app.clock())
             new_states.append(state)
-            if page_article is not None:
-                candidates.append(_Candidate(card, page_article, digest, None))
+            if done.work is not None:
+                candidates.append(_Candidate(card, done.work.article, digest, None,
+                                             normalised=True, item=done.work.item))
+                continue
+            if done.not_modified:
+                run.not_modified += 1
+            if fallback is not None:
+                candidates.append(_Candidate(card, fallback, digest, None))
             # else: 304 for an item stored under another (canonical) URL: keep it as it is
     return candidates, new_states, unchanged
 
@@ -376,50 +419,21 @@ def _article_from_item(item: Item) -> Article:
                    language=item.language)
 
 
-def merge_card_and_page(card: Article, page: Article | None) -> Article:
-    """Combine what the listing showed with what the article page said.
-
-    The article page wins for the body, image, author and canonical URL; the listing's
-    title and excerpt are what the editors wrote for the listing and win when present.
-    Dates keep every candidate: the page's selected date, the listing date, then the page's
-    metadata; normalisation chooses (a full timestamp on the same day beats a bare date).
-    """
-    if page is None:
-        return card
-    dates = tuple(dict.fromkeys((*page.dates[:1], *card.dates, *page.dates[1:])))
-    return Article(
-        url=card.url,
-        title=card.title or page.title,
-        dates=dates,
-        updated=page.updated or card.updated,
-        summary=card.summary or page.summary,
-        content=page.content or card.content,
-        image=page.image or card.image,
-        author=page.author or card.author,
-        categories=page.categories or card.categories,
-        canonical=page.canonical or card.canonical,
-        language=page.language or card.language,
-    )
-
-
 # --- 3. normalise ----------------------------------------------------------------------------
 
 _REQUIRED = ("link", "title", "date")
 
 
-def _normalise(app: App, source: SourceConfig, candidates: Sequence[_Candidate],
-               run: _Run) -> tuple[list[Item], dict[str, int]]:
-    ctx = NormaliseContext(source_id=source.id, language=source.language,
-                           timezone=app.config.timezone_for(source),
-                           date_format=source.date_format, now=app.clock())
+def _normalise(candidates: Sequence[_Candidate], run: _Run,
+               ctx: NormaliseContext) -> tuple[list[Item], dict[str, int]]:
     missing = dict.fromkeys(_REQUIRED, 0)
     items: dict[str, Item] = {}
     for candidate in candidates:
-        article = merge_card_and_page(candidate.card, candidate.page)
-        if not article.url:
+        if not candidate.card.url:
             missing["link"] += 1
             continue
-        item = normalise_article(article, ctx)
+        item = (candidate.item if candidate.normalised else
+                normalise_article(merge_card_and_page(candidate.card, candidate.page), ctx))
         if item is None:
             missing["title"] += 1
             continue

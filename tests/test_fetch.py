@@ -180,6 +180,36 @@ def test_sends_user_agent_accept_and_encoding(site: Scripted, fetcher: Fetcher) 
     assert "text/html" in headers["Accept"] and "application/rss+xml" in headers["Accept"]
 
 
+def test_cookies_set_by_a_site_are_sent_back(site: Scripted, fetcher: Fetcher) -> None:
+    # The Fetcher prepares requests itself (not through Session.request): the session's
+    # cookie jar must still be filled by answers and read for the next request.
+    site.routes["/first"] = lambda h: reply(h, 200, b"<p>hi</p>",
+                                            headers={"Set-Cookie": "consent=yes; Path=/"})
+    site.routes["/second"] = ok()
+    page_of(fetcher.get(site.url + "first", cfg()))
+    page_of(fetcher.get(site.url + "second", cfg()))
+    assert "Cookie" not in site.headers("/first")
+    assert site.headers("/second")["Cookie"] == "consent=yes"
+
+
+def test_credentials_in_the_url_become_basic_auth(site: Scripted, fetcher: Fetcher) -> None:
+    site.routes["/private"] = ok()
+    url = site.url.replace("http://", "http://user:s3cret@") + "private"
+    page_of(fetcher.get(url, cfg()))
+    assert site.headers("/private")["Authorization"] == "Basic dXNlcjpzM2NyZXQ="
+
+
+def test_only_our_headers_and_the_session_defaults_are_sent(site: Scripted,
+                                                            fetcher: Fetcher) -> None:
+    site.routes["/page"] = ok()
+    fetcher.get(site.url + "page", cfg(), validators=Validators(etag='"v1"'))
+    headers = site.headers("/page")
+    assert headers["If-None-Match"] == '"v1"'
+    assert "If-Modified-Since" not in headers
+    assert headers["Connection"] == "keep-alive"
+    assert "python-requests" not in str(headers)
+
+
 class RecordingSession(requests.Session):
     """A real session that remembers the keyword arguments of each request."""
 

@@ -274,6 +274,17 @@ def test_url_states_roundtrip(store: Store) -> None:
     assert store.url_states(["https://example.org/list"]) == {newer.url: newer}
 
 
+def test_url_states_of_many_urls_and_of_none(store: Store) -> None:
+    # One prepared statement serves any number of URLs (read in chunks of _CHUNK).
+    states = [UrlState(url=f"https://example.org/a/{n}", listing_hash=f"h{n}", fetched_at=T0)
+              for n in range(1100)]
+    store.save_run(make_run(), [], states)
+    asked = [s.url for s in states] + [states[0].url, "https://example.org/never"]
+    assert store.url_states(asked) == {s.url: s for s in states}
+    assert store.url_states([states[7].url]) == {states[7].url: states[7]}
+    assert store.url_states([]) == {}
+
+
 def test_runs_log_roundtrip(store: Store) -> None:
     failed = make_run("news", ok=False, errors=("https://x/: 500", "timeout"),
                       warnings=("no date",), missing_fields={"date": 2, "image": 1})

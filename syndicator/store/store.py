@@ -7,6 +7,7 @@ thread; each method takes its own connection and transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Insert,
     Row,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -67,6 +69,9 @@ _SQLITE_PRAGMAS = (
 _WRITE_OPTION = "syndicator_write"
 # PostgreSQL advisory lock serialising writers and migrations (an arbitrary constant: "SYND").
 _PG_LOCK_KEY = 0x53594E44
+# Built once: a poll reads one URL's state per source, and building the IN (...) clause cost
+# more than the query (an expanding parameter keeps one compiled statement for any length).
+_URL_STATES = select(t_url_state).where(t_url_state.c.url.in_(bindparam("urls", expanding=True)))
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
 
@@ -146,7 +151,10 @@ CLAIMABLE = ("pending", "failed")
 class Store:
     """Items, their sources, per-URL fetch state and the run log, in one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        """`migrate` False: the schema is known to be current (a build's worker process
+        reading what its parent opened), so no write transaction is taken."""
+        self._url = url
         self._safe_url = safe_url(url)
         self._password = _password_of(url)
         with self._errors("open the database"):
@@ -156,7 +164,8 @@ class Store:
             if self._dialect not in ("sqlite", "postgresql"):
                 raise StoreError(f"{self._safe_url}: unsupported database {self._dialect!r}; "
                                  "use sqlite:/// or postgresql+psycopg://")
-            self._migrate()
+            if migrate:
+                self._migrate()
         except BaseException:
             self._engine.dispose()
             raise
@@ -170,13 +179,25 @@ class Store:
         """Close every pooled connection. The Store cannot be used afterwards."""
         self._engine.dispose()
 
+    def reopener(self) -> Callable[[], Store] | None:
+        """A picklable factory that opens this database again in another process (a build's
+        worker, publish/parallel.py), or None when another process cannot see it (an
+        in-memory SQLite database)."""
+        url = make_url(self._url)
+        database = url.database or ""
+        if url.get_backend_name() == "sqlite" and (
+                database in ("", ":memory:") or "mode=memory" in self._url):
+            return None
+        return functools.partial(Store, self._url, migrate=False)
+
     # -- reads -------------------------------------------------------------------------
 
     def url_states(self, urls: Iterable[str]) -> dict[str, UrlState]:
         """The remembered state of each given URL that has one."""
+        rows: list[Row[Any]] = []
         with self._read_tx("read URL states") as conn:
-            rows = _chunked_select(conn, lambda part: select(t_url_state).where(
-                t_url_state.c.url.in_(part)), urls)
+            for part in _chunks(urls):
+                rows.extend(conn.execute(_URL_STATES, {"urls": part}))
         return {row.url: _url_state(row) for row in rows}
 
     def items_by_url(self, urls: Iterable[str]) -> dict[str, Item]:

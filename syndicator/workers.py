@@ -1,0 +1,206 @@
+"""The CPU work on an article page (extract, merge with its card, normalise), and worker
+processes that do it for large runs, so that a crawl uses more than one core.
+
+Fetching is I/O and runs in threads; parsing a 100 KB page, running the selectors,
+sanitising the body and reading the dates is Python work that holds the GIL (~1.5 ms a page
+here), so in one process a crawl never gets much past one core. `PageWorkers.read()` is
+called from the fetch threads: it ships the decoded page to a worker process and waits (the
+waiting thread releases the GIL), or does the work inline when the pool is off, the batch is
+small, or a worker died. Either way the result is the same pure function's: `read_article`.
+
+Workers are fresh interpreters, not forks: the service runs scheduler and server threads,
+and a fork of a threaded process can inherit a held lock. Each has a socket to the parent;
+a fetch thread borrows an idle worker, sends the job and waits for the answer (no manager
+thread, no queue feeder: ProcessPoolExecutor's cost ~0.5 ms of parent CPU per task here,
+close to what the work itself costs). They start on the first large batch and live as long
+as the App; a worker that dies or misbehaves switches the App back to inline reading.
+Only the page text goes out; only the Article and Item come back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+
+from syndicator.config import ArticleSelectors
+from syndicator.errors import ExtractError
+from syndicator.extract.selectors import extract_article
+from syndicator.model import Article, Item, Page
+from syndicator.normalise import NormaliseContext, merge_card_and_page, normalise_article
+
+log = logging.getLogger(__name__)
+
+# Below this many article pages in one run, starting workers (~0.3 s) costs more than it saves.
+MIN_BATCH = 24
+MAX_AUTO_PROCESSES = 4
+
+
+@dataclass(frozen=True)
+class ArticleWork:
+    """What became of one article page: its Article and the Item made from card + page
+    (None when it has no usable title or URL), or why the page could not be read."""
+
+    article: Article | None = None
+    item: Item | None = None
+    error: str | None = None
+
+
+def read_article(page: Page, selectors: ArticleSelectors | None, card: Article,
+                 ctx: NormaliseContext) -> ArticleWork:
+    """Extract the page, merge it with the listing card and normalise. Pure; never raises
+    for the page's faults (an ExtractError becomes `error`)."""
+    try:
+        article = extract_article(page, selectors)
+    except ExtractError as exc:
+        return ArticleWork(error=str(exc))
+    return ArticleWork(article=article, item=normalise_article(merge_card_and_page(card, article),
+                                                               ctx))
+
+
+def auto_processes(cpus: int | None = None) -> int:
+    """Workers for `extract_processes: auto`: one per core beyond the first (which fetches,
+    stores and builds), at most MAX_AUTO_PROCESSES; 0 on a single core (work inline)."""
+    count = cpus if cpus is not None else (os.cpu_count() or 1)
+    return max(0, min(MAX_AUTO_PROCESSES, count - 1))
+
+
+class _Worker:
+    """One worker process and the socket to it. Its own interpreter (`python -m
+    syndicator.workers FD`), not multiprocessing's spawn: that would re-import the parent's
+    main module (the whole CLI or service, ~75 MB) in every worker."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair()
+        with theirs:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "syndicator.workers", str(theirs.fileno())],
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+        self.connection = Connection(ours.detach())
+
+    def read(self, job: tuple[Page, ArticleSelectors | None, Article, NormaliseContext]
+             ) -> ArticleWork:
+        self.connection.send(job)
+        found = self.connection.recv()
+        if not isinstance(found, ArticleWork):
+            raise _WorkerFailed(f"unexpected answer {type(found).__name__}")
+        return found
+
+    def stop(self) -> None:
+        self.connection.close()   # the worker sees EOF and exits
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class _WorkerFailed(Exception):
+    """A worker process died or answered nonsense."""
+
+
+class PageWorkers:
+    """`read_article` in `processes` worker processes (0: always inline)."""
+
+    def __init__(self, processes: int, *, min_batch: int = MIN_BATCH) -> None:
+        self.processes = max(0, processes)
+        self.min_batch = min_batch
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._broken = False
+
+    @property
+    def started(self) -> int:
+        """Worker processes started so far (0 until the first large batch)."""
+        return len(self._all)
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the running workers (for monitoring)."""
+        return [worker.process.pid for worker in self._all]
+
+    def wants(self, pages: int) -> bool:
+        """Whether a run with `pages` article pages to read should use the workers; if so,
+        they are started now, so that they import while the first pages download."""
+        if self.processes == 0 or self._broken or pages < self.min_batch:
+            return False
+        with self._lock:
+            try:
+                while len(self._all) < self.processes:
+                    worker = _Worker()
+                    self._all.append(worker)
+                    self._idle.put(worker)
+            except OSError as exc:
+                log.warning("cannot start page worker processes (%s); reading pages in this "
+                            "process", exc)
+                self._broken = True
+        return not self._broken
+
+    def read(self, page: Page, selectors: ArticleSelectors | None, card: Article,
+             ctx: NormaliseContext, *, pooled: bool) -> ArticleWork:
+        """read_article(...), in a worker process when `pooled` and the workers are well."""
+        worker = self._borrow() if pooled else None
+        if worker is None:
+            return read_article(page, selectors, card, ctx)
+        try:
+            # The undecoded bytes are not needed for HTML: don't ship the page twice.
+            found = worker.read((replace(page, raw=b""), selectors, card, ctx))
+        except (OSError, EOFError, _WorkerFailed, pickle.PickleError) as exc:
+            self._give_up(worker, exc)
+            return read_article(page, selectors, card, ctx)
+        self._idle.put(worker)
+        return found
+
+    def _borrow(self) -> _Worker | None:
+        """An idle worker (waiting for one), or None once the workers are given up."""
+        while self._all and not self._broken:
+            try:
+                return self._idle.get(timeout=0.25)
+            except queue.Empty:
+                continue
+        return None
+
+    def _give_up(self, worker: _Worker, exc: BaseException) -> None:
+        with self._lock:
+            if not self._broken:
+                log.warning("a page worker process failed (%s: %s); reading pages in this "
+                            "process from now on", type(exc).__name__, exc)
+            self._broken = True
+        worker.process.kill()
+        worker.stop()
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.stop()
+
+
+def _serve(fd: int) -> None:
+    """A worker's loop: read jobs from the socket, answer each with its ArticleWork."""
+    # Ctrl-C reaches the whole process group; the parent decides when we stop (EOF).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    connection = Connection(fd)
+    while True:
+        try:
+            job = connection.recv()
+        except EOFError:
+            return
+        connection.send(read_article(*job))
+
+
+if __name__ == "__main__":
+    # Run the module's own copy (not this __main__ one), so that the ArticleWork answers
+    # pickle as syndicator.workers.ArticleWork.
+    from syndicator.workers import _serve as serve
+
+    serve(int(sys.argv[1]))

@@ -1,0 +1,145 @@
+"""Page worker processes: the same items as reading pages in the main process, and a
+dying worker never loses a page."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from syndicator.app import App, extract_processes, make_app
+from syndicator.config import ArticleSelectors, Config
+from syndicator.fetch import Fetcher
+from syndicator.model import Article, Page
+from syndicator.normalise import NormaliseContext
+from syndicator.pipeline import run_source
+from syndicator.workers import PageWorkers, auto_processes, read_article
+from tests.conftest import Site
+
+CTX = NormaliseContext(source_id="office-en", language="en", timezone="Europe/Minsk",
+                       date_format=None, now=datetime(2025, 11, 20, 12, 0, tzinfo=UTC))
+
+
+def _crawl(config: Config, base: Path, workers: PageWorkers) -> dict[str, dict[str, object]]:
+    config = config.model_copy(update={"base_dir": base})
+    base.mkdir()
+    app = make_app(config)
+    app.workers.close()
+    app.workers = workers
+    with app:
+        for source in config.sources:
+            result = run_source(app, source)
+            assert result.ok, result.errors
+        assert workers.started == workers.processes
+        items = app.store.latest([s.id for s in config.sources], limit=1000)
+    # first_seen/last_seen are the run's time; everything else must be the same.
+    return {item.url: {k: v for k, v in asdict(item).items() if k not in {"first_seen",
+                                                                          "last_seen"}}
+            for item in items}
+
+
+def test_workers_store_exactly_what_the_main_process_stores(office_site: Site,
+                                                            tmp_path: Path) -> None:
+    inline = _crawl(office_site.config, tmp_path / "inline", PageWorkers(0))
+    pooled = _crawl(office_site.config, tmp_path / "pooled", PageWorkers(2, min_batch=1))
+    assert len(inline) >= 20
+    assert pooled == inline
+
+
+def _page(site: Site, app: App) -> Page:
+    source = site.config.sources[0]
+    listing = app.fetcher.get(source.url, site.config.fetch_for(source))
+    assert isinstance(listing, Page)
+    from syndicator.extract import extract_listing
+
+    assert source.list is not None
+    card = extract_listing(listing, source.list).articles[0]
+    page = app.fetcher.get(card.url, site.config.fetch_for(source))
+    assert isinstance(page, Page)
+    return page
+
+
+def test_a_killed_worker_is_replaced_by_inline_reading(office_site: Site,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    selectors = office_site.config.sources[0].article
+    with office_site.app() as app:
+        page = _page(office_site, app)
+    card = Article(url=page.url)
+    expected = read_article(page, selectors, card, CTX)
+    assert expected.item is not None and expected.error is None
+    workers = PageWorkers(1, min_batch=1)
+    try:
+        assert workers.wants(1)
+        assert workers.read(page, selectors, card, CTX, pooled=True) == expected
+        (pid,) = workers.pids
+        os.kill(pid, signal.SIGKILL)
+        with caplog.at_level(logging.WARNING, logger="syndicator.workers"):
+            assert workers.read(page, selectors, card, CTX, pooled=True) == expected
+        assert "page worker process failed" in caplog.text
+        # From now on pages are read here, and no new batch starts workers again.
+        assert not workers.wants(100)
+        assert workers.read(page, selectors, card, CTX, pooled=True) == expected
+    finally:
+        workers.close()
+
+
+def test_an_extraction_error_crosses_the_process_boundary(office_site: Site) -> None:
+    # Config validation refuses bad selectors; model_construct lets one through, as a
+    # selector that lexbor refuses at run time would.
+    selectors = ArticleSelectors.model_construct(title="h1[", content="article")
+    with office_site.app() as app:
+        page = _page(office_site, app)
+    card = Article(url=page.url)
+    workers = PageWorkers(1, min_batch=1)
+    try:
+        assert workers.wants(1)
+        found = workers.read(page, selectors, card, CTX, pooled=True)
+    finally:
+        workers.close()
+    assert found.item is None and found.article is None
+    assert found.error is not None and "invalid CSS selector" in found.error
+    assert found == read_article(page, selectors, card, CTX)
+
+
+def test_workers_end_with_the_app(office_site: Site) -> None:
+    app = make_app(office_site.config)
+    app.workers.close()
+    app.workers = PageWorkers(2, min_batch=1)
+    assert app.workers.wants(5)
+    processes = [w.process for w in app.workers._all]
+    assert all(p.poll() is None for p in processes)
+    app.close()
+    assert all(p.poll() is not None for p in processes)
+    assert app.workers.started == 0
+
+
+def test_small_batches_and_single_cores_stay_inline() -> None:
+    workers = PageWorkers(2)
+    assert not workers.wants(3)
+    assert workers.started == 0
+    assert auto_processes(1) == 0
+    assert auto_processes(2) == 1
+    assert auto_processes(64) == 4
+
+
+def test_extract_processes_setting(office_site: Site) -> None:
+    config = office_site.config.model_copy(update={"extract_processes": 0})
+    assert extract_processes(config) == 0
+    with make_app(config, fetcher=Fetcher()) as app:
+        assert not app.workers.wants(1000)
+    auto = office_site.config.model_copy(update={"extract_processes": "auto"})
+    assert extract_processes(auto) == auto_processes()
+
+
+@pytest.mark.parametrize("value", ["-1", "many", "100"])
+def test_a_bad_extract_processes_is_named(value: str) -> None:
+    from syndicator.config import parse_config
+    from syndicator.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"line 1: extract_processes"):
+        parse_config(f"extract_processes: {value}\n", file="config.yaml")
