@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -115,39 +115,54 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
     run = _Run(source=source, started=app.clock())
     settings = app.config.fetch_for(source)
     try:
-        if source.type == "feed":
-            cards, listing_states = _read_feed(app, source, settings, run, progress)
-        elif source.type == "sitemap":
-            cards, listing_states = _read_sitemap(app, source, settings, run, progress)
-        else:
-            cards, listing_states = _read_listings(app, source, settings, run, progress,
-                                                   max_pages=max_pages)
-        if cards is None:  # the first listing page was not modified: nothing else to do
-            result = run.result(app.clock(), ok=True)
-            app.store.save_run(result, (), listing_states)
-            return result
-        result, _refused = _store_cards(app, source, settings, cards, listing_states, run,
-                                        progress, push=True)
+        # Article pages start downloading while later listing pages are still walked.
+        with _ArticleReader(app, source, settings, run, progress,
+                            _context(app, source)) as reader:
+            if source.type == "feed":
+                cards, listing_states = _read_feed(app, source, settings, run, progress)
+            elif source.type == "sitemap":
+                cards, listing_states = _read_sitemap(app, source, settings, run, progress)
+            else:
+                cards, listing_states = _read_listings(app, source, settings, run, progress,
+                                                       max_pages=max_pages, reader=reader)
+            if cards is None:  # the first listing page was not modified: nothing else to do
+                result = run.result(app.clock(), ok=True)
+                app.store.save_run(result, (), listing_states)
+                return result
+            if source.type != "html":
+                reader.add(cards)
+            result, _refused = _store_cards(app, source, settings, cards, listing_states, run,
+                                            progress, push=True, reader=reader)
         progress("done", source.id)
         return result
     except SyndicatorError as exc:
         return _record_failure(app, run, exc)
 
 
+def _context(app: App, source: SourceConfig) -> NormaliseContext:
+    return NormaliseContext(source_id=source.id, language=source.language,
+                            timezone=app.config.timezone_for(source),
+                            date_format=source.date_format, now=app.clock())
+
+
 def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
                  listing_states: list[UrlState], run: _Run, progress: Progress, *,
-                 push: bool) -> tuple[RunResult, bool]:
+                 push: bool, reader: _ArticleReader | None = None) -> tuple[RunResult, bool]:
     """Stages 2–4 for the cards of a run: article pages, normalisation, one transaction.
 
-    Returns the run's result and whether the quality gate refused the run. `push=False`
-    (backfill) stores items without queueing them for push targets.
+    `reader` has been given the cards already (as the listing pages came); without it they
+    are read here. Returns the run's result and whether the quality gate refused the run.
+    `push=False` (backfill) stores items without queueing them for push targets.
     """
     run.items_seen = len(cards)
-    ctx = NormaliseContext(source_id=source.id, language=source.language,
-                           timezone=app.config.timezone_for(source),
-                           date_format=source.date_format, now=app.clock())
-    candidates, article_states, unchanged = _fetch_articles(app, source, settings, cards,
-                                                            run, progress, ctx)
+    if reader is None:
+        with _ArticleReader(app, source, settings, run, progress,
+                            _context(app, source)) as own:
+            own.add(cards)
+            return _store_cards(app, source, settings, cards, listing_states, run, progress,
+                                push=push, reader=own)
+    ctx = reader.ctx
+    candidates, article_states, unchanged = reader.finish()
     items, missing = _normalise(candidates, run, ctx)
     refused = _quality_gate(app, source, run.items_seen, missing)
     if refused is not None:
@@ -186,8 +201,10 @@ def _record_failure(app: App, run: _Run, exc: SyndicatorError) -> RunResult:
 # --- 1. fetch listings -----------------------------------------------------------------------
 
 def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
-                   progress: Progress, *, max_pages: int | None
+                   progress: Progress, *, max_pages: int | None, reader: _ArticleReader
                    ) -> tuple[list[Article] | None, list[UrlState]]:
+    """Walk the listing pages; each page's new cards go to `reader` at once. None for the
+    cards when the first page is unchanged."""
     assert source.list is not None  # guaranteed by config validation for html sources
     limit = max_pages or source.list.max_pages
     cards: dict[str, Article] = {}
@@ -228,9 +245,14 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
         listing = extract_listing(answer, source.list)
         if not listing.articles:
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
+        fresh = []
         for card in listing.articles:
-            cards.setdefault(_key(card.url), card)
+            key = _key(card.url)
+            if key not in cards:
+                cards[key] = card
+                fresh.append(card)
         url = listing.next_url
+        reader.add(fresh, more=bool(url) and len(seen_pages) < limit)
     return list(cards.values()), states
 
 
@@ -331,64 +353,104 @@ def listing_hash(card: Article) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 
-def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
-                    run: _Run, progress: Progress, ctx: NormaliseContext
-                    ) -> tuple[list[_Candidate], list[UrlState], list[str]]:
-    """Fetch the article pages of new or changed cards (concurrently, politely).
-
-    Returns the candidates, the URL states to save, and the ids of stored items whose cards
-    did not change (they are not fetched, but the store still links them to this source).
+class _ArticleReader:
+    """Stage 2 for a run's cards as the listing pages yield them: each card is judged at once
+    (unchanged: no request; listing only; or its article page to fetch), the fetches start
+    in a thread pool (politely: the Fetcher's per-host limits), and `finish()` collects the
+    outcomes in card order. So article pages download while later listing pages are still
+    being walked, instead of after the whole walk.
     """
-    urls = [card.url for card in cards]
-    states = app.store.url_states(urls)
-    stored = app.store.items_by_url(_key(u) for u in urls)
-    candidates: list[_Candidate] = []
-    new_states: list[UrlState] = []
-    to_fetch: list[tuple[Article, str, UrlState | None]] = []
-    unchanged: list[str] = []
-    for card in cards:
-        digest = listing_hash(card)
-        state = states.get(card.url)
-        if state is not None and state.listing_hash == digest:
-            # Done before, and the listing shows nothing new: no request at all.
-            known = stored.get(_key(card.url))
-            if known is not None:
-                unchanged.append(known.id)
-            continue
-        if _wants_article_pages(source):
-            to_fetch.append((card, digest, state))
-        else:
-            candidates.append(_Candidate(card, None, digest, state))
-            new_states.append(_state(card.url, None, None, digest, app.clock()))
-    if not to_fetch:
-        return candidates, new_states, unchanged
-    progress("articles", str(len(to_fetch)))
-    pooled = app.workers.wants(len(to_fetch))
 
-    def fetch_one(job: tuple[Article, str, UrlState | None]) -> _Fetched:
+    def __init__(self, app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
+                 progress: Progress, ctx: NormaliseContext) -> None:
+        self.app = app
+        self.source = source
+        self.settings = settings
+        self.run = run
+        self.progress = progress
+        self.ctx = ctx
+        # In card order: a ready candidate (+ its state), an unchanged item id, or a fetch.
+        self._entries: list[_Candidate | str | _Pending] = []
+        self._states: list[UrlState] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._fetches = 0
+        self._pooled = False
+
+    def add(self, cards: Sequence[Article], *, more: bool = False) -> None:
+        """Judge `cards` and start their fetches; `more`: further cards will follow (so a
+        small first page does not decide against the page workers)."""
+        if not cards:
+            return
+        app = self.app
+        urls = [card.url for card in cards]
+        states = app.store.url_states(urls)
+        stored = app.store.items_by_url(_key(u) for u in urls)
+        fetches: list[_Pending] = []
+        for card in cards:
+            digest = listing_hash(card)
+            state = states.get(card.url)
+            if state is not None and state.listing_hash == digest:
+                # Done before, and the listing shows nothing new: no request at all.
+                known = stored.get(_key(card.url))
+                if known is not None:
+                    self._entries.append(known.id)
+                continue
+            if _wants_article_pages(self.source):
+                fetches.append(_Pending(card, digest, state, stored.get(_key(card.url))))
+            else:
+                self._entries.append(_Candidate(card, None, digest, state))
+                self._states.append(_state(card.url, None, None, digest, app.clock()))
+        if not fetches:
+            return
+        self._fetches += len(fetches)
+        self.progress("articles", str(self._fetches))
+        if not self._pooled:
+            self._pooled = app.workers.wants(self._fetches * 2 if more else self._fetches)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency),
+                                            thread_name_prefix=f"fetch-{self.source.id}")
+        pooled = self._pooled
+        for pending in fetches:
+            pending.future = self._pool.submit(self._fetch_one, pending, pooled)
+            self._entries.append(pending)
+
+    def _fetch_one(self, job: _Pending, pooled: bool) -> _Fetched:
         # The page is read here, in the fetch thread (or by a worker process it hands the
         # page to), so that only the small Article and Item (not the page of several hundred
         # KB) wait for the main thread: memory stays flat.
-        card, _digest, state = job
-        validators = state.validators if state is not None else None
+        validators = job.state.validators if job.state is not None else None
         try:
-            answer = app.fetcher.get(card.url, settings, validators=validators)
+            answer = self.app.fetcher.get(job.card.url, self.settings, validators=validators)
         except FetchError as exc:
             return _Fetched(error=f"article {exc}")
         if isinstance(answer, NotModified):
             return _Fetched(validators=answer.validators, not_modified=True)
-        work = app.workers.read(answer, source.article, card, ctx, pooled=pooled)
+        work = self.app.workers.read(answer, self.source.article, job.card, self.ctx,
+                                     pooled=pooled)
         if work.error is not None:
             return _Fetched(error=work.error, fetched=True)
         return _Fetched(validators=answer.validators, work=work)
 
-    workers = max(1, min(settings.concurrency, len(to_fetch)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"fetch-{source.id}") as pool:
-        for (card, digest, _state_before), done in zip(to_fetch, pool.map(fetch_one, to_fetch),
-                                                      strict=True):
-            progress("article", card.url)
-            before = stored.get(_key(card.url))
-            fallback = _article_from_item(before) if before is not None else None
+    def finish(self) -> tuple[list[_Candidate], list[UrlState], list[str]]:
+        """Wait for the fetches. Returns the candidates, the URL states to save, and the ids
+        of stored items whose cards did not change (not fetched, but the store still links
+        them to this source)."""
+        run, app = self.run, self.app
+        candidates: list[_Candidate] = []
+        unchanged: list[str] = []
+        new_states = list(self._states)
+        for entry in self._entries:
+            if isinstance(entry, str):
+                unchanged.append(entry)
+                continue
+            if isinstance(entry, _Candidate):
+                candidates.append(entry)
+                continue
+            assert entry.future is not None
+            done = entry.future.result()
+            card, digest = entry.card, entry.digest
+            self.progress("article", card.url)
+            fallback = _article_from_item(entry.before) if entry.before is not None else None
             run.pages += done.fetched or done.work is not None
             if done.error is not None:
                 # The listing data (plus what is stored) still makes an item; no state is
@@ -396,9 +458,8 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
                 run.error(done.error)
                 candidates.append(_Candidate(card, fallback, digest, None))
                 continue
-            state = _state(card.url, done.validators.etag, done.validators.last_modified,
-                           digest, app.clock())
-            new_states.append(state)
+            new_states.append(_state(card.url, done.validators.etag,
+                                     done.validators.last_modified, digest, app.clock()))
             if done.work is not None:
                 candidates.append(_Candidate(card, done.work.article, digest, None,
                                              normalised=True, item=done.work.item))
@@ -408,7 +469,30 @@ def _fetch_articles(app: App, source: SourceConfig, settings: FetchConfig, cards
             if fallback is not None:
                 candidates.append(_Candidate(card, fallback, digest, None))
             # else: 304 for an item stored under another (canonical) URL: keep it as it is
-    return candidates, new_states, unchanged
+        return candidates, new_states, unchanged
+
+    def close(self) -> None:
+        """Stop: fetches not started yet are dropped (a failed run), running ones end."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    def __enter__(self) -> _ArticleReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass
+class _Pending:
+    """A card whose article page is being fetched."""
+
+    card: Article
+    digest: str
+    state: UrlState | None
+    before: Item | None                 # what the store holds for its URL
+    future: Future[_Fetched] | None = None
 
 
 def _article_from_item(item: Item) -> Article:

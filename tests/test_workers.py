@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import threading
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -143,3 +144,30 @@ def test_a_bad_extract_processes_is_named(value: str) -> None:
 
     with pytest.raises(ConfigError, match=r"line 1: extract_processes"):
         parse_config(f"extract_processes: {value}\n", file="config.yaml")
+
+
+def test_article_pages_download_while_later_listing_pages_are_walked(office_site: Site) -> None:
+    """The second listing page is held until an article of the first has been asked for:
+    a run that walked every listing page before fetching articles would wait the whole
+    timeout and then show the listing request first."""
+    server = office_site.server
+    article_asked = threading.Event()
+    order: list[str] = []
+
+    def hook(handler: object, path: str) -> bool:
+        if path.startswith("/en/news/page/2"):
+            article_asked.wait(timeout=10)
+            order.append("listing 2")
+        elif path.startswith("/en/") and path.endswith(".html"):      # an article page
+            order.append("article")
+            article_asked.set()
+        return False
+
+    server.hook = hook
+    source = office_site.config.source("office-en")
+    with office_site.app() as app:
+        result = run_source(app, source, max_pages=2)
+    assert result.ok, result.errors
+    assert result.pages > 2
+    assert "listing 2" in order
+    assert order.index("article") < order.index("listing 2")
