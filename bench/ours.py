@@ -37,7 +37,7 @@ from syndicator.config import load_config
 from syndicator.model import Item, RunResult
 from syndicator.normalise import content_hash, item_id
 from syndicator.pipeline import run_source
-from syndicator.publish import build_feeds
+from syndicator.publish import build_feeds, parallel
 
 
 def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
@@ -131,13 +131,16 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
             _seed(app, ids, items, now)
         full: list[float] = []
         full_cpu: list[float] = []
+        workers_peak: list[float] = []
         written = 0
         for _ in range(full_runs):
             shutil.rmtree(config.output_path, ignore_errors=True)
+            parallel.LAST_WORKER_PEAKS_MB.clear()
             with measure() as phase:
                 result = build_feeds(config, app.store, now)
             full.append(phase.wall)
-            full_cpu.append(phase.cpu)
+            full_cpu.append(phase.cpu)        # includes the archive worker's (waited for)
+            workers_peak += parallel.LAST_WORKER_PEAKS_MB
             written = len(result.written)
         # As the service does after a source run (Service.rebuild): only the feeds that
         # include the source are built; unchanged files are not rewritten.
@@ -156,7 +159,9 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
     emit(task="build", items=items, feeds=len(feeds), seed_wall=seeding.wall,
          full=full, full_cpu=full_cpu, files=written, incremental=incremental,
          incremental_cpu=incremental_cpu, rewritten=rewritten,
-         peak_rss_mb=peak_rss_mb())
+         # As the crawl's figure: this process's peak plus the archive worker's.
+         peak_rss_mb=peak_rss_mb() + max(workers_peak, default=0.0),
+         own_peak_rss_mb=peak_rss_mb(), workers_peak_rss_mb=workers_peak)
 
 
 def _seed(app: App, source_ids: list[str], count: int, now: datetime, *,

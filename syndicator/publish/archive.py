@@ -34,11 +34,12 @@ items in join order, so that an item shared by several feeds is rendered once.
 from __future__ import annotations
 
 import bisect
+import contextlib
+import gc
 import hashlib
 import json
 import logging
 import os
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -48,7 +49,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import PublishError
 from syndicator.model import Item
-from syndicator.publish import common, fragments
+from syndicator.publish import common, fragments, parallel
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
@@ -64,9 +65,10 @@ STATE_DIR = ".state"
 # Bump to re-render every archive page once (e.g. after a fix in how pages are written).
 LAYOUT_VERSION = 1
 STATE_VERSION = 2
-# Rendered items kept while a full pass walks the feeds in join order (an item shared by
-# several feeds is rendered once if its copies are this close); ~8 KB each.
-RENDER_CACHE = 3000
+# Upper bound on the rendered items kept for later pages of a pass (characters of their three
+# entries, ~3 bytes each with the Rendered objects): normally an item leaves the cache after
+# the last page that holds it, long before this.
+CACHE_CHARS = 8_000_000
 # Items fetched from the store per round trip during a full pass.
 FETCH_BATCH = 500
 
@@ -360,18 +362,26 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
         plan.window = {item.id for item in windows[plan.feed.id]}
         if plan.state is None or not _update(config, plan, store):
             fresh.append(plan)
-    if fresh:
-        _plan_from_history(fresh, store)
+    prestarted = parallel.Prestarted()
     pages_writer = PageWriter()
     output = config.output_path    # resolves the path: once, not per page
     try:
+        if fresh:
+            prestarted.start([(p.feed.sources, p.feed.limit) for p in fresh], store)
+            _plan_from_history(fresh, store)
         known = {item.id: item for window in windows.values() for item in window}
-        rendered = _render(config, output, [job for p in plans.values() for job in p.jobs],
-                           plans, store, pages_writer, now, known)
+        rendered, elsewhere, unchanged_elsewhere = _render(
+            config, output, [job for p in plans.values() for job in p.jobs], plans, store,
+            pages_writer, now, known, prestarted)
     except BaseException:
         pages_writer.close()
         raise
-    written, unchanged = pages_writer.finish()
+    finally:
+        prestarted.close()
+    # Pages written by worker processes are made durable together with this process's.
+    written, unchanged = pages_writer.finish(also=elsewhere)
+    written += elsewhere
+    unchanged += unchanged_elsewhere
     results: dict[str, FeedArchive] = {}
     for plan in plans.values():
         state = plan.state
@@ -393,6 +403,21 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
             log.info("feed %s: %d archive page(s) written, %d in all", plan.feed.id,
                      rendered[plan.feed.id], len(state.digests))
     return results, written, unchanged
+
+
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """The cyclic collector off during a build: a full build allocates millions of
+    short-lived objects (no cycles among them) and the collections they trigger cost ~10 % of
+    it, each gen-2 pass walking every object alive; an incremental build is over before a
+    collection would free anything worth the walk. Garbage with cycles is collected after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _entries_by_item(links: Iterable[FeedLink]) -> Iterator[list[FeedLink]]:
@@ -540,17 +565,48 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource) -> None:
 
 
 def _render(config: Config, output: Path, jobs: list[_Job], plans: Mapping[str, _Feed],
-            store: ArchiveSource, writer: PageWriter, now: datetime,
-            known: Mapping[str, Item]) -> dict[str, int]:
-    """Render and queue the pages of `jobs`, in the order of their last join keys so that the
-    pages of overlapping feeds that hold the same items come close together and share their
-    rendering (a bounded cache of rendered items)."""
+            store: ArchiveSource, writer: PageWriter, now: datetime, known: Mapping[str, Item],
+            prestarted: parallel.Prestarted) -> tuple[dict[str, int], list[Path], list[Path]]:
+    """Render and write the pages of `jobs`: in this process, or, for a large pass (a full
+    build), shared with a worker process (parallel.py). Records each page's digest in its
+    plan; returns pages rendered per feed and the files written and left unchanged by worker
+    processes (this process's own writes are in `writer`)."""
     jobs.sort(key=lambda job: job.last)
-    cache: OrderedDict[str, fragments.Rendered] = OrderedDict()
+    if parallel.worth_it(len(jobs), store):
+        done, written, unchanged = parallel.render(config, output, jobs, store, writer, now,
+                                                   known, prestarted)
+    else:
+        done, written, unchanged = render_pages(config, output, jobs, store, writer, now,
+                                                known), [], []
     rendered: dict[str, int] = {}
+    for feed_id, number, digest in done:
+        plans[feed_id].digests[number] = digest
+        rendered[feed_id] = rendered.get(feed_id, 0) + 1
+    return rendered, written, unchanged
+
+
+def render_pages(config: Config, output: Path, jobs: Sequence[_Job], store: ArchiveSource,
+                 writer: PageWriter, now: datetime,
+                 known: Mapping[str, Item]) -> list[tuple[str, int, str]]:
+    """Render the pages of `jobs` (sorted by their last join keys) into `writer`; returns
+    (feed id, page number, digest) of each.
+
+    Pages of overlapping feeds that hold the same items come close together in that order, so
+    each item is rendered once and kept only until the last page of this pass that holds it
+    (an "everything" feed and a source's feed share every item). The cache is also capped in
+    size (CACHE_CHARS) for feeds whose join orders disagree; an item evicted early is read
+    and rendered again when a later page needs it."""
+    last_use: dict[str, int] = {}
+    for index, job in enumerate(jobs):
+        for item_id in job.ids:
+            last_use[item_id] = index
+    cache: dict[str, fragments.Rendered] = {}
+    size = 0
+    done: list[tuple[str, int, str]] = []
     start = 0
     while start < len(jobs):
-        # Fetch the missing items of the next few pages in one round trip.
+        # Fetch the missing items of the next few pages in one round trip; each is rendered
+        # when its first page is (a rendered item holds ~3 times its text).
         end, wanted = start, set[str]()
         while end < len(jobs) and len(wanted) < FETCH_BATCH:
             wanted.update(i for i in jobs[end].ids if i not in cache)
@@ -558,39 +614,54 @@ def _render(config: Config, output: Path, jobs: list[_Job], plans: Mapping[str, 
         # Items of the current windows (read already) are not read again: a page that just
         # completed is mostly the previous window.
         fetched = store.items_for_build([i for i in wanted if i not in known])
-        for item_id in wanted:
-            item = known.get(item_id) or fetched.get(item_id)
-            if item is not None:
-                cache[item_id] = (fragments.render_item_reusing(item) if item_id in known
-                                  else fragments.render_item(item))
-        for job in jobs[start:end]:
+        for index in range(start, end):
+            job = jobs[index]
             entries = []
             for item_id in job.ids:
                 entry = cache.get(item_id)
                 if entry is None:
-                    raise PublishError(f"item {item_id} vanished while its archive page was "
-                                       "being written; build again", feed=job.feed.id)
-                cache.move_to_end(item_id)
+                    entry = _render_item(item_id, known, fetched, job)
+                    cache[item_id] = entry
+                    size += entry.size
                 entries.append(entry)
-            _write_page(config, output, job, entries, plans[job.feed.id], writer, now)
-            rendered[job.feed.id] = rendered.get(job.feed.id, 0) + 1
-        while len(cache) > RENDER_CACHE:
-            cache.popitem(last=False)
+            done.append((job.feed.id, job.number, _write_page(config, output, job, entries,
+                                                              writer, now)))
+            for item_id in job.ids:
+                if last_use[item_id] == index and item_id in cache:
+                    size -= cache.pop(item_id).size
+        del fetched
+        while size > CACHE_CHARS and cache:   # oldest first (dicts keep insertion order)
+            size -= cache.pop(next(iter(cache))).size
         start = end
-    return rendered
+    return done
+
+
+def _render_item(item_id: str, known: Mapping[str, Item], fetched: dict[str, Item],
+                 job: _Job) -> fragments.Rendered:
+    """The item rendered; a fetched Item is dropped once rendered (the cache holds that)."""
+    item = known.get(item_id)
+    if item is not None:
+        return fragments.render_item_reusing(item)
+    item = fetched.pop(item_id, None)
+    if item is None:
+        raise PublishError(f"item {item_id} vanished while its archive page was being "
+                           "written; build again", feed=job.feed.id)
+    return fragments.render_item(item)
 
 
 def _write_page(config: Config, output: Path, job: _Job, entries: list[fragments.Rendered],
-                plan: _Feed, writer: PageWriter, now: datetime) -> None:
-    # The digest over the join order; the document newest first, as the current one.
-    plan.digests[job.number] = page_digest(job.identity, job.feed.limit, job.number,
-                                           [r.digest_entry for r in entries])
+                writer: PageWriter, now: datetime) -> str:
+    """Queue the page's documents; returns its digest (over the join order)."""
+    digest = page_digest(job.identity, job.feed.limit, job.number,
+                         [r.digest_entry for r in entries])
+    # The document newest first, as the current one.
     entries.sort(key=lambda r: (r.published, r.id), reverse=True)
     for ext in FORMATS:
         links = page_links(config.site, job.feed, job.number, ext)
         frame = fragments.frame_for(job.feed, config.site, entries, now, links)
         writer.submit(archive_path(output, job.feed, job.number, ext),
                       fragments.document(ext, frame, entries))
+    return digest
 
 
 def _remove_beyond(folder: Path, count: int) -> None:

@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +35,7 @@ from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.pagewriter import replace_file
-from syndicator.publish.writer import write_atomic
+from syndicator.publish.writer import fsync_threads, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +46,6 @@ SUMMARIES_FILE = "summaries.json"
 # `limit` passed, so that a rarely matching `include` does not scan all history every build.
 MAX_SCANNED = 20_000
 _MIN_PAGE = 100
-# Current documents, the index and the state files are fsynced one by one; in parallel the
-# waits overlap (~1-4 ms each here).
-WRITE_THREADS = 8
 
 Renderer = Callable[[FeedConfig, Sequence[Item], SiteConfig, datetime], bytes]
 RENDERERS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
@@ -176,6 +171,12 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
     """Render and write every feed (or only the feeds with ids in `only`) plus the index and
     the OPML list. Archives are kept up to date when the store can tell what changed
     (archive.ArchiveSource)."""
+    with archive.no_gc():
+        return _build(config, store, now, only)
+
+
+def _build(config: Config, store: FeedItemSource, now: datetime,
+           only: Iterable[str] | None) -> BuildResult:
     selected = _selected_ids(config, only)
     output = config.output_path
     built = [feed for feed in config.feeds if feed.id in selected]
@@ -221,24 +222,11 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
     # more (an older mark) or re-plan the feed, and they follow the durable pages.
     for path, data in state_writes:
         replace_file(path, data)
-    for (path, _), changed in zip(jobs, _writers().map(lambda job: write_atomic(*job), jobs),
-                                  strict=True):
+    for (path, _), changed in zip(jobs, fsync_threads().map(lambda job: write_atomic(*job),
+                                                            jobs), strict=True):
         (written if changed else unchanged).append(path)
     return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
                        feeds=tuple(s for s in summaries if s.feed.id in selected))
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _writers() -> ThreadPoolExecutor:
-    """Threads for the fsynced writes, kept between builds (starting them costs ~1 ms each)."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="feed-writer")
-        return _POOL
 
 
 def _summaries(config: Config, store: FeedItemSource, windows: dict[str, list[Item]],

@@ -13,7 +13,6 @@ from collections import OrderedDict
 from typing import Any
 
 from syndicator.model import Item
-from syndicator.publish import common
 
 # Entries (of all formats) kept, ~2-3 KB each: several times what the current documents of a
 # typical configuration hold.
@@ -50,7 +49,8 @@ ENTRIES = _EntryCache(ENTRY_CACHE_SIZE)
 
 
 def entry_key(item: Item) -> _EntryKey:
-    """What an item's entry depends on, in any format."""
+    """What an item's entry depends on, in any format. The dates as stored: equal values
+    render equally (a difference that rendering drops, such as microseconds, only costs a
+    miss), and converting them here cost more than the rest of a lookup."""
     return (item.id, item.url, item.title, item.summary, item.content, item.image, item.author,
-            item.categories, item.language, common.utc(item.published),
-            common.utc(item.updated))
+            item.categories, item.language, item.published, item.updated)

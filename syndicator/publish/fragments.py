@@ -50,6 +50,11 @@ class Rendered:
     atom: str
     json: str
 
+    @property
+    def size(self) -> int:
+        """Characters held (what a cache of rendered items counts)."""
+        return len(self.rss) + len(self.atom) + len(self.json)
+
 
 # --- escaping (as lxml, see the module docstring) ----------------------------------------------
 

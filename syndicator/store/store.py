@@ -716,6 +716,13 @@ class Store:
             while rows := result.fetchmany(batch):
                 yield from (_feed_link(row) for row in rows)
 
+    def link_counts(self) -> dict[str, int]:
+        """Links per source (an index range each): how large a feed's history is, roughly."""
+        stmt = (select(t_links.c.source_id, func.count())
+                .group_by(t_links.c.source_id))
+        with self._read_tx("count the links") as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(stmt)}
+
     def feed_links_changed(self, source_ids: Sequence[str],
                            after: int) -> tuple[int, list[FeedLink]]:
         """(newest run id, links) where links are those to the sources of every item that a

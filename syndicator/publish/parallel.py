@@ -1,0 +1,335 @@
+"""A large archive pass (a full build) shared with worker processes, so that every core renders.
+
+    pages, sorted by last join key:  [ this process ──▶            ◀── worker process(es) ]
+
+Rendering is pure Python under one GIL, so threads cannot use a second core; processes can.
+Each side takes the next run of pages from its end of the sorted list (guided: a quarter or
+so of what is left, smaller towards the middle, so both finish at about the same time even
+when another program takes one core for a while), reads those pages' items from the store
+itself, renders them (archive.render_pages) and writes the files without fsync. The worker
+returns each page's digest and the files it wrote; this process makes every file durable at
+once (PageWriter.finish: one syncfs covers all processes' writes on the file system) before
+the archive state records the pages, exactly as for its own pages. A worker that dies or
+cannot start costs nothing but time: its pages are rendered here.
+
+A worker is a fresh interpreter (`python -c`, with this process's sys.path) talking pickle
+over its stdin and stdout: ~0.4 s of CPU to start, on the other core while this process
+renders. Not fork (it would copy a process that may be running other threads, holding their
+locks), and not multiprocessing's spawn (it re-runs the parent's main script, side effects
+and all, when that has no `__main__` guard). Hence only for passes of at least
+PARALLEL_MIN_PAGES pages (a service's incremental builds render a few), and only for stores
+another process can open (`Reopenable`: not an in-memory database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from syndicator.config import Config
+from syndicator.errors import PublishError
+from syndicator.model import Item
+from syndicator.publish.pagewriter import PageWriter
+
+if TYPE_CHECKING:   # archive.py imports this module
+    from syndicator.publish.archive import ArchiveSource, _Job
+
+log = logging.getLogger(__name__)
+
+# A pass of fewer pages is rendered in this process alone (~0.1 s of CPU per 30 pages, so a
+# worker pays for its start from about here).
+PARALLEL_MIN_PAGES = 300
+# The smallest run of pages one side takes: each run boundary renders the items of the pages
+# that straddle it on both sides.
+MIN_RUN = 24
+# Worker processes at most (each holds its own interpreter, ~60-90 MB).
+MAX_WORKERS = 3
+
+Page = tuple[str, int, str]     # feed id, page number, digest
+
+# Peak RSS (MB) of each worker process of the last parallel pass in this process: memory
+# figures (bench/ours.py build) add them to the parent's own.
+LAST_WORKER_PEAKS_MB: list[float] = []
+
+
+@runtime_checkable
+class Reopenable(Protocol):
+    """A store another process can open: `reopener()` is a picklable factory, or None."""
+
+    def reopener(self) -> Callable[[], ArchiveSource] | None: ...
+
+    def link_counts(self) -> dict[str, int]: ...
+
+
+def workers() -> int:
+    """Worker processes worth starting: one per core beyond this process's."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(0, min(cores - 1, MAX_WORKERS))
+
+
+def worth_it(pages: int, store: object) -> bool:
+    return (pages >= PARALLEL_MIN_PAGES and workers() > 0 and isinstance(store, Reopenable)
+            and store.reopener() is not None)
+
+
+class Prestarted:
+    """Worker processes started before a pass is planned, when it will likely be large: they
+    import while this process reads the history. Unused ones exit when closed."""
+
+    def __init__(self) -> None:
+        self._processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, feeds: Sequence[tuple[Sequence[str], int]], store: object) -> None:
+        """Start workers if planning `feeds` ((sources, page size) each) from their whole
+        history may give a parallel pass: an upper bound from the sources' link counts
+        (filters ignored)."""
+        if not (workers() > 0 and isinstance(store, Reopenable)
+                and store.reopener() is not None):
+            return
+        links = store.link_counts()
+        pages = sum(sum(links.get(s, 0) for s in sources) // size for sources, size in feeds)
+        if pages >= PARALLEL_MIN_PAGES:
+            for _ in range(workers()):
+                process = _launch()
+                if process is not None:
+                    self._processes.append(process)
+
+    def take(self) -> subprocess.Popen[bytes] | None:
+        return self._processes.pop() if self._processes else None
+
+    def close(self) -> None:
+        while self._processes:
+            _stop(self._processes.pop())
+
+
+def _launch() -> subprocess.Popen[bytes] | None:
+    try:
+        process = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE)
+    except OSError as exc:
+        log.warning("cannot start an archive worker (%s); rendering here", exc)
+        return None
+    assert process.stdin is not None
+    try:
+        pickle.dump(sys.path, process.stdin)
+        process.stdin.flush()
+    except OSError:
+        pass   # it died already: the first task finds out
+    return process
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Close its stdin (the worker exits at the end of its input) and reap it."""
+    if process.stdin is not None:
+        with contextlib.suppress(OSError):
+            process.stdin.close()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    if process.stdout is not None:
+        process.stdout.close()
+
+
+@dataclass(frozen=True)
+class _Task:
+    jobs: list[_Job]
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """The first message to a worker: what every task shares."""
+
+    factory: Callable[[], ArchiveSource]
+    config: Config
+    output: Path
+    now: datetime
+
+
+@dataclass(frozen=True)
+class _Done:
+    pages: list[Page]
+    written: list[Path]
+    unchanged: list[Path]
+    peak_rss_mb: float
+
+
+@dataclass(frozen=True)
+class _Failed:
+    error: BaseException
+
+
+class _Runs:
+    """The sorted jobs, taken in runs from the front (this process) and the back (workers)."""
+
+    def __init__(self, jobs: Sequence[_Job], parties: int) -> None:
+        self._jobs = jobs
+        self._front, self._back = 0, len(jobs)
+        self._parties = parties
+        self._lock = threading.Lock()
+
+    def _size(self) -> int:
+        return max(MIN_RUN, (self._back - self._front) // (2 * self._parties))
+
+    def front(self) -> list[_Job]:
+        with self._lock:
+            end = min(self._back, self._front + self._size())
+            run, self._front = list(self._jobs[self._front:end]), end
+            return run
+
+    def back(self) -> list[_Job]:
+        with self._lock:
+            start = max(self._front, self._back - self._size())
+            run, self._back = list(self._jobs[start:self._back]), start
+            return run
+
+
+class _Worker(threading.Thread):
+    """One worker process and the thread in this process that feeds it runs from the back
+    until none is left. A run the worker fails on goes to `failed` (rendered here later),
+    except a PublishError, which fails the build as it would here."""
+
+    def __init__(self, setup: _Setup, runs: _Runs,
+                 process: subprocess.Popen[bytes] | None) -> None:
+        super().__init__(name="archive-worker", daemon=True)
+        self._process = process
+        self._setup = setup
+        self._runs = runs
+        self.done: list[Page] = []
+        self.written: list[Path] = []
+        self.unchanged: list[Path] = []
+        self.failed: list[list[_Job]] = []
+        self.error: PublishError | None = None
+        self.peak_rss_mb = 0.0
+
+    def run(self) -> None:
+        process = self._process or _launch()
+        if process is None:
+            return
+        assert process.stdin is not None and process.stdout is not None
+        run: list[_Job] = []
+        try:
+            pickle.dump(self._setup, process.stdin)
+            while run := self._runs.back():
+                pickle.dump(_Task(run), process.stdin)
+                process.stdin.flush()
+                answer = pickle.load(process.stdout)
+                if isinstance(answer, _Failed):
+                    if isinstance(answer.error, PublishError):
+                        self.error = answer.error
+                        return
+                    raise answer.error
+                self.done += answer.pages
+                self.written += answer.written
+                self.unchanged += answer.unchanged
+                self.peak_rss_mb = max(self.peak_rss_mb, answer.peak_rss_mb)
+                run = []
+        except Exception as exc:   # the worker died, or its answer could not be read
+            log.warning("archive worker failed (%s); rendering the rest here", exc)
+            if run:
+                self.failed.append(run)
+        finally:
+            _stop(process)
+
+
+def render(config: Config, output: Path, jobs: Sequence[_Job], store: ArchiveSource,
+           writer: PageWriter, now: datetime, known: Mapping[str, Item],
+           prestarted: Prestarted) -> tuple[list[Page], list[Path], list[Path]]:
+    """archive.render_pages over `jobs` (sorted), shared with worker processes. Returns the
+    pages' digests and the files the workers wrote and left unchanged (this process's own
+    are in `writer`); nothing written by a worker is durable yet."""
+    from syndicator.publish.archive import render_pages
+
+    assert isinstance(store, Reopenable)
+    factory = store.reopener()
+    assert factory is not None
+    setup = _Setup(factory=factory, config=config, output=output, now=now)
+    runs = _Runs(jobs, workers() + 1)
+    helpers = [_Worker(setup, runs, prestarted.take()) for _ in range(workers())]
+    for helper in helpers:
+        helper.start()
+    done: list[Page] = []
+    try:
+        while run := runs.front():
+            done += render_pages(config, output, run, store, writer, now, known)
+    finally:
+        for helper in helpers:
+            helper.join()
+    LAST_WORKER_PEAKS_MB[:] = [helper.peak_rss_mb for helper in helpers]
+    written: list[Path] = []
+    unchanged: list[Path] = []
+    for helper in helpers:
+        if helper.error is not None:
+            raise helper.error
+        for run in helper.failed:
+            done += render_pages(config, output, run, store, writer, now, known)
+        done += helper.done
+        written += helper.written
+        unchanged += helper.unchanged
+    return done, written, unchanged
+
+
+# --- in the worker process -------------------------------------------------------------------
+
+# What the worker runs: sys.path first (so that it imports what its parent imported), then
+# serve(). Not multiprocessing's spawn, which re-runs the parent's main script or module.
+_BOOT = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
+         "from syndicator.publish.parallel import serve; serve()")
+
+
+def serve() -> None:
+    """The worker's loop: a _Setup, then _Tasks until stdin closes; one answer per task."""
+    from syndicator.publish.archive import no_gc, render_pages
+
+    # Answers go to the original stdout; anything printed goes to stderr instead.
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    tasks = sys.stdin.buffer
+    setup: _Setup = pickle.load(tasks)
+    store = setup.factory()
+    while True:
+        try:
+            task: _Task = pickle.load(tasks)
+        except EOFError:
+            return
+        writer = PageWriter()
+        try:
+            with no_gc():
+                pages = render_pages(setup.config, setup.output, task.jobs, store, writer,
+                                     setup.now, {})
+            # Durability is settled by the parent for all processes at once.
+            written, unchanged = writer.finish(durable=False)
+            answer: _Done | _Failed = _Done(pages=pages, written=written, unchanged=unchanged,
+                                            peak_rss_mb=_own_peak_rss_mb())
+        except Exception as exc:
+            writer.close()
+            answer = _Failed(exc)
+        pickle.dump(answer, answers)
+        answers.flush()
+
+
+def _own_peak_rss_mb() -> float:
+    """VmHWM of this process (Linux; 0 elsewhere). Not getrusage: after exec Linux keeps the
+    forked copy of the parent's size in ru_maxrss."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError):
+        pass
+    return 0.0

@@ -1,0 +1,111 @@
+"""A full build shared with a worker process (publish/parallel.py) writes the same bytes, the
+same archive state and reports the same files as a build in one process; a worker that
+cannot start only costs time; and a pass's cache of rendered items stays small."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicator.config import Config, FeedConfig
+from syndicator.publish import archive, build_feeds, parallel
+from syndicator.store import Store
+from tests.test_archive import NOW, T0, make_config, make_item, save
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _config(output: Path) -> Config:
+    # Overlapping feeds, as in the benchmark: both sources, and one source with a filter.
+    base = make_config(output, limit=10, sources=("news", "other"))
+    return Config(site=base.site, output_dir=base.output_dir, sources=base.sources,
+                  websub=base.websub, feeds=(
+                      *base.feeds,
+                      FeedConfig(id="odd", title="Odd", sources=("news",), limit=7,
+                                 include=(r"[13579]$",))))
+
+
+def _seed(store: Store) -> None:
+    for batch in range(4):
+        at = T0 + timedelta(days=batch)
+        save(store, [make_item(n) for n in range(batch * 60, batch * 60 + 60)], at)
+        save(store, [make_item(1000 + n, id=f"o-{n}", url=f"https://news.example.org/o/{n}",
+                               source_id="other")
+                     for n in range(batch * 20, batch * 20 + 20)], at, source="other")
+
+
+def _build(tmp_path: Path, name: str) -> tuple[dict[str, bytes], int]:
+    store = Store(f"sqlite:///{tmp_path / name}.db")
+    try:
+        _seed(store)
+        config = _config(tmp_path / name)
+        result = build_feeds(config, store, NOW)
+        return _files(tmp_path / name), len(result.written)
+    finally:
+        store.close()
+
+
+def test_a_build_shared_with_a_worker_writes_the_same_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, alone_written = _build(tmp_path, "alone")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(parallel, "MIN_RUN", 2)
+    monkeypatch.setattr(parallel, "workers", lambda: 1)
+    launched: list[object] = []
+    real_launch = parallel._launch
+
+    def counting_launch() -> subprocess.Popen[bytes] | None:
+        process = real_launch()
+        launched.append(process)
+        return process
+
+    monkeypatch.setattr(parallel, "_launch", counting_launch)
+    shared, shared_written = _build(tmp_path, "shared")
+    assert launched and all(p is not None for p in launched)
+    assert shared == alone            # archive pages, current documents and .state files
+    assert shared_written == alone_written
+    assert any(name.startswith("archive/") for name in shared)
+
+
+def test_a_worker_that_cannot_start_leaves_the_work_to_this_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, _ = _build(tmp_path, "alone")
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 1)
+    monkeypatch.setattr(parallel, "_launch", lambda: None)
+    shared, _ = _build(tmp_path, "broken")
+    assert shared == alone
+
+
+def test_an_in_memory_store_is_never_shared() -> None:
+    store = Store("sqlite://")
+    try:
+        assert store.reopener() is None
+        assert not parallel.worth_it(10**6, store)
+    finally:
+        store.close()
+
+
+def test_rendered_items_leave_the_cache_after_their_last_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The cache never needs more than a few pages' items: one build of 240 + 80 items in
+    # pages of 10 and 7 renders each item once although it is on pages of several feeds.
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    renders: list[str] = []
+    real = archive.fragments.render_item
+
+    def counting(item: archive.Item) -> archive.fragments.Rendered:
+        renders.append(item.id)
+        return real(item)
+
+    monkeypatch.setattr(archive.fragments, "render_item", counting)
+    _build(tmp_path, "counted")
+    assert renders and len(renders) == len(set(renders))
