@@ -19,15 +19,18 @@ Only the page text goes out; only the Article and Item come back.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
-import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 
@@ -73,34 +76,89 @@ def auto_processes(cpus: int | None = None) -> int:
     return max(0, min(MAX_AUTO_PROCESSES, count - 1))
 
 
-class _Worker:
-    """One worker process and the socket to it. Its own interpreter (`python -m
-    syndicator.workers FD`), not multiprocessing's spawn: that would re-import the parent's
-    main module (the whole CLI or service, ~75 MB) in every worker."""
+Job = tuple[Page, "ArticleSelectors | None", Article, NormaliseContext]
 
-    def __init__(self) -> None:
+
+class _Worker:
+    """One worker process, the socket to it, and the jobs sent and not yet answered.
+
+    Its own interpreter (`python -m syndicator.workers FD`), not multiprocessing's spawn:
+    that would re-import the parent's main module (the whole CLI or service, ~75 MB) in
+    every worker. Jobs are pipelined: any thread may send one at any time; the worker
+    answers them in order, and a receiver thread hands each answer to the oldest waiting
+    future. So the worker goes straight on to the next queued page instead of idling until
+    the thread that sent the last one gets the GIL back to take its answer.
+    """
+
+    def __init__(self, on_failure: Callable[[_Worker, BaseException], None]) -> None:
         ours, theirs = socket.socketpair()
         with theirs:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "syndicator.workers", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
         self.connection = Connection(ours.detach())
+        self._pending: deque[Future[ArticleWork]] = deque()
+        self._send_lock = threading.Lock()
+        self._stopping = False
+        self._on_failure = on_failure
+        self._receiver = threading.Thread(target=self._receive, daemon=True,
+                                          name=f"page-worker-{self.process.pid}")
+        self._receiver.start()
 
-    def read(self, job: tuple[Page, ArticleSelectors | None, Article, NormaliseContext]
-             ) -> ArticleWork:
-        self.connection.send(job)
-        found = self.connection.recv()
-        if not isinstance(found, ArticleWork):
-            raise _WorkerFailed(f"unexpected answer {type(found).__name__}")
-        return found
+    @property
+    def load(self) -> int:
+        """Jobs sent and not answered yet."""
+        return len(self._pending)
+
+    def submit(self, job: Job) -> Future[ArticleWork]:
+        future: Future[ArticleWork] = Future()
+        with self._send_lock:
+            # Appended and sent under one lock: the answers' order is the futures' order.
+            self._pending.append(future)
+            try:
+                self.connection.send(job)
+            except (OSError, ValueError) as exc:
+                self._pending.pop()
+                raise _WorkerFailed(f"cannot send a page: {exc}") from exc
+        return future
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                answer = self.connection.recv()
+            except (EOFError, OSError, pickle.PickleError) as exc:
+                self._fail_all(exc)
+                return
+            with self._send_lock:
+                future = self._pending.popleft() if self._pending else None
+            if future is None or not isinstance(answer, ArticleWork):
+                self._fail_all(_WorkerFailed(f"unexpected answer {type(answer).__name__}"))
+                return
+            future.set_result(answer)
+
+    def _fail_all(self, exc: BaseException) -> None:
+        with self._send_lock:
+            waiting, self._pending = list(self._pending), deque()
+        if not self._stopping:
+            self._on_failure(self, exc)
+        for future in waiting:
+            future.set_exception(_WorkerFailed(str(exc) or type(exc).__name__))
 
     def stop(self) -> None:
-        self.connection.close()   # the worker sees EOF and exits
+        """Ask the worker to exit (it answers what it has first), then close the socket once
+        the receiver has seen the end: closing a socket another thread reads from could
+        hand that thread someone else's file descriptor."""
+        with self._send_lock:
+            self._stopping = True
+            with contextlib.suppress(OSError, ValueError):
+                self.connection.send(None)
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self._receiver.join(timeout=5)
+        self.connection.close()
 
 
 class _WorkerFailed(Exception):
@@ -113,7 +171,6 @@ class PageWorkers:
     def __init__(self, processes: int, *, min_batch: int = MIN_BATCH) -> None:
         self.processes = max(0, processes)
         self.min_batch = min_batch
-        self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._broken = False
@@ -136,9 +193,7 @@ class PageWorkers:
         with self._lock:
             try:
                 while len(self._all) < self.processes:
-                    worker = _Worker()
-                    self._all.append(worker)
-                    self._idle.put(worker)
+                    self._all.append(_Worker(self._give_up))
             except OSError as exc:
                 log.warning("cannot start page worker processes (%s); reading pages in this "
                             "process", exc)
@@ -148,26 +203,15 @@ class PageWorkers:
     def read(self, page: Page, selectors: ArticleSelectors | None, card: Article,
              ctx: NormaliseContext, *, pooled: bool) -> ArticleWork:
         """read_article(...), in a worker process when `pooled` and the workers are well."""
-        worker = self._borrow() if pooled else None
-        if worker is None:
-            return read_article(page, selectors, card, ctx)
-        try:
-            # The undecoded bytes are not needed for HTML: don't ship the page twice.
-            found = worker.read((replace(page, raw=b""), selectors, card, ctx))
-        except (OSError, EOFError, _WorkerFailed, pickle.PickleError) as exc:
-            self._give_up(worker, exc)
-            return read_article(page, selectors, card, ctx)
-        self._idle.put(worker)
-        return found
-
-    def _borrow(self) -> _Worker | None:
-        """An idle worker (waiting for one), or None once the workers are given up."""
-        while self._all and not self._broken:
+        workers = self._all
+        if pooled and workers and not self._broken:
+            worker = min(workers, key=lambda w: w.load)
             try:
-                return self._idle.get(timeout=0.25)
-            except queue.Empty:
-                continue
-        return None
+                # The undecoded bytes are not needed for HTML: don't ship the page twice.
+                return worker.submit((replace(page, raw=b""), selectors, card, ctx)).result()
+            except _WorkerFailed:
+                pass    # logged once by _give_up; this page is read here
+        return read_article(page, selectors, card, ctx)
 
     def _give_up(self, worker: _Worker, exc: BaseException) -> None:
         with self._lock:
@@ -176,7 +220,6 @@ class PageWorkers:
                             "process from now on", type(exc).__name__, exc)
             self._broken = True
         worker.process.kill()
-        worker.stop()
 
     def close(self) -> None:
         with self._lock:
@@ -194,6 +237,8 @@ def _serve(fd: int) -> None:
         try:
             job = connection.recv()
         except EOFError:
+            return
+        if job is None:     # the parent is done with us
             return
         connection.send(read_article(*job))
 
