@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import subprocess
+import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from bench.common import (
     crawl_config,
     emit,
     measure,
+    parse_emitted,
     peak_rss_mb,
     process_peak_rss_mb,
     write_config,
@@ -114,21 +117,41 @@ def poll(etag_site: str, plain_site: str, listings: list[str], count: int, workd
          not_modified=not_modified)
 
 
-def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) -> None:
-    """Full builds of all feeds (and archives) from `items` stored items, then incremental
-    builds after one new item each."""
+def seed(workdir: Path, items: int, sources: int) -> None:
+    """A fresh store with `items` items over `sources` sources, and its config."""
     _fresh(workdir)
-    ids = [f"src{n:02d}" for n in range(sources)]
+    ids = _source_ids(sources)
     feeds = [*({"id": sid, "title": f"Feed {sid}", "sources": [sid]} for sid in ids),
              {"id": "all", "title": "Everything", "sources": ids, "limit": 100},
              {"id": "filtered", "title": "Statements", "sources": ids, "include": ["statement"]}]
     config = load_config(write_config(crawl_config(
         [(sid, f"https://example.org/{sid}/", "en", 1) for sid in ids], workdir, feeds=feeds),
         workdir))
-    now = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+    with make_app(config, clock=lambda: BUILD_NOW) as app, measure() as seeding:
+        _seed(app, ids, items, BUILD_NOW)
+    emit(task="seed", items=items, wall=seeding.wall)
+
+
+def _source_ids(sources: int) -> list[str]:
+    return [f"src{n:02d}" for n in range(sources)]
+
+
+BUILD_NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) -> None:
+    """Full builds of all feeds (and archives) from `items` stored items, then incremental
+    builds after one new item each. The store is seeded by another process first (`seed`),
+    so that the memory figure is the build's, not what writing 100,000 items left behind."""
+    seeding = subprocess.run([sys.executable, "-m", "bench.ours", "seed", "--items", str(items),
+                              "--sources", str(sources), "--workdir", str(workdir)],
+                             capture_output=True, text=True, check=True)
+    seeded = parse_emitted(seeding.stdout)
+    ids = _source_ids(sources)
+    config = load_config(workdir / "config.yaml")
+    feeds = config.feeds
+    now = BUILD_NOW
     with make_app(config, clock=lambda: now) as app:
-        with measure() as seeding:
-            _seed(app, ids, items, now)
         full: list[float] = []
         full_cpu: list[float] = []
         workers_peak: list[float] = []
@@ -156,7 +179,7 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
             incremental.append(phase.wall)
             incremental_cpu.append(phase.cpu)
             rewritten.append(len(result.written))
-    emit(task="build", items=items, feeds=len(feeds), seed_wall=seeding.wall,
+    emit(task="build", items=items, feeds=len(feeds), seed_wall=seeded["wall"],
          full=full, full_cpu=full_cpu, files=written, incremental=incremental,
          incremental_cpu=incremental_cpu, rewritten=rewritten,
          # As the crawl's figure: this process's peak plus the archive worker's.
@@ -232,6 +255,10 @@ def main() -> None:
     p.add_argument("--sources", type=int, default=200)
     p.add_argument("--workdir", type=Path, required=True)
     p.add_argument("--profile", type=Path)
+    s = sub.add_parser("seed")
+    s.add_argument("--items", type=int, default=100_000)
+    s.add_argument("--sources", type=int, default=10)
+    s.add_argument("--workdir", type=Path, required=True)
     b = sub.add_parser("build")
     b.add_argument("--items", type=int, default=100_000)
     b.add_argument("--sources", type=int, default=10)
@@ -245,6 +272,8 @@ def main() -> None:
     elif args.task == "poll":
         poll(args.etag_site, args.plain_site, args.listing, args.sources, args.workdir,
              phase=args.phase, profile=args.profile)
+    elif args.task == "seed":
+        seed(args.workdir, args.items, args.sources)
     else:
         build(args.workdir, args.items, args.sources, args.runs, args.full_runs)
 
