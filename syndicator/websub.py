@@ -10,10 +10,10 @@ returns; one daemon thread posts them, one request per URL (every hub understand
 retried with exponential backoff; other 4xx answers are logged and dropped, since repeating
 the same request cannot succeed. `close()` gives the queue a bounded time to drain.
 
-This module has its own small use of `requests` on purpose: fetch.Fetcher is built for
-scraping (robots.txt, per-host politeness delays, response size caps, conditional GET),
-none of which applies to a POST to our own hub, and a slow hub must not occupy the
-scraper's per-host slots.
+Pings go through fetch.ApiClient, not fetch.Fetcher: the Fetcher is built for scraping
+(robots.txt, per-host politeness delays, response size caps, conditional GET), none of
+which applies to a POST to our own hub, and a slow hub must not occupy the scraper's
+per-host slots.
 """
 
 from __future__ import annotations
@@ -23,10 +23,9 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 
-import requests
-
 from syndicator import __version__
 from syndicator.config import Config
+from syndicator.fetch import ApiClient, ApiFailure
 from syndicator.publish.common import FORMATS, feed_url
 
 log = logging.getLogger(__name__)
@@ -41,14 +40,12 @@ class WebSubPinger:
     """Queue + one worker thread posting publish pings to `hub`."""
 
     def __init__(self, hub: str, *, timeout: float = 10.0, retries: int = 3,
-                 backoff: float = DEFAULT_BACKOFF, session: requests.Session | None = None,
-                 user_agent: str = USER_AGENT) -> None:
+                 backoff: float = DEFAULT_BACKOFF, user_agent: str = USER_AGENT) -> None:
         self.hub = hub
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
-        self._session = session or requests.Session()
-        self._session.headers["User-Agent"] = user_agent
+        self._client = ApiClient(timeout=(timeout, timeout), user_agent=user_agent)
         self._pending: dict[str, None] = {}     # insertion-ordered set
         self._busy = False                      # a URL is being delivered right now
         self._closing = False
@@ -90,7 +87,7 @@ class WebSubPinger:
         if left:
             log.warning("websub: %d ping(s) not sent before shutdown: %s", len(left),
                         ", ".join(left))
-        self._session.close()
+        self._client.close()
         return drained and not left
 
     # -- worker --------------------------------------------------------------------------
@@ -132,14 +129,12 @@ class WebSubPinger:
 
     def _post(self, url: str) -> str:
         """One ping: "ok", "retry" (worth trying again) or "fatal"."""
-        try:
-            answer = self._session.post(self.hub, data={"hub.mode": "publish", "hub.url": url},
-                                        timeout=self.timeout)
-        except requests.RequestException as exc:
-            log.warning("websub: hub %s unreachable for %s: %s", self.hub, url, exc)
+        answer = self._client.post(self.hub, form={"hub.mode": "publish", "hub.url": url})
+        if isinstance(answer, ApiFailure):
+            log.warning("websub: hub %s unreachable for %s: %s", self.hub, url,
+                        answer.description)
             return "retry"
-        with answer:
-            status = answer.status_code
+        status = answer.status
         if 200 <= status < 300:
             return "ok"
         log.warning("websub: hub %s answered %d for %s", self.hub, status, url)

@@ -1,4 +1,4 @@
-"""A thin Telegram Bot API client over requests: four methods, outcomes as values.
+"""A thin Telegram Bot API client (over fetch.ApiClient): four methods, outcomes as values.
 
 Every call returns an `ApiResult` whose `kind` says what to do next; nothing raises for the
 channel's faults. The bot token is part of every request URL: it never appears in a result,
@@ -22,8 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import requests
-from urllib3.exceptions import NewConnectionError
+from syndicator.fetch import ApiClient, ApiFailure
 
 log = logging.getLogger(__name__)
 
@@ -99,47 +98,32 @@ class TelegramClient:
     """Calls `{api_url}/bot{token}/{method}` with a JSON body."""
 
     def __init__(self, api_url: str, token: str, *, timeout: float = 30.0,
-                 connect_timeout: float = 10.0,
-                 session: requests.Session | None = None) -> None:
+                 connect_timeout: float = 10.0) -> None:
         self._base = api_url.rstrip("/")
         self._token = token
-        self._timeout = (min(connect_timeout, timeout), timeout)
-        self._session = session or requests.Session()
-        self._own_session = session is None
+        self._client = ApiClient(timeout=(min(connect_timeout, timeout), timeout))
 
     def __repr__(self) -> str:
         return f"TelegramClient({self._base!r}, token=***)"
 
     def close(self) -> None:
-        if self._own_session:
-            self._session.close()
+        self._client.close()
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token else text
 
     def call(self, method: str, payload: dict[str, Any]) -> ApiResult:
         url = f"{self._base}/bot{self._token}/{method}"
-        try:
-            response = self._session.post(url, json=payload, timeout=self._timeout)
-        except requests.ConnectTimeout as exc:
-            return ApiResult("transient", description=self._scrub(f"connect timeout: {exc}"))
-        except requests.ReadTimeout:
-            return ApiResult("timeout", description="no answer within the read timeout; "
-                             "the message may have been delivered")
-        except requests.ConnectionError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, NewConnectionError):
-                return ApiResult("transient",
-                                 description=self._scrub(f"cannot connect: {reason}"))
-            # The connection broke after the request was sent: it may have arrived.
-            return ApiResult("timeout", description=self._scrub(f"connection lost: {exc}"))
-        except requests.RequestException as exc:
-            return ApiResult("transient", description=self._scrub(f"request failed: {exc}"))
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
-        result = classify(response.status_code, body)
+        answer = self._client.post(url, json_body=payload)
+        if isinstance(answer, ApiFailure):
+            if answer.kind == "timeout":
+                return ApiResult("timeout", description="no answer within the read timeout; "
+                                 "the message may have been delivered")
+            if answer.kind == "lost":
+                # The connection broke after the request was sent: it may have arrived.
+                return ApiResult("timeout", description=self._scrub(answer.description))
+            return ApiResult("transient", description=self._scrub(answer.description))
+        result = classify(answer.status, answer.json())
         if not result.ok:
             log.info("telegram %s: %s", method, self._scrub(result.description))
         return result
