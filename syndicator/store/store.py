@@ -17,10 +17,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -590,6 +586,12 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring the schema to the newest revision, in one transaction (no-op when there)."""
+        # Imported here: a store opened without migrating (an archive worker) is spared
+        # alembic's ~11 MB.
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+        from alembic.util import CommandError
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self._write_tx("migrate the schema") as conn:
@@ -601,6 +603,9 @@ class Store:
 
     def head_revision(self) -> str | None:
         """The newest migration revision shipped with this code."""
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         return ScriptDirectory.from_config(cfg).get_current_head()
