@@ -230,8 +230,11 @@ class PageWorkers:
 
 def _serve(fd: int) -> None:
     """A worker's loop: read jobs from the socket, answer each with its ArticleWork."""
-    # Ctrl-C reaches the whole process group; the parent decides when we stop (EOF).
+    # Ctrl-C reaches the whole process group, and a supervisor's SIGTERM may reach the whole
+    # control group: the parent decides when we stop (it says so, or its end of the socket
+    # closes when it dies), so that it can finish its run in order.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     connection = Connection(fd)
     while True:
         try:

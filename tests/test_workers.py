@@ -171,3 +171,23 @@ def test_article_pages_download_while_later_listing_pages_are_walked(office_site
     assert result.pages > 2
     assert "listing 2" in order
     assert order.index("article") < order.index("listing 2")
+
+
+def test_a_worker_waits_for_its_parent_to_end_it(office_site: Site) -> None:
+    """SIGTERM and SIGINT sent to the whole group (a supervisor, Ctrl-C) leave the workers
+    to the parent, which ends them when it has finished its run."""
+    selectors = office_site.config.sources[0].article
+    with office_site.app() as app:
+        page = _page(office_site, app)
+    card = Article(url=page.url)
+    workers = PageWorkers(1, min_batch=1)
+    assert workers.wants(1)
+    (pid,) = workers.pids
+    process = workers._all[0].process
+    os.kill(pid, signal.SIGTERM)
+    os.kill(pid, signal.SIGINT)
+    assert workers.read(page, selectors, card, CTX, pooled=True) == read_article(
+        page, selectors, card, CTX)
+    assert process.poll() is None
+    workers.close()
+    assert process.poll() == 0
