@@ -182,12 +182,13 @@ def test_a_worker_waits_for_its_parent_to_end_it(office_site: Site) -> None:
     card = Article(url=page.url)
     workers = PageWorkers(1, min_batch=1)
     assert workers.wants(1)
+    expected = read_article(page, selectors, card, CTX)
+    assert workers.read(page, selectors, card, CTX, pooled=True) == expected   # it is up
     (pid,) = workers.pids
     process = workers._all[0].process
     os.kill(pid, signal.SIGTERM)
     os.kill(pid, signal.SIGINT)
-    assert workers.read(page, selectors, card, CTX, pooled=True) == read_article(
-        page, selectors, card, CTX)
+    assert workers.read(page, selectors, card, CTX, pooled=True) == expected
     assert process.poll() is None
     workers.close()
     assert process.poll() == 0
