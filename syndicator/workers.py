@@ -98,7 +98,11 @@ class _Worker:
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
         self.connection = Connection(ours.detach())
         self._pending: deque[Future[ArticleWork]] = deque()
+        # Two locks: sends are serialised (so the futures' order is the answers' order), but
+        # the receiver takes only the pending lock. A sender may block on a full socket while
+        # the worker blocks on a full socket back to us: the receiver must go on reading.
         self._send_lock = threading.Lock()
+        self._pending_lock = threading.Lock()
         self._stopping = False
         self._on_failure = on_failure
         self._receiver = threading.Thread(target=self._receive, daemon=True,
@@ -113,12 +117,14 @@ class _Worker:
     def submit(self, job: Job) -> Future[ArticleWork]:
         future: Future[ArticleWork] = Future()
         with self._send_lock:
-            # Appended and sent under one lock: the answers' order is the futures' order.
-            self._pending.append(future)
+            with self._pending_lock:
+                self._pending.append(future)
             try:
                 self.connection.send(job)
             except (OSError, ValueError) as exc:
-                self._pending.pop()
+                with self._pending_lock:
+                    if future in self._pending:
+                        self._pending.remove(future)
                 raise _WorkerFailed(f"cannot send a page: {exc}") from exc
         return future
 
@@ -129,7 +135,7 @@ class _Worker:
             except (EOFError, OSError, pickle.PickleError) as exc:
                 self._fail_all(exc)
                 return
-            with self._send_lock:
+            with self._pending_lock:
                 future = self._pending.popleft() if self._pending else None
             if future is None or not isinstance(answer, ArticleWork):
                 self._fail_all(_WorkerFailed(f"unexpected answer {type(answer).__name__}"))
@@ -137,7 +143,7 @@ class _Worker:
             future.set_result(answer)
 
     def _fail_all(self, exc: BaseException) -> None:
-        with self._send_lock:
+        with self._pending_lock:
             waiting, self._pending = list(self._pending), deque()
         if not self._stopping:
             self._on_failure(self, exc)
@@ -203,15 +209,41 @@ class PageWorkers:
     def read(self, page: Page, selectors: ArticleSelectors | None, card: Article,
              ctx: NormaliseContext, *, pooled: bool) -> ArticleWork:
         """read_article(...), in a worker process when `pooled` and the workers are well."""
+        return self.start_read(page, selectors, card, ctx, pooled=pooled)()
+
+    def start_read(self, page: Page, selectors: ArticleSelectors | None, card: Article,
+                   ctx: NormaliseContext, *, pooled: bool) -> Callable[[], ArticleWork]:
+        """Start read_article(...) and return what gives its result. Pooled, the page goes
+        to a worker and this returns at once, so a fetch thread can go on fetching while
+        the page is read (sending blocks only while the socket to the worker is full: at
+        most a few pages wait). Otherwise the page is read here, now."""
         workers = self._all
-        if pooled and workers and not self._broken:
-            worker = min(workers, key=lambda w: w.load)
+        if not (pooled and workers and not self._broken):
+            work = read_article(page, selectors, card, ctx)
+            return lambda: work
+        worker = min(workers, key=lambda w: w.load)
+        try:
+            # The undecoded bytes are not needed for HTML: don't ship the page twice.
+            future = worker.submit((replace(page, raw=b""), selectors, card, ctx))
+        except _WorkerFailed:
+            work = read_article(page, selectors, card, ctx)
+            return lambda: work
+        # The page is kept only until its answer came: to read it here if the worker failed.
+        kept = [page]
+
+        def forget(done: Future[ArticleWork]) -> None:
+            if done.exception() is None:
+                kept.clear()
+
+        future.add_done_callback(forget)
+
+        def result() -> ArticleWork:
             try:
-                # The undecoded bytes are not needed for HTML: don't ship the page twice.
-                return worker.submit((replace(page, raw=b""), selectors, card, ctx)).result()
-            except _WorkerFailed:
-                pass    # logged once by _give_up; this page is read here
-        return read_article(page, selectors, card, ctx)
+                return future.result()
+            except _WorkerFailed:   # logged once by _give_up; this page is read here
+                return read_article(kept[0], selectors, card, ctx)
+
+        return result
 
     def _give_up(self, worker: _Worker, exc: BaseException) -> None:
         with self._lock:

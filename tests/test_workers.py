@@ -19,7 +19,7 @@ from syndicator.fetch import Fetcher
 from syndicator.model import Article, Page
 from syndicator.normalise import NormaliseContext
 from syndicator.pipeline import run_source
-from syndicator.workers import PageWorkers, auto_processes, read_article
+from syndicator.workers import ArticleWork, PageWorkers, auto_processes, read_article
 from tests.conftest import Site
 
 CTX = NormaliseContext(source_id="office-en", language="en", timezone="Europe/Minsk",
@@ -192,3 +192,39 @@ def test_a_worker_waits_for_its_parent_to_end_it(office_site: Site) -> None:
     assert process.poll() is None
     workers.close()
     assert process.poll() == 0
+
+
+def test_many_pages_in_flight_from_many_threads_do_not_deadlock() -> None:
+    """Fetch threads hand pages over without waiting for the answers; with both sockets
+    full (pages to the worker, answers back) the receiver must still drain the answers."""
+    body = "<p>" + "Слова і словы, words and words. " * 4000 + "</p>"
+    pages = [Page(url=f"https://example.org/news/{n}.html",
+                  final_url=f"https://example.org/news/{n}.html", status=200,
+                  text=f"<html><head><title>Story {n}</title></head><body><article>"
+                       f"<h1>Story {n}</h1>{body}</article></body></html>",
+                  encoding="utf-8", content_type="text/html") for n in range(60)]
+    selectors = ArticleSelectors(title="h1", content="article")
+    workers = PageWorkers(1, min_batch=1)
+    results: dict[int, object] = {}
+
+    def hand_over(part: list[int]) -> None:
+        pending = [(n, workers.start_read(pages[n], selectors, Article(url=pages[n].url), CTX,
+                                          pooled=True)) for n in part]
+        for n, result in pending:
+            results[n] = result()
+
+    try:
+        assert workers.wants(len(pages))
+        threads = [threading.Thread(target=hand_over, args=(list(range(k, 60, 4)),))
+                   for k in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        assert not any(thread.is_alive() for thread in threads), "deadlocked"
+    finally:
+        workers.close()
+    assert len(results) == 60
+    for n, work in results.items():
+        assert isinstance(work, ArticleWork) and work.item is not None
+        assert work.item.title == f"Story {n}"
