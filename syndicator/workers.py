@@ -92,10 +92,14 @@ class _Worker:
 
     def __init__(self, on_failure: Callable[[_Worker, BaseException], None]) -> None:
         ours, theirs = socket.socketpair()
+        # The worker imports from where this process imports (a source checkout on
+        # sys.path, say), not only from what the interpreter finds on its own.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         with theirs:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "syndicator.workers", str(theirs.fileno())],
-                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True)
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True,
+                env=env)
         self.connection = Connection(ours.detach())
         self._pending: deque[Future[ArticleWork]] = deque()
         # Two locks: sends are serialised (so the futures' order is the answers' order), but
