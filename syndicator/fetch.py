@@ -1,4 +1,4 @@
-"""HTTP: the only module that uses `requests` (and urllib3, protego, charset-normalizer).
+"""HTTP: the only module that uses `requests` (and urllib3, protego).
 
 Scraping goes through `Fetcher` (below); calls to the APIs we talk to (the Telegram Bot API,
 a WebSub hub) through `ApiClient` (at the end), which has none of scraping's rules.
@@ -6,6 +6,8 @@ a WebSub hub) through `ApiClient` (at the end), which has none of scraping's rul
 `Fetcher.get(url, settings)` returns a decoded `Page` (or `NotModified` for a 304 answer to a
 conditional GET) and raises only `FetchError` and its subclasses `RobotsDisallowed` and
 `ResponseTooLarge`. Every `requests`/`urllib3` exception is wrapped here, once.
+`Fetcher.get_body` is the same without decoding (a `Body`): the pipeline hands article
+pages to a page worker process undecoded, and decoding happens there (decode.py).
 
 Politeness model
 ----------------
@@ -29,15 +31,12 @@ also allows, with a warning, and is asked again sooner (`ROBOTS_ERROR_TTL`).
 Bodies are streamed and capped at `settings.max_bytes` after content decoding, so neither a
 huge page nor a gzip bomb is ever held in memory beyond the cap plus one chunk.
 
-Text is decoded once, here: BOM, then the Content-Type charset (ISO-8859-1 on HTML counts as
-a weak hint only: servers add it by default), then `<meta charset>` in the first 4 KB, then
-UTF-8 if the bytes are valid UTF-8, then detection with charset-normalizer. Feeds (XML/JSON)
-keep their bytes in `Page.raw` for the feed parser, which honours the XML declaration.
+Text is decoded once, by decode.py (BOM, Content-Type charset, `<meta charset>`, UTF-8,
+detection).
 """
 
 from __future__ import annotations
 
-import codecs
 import email.utils
 import json
 import logging
@@ -53,7 +52,6 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import charset_normalizer
 import requests
 import urllib3.exceptions
 from protego import Protego
@@ -62,8 +60,9 @@ from requests.structures import CaseInsensitiveDict
 from requests.utils import requote_uri
 
 from syndicator.config import FetchConfig
+from syndicator.decode import decode_page
 from syndicator.errors import FetchError, ResponseTooLarge, RobotsDisallowed
-from syndicator.model import NotModified, Page, Validators
+from syndicator.model import Body, NotModified, Page, Validators
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +78,8 @@ ROBOTS_ERROR_TTL = 600.0
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
 ROBOTS_MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
-SNIFF_BYTES = 4096
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
-_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "utf-8"),
-         (codecs.BOM_UTF16_LE, "utf-16", "utf-16"),
-         (codecs.BOM_UTF16_BE, "utf-16", "utf-16"))
-# WHATWG encoding rules: browsers read these labels as windows-1252 (a superset), and a
-# document cannot really be UTF-16 when its charset was read from ASCII-compatible bytes.
-_SUPERSEDED = {"iso8859-1": "cp1252", "ascii": "cp1252", "utf-16": "utf-8",
-               "utf-16-le": "utf-8", "utf-16-be": "utf-8"}
 
 
 @dataclass(frozen=True)
@@ -180,6 +169,12 @@ class Fetcher:
     def get(self, url: str, settings: FetchConfig, *,
             validators: Validators | None = None) -> Page | NotModified:
         """Fetch `url` following redirects; a 304 to the validators gives NotModified."""
+        answer = self.get_body(url, settings, validators=validators)
+        return decode_page(answer) if isinstance(answer, Body) else answer
+
+    def get_body(self, url: str, settings: FetchConfig, *,
+                 validators: Validators | None = None) -> Body | NotModified:
+        """`get` without decoding the text: for a caller that decodes elsewhere."""
         headers = _request_headers(settings, ACCEPT, validators)
         answer = self._exchange(url, settings, headers=headers, retries=settings.retries,
                                 max_bytes=settings.max_bytes,
@@ -189,7 +184,7 @@ class Fetcher:
         if not 200 <= answer.status < 300:
             raise FetchError(f"HTTP {answer.status}", url=_redact(answer.url),
                              status=answer.status)
-        return _page(url, answer)
+        return _body(url, answer)
 
     # --- one document: redirects, robots, retries ------------------------------------------
 
@@ -502,113 +497,10 @@ def _merge(validators: Validators | None, headers: Mapping[str, str]) -> Validat
                       last_modified=headers.get("Last-Modified") or old.last_modified)
 
 
-# --- decoding ---------------------------------------------------------------------------------
-
-def _page(url: str, answer: _Answer) -> Page:
-    header = answer.headers.get("Content-Type")
-    text, encoding, media = decode_body(answer.body, header)
-    return Page(url=url, final_url=answer.url, status=answer.status, text=text,
-                encoding=encoding, content_type=media,
-                validators=_merge(None, answer.headers), raw=answer.body)
-
-
-def parse_content_type(value: str | None) -> tuple[str, str | None]:
-    """`Text/HTML; Charset="UTF-8"` → (`text/html`, `UTF-8`)."""
-    if not value:
-        return "", None
-    media, _, params = value.partition(";")
-    charset = None
-    for param in params.split(";"):
-        key, _, val = param.partition("=")
-        if key.strip().lower() == "charset":
-            charset = val.strip().strip("\"'") or None
-    return media.strip().lower(), charset
-
-
-def decode_body(raw: bytes, content_type: str | None) -> tuple[str, str, str]:
-    """Decode a body once: (text, encoding used, media type without parameters)."""
-    media, declared = parse_content_type(content_type)
-    media = media or _sniff_media(raw)
-    for bom, codec, name in _BOMS:
-        if raw.startswith(bom):
-            return raw.decode(codec, errors="replace"), name, media
-    header_codec = _codec(declared)
-    if _is_feed(media):
-        feed_codec = header_codec or _codec(_first(_XML_ENCODING, raw)) or "utf-8"
-        return raw.decode(feed_codec, errors="replace"), feed_codec, media
-    chosen = _document_codec(raw, media, declared, header_codec)
-    return raw.decode(chosen, errors="replace"), chosen, media
-
-
-def _document_codec(raw: bytes, media: str, declared: str | None,
-                    header_codec: str | None) -> str:
-    """Header charset, then (HTML) <meta> charset, then UTF-8 validity or detection."""
-    is_html = media in ("text/html", "application/xhtml+xml")
-    # Many servers add ISO-8859-1 to every HTML page by default: only a weak hint there.
-    weak = is_html and declared is not None and _lookup(declared) == "iso8859-1"
-    if header_codec is not None and not weak:
-        return header_codec
-    meta = _codec(_first(_META_CHARSET, raw[:SNIFF_BYTES])) if is_html else None
-    if meta is not None:
-        return meta
-    hint = "cp1252" if weak else None
-    return _guess(raw, hint=hint) or hint or "utf-8"
-
-
-def _is_feed(media: str) -> bool:
-    return media.endswith(("/xml", "+xml", "/json", "+json")) and media != "application/xhtml+xml"
-
-
-def _codec(label: str | bytes | None) -> str | None:
-    """A Python codec name for a charset label, or None if unknown."""
-    if not label:
-        return None
-    name = label.decode("ascii", errors="ignore") if isinstance(label, bytes) else label
-    codec = _lookup(name)
-    return _SUPERSEDED.get(codec, codec) if codec else None
-
-
-def _lookup(label: str) -> str | None:
-    try:
-        return codecs.lookup(label.strip()).name
-    except LookupError:
-        return None
-
-
-def _first(pattern: re.Pattern[bytes], data: bytes) -> bytes | None:
-    match = pattern.search(data)
-    return match.group(1) if match else None
-
-
-def _guess(raw: bytes, *, hint: str | None = None) -> str | None:
-    """UTF-8 when the bytes are valid UTF-8 (a strong signal), else charset-normalizer.
-
-    A weak `hint` wins when detection finds it plausible: short Western texts are often
-    equally plausible in several single-byte charsets and detection picks any of them.
-    """
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError:
-        matches = charset_normalizer.from_bytes(raw)
-        if hint is not None and any(hint in m.could_be_from_charset for m in matches):
-            return hint
-        best = matches.best()
-        return _codec(best.encoding) if best is not None else None
-    return "utf-8"
-
-
-def _sniff_media(raw: bytes) -> str:
-    """A media type for an answer without Content-Type, from its first bytes."""
-    head = raw[:512].lstrip().lower()
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:].lstrip()
-    if head.startswith((b"<!doctype html", b"<html")):
-        return "text/html"
-    if head.startswith((b"<?xml", b"<rss", b"<feed", b"<rdf")):
-        return "application/xml"
-    if head.startswith((b"{", b"[")):
-        return "application/json"
-    return "application/octet-stream"
+def _body(url: str, answer: _Answer) -> Body:
+    return Body(url=url, final_url=answer.url, status=answer.status, raw=answer.body,
+                content_type=answer.headers.get("Content-Type"),
+                validators=_merge(None, answer.headers))
 
 
 # --- API calls -------------------------------------------------------------------------------

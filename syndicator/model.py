@@ -33,6 +33,19 @@ class Page:
 
 
 @dataclass(frozen=True)
+class Body:
+    """A fetched document before decoding: its bytes and the Content-Type they came with
+    (decode.decode_page makes the Page). Lets a page worker process do the decoding."""
+
+    url: str
+    final_url: str
+    status: int
+    raw: bytes
+    content_type: str | None      # the header as sent, parameters included
+    validators: Validators = Validators()
+
+
+@dataclass(frozen=True)
 class NotModified:
     """The server answered 304 to a conditional GET: nothing changed since last time."""
 

@@ -416,11 +416,12 @@ class _ArticleReader:
 
     def _fetch_one(self, job: _Pending, pooled: bool) -> _Fetched:
         # The page is read here, in the fetch thread (or by a worker process it hands the
-        # page to), so that only the small Article and Item (not the page of several hundred
-        # KB) wait for the main thread: memory stays flat.
+        # undecoded body to), so that only the small Item (not the page of several hundred
+        # KB) waits for the main thread: memory stays flat.
         validators = job.state.validators if job.state is not None else None
         try:
-            answer = self.app.fetcher.get(job.card.url, self.settings, validators=validators)
+            answer = self.app.fetcher.get_body(job.card.url, self.settings,
+                                                validators=validators)
         except FetchError as exc:
             return _Fetched(error=f"article {exc}")
         if isinstance(answer, NotModified):
@@ -461,8 +462,8 @@ class _ArticleReader:
             new_states.append(_state(card.url, done.validators.etag,
                                      done.validators.last_modified, digest, app.clock()))
             if done.work is not None:
-                candidates.append(_Candidate(card, done.work.article, digest, None,
-                                             normalised=True, item=done.work.item))
+                candidates.append(_Candidate(card, None, digest, None, normalised=True,
+                                             item=done.work.item))
                 continue
             if done.not_modified:
                 run.not_modified += 1

@@ -1,12 +1,13 @@
 """The CPU work on an article page (extract, merge with its card, normalise), and worker
 processes that do it for large runs, so that a crawl uses more than one core.
 
-Fetching is I/O and runs in threads; parsing a 100 KB page, running the selectors,
-sanitising the body and reading the dates is Python work that holds the GIL (~1.5 ms a page
-here), so in one process a crawl never gets much past one core. `PageWorkers.read()` is
-called from the fetch threads: it ships the decoded page to a worker process and waits (the
-waiting thread releases the GIL), or does the work inline when the pool is off, the batch is
-small, or a worker died. Either way the result is the same pure function's: `read_article`.
+Fetching is I/O and runs in threads; decoding a 100 KB page, parsing it, running the
+selectors, sanitising the body and reading the dates is Python work that holds the GIL
+(~1.5 ms a page here), so in one process a crawl never gets much past one core.
+`PageWorkers.read()` is called from the fetch threads with the undecoded body: it ships the
+bytes to a worker process and waits (the waiting thread releases the GIL), or does the work
+inline when the pool is off, the batch is small, or a worker died. Either way the result is
+the same pure function's: `read_body`.
 
 Workers are fresh interpreters, not forks: the service runs scheduler and server threads,
 and a fork of a threaded process can inherit a held lock. Each has a socket to the parent;
@@ -14,7 +15,9 @@ a fetch thread borrows an idle worker, sends the job and waits for the answer (n
 thread, no queue feeder: ProcessPoolExecutor's cost ~0.5 ms of parent CPU per task here,
 close to what the work itself costs). They start on the first large batch and live as long
 as the App; a worker that dies or misbehaves switches the App back to inline reading.
-Only the page text goes out; only the Article and Item come back.
+Only the page's bytes go out (decoding them there, not here, saves this process ~0.2 ms
+a page: it is the busier one); only the Item comes back (the Article it was made from is
+not needed once the Item is made).
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from syndicator.config import ArticleSelectors
+from syndicator.decode import decode_page
 from syndicator.errors import ExtractError
 from syndicator.extract.selectors import extract_article
-from syndicator.model import Article, Item, Page
+from syndicator.model import Article, Body, Item, Page
 from syndicator.normalise import NormaliseContext, merge_card_and_page, normalise_article
 
 log = logging.getLogger(__name__)
@@ -45,14 +49,15 @@ log = logging.getLogger(__name__)
 # Below this many article pages in one run, starting workers (~0.3 s) costs more than it saves.
 MIN_BATCH = 24
 MAX_AUTO_PROCESSES = 4
+# A worker's first message: its imports are done and it takes pages.
+READY = "ready"
 
 
 @dataclass(frozen=True)
 class ArticleWork:
-    """What became of one article page: its Article and the Item made from card + page
-    (None when it has no usable title or URL), or why the page could not be read."""
+    """What became of one article page: the Item made from card + page (None when it has
+    no usable title or URL), or why the page could not be read."""
 
-    article: Article | None = None
     item: Item | None = None
     error: str | None = None
 
@@ -65,8 +70,13 @@ def read_article(page: Page, selectors: ArticleSelectors | None, card: Article,
         article = extract_article(page, selectors)
     except ExtractError as exc:
         return ArticleWork(error=str(exc))
-    return ArticleWork(article=article, item=normalise_article(merge_card_and_page(card, article),
-                                                               ctx))
+    return ArticleWork(item=normalise_article(merge_card_and_page(card, article), ctx))
+
+
+def read_body(body: Body, selectors: ArticleSelectors | None, card: Article,
+              ctx: NormaliseContext) -> ArticleWork:
+    """read_article of the body, decoded first."""
+    return read_article(decode_page(body), selectors, card, ctx)
 
 
 def auto_processes(cpus: int | None = None) -> int:
@@ -76,7 +86,7 @@ def auto_processes(cpus: int | None = None) -> int:
     return max(0, min(MAX_AUTO_PROCESSES, count - 1))
 
 
-Job = tuple[Page, "ArticleSelectors | None", Article, NormaliseContext]
+Job = tuple[Body, "ArticleSelectors | None", Article, NormaliseContext]
 
 
 class _Worker:
@@ -88,6 +98,9 @@ class _Worker:
     answers them in order, and a receiver thread hands each answer to the oldest waiting
     future. So the worker goes straight on to the next queued page instead of idling until
     the thread that sent the last one gets the GIL back to take its answer.
+
+    A new worker spends ~0.3 s importing; it says READY when it can take pages, and until
+    then pages are read here (PageWorkers.start_read), so that nothing waits for it.
     """
 
     def __init__(self, on_failure: Callable[[_Worker, BaseException], None]) -> None:
@@ -108,6 +121,8 @@ class _Worker:
         self._send_lock = threading.Lock()
         self._pending_lock = threading.Lock()
         self._stopping = False
+        self.ready = threading.Event()
+        self.sent = 0               # pages sent so far (for monitoring and tests)
         self._on_failure = on_failure
         self._receiver = threading.Thread(target=self._receive, daemon=True,
                                           name=f"page-worker-{self.process.pid}")
@@ -125,6 +140,7 @@ class _Worker:
                 self._pending.append(future)
             try:
                 self.connection.send(job)
+                self.sent += 1
             except (OSError, ValueError) as exc:
                 with self._pending_lock:
                     if future in self._pending:
@@ -133,6 +149,15 @@ class _Worker:
         return future
 
     def _receive(self) -> None:
+        try:
+            hello = self.connection.recv()
+        except (EOFError, OSError, pickle.PickleError) as exc:
+            self._fail_all(exc)
+            return
+        if hello != READY:
+            self._fail_all(_WorkerFailed(f"unexpected greeting {hello!r}"))
+            return
+        self.ready.set()
         while True:
             try:
                 answer = self.connection.recv()
@@ -176,7 +201,7 @@ class _WorkerFailed(Exception):
 
 
 class PageWorkers:
-    """`read_article` in `processes` worker processes (0: always inline)."""
+    """`read_body` in `processes` worker processes (0: always inline)."""
 
     def __init__(self, processes: int, *, min_batch: int = MIN_BATCH) -> None:
         self.processes = max(0, processes)
@@ -210,30 +235,36 @@ class PageWorkers:
                 self._broken = True
         return not self._broken
 
-    def read(self, page: Page, selectors: ArticleSelectors | None, card: Article,
-             ctx: NormaliseContext, *, pooled: bool) -> ArticleWork:
-        """read_article(...), in a worker process when `pooled` and the workers are well."""
-        return self.start_read(page, selectors, card, ctx, pooled=pooled)()
+    def wait_ready(self, timeout: float) -> bool:
+        """Wait until every started worker can take pages (tests, benchmarks); False if
+        one is not ready by then or the workers failed."""
+        return all(w.ready.wait(timeout) for w in list(self._all)) and not self._broken
 
-    def start_read(self, page: Page, selectors: ArticleSelectors | None, card: Article,
+    def read(self, body: Body, selectors: ArticleSelectors | None, card: Article,
+             ctx: NormaliseContext, *, pooled: bool) -> ArticleWork:
+        """read_body(...), in a worker process when `pooled` and the workers are well."""
+        return self.start_read(body, selectors, card, ctx, pooled=pooled)()
+
+    def start_read(self, body: Body, selectors: ArticleSelectors | None, card: Article,
                    ctx: NormaliseContext, *, pooled: bool) -> Callable[[], ArticleWork]:
-        """Start read_article(...) and return what gives its result. Pooled, the page goes
+        """Start read_body(...) and return what gives its result. Pooled, the page goes
         to a worker and this returns at once, so a fetch thread can go on fetching while
         the page is read (sending blocks only while the socket to the worker is full: at
         most a few pages wait). Otherwise the page is read here, now."""
-        workers = self._all
+        # Only workers that finished starting: until one has, this thread reads the page
+        # (this process would otherwise idle while the worker imports).
+        workers = [w for w in self._all if w.ready.is_set()]
         if not (pooled and workers and not self._broken):
-            work = read_article(page, selectors, card, ctx)
+            work = read_body(body, selectors, card, ctx)
             return lambda: work
         worker = min(workers, key=lambda w: w.load)
         try:
-            # The undecoded bytes are not needed for HTML: don't ship the page twice.
-            future = worker.submit((replace(page, raw=b""), selectors, card, ctx))
+            future = worker.submit((body, selectors, card, ctx))
         except _WorkerFailed:
-            work = read_article(page, selectors, card, ctx)
+            work = read_body(body, selectors, card, ctx)
             return lambda: work
-        # The page is kept only until its answer came: to read it here if the worker failed.
-        kept = [page]
+        # The body is kept only until its answer came: to read it here if the worker failed.
+        kept = [body]
 
         def forget(done: Future[ArticleWork]) -> None:
             if done.exception() is None:
@@ -245,7 +276,7 @@ class PageWorkers:
             try:
                 return future.result()
             except _WorkerFailed:   # logged once by _give_up; this page is read here
-                return read_article(kept[0], selectors, card, ctx)
+                return read_body(kept[0], selectors, card, ctx)
 
         return result
 
@@ -272,14 +303,18 @@ def _serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     connection = Connection(fd)
+    connection.send(READY)
     while True:
         try:
             job = connection.recv()
         except EOFError:
             return
-        if job is None:     # the parent is done with us
-            return
-        connection.send(read_article(*job))
+        if job is None:
+            # The parent is done with us, and every answer is in the socket already
+            # (sent unbuffered): skip the interpreter's teardown of a heap it would only
+            # free, which the parent waits for.
+            os._exit(0)
+        connection.send(read_body(*job))
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import pytest
 import requests
 
 from syndicator.config import FetchConfig
+from syndicator.decode import decode_body
 from syndicator.demo.server import SiteServer
 from syndicator.errors import FetchError, ResponseTooLarge, RobotsDisallowed
-from syndicator.fetch import Fetcher, decode_body, parse_retry_after, product_token
+from syndicator.fetch import Fetcher, parse_retry_after, product_token
 from syndicator.model import NotModified, Page, Validators
 
 Route = Callable[[BaseHTTPRequestHandler], None]

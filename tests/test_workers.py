@@ -16,10 +16,10 @@ import pytest
 from syndicator.app import App, extract_processes, make_app
 from syndicator.config import ArticleSelectors, Config
 from syndicator.fetch import Fetcher
-from syndicator.model import Article, Page
+from syndicator.model import Article, Body, Page
 from syndicator.normalise import NormaliseContext
 from syndicator.pipeline import run_source
-from syndicator.workers import ArticleWork, PageWorkers, auto_processes, read_article
+from syndicator.workers import ArticleWork, PageWorkers, auto_processes, read_body
 from tests.conftest import Site
 
 CTX = NormaliseContext(source_id="office-en", language="en", timezone="Europe/Minsk",
@@ -32,11 +32,16 @@ def _crawl(config: Config, base: Path, workers: PageWorkers) -> dict[str, dict[s
     app = make_app(config)
     app.workers.close()
     app.workers = workers
+    if workers.processes:
+        # Up before the run: pages that come while workers start are read here instead.
+        assert workers.wants(workers.min_batch) and workers.wait_ready(30)
     with app:
         for source in config.sources:
             result = run_source(app, source)
             assert result.ok, result.errors
         assert workers.started == workers.processes
+        if workers.processes:
+            assert sum(w.sent for w in workers._all) >= 20
         items = app.store.latest([s.id for s in config.sources], limit=1000)
     # first_seen/last_seen are the run's time; everything else must be the same.
     return {item.url: {k: v for k, v in asdict(item).items() if k not in {"first_seen",
@@ -52,7 +57,7 @@ def test_workers_store_exactly_what_the_main_process_stores(office_site: Site,
     assert pooled == inline
 
 
-def _page(site: Site, app: App) -> Page:
+def _page(site: Site, app: App) -> Body:
     source = site.config.sources[0]
     listing = app.fetcher.get(source.url, site.config.fetch_for(source))
     assert isinstance(listing, Page)
@@ -60,8 +65,8 @@ def _page(site: Site, app: App) -> Page:
 
     assert source.list is not None
     card = extract_listing(listing, source.list).articles[0]
-    page = app.fetcher.get(card.url, site.config.fetch_for(source))
-    assert isinstance(page, Page)
+    page = app.fetcher.get_body(card.url, site.config.fetch_for(source))
+    assert isinstance(page, Body)
     return page
 
 
@@ -71,11 +76,12 @@ def test_a_killed_worker_is_replaced_by_inline_reading(office_site: Site,
     with office_site.app() as app:
         page = _page(office_site, app)
     card = Article(url=page.url)
-    expected = read_article(page, selectors, card, CTX)
+    expected = read_body(page, selectors, card, CTX)
     assert expected.item is not None and expected.error is None
     workers = PageWorkers(1, min_batch=1)
     try:
         assert workers.wants(1)
+        assert workers.wait_ready(30)
         assert workers.read(page, selectors, card, CTX, pooled=True) == expected
         (pid,) = workers.pids
         os.kill(pid, signal.SIGKILL)
@@ -99,12 +105,13 @@ def test_an_extraction_error_crosses_the_process_boundary(office_site: Site) -> 
     workers = PageWorkers(1, min_batch=1)
     try:
         assert workers.wants(1)
+        assert workers.wait_ready(30)
         found = workers.read(page, selectors, card, CTX, pooled=True)
     finally:
         workers.close()
-    assert found.item is None and found.article is None
+    assert found.item is None
     assert found.error is not None and "invalid CSS selector" in found.error
-    assert found == read_article(page, selectors, card, CTX)
+    assert found == read_body(page, selectors, card, CTX)
 
 
 def test_workers_end_with_the_app(office_site: Site) -> None:
@@ -182,7 +189,8 @@ def test_a_worker_waits_for_its_parent_to_end_it(office_site: Site) -> None:
     card = Article(url=page.url)
     workers = PageWorkers(1, min_batch=1)
     assert workers.wants(1)
-    expected = read_article(page, selectors, card, CTX)
+    assert workers.wait_ready(30)
+    expected = read_body(page, selectors, card, CTX)
     assert workers.read(page, selectors, card, CTX, pooled=True) == expected   # it is up
     (pid,) = workers.pids
     process = workers._all[0].process
@@ -198,11 +206,11 @@ def test_many_pages_in_flight_from_many_threads_do_not_deadlock() -> None:
     """Fetch threads hand pages over without waiting for the answers; with both sockets
     full (pages to the worker, answers back) the receiver must still drain the answers."""
     body = "<p>" + "Слова і словы, words and words. " * 4000 + "</p>"
-    pages = [Page(url=f"https://example.org/news/{n}.html",
+    pages = [Body(url=f"https://example.org/news/{n}.html",
                   final_url=f"https://example.org/news/{n}.html", status=200,
-                  text=f"<html><head><title>Story {n}</title></head><body><article>"
-                       f"<h1>Story {n}</h1>{body}</article></body></html>",
-                  encoding="utf-8", content_type="text/html") for n in range(60)]
+                  raw=(f"<html><head><title>Story {n}</title></head><body><article>"
+                       f"<h1>Story {n}</h1>{body}</article></body></html>").encode(),
+                  content_type="text/html; charset=utf-8") for n in range(60)]
     selectors = ArticleSelectors(title="h1", content="article")
     workers = PageWorkers(1, min_batch=1)
     results: dict[int, object] = {}
@@ -215,6 +223,7 @@ def test_many_pages_in_flight_from_many_threads_do_not_deadlock() -> None:
 
     try:
         assert workers.wants(len(pages))
+        assert workers.wait_ready(30)
         threads = [threading.Thread(target=hand_over, args=(list(range(k, 60, 4)),))
                    for k in range(4)]
         for thread in threads:
@@ -228,3 +237,25 @@ def test_many_pages_in_flight_from_many_threads_do_not_deadlock() -> None:
     for n, work in results.items():
         assert isinstance(work, ArticleWork) and work.item is not None
         assert work.item.title == f"Story {n}"
+
+
+def test_pages_are_read_here_while_the_workers_start(office_site: Site) -> None:
+    """A worker that has not said READY gets no pages: they are read in this process, so
+    nothing waits for its imports."""
+    selectors = office_site.config.sources[0].article
+    with office_site.app() as app:
+        page = _page(office_site, app)
+    card = Article(url=page.url)
+    workers = PageWorkers(1, min_batch=1)
+    try:
+        assert workers.wants(1) and workers.wait_ready(30)
+        (worker,) = workers._all
+        worker.ready.clear()            # as if it were still importing
+        assert workers.read(page, selectors, card, CTX, pooled=True) == read_body(
+            page, selectors, card, CTX)
+        assert worker.sent == 0
+        worker.ready.set()
+        assert workers.read(page, selectors, card, CTX, pooled=True).item is not None
+        assert worker.sent == 1
+    finally:
+        workers.close()

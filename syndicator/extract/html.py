@@ -19,6 +19,7 @@ compared with `same()`/`node_key()`, never `is`. A node lives as long as its doc
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -103,8 +104,12 @@ def parse_html(text: str) -> Node:
 
 # --- selectors -------------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1024)
 def split_selector(selector: str) -> tuple[str, str | None]:
-    """`"css@attr"` → `("css", "attr")`; a `@` inside brackets, quotes or parens is CSS."""
+    """`"css@attr"` → `("css", "attr")`; a `@` inside brackets, quotes or parens is CSS.
+
+    Cached: the same few configured selectors are split for every card of every page
+    (~100 times a listing page, ~7 µs each)."""
     depth = 0
     quote: str | None = None
     split_at = -1
