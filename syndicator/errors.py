@@ -77,3 +77,8 @@ class PublishError(SyndicatorError):
         self.path = path
         where = " ".join(p for p in (feed, path) if p)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class WorkerFailed(SyndicatorError):
+    """A worker process died, could not be reached or answered nonsense (its work is then
+    done in this process)."""

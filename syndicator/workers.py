@@ -23,6 +23,7 @@ not needed once the Item is made).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import pickle
@@ -36,10 +37,11 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any
 
 from syndicator.config import ArticleSelectors
 from syndicator.decode import decode_page
-from syndicator.errors import ExtractError
+from syndicator.errors import ExtractError, WorkerFailed
 from syndicator.extract.selectors import extract_article
 from syndicator.model import Article, Body, Item, Page
 from syndicator.normalise import NormaliseContext, merge_card_and_page, normalise_article
@@ -89,6 +91,34 @@ def auto_processes(cpus: int | None = None) -> int:
 Job = tuple[Body, "ArticleSelectors | None", Article, NormaliseContext]
 
 
+@dataclass(frozen=True)
+class Call:
+    """Other work for a page worker: `module:function` called with `args` there (imported
+    on first use), answered with its return value. Lets other CPU work (a build's archive
+    pages, say) use a worker that is already running instead of starting a process."""
+
+    target: str
+    args: tuple[Any, ...] = ()
+
+    def run(self) -> object:
+        try:
+            module, _, name = self.target.partition(":")
+            return getattr(importlib.import_module(module), name)(*self.args)
+        except Exception as exc:
+            try:
+                pickle.dumps(exc)
+            except Exception:
+                exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+            return CallFailed(exc)
+
+
+@dataclass(frozen=True)
+class CallFailed:
+    """A Call's function raised `error` (re-raised by the future in the parent)."""
+
+    error: BaseException
+
+
 class _Worker:
     """One worker process, the socket to it, and the jobs sent and not yet answered.
 
@@ -114,7 +144,8 @@ class _Worker:
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, close_fds=True,
                 env=env)
         self.connection = Connection(ours.detach())
-        self._pending: deque[Future[ArticleWork]] = deque()
+        # Each sent job's future and the type its answer must have (None: any, a call's).
+        self._pending: deque[tuple[Future[Any], type | None]] = deque()
         # Two locks: sends are serialised (so the futures' order is the answers' order), but
         # the receiver takes only the pending lock. A sender may block on a full socket while
         # the worker blocks on a full socket back to us: the receiver must go on reading.
@@ -134,18 +165,26 @@ class _Worker:
         return len(self._pending)
 
     def submit(self, job: Job) -> Future[ArticleWork]:
-        future: Future[ArticleWork] = Future()
+        future: Future[ArticleWork] = self._send(job, ArticleWork)
+        self.sent += 1
+        return future
+
+    def call(self, target: Call) -> Future[Any]:
+        return self._send(target, None)
+
+    def _send(self, message: object, answer: type | None) -> Future[Any]:
+        future: Future[Any] = Future()
+        entry = (future, answer)
         with self._send_lock:
             with self._pending_lock:
-                self._pending.append(future)
+                self._pending.append(entry)
             try:
-                self.connection.send(job)
-                self.sent += 1
+                self.connection.send(message)
             except (OSError, ValueError) as exc:
                 with self._pending_lock:
-                    if future in self._pending:
-                        self._pending.remove(future)
-                raise _WorkerFailed(f"cannot send a page: {exc}") from exc
+                    if entry in self._pending:
+                        self._pending.remove(entry)
+                raise WorkerFailed(f"cannot send to the worker: {exc}") from exc
         return future
 
     def _receive(self) -> None:
@@ -155,7 +194,7 @@ class _Worker:
             self._fail_all(exc)
             return
         if hello != READY:
-            self._fail_all(_WorkerFailed(f"unexpected greeting {hello!r}"))
+            self._fail_all(WorkerFailed(f"unexpected greeting {hello!r}"))
             return
         self.ready.set()
         while True:
@@ -165,19 +204,25 @@ class _Worker:
                 self._fail_all(exc)
                 return
             with self._pending_lock:
-                future = self._pending.popleft() if self._pending else None
-            if future is None or not isinstance(answer, ArticleWork):
-                self._fail_all(_WorkerFailed(f"unexpected answer {type(answer).__name__}"))
+                entry = self._pending.popleft() if self._pending else None
+            if entry is None or (entry[1] is not None and not isinstance(answer, entry[1])):
+                self._fail_all(WorkerFailed(f"unexpected answer {type(answer).__name__}"))
+                if entry is not None:
+                    entry[0].set_exception(WorkerFailed("unexpected answer"))
                 return
-            future.set_result(answer)
+            future, _ = entry
+            if isinstance(answer, CallFailed):
+                future.set_exception(answer.error)
+            else:
+                future.set_result(answer)
 
     def _fail_all(self, exc: BaseException) -> None:
         with self._pending_lock:
             waiting, self._pending = list(self._pending), deque()
         if not self._stopping:
             self._on_failure(self, exc)
-        for future in waiting:
-            future.set_exception(_WorkerFailed(str(exc) or type(exc).__name__))
+        for future, _ in waiting:
+            future.set_exception(WorkerFailed(str(exc) or type(exc).__name__))
 
     def stop(self) -> None:
         """Ask the worker to exit (it answers what it has first), then close the socket once
@@ -195,9 +240,6 @@ class _Worker:
         self._receiver.join(timeout=5)
         self.connection.close()
 
-
-class _WorkerFailed(Exception):
-    """A worker process died or answered nonsense."""
 
 
 class PageWorkers:
@@ -235,6 +277,18 @@ class PageWorkers:
                 self._broken = True
         return not self._broken
 
+    def call(self, target: Call) -> Future[Any] | None:
+        """Run `target` in the least busy ready worker; None when there is none (not
+        started, still importing, or failed): the caller does the work itself then. The
+        future raises what the function raised, or WorkerFailed if the worker died."""
+        workers = [w for w in self._all if w.ready.is_set()]
+        if self._broken or not workers:
+            return None
+        try:
+            return min(workers, key=lambda w: w.load).call(target)
+        except WorkerFailed:
+            return None
+
     def wait_ready(self, timeout: float) -> bool:
         """Wait until every started worker can take pages (tests, benchmarks); False if
         one is not ready by then or the workers failed."""
@@ -260,7 +314,7 @@ class PageWorkers:
         worker = min(workers, key=lambda w: w.load)
         try:
             future = worker.submit((body, selectors, card, ctx))
-        except _WorkerFailed:
+        except WorkerFailed:
             work = read_body(body, selectors, card, ctx)
             return lambda: work
         # The body is kept only until its answer came: to read it here if the worker failed.
@@ -275,7 +329,7 @@ class PageWorkers:
         def result() -> ArticleWork:
             try:
                 return future.result()
-            except _WorkerFailed:   # logged once by _give_up; this page is read here
+            except WorkerFailed:   # logged once by _give_up; this page is read here
                 return read_body(kept[0], selectors, card, ctx)
 
         return result
@@ -314,7 +368,7 @@ def _serve(fd: int) -> None:
             # (sent unbuffered): skip the interpreter's teardown of a heap it would only
             # free, which the parent waits for.
             os._exit(0)
-        connection.send(read_body(*job))
+        connection.send(job.run() if isinstance(job, Call) else read_body(*job))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,12 @@ import pytest
 
 from syndicator.app import App, extract_processes, make_app
 from syndicator.config import ArticleSelectors, Config
+from syndicator.errors import WorkerFailed
 from syndicator.fetch import Fetcher
 from syndicator.model import Article, Body, Page
 from syndicator.normalise import NormaliseContext
 from syndicator.pipeline import run_source
-from syndicator.workers import ArticleWork, PageWorkers, auto_processes, read_body
+from syndicator.workers import ArticleWork, Call, PageWorkers, auto_processes, read_body
 from tests.conftest import Site
 
 CTX = NormaliseContext(source_id="office-en", language="en", timezone="Europe/Minsk",
@@ -257,5 +258,52 @@ def test_pages_are_read_here_while_the_workers_start(office_site: Site) -> None:
         worker.ready.set()
         assert workers.read(page, selectors, card, CTX, pooled=True).item is not None
         assert worker.sent == 1
+    finally:
+        workers.close()
+
+
+def test_a_call_runs_in_the_worker_and_its_errors_come_back() -> None:
+    """Other CPU work (a build's archive pages) can use a worker that is already up."""
+    workers = PageWorkers(1, min_batch=1)
+    try:
+        assert workers.call(Call("os:getpid")) is None          # none started: caller works
+        assert workers.wants(1) and workers.wait_ready(30)
+        (pid,) = workers.pids
+        future = workers.call(Call("os:getpid"))
+        assert future is not None and future.result(timeout=30) == pid != os.getpid()
+        joined = workers.call(Call("os.path:join", ("a", "b")))
+        assert joined is not None and joined.result(timeout=30) == os.path.join("a", "b")
+        failing = workers.call(Call("json:loads", ("{not json",)))
+        assert failing is not None
+        with pytest.raises(ValueError, match="Expecting property name"):
+            failing.result(timeout=30)
+        missing = workers.call(Call("syndicator.no_such_module:f"))
+        assert missing is not None
+        with pytest.raises(ModuleNotFoundError):
+            missing.result(timeout=30)
+        # The worker goes on reading pages after all that.
+        body = Body(url="https://example.org/a.html", final_url="https://example.org/a.html",
+                    status=200, raw=b"<html><body><article><h1>Title</h1><p>Text.</p>"
+                                    b"</article></body></html>",
+                    content_type="text/html; charset=utf-8")
+        selectors = ArticleSelectors(title="h1", content="article")
+        work = workers.read(body, selectors, Article(url=body.url), CTX, pooled=True)
+        assert work.item is not None and work.item.title == "Title"
+        assert workers._all[0].sent == 1
+    finally:
+        workers.close()
+
+
+def test_a_call_to_a_dead_worker_fails_cleanly() -> None:
+    workers = PageWorkers(1, min_batch=1)
+    try:
+        assert workers.wants(1) and workers.wait_ready(30)
+        (pid,) = workers.pids
+        future = workers.call(Call("time:sleep", (30,)))
+        assert future is not None
+        os.kill(pid, signal.SIGKILL)
+        with pytest.raises(WorkerFailed):
+            future.result(timeout=30)
+        assert workers.call(Call("os:getpid")) is None           # broken: caller works
     finally:
         workers.close()
