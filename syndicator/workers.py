@@ -277,15 +277,21 @@ class PageWorkers:
                 self._broken = True
         return not self._broken
 
-    def call(self, target: Call) -> Future[Any] | None:
-        """Run `target` in the least busy ready worker; None when there is none (not
-        started, still importing, or failed): the caller does the work itself then. The
-        future raises what the function raised, or WorkerFailed if the worker died."""
+    @property
+    def ready(self) -> int:
+        """Workers that can take work now (0 when none was started or they failed)."""
+        return 0 if self._broken else sum(1 for w in self._all if w.ready.is_set())
+
+    def call(self, target: str, *args: Any) -> Future[Any] | None:
+        """Run `target` ("module:function") with `args` in the least busy ready worker;
+        None when there is none (not started, still importing, or failed): the caller does
+        the work itself then. The future raises what the function raised, or WorkerFailed
+        if the worker died."""
         workers = [w for w in self._all if w.ready.is_set()]
         if self._broken or not workers:
             return None
         try:
-            return min(workers, key=lambda w: w.load).call(target)
+            return min(workers, key=lambda w: w.load).call(Call(target, args))
         except WorkerFailed:
             return None
 

@@ -20,7 +20,7 @@ from syndicator.fetch import Fetcher
 from syndicator.model import Article, Body, Page
 from syndicator.normalise import NormaliseContext
 from syndicator.pipeline import run_source
-from syndicator.workers import ArticleWork, Call, PageWorkers, auto_processes, read_body
+from syndicator.workers import ArticleWork, PageWorkers, auto_processes, read_body
 from tests.conftest import Site
 
 CTX = NormaliseContext(source_id="office-en", language="en", timezone="Europe/Minsk",
@@ -266,18 +266,19 @@ def test_a_call_runs_in_the_worker_and_its_errors_come_back() -> None:
     """Other CPU work (a build's archive pages) can use a worker that is already up."""
     workers = PageWorkers(1, min_batch=1)
     try:
-        assert workers.call(Call("os:getpid")) is None          # none started: caller works
+        assert workers.call("os:getpid") is None and workers.ready == 0   # caller works
         assert workers.wants(1) and workers.wait_ready(30)
+        assert workers.ready == 1
         (pid,) = workers.pids
-        future = workers.call(Call("os:getpid"))
+        future = workers.call("os:getpid")
         assert future is not None and future.result(timeout=30) == pid != os.getpid()
-        joined = workers.call(Call("os.path:join", ("a", "b")))
+        joined = workers.call("os.path:join", "a", "b")
         assert joined is not None and joined.result(timeout=30) == os.path.join("a", "b")
-        failing = workers.call(Call("json:loads", ("{not json",)))
+        failing = workers.call("json:loads", "{not json")
         assert failing is not None
         with pytest.raises(ValueError, match="Expecting property name"):
             failing.result(timeout=30)
-        missing = workers.call(Call("syndicator.no_such_module:f"))
+        missing = workers.call("syndicator.no_such_module:f")
         assert missing is not None
         with pytest.raises(ModuleNotFoundError):
             missing.result(timeout=30)
@@ -299,11 +300,11 @@ def test_a_call_to_a_dead_worker_fails_cleanly() -> None:
     try:
         assert workers.wants(1) and workers.wait_ready(30)
         (pid,) = workers.pids
-        future = workers.call(Call("time:sleep", (30,)))
+        future = workers.call("time:sleep", 30)
         assert future is not None
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(WorkerFailed):
             future.result(timeout=30)
-        assert workers.call(Call("os:getpid")) is None           # broken: caller works
+        assert workers.call("os:getpid") is None           # broken: caller works
     finally:
         workers.close()
