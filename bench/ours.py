@@ -39,12 +39,16 @@ from syndicator.app import App, make_app
 from syndicator.config import load_config
 from syndicator.model import Item, RunResult
 from syndicator.normalise import content_hash, item_id
-from syndicator.pipeline import run_source
 from syndicator.publish import build_feeds, parallel
+
+# syndicator.pipeline (fetching, extraction, push) is imported by the tasks that run sources,
+# not at the top: `build` measures the memory of a process that only builds.
 
 
 def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
           extract_processes: str = "auto", profile: Path | None = None) -> None:
+    from syndicator.pipeline import run_source
+
     _fresh(workdir)
     sources = [(f"office-{lang}", f"{site}{lang}/news/", lang, 1000) for lang in LANGUAGES]
     data = crawl_config(sources, workdir, concurrency=concurrency, per_host=per_host)
@@ -61,7 +65,8 @@ def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
             pages += result.pages
             items += result.new + result.updated
             errors += len(result.errors)
-        built = build_feeds(config, app.store, datetime.now(UTC))
+        # As `syndicator demo` and the service build after runs: the page workers help.
+        built = build_feeds(config, app.store, datetime.now(UTC), workers=app.workers_if_made)
         phase.children_peak_rss_mb = [process_peak_rss_mb(pid) for pid in app.workers.pids]
     if profiler is not None and profile is not None:
         profiler.disable()
@@ -88,6 +93,8 @@ def poll(etag_site: str, plain_site: str, listings: list[str], count: int, workd
     """`phase` "warm": a fresh store, one run of every source (listing + article pages).
     "etag" / "plain": one more run of the sources on that server, all unchanged, measured.
     `profile`: cProfile statistics of the measured part, written to that file."""
+    from syndicator.pipeline import run_source
+
     if phase == "warm":
         _fresh(workdir)
         # Each source is one listing page and its cards' article pages; no feeds needed.

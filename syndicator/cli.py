@@ -260,7 +260,9 @@ def build_and_report(app: App, *, only: Sequence[str] | None = None,
                      echo: Callable[[str], None] = click.echo) -> None:
     from syndicator.publish import build_feeds
 
-    result = build_feeds(app.config, app.store, app.clock(), only=only)
+    # After `fetch` in one process (demo), the idle page workers help with the archives.
+    result = build_feeds(app.config, app.store, app.clock(), only=only,
+                         workers=app.workers_if_made)
     for summary in result.feeds:
         echo(f"{summary.feed.id}: {summary.items} item(s)")
     echo(f"wrote {len(result.written)} file(s), {len(result.unchanged)} unchanged, "

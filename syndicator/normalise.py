@@ -21,14 +21,25 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import parsedate_to_datetime
 from functools import lru_cache, partial
+from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
-import nh3
-from dateparser.date import DateDataParser
-from dateparser.languages.loader import default_loader
-
 from syndicator.model import Article, Item
+
+if TYPE_CHECKING:
+    from dateparser.date import DateDataParser
+
+# nh3 and dateparser are imported where used: content_hash and item_id serve commands that
+# never read a page (a build, the benchmark's seeding), which are spared their memory.
+
+
+def load_libraries() -> None:
+    """Import nh3 and dateparser now (~65 ms), for a process that is about to read pages
+    and should not pay for it on its first one (a page worker before it says READY)."""
+    import dateparser.date
+    import dateparser.languages.loader  # noqa: F401
+    import nh3  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -276,6 +287,8 @@ def _dateparser(language: str | None, timezone: str,
         settings["REQUIRE_PARTS"] = ["day", "month", "year"]
     else:
         settings["PREFER_DATES_FROM"] = "past"
+    from dateparser.date import DateDataParser
+
     try:
         return DateDataParser(languages=[language] if language else None, settings=settings)
     except ValueError:                # a language dateparser does not know: detect instead
@@ -351,6 +364,8 @@ _MONTH_NAME_DATES = (
 def _month_names(language: str) -> dict[str, int]:
     """Month names (all the forms dateparser knows: nominative, genitive, abbreviations) of a
     language, lower case, to month numbers; empty for a language dateparser does not know."""
+    from dateparser.languages.loader import default_loader
+
     try:
         locale = default_loader.get_locale(language)
     except (ValueError, KeyError):
@@ -423,6 +438,8 @@ def sanitize_html(html: str, *, base_url: str) -> str:
     """Allow-listed HTML with absolute http(s) URLs, no scripts, no tracking pixels."""
     if not html or not html.strip():
         return ""
+    import nh3
+
     cleaned = nh3.clean(
         _NOSCRIPT.sub("", html),
         tags=set(_ALLOWED_TAGS),
@@ -526,6 +543,8 @@ def clean_text(value: str | None) -> str:
         return ""
     if not _LOOKS_LIKE_HTML.search(value):
         return " ".join(value.split())
+    import nh3
+
     stripped = nh3.clean(_BLOCK_TAG.sub(" <", value), tags=set(),
                          clean_content_tags=set(_DROP_WITH_CONTENT | {"noscript"}))
     return " ".join(html_lib.unescape(stripped).split())

@@ -222,7 +222,7 @@ class Service:
         try:
             with self._build_lock:
                 result = build_feeds(self.app.config, self.app.store, self.app.clock(),
-                                     only=feed_ids)
+                                     only=feed_ids, workers=self.app.workers_if_made)
                 if self.cache is not None and result.written:
                     self.cache.reload(result.written)
         except SyndicatorError as exc:
@@ -238,7 +238,8 @@ class Service:
         from syndicator.publish import build_feeds
 
         with self._build_lock:
-            build_feeds(self.app.config, self.app.store, self.app.clock())
+            build_feeds(self.app.config, self.app.store, self.app.clock(),
+                        workers=self.app.workers_if_made)
 
 
 def _call_hooks(kind: str, hooks: Sequence[Callable[[Any], None]], arg: object) -> None:

@@ -44,7 +44,12 @@ from syndicator.decode import decode_page
 from syndicator.errors import ExtractError, WorkerFailed
 from syndicator.extract.selectors import extract_article
 from syndicator.model import Article, Body, Item, Page
-from syndicator.normalise import NormaliseContext, merge_card_and_page, normalise_article
+from syndicator.normalise import (
+    NormaliseContext,
+    load_libraries,
+    merge_card_and_page,
+    normalise_article,
+)
 
 log = logging.getLogger(__name__)
 
@@ -363,6 +368,7 @@ def _serve(fd: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     connection = Connection(fd)
+    load_libraries()
     connection.send(READY)
     while True:
         try:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from syndicator.config import Config, FeedConfig
-from syndicator.publish import archive, build_feeds, parallel
+from syndicator.model import Item
+from syndicator.publish import archive, build_feeds, fragments, pagerender, parallel
 from syndicator.store import Store
 from tests.test_archive import NOW, T0, make_config, make_item, save
 
@@ -100,12 +101,17 @@ def test_rendered_items_leave_the_cache_after_their_last_page(
     # pages of 10 and 7 renders each item once although it is on pages of several feeds.
     monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
     renders: list[str] = []
-    real = archive.fragments.render_item
+    real = fragments.render_item
 
-    def counting(item: archive.Item) -> archive.fragments.Rendered:
+    def counting(item: Item) -> fragments.Rendered:
         renders.append(item.id)
         return real(item)
 
-    monkeypatch.setattr(archive.fragments, "render_item", counting)
+    monkeypatch.setattr(fragments, "render_item", counting)
     _build(tmp_path, "counted")
     assert renders and len(renders) == len(set(renders))
+
+
+def test_pages_are_rendered_in_the_formats_of_the_current_documents() -> None:
+    # pagerender (the worker's module) names the formats without importing their renderers.
+    assert tuple(archive.FORMATS) == pagerender.EXTENSIONS

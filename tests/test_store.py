@@ -7,8 +7,12 @@ unset (CI sets it, so they cannot skip there silently).
 
 from __future__ import annotations
 
+import functools
 import os
+import pickle
 import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -25,7 +29,9 @@ from sqlalchemy import create_engine, inspect, make_url, select, text
 from syndicator.errors import StoreError
 from syndicator.model import Item, RunResult, UrlState
 from syndicator.store import Store, safe_url
+from syndicator.store.reader import SqliteItems
 from syndicator.store.schema import items, metadata
+from syndicator.store.store import HEAD_REVISION
 
 # An existing database to connect to for CREATE/DROP DATABASE; overridable for other setups.
 PG_ADMIN_URL = os.environ.get("SYNDICATOR_TEST_POSTGRES_URL",
@@ -142,6 +148,19 @@ def test_database_from_a_newer_version_is_refused(db_url: str) -> None:
         Store(db_url)
 
 
+def test_head_revision_is_the_newest_migration(store: Store) -> None:
+    assert store.head_revision() == HEAD_REVISION
+
+
+def test_a_store_at_head_opens_without_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store(url).close()
+    code = f"import sys; from syndicator.store import Store; Store({url!r}).close(); " \
+        "print('alembic' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert done.stdout.strip() == b"False"
+
+
 # -- save_run --------------------------------------------------------------------------------
 
 def test_save_run_counts_new_and_updated(store: Store) -> None:
@@ -256,6 +275,46 @@ def test_items_roundtrip_all_fields_and_many_keys(store: Store) -> None:
     assert by_url[batch[0].url] == batch[0]
     assert store.items_by_id([i.id for i in batch]) == {i.id: i for i in batch}
     assert store.count_items(["news"]) == 700
+
+
+def test_another_process_reads_an_sqlite_file_as_the_store_does(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+    try:
+        batch = [make_item(n) for n in range(1, 1201)]   # more than two IN (...) chunks
+        batch.append(make_item(1300, image=None, author=None, categories=(), language=None,
+                               published_precision="date"))
+        store.save_run(make_run(), batch, [])
+        ids = [i.id for i in batch] + ["id-unknown"]
+        factory = pickle.loads(pickle.dumps(store.reopener()))   # as a worker gets it
+        reader = factory()
+        assert isinstance(reader, SqliteItems)
+        try:
+            assert reader.items_for_build(ids) == store.items_for_build(ids)
+            assert len(reader.items_for_build(ids)) == 1201
+            assert reader.items_for_build([]) == {}
+        finally:
+            reader.close()
+    finally:
+        store.close()
+
+
+def test_only_a_plain_sqlite_file_is_read_without_the_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url, opens in [("sqlite:///relative.db", SqliteItems),
+                       (f"sqlite:///{tmp_path / 'timeout.db'}?timeout=10", Store),
+                       ("sqlite://", None)]:
+        store = Store(url)
+        try:
+            factory = store.reopener()
+        finally:
+            store.close()
+        if opens is None:
+            assert factory is None
+            continue
+        assert isinstance(factory, functools.partial) and factory.func is opens
+        if opens is SqliteItems:   # the working folder may differ in the other process
+            assert factory.args == (str(tmp_path / "relative.db"),)
 
 
 def test_url_states_roundtrip(store: Store) -> None:

@@ -34,8 +34,6 @@ items in join order, so that an item shared by several feeds is rendered once.
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import hashlib
 import json
 import logging
@@ -49,28 +47,28 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import PublishError
 from syndicator.model import Item
-from syndicator.publish import common, fragments, parallel
+from syndicator.publish import common, parallel
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
-from syndicator.publish.pagewriter import PageWriter
+from syndicator.publish.pagerender import (
+    ARCHIVE_DIR,
+    LAYOUT_VERSION,
+    Key,
+    PageJob,
+    archive_url,
+    page_digest,
+    render_pages,
+)
+from syndicator.publish.pagewriter import Finishing, PageWriter
 
 if TYPE_CHECKING:  # types only: publishing does not depend on the database layer
     from syndicator.store.store import FeedLink, HistoryEntry
 
 log = logging.getLogger(__name__)
 
-ARCHIVE_DIR = "archive"
 STATE_DIR = ".state"
-# Bump to re-render every archive page once (e.g. after a fix in how pages are written).
-LAYOUT_VERSION = 1
 STATE_VERSION = 2
-# Upper bound on the rendered items kept for later pages of a pass (characters of their three
-# entries, ~3 bytes each with the Rendered objects): normally an item leaves the cache after
-# the last page that holds it, long before this.
-CACHE_CHARS = 8_000_000
-# Items fetched from the store per round trip during a full pass.
-FETCH_BATCH = 500
 
 
 class Renderer(Protocol):
@@ -80,8 +78,6 @@ class Renderer(Protocol):
 
 FORMATS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
 
-# A position in a feed's join order: (entered, published, item id); times are store time keys.
-Key = tuple[str, str, str]
 Accepts = Callable[["FeedLink"], bool]
 
 
@@ -149,14 +145,6 @@ def archived_count(ids: Sequence[str], window: Collection[str], page_size: int) 
     return 0
 
 
-def page_digest(identity: str, page_size: int, number: int,
-                entries: Iterable[tuple[str, str, str, str]]) -> str:
-    """Digest of a page from its entries' (id, content hash, published, updated); dates as
-    RFC 3339 UTC whole seconds, as the documents show them."""
-    key = [LAYOUT_VERSION, identity, page_size, number, [list(e) for e in entries]]
-    return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()
-
-
 def _time_key(value: datetime) -> str:
     """A datetime as the store's time key (FeedLink times); naive means UTC."""
     if value.tzinfo is not None:
@@ -180,28 +168,11 @@ def _item_digest_entry(item: Item) -> tuple[str, str, str, str]:
 
 # --- URLs and links --------------------------------------------------------------------------
 
-def archive_url(site: SiteConfig, feed: FeedConfig, number: int, ext: str) -> str:
-    return f"{site.base_url}{ARCHIVE_DIR}/{feed.id}/{number}.{ext}"
-
-
-def archive_path(output: Path, feed: FeedConfig, number: int, ext: str) -> Path:
-    return output / ARCHIVE_DIR / feed.id / f"{number}.{ext}"
-
-
 def current_links(site: SiteConfig, feed: FeedConfig, pages: int, ext: str, *,
                   hub: str | None) -> FeedLinks:
     """Links of the subscription document: hub and the newest of `pages` archive pages."""
     return FeedLinks(hub=hub, prev_archive=archive_url(site, feed, pages, ext)
                      if pages else None)
-
-
-def page_links(site: SiteConfig, feed: FeedConfig, number: int, ext: str) -> FeedLinks:
-    """Links of archive page `number`: itself, the subscription document, the older page."""
-    return FeedLinks(self_url=archive_url(site, feed, number, ext),
-                     current=common.feed_url(site, feed, ext),
-                     prev_archive=archive_url(site, feed, number - 1, ext) if number > 1
-                     else None,
-                     archive=True)
 
 
 # --- per-feed state ------------------------------------------------------------------------------
@@ -273,17 +244,6 @@ class FeedArchive:
 
 
 @dataclass
-class _Job:
-    """One archive page to render."""
-
-    feed: FeedConfig
-    identity: str
-    number: int
-    ids: list[str]
-    last: Key
-
-
-@dataclass
 class _Feed:
     """One feed's planning during a build."""
 
@@ -294,7 +254,7 @@ class _Feed:
     state: _State | None = None
     changed: list[list[FeedLink]] = field(default_factory=list)   # since state.mark
     new_mark: int = 0
-    jobs: list[_Job] = field(default_factory=list)
+    jobs: list[PageJob] = field(default_factory=list)
     digests: dict[int, str] = field(default_factory=dict)
     fresh: bool = False         # planned from the whole history in this build
 
@@ -308,12 +268,21 @@ class Prepared:
         self.plans = {feed.id: _Feed(feed=feed, identity=_identity(config, feed),
                                      window=set(), accepts=accepts[feed.id]) for feed in feeds}
         self._output = config.output_path
+        by_mark: dict[int, list[_Feed]] = {}
         for plan in self.plans.values():
             plan.state = _read_state(_state_path(config, plan.feed), plan.identity)
             if plan.state is not None:
-                plan.new_mark, links = store.feed_links_changed(plan.feed.sources,
-                                                                plan.state.mark)
-                plan.changed = list(_entries_by_item(links))
+                by_mark.setdefault(plan.state.mark, []).append(plan)
+        # Feeds built together share their mark: one read of what changed for all of them
+        # (a service's rebuild after a run builds a source's feeds, "everything" among them).
+        for mark, plans in by_mark.items():
+            sources = sorted({s for plan in plans for s in plan.feed.sources})
+            new_mark, links = store.feed_links_changed(sources, mark)
+            for plan in plans:
+                plan.new_mark = new_mark
+                mine = plan.feed.sources
+                plan.changed = list(_entries_by_item(
+                    link for link in links if link.source_id in mine))
 
     def window(self, feed: FeedConfig, store: ArchiveSource) -> list[Item] | None:
         """The feed's current items (newest `limit` that pass its filter) from its previous
@@ -349,13 +318,32 @@ class Prepared:
 _WINDOW_ITEMS: dict[tuple[str, str], tuple[tuple[str, int], dict[str, Item]]] = {}
 
 
+@dataclass
+class Archives:
+    """What build_archives did: each feed's outcome, and the pages on their way to disk."""
+
+    feeds: dict[str, FeedArchive]
+    _durable: Finishing
+    _stale: list[tuple[Path, int]]          # archive folders and their page counts
+    _elsewhere: tuple[list[Path], list[Path]]   # written and unchanged by worker processes
+
+    def finish(self) -> tuple[list[Path], list[Path]]:
+        """Wait until the pages are durable; returns the archive files written and left
+        unchanged. Only then may the state files and the current documents follow."""
+        written, unchanged = self._durable.wait()
+        for folder, count in self._stale:
+            _remove_beyond(folder, count)
+        return written + self._elsewhere[0], unchanged + self._elsewhere[1]
+
+
 def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
                    windows: Mapping[str, Sequence[Item]],
-                   write: Callable[[Path, bytes], None], now: datetime,
-                   ) -> tuple[dict[str, FeedArchive], list[Path], list[Path]]:
-    """Bring the archives of the prepared feeds up to date; returns each feed's outcome and
-    the archive files written and left unchanged. `windows` are the feeds' current items,
-    `write` the durable writer for the state files (called after the pages are)."""
+                   write: Callable[[Path, bytes], None], now: datetime, *,
+                   lender: parallel.Lender | None = None) -> Archives:
+    """Bring the archives of the prepared feeds up to date. `windows` are the feeds' current
+    items, `write` takes the state files, to be written once `Archives.finish()` returned.
+    The pages are made durable in the background meanwhile: the caller renders the current
+    documents (they depend on `Archives.feeds` only) while their fsyncs wait for the disk."""
     plans = prepared.plans
     fresh: list[_Feed] = []
     for plan in plans.values():
@@ -367,29 +355,42 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
     output = config.output_path    # resolves the path: once, not per page
     try:
         if fresh:
-            prestarted.start([(p.feed.sources, p.feed.limit) for p in fresh], store)
+            if lender is None or lender.ready == 0:   # else the pass borrows running ones
+                prestarted.start([(p.feed.sources, p.feed.limit) for p in fresh], store)
             _plan_from_history(fresh, store)
         known = {item.id: item for window in windows.values() for item in window}
         rendered, elsewhere, unchanged_elsewhere = _render(
             config, output, [job for p in plans.values() for job in p.jobs], plans, store,
-            pages_writer, now, known, prestarted)
+            pages_writer, now, known, prestarted, lender)
     except BaseException:
         pages_writer.close()
         raise
     finally:
         prestarted.close()
     # Pages written by worker processes are made durable together with this process's.
-    written, unchanged = pages_writer.finish(also=elsewhere)
-    written += elsewhere
-    unchanged += unchanged_elsewhere
+    durable = pages_writer.finish_later(also=elsewhere)
+    try:
+        results = _outcomes(config, plans, store, windows, write, rendered)
+    except BaseException:
+        durable.wait()
+        raise
+    stale = [(output / ARCHIVE_DIR / p.feed.id, len(p.state.digests)) for p in plans.values()
+             if p.fresh and p.state is not None]    # only a re-plan can leave fewer pages
+    return Archives(feeds=results, _durable=durable, _stale=stale,
+                    _elsewhere=(elsewhere, unchanged_elsewhere))
+
+
+def _outcomes(config: Config, plans: Mapping[str, _Feed], store: ArchiveSource,
+              windows: Mapping[str, Sequence[Item]], write: Callable[[Path, bytes], None],
+              rendered: Mapping[str, int]) -> dict[str, FeedArchive]:
+    """Each feed's new state (handed to `write`) and outcome, after its pages rendered."""
+    output = config.output_path
     results: dict[str, FeedArchive] = {}
     for plan in plans.values():
         state = plan.state
         assert state is not None
         for number, digest in plan.digests.items():
             state.digests[number - 1] = digest
-        if plan.fresh:   # only a re-plan can leave fewer pages than before
-            _remove_beyond(output / ARCHIVE_DIR / plan.feed.id, len(state.digests))
         window = windows[plan.feed.id]
         state.window = [(_time_key(item.published), item.id) for item in window]
         _WINDOW_ITEMS[(str(output), plan.feed.id)] = (
@@ -402,22 +403,7 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
         if rendered.get(plan.feed.id):
             log.info("feed %s: %d archive page(s) written, %d in all", plan.feed.id,
                      rendered[plan.feed.id], len(state.digests))
-    return results, written, unchanged
-
-
-@contextlib.contextmanager
-def no_gc() -> Iterator[None]:
-    """The cyclic collector off during a build: a full build allocates millions of
-    short-lived objects (no cycles among them) and the collections they trigger cost ~10 % of
-    it, each gen-2 pass walking every object alive; an incremental build is over before a
-    collection would free anything worth the walk. Garbage with cycles is collected after."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+    return results
 
 
 def _entries_by_item(links: Iterable[FeedLink]) -> Iterator[list[FeedLink]]:
@@ -474,7 +460,7 @@ def _update(config: Config, plan: _Feed, store: ArchiveSource) -> bool:
             return False
         digest = page_digest(plan.identity, size, number, [e for _, e in ids])
         if digest != state.digests[number - 1] or number in missing:
-            plan.jobs.append(_Job(feed=feed, identity=plan.identity, number=number,
+            plan.jobs.append(PageJob(feed=feed, identity=plan.identity, number=number,
                                   ids=[i for i, _ in ids], last=state.lasts[number - 1]))
     keys = sorted(tail.values())
     complete = archived_count([k[2] for k in keys], plan.window, size)
@@ -483,7 +469,7 @@ def _update(config: Config, plan: _Feed, store: ArchiveSource) -> bool:
         number = len(state.digests) + 1
         state.digests.append("")
         state.lasts.append(chunk[-1])
-        plan.jobs.append(_Job(feed=feed, identity=plan.identity, number=number,
+        plan.jobs.append(PageJob(feed=feed, identity=plan.identity, number=number,
                               ids=[k[2] for k in chunk], last=chunk[-1]))
     state.tail = keys[complete * size:]
     state.mark = mark
@@ -533,11 +519,15 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource) -> None:
             by_source.setdefault(source, []).append(plan)
     keys: dict[str, list[Key]] = {plan.feed.id: [] for plan in plans}
     filtered = {plan.feed.id for plan in plans if plan.feed.include or plan.feed.exclude}
+    # A run stamps every link it makes with one time: each distinct first_seen is kept once
+    # (the keys of a whole history are this process's largest structure).
+    times: dict[str, str] = {}
     for group in _entries_by_item(store.feed_links(sources, text=bool(filtered))):
         if len(group) == 1:
             # The usual case, an item seen by one source: the same key in every feed.
             link = group[0]
-            single = (link.first_seen, link.published, link.item_id)
+            single = (times.setdefault(link.first_seen, link.first_seen), link.published,
+                      link.item_id)
             for plan in by_source.get(link.source_id, ()):
                 if plan.feed.id not in filtered or plan.accepts(link):
                     keys[plan.feed.id].append(single)
@@ -550,31 +540,34 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource) -> None:
                 seen.add(plan.feed.id)
                 key = _key_in(plan.feed, plan.accepts, group)
                 if key is not None:
-                    keys[plan.feed.id].append(key)
+                    keys[plan.feed.id].append((times.setdefault(key[0], key[0]), key[1], key[2]))
+    del times
     for plan in plans:
         plan.fresh = True
-        ordered = sorted(keys[plan.feed.id])
+        ordered = keys.pop(plan.feed.id)    # sorted in place, and let go feed by feed
+        ordered.sort()
         size = plan.feed.limit
         count = archived_count([k[2] for k in ordered], plan.window, size)
         plan.state = _State(identity=plan.identity, mark=mark, digests=[""] * count,
                             lasts=[ordered[n * size - 1] for n in range(1, count + 1)],
                             tail=ordered[count * size:])
-        plan.jobs = [_Job(feed=plan.feed, identity=plan.identity, number=n,
+        plan.jobs = [PageJob(feed=plan.feed, identity=plan.identity, number=n,
                           ids=[k[2] for k in ordered[(n - 1) * size:n * size]],
                           last=ordered[n * size - 1]) for n in range(1, count + 1)]
 
 
-def _render(config: Config, output: Path, jobs: list[_Job], plans: Mapping[str, _Feed],
+def _render(config: Config, output: Path, jobs: list[PageJob], plans: Mapping[str, _Feed],
             store: ArchiveSource, writer: PageWriter, now: datetime, known: Mapping[str, Item],
-            prestarted: parallel.Prestarted) -> tuple[dict[str, int], list[Path], list[Path]]:
+            prestarted: parallel.Prestarted, lender: parallel.Lender | None = None
+            ) -> tuple[dict[str, int], list[Path], list[Path]]:
     """Render and write the pages of `jobs`: in this process, or, for a large pass (a full
     build), shared with a worker process (parallel.py). Records each page's digest in its
     plan; returns pages rendered per feed and the files written and left unchanged by worker
     processes (this process's own writes are in `writer`)."""
     jobs.sort(key=lambda job: job.last)
-    if parallel.worth_it(len(jobs), store):
+    if parallel.worth_it(len(jobs), store, lender):
         done, written, unchanged = parallel.render(config, output, jobs, store, writer, now,
-                                                   known, prestarted)
+                                                   known, prestarted, lender)
     else:
         done, written, unchanged = render_pages(config, output, jobs, store, writer, now,
                                                 known), [], []
@@ -583,85 +576,6 @@ def _render(config: Config, output: Path, jobs: list[_Job], plans: Mapping[str, 
         plans[feed_id].digests[number] = digest
         rendered[feed_id] = rendered.get(feed_id, 0) + 1
     return rendered, written, unchanged
-
-
-def render_pages(config: Config, output: Path, jobs: Sequence[_Job], store: ArchiveSource,
-                 writer: PageWriter, now: datetime,
-                 known: Mapping[str, Item]) -> list[tuple[str, int, str]]:
-    """Render the pages of `jobs` (sorted by their last join keys) into `writer`; returns
-    (feed id, page number, digest) of each.
-
-    Pages of overlapping feeds that hold the same items come close together in that order, so
-    each item is rendered once and kept only until the last page of this pass that holds it
-    (an "everything" feed and a source's feed share every item). The cache is also capped in
-    size (CACHE_CHARS) for feeds whose join orders disagree; an item evicted early is read
-    and rendered again when a later page needs it."""
-    last_use: dict[str, int] = {}
-    for index, job in enumerate(jobs):
-        for item_id in job.ids:
-            last_use[item_id] = index
-    cache: dict[str, fragments.Rendered] = {}
-    size = 0
-    done: list[tuple[str, int, str]] = []
-    start = 0
-    while start < len(jobs):
-        # Fetch the missing items of the next few pages in one round trip; each is rendered
-        # when its first page is (a rendered item holds ~3 times its text).
-        end, wanted = start, set[str]()
-        while end < len(jobs) and len(wanted) < FETCH_BATCH:
-            wanted.update(i for i in jobs[end].ids if i not in cache)
-            end += 1
-        # Items of the current windows (read already) are not read again: a page that just
-        # completed is mostly the previous window.
-        fetched = store.items_for_build([i for i in wanted if i not in known])
-        for index in range(start, end):
-            job = jobs[index]
-            entries = []
-            for item_id in job.ids:
-                entry = cache.get(item_id)
-                if entry is None:
-                    entry = _render_item(item_id, known, fetched, job)
-                    cache[item_id] = entry
-                    size += entry.size
-                entries.append(entry)
-            done.append((job.feed.id, job.number, _write_page(config, output, job, entries,
-                                                              writer, now)))
-            for item_id in job.ids:
-                if last_use[item_id] == index and item_id in cache:
-                    size -= cache.pop(item_id).size
-        del fetched
-        while size > CACHE_CHARS and cache:   # oldest first (dicts keep insertion order)
-            size -= cache.pop(next(iter(cache))).size
-        start = end
-    return done
-
-
-def _render_item(item_id: str, known: Mapping[str, Item], fetched: dict[str, Item],
-                 job: _Job) -> fragments.Rendered:
-    """The item rendered; a fetched Item is dropped once rendered (the cache holds that)."""
-    item = known.get(item_id)
-    if item is not None:
-        return fragments.render_item_reusing(item)
-    item = fetched.pop(item_id, None)
-    if item is None:
-        raise PublishError(f"item {item_id} vanished while its archive page was being "
-                           "written; build again", feed=job.feed.id)
-    return fragments.render_item(item)
-
-
-def _write_page(config: Config, output: Path, job: _Job, entries: list[fragments.Rendered],
-                writer: PageWriter, now: datetime) -> str:
-    """Queue the page's documents; returns its digest (over the join order)."""
-    digest = page_digest(job.identity, job.feed.limit, job.number,
-                         [r.digest_entry for r in entries])
-    # The document newest first, as the current one.
-    entries.sort(key=lambda r: (r.published, r.id), reverse=True)
-    for ext in FORMATS:
-        links = page_links(config.site, job.feed, job.number, ext)
-        frame = fragments.frame_for(job.feed, config.site, entries, now, links)
-        writer.submit(archive_path(output, job.feed, job.number, ext),
-                      fragments.document(ext, frame, entries))
-    return digest
 
 
 def _remove_beyond(folder: Path, count: int) -> None:

@@ -21,6 +21,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +30,7 @@ from typing import Protocol, runtime_checkable
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import ConfigError
 from syndicator.model import Item
-from syndicator.publish import archive, common
+from syndicator.publish import archive, common, pagerender, parallel
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
@@ -167,18 +168,19 @@ def _select_fast(feed: FeedConfig, store: _FastSource) -> list[Item]:
 
 
 def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
-                only: Iterable[str] | None = None) -> BuildResult:
+                only: Iterable[str] | None = None,
+                workers: parallel.Lender | None = None) -> BuildResult:
     """Render and write every feed (or only the feeds with ids in `only`) plus the index and
     the OPML list. Archives are kept up to date when the store can tell what changed
-    (archive.ArchiveSource)."""
-    with archive.no_gc():
-        return _build(config, store, now, only)
+    (archive.ArchiveSource). `workers`: running worker processes (the App's page workers)
+    that a large archive pass may borrow, e.g. after a crawl, when they sit idle."""
+    with pagerender.no_gc():
+        return _build(config, store, now, only, workers)
 
 
 def _build(config: Config, store: FeedItemSource, now: datetime,
-           only: Iterable[str] | None) -> BuildResult:
+           only: Iterable[str] | None, workers: parallel.Lender | None) -> BuildResult:
     selected = _selected_ids(config, only)
-    output = config.output_path
     built = [feed for feed in config.feeds if feed.id in selected]
     prepared = (archive.Prepared(config, built, store, {f.id: _Filter(f).accepts for f in built})
                 if isinstance(store, archive.ArchiveSource) else None)
@@ -192,18 +194,46 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
     summaries = _summaries(config, store, windows, now, remembered=keeps_state)
     written: list[Path] = []
     unchanged: list[Path] = []
-    archives: dict[str, archive.FeedArchive] = {}
-    # Written after the archive pages are durable (build_archives returns then), together:
+    # Written after the archive pages are durable (Archives.finish returns then), together:
     # the state files (not published, so not reported) and the current documents.
     state_writes: list[tuple[Path, bytes]] = []
+    pages: archive.Archives | None = None
     if prepared is not None and isinstance(store, archive.ArchiveSource) and built:
-        archives, pages_written, pages_unchanged = archive.build_archives(
-            config, prepared, store, windows,
-            lambda path, data: state_writes.append((path, data)), now)
-        written += pages_written
-        unchanged += pages_unchanged
+        pages = archive.build_archives(config, prepared, store, windows,
+                                       lambda path, data: state_writes.append((path, data)),
+                                       now, lender=workers)
     if keeps_state:
         state_writes.append(_summaries_file(config, summaries))
+    try:
+        # Rendered while the archive pages' fsyncs wait for the disk.
+        jobs = _documents(config, built, windows, pages.feeds if pages else {}, summaries, now)
+    finally:
+        if pages is not None:
+            pages_written, pages_unchanged = pages.finish()
+            written += pages_written
+            unchanged += pages_unchanged
+    # State files are not fsynced: a lost or stale one only makes the next build re-read
+    # more (an older mark) or re-plan the feed, and they follow the durable pages. They are
+    # written beside the current documents, whose fsyncs wait for the disk.
+    pool = fsync_threads()
+    states = [pool.submit(replace_file, path, data) for path, data in state_writes]
+    try:
+        changes = list(pool.map(lambda job: write_atomic(*job), jobs))
+    finally:
+        futures.wait(states)
+    for state in states:
+        state.result()      # raises the first failure, if any
+    for (path, _), changed in zip(jobs, changes, strict=True):
+        (written if changed else unchanged).append(path)
+    return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
+                       feeds=tuple(s for s in summaries if s.feed.id in selected))
+
+
+def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, list[Item]],
+               archives: dict[str, archive.FeedArchive], summaries: Sequence[FeedSummary],
+               now: datetime) -> list[tuple[Path, bytes]]:
+    """The current documents of the built feeds, the index and the OPML list: (path, bytes)."""
+    output = config.output_path
     jobs: list[tuple[Path, bytes]] = []
     hub = config.websub.hub
     for feed in built:
@@ -218,15 +248,7 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
                          render(feed, items, config.site, now, links=links)))
     jobs.append((output / INDEX_FILE, render_index(config, summaries)))
     jobs.append((output / OPML_FILE, render_opml(config)))
-    # State files are not fsynced: a lost or stale one only makes the next build re-read
-    # more (an older mark) or re-plan the feed, and they follow the durable pages.
-    for path, data in state_writes:
-        replace_file(path, data)
-    for (path, _), changed in zip(jobs, fsync_threads().map(lambda job: write_atomic(*job),
-                                                            jobs), strict=True):
-        (written if changed else unchanged).append(path)
-    return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
-                       feeds=tuple(s for s in summaries if s.feed.id in selected))
+    return jobs
 
 
 def _summaries(config: Config, store: FeedItemSource, windows: dict[str, list[Item]],

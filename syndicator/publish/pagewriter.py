@@ -18,7 +18,7 @@ import contextlib
 import ctypes
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -92,11 +92,41 @@ class PageWriter:
             _make_durable([*written, *also])
         return written, unchanged
 
+    def finish_later(self, *, also: Sequence[Path] = ()) -> Finishing:
+        """`finish(also=also)` in a thread of its own, so that the caller can render the
+        documents that go after these pages while their fsyncs wait for the disk."""
+        return Finishing(lambda: self.finish(also=also))
+
     def close(self) -> None:
         """Abandon what is queued (after an error elsewhere); wait for what runs."""
         for _, future in self._futures:
             future.cancel()
         self._pool.shutdown(wait=True)
+
+
+class Finishing:
+    """A PageWriter's finish() under way in another thread; `wait()` returns its result or
+    raises its error."""
+
+    def __init__(self, finish: Callable[[], tuple[list[Path], list[Path]]]) -> None:
+        self._finish = finish
+        self._result: tuple[list[Path], list[Path]] | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="page-durability", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._finish()
+        except BaseException as exc:   # handed to the waiting thread
+            self._error = exc
+
+    def wait(self) -> tuple[list[Path], list[Path]]:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def replace_file(path: Path, data: bytes) -> bool:

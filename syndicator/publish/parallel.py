@@ -6,7 +6,7 @@ Rendering is pure Python under one GIL, so threads cannot use a second core; pro
 Each side takes the next run of pages from its end of the sorted list (guided: a quarter or
 so of what is left, smaller towards the middle, so both finish at about the same time even
 when another program takes one core for a while), reads those pages' items from the store
-itself, renders them (archive.render_pages) and writes the files without fsync. The worker
+itself, renders them (pagerender.render_pages) and writes the files without fsync. The worker
 returns each page's digest and the files it wrote; this process makes every file durable at
 once (PageWriter.finish: one syncfs covers all processes' writes on the file system) before
 the archive state records the pages, exactly as for its own pages. A worker that dies or
@@ -31,18 +31,20 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from syndicator.config import Config
 from syndicator.errors import PublishError
-from syndicator.model import Item
 from syndicator.publish.pagewriter import PageWriter
 
-if TYPE_CHECKING:   # archive.py imports this module
-    from syndicator.publish.archive import ArchiveSource, _Job
+if TYPE_CHECKING:   # archive.py imports this module; a worker imports only what it uses
+    from syndicator.config import Config
+    from syndicator.model import Item
+    from syndicator.publish.archive import ArchiveSource
+    from syndicator.publish.pagerender import ItemReader, PageJob
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ PARALLEL_MIN_PAGES = 300
 MIN_RUN = 24
 # Worker processes at most (each holds its own interpreter, ~60-90 MB).
 MAX_WORKERS = 3
+# A pass this large is shared with a running worker that is lent (Lender): such a worker
+# costs no start, only the reading of its pages' items; two runs of pages, one a side.
+LENT_MIN_PAGES = 2 * MIN_RUN
 
 Page = tuple[str, int, str]     # feed id, page number, digest
 
@@ -64,9 +69,10 @@ LAST_WORKER_PEAKS_MB: list[float] = []
 
 @runtime_checkable
 class Reopenable(Protocol):
-    """A store another process can open: `reopener()` is a picklable factory, or None."""
+    """A store another process can open: `reopener()` is a picklable factory of a reader of
+    its items, or None."""
 
-    def reopener(self) -> Callable[[], ArchiveSource] | None: ...
+    def reopener(self) -> Callable[[], ItemReader] | None: ...
 
     def link_counts(self) -> dict[str, int]: ...
 
@@ -80,9 +86,22 @@ def workers() -> int:
     return max(0, min(cores - 1, MAX_WORKERS))
 
 
-def worth_it(pages: int, store: object) -> bool:
-    return (pages >= PARALLEL_MIN_PAGES and workers() > 0 and isinstance(store, Reopenable)
-            and store.reopener() is not None)
+class Lender(Protocol):
+    """Worker processes that are already running (the App's page workers, syndicator/
+    workers.py): a pass can borrow them instead of starting its own."""
+
+    @property
+    def ready(self) -> int: ...
+
+    def call(self, target: str, *args: Any) -> Future[Any] | None: ...
+
+
+def worth_it(pages: int, store: object, lender: Lender | None = None) -> bool:
+    if not (isinstance(store, Reopenable) and store.reopener() is not None):
+        return False
+    if lender is not None and lender.ready > 0:
+        return pages >= LENT_MIN_PAGES
+    return pages >= PARALLEL_MIN_PAGES and workers() > 0
 
 
 class Prestarted:
@@ -147,14 +166,14 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @dataclass(frozen=True)
 class _Task:
-    jobs: list[_Job]
+    jobs: list[PageJob]
 
 
 @dataclass(frozen=True)
 class _Setup:
     """The first message to a worker: what every task shares."""
 
-    factory: Callable[[], ArchiveSource]
+    factory: Callable[[], ItemReader]
     config: Config
     output: Path
     now: datetime
@@ -176,7 +195,7 @@ class _Failed:
 class _Runs:
     """The sorted jobs, taken in runs from the front (this process) and the back (workers)."""
 
-    def __init__(self, jobs: Sequence[_Job], parties: int) -> None:
+    def __init__(self, jobs: Sequence[PageJob], parties: int) -> None:
         self._jobs = jobs
         self._front, self._back = 0, len(jobs)
         self._parties = parties
@@ -185,13 +204,13 @@ class _Runs:
     def _size(self) -> int:
         return max(MIN_RUN, (self._back - self._front) // (2 * self._parties))
 
-    def front(self) -> list[_Job]:
+    def front(self) -> list[PageJob]:
         with self._lock:
             end = min(self._back, self._front + self._size())
             run, self._front = list(self._jobs[self._front:end]), end
             return run
 
-    def back(self) -> list[_Job]:
+    def back(self) -> list[PageJob]:
         with self._lock:
             start = max(self._front, self._back - self._size())
             run, self._back = list(self._jobs[start:self._back]), start
@@ -212,7 +231,7 @@ class _Worker(threading.Thread):
         self.done: list[Page] = []
         self.written: list[Path] = []
         self.unchanged: list[Path] = []
-        self.failed: list[list[_Job]] = []
+        self.failed: list[list[PageJob]] = []
         self.error: PublishError | None = None
         self.peak_rss_mb = 0.0
 
@@ -221,7 +240,7 @@ class _Worker(threading.Thread):
         if process is None:
             return
         assert process.stdin is not None and process.stdout is not None
-        run: list[_Job] = []
+        run: list[PageJob] = []
         try:
             pickle.dump(self._setup, process.stdin)
             while run := self._runs.back():
@@ -233,10 +252,7 @@ class _Worker(threading.Thread):
                         self.error = answer.error
                         return
                     raise answer.error
-                self.done += answer.pages
-                self.written += answer.written
-                self.unchanged += answer.unchanged
-                self.peak_rss_mb = max(self.peak_rss_mb, answer.peak_rss_mb)
+                self._take(answer)
                 run = []
         except Exception as exc:   # the worker died, or its answer could not be read
             log.warning("archive worker failed (%s); rendering the rest here", exc)
@@ -245,21 +261,59 @@ class _Worker(threading.Thread):
         finally:
             _stop(process)
 
+    def _take(self, answer: _Done) -> None:
+        self.done += answer.pages
+        self.written += answer.written
+        self.unchanged += answer.unchanged
+        self.peak_rss_mb = max(self.peak_rss_mb, answer.peak_rss_mb)
 
-def render(config: Config, output: Path, jobs: Sequence[_Job], store: ArchiveSource,
+
+class _Lent(_Worker):
+    """A running worker process lent by a Lender: each run of pages is one call of
+    `render_task` there. Its memory is the lender's to report (not a peak of this pass)."""
+
+    def __init__(self, setup: _Setup, runs: _Runs, lender: Lender) -> None:
+        super().__init__(setup, runs, None)
+        self._lender = lender
+
+    def run(self) -> None:
+        run: list[PageJob] = []
+        try:
+            while run := self._runs.back():
+                future = self._lender.call(f"{__name__}:render_task", self._setup, _Task(run))
+                if future is None:        # it went away: this process renders the rest
+                    self.failed.append(run)
+                    return
+                self._take(future.result())
+                run = []
+        except PublishError as exc:
+            self.error = exc
+        except Exception as exc:   # the worker died, or the run failed there
+            log.warning("page worker failed on archive pages (%s); rendering the rest here",
+                        exc)
+            if run:
+                self.failed.append(run)
+        self.peak_rss_mb = 0.0
+
+
+def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ArchiveSource,
            writer: PageWriter, now: datetime, known: Mapping[str, Item],
-           prestarted: Prestarted) -> tuple[list[Page], list[Path], list[Path]]:
-    """archive.render_pages over `jobs` (sorted), shared with worker processes. Returns the
-    pages' digests and the files the workers wrote and left unchanged (this process's own
-    are in `writer`); nothing written by a worker is durable yet."""
-    from syndicator.publish.archive import render_pages
+           prestarted: Prestarted, lender: Lender | None = None
+           ) -> tuple[list[Page], list[Path], list[Path]]:
+    """pagerender.render_pages over `jobs` (sorted), shared with worker processes: the
+    lender's running ones when it has any ready, else processes started for the pass.
+    Returns the pages' digests and the files the workers wrote and left unchanged (this
+    process's own are in `writer`); nothing written by a worker is durable yet."""
+    from syndicator.publish.pagerender import render_pages
 
     assert isinstance(store, Reopenable)
     factory = store.reopener()
     assert factory is not None
     setup = _Setup(factory=factory, config=config, output=output, now=now)
-    runs = _Runs(jobs, workers() + 1)
-    helpers = [_Worker(setup, runs, prestarted.take()) for _ in range(workers())]
+    lent = min(lender.ready, MAX_WORKERS) if lender is not None else 0
+    runs = _Runs(jobs, (lent or workers()) + 1)
+    helpers = ([_Lent(setup, runs, lender) for _ in range(lent)] if lender is not None and lent
+               else [_Worker(setup, runs, prestarted.take()) for _ in range(workers())])
     for helper in helpers:
         helper.start()
     done: list[Page] = []
@@ -293,8 +347,8 @@ _BOOT = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
 
 def serve() -> None:
     """The worker's loop: a _Setup, then _Tasks until stdin closes; one answer per task."""
-    from syndicator.publish.archive import no_gc, render_pages
-
+    # Imported now, while the parent plans the pass (a prestarted worker waits for it).
+    import syndicator.publish.pagerender  # noqa: F401
     # Answers go to the original stdout; anything printed goes to stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
@@ -306,20 +360,41 @@ def serve() -> None:
             task: _Task = pickle.load(tasks)
         except EOFError:
             return
-        writer = PageWriter()
         try:
-            with no_gc():
-                pages = render_pages(setup.config, setup.output, task.jobs, store, writer,
-                                     setup.now, {})
-            # Durability is settled by the parent for all processes at once.
-            written, unchanged = writer.finish(durable=False)
-            answer: _Done | _Failed = _Done(pages=pages, written=written, unchanged=unchanged,
-                                            peak_rss_mb=_own_peak_rss_mb())
+            answer: _Done | _Failed = _render_task(setup, store, task)
         except Exception as exc:
-            writer.close()
             answer = _Failed(exc)
         pickle.dump(answer, answers)
         answers.flush()
+
+
+def render_task(setup: _Setup, task: _Task) -> _Done:
+    """One run of pages in a lent worker (a page worker, through Lender.call): the store
+    is opened for the run and closed after it, so that nothing stays open in that process."""
+    store = setup.factory()
+    try:
+        return _render_task(setup, store, task)
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
+
+
+def _render_task(setup: _Setup, store: ItemReader, task: _Task) -> _Done:
+    from syndicator.publish.pagerender import no_gc, render_pages
+
+    writer = PageWriter()
+    try:
+        with no_gc():
+            pages = render_pages(setup.config, setup.output, task.jobs, store, writer,
+                                 setup.now, {})
+        # Durability is settled by the parent for all processes at once.
+        written, unchanged = writer.finish(durable=False)
+    except BaseException:
+        writer.close()
+        raise
+    return _Done(pages=pages, written=written, unchanged=unchanged,
+                 peak_rss_mb=_own_peak_rss_mb())
 
 
 def _own_peak_rss_mb() -> float:

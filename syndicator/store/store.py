@@ -8,8 +8,8 @@ thread; each method takes its own connection and transaction.
 from __future__ import annotations
 
 import functools
-import json
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,8 +28,10 @@ from sqlalchemy import (
     create_engine,
     event,
     func,
+    inspect,
     or_,
     select,
+    text,
     type_coerce,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +41,7 @@ from sqlalchemy.pool import StaticPool
 
 from syndicator.errors import StoreError
 from syndicator.model import Delivery, Item, RunResult, UpsertResult, UrlState
+from syndicator.store.reader import BUILD_COLUMNS, RAW_COLUMNS, ItemDecoder, SqliteItems
 from syndicator.store.schema import backfill_state as t_backfill
 from syndicator.store.schema import deliveries as t_deliveries
 from syndicator.store.schema import item_sources as t_links
@@ -52,6 +55,9 @@ from syndicator.store.schema import url_state as t_url_state
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest revision in migrations/versions (tests/test_store.py checks it against Alembic's
+# head): a store already there opens without importing Alembic (~10 MB of a build's memory).
+HEAD_REVISION = "0004"
 
 # Applied to every SQLite connection: WAL lets readers (web server) run beside the writer
 # (scheduler); busy_timeout makes a second writer wait instead of failing at once.
@@ -160,7 +166,7 @@ class Store:
             if self._dialect not in ("sqlite", "postgresql"):
                 raise StoreError(f"{self._safe_url}: unsupported database {self._dialect!r}; "
                                  "use sqlite:/// or postgresql+psycopg://")
-            if migrate:
+            if migrate and not self._at_head():
                 self._migrate()
         except BaseException:
             self._engine.dispose()
@@ -175,15 +181,20 @@ class Store:
         """Close every pooled connection. The Store cannot be used afterwards."""
         self._engine.dispose()
 
-    def reopener(self) -> Callable[[], Store] | None:
+    def reopener(self) -> Callable[[], Store | SqliteItems] | None:
         """A picklable factory that opens this database again in another process (a build's
-        worker, publish/parallel.py), or None when another process cannot see it (an
-        in-memory SQLite database)."""
+        worker, publish/parallel.py) to read items, or None when another process cannot see
+        it (an in-memory SQLite database). A plain SQLite file is read with sqlite3 alone
+        (reader.py); anything else through a Store."""
         url = make_url(self._url)
         database = url.database or ""
-        if url.get_backend_name() == "sqlite" and (
-                database in ("", ":memory:") or "mode=memory" in self._url):
-            return None
+        if url.get_backend_name() == "sqlite":
+            if database in ("", ":memory:") or "mode=memory" in self._url:
+                return None
+            if (url.get_driver_name() == "pysqlite" and not url.query
+                    and not database.startswith("file:")):
+                # As SQLAlchemy's pysqlite dialect opens it: relative to the working folder.
+                return functools.partial(SqliteItems, os.path.abspath(database))
         return functools.partial(Store, self._url, migrate=False)
 
     # -- reads -------------------------------------------------------------------------
@@ -584,10 +595,18 @@ class Store:
 
     # -- connections, transactions, errors ---------------------------------------------------
 
+    def _at_head(self) -> bool:
+        """Whether the schema is at HEAD_REVISION, so that there is nothing to migrate."""
+        with self._read_tx("read the schema version") as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        return [v for (v,) in versions] == [HEAD_REVISION]
+
     def _migrate(self) -> None:
         """Bring the schema to the newest revision, in one transaction (no-op when there)."""
-        # Imported here: a store opened without migrating (an archive worker) is spared
-        # alembic's ~11 MB.
+        # Imported here: a store opened at head or without migrating (an archive worker) is
+        # spared alembic's ~11 MB.
         from alembic import command
         from alembic.config import Config as AlembicConfig
         from alembic.util import CommandError
@@ -765,13 +784,12 @@ class Store:
     def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]:
         """Stored items by id, as items_by_id but without their source (left empty) and
         decoded without the SQLAlchemy column types: archive pages read every item."""
-        columns: list[Any] = [t_items.c[name] for name in _BUILD_COLUMNS]
-        columns += [type_coerce(t_items.c[name], Text).label(name)
-                    for name in ("categories", "published", "updated")]
+        columns: list[Any] = [t_items.c[name] for name in BUILD_COLUMNS]
+        columns += [type_coerce(t_items.c[name], Text).label(name) for name in RAW_COLUMNS]
         with self._read_tx("read items") as conn:
             rows = _chunked_select(conn, lambda part: select(*columns).where(
                 t_items.c.id.in_(part)), ids)
-        decode = _ItemDecoder()
+        decode = ItemDecoder()
         return {row[0]: decode(row) for row in rows}
 
     def latest_heads(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
@@ -1041,10 +1059,6 @@ class ItemHead:
     summary: str
 
 
-_BUILD_COLUMNS = ("id", "url", "title", "summary", "content", "image", "author", "language",
-                  "published_precision", "content_hash")
-
-
 def _feed_link_select(text: bool) -> Any:
     columns: list[Any] = [
         t_links.c.item_id, t_links.c.source_id,
@@ -1074,31 +1088,3 @@ def _time_key(value: str | datetime) -> str:
 
 def _key_time(key: str) -> datetime:
     return datetime.fromisoformat(key).replace(tzinfo=UTC)
-
-
-class _ItemDecoder:
-    """Rows of _BUILD_COLUMNS + (categories, published, updated) as raw values → Items.
-    Category lists repeat across items (a site has few), so their JSON is decoded once."""
-
-    def __init__(self) -> None:
-        self._categories: dict[str, tuple[str, ...]] = {}
-
-    def __call__(self, row: Row[Any]) -> Item:
-        (item_id, url, title, summary, content, image, author, language, precision,
-         content_hash, categories, published, updated) = tuple(row)
-        if isinstance(categories, str):
-            found = self._categories.get(categories)
-            if found is None:
-                found = self._categories[categories] = tuple(json.loads(categories))
-            categories = found
-        return Item(
-            id=item_id, source_id="", url=url, title=title, published=_as_utc(published),
-            updated=_as_utc(updated), summary=summary, content=content, image=image,
-            author=author, categories=tuple(categories), language=language,
-            published_precision=precision, content_hash=content_hash)
-
-
-def _as_utc(value: str | datetime) -> datetime:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
-    return value.astimezone(UTC)

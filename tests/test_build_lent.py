@@ -1,0 +1,102 @@
+"""A build that borrows the App's running page workers for its archive pages (a crawl's
+final build, `syndicator demo`, the service's rebuilds) writes the same bytes as a build in
+one process, really renders pages there, and renders them here when the worker goes away."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syndicator.publish import build_feeds, parallel
+from syndicator.store import Store
+from syndicator.workers import PageWorkers
+from tests.test_archive import NOW
+from tests.test_archive_parallel import _config, _files, _seed
+
+
+def _build(tmp_path: Path, name: str,
+           workers: PageWorkers | None = None) -> tuple[dict[str, bytes], int]:
+    store = Store(f"sqlite:///{tmp_path / name}.db")
+    try:
+        _seed(store)
+        result = build_feeds(_config(tmp_path / name), store, NOW, workers=workers)
+        return _files(tmp_path / name), len(result.written)
+    finally:
+        store.close()
+
+
+@pytest.fixture
+def workers() -> Iterator[PageWorkers]:
+    pool = PageWorkers(1, min_batch=1)
+    assert pool.wants(1) and pool.wait_ready(30)
+    yield pool
+    pool.close()
+
+
+def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, alone_written = _build(tmp_path, "alone")
+    monkeypatch.setattr(parallel, "MIN_RUN", 2)
+    monkeypatch.setattr(parallel, "LENT_MIN_PAGES", 4)
+    launched: list[object] = []
+    monkeypatch.setattr(parallel, "_launch", lambda: launched.append(1))   # must not start
+    calls: list[str] = []
+    real_call = workers.call
+
+    def counting_call(target: str, *args: object) -> object:
+        calls.append(target)
+        return real_call(target, *args)
+
+    monkeypatch.setattr(workers, "call", counting_call)
+    lent, lent_written = _build(tmp_path, "lent", workers)
+    assert calls and set(calls) == {"syndicator.publish.parallel:render_task"}
+    assert not launched
+    assert lent == alone              # archive pages, current documents and .state files
+    assert lent_written == alone_written
+    assert any(name.startswith("archive/") for name in lent)
+
+
+def test_pages_go_back_to_this_process_when_the_lent_worker_dies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, _ = _build(tmp_path, "alone")
+    monkeypatch.setattr(parallel, "MIN_RUN", 2)
+    monkeypatch.setattr(parallel, "LENT_MIN_PAGES", 4)
+    real_call = workers.call
+
+    def dying_call(target: str, *args: object) -> object:
+        future = real_call("time:sleep", 30)      # busy, then killed with the run pending
+        (pid,) = workers.pids
+        os.kill(pid, signal.SIGKILL)
+        return future
+
+    monkeypatch.setattr(workers, "call", dying_call)
+    dead, _ = _build(tmp_path, "dead", workers)
+    assert dead == alone
+    assert workers.ready == 0         # the pool is broken now: pages are read here
+
+
+def test_a_small_pass_or_no_ready_worker_keeps_the_work_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    idle = PageWorkers(1, min_batch=1)        # never started
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    assert not parallel.worth_it(1000, object(), idle)
+    store = Store(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        assert not parallel.worth_it(10**6, store, idle)
+        assert parallel.worth_it(parallel.LENT_MIN_PAGES, store, _Ready())
+        assert not parallel.worth_it(parallel.LENT_MIN_PAGES - 1, store, _Ready())
+    finally:
+        store.close()
+
+
+class _Ready:
+    ready = 1
+
+    def call(self, target: str, *args: object) -> None:
+        return None
