@@ -28,6 +28,7 @@ from urllib.parse import urljoin, urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from syndicator.errors import ExtractError
+from syndicator.model import Page
 
 __all__ = [
     "Node",
@@ -64,6 +65,8 @@ __all__ = [
 Node = LexborNode
 
 _XML_DECL = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_UTF8_BOM = b"\xef\xbb\xbf"
+_XML_DECL_BYTES = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][-\w:.]*$")
 _PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*$", re.IGNORECASE)
@@ -85,17 +88,37 @@ _BACKGROUND = re.compile(r"background(?:-image)?\s*:[^;]*url\(\s*['\"]?([^'\")]+
 
 # --- parsing ---------------------------------------------------------------------------------
 
-def parse_html(text: str) -> Node:
+def page_markup(page: Page) -> str | bytes:
+    """What to parse of a page: its bytes when they were decoded as UTF-8 (lexbor reads
+    UTF-8 bytes as they are: ~0.35 ms for a 120 KB Cyrillic page, against ~0.7 ms from a str
+    that it must encode to UTF-8 again), else its decoded text."""
+    if not page.raw or page.encoding != "utf-8":
+        return page.text
+    # A BOM was dropped from the text; lexbor would keep it as a character.
+    return page.raw[3:] if page.raw.startswith(_UTF8_BOM) else page.raw
+
+
+def parse_html(text: str | bytes) -> Node:
     """Parse an HTML document (or fragment) into its root <html> element; never raises.
 
-    The text was decoded once by the fetcher; lexbor reads it as UTF-8, so a `<meta charset>`
-    in the page cannot make it decode the bytes a second time. Parsing is HTML5 (what a
+    `text` was decoded once by the fetcher, or is UTF-8 bytes (page_markup); lexbor reads
+    both as UTF-8, so a `<meta charset>` in the page cannot make it decode the bytes a second
+    time (invalid bytes become U+FFFD, as in the decoded text). Parsing is HTML5 (what a
     browser builds) and has no nesting limit.
     """
+    if isinstance(text, bytes):
+        data = _XML_DECL_BYTES.sub(b"", text, count=1)
+        if b"<" in data:
+            return _root(data)
+        text = data.decode("utf-8", errors="replace")
     text = _XML_DECL.sub("", text, count=1)
     if "<" not in text:
         text = f"<p>{html_lib.escape(text, quote=False)}</p>" if text.strip() else ""
-    root = LexborHTMLParser(text).root
+    return _root(text)
+
+
+def _root(markup: str | bytes) -> Node:
+    root = LexborHTMLParser(markup).root
     if root is None:  # not seen in practice: lexbor always builds <html>
         root = LexborHTMLParser("<html></html>").root
         assert root is not None

@@ -26,6 +26,7 @@ from syndicator.extract.html import (
     is_inside,
     node_key,
     outer_html,
+    page_markup,
     parse_html,
     remove,
     remove_selectors,
@@ -59,7 +60,7 @@ _URL_ATTRS = ("href", "src", "poster")
 
 def extract_listing(page: Page, selectors: ListSelectors) -> Listing:
     """One Article per `item` element that has a link; plus the next page's URL, if any."""
-    soup = parse_html(page.text)
+    soup = parse_html(page_markup(page))
     base = base_url(soup, page.final_url)
     language = page_language(soup)
     articles: list[Article] = []
@@ -171,7 +172,7 @@ def _image(node: Node, selector: str) -> str | None:
 def extract_article(page: Page, selectors: ArticleSelectors | None) -> Article:
     """An article page → Article: selectors first, structured metadata for the rest."""
     sel = selectors or ArticleSelectors()
-    soup = parse_html(page.text)
+    soup = parse_html(page_markup(page))
     # `remove` goes first so that nothing (not even the fallbacks) sees those blocks.
     remove_selectors(soup, sel.remove)
     base = base_url(soup, page.final_url)
