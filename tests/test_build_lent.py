@@ -37,12 +37,19 @@ def workers() -> Iterator[PageWorkers]:
     pool.close()
 
 
-def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
+def _reference_then_small_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                 ) -> tuple[dict[str, bytes], int]:
+    """The build in this process alone; then passes small enough to be shared."""
     monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
-    alone, alone_written = _build(tmp_path, "alone")
+    reference = _build(tmp_path, "alone")
     monkeypatch.setattr(parallel, "MIN_RUN", 2)
     monkeypatch.setattr(parallel, "LENT_MIN_PAGES", 4)
+    return reference
+
+
+def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
+    alone, alone_written = _reference_then_small_passes(tmp_path, monkeypatch)
     launched: list[object] = []
     monkeypatch.setattr(parallel, "_launch", lambda: launched.append(1))   # must not start
     calls: list[str] = []
@@ -63,10 +70,7 @@ def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
 
 def test_pages_go_back_to_this_process_when_the_lent_worker_dies(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
-    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
-    alone, _ = _build(tmp_path, "alone")
-    monkeypatch.setattr(parallel, "MIN_RUN", 2)
-    monkeypatch.setattr(parallel, "LENT_MIN_PAGES", 4)
+    alone, _ = _reference_then_small_passes(tmp_path, monkeypatch)
     real_call = workers.call
 
     def dying_call(target: str, *args: object) -> object:
