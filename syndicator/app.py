@@ -45,6 +45,9 @@ class App:
 
     @property
     def fetcher(self) -> Fetcher:
+        made = self._fetcher
+        if made is not None:        # the fetch threads ask for it for every page
+            return made
         with self._lock:
             if self._fetcher is None:
                 from syndicator.fetch import Fetcher
@@ -57,6 +60,9 @@ class App:
 
     @property
     def workers(self) -> PageWorkers:
+        made = self._workers
+        if made is not None:
+            return made
         with self._lock:
             if self._workers is None:
                 from syndicator.workers import PageWorkers

@@ -54,17 +54,34 @@ def parse_content_type(value: str | None) -> tuple[str, str | None]:
 
 def decode_body(raw: bytes, content_type: str | None) -> tuple[str, str, str]:
     """Decode a body once: (text, encoding used, media type without parameters)."""
+    codec, name, media = _choose(raw, content_type)
+    return raw.decode(codec, errors="replace"), name, media
+
+
+def markup(body: Body) -> str | bytes:
+    """What to parse of an HTML body: its bytes when they are UTF-8 (lexbor reads UTF-8
+    bytes as they are, so a page worker skips decoding ~120 KB it would only encode
+    again), else the text decode_page would give. Same tree either way
+    (extract.html.parse_html; tests/test_extract_bytes.py)."""
+    codec, name, _media = _choose(body.raw, body.content_type)
+    if name == "utf-8":
+        return body.raw[len(codecs.BOM_UTF8):] if codec == "utf-8-sig" else body.raw
+    return body.raw.decode(codec, errors="replace")
+
+
+def _choose(raw: bytes, content_type: str | None) -> tuple[str, str, str]:
+    """(the codec to decode `raw` with, the encoding's name, the media type)."""
     media, declared = parse_content_type(content_type)
     media = media or _sniff_media(raw)
     for bom, codec, name in _BOMS:
         if raw.startswith(bom):
-            return raw.decode(codec, errors="replace"), name, media
+            return codec, name, media
     header_codec = _codec(declared)
     if _is_feed(media):
         feed_codec = header_codec or _codec(_first(_XML_ENCODING, raw)) or "utf-8"
-        return raw.decode(feed_codec, errors="replace"), feed_codec, media
+        return feed_codec, feed_codec, media
     chosen = _document_codec(raw, media, declared, header_codec)
-    return raw.decode(chosen, errors="replace"), chosen, media
+    return chosen, chosen, media
 
 
 def _document_codec(raw: bytes, media: str, declared: str | None,

@@ -40,9 +40,10 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from syndicator.config import ArticleSelectors
-from syndicator.decode import decode_page
+from syndicator.decode import markup
 from syndicator.errors import ExtractError, WorkerFailed
-from syndicator.extract.selectors import extract_article
+from syndicator.extract.html import page_markup
+from syndicator.extract.selectors import extract_article_markup
 from syndicator.model import Article, Body, Item, Page
 from syndicator.normalise import (
     NormaliseContext,
@@ -73,17 +74,23 @@ def read_article(page: Page, selectors: ArticleSelectors | None, card: Article,
                  ctx: NormaliseContext) -> ArticleWork:
     """Extract the page, merge it with the listing card and normalise. Pure; never raises
     for the page's faults (an ExtractError becomes `error`)."""
-    try:
-        article = extract_article(page, selectors)
-    except ExtractError as exc:
-        return ArticleWork(error=str(exc))
-    return ArticleWork(item=normalise_article(merge_card_and_page(card, article), ctx))
+    return _read(page_markup(page), page.final_url, selectors, card, ctx)
 
 
 def read_body(body: Body, selectors: ArticleSelectors | None, card: Article,
               ctx: NormaliseContext) -> ArticleWork:
-    """read_article of the body, decoded first."""
-    return read_article(decode_page(body), selectors, card, ctx)
+    """read_article of the body. A UTF-8 body is parsed as it is, never decoded to a str
+    (decode.markup): ~0.1-0.25 ms a page less."""
+    return _read(markup(body), body.final_url, selectors, card, ctx)
+
+
+def _read(page: str | bytes, final_url: str, selectors: ArticleSelectors | None,
+          card: Article, ctx: NormaliseContext) -> ArticleWork:
+    try:
+        article = extract_article_markup(page, final_url, selectors)
+    except ExtractError as exc:
+        return ArticleWork(error=str(exc))
+    return ArticleWork(item=normalise_article(merge_card_and_page(card, article), ctx))
 
 
 def auto_processes(cpus: int | None = None) -> int:

@@ -5,16 +5,19 @@ decoded text gives."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from syndicator.config import load_config
-from syndicator.decode import decode_page
+from syndicator.config import ArticleSelectors, load_config
+from syndicator.decode import decode_page, markup
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.extract import extract_article, extract_listing
 from syndicator.extract.html import page_markup, parse_html
-from syndicator.model import Body, Page
+from syndicator.model import Article, Body, Page
+from syndicator.normalise import NormaliseContext
+from syndicator.workers import read_article, read_body
 
 
 def _page(raw: bytes, url: str = "https://example.org/a/",
@@ -70,3 +73,40 @@ def test_other_charsets_are_parsed_from_the_decoded_text() -> None:
                  content_type="text/html; charset=windows-1251")
     assert page.encoding == "cp1251" and page_markup(page) == page.text
     assert extract_article(page, None).title == "Прывітанне"
+
+
+CTX = NormaliseContext(source_id="office", language="ru", timezone="Europe/Minsk",
+                       date_format=None, now=datetime(2025, 11, 20, 12, 0, tzinfo=UTC))
+_DOC = ("<html><head><title>Навіны</title>{meta}</head><body><article><h1>Загаловак</h1>"
+        "<p>Тэкст артыкула, 3 чэрвеня 2021.</p></article></body></html>")
+
+
+@pytest.mark.parametrize(("raw", "content_type"), [
+    (_DOC.format(meta="").encode(), "text/html; charset=utf-8"),
+    (b"\xef\xbb\xbf" + _DOC.format(meta="").encode(), "text/html"),
+    (_DOC.format(meta="").encode("cp1251"), "text/html; charset=windows-1251"),
+    (_DOC.format(meta='<meta charset="windows-1251">').encode("cp1251"), "text/html"),
+    (_DOC.format(meta='<meta charset="windows-1251">').encode("cp1251"), None),
+    (_DOC.format(meta="").encode("utf-16"), "text/html"),
+    (_DOC.format(meta="").encode() + b"\xff", "text/html"),          # invalid: detection
+    (_DOC.format(meta="").encode(), "text/html; charset=iso-8859-1"),  # the weak default
+], ids=["utf8-header", "utf8-bom", "cp1251-header", "cp1251-meta", "cp1251-meta-no-type",
+        "utf16-bom", "invalid-utf8", "latin1-default"])
+def test_a_body_read_undecoded_gives_what_its_decoded_page_gives(
+        raw: bytes, content_type: str | None) -> None:
+    """The page worker's path (read_body: bytes when UTF-8, decode.markup) and the page
+    path (decode_page, then read_article) agree, whatever the charset signals say."""
+    body = Body(url="https://office.example/ru/a.html",
+                final_url="https://office.example/ru/a.html", status=200, raw=raw,
+                content_type=content_type)
+    selectors = ArticleSelectors(title="h1", content="article")
+    card = Article(url=body.url)
+    undecoded = read_body(body, selectors, card, CTX)
+    assert undecoded == read_article(decode_page(body), selectors, card, CTX)
+    assert undecoded.item is not None and undecoded.error is None
+    page = decode_page(body)
+    assert isinstance(markup(body), bytes) == (page.encoding == "utf-8")
+    if page.encoding != "utf-8":
+        assert markup(body) == page.text
+    if page.text.count("Загаловак"):
+        assert undecoded.item.title == "Загаловак"

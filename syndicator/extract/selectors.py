@@ -43,7 +43,7 @@ from syndicator.extract.html import (
 from syndicator.extract.structured import extract_structured, page_language
 from syndicator.model import Article, Listing, Page
 
-__all__ = ["extract_article", "extract_listing", "guess_content"]
+__all__ = ["extract_article", "extract_article_markup", "extract_listing", "guess_content"]
 
 # Elements that are never article text, in the content and in the readability guess.
 _NOT_CONTENT = ("script", "style", "noscript", "template")
@@ -171,12 +171,19 @@ def _image(node: Node, selector: str) -> str | None:
 
 def extract_article(page: Page, selectors: ArticleSelectors | None) -> Article:
     """An article page → Article: selectors first, structured metadata for the rest."""
+    return extract_article_markup(page_markup(page), page.final_url, selectors)
+
+
+def extract_article_markup(markup: str | bytes, final_url: str,
+                           selectors: ArticleSelectors | None) -> Article:
+    """extract_article of a page given as what to parse (text, or UTF-8 bytes) and the URL
+    it came from (a page worker reads bodies it never decodes)."""
     sel = selectors or ArticleSelectors()
-    soup = parse_html(page_markup(page))
+    soup = parse_html(markup)
     # `remove` goes first so that nothing (not even the fallbacks) sees those blocks.
     remove_selectors(soup, sel.remove)
-    base = base_url(soup, page.final_url)
-    meta = extract_structured(soup, page.final_url)
+    base = base_url(soup, final_url)
+    meta = extract_structured(soup, final_url)
 
     title = select_value(soup, sel.title) if sel.title else None
     visible_dates = _date_candidates(soup, sel.date)
@@ -188,7 +195,7 @@ def extract_article(page: Page, selectors: ArticleSelectors | None) -> Article:
     content = _content(soup, sel.content, base)
 
     return Article(
-        url=page.final_url,
+        url=final_url,
         title=title or meta.title,
         dates=_unique([*visible_dates, *meta.dates]),
         updated=updated or meta.updated,
