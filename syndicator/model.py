@@ -35,7 +35,8 @@ class Page:
 @dataclass(frozen=True)
 class Body:
     """A fetched document before decoding: its bytes and the Content-Type they came with
-    (decode.decode_page makes the Page). Lets a page worker process do the decoding."""
+    (decode.decode_page makes the Page). A page worker is handed the Body and parses it
+    as it is when it is UTF-8 (decode.markup), decoding only other charsets."""
 
     url: str
     final_url: str
