@@ -57,6 +57,13 @@ log = logging.getLogger(__name__)
 # Below this many article pages in one run, starting workers (~0.3 s) costs more than it saves.
 MIN_BATCH = 24
 MAX_AUTO_PROCESSES = 4
+# A page goes to the least busy worker unless that worker already has this many pages sent
+# and unanswered: then the fetch thread reads it here. One page being read and two queued
+# keep a worker busy across the hand-offs; a page sent beyond that would only wait while
+# this process, which fetches and stores and is not saturated by that, has CPU to spare.
+# Measured on the bench crawl (2 cores, one worker): 3 reads ~10 % more pages a second than
+# never reading here, 1-2 and 6-12 less.
+SHARE_AT = 3
 # A worker's first message: its imports are done and it takes pages.
 READY = "ready"
 
@@ -257,9 +264,12 @@ class _Worker:
 class PageWorkers:
     """`read_body` in `processes` worker processes (0: always inline)."""
 
-    def __init__(self, processes: int, *, min_batch: int = MIN_BATCH) -> None:
+    def __init__(self, processes: int, *, min_batch: int = MIN_BATCH,
+                 share_at: int = SHARE_AT) -> None:
         self.processes = max(0, processes)
         self.min_batch = min_batch
+        self.share_at = share_at
+        self.shared = 0             # pages read here while the workers were busy
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self._broken = False
@@ -321,8 +331,8 @@ class PageWorkers:
                    ctx: NormaliseContext, *, pooled: bool) -> Callable[[], ArticleWork]:
         """Start read_body(...) and return what gives its result. Pooled, the page goes
         to a worker and this returns at once, so a fetch thread can go on fetching while
-        the page is read (sending blocks only while the socket to the worker is full: at
-        most a few pages wait). Otherwise the page is read here, now."""
+        the page is read. Otherwise, or when every worker has `share_at` pages waiting
+        already, the page is read here, now."""
         # Only workers that finished starting: until one has, this thread reads the page
         # (this process would otherwise idle while the worker imports).
         workers = [w for w in self._all if w.ready.is_set()]
@@ -330,6 +340,10 @@ class PageWorkers:
             work = read_body(body, selectors, card, ctx)
             return lambda: work
         worker = min(workers, key=lambda w: w.load)
+        if worker.load >= self.share_at:
+            self.shared += 1
+            work = read_body(body, selectors, card, ctx)
+            return lambda: work
         try:
             future = worker.submit((body, selectors, card, ctx))
         except WorkerFailed:

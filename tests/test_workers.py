@@ -42,7 +42,7 @@ def _crawl(config: Config, base: Path, workers: PageWorkers) -> dict[str, dict[s
             assert result.ok, result.errors
         assert workers.started == workers.processes
         if workers.processes:
-            assert sum(w.sent for w in workers._all) >= 20
+            assert sum(w.sent for w in workers._all) >= (20 if workers.share_at > 100 else 1)
         items = app.store.latest([s.id for s in config.sources], limit=1000)
     # first_seen/last_seen are the run's time; everything else must be the same.
     return {item.url: {k: v for k, v in asdict(item).items() if k not in {"first_seen",
@@ -53,9 +53,36 @@ def _crawl(config: Config, base: Path, workers: PageWorkers) -> dict[str, dict[s
 def test_workers_store_exactly_what_the_main_process_stores(office_site: Site,
                                                             tmp_path: Path) -> None:
     inline = _crawl(office_site.config, tmp_path / "inline", PageWorkers(0))
-    pooled = _crawl(office_site.config, tmp_path / "pooled", PageWorkers(2, min_batch=1))
+    # Every page to the workers, then pages shared between them and this process.
+    pooled = _crawl(office_site.config, tmp_path / "pooled",
+                    PageWorkers(2, min_batch=1, share_at=1_000_000))
+    shared = PageWorkers(1, min_batch=1, share_at=1)
+    mixed = _crawl(office_site.config, tmp_path / "mixed", shared)
     assert len(inline) >= 20
     assert pooled == inline
+    assert mixed == inline
+
+
+def test_a_busy_worker_leaves_the_page_to_this_process(office_site: Site) -> None:
+    selectors = office_site.config.sources[0].article
+    with office_site.app() as app:
+        page = _page(office_site, app)
+    card = Article(url=page.url)
+    expected = read_body(page, selectors, card, CTX)
+    workers = PageWorkers(1, min_batch=1, share_at=2)
+    try:
+        assert workers.wants(1) and workers.wait_ready(30)
+        (worker,) = workers._all
+        busy = [workers.call("time:sleep", 0.5) for _ in range(2)]
+        assert worker.load == 2
+        assert workers.read(page, selectors, card, CTX, pooled=True) == expected
+        assert (workers.shared, worker.sent) == (1, 0)      # read here, not queued
+        for future in busy:
+            assert future is not None and future.result(timeout=30) is None
+        assert workers.read(page, selectors, card, CTX, pooled=True) == expected
+        assert (workers.shared, worker.sent) == (1, 1)      # idle again: the worker reads
+    finally:
+        workers.close()
 
 
 def _page(site: Site, app: App) -> Body:
