@@ -12,6 +12,11 @@ uvicorn's path to the ASGI app unchanged.
     uvicorn.Config(app, http=FeedHttpProtocol)        # `syndicator run` / `serve`
     uvicorn --http syndicator.web.protocol:FeedHttpProtocol ...
 
+Two per-request costs of uvicorn's protocol are cut for every request: the ASGI scope is
+built only for requests that go to the app, and the keep-alive timer is one lazy timer per
+idle connection instead of a timer armed and cancelled for every response (same rule).
+Together ~10 µs of Python per feed answer → ~5 µs (in-process loop over `data_received`).
+
 The answer is the one `WebApp` gives through ASGI (same headers, plus uvicorn's `date` and
 `server` default headers), and is counted in the same metrics. uvicorn's path is taken
 whenever anything is unusual: no `WebApp` found behind uvicorn's own wrappers, an access
@@ -61,6 +66,17 @@ class FeedHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._web = None if self.access_log or self.root_path else find_web_app(self.app)
         self._answered = False      # the current request was answered here
+        # Since when the connection has been idle (loop time); None while a request is
+        # being read or answered. See on_response_complete.
+        self._idle_since: float | None = None
+
+    def on_message_begin(self) -> None:
+        # uvicorn builds the request's ASGI scope here (a dict, a copy of the app state):
+        # wasted on a request answered here, so it is built only when uvicorn's path takes
+        # the request (_to_asgi). on_url and on_header fill these three.
+        self.url = b""
+        self.headers = []
+        self.expect_100_continue = False
 
     def on_headers_complete(self) -> None:
         self._answered = False
@@ -72,7 +88,61 @@ class FeedHttpProtocol(HttpToolsProtocol):
                 and not self.parser.should_upgrade() and self._answer(web)):
             self._answered = True
             return
+        self._to_asgi()
+
+    def _to_asgi(self) -> None:
+        """Hand the request to uvicorn's path: its on_message_begin makes the scope (and
+        resets url, headers and the expect flag, which are put back), then its
+        on_headers_complete starts the ASGI cycle."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.expect_100_continue = url, expect
+        self.headers.extend(headers)        # the list the scope holds as "headers"
         super().on_headers_complete()
+
+    # Keep-alive. uvicorn arms a timer (loop.call_later) after every response and cancels
+    # it when the next request's data arrives: two timer operations per request, a fifth
+    # of the Python time of a feed answer. Here a connection has at most one timer, armed
+    # when it becomes idle with none pending; when the timer fires it closes the
+    # connection if it has been idle for the whole timeout, and otherwise re-arms itself
+    # for what is left. Same rule as uvicorn's: closed `timeout_keep_alive` seconds after
+    # the last response, unless a new request has begun.
+
+    def _unset_keepalive_if_required(self) -> None:
+        self._idle_since = None             # data came: busy until the response is complete
+
+    def on_response_complete(self) -> None:
+        # uvicorn's on_response_complete, with the lazy timer.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._idle_since = None
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
+                                                                self._keep_alive_due)
+
+    def _keep_alive_due(self) -> None:
+        self.timeout_keep_alive_task = None
+        idle_since = self._idle_since
+        if idle_since is None or self.transport.is_closing():
+            return                  # busy now: the response's completion arms a timer again
+        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        if left > 0:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+        else:
+            self.timeout_keep_alive_handler()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def _answer(self, web: WebApp) -> bool:
         started = time.perf_counter()
@@ -93,9 +163,6 @@ class FeedHttpProtocol(HttpToolsProtocol):
             return False
         variant, status, route = chosen
         method = "GET" if self.parser.get_method() == b"GET" else "HEAD"
-        # A response finished now must not leave a keep-alive timer of the previous one
-        # running (uvicorn cancels it only when data arrives).
-        self._unset_keepalive_if_required()
         defaults = self.server_state.default_headers
         if defaults is not FeedHttpProtocol._defaults:
             FeedHttpProtocol._default_lines = b"".join(
