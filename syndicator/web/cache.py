@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -36,6 +37,19 @@ GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True)
+class FileOrigin:
+    """Where a cached body was read from, and the file's identity then: a server may send
+    the body straight from that file (sendfile.py) while the file is still the one read."""
+
+    path: Path
+    identity: tuple[int, int, int, int]     # st_dev, st_ino, st_size, st_mtime_ns
+
+
+def identity_of(stat: os.stat_result) -> tuple[int, int, int, int]:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+@dataclass(frozen=True)
 class CachedFile:
     """One file as the server sends it. `path` is the URL path, e.g. "/office-en.rss"."""
 
@@ -45,6 +59,7 @@ class CachedFile:
     etag: str                   # strong, quoted: "<sha256 prefix>"
     last_modified: str          # HTTP date
     media_type: str
+    origin: FileOrigin | None = None    # None: not read from a file of its own
 
     @property
     def gzip_etag(self) -> str:
@@ -52,7 +67,8 @@ class CachedFile:
         return self.etag[:-1] + '-gz"'
 
 
-def make_cached(path: str, body: bytes, *, media_type: str, mtime: float) -> CachedFile:
+def make_cached(path: str, body: bytes, *, media_type: str, mtime: float,
+                origin: FileOrigin | None = None) -> CachedFile:
     """Hash and compress `body` once. `mtime` (seconds since the epoch) → Last-Modified."""
     digest = hashlib.sha256(body).hexdigest()[:32]
     packed: bytes | None = None
@@ -62,7 +78,8 @@ def make_cached(path: str, body: bytes, *, media_type: str, mtime: float) -> Cac
         if len(packed) >= len(body):
             packed = None
     return CachedFile(path=path, body=body, gzip=packed, etag=f'"{digest}"',
-                      last_modified=formatdate(int(mtime), usegmt=True), media_type=media_type)
+                      last_modified=formatdate(int(mtime), usegmt=True), media_type=media_type,
+                      origin=origin)
 
 
 def media_type_for(path: Path) -> str | None:
@@ -139,11 +156,18 @@ class FeedCache:
         if any(part.startswith(".") for part in url_path.split("/")):
             return None     # temporary files of the atomic writer, archive digests, dot dirs
         try:
-            stat = path.stat()
-            body = path.read_bytes()
+            # Status and bytes from one open file: the writers replace files by renaming, so
+            # both describe the same version, which the origin's identity then names.
+            with path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                body = handle.read()
         except FileNotFoundError:
             return None
         except (IsADirectoryError, PermissionError) as exc:
             log.warning("feed cache: cannot read %s: %s", path, exc)
             return None
-        return make_cached(url_path, body, media_type=media_type, mtime=stat.st_mtime)
+        # A file rewritten in place while it was read is served from memory only.
+        origin = (FileOrigin(path, identity_of(stat)) if len(body) == stat.st_size
+                  else None)
+        return make_cached(url_path, body, media_type=media_type, mtime=stat.st_mtime,
+                           origin=origin)

@@ -21,12 +21,14 @@ the caller counts them under the same route templates as the metrics middleware.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from syndicator.web import conditional
 from syndicator.web.cache import CachedFile, FeedCache
+from syndicator.web.sendfile import OpenFiles
 
 Message = dict[str, Any]
 Header = tuple[bytes, bytes]
@@ -50,6 +52,9 @@ class Variant:
     ok_lines: bytes             # b"name: value\r\n" of `ok`
     not_modified_lines: bytes   # ... of `not_modified`
     data: bytes                 # the bytes sent for a 200 to a GET
+    # The published file `data` was read from, for the HTTP-level path to send with
+    # sendfile (FastPath.file_descriptor); None for a gzip body, which has no file.
+    file: CachedFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +72,7 @@ def _lines(headers: Sequence[Header]) -> bytes:
 
 
 def _variant(body: bytes, etag: str, media_type: str, common: Sequence[Header],
-             encoding: bytes | None) -> Variant:
+             encoding: bytes | None, file: CachedFile | None = None) -> Variant:
     # The same headers as _Handlers.send through Starlette's Response: a 304 has no
     # Content-Type or Content-Length (RFC 9110 §15.4.5), a 200 has both.
     tagged = [*common, (b"etag", etag.encode("latin-1"))]
@@ -78,7 +83,8 @@ def _variant(body: bytes, etag: str, media_type: str, common: Sequence[Header],
                    not_modified={"type": "http.response.start", "status": 304,
                                  "headers": tagged},
                    body={"type": "http.response.body", "body": body},
-                   ok_lines=_lines(full), not_modified_lines=_lines(tagged), data=body)
+                   ok_lines=_lines(full), not_modified_lines=_lines(tagged), data=body,
+                   file=file)
 
 
 class FastPath:
@@ -99,6 +105,16 @@ class FastPath:
         # Only paths of published files get entries (None: not a fast-path file), so this
         # stays as small as the folder however many unknown paths clients ask for.
         self._prepared: dict[str, _Prepared | None] = {}
+        # Descriptors of large files for sendfile; closed with the entries that name them,
+        # and when this FastPath is dropped.
+        self._open_files = OpenFiles()
+        weakref.finalize(self, self._open_files.close_all)
+
+    def file_descriptor(self, variant: Variant) -> int | None:
+        """An open descriptor of the file holding exactly `variant.data`, to send it with
+        sendfile, or None (send the bytes). Valid until the next `select` (which closes
+        the descriptors when the cache was reloaded): use it at once."""
+        return None if variant.file is None else self._open_files.fd_for(variant.file)
 
     def route(self, path: str) -> tuple[str, str] | None:
         """(route template, Cache-Control) when Starlette would send `path` from the cache
@@ -134,6 +150,7 @@ class FastPath:
         if files is not self._files:          # a (re)load: prepare anew, lazily
             self._files = files
             self._prepared = {}
+            self._open_files.close_all()       # no entry names these descriptors now
         try:
             prepared = self._prepared[path]
         except KeyError:
@@ -181,6 +198,6 @@ class FastPath:
         return _Prepared(
             file=file, route=route, tags=tags,
             etags=frozenset(tag.encode("latin-1") for tag in tags),
-            plain=_variant(file.body, file.etag, file.media_type, common, None),
+            plain=_variant(file.body, file.etag, file.media_type, common, None, file),
             packed=(_variant(file.gzip, file.gzip_etag, file.media_type, common, b"gzip")
                     if file.gzip is not None else None))

@@ -31,6 +31,8 @@ fails there, not in production. The only module besides service.py that imports 
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 import urllib.parse
 from typing import Any
@@ -39,6 +41,7 @@ import httptools
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from syndicator.web import sendfile
 from syndicator.web.app import WebApp
 
 _FAST_METHODS = frozenset({b"GET", b"HEAD"})
@@ -64,11 +67,39 @@ class FeedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._web = None if self.access_log or self.root_path else find_web_app(self.app)
+        # uvicorn logs access lines when its access logger has handlers (self.access_log);
+        # answers written here would be missing from that log, so they are written here
+        # only when the operator turned the access log off. Deciding by the setting, not
+        # the handlers: test runners attach capture handlers to every logger.
+        logging_access = self.config.access_log and self.access_log
+        self._web = None if logging_access or self.root_path else find_web_app(self.app)
         self._answered = False      # the current request was answered here
         # Since when the connection has been idle (loop time); None while a request is
         # being read or answered. See on_response_complete.
         self._idle_since: float | None = None
+        self._socket: socket.socket | None = None      # for sendfile; see connection_made
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # Large feed bodies go out with sendfile on this connection's socket (sendfile.py):
+        # a socket object over the transport's descriptor (uvloop's own stand-in cannot
+        # send with flags), detached in connection_lost so that it never closes it. Plain
+        # TCP only: through TLS every byte must pass the transport.
+        if self._web is None or not sendfile.AVAILABLE or self.scheme != "http":
+            return
+        raw = transport.get_extra_info("socket")
+        if raw is None or raw.family not in (socket.AF_INET, socket.AF_INET6):
+            return
+        try:
+            own = socket.socket(raw.family, raw.type, fileno=raw.fileno())
+        except OSError:
+            return
+        try:
+            own.setblocking(False)  # never wait in the event loop, whatever the default
+        except OSError:
+            own.detach()
+            return
+        self._socket = own
 
     def on_message_begin(self) -> None:
         # uvicorn builds the request's ASGI scope here (a dict, a copy of the app state):
@@ -139,6 +170,9 @@ class FeedHttpProtocol(HttpToolsProtocol):
             self.timeout_keep_alive_handler()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._socket is not None:
+            self._socket.detach()           # the descriptor is the transport's to close
+            self._socket = None
         super().connection_lost(exc)
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
@@ -180,12 +214,29 @@ class FeedHttpProtocol(HttpToolsProtocol):
         if not keep_alive:
             head.append(_CLOSE)
         head.append(b"\r\n")
-        self.transport.writelines((b"".join(head), body) if body else head)
+        fd = (web.fast.file_descriptor(variant)
+              if body and self._socket is not None and not self.transport.get_write_buffer_size()
+              else None)
+        if fd is not None:
+            self._send_file(b"".join(head), body, fd)
+        else:
+            self.transport.writelines((b"".join(head), body) if body else head)
         if not keep_alive:
             self.transport.close()
         web.metrics.http_request(route, method, status, time.perf_counter() - started)
         self.on_response_complete()     # counts the request, arms the keep-alive timer
         return True
+
+    def _send_file(self, head: bytes, body: bytes, fd: int) -> None:
+        """Head and body straight to the socket, the body by sendfile from `fd` (a file
+        holding exactly `body`); what did not go out at once follows through the
+        transport, in order (its buffer was empty, so nothing can come between)."""
+        assert self._socket is not None
+        head_sent, body_sent = sendfile.send_head_and_file(self._socket, head, fd, len(body))
+        if head_sent < len(head):
+            self.transport.writelines((head[head_sent:], body))
+        elif body_sent < len(body):
+            self.transport.write(memoryview(body)[body_sent:])
 
     def on_body(self, body: bytes) -> None:
         if not self._answered:      # a body sent with a GET we answered: nobody reads it

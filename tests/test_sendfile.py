@@ -1,0 +1,173 @@
+"""Large feed answers sent with sendfile (syndicator/web/sendfile.py) over a real socket:
+every byte arrives, in order, whatever the reader's pace, and only while the file on disk is
+still the version in memory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from syndicator.publish import build_feeds
+from syndicator.store import Store
+from syndicator.web import sendfile
+from syndicator.web.app import WebApp, create_web_app
+from syndicator.web.cache import FeedCache, make_cached
+from syndicator.web.context import WebContext
+from tests.test_web import NOW, FakeStatus, Server, _exchange, fill, make_config
+
+pytestmark = pytest.mark.skipif(not sendfile.AVAILABLE, reason="no sendfile/MSG_MORE here")
+
+
+@dataclass
+class Served:
+    web: WebApp
+    cache: FeedCache
+    folder: Path
+    url: str
+    client: httpx.Client
+
+    @property
+    def open_files(self) -> int:
+        return len(self.web.fast._open_files)
+
+    def publish(self, name: str, body: bytes) -> Path:
+        """Write a file as the publisher does (a new file renamed over the old one)."""
+        path = self.folder / name
+        temporary = path.with_name(f".{name}.tmp")
+        temporary.write_bytes(body)
+        temporary.replace(path)
+        return path
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    config = make_config(tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    fill(store)
+    build_feeds(config, store, NOW)
+    cache = FeedCache(config.output_path)
+    cache.load_all()
+    web = create_web_app(WebContext(config=config, store=store, cache=cache,
+                                    status=FakeStatus()))
+    assert isinstance(web, WebApp)
+    with Server(web) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        yield Served(web, cache, config.output_path, server.url, client)
+    store.close()
+
+
+def _big(size: int, mark: bytes = b"a") -> bytes:
+    line = b"<!-- " + mark * 70 + b" -->\n"
+    return (b'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>\n'
+            + line * (size // len(line)) + b"</channel></rss>\n")
+
+
+def test_a_large_feed_is_sent_from_its_file(served: Served) -> None:
+    body = _big(600_000)
+    served.cache.reload([served.publish("office-en.rss", body)])
+    etag = served.cache.get("/office-en.rss").etag  # type: ignore[union-attr]
+    for _ in range(20):                           # one keep-alive connection
+        answer = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
+        assert answer.status_code == 200
+        assert answer.content == body
+        assert answer.headers["content-length"] == str(len(body))
+        assert answer.headers["etag"] == etag
+    assert served.open_files == 1                 # sent from the file, opened once
+    packed = served.client.get("/office-en.rss", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"    # from memory: no file of its own
+    assert packed.content == body                          # (httpx inflates it)
+    small = served.client.get("/office-be.json", headers={"Accept-Encoding": "identity"})
+    assert small.content == (served.folder / "office-be.json").read_bytes()
+    assert served.open_files == 1                 # small files go out from memory
+    head = served.client.head("/office-en.rss", headers={"Accept-Encoding": "identity"})
+    assert head.content == b"" and head.headers["content-length"] == str(len(body))
+
+
+def test_a_slow_reader_gets_every_byte_in_order(served: Served) -> None:
+    # 16 MB does not fit the socket buffers at once: sendfile sends what fits, the transport
+    # the rest, and a pipelined second request is answered after all of the first.
+    body = _big(16_000_000, b"b")
+    served.cache.reload([served.publish("office-en.rss", body)])
+    request = b"GET /office-en.rss HTTP/1.1\r\nHost: x\r\n\r\n"
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16_384)
+        sock.sendall(request)
+        time.sleep(0.3)                           # the server's first send fills the buffers
+        sock.sendall(request)
+        reader = sock.makefile("rb")
+        for _ in range(2):
+            status = reader.readline()
+            assert status.startswith(b"HTTP/1.1 200"), status
+            length = None
+            while (line := reader.readline()) != b"\r\n":
+                name, _, value = line.partition(b":")
+                if name.lower() == b"content-length":
+                    length = int(value)
+            assert length == len(body)
+            assert reader.read(length) == body
+
+
+def test_pipelined_and_closing_requests_for_a_large_feed(served: Served) -> None:
+    body = _big(300_000, b"c")
+    served.cache.reload([served.publish("office-en.rss", body)])
+    url = served.url
+    raw = (b"GET /office-en.rss HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /office-be.json HTTP/1.1\r\nHost: x\r\n\r\n"
+           b"GET /office-en.rss HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    responses, closed = _exchange(url, raw)
+    assert [r[2] for r in responses] == [body, (served.folder / "office-be.json").read_bytes(),
+                                         body]
+    assert closed
+
+
+def test_a_file_replaced_before_a_reload_is_answered_from_memory(served: Served) -> None:
+    old = _big(300_000, b"d")
+    served.cache.reload([served.publish("office-en.rss", old)])
+    # A build replaces the file; the cache has not reloaded yet. Sending the new file
+    # under the old ETag would be wrong: the answer is the version the cache holds.
+    served.publish("office-en.rss", _big(300_000, b"e"))
+    answer = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
+    assert answer.content == old
+    assert served.open_files == 0
+
+
+def test_a_file_rewritten_in_place_is_answered_from_memory(served: Served) -> None:
+    old = _big(300_000, b"f")
+    path = served.publish("office-en.rss", old)
+    served.cache.reload([path])
+    with path.open("r+b") as handle:              # same inode, same size, new bytes
+        handle.write(_big(300_000, b"g"))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+    answer = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
+    assert answer.content == old
+    assert served.open_files == 0
+
+
+def test_open_files_are_few_checked_and_closed(tmp_path: Path) -> None:
+    big, other, small = _big(100_000), _big(100_000, b"h"), b"<rss/>"
+    for name, body in (("a.rss", big), ("b.rss", other), ("c.rss", small)):
+        (tmp_path / name).write_bytes(body)
+    cache = FeedCache(tmp_path)
+    cache.load_all()
+    files = sendfile.OpenFiles(limit=1)
+    a, b, c = (cache.get(f"/{n}") for n in ("a.rss", "b.rss", "c.rss"))
+    assert a is not None and b is not None and c is not None
+    fd = files.fd_for(a)
+    assert fd is not None and os.pread(fd, 64, 0) == big[:64]
+    assert files.fd_for(a) == fd                  # kept, not opened again
+    assert files.fd_for(c) is None                # small: from memory
+    assert files.fd_for(b) is None                # over the limit: from memory
+    made = make_cached("/d.rss", big, media_type="application/rss+xml", mtime=0)
+    assert files.fd_for(made) is None             # not read from a file
+    files.close_all()
+    assert len(files) == 0
+    with pytest.raises(OSError):
+        os.fstat(fd)
