@@ -1,13 +1,13 @@
-"""Serving: Syndicator's web app (uvicorn) against nginx on the same feed file, with wrk.
+"""Serving: Syndicator against nginx on the same feed file, with wrk.
 
     python -m bench.serving --workdir DIR [--seconds 10]
 
 `run()` builds a ~200 KB RSS feed into DIR/feeds (a real store, real `build_feeds`), then
-points wrk (`-t2 -c64 --latency`) at nginx serving that folder and at the app, `create_web_app`
-over a `FeedCache` as `syndicator serve` wires it, in several uvicorn set-ups: for the full
-feed (200) and for a conditional request that gets 304. Same wrk settings for all. The app
-runs as `uvicorn --factory bench.serving:asgi` (config from $BENCH_CONFIG).
-"""
+points wrk (`-t2 -c64 --latency`) at nginx serving that folder and at Syndicator: the real
+`syndicator serve` command (one process, and `server.workers: auto`), and for comparison
+plain uvicorn set-ups over the same app (`uvicorn --factory bench.serving:asgi`, config
+from $BENCH_CONFIG). For each: the full feed (200) and a conditional request that gets 304.
+Same wrk settings for all."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,23 @@ def _app_server(config: Path, workers: int, http: str, loop: str) -> tuple[subpr
     return process, f"http://127.0.0.1:{port}/"
 
 
+def _serve_command(config: Path, workers: int | str) -> tuple[subprocess.Popen[bytes], str]:
+    """`syndicator serve` itself, on `config` with `server.workers` set."""
+    import yaml
+
+    port = free_port()
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["server"] = {"host": "127.0.0.1", "port": port, "workers": workers}
+    own = config.with_name(f"serve-{workers}.yaml")       # beside it: same relative paths
+    own.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    process = subprocess.Popen([sys.executable, "-m", "syndicator", "--config", str(own),
+                                "serve"], env=env, cwd=config.parent,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _wait_for_port(port, process, timeout=30)
+    return process, f"http://127.0.0.1:{port}/"
+
+
 def asgi() -> Any:
     """The app as `syndicator serve` wires it (uvicorn factory; config from $BENCH_CONFIG)."""
     from syndicator.app import make_app
@@ -128,24 +146,27 @@ def run(workdir: Path, *, seconds: int, tools: dict[str, str | None],
     if not tools.get("wrk"):
         return {"skipped": "wrk is not installed (apt-get install -y wrk)",
                 "rows": [("wrk", "not installed: serving not measured", "")]}
-    setups = [("uvicorn 1 worker", 1, "h11", "asyncio")]
+    # (row name, how to start it): plain uvicorn over the app for comparison, then
+    # `syndicator serve` itself (prepared answers written at the HTTP layer, sendfile), as
+    # one process and with `server.workers: auto` (one per CPU, as nginx runs here).
+    setups: list[tuple[str, Callable[[], tuple[subprocess.Popen[bytes], str]]]] = [
+        ("uvicorn 1 worker", lambda: _app_server(config, 1, "h11", "asyncio"))]
     if not quick:
-        fast = _available("httptools") and _available("uvloop")
-        # The last rows are what `syndicator serve` runs: prepared answers written at the
-        # HTTP layer (syndicator.web.protocol), on httptools + uvloop.
-        protocol = "syndicator.web.protocol:FeedHttpProtocol"
-        setups += ([("uvicorn 1 worker httptools+uvloop", 1, "httptools", "uvloop"),
-                    ("uvicorn 2 workers httptools+uvloop", 2, "httptools", "uvloop"),
-                    ("syndicator serve path, 1 worker", 1, protocol, "uvloop"),
-                    ("syndicator serve path, 2 workers", 2, protocol, "uvloop")] if fast
-                   else [("uvicorn 2 workers", 2, "h11", "asyncio")])
+        if _available("httptools") and _available("uvloop"):
+            setups += [("uvicorn 1 worker httptools+uvloop",
+                        lambda: _app_server(config, 1, "httptools", "uvloop")),
+                       ("uvicorn 2 workers httptools+uvloop",
+                        lambda: _app_server(config, 2, "httptools", "uvloop"))]
+        setups += [("syndicator serve, 1 process", lambda: _serve_command(config, 1)),
+                   (f"syndicator serve, workers: auto ({_cpus()})",
+                    lambda: _serve_command(config, "auto"))]
     results: list[dict[str, Any]] = []
     feeds = workdir / "feeds"
     if tools.get("nginx"):
         with serve([Vhost(feeds)], prefer="nginx", workers=2) as servers:
             results.append(_measure("nginx 2 workers", servers.urls[0], seconds))
-    for name, workers, http, loop in setups:
-        process, base = _app_server(config, workers, http, loop)
+    for name, start in setups:
+        process, base = start()
         try:
             time.sleep(0.5)
             results.append(_measure(name, base, seconds))
@@ -164,10 +185,18 @@ def run(workdir: Path, *, seconds: int, tools: dict[str, str | None],
                      else "")
             label = (f"{found['server']}, {found['bytes'] // 1024} KB feed" if kind == "full"
                      else f"{found['server']}, 304")
+            # The issue's target is for the 202 KB feed; 304s are measured, not targeted.
             rows.append((label, f"{figures['rps']:.0f} req/s{ratio}, p50 {figures['p50_ms']:.2f}"
                          f" ms, p99 {figures['p99_ms']:.2f} ms",
-                         "≥ 0.8× nginx, p99 ≤ 10 ms" if found is not reference else ""))
+                         "≥ 0.8× nginx, p99 ≤ 10 ms"
+                         if found is not reference and kind == "full" else ""))
     return {"results": results, "rows": rows, "wrk": " ".join(WRK) + f" -d{seconds}s"}
+
+
+def _cpus() -> int:
+    from syndicator.config import ServerConfig
+
+    return ServerConfig(workers="auto").processes()
 
 
 def _available(module: str) -> bool:

@@ -236,7 +236,27 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     # `serve` only: processes answering on the one socket (`run` keeps one: its scheduler).
-    workers: int = Field(default=1, ge=1, le=64)
+    # "auto": one per CPU this process may run on, as nginx's `worker_processes auto`.
+    workers: int | Literal["auto"] = 1
+
+    @field_validator("workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        # One message for both forms, instead of one per member of the union.
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)
+                               and 1 <= value <= 64):
+            return value
+        raise ValueError(f"must be a number of processes from 1 to 64, or auto (got {value!r})")
+
+    def processes(self) -> int:
+        """How many processes `serve` forks: `workers`, with "auto" resolved."""
+        if self.workers != "auto":
+            return self.workers
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except (AttributeError, OSError):     # not on Linux
+            cpus = os.cpu_count() or 1
+        return max(1, min(64, cpus))
 
 
 class WebSubConfig(_Model):

@@ -447,7 +447,7 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
             cleanup.callback(StoreLock(db).acquire().release)
         sock = listen(config.server.host, config.server.port)
         cleanup.callback(sock.close)
-        if config.server.workers > 1:
+        if config.server.workers != 1:
             log.warning("server.workers is for `syndicator serve`; `run` answers HTTP from "
                         "its one process, beside its scheduler")
         enabled = [s for s in config.sources if s.enabled]
@@ -500,7 +500,7 @@ def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
     with contextlib.ExitStack() as cleanup:
         sock = listen(config.server.host, config.server.port)
         cleanup.callback(sock.close)
-        workers = config.server.workers
+        workers = config.server.processes()
 
         def announce() -> None:
             echo(f"syndicator serve: serving {address(sock)} from {config.output_path} "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,18 @@ def test_errors_name_key_path_and_line(replace: str, path: str, line: int | None
     assert error.line == line
     assert words in str(error)
     assert f"line {line}: {path}" in str(error)
+
+
+def test_server_workers_take_a_count_or_auto() -> None:
+    assert parse_config(GOOD).server.processes() == 1
+    with_server = GOOD + "server: {workers: auto}\n"
+    assert parse_config(with_server).server.processes() == len(os.sched_getaffinity(0))
+    assert parse_config(GOOD + "server: {workers: 3}\n").server.processes() == 3
+    for bad in ("many", "0", "65", "true"):
+        with pytest.raises(ConfigError) as info:
+            parse_config(GOOD + f"server: {{workers: {bad}}}\n", file="config.yaml")
+        assert info.value.path == "server.workers"
+        assert "from 1 to 64, or auto" in str(info.value)
 
 
 def test_html_source_needs_list_block() -> None:

@@ -1,5 +1,5 @@
-"""`syndicator serve` with `server.workers: 2`, as a real process: forked workers answer on
-one socket, and SIGTERM stops them all."""
+"""`syndicator serve` with `server.workers: 2` (and `auto`: one per CPU), as a real
+process: forked workers answer on one socket, and SIGTERM stops them all."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ CONFIG = """
 site: {{title: "Test feeds", base_url: "http://127.0.0.1:{port}/"}}
 storage: "sqlite:///store.db"
 output_dir: feeds
-server: {{host: 127.0.0.1, port: {port}, workers: 2}}
+server: {{host: 127.0.0.1, port: {port}, workers: {workers}}}
 sources:
   - {{id: news, type: feed, url: "http://127.0.0.1:9/feed.xml", language: en}}
 feeds:
@@ -49,10 +49,14 @@ def wait_for_feed(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
-def test_serve_with_two_workers_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("setting", ["2", "auto"])
+def test_serve_with_workers_answers_and_stops_on_sigterm(tmp_path: Path, setting: str) -> None:
+    expected = len(os.sched_getaffinity(0)) if setting == "auto" else int(setting)
+    if expected < 2:
+        pytest.skip("one CPU: `auto` is one process, no workers")
     port = free_port()
     config = tmp_path / "config.yaml"
-    config.write_text(CONFIG.format(port=port))
+    config.write_text(CONFIG.format(port=port, workers=setting))
     command = [sys.executable, "-m", "syndicator", "--config", str(config)]
     subprocess.run([*command, "build"], cwd=tmp_path, check=True, capture_output=True)
     log = (tmp_path / "serve.log").open("wb")
@@ -62,7 +66,7 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(tmp_path: Path) -> 
         first = wait_for_feed(f"http://127.0.0.1:{port}/news.rss", process)
         assert first.status_code == 200 and b"<rss" in first.content
         workers = children(process.pid)
-        assert len(workers) == 2
+        assert len(workers) == expected
         # Every answer is the same file, whichever worker took the connection.
         for _ in range(10):
             with httpx.Client(trust_env=False) as client:   # a new connection each time
@@ -82,4 +86,4 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(tmp_path: Path) -> 
             process.wait()
         log.close()
     output = (tmp_path / "serve.log").read_text()
-    assert "2 workers" in output, output
+    assert f"{expected} workers" in output, output
