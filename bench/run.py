@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -269,13 +270,24 @@ def machine() -> dict[str, Any]:
             versions[name] = None
     return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "nproc": os.cpu_count(),
             "cpu": cpu, "python": platform.python_version(), "load": os.getloadavg(),
-            "versions": versions}
+            "speed_ms": python_speed_ms(), "versions": versions}
+
+
+def python_speed_ms() -> float:
+    """How fast this machine runs Python right now: `sum(range(10**6))`, best of 5, in ms.
+
+    The absolute targets (ms of CPU per poll, seconds per build) move with it: a shared VM's
+    speed drifts (on the bench machine 11–23 ms within one session), so the header prints it
+    beside the figures."""
+    return min(timeit.repeat("sum(range(10**6))", number=5, repeat=5)) / 5 * 1000
 
 
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [f"Syndicator benchmarks, {m['date']}: {m['nproc']} CPUs ({m['cpu']}), "
-             f"Python {m['python']}, load {m['load'][0]:.1f}; site served by {results['server']}",
+             f"Python {m['python']}, load {m['load'][0]:.1f}, Python speed "
+             f"{m.get('speed_ms', float('nan')):.1f} ms per sum(range(10**6)); site served by "
+             f"{results['server']}",
              "", "| benchmark | figure | measured | target |", "|---|---|---|---|"]
 
     def row(bench: str, figure: str, value: str, target: str = "") -> None:
