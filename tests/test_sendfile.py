@@ -4,15 +4,20 @@ still the version in memory."""
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from syndicator.publish import build_feeds
 from syndicator.store import Store
@@ -20,6 +25,7 @@ from syndicator.web import sendfile
 from syndicator.web.app import WebApp, create_web_app
 from syndicator.web.cache import FeedCache, make_cached
 from syndicator.web.context import WebContext
+from syndicator.web.protocol import FeedHttpProtocol
 from tests.test_web import NOW, FakeStatus, Server, _exchange, fill, make_config
 
 pytestmark = pytest.mark.skipif(not sendfile.AVAILABLE, reason="no sendfile/MSG_MORE here")
@@ -171,3 +177,55 @@ def test_open_files_are_few_checked_and_closed(tmp_path: Path) -> None:
     assert len(files) == 0
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+class _Echo(asyncio.Protocol):
+    """Stands in for a WebSocket protocol: uvicorn hands it the upgraded connection."""
+
+    def __init__(self, **_: object) -> None:
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:   # uvloop's, not an asyncio.Transport
+        self.transport = transport
+        transport.write(b"UPGRADED\n")
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport is not None and b"\r\n\r\n" not in data:   # not the replayed request
+            self.transport.write(data)
+
+
+def test_an_upgraded_connection_keeps_its_socket(served: Served) -> None:
+    # FeedHttpProtocol holds a socket object over the connection's descriptor; when uvicorn
+    # hands the connection to a WebSocket protocol, this one is dropped without a
+    # connection_lost, and collecting it must not close the descriptor under the new owner.
+    config = uvicorn.Config(served.web, host="127.0.0.1", port=0, log_level="warning",
+                            lifespan="off", ws=_Echo, access_log=False, http=FeedHttpProtocol)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive()
+            time.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(b"GET /office-en.rss HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200")
+            sock.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+                         b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            line = b""
+            while not line.endswith(b"UPGRADED\n"):
+                chunk = sock.recv(65536)
+                assert chunk, "closed before the upgrade"
+                line = (line + chunk)[-64:]
+            for _ in range(3):
+                gc.collect()
+            time.sleep(0.2)
+            sock.sendall(b"ping")
+            assert sock.recv(4) == b"ping"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -169,11 +169,20 @@ class FeedHttpProtocol(HttpToolsProtocol):
         else:
             self.timeout_keep_alive_handler()
 
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _forget_socket(self) -> None:
         if self._socket is not None:
             self._socket.detach()           # the descriptor is the transport's to close
             self._socket = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget_socket()
         super().connection_lost(exc)
+
+    def handle_websocket_upgrade(self) -> None:
+        # The transport goes to another protocol and this one is dropped without a
+        # connection_lost: its socket object must not close the descriptor when collected.
+        self._forget_socket()
+        super().handle_websocket_upgrade()
         if self.timeout_keep_alive_task is not None:
             self.timeout_keep_alive_task.cancel()
             self.timeout_keep_alive_task = None
