@@ -1,6 +1,6 @@
 """Large feed answers sent with sendfile (syndicator/web/sendfile.py) over a real socket:
-every byte arrives, in order, whatever the reader's pace, and only while the file on disk is
-still the version in memory."""
+every byte arrives, in order, whatever the reader's pace, and always the bytes in memory
+(which the headers describe), whatever happens to the published file meanwhile."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from syndicator.publish import build_feeds
 from syndicator.store import Store
 from syndicator.web import sendfile
 from syndicator.web.app import WebApp, create_web_app
-from syndicator.web.cache import FeedCache, make_cached
+from syndicator.web.cache import FeedCache
 from syndicator.web.context import WebContext
 from syndicator.web.protocol import FeedHttpProtocol
 from tests.test_web import NOW, FakeStatus, Server, _exchange, fill, make_config
@@ -84,9 +84,9 @@ def test_a_large_feed_is_sent_from_its_file(served: Served) -> None:
         assert answer.content == body
         assert answer.headers["content-length"] == str(len(body))
         assert answer.headers["etag"] == etag
-    assert served.open_files == 1                 # sent from the file, opened once
+    assert served.open_files == 1                 # sent from one copy, made once
     packed = served.client.get("/office-en.rss", headers={"Accept-Encoding": "gzip"})
-    assert packed.headers["content-encoding"] == "gzip"    # from memory: no file of its own
+    assert packed.headers["content-encoding"] == "gzip"    # ~2 KB: from memory
     assert packed.content == body                          # (httpx inflates it)
     small = served.client.get("/office-be.json", headers={"Accept-Encoding": "identity"})
     assert small.content == (served.folder / "office-be.json").read_bytes()
@@ -133,50 +133,64 @@ def test_pipelined_and_closing_requests_for_a_large_feed(served: Served) -> None
     assert closed
 
 
-def test_a_file_replaced_before_a_reload_is_answered_from_memory(served: Served) -> None:
+def test_a_replaced_or_rewritten_file_never_changes_an_answer(served: Served) -> None:
     old = _big(300_000, b"d")
-    served.cache.reload([served.publish("office-en.rss", old)])
-    # A build replaces the file; the cache has not reloaded yet. Sending the new file
-    # under the old ETag would be wrong: the answer is the version the cache holds.
-    served.publish("office-en.rss", _big(300_000, b"e"))
-    answer = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
-    assert answer.content == old
-    assert served.open_files == 0
-
-
-def test_a_file_rewritten_in_place_is_answered_from_memory(served: Served) -> None:
-    old = _big(300_000, b"f")
     path = served.publish("office-en.rss", old)
     served.cache.reload([path])
-    with path.open("r+b") as handle:              # same inode, same size, new bytes
-        handle.write(_big(300_000, b"g"))
-    stat = path.stat()
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-    answer = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
-    assert answer.content == old
-    assert served.open_files == 0
+    first = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
+    assert first.content == old and served.open_files == 1
+    # A build replaces the file, then a tool rewrites it in place; the cache has not
+    # reloaded. The answers stay the version the cache holds (and its ETag describes).
+    served.publish("office-en.rss", _big(300_000, b"e"))
+    with path.open("r+b") as handle:
+        handle.write(_big(300_000, b"f"))
+    for _ in range(3):
+        again = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
+        assert again.content == old
+        assert again.headers["etag"] == first.headers["etag"]
+    served.cache.reload([path])                   # now the new version, from a new copy
+    fresh = served.client.get("/office-en.rss", headers={"Accept-Encoding": "identity"})
+    assert fresh.content == _big(300_000, b"f")
+    assert served.open_files == 1
 
 
-def test_open_files_are_few_checked_and_closed(tmp_path: Path) -> None:
+def test_a_large_gzip_body_is_sent_from_a_copy_too(served: Served) -> None:
+    body = os.urandom(200_000).hex().encode()      # compresses to ~50 %: stays above 32 KB
+    served.cache.reload([served.publish("office-en.json", body)])
+    packed = served.cache.get("/office-en.json")
+    assert packed is not None and packed.gzip is not None and len(packed.gzip) > 100_000
+    host, port = served.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /office-en.json HTTP/1.1\r\nHost: x\r\n"
+                     b"Accept-Encoding: gzip\r\n\r\n")
+        reader = sock.makefile("rb")
+        assert reader.readline().startswith(b"HTTP/1.1 200")
+        headers = {}
+        while (line := reader.readline()) != b"\r\n":
+            name, _, value = line.partition(b":")
+            headers[name.lower()] = value.strip()
+        assert headers[b"content-encoding"] == b"gzip"
+        assert reader.read(int(headers[b"content-length"])) == packed.gzip
+    assert served.open_files == 1
+
+
+def test_open_files_are_few_exact_and_closed(tmp_path: Path) -> None:
+    files = sendfile.OpenFiles(tmp_path, limit=1)
     big, other, small = _big(100_000), _big(100_000, b"h"), b"<rss/>"
-    for name, body in (("a.rss", big), ("b.rss", other), ("c.rss", small)):
-        (tmp_path / name).write_bytes(body)
-    cache = FeedCache(tmp_path)
-    cache.load_all()
-    files = sendfile.OpenFiles(limit=1)
-    a, b, c = (cache.get(f"/{n}") for n in ("a.rss", "b.rss", "c.rss"))
-    assert a is not None and b is not None and c is not None
-    fd = files.fd_for(a)
-    assert fd is not None and os.pread(fd, 64, 0) == big[:64]
-    assert files.fd_for(a) == fd                  # kept, not opened again
-    assert files.fd_for(c) is None                # small: from memory
-    assert files.fd_for(b) is None                # over the limit: from memory
-    made = make_cached("/d.rss", big, media_type="application/rss+xml", mtime=0)
-    assert files.fd_for(made) is None             # not read from a file
+    fd = files.fd_for(big)
+    assert fd is not None
+    assert os.pread(fd, len(big) + 10, 0) == big  # exactly the bytes
+    assert files.fd_for(big) == fd                # kept, not copied again
+    assert files.fd_for(big[:-1] + big[-1:]) is None   # another body, equal bytes: over the limit
+    assert files.fd_for(small) is None            # small: from memory
+    assert files.fd_for(other) is None            # over the limit: from memory
+    assert list(tmp_path.iterdir()) == []         # the copies have no name
     files.close_all()
     assert len(files) == 0
     with pytest.raises(OSError):
         os.fstat(fd)
+    missing = sendfile.OpenFiles(tmp_path / "gone")
+    assert missing.fd_for(big) is None            # no folder: from memory, no error
 
 
 class _Echo(asyncio.Protocol):

@@ -37,19 +37,6 @@ GZIP_LEVEL = 6
 
 
 @dataclass(frozen=True)
-class FileOrigin:
-    """Where a cached body was read from, and the file's identity then: a server may send
-    the body straight from that file (sendfile.py) while the file is still the one read."""
-
-    path: Path
-    identity: tuple[int, int, int, int]     # st_dev, st_ino, st_size, st_mtime_ns
-
-
-def identity_of(stat: os.stat_result) -> tuple[int, int, int, int]:
-    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
-
-
-@dataclass(frozen=True)
 class CachedFile:
     """One file as the server sends it. `path` is the URL path, e.g. "/office-en.rss"."""
 
@@ -59,7 +46,6 @@ class CachedFile:
     etag: str                   # strong, quoted: "<sha256 prefix>"
     last_modified: str          # HTTP date
     media_type: str
-    origin: FileOrigin | None = None    # None: not read from a file of its own
 
     @property
     def gzip_etag(self) -> str:
@@ -67,8 +53,7 @@ class CachedFile:
         return self.etag[:-1] + '-gz"'
 
 
-def make_cached(path: str, body: bytes, *, media_type: str, mtime: float,
-                origin: FileOrigin | None = None) -> CachedFile:
+def make_cached(path: str, body: bytes, *, media_type: str, mtime: float) -> CachedFile:
     """Hash and compress `body` once. `mtime` (seconds since the epoch) → Last-Modified."""
     digest = hashlib.sha256(body).hexdigest()[:32]
     packed: bytes | None = None
@@ -78,8 +63,7 @@ def make_cached(path: str, body: bytes, *, media_type: str, mtime: float,
         if len(packed) >= len(body):
             packed = None
     return CachedFile(path=path, body=body, gzip=packed, etag=f'"{digest}"',
-                      last_modified=formatdate(int(mtime), usegmt=True), media_type=media_type,
-                      origin=origin)
+                      last_modified=formatdate(int(mtime), usegmt=True), media_type=media_type)
 
 
 def media_type_for(path: Path) -> str | None:
@@ -157,7 +141,7 @@ class FeedCache:
             return None     # temporary files of the atomic writer, archive digests, dot dirs
         try:
             # Status and bytes from one open file: the writers replace files by renaming, so
-            # both describe the same version, which the origin's identity then names.
+            # both describe the same version (Last-Modified is that version's).
             with path.open("rb") as handle:
                 stat = os.fstat(handle.fileno())
                 body = handle.read()
@@ -166,8 +150,4 @@ class FeedCache:
         except (IsADirectoryError, PermissionError) as exc:
             log.warning("feed cache: cannot read %s: %s", path, exc)
             return None
-        # A file rewritten in place while it was read is served from memory only.
-        origin = (FileOrigin(path, identity_of(stat)) if len(body) == stat.st_size
-                  else None)
-        return make_cached(url_path, body, media_type=media_type, mtime=stat.st_mtime,
-                           origin=origin)
+        return make_cached(url_path, body, media_type=media_type, mtime=stat.st_mtime)

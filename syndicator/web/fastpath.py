@@ -52,9 +52,6 @@ class Variant:
     ok_lines: bytes             # b"name: value\r\n" of `ok`
     not_modified_lines: bytes   # ... of `not_modified`
     data: bytes                 # the bytes sent for a 200 to a GET
-    # The published file `data` was read from, for the HTTP-level path to send with
-    # sendfile (FastPath.file_descriptor); None for a gzip body, which has no file.
-    file: CachedFile | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +69,7 @@ def _lines(headers: Sequence[Header]) -> bytes:
 
 
 def _variant(body: bytes, etag: str, media_type: str, common: Sequence[Header],
-             encoding: bytes | None, file: CachedFile | None = None) -> Variant:
+             encoding: bytes | None) -> Variant:
     # The same headers as _Handlers.send through Starlette's Response: a 304 has no
     # Content-Type or Content-Length (RFC 9110 §15.4.5), a 200 has both.
     tagged = [*common, (b"etag", etag.encode("latin-1"))]
@@ -83,8 +80,7 @@ def _variant(body: bytes, etag: str, media_type: str, common: Sequence[Header],
                    not_modified={"type": "http.response.start", "status": 304,
                                  "headers": tagged},
                    body={"type": "http.response.body", "body": body},
-                   ok_lines=_lines(full), not_modified_lines=_lines(tagged), data=body,
-                   file=file)
+                   ok_lines=_lines(full), not_modified_lines=_lines(tagged), data=body)
 
 
 class FastPath:
@@ -105,16 +101,16 @@ class FastPath:
         # Only paths of published files get entries (None: not a fast-path file), so this
         # stays as small as the folder however many unknown paths clients ask for.
         self._prepared: dict[str, _Prepared | None] = {}
-        # Descriptors of large files for sendfile; closed with the entries that name them,
-        # and when this FastPath is dropped.
-        self._open_files = OpenFiles()
+        # Private file copies of large bodies for sendfile; closed with the entries whose
+        # bodies they hold, and when this FastPath is dropped.
+        self._open_files = OpenFiles(cache.output_dir)
         weakref.finalize(self, self._open_files.close_all)
 
     def file_descriptor(self, variant: Variant) -> int | None:
-        """An open descriptor of the file holding exactly `variant.data`, to send it with
-        sendfile, or None (send the bytes). Valid until the next `select` (which closes
-        the descriptors when the cache was reloaded): use it at once."""
-        return None if variant.file is None else self._open_files.fd_for(variant.file)
+        """A descriptor of a file holding exactly `variant.data`, to send it with sendfile,
+        or None (send the bytes). Valid until the next `select` (which closes the
+        descriptors when the cache was reloaded): use it at once."""
+        return self._open_files.fd_for(variant.data)
 
     def route(self, path: str) -> tuple[str, str] | None:
         """(route template, Cache-Control) when Starlette would send `path` from the cache
@@ -198,6 +194,6 @@ class FastPath:
         return _Prepared(
             file=file, route=route, tags=tags,
             etags=frozenset(tag.encode("latin-1") for tag in tags),
-            plain=_variant(file.body, file.etag, file.media_type, common, None, file),
+            plain=_variant(file.body, file.etag, file.media_type, common, None),
             packed=(_variant(file.gzip, file.gzip_etag, file.media_type, common, b"gzip")
                     if file.gzip is not None else None))

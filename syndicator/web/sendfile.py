@@ -1,72 +1,82 @@
-"""Large feed answers sent from their files with sendfile(2), as nginx sends them.
+"""Large feed answers sent with sendfile(2), as nginx sends files.
 
 Writing a 200 KB answer from memory makes the kernel copy it into the socket buffers first;
-`sendfile` hands it the file's page-cache pages instead. On the bench machine (2 cores,
-loopback, wrk with 64 connections) a bare uvloop server spent ~46 µs of CPU per 202 KB
-answer with one `writev`, and ~30 µs with the head sent with MSG_MORE and the body with
-sendfile: 25,000–27,000 answers a second instead of 15,500–20,000, near nginx (~31 µs).
+`sendfile` hands it page-cache pages instead. On the bench machine (2 cores, loopback, wrk
+with 64 connections) a bare uvloop server spent ~46 µs of CPU per 202 KB answer with one
+`writev`, and ~30 µs with the head sent with MSG_MORE and the body with sendfile: 25,000–
+27,000 answers a second instead of 15,500–20,000, near nginx (~31 µs).
 
-Only what is safe to send this way is: the identity body of a published file, read from
-a file whose identity (device, inode, size, mtime) is still the one recorded when the
-body was read (`cache.FileOrigin`; the writers replace files by renaming, so a rewritten
-file is a new inode), over a plain TCP socket (never TLS: the bytes must go through the
-transport's encryption), when nothing is waiting in the transport's buffer (the answer
-must follow what was sent before it). Everything else, and whatever sendfile could not
-send at once, goes through the transport as before.
+The file sent is a private copy of the bytes in memory, not the published file: an
+unlinked file (O_TMPFILE) in the output folder's file system, written once when the body is
+first sent after a (re)load. No other program can change it, so what goes out is always
+exactly the bytes the headers (ETag, Content-Length) describe, even while a build replaces
+the published file, or a tool rewrites it in place; and gzip bodies, which have no file of
+their own, go out the same way. Only bodies of 32 KB or more, over plain TCP (never TLS:
+the bytes must go through the transport's encryption), when nothing is waiting in the
+transport's buffer (the answer must follow what was sent before it). Whatever sendfile
+could not send at once goes through the transport.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+from pathlib import Path
 
-from syndicator.web.cache import CachedFile, identity_of
+log = logging.getLogger(__name__)
 
 # Below this size one writev from memory costs less than the two calls sendfile needs.
 SENDFILE_MIN_BYTES = 32 * 1024
-# Open files kept for sendfile: a server's traffic is a few popular feeds, and every
-# descriptor kept is one fewer for connections. Files asked for once this many are open
-# are answered from memory until the next reload.
+# Copies kept for sendfile: a server's traffic is a few popular feeds, and every descriptor
+# kept is one fewer for connections. Bodies asked for once this many are kept are answered
+# from memory until the next reload.
 MAX_OPEN_FILES = 64
 
 AVAILABLE = hasattr(os, "sendfile") and hasattr(socket, "MSG_MORE")
 
 
 class OpenFiles:
-    """File descriptors of published files, opened on first use, for one event loop thread
+    """Private file copies of large bodies, made on first use, for one event loop thread
     (not thread-safe). A descriptor stays valid until `close_all`, which the owner calls
-    when it drops everything it derived from the files (a cache reload)."""
+    when it drops the bodies (a cache reload)."""
 
-    def __init__(self, limit: int = MAX_OPEN_FILES) -> None:
+    def __init__(self, folder: Path, limit: int = MAX_OPEN_FILES) -> None:
+        self._folder = folder
         self._limit = limit
-        self._open: dict[str, tuple[CachedFile, int]] = {}
+        # id(body) -> (body, descriptor): the body is kept, so its id is not reused.
+        self._open: dict[int, tuple[bytes, int]] = {}
+        self._unsupported = not AVAILABLE or not hasattr(os, "O_TMPFILE")
 
     def __len__(self) -> int:
         return len(self._open)
 
-    def fd_for(self, file: CachedFile) -> int | None:
-        """An open descriptor of the file `file` was read from, or None: not worth it (a
-        small body), no file of its own, the limit reached, or the file on disk is not that
-        version any more (then the answer comes from memory, which holds the version read)."""
-        if not AVAILABLE or file.origin is None or len(file.body) < SENDFILE_MIN_BYTES:
+    def fd_for(self, body: bytes) -> int | None:
+        """A descriptor of a file holding exactly `body`, or None: a small body, the limit
+        reached, or no unlinked files here (the answer then comes from memory)."""
+        if len(body) < SENDFILE_MIN_BYTES or self._unsupported:
             return None
-        kept = self._open.get(file.path)
-        if kept is not None:
-            return kept[1] if kept[0] is file else None
+        kept = self._open.get(id(body))
+        if kept is not None and kept[0] is body:
+            return kept[1]
         if len(self._open) >= self._limit:
             return None
         try:
-            fd = os.open(file.origin.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError:
+            fd = os.open(self._folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        except OSError as exc:      # a file system without O_TMPFILE, a read-only folder
+            log.info("feed bodies are sent from memory: no unlinked file in %s (%s)",
+                     self._folder, exc)
+            self._unsupported = True
             return None
         try:
-            same = identity_of(os.fstat(fd)) == file.origin.identity
-        except OSError:
-            same = False
-        if not same:
+            view = memoryview(body)
+            while view:
+                view = view[os.write(fd, view):]
+        except OSError as exc:      # a full disk: this body goes out from memory
+            log.warning("cannot copy a feed body for sendfile into %s: %s", self._folder, exc)
             os.close(fd)
             return None
-        self._open[file.path] = (file, fd)
+        self._open[id(body)] = (body, fd)
         return fd
 
     def close_all(self) -> None:
