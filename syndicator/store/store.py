@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -1032,12 +1032,13 @@ class HistoryEntry:
 
 # -- feed build records ------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
-class FeedLink:
+class FeedLink(NamedTuple):
     """One link of an item to a source, with the item's light fields (no content).
 
     Times are *time keys*: UTC as "YYYY-MM-DD HH:MM:SS.ffffff", which sort as the times do
-    and are cheap to read back (SQLite stores exactly this text)."""
+    and are cheap to read back (SQLite stores exactly this text). A named tuple, not a
+    frozen dataclass: a full build makes one per link of the whole history (100,000 and
+    more), and a tuple is made ~5× faster."""
 
     item_id: str
     source_id: str
@@ -1071,12 +1072,20 @@ def _feed_link_select(text: bool) -> Any:
     return select(*columns).join(t_items, t_items.c.id == t_links.c.item_id)
 
 
+_NO_TEXT = ("", "")
+
+
 def _feed_link(row: Row[Any]) -> FeedLink:
-    mapping = row._mapping
-    return FeedLink(item_id=row.item_id, source_id=row.source_id,
-                    first_seen=_time_key(row.first_seen), published=_time_key(row.published),
-                    updated=_time_key(row.updated), content_hash=row.content_hash,
-                    title=mapping.get("title", ""), summary=mapping.get("summary", ""))
+    # By position (the columns of _feed_link_select): name look-ups on a Row cost more than
+    # the rest of a link, and a full build reads every link of the history.
+    item_id, source_id, first_seen, published, updated, content_hash, *text = cast(
+        "tuple[Any, ...]", row)
+    if first_seen.__class__ is not str:     # PostgreSQL hands back datetimes
+        first_seen, published, updated = (_time_key(first_seen), _time_key(published),
+                                          _time_key(updated))
+    title, summary = text or _NO_TEXT
+    return FeedLink(item_id, source_id, first_seen, published, updated, content_hash, title,
+                    summary)
 
 
 def _time_key(value: str | datetime) -> str:
