@@ -497,15 +497,34 @@ def _page_ids(store: ArchiveSource, plan: _Feed,
     return [(link.item_id, _link_digest_entry(link)) for _, link in found]
 
 
+# Per archive folder: its mtime and page count at the last look, and the pages missing then.
+# A folder whose mtime has not changed since has had no file added or removed, so an
+# incremental build (every source run) need not list thousands of names again (~4 ms of a
+# ~30 ms build on the bench). A file removed within the same clock tick (a few ms) as that
+# look goes unnoticed until the folder next changes: such pages are a repair of files
+# deleted by hand, not something a build depends on.
+_MISSING: dict[Path, tuple[int, int, frozenset[int]]] = {}
+
+
 def _missing_pages(config: Config, feed: FeedConfig, count: int) -> set[int]:
     """Archived pages of which some format's file is missing (deleted by hand)."""
     folder = config.output_path / ARCHIVE_DIR / feed.id
     try:
+        mtime = os.stat(folder).st_mtime_ns
+    except FileNotFoundError:
+        _MISSING.pop(folder, None)
+        return set(range(1, count + 1))
+    seen = _MISSING.get(folder)
+    if seen is not None and seen[0] == mtime and seen[1] == count:
+        return set(seen[2])
+    try:
         names = set(os.listdir(folder))
     except FileNotFoundError:
         names = set()
-    return {n for n in range(1, count + 1)
-            if any(f"{n}.{ext}" not in names for ext in FORMATS)}
+    missing = {n for n in range(1, count + 1)
+               if any(f"{n}.{ext}" not in names for ext in FORMATS)}
+    _MISSING[folder] = (mtime, count, frozenset(missing))
+    return missing
 
 
 def _plan_from_history(plans: list[_Feed], store: ArchiveSource) -> None:
