@@ -9,6 +9,7 @@ the value).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -344,6 +345,13 @@ class EmailTarget(PushTargetBase):
 PushTarget = Annotated[TelegramTarget | EmailTarget, Field(discriminator="type")]
 
 
+@functools.lru_cache(maxsize=64)
+def _resolved(base_dir: Path, path: str) -> Path:
+    # resolve() asks the file system about every component (~0.1 ms), and a build asks for
+    # the output folder a dozen times; the folder is taken to stay where it is meanwhile.
+    return (base_dir / path).resolve()
+
+
 class Config(_Model):
     site: SiteConfig = SiteConfig()
     storage: str = "sqlite:///syndicator.db"
@@ -432,7 +440,7 @@ class Config(_Model):
 
     @property
     def output_path(self) -> Path:
-        return (self.base_dir / self.output_dir).resolve()
+        return _resolved(self.base_dir, self.output_dir)
 
     @property
     def storage_url(self) -> str:
