@@ -19,14 +19,11 @@ import httpx
 import pytest
 import uvicorn
 
-from syndicator.publish import build_feeds
-from syndicator.store import Store
 from syndicator.web import sendfile
-from syndicator.web.app import WebApp, create_web_app
+from syndicator.web.app import WebApp
 from syndicator.web.cache import FeedCache
-from syndicator.web.context import WebContext
 from syndicator.web.protocol import FeedHttpProtocol
-from tests.test_web import NOW, FakeStatus, Server, _exchange, fill, make_config
+from tests.test_web import _exchange, start
 
 pytestmark = pytest.mark.skipif(not sendfile.AVAILABLE, reason="no sendfile/MSG_MORE here")
 
@@ -54,18 +51,10 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    config = make_config(tmp_path)
-    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    fill(store)
-    build_feeds(config, store, NOW)
-    cache = FeedCache(config.output_path)
-    cache.load_all()
-    web = create_web_app(WebContext(config=config, store=store, cache=cache,
-                                    status=FakeStatus()))
-    assert isinstance(web, WebApp)
-    with Server(web) as server, httpx.Client(base_url=server.url, timeout=10) as client:
-        yield Served(web, cache, config.output_path, server.url, client)
-    store.close()
+    for env in start(tmp_path):       # test_web's server, on FeedHttpProtocol
+        assert isinstance(env.web, WebApp)
+        yield Served(env.web, env.cache, env.config.output_path,
+                     str(env.client.base_url).rstrip("/"), env.client)
 
 
 def _big(size: int, mark: bytes = b"a") -> bytes:

@@ -171,6 +171,7 @@ class Env:
     status: FakeStatus
     ctx: WebContext
     client: httpx.Client
+    web: Starlette
 
     def file(self, name: str) -> bytes:
         return (self.config.output_path / name).read_bytes()
@@ -185,9 +186,9 @@ def start(tmp: Path, http: str = "http") -> Iterator[Env]:
     cache.load_all()
     status = FakeStatus()
     ctx = WebContext(config=config, store=store, cache=cache, status=status)
-    with Server(create_web_app(ctx), http) as server, \
-            httpx.Client(base_url=server.url, timeout=10) as client:
-        yield Env(config, store, cache, status, ctx, client)
+    web = create_web_app(ctx)
+    with Server(web, http) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        yield Env(config, store, cache, status, ctx, client, web)
     store.close()
 
 
