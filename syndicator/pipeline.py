@@ -22,7 +22,7 @@ from syndicator import __version__
 from syndicator.app import App
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError, SyndicatorError
-from syndicator.extract import extract_listing, parse_feed, parse_sitemap
+from syndicator.extract import extract_listing
 from syndicator.health import layout_check
 from syndicator.model import (
     Article,
@@ -267,6 +267,9 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
         return None, [state] if _changed(known, answer.validators) else []
     run.pages += 1
     progress("page", source.url)
+    # Imported here: feedparser (~30 modules) only for feed sources.
+    from syndicator.extract.feed import parse_feed
+
     cards: dict[str, Article] = {}
     for card in parse_feed(answer):
         cards.setdefault(_key(card.url), card)
@@ -285,6 +288,8 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
         return None, states if _changed(known, answer.validators) else []
     run.pages += 1
     progress("page", source.url)
+    from syndicator.extract.sitemap import parse_sitemap
+
     sitemap = parse_sitemap(answer)
     articles = list(sitemap.articles)
     for child in sitemap.sitemaps[:source.max_sitemaps]:

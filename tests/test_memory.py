@@ -1,5 +1,6 @@
-"""What a build imports, in its own process and in its archive worker: their imports are most
-of their memory (bench/README.md, "memory"), so modules a build does not need stay out."""
+"""What a build imports, in its own process and in its archive worker, and what a page worker
+imports: their imports are most of their memory (bench/README.md, "memory"), so modules they
+do not need stay out."""
 
 from __future__ import annotations
 
@@ -70,3 +71,16 @@ def test_the_archive_worker_imports_no_sqlalchemy_and_no_feedgen(tmp_path: Path)
             "pickle = __import__('pickle')\n"
             "pickle.loads(sys.stdin.buffer.read())().items_for_build(['x'])\n")
     assert _imported(code, NOT_FOR_A_WORKER, pickle.dumps(factory)) == []
+
+
+# A page worker reads article pages: no feed or sitemap parsing, no HTTP, no storage.
+NOT_FOR_A_PAGE_WORKER = {"feedparser", "requests", "urllib3", "sqlalchemy", "alembic",
+                         "feedgen", "syndicator.extract.feed", "syndicator.extract.sitemap"}
+
+
+def test_a_page_worker_imports_only_what_reading_a_page_needs() -> None:
+    # What `python -m syndicator.workers FD` imports before it says READY.
+    code = ("import syndicator.workers\n"
+            "from syndicator.normalise import load_libraries\n"
+            "load_libraries()\n")
+    assert _imported(code, NOT_FOR_A_PAGE_WORKER) == []

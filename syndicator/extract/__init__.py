@@ -7,19 +7,49 @@
     sitemap.py     XML sitemaps and sitemap indexes (news and image extensions)
 """
 
-from syndicator.extract.feed import check_xml_safety, parse_feed
-from syndicator.extract.html import (
-    drop_tracking_pixels,
-    parse_html,
-    remove_selectors,
-    select_value,
-    select_values,
-    selector_error,
-    split_selector,
-)
-from syndicator.extract.selectors import extract_article, extract_listing, guess_content
-from syndicator.extract.sitemap import Sitemap, parse_sitemap
-from syndicator.extract.structured import extract_structured
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from syndicator.extract.feed import check_xml_safety, parse_feed
+    from syndicator.extract.html import (
+        drop_tracking_pixels,
+        parse_html,
+        remove_selectors,
+        select_value,
+        select_values,
+        selector_error,
+        split_selector,
+    )
+    from syndicator.extract.selectors import extract_article, extract_listing, guess_content
+    from syndicator.extract.sitemap import Sitemap, parse_sitemap
+    from syndicator.extract.structured import extract_structured
+
+# Where each name lives. Imported on first use (PEP 562), not with the package: a page
+# worker imports extract.html and extract.selectors, and should not pay for feedparser
+# (~30 modules, ~6 MB) and the sitemap reader, which only the main process uses.
+_HOMES = {
+    "check_xml_safety": "feed", "parse_feed": "feed",
+    "drop_tracking_pixels": "html", "parse_html": "html", "remove_selectors": "html",
+    "select_value": "html", "select_values": "html", "selector_error": "html",
+    "split_selector": "html",
+    "extract_article": "selectors", "extract_listing": "selectors",
+    "guess_content": "selectors",
+    "Sitemap": "sitemap", "parse_sitemap": "sitemap",
+    "extract_structured": "structured",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value         # found directly from now on
+    return value
+
 
 __all__ = [
     "Sitemap",
