@@ -33,6 +33,7 @@ from bench.common import (
     parse_emitted,
     peak_rss_mb,
     process_peak_rss_mb,
+    settle,
     write_config,
 )
 from syndicator.app import App, make_app
@@ -152,7 +153,8 @@ def _source_ids(sources: int) -> list[str]:
 BUILD_NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) -> None:
+def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
+          quiet: bool = True) -> None:
     """Full builds of all feeds (and archives) from `items` stored items, then incremental
     builds after one new item each. The store is seeded by another process first (`seed`),
     so that the memory figure is the build's, not what writing 100,000 items left behind."""
@@ -169,8 +171,13 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
         full_cpu: list[float] = []
         workers_peak: list[float] = []
         written = 0
-        for _ in range(full_runs):
+        settled: list[float] = []
+        for run in range(full_runs):
+            # Each full build writes a folder of its own: deleting the last one's 1.5 GB
+            # just before would charge the kernel's clean-up to this one (see `settle`).
+            config = config.model_copy(update={"output_dir": str(workdir / f"feeds.{run}")})
             shutil.rmtree(config.output_path, ignore_errors=True)
+            settled.append(settle() if quiet else 0.0)
             parallel.LAST_WORKER_PEAKS_MB.clear()
             with measure() as phase:
                 result = build_feeds(config, app.store, now)
@@ -184,6 +191,7 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
         incremental: list[float] = []
         incremental_cpu: list[float] = []
         rewritten: list[int] = []
+        settled.append(settle() if quiet else 0.0)
         for run in range(runs):
             later = now + timedelta(minutes=run + 1)
             _seed(app, ids[:1], 1, later, start=items + run)
@@ -192,8 +200,10 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int) ->
             incremental.append(phase.wall)
             incremental_cpu.append(phase.cpu)
             rewritten.append(len(result.written))
+    for run in range(full_runs - 1):     # all but the last full build's folder
+        shutil.rmtree(workdir / f"feeds.{run}", ignore_errors=True)
     emit(task="build", items=items, feeds=len(feeds), seed_wall=seeded["wall"],
-         full=full, full_cpu=full_cpu, files=written, incremental=incremental,
+         settled=settled, full=full, full_cpu=full_cpu, files=written, incremental=incremental,
          incremental_cpu=incremental_cpu, rewritten=rewritten,
          # As the crawl's figure: this process's peak plus the archive worker's.
          peak_rss_mb=peak_rss_mb() + max(workers_peak, default=0.0),
@@ -278,6 +288,8 @@ def main() -> None:
     b.add_argument("--runs", type=int, default=3, help="incremental builds")
     b.add_argument("--full-runs", type=int, default=1, help="full builds (each from scratch)")
     b.add_argument("--workdir", type=Path, required=True)
+    b.add_argument("--no-settle", dest="settle", action="store_false",
+                   help="time at once, without waiting for a quiet machine (smoke runs)")
     args = parser.parse_args()
     if args.task == "crawl":
         crawl(args.site, args.workdir, concurrency=args.concurrency, per_host=args.per_host,
@@ -288,7 +300,8 @@ def main() -> None:
     elif args.task == "seed":
         seed(args.workdir, args.items, args.sources)
     else:
-        build(args.workdir, args.items, args.sources, args.runs, args.full_runs)
+        build(args.workdir, args.items, args.sources, args.runs, args.full_runs,
+              quiet=args.settle)
 
 
 if __name__ == "__main__":

@@ -49,12 +49,13 @@ class Sizes:
     wrk_seconds: int
     deliveries: int
     chats: int
+    settle: bool = True    # build: wait for a quiet machine before each timing (bench.common)
 
 
 FULL = Sizes(articles=2000, runs=3, naive_runs=1, sources=200, naive_sample=20,
              items=100_000, full_build_runs=1, wrk_seconds=10, deliveries=1000, chats=50)
 QUICK = Sizes(articles=24, runs=1, naive_runs=1, sources=4, naive_sample=2, items=300,
-              full_build_runs=1, wrk_seconds=1, deliveries=6, chats=3)
+              full_build_runs=1, wrk_seconds=1, deliveries=6, chats=3, settle=False)
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
@@ -221,6 +222,7 @@ def bench_build(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     # Full builds from scratch take minutes at 100k items with archives: one, unless --runs.
     found = contender("ours", "build", "--items", str(sizes.items), "--runs", str(sizes.runs),
                       "--full-runs", str(sizes.full_build_runs),
+                      *(() if sizes.settle else ("--no-settle",)),
                       "--workdir", str(workdir / "ours-build"))
     return {"items": found["items"], "feeds": found["feeds"], "seed_s": found["seed_wall"],
             "full_s": median(found["full"]), "files": found["files"],
