@@ -39,20 +39,21 @@ _DECLARATION = "<?xml version='1.0' encoding='UTF-8'?>\n"
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """One item's entry in every format, plus what the document head needs from it."""
+    """One item's entry in every format (UTF-8: encoded once per item, not once per page
+    that holds it), plus what the document head needs from it."""
 
     id: str
     published: datetime      # UTC, whole seconds
     updated: datetime
     language: str | None
     digest_entry: tuple[str, str, str, str]     # id, content hash, published, updated
-    rss: str
-    atom: str
-    json: str
+    rss: bytes
+    atom: bytes
+    json: bytes
 
     @property
     def size(self) -> int:
-        """Characters held (what a cache of rendered items counts)."""
+        """Bytes held (what a cache of rendered items counts)."""
         return len(self.rss) + len(self.atom) + len(self.json)
 
 
@@ -109,11 +110,13 @@ def render_item(item: Item) -> Rendered:
     return Rendered(
         id=item.id, published=published, updated=updated, language=item.language,
         digest_entry=(item.id, item.content_hash, published_z, updated_z),
-        rss=_rss_item(item, title, summary, content, author, categories, image_type, dates),
-        atom=_atom_entry(item, title, summary, content, author, categories, image_type, dates),
+        rss=_rss_item(item, title, summary, content, author, categories, image_type,
+                      dates).encode("utf-8"),
+        atom=_atom_entry(item, title, summary, content, author, categories, image_type,
+                         dates).encode("utf-8"),
         json=jsonfeed.item_text(item, title=title, summary=summary, content=content,
                                 author=author, tags=categories, published=published_z,
-                                updated=updated_z))
+                                updated=updated_z).encode("utf-8"))
 
 
 def render_item_reusing(item: Item) -> Rendered:
@@ -128,8 +131,7 @@ def render_item_reusing(item: Item) -> Rendered:
     return Rendered(id=item.id, published=published, updated=updated, language=item.language,
                     digest_entry=(item.id, item.content_hash, common.rfc3339(published),
                                   common.rfc3339(updated)),
-                    rss=rss.decode("utf-8"), atom=atom.decode("utf-8"),
-                    json=json_text.decode("utf-8"))
+                    rss=rss, atom=atom, json=json_text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,20 +226,23 @@ def frame_for(feed: FeedConfig, site: SiteConfig, entries: Sequence[Rendered], n
 
 
 def document(ext: str, frame: Frame, entries: Iterable[Rendered]) -> bytes:
-    """A whole document of format `ext` ("rss", "atom", "json") with these entries, in order."""
+    """A whole document of format `ext` ("rss", "atom", "json") with these entries, in order.
+    The entries' bytes are copied once, into the document."""
     if ext == "rss":
         head, tail = _rss_frame(frame)
-        body = "".join(r.rss for r in entries)
+        parts: list[bytes] = [r.rss for r in entries]
     elif ext == "atom":
         head, tail = _atom_frame(frame)
-        body = "".join(r.atom for r in entries)
+        parts = [r.atom for r in entries]
     elif ext == "json":
-        parts = [r.json for r in entries]
+        parts = []
+        for r in entries:
+            parts += (r.json, b",\n")
+        del parts[-1:]      # the items array's separators go between the entries only
         head, tail = _json_frame(frame, bool(parts))
-        body = ",\n".join(parts)
     else:
         raise ValueError(f"unknown format {ext!r}")
-    return (head + body + tail).encode("utf-8")
+    return b"".join([head.encode("utf-8"), *parts, tail.encode("utf-8")])
 
 
 def _self_url(frame: Frame, ext: str) -> str:

@@ -32,10 +32,10 @@ LAYOUT_VERSION = 1
 # The formats of every page, in the order they are written (archive.FORMATS has their
 # feedgen renderers for the current documents).
 EXTENSIONS = ("rss", "atom", "json")
-# Upper bound on the rendered items kept for later pages of a pass (characters of their three
-# entries, ~3 bytes each with the Rendered objects): normally an item leaves the cache after
-# the last page that holds it, long before this.
-CACHE_CHARS = 8_000_000
+# Upper bound on the rendered items kept for later pages of a pass (bytes of their three
+# entries): normally an item leaves the cache after the last page that holds it, long
+# before this.
+CACHE_BYTES = 8_000_000
 # Items fetched from the store per round trip during a full pass.
 FETCH_BATCH = 500
 
@@ -109,7 +109,7 @@ def render_pages(config: Config, output: Path, jobs: Sequence[PageJob], store: I
     Pages of overlapping feeds that hold the same items come close together in that order, so
     each item is rendered once and kept only until the last page of this pass that holds it
     (an "everything" feed and a source's feed share every item). The cache is also capped in
-    size (CACHE_CHARS) for feeds whose join orders disagree; an item evicted early is read
+    size (CACHE_BYTES) for feeds whose join orders disagree; an item evicted early is read
     and rendered again when a later page needs it."""
     last_use: dict[str, int] = {}
     for index, job in enumerate(jobs):
@@ -145,7 +145,7 @@ def render_pages(config: Config, output: Path, jobs: Sequence[PageJob], store: I
                 if last_use[item_id] == index and item_id in cache:
                     size -= cache.pop(item_id).size
         del fetched
-        while size > CACHE_CHARS and cache:   # oldest first (dicts keep insertion order)
+        while size > CACHE_BYTES and cache:   # oldest first (dicts keep insertion order)
             size -= cache.pop(next(iter(cache))).size
         start = end
     return done
