@@ -44,6 +44,10 @@ _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]
 # The same check on UTF-8 bytes, which C does ~10x faster than the regex scans a long text:
 # control bytes, and U+FFFE/U+FFFF (lone surrogates cannot be encoded at all).
 _CONTROL_BYTES = bytes(c for c in range(32) if c not in (0x09, 0x0A, 0x0D))
+# Below this length the regex is the faster check (titles, names, URLs: 0.3 against 0.8 µs).
+_SHORT_TEXT = 256
+# What makes image_type hand a URL to urlsplit (which strips or rejects these).
+_URL_UNUSUAL = re.compile(r"[\\ \t\r\n]")
 
 
 def feed_url(site: SiteConfig, feed: FeedConfig, ext: str) -> str:
@@ -61,6 +65,8 @@ def description(feed: FeedConfig) -> str:
 
 
 def clean(text: str) -> str:
+    if len(text) < _SHORT_TEXT:
+        return text if _XML_INVALID.search(text) is None else _XML_INVALID.sub("", text)
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:
@@ -73,6 +79,8 @@ def clean(text: str) -> str:
 
 def utc(value: datetime) -> datetime:
     """UTC, whole seconds. A naive value is taken as UTC (SQLite hands datetimes back naive)."""
+    if value.tzinfo is UTC and not value.microsecond:
+        return value        # what the store hands a build (datetimes are immutable)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC).replace(microsecond=0)
@@ -106,7 +114,7 @@ def image_type(url: str) -> str:
     # The plain http(s) URL is read directly (urlsplit costs more than the rest of an
     # archive entry); anything else goes through urlsplit.
     head, sep, rest = url.partition("://")
-    if sep and head in ("http", "https") and not any(c in rest for c in "\\ \t\r\n"):
+    if sep and head in ("http", "https") and _URL_UNUSUAL.search(rest) is None:
         path = rest.split("#", 1)[0].split("?", 1)[0]
         slash = path.find("/")
         path = path[slash:] if slash != -1 else ""
