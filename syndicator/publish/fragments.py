@@ -65,13 +65,24 @@ def _text(value: str) -> str:
 
 
 def _attr(value: str) -> str:
-    return (_text(value).replace('"', "&quot;").replace("\t", "&#9;")
-            .replace("\n", "&#10;"))
+    return _attr_of_text(_text(value))
+
+
+def _attr_of_text(text: str) -> str:
+    """An attribute value from a value already escaped by _text."""
+    return text.replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")
 
 
 def _rss_text(value: str) -> str:
     return (value.replace("&", "&#x26;").replace("<", "&#x3C;").replace(">", "&gt;")
             .replace("\r", "&#13;"))
+
+
+def _rss_of_text(text: str) -> str:
+    """_rss_text(value) from _text(value): in the latter every "&amp;" and "&lt;" stands for
+    an original "&" and "<" (each "&" there starts one of its four references), so two
+    scans instead of four for a text escaped for both formats (an item's content)."""
+    return text.replace("&amp;", "&#x26;").replace("&lt;", "&#x3C;")
 
 
 def _rss_attr(value: str) -> str:
@@ -107,12 +118,13 @@ def render_item(item: Item) -> Rendered:
     published, updated = common.utc(item.published), common.utc(item.updated)
     dates = _Dates(published.isoformat(), updated.isoformat(), _rfc2822_utc(published))
     published_z, updated_z = dates.published[:19] + "Z", dates.updated[:19] + "Z"
+    content_xml = _text(content)    # both XML formats carry it (RSS: _rss_of_text)
     return Rendered(
         id=item.id, published=published, updated=updated, language=item.language,
         digest_entry=(item.id, item.content_hash, published_z, updated_z),
-        rss=_rss_item(item, title, summary, content, author, categories, image_type,
+        rss=_rss_item(item, title, summary, content_xml, author, categories, image_type,
                       dates).encode("utf-8"),
-        atom=_atom_entry(item, title, summary, content, author, categories, image_type,
+        atom=_atom_entry(item, title, summary, content_xml, author, categories, image_type,
                          dates).encode("utf-8"),
         json=jsonfeed.item_text(item, title=title, summary=summary, content=content,
                                 author=author, tags=categories, published=published_z,
@@ -141,23 +153,27 @@ class _Dates:
     pub_date: str       # RFC 2822, RSS <pubDate>
 
 
-def _rss_item(item: Item, title: str, summary: str, content: str, author: str | None,
+def _rss_item(item: Item, title: str, summary: str, content_xml: str, author: str | None,
               categories: list[str], image_type: str, dates: _Dates) -> str:
-    if not (title or summary or content):
+    """`content_xml`: the content escaped by _text."""
+    if not (title or summary or content_xml):
         raise PublishError(f"cannot render RSS: item {item.url} has no title, summary or content")
     parts = ["    <item>\n"]
     if title:
         parts.append(f"      <title>{_rss_text(title)}</title>\n")
-    if item.url:
-        parts.append(f"      <link>{_rss_text(item.url)}</link>\n")
+    url = _rss_text(item.url)
+    if url:
+        parts.append(f"      <link>{url}</link>\n")
     description = html.escape(summary, quote=False) if summary else ""
-    if description and content:
+    if description and content_xml:
         parts.append(f"      <description>{_rss_text(description)}</description>\n"
-                     f"      <content:encoded>{_rss_text(content)}</content:encoded>\n")
-    elif description or content:
-        parts.append(f"      <description>{_rss_text(description or content)}</description>\n")
-    if item.url:
-        parts.append(f'      <guid isPermaLink="true">{_rss_text(item.url)}</guid>\n')
+                     f"      <content:encoded>{_rss_of_text(content_xml)}</content:encoded>\n")
+    elif description:
+        parts.append(f"      <description>{_rss_text(description)}</description>\n")
+    elif content_xml:
+        parts.append(f"      <description>{_rss_of_text(content_xml)}</description>\n")
+    if url:
+        parts.append(f'      <guid isPermaLink="true">{url}</guid>\n')
     for category in categories:
         parts.append(f"      <category>{_rss_text(category)}</category>\n")
     if item.image:
@@ -172,22 +188,24 @@ def _rss_item(item: Item, title: str, summary: str, content: str, author: str | 
     return "".join(parts)
 
 
-def _atom_entry(item: Item, title: str, summary: str, content: str, author: str | None,
+def _atom_entry(item: Item, title: str, summary: str, content_xml: str, author: str | None,
                 categories: list[str], image_type: str, dates: _Dates) -> str:
+    """`content_xml`: the content escaped by _text."""
     if not (item.url and title):
         raise PublishError(f"cannot render Atom: item {item.url!r} has no id or title")
-    if not summary and not content:
+    if not summary and not content_xml:
         summary = title   # as feeds._atom_entry: an entry needs some textual content
     lang = f' xml:lang="{_attr(item.language)}"' if item.language else ""
+    url = _text(item.url)
     parts = [f"  <entry{lang}>\n"
-             f"    <id>{_text(item.url)}</id>\n"
+             f"    <id>{url}</id>\n"
              f"    <title>{_text(title)}</title>\n"
              f"    <updated>{dates.updated}</updated>\n"]
     if author:
         parts.append(f"    <author>\n      <name>{_text(author)}</name>\n    </author>\n")
-    if content:
-        parts.append(f'    <content type="html">{_text(content)}</content>\n')
-    parts.append(f'    <link href="{_attr(item.url)}"/>\n')
+    if content_xml:
+        parts.append(f'    <content type="html">{content_xml}</content>\n')
+    parts.append(f'    <link href="{_attr_of_text(url)}"/>\n')
     if summary:
         parts.append(f'    <summary type="text">{_text(summary)}</summary>\n')
     for category in categories:
