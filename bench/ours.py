@@ -154,10 +154,12 @@ BUILD_NOW = datetime(2025, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
-          quiet: bool = True) -> None:
+          quiet: bool = True, serial: bool = False) -> None:
     """Full builds of all feeds (and archives) from `items` stored items, then incremental
     builds after one new item each. The store is seeded by another process first (`seed`),
     so that the memory figure is the build's, not what writing 100,000 items left behind."""
+    if serial:
+        parallel.PARALLEL_MIN_PAGES = sys.maxsize
     seeding = subprocess.run([sys.executable, "-m", "bench.ours", "seed", "--items", str(items),
                               "--sources", str(sources), "--workdir", str(workdir)],
                              capture_output=True, text=True, check=True)
@@ -290,6 +292,9 @@ def main() -> None:
     b.add_argument("--workdir", type=Path, required=True)
     b.add_argument("--no-settle", dest="settle", action="store_false",
                    help="time at once, without waiting for a quiet machine (smoke runs)")
+    b.add_argument("--serial", action="store_true",
+                   help="render every page in this process (no archive worker): for counting "
+                        "instructions with valgrind, which does not follow the worker")
     args = parser.parse_args()
     if args.task == "crawl":
         crawl(args.site, args.workdir, concurrency=args.concurrency, per_host=args.per_host,
@@ -301,7 +306,7 @@ def main() -> None:
         seed(args.workdir, args.items, args.sources)
     else:
         build(args.workdir, args.items, args.sources, args.runs, args.full_runs,
-              quiet=args.settle)
+              quiet=args.settle, serial=args.serial)
 
 
 if __name__ == "__main__":
