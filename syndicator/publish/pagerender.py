@@ -11,7 +11,7 @@ import contextlib
 import gc
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -175,9 +175,9 @@ def _write_page(config: Config, output: Path, job: PageJob, entries: list[fragme
                          [r.digest_entry for r in entries])
     # The document newest first, as the current one.
     entries.sort(key=lambda r: (r.published, r.id), reverse=True)
+    frame = fragments.frame_for(job.feed, config.site, entries, now)   # once for 3 formats
     for ext in EXTENSIONS:
         links = page_links(config.site, job.feed, job.number, ext)
-        frame = fragments.frame_for(job.feed, config.site, entries, now, links)
         writer.submit(archive_path(output, job.feed, job.number, ext),
-                      fragments.document(ext, frame, entries))
+                      fragments.document(ext, replace(frame, links=links), entries))
     return digest

@@ -41,9 +41,12 @@ class ItemDecoder:
             if found is None:
                 found = self._categories[categories] = tuple(json.loads(categories))
             categories = found
+        published_at = as_utc(published)
+        # Most items were never edited: the same stored time, decoded once.
+        updated_at = published_at if updated == published else as_utc(updated)
         return Item(
-            id=item_id, source_id="", url=url, title=title, published=as_utc(published),
-            updated=as_utc(updated), summary=summary, content=content, image=image,
+            id=item_id, source_id="", url=url, title=title, published=published_at,
+            updated=updated_at, summary=summary, content=content, image=image,
             author=author, categories=tuple(categories), language=language,
             published_precision=precision, content_hash=content_hash)
 
