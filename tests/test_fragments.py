@@ -101,6 +101,20 @@ def test_json_layout_matches_json_dumps() -> None:
             assert jsonfeed.dump(value, level) == expected
 
 
+def test_json_strings_are_escaped_as_the_standard_library_does_for_every_code_point() -> None:
+    from json.encoder import encode_basestring
+
+    from syndicator.publish.jsonstring import quote
+
+    points = [*range(0xD800), *range(0xE000, 0x110000)]
+    text = "".join(map(chr, points))
+    assert quote(text) == encode_basestring(text).encode("utf-8")
+    for point in [*range(0x80), 0x7F, 0x85, 0xA0, 0x2028, 0x2029, 0xFEFF, 0xFFFE, 0x10FFFF]:
+        assert quote(chr(point)) == encode_basestring(chr(point)).encode("utf-8"), hex(point)
+    with pytest.raises(UnicodeEncodeError):   # a lone surrogate cannot be written as UTF-8
+        quote("a\ud800b")
+
+
 def test_json_feed_is_laid_out_as_json_dumps_would() -> None:
     for links in LINKS:
         data = render_json(FEED, corpus(), SITE, NOW, links=links)

@@ -126,9 +126,9 @@ def render_item(item: Item) -> Rendered:
                       dates).encode("utf-8"),
         atom=_atom_entry(item, title, summary, content_xml, author, categories, image_type,
                          dates).encode("utf-8"),
-        json=jsonfeed.item_text(item, title=title, summary=summary, content=content,
-                                author=author, tags=categories, published=published_z,
-                                updated=updated_z).encode("utf-8"))
+        json=jsonfeed.item_bytes(item, title=title, summary=summary, content=content,
+                                 author=author, tags=categories, published=published_z,
+                                 updated=updated_z))
 
 
 def render_item_reusing(item: Item) -> Rendered:

@@ -1,5 +1,5 @@
 """JSON Feed 1.1 (https://jsonfeed.org/version/1.1), written with the standard json module's
-string escaper.
+string escaper (items: with jsonstring.quote, which writes the same bytes faster).
 
 Keys are emitted in a fixed order (dict insertion order, not sorted, so `version` comes
 first as readers expect) and optional keys are left out rather than written empty. The layout
@@ -18,6 +18,7 @@ from syndicator.config import FeedConfig, SiteConfig
 from syndicator.model import Item
 from syndicator.publish import common
 from syndicator.publish.entries import ENTRIES, entry_key
+from syndicator.publish.jsonstring import quote
 from syndicator.publish.links import FeedLinks
 
 VERSION = "https://jsonfeed.org/version/1.1"
@@ -36,27 +37,27 @@ def render_json(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
     if not items:
         return (head[:-2] + ',\n  "items": []\n}\n').encode("utf-8")
     # The items array goes in as the last key of the object `head` closes with "\n}".
-    body = ",\n".join(_item_text(item) for item in items)
-    return (head[:-2] + ',\n  "items": [\n' + body + "\n  ]\n}\n").encode("utf-8")
+    body = b",\n".join([_item_bytes(item) for item in items])
+    return b"".join([(head[:-2] + ',\n  "items": [\n').encode("utf-8"), body, b"\n  ]\n}\n"])
 
 
-def _item_text(item: Item) -> str:
+def _item_bytes(item: Item) -> bytes:
     key = entry_key(item)
     cached = ENTRIES.get("json", key)
     if cached is not None:
-        return cached.decode("utf-8")
-    text = _render_item_text(item)
-    ENTRIES.put("json", key, text.encode("utf-8"))
-    return text
+        return cached
+    entry = _render_item_bytes(item)
+    ENTRIES.put("json", key, entry)
+    return entry
 
 
-def _render_item_text(item: Item) -> str:
-    return item_text(item, title=common.clean(item.title), summary=common.clean(item.summary),
-                     content=common.clean(item.content),
-                     author=common.clean(item.author) if item.author else None,
-                     tags=common.unique(item.categories),
-                     published=common.rfc3339(item.published),
-                     updated=common.rfc3339(item.updated))
+def _render_item_bytes(item: Item) -> bytes:
+    return item_bytes(item, title=common.clean(item.title), summary=common.clean(item.summary),
+                      content=common.clean(item.content),
+                      author=common.clean(item.author) if item.author else None,
+                      tags=common.unique(item.categories),
+                      published=common.rfc3339(item.published),
+                      updated=common.rfc3339(item.updated))
 
 
 def head_fields(feed: FeedConfig, site: SiteConfig, language: str | None,
@@ -114,33 +115,35 @@ def fields_of(item: Item, *, title: str, summary: str, content: str, author: str
     return entry
 
 
-def item_text(item: Item, *, title: str, summary: str, content: str, author: str | None,
-              tags: list[str], published: str, updated: str) -> str:
+def item_bytes(item: Item, *, title: str, summary: str, content: str, author: str | None,
+               tags: list[str], published: str, updated: str) -> bytes:
     """The item object as `dump` lays it out inside a document's "items" array (indented
-    four spaces), written directly: archive pages hold every item. fields_of says which keys
-    appear; tests/test_fragments.py holds the two to the same bytes."""
-    enc = encode_basestring
-    url = enc(item.url)
-    parts = [f'    {{\n      "id": {url},\n      "url": {url},\n      "title": {enc(title)},\n']
+    four spaces), written directly as UTF-8: archive pages hold every item. fields_of says
+    which keys appear; tests/test_fragments.py holds the two to the same bytes."""
+    q = quote
+    url = q(item.url)
+    parts = [b'    {\n      "id": ', url, b',\n      "url": ', url, b',\n      "title": ',
+             q(title), b",\n"]
     if content:
-        parts.append(f'      "content_html": {enc(content)},\n')
+        parts += (b'      "content_html": ', q(content), b",\n")
     else:
-        parts.append(f'      "content_text": {enc(summary or title)},\n')
+        parts += (b'      "content_text": ', q(summary or title), b",\n")
     if summary:
-        parts.append(f'      "summary": {enc(summary)},\n')
+        parts += (b'      "summary": ', q(summary), b",\n")
     if item.image:
-        parts.append(f'      "image": {enc(item.image)},\n')
-    parts.append(f'      "date_published": "{published}",\n      "date_modified": "{updated}"')
+        parts += (b'      "image": ', q(item.image), b",\n")
+    parts.append(f'      "date_published": "{published}",\n      "date_modified": "{updated}"'
+                 .encode("ascii"))
     if author is not None:
-        parts.append(f',\n      "authors": [\n        {{\n          "name": {enc(author)}\n'
-                     "        }\n      ]")
+        parts += (b',\n      "authors": [\n        {\n          "name": ', q(author),
+                  b"\n        }\n      ]")
     if tags:
-        parts.append(',\n      "tags": [\n        ' + ",\n        ".join(map(enc, tags))
-                     + "\n      ]")
+        parts += (b',\n      "tags": [\n        ', b",\n        ".join(map(q, tags)),
+                  b"\n      ]")
     if item.language:
-        parts.append(f',\n      "language": {enc(item.language)}')
-    parts.append("\n    }")
-    return "".join(parts)
+        parts += (b',\n      "language": ', q(item.language))
+    parts.append(b"\n    }")
+    return b"".join(parts)
 
 
 def dump(value: Any, level: int = 0) -> str:
