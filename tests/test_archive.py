@@ -315,3 +315,31 @@ def test_limit_change_recuts_pages_and_removes_stale_files(tmp_path: Path,
     build_feeds(make_config(output, limit=50), store, NOW)
     names = sorted(p.name for p in (output / "archive/news").iterdir())
     assert names == ["1.atom", "1.json", "1.rss", "2.atom", "2.json", "2.rss"]
+
+
+def test_a_history_splits_into_two_parts_that_hold_it_whole(store: Store) -> None:
+    save(store, [make_item(n) for n in range(30)], T0)
+    save(store, [make_item(n, source_id="other") for n in range(0, 30, 3)],
+         T0 + timedelta(hours=1), source="other")
+    sources = ["news", "other"]
+    for text in (True, False):
+        whole = list(store.feed_links(sources, text=text))
+        first = store.link_split(sources, 0.5)
+        assert first is not None
+        below = list(store.feed_links(sources, text=text, below_id=first))
+        rest = list(store.feed_links(sources, text=text, first_id=first))
+        assert below and rest and sorted(below + rest) == sorted(whole)
+        # Every item's links are whole in one part: the parts' keys are the whole's.
+        assert {link.item_id for link in below}.isdisjoint({link.item_id for link in rest})
+        assert all(link.item_id < first for link in below)
+        # A worker process reads its part through the store's reopener the same way.
+        reopened = store.reopener()
+        assert reopened is not None
+        reader = reopened()
+        try:
+            assert sorted(reader.feed_links(sources, text=text, first_id=first)) == sorted(rest)
+            assert sorted(reader.feed_links(sources, text=text)) == sorted(whole)
+        finally:
+            reader.close()
+    assert store.link_split([], 0.5) is None
+    assert store.link_split(["nobody"], 0.5) is None

@@ -4,7 +4,9 @@ cannot start only costs time; and a pass's cache of rendered items stays small."
 
 from __future__ import annotations
 
+import functools
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from syndicator.config import Config, FeedConfig
 from syndicator.model import Item
 from syndicator.publish import archive, build_feeds, fragments, pagerender, parallel
 from syndicator.store import Store
+from syndicator.store.reader import SqliteItems
 from tests.test_archive import NOW, T0, make_config, make_item, save
 
 
@@ -39,6 +42,10 @@ def _seed(store: Store) -> None:
         save(store, [make_item(1000 + n, id=f"o-{n}", url=f"https://news.example.org/o/{n}",
                                source_id="other")
                      for n in range(batch * 20, batch * 20 + 20)], at, source="other")
+        # Some stories are listed by both sources, the second an hour later: their key in
+        # the feed of both is the earlier link.
+        save(store, [make_item(n, source_id="other") for n in range(batch * 60, batch * 60 + 5)],
+             at + timedelta(hours=1), source="other")
 
 
 def _build(tmp_path: Path, name: str) -> tuple[dict[str, bytes], int]:
@@ -73,6 +80,68 @@ def test_a_build_shared_with_a_worker_writes_the_same_bytes(
     assert shared == alone            # archive pages, current documents and .state files
     assert shared_written == alone_written
     assert any(name.startswith("archive/") for name in shared)
+
+
+def _split(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Share the pass with one worker and read every history in two parts; returns what the
+    worker's part came back as (keys by feed id, or None where it failed)."""
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 1)
+    monkeypatch.setattr(parallel, "MIN_RUN", 2)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
+    monkeypatch.setattr(parallel, "workers", lambda: 1)
+    answers: list[object] = []
+    real_result = parallel.PendingKeys.result
+
+    def recording_result(self: parallel.PendingKeys) -> object:
+        found = real_result(self)
+        answers.append(found)
+        return found
+
+    monkeypatch.setattr(parallel.PendingKeys, "result", recording_result)
+    return answers
+
+
+def test_a_history_read_in_two_parts_plans_the_same_pages(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, alone_written = _build(tmp_path, "alone")
+    answers = _split(monkeypatch)
+    split, split_written = _build(tmp_path, "split")
+    assert len(answers) == 1 and isinstance(answers[0], dict)
+    # The worker's part held keys of every feed (the filtered one too).
+    assert set(answers[0]) == {"news", "odd"} and all(answers[0].values())
+    assert split == alone
+    assert split_written == alone_written
+
+
+def test_a_worker_failing_on_the_history_leaves_it_to_this_process(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, _ = _build(tmp_path, "alone")
+    answers = _split(monkeypatch)
+    # The worker opens a database that is not there: it fails on the history and on
+    # every run of pages, and this process does all of it.
+    missing = str(tmp_path / "missing" / "x.db")
+    monkeypatch.setattr(Store, "reopener", lambda self: functools.partial(SqliteItems, missing))
+    failed, _ = _build(tmp_path, "failed")
+    assert answers == [None]
+    assert failed == alone
+
+
+def test_a_worker_that_dies_before_its_part_of_the_history_leaves_it_here(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+    alone, _ = _build(tmp_path, "alone")
+    answers = _split(monkeypatch)
+
+    def exiting_launch() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE)
+
+    monkeypatch.setattr(parallel, "_launch", exiting_launch)
+    dead, _ = _build(tmp_path, "dead")
+    assert answers in ([None], [])    # [] when it was gone before the part was sent
+    assert dead == alone
 
 
 def test_a_worker_that_cannot_start_leaves_the_work_to_this_process(

@@ -49,6 +49,13 @@ from syndicator.errors import PublishError
 from syndicator.model import Item
 from syndicator.publish import common, parallel
 from syndicator.publish.feeds import render_atom, render_rss
+from syndicator.publish.history import (
+    Accepts,
+    entries_by_item,
+    history_keys,
+    key_in,
+    needs_text,
+)
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pagerender import (
@@ -63,7 +70,8 @@ from syndicator.publish.pagerender import (
 from syndicator.publish.pagewriter import Finishing, PageWriter
 
 if TYPE_CHECKING:  # types only: publishing does not depend on the database layer
-    from syndicator.store.store import FeedLink, HistoryEntry
+    from syndicator.store.reader import FeedLink
+    from syndicator.store.store import HistoryEntry
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +86,6 @@ class Renderer(Protocol):
 
 FORMATS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
 
-Accepts = Callable[["FeedLink"], bool]
 
 
 @runtime_checkable
@@ -88,6 +95,7 @@ class ArchiveSource(Protocol):
     def build_mark(self) -> int: ...
 
     def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
+                   first_id: str | None = None, below_id: str | None = None,
                    batch: int = 2000) -> Iterator[FeedLink]: ...
 
     def feed_links_changed(self, source_ids: Sequence[str],
@@ -281,7 +289,7 @@ class Prepared:
             for plan in plans:
                 plan.new_mark = new_mark
                 mine = plan.feed.sources
-                plan.changed = list(_entries_by_item(
+                plan.changed = list(entries_by_item(
                     link for link in links if link.source_id in mine))
 
     def window(self, feed: FeedConfig, store: ArchiveSource) -> list[Item] | None:
@@ -295,7 +303,7 @@ class Prepared:
             return None
         ranked = {i: p for p, i in state.window}
         for group in plan.changed:
-            key = _key_in(feed, plan.accepts, group)
+            key = key_in(feed, plan.accepts, group)
             item_id = group[0].item_id
             if item_id in ranked and (key is None or key[1] < ranked[item_id]):
                 return None   # left the window or moved down: what follows is unknown
@@ -357,7 +365,7 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
         if fresh:
             if lender is None or lender.ready == 0:   # else the pass borrows running ones
                 prestarted.start([(p.feed.sources, p.feed.limit) for p in fresh], store)
-            _plan_from_history(fresh, store)
+            _plan_from_history(fresh, store, prestarted, lender)
         known = {item.id: item for window in windows.values() for item in window}
         rendered, elsewhere, unchanged_elsewhere = _render(
             config, output, [job for p in plans.values() for job in p.jobs], plans, store,
@@ -406,27 +414,6 @@ def _outcomes(config: Config, plans: Mapping[str, _Feed], store: ArchiveSource,
     return results
 
 
-def _entries_by_item(links: Iterable[FeedLink]) -> Iterator[list[FeedLink]]:
-    """Group adjacent links of the same item."""
-    group: list[FeedLink] = []
-    for link in links:
-        if group and link.item_id != group[0].item_id:
-            yield group
-            group = []
-        group.append(link)
-    if group:
-        yield group
-
-
-def _key_in(feed: FeedConfig, accepts: Accepts, links: list[FeedLink]) -> Key | None:
-    """The item's join key in `feed`, or None when it is not in the feed."""
-    sources = feed.sources
-    mine = [link for link in links if link.source_id in sources]
-    if not mine or not accepts(mine[0]):
-        return None
-    return (min(link.first_seen for link in mine), mine[0].published, mine[0].item_id)
-
-
 def _everything(link: FeedLink) -> bool:
     return True
 
@@ -442,8 +429,8 @@ def _update(config: Config, plan: _Feed, store: ArchiveSource) -> bool:
     dirty: set[int] = set()
     last = state.lasts[-1] if state.lasts else None
     for group in plan.changed:
-        key = _key_in(feed, plan.accepts, group)
-        raw = key or _key_in(feed, _everything, group)
+        key = key_in(feed, plan.accepts, group)
+        raw = key or key_in(feed, _everything, group)
         if raw is None:
             continue
         if last is not None and raw <= last:
@@ -487,8 +474,8 @@ def _page_ids(store: ArchiveSource, plan: _Feed,
     links = store.feed_links_entered(plan.feed.sources, low[0] if low else "0001-01-01 00:00:00",
                                      high[0])
     found: list[tuple[Key, FeedLink]] = []
-    for group in _entries_by_item(links):
-        key = _key_in(plan.feed, plan.accepts, group)
+    for group in entries_by_item(links):
+        key = key_in(plan.feed, plan.accepts, group)
         if key is not None and (low is None or key > low) and key <= high:
             found.append((key, group[0]))
     if len(found) != plan.feed.limit:
@@ -527,40 +514,28 @@ def _missing_pages(config: Config, feed: FeedConfig, count: int) -> set[int]:
     return missing
 
 
-def _plan_from_history(plans: list[_Feed], store: ArchiveSource) -> None:
+def _plan_from_history(plans: list[_Feed], store: ArchiveSource,
+                       prestarted: parallel.Prestarted,
+                       lender: parallel.Lender | None) -> None:
     """Plan every page of these feeds from their whole history: one light pass over the
-    links of all their sources."""
+    links of all their sources; a long history is read in two halves, the second by a
+    worker process of the pass (parallel.read_keys) while this process reads the first."""
     mark = store.build_mark()   # before the pass: whatever commits meanwhile is seen again
     sources = sorted({s for plan in plans for s in plan.feed.sources})
-    by_source: dict[str, list[_Feed]] = {}
-    for plan in plans:
-        for source in plan.feed.sources:
-            by_source.setdefault(source, []).append(plan)
-    keys: dict[str, list[Key]] = {plan.feed.id: [] for plan in plans}
-    filtered = {plan.feed.id for plan in plans if plan.feed.include or plan.feed.exclude}
-    # A run stamps every link it makes with one time: each distinct first_seen is kept once
-    # (the keys of a whole history are this process's largest structure).
-    times: dict[str, str] = {}
-    for group in _entries_by_item(store.feed_links(sources, text=bool(filtered))):
-        if len(group) == 1:
-            # The usual case, an item seen by one source: the same key in every feed.
-            link = group[0]
-            single = (times.setdefault(link.first_seen, link.first_seen), link.published,
-                      link.item_id)
-            for plan in by_source.get(link.source_id, ()):
-                if plan.feed.id not in filtered or plan.accepts(link):
-                    keys[plan.feed.id].append(single)
-            continue
-        seen: set[str] = set()
-        for link in group:
-            for plan in by_source.get(link.source_id, ()):
-                if plan.feed.id in seen:
-                    continue
-                seen.add(plan.feed.id)
-                key = _key_in(plan.feed, plan.accepts, group)
-                if key is not None:
-                    keys[plan.feed.id].append((times.setdefault(key[0], key[0]), key[1], key[2]))
-    del times
+    feeds = [(plan.feed, plan.accepts) for plan in plans]
+    text = needs_text(plan.feed for plan in plans)
+    other = parallel.read_keys([plan.feed for plan in plans], sources, text, store,
+                               prestarted, lender)
+    keys = history_keys(feeds, store.feed_links(
+        sources, text=text, below_id=other.first_id if other is not None else None))
+    if other is not None:
+        found = other.result()
+        if found is None:      # the worker failed: this process reads that half too
+            found = history_keys(feeds, store.feed_links(sources, text=text,
+                                                         first_id=other.first_id))
+        for feed_id, more in found.items():
+            keys[feed_id] += more
+        del found
     for plan in plans:
         plan.fresh = True
         ordered = keys.pop(plan.feed.id)    # sorted in place, and let go feed by feed

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from syndicator.errors import ConfigError
 from syndicator.model import Item
 from syndicator.publish import archive, common, pagerender, parallel
 from syndicator.publish.feeds import render_atom, render_rss
+from syndicator.publish.history import Filter
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
@@ -87,39 +87,6 @@ class BuildResult:
     feeds: tuple[FeedSummary, ...]
 
 
-class _Text(Protocol):
-    """What a filter reads: an Item, or a light store row."""
-
-    @property
-    def title(self) -> str: ...
-
-    @property
-    def summary(self) -> str: ...
-
-
-class _Filter:
-    """A feed's include/exclude patterns: case-insensitive regexes searched in title + summary.
-
-    No include pattern means everything is included; an exclude match always wins.
-    """
-
-    def __init__(self, feed: FeedConfig) -> None:
-        self._include = [re.compile(p, re.IGNORECASE) for p in feed.include]
-        self._exclude = [re.compile(p, re.IGNORECASE) for p in feed.exclude]
-
-    @property
-    def active(self) -> bool:
-        return bool(self._include or self._exclude)
-
-    def accepts(self, item: _Text) -> bool:
-        if not self.active:
-            return True
-        text = f"{item.title} {item.summary}"
-        if any(p.search(text) for p in self._exclude):
-            return False
-        return not self._include or any(p.search(text) for p in self._include)
-
-
 def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
     """The newest `feed.limit` items of the feed's sources that pass its filters, newest first.
 
@@ -129,7 +96,7 @@ def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
     """
     if isinstance(store, _FastSource):
         return _select_fast(feed, store)
-    keep = _Filter(feed)
+    keep = Filter(feed)
     page = feed.limit if not keep.active else max(feed.limit * 2, _MIN_PAGE)
     chosen: dict[str, Item] = {}   # by id: paging may see an item twice if new ones arrive
     offset = 0
@@ -147,7 +114,7 @@ def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
 
 
 def _select_fast(feed: FeedConfig, store: _FastSource) -> list[Item]:
-    keep = _Filter(feed)
+    keep = Filter(feed)
     # Heads are light: a filtered feed reads more per round trip.
     page = feed.limit if not keep.active else max(feed.limit * 10, 5 * _MIN_PAGE)
     chosen: dict[str, None] = {}
@@ -182,7 +149,7 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
            only: Iterable[str] | None, workers: parallel.Lender | None) -> BuildResult:
     selected = _selected_ids(config, only)
     built = [feed for feed in config.feeds if feed.id in selected]
-    prepared = (archive.Prepared(config, built, store, {f.id: _Filter(f).accepts for f in built})
+    prepared = (archive.Prepared(config, built, store, {f.id: Filter(f).accepts for f in built})
                 if isinstance(store, archive.ArchiveSource) else None)
     windows: dict[str, list[Item]] = {}
     for feed in built:

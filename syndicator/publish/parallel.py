@@ -35,16 +35,19 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 from syndicator.errors import PublishError
 from syndicator.publish.pagewriter import PageWriter
 
 if TYPE_CHECKING:   # archive.py imports this module; a worker imports only what it uses
-    from syndicator.config import Config
+    from collections.abc import Iterator
+
+    from syndicator.config import Config, FeedConfig
     from syndicator.model import Item
     from syndicator.publish.archive import ArchiveSource
-    from syndicator.publish.pagerender import ItemReader, PageJob
+    from syndicator.publish.pagerender import ItemReader, Key, PageJob
+    from syndicator.store.reader import FeedLink
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,13 @@ MAX_WORKERS = 3
 # A pass this large is shared with a running worker that is lent (Lender): such a worker
 # costs no start, only the reading of its pages' items; two runs of pages, one a side.
 LENT_MIN_PAGES = 2 * MIN_RUN
+
+# A history of at least this many links (a full build's plan) is read in two halves: this
+# process reads the first share, a worker process the rest (read_keys).
+SPLIT_MIN_LINKS = 20_000
+# This process's share: it starts at once, while a prestarted worker still imports (~0.4 s),
+# and it merges the two halves after.
+OWN_SHARE = 0.55
 
 Page = tuple[str, int, str]     # feed id, page number, digest
 
@@ -86,6 +96,21 @@ def workers() -> int:
     return max(0, min(cores - 1, MAX_WORKERS))
 
 
+class LinkReader(Protocol):
+    """A store that reads part of a history (Store and reader.SqliteItems have it)."""
+
+    def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
+                   first_id: str | None = None, below_id: str | None = None,
+                   batch: int = 2000) -> Iterator[FeedLink]: ...
+
+
+@runtime_checkable
+class Splittable(Protocol):
+    """A store whose history can be read in two parts (Store has it)."""
+
+    def link_split(self, source_ids: Sequence[str], share: float) -> str | None: ...
+
+
 class Lender(Protocol):
     """Worker processes that are already running (the App's page workers, syndicator/
     workers.py): a pass can borrow them instead of starting its own."""
@@ -110,6 +135,7 @@ class Prestarted:
 
     def __init__(self) -> None:
         self._processes: list[subprocess.Popen[bytes]] = []
+        self._awaited: set[int] = set()     # pids whose answer is still to be read
 
     def start(self, feeds: Sequence[tuple[Sequence[str], int]], store: object) -> None:
         """Start workers if planning `feeds` ((sources, page size) each) from their whole
@@ -126,12 +152,59 @@ class Prestarted:
                 if process is not None:
                     self._processes.append(process)
 
+    @property
+    def started(self) -> bool:
+        return bool(self._processes)
+
     def take(self) -> subprocess.Popen[bytes] | None:
         return self._processes.pop() if self._processes else None
 
+    def send(self, task: object) -> subprocess.Popen[bytes] | None:
+        """Hand `task` to a started worker (which stays here for the pass's pages); its
+        answer is read with `answer`. None when none is started or it cannot be written."""
+        if not self._processes:
+            return None
+        process = self._processes[-1]
+        assert process.stdin is not None
+        try:
+            pickle.dump(task, process.stdin)
+            process.stdin.flush()
+        except OSError as exc:
+            log.warning("archive worker gone (%s); reading here", exc)
+            self._drop(process)
+            return None
+        self._awaited.add(process.pid)
+        return process
+
+    def answer(self, process: subprocess.Popen[bytes]) -> object | None:
+        """The answer to the task last sent to `process`; None (and the process stopped)
+        when it cannot be read."""
+        assert process.stdout is not None
+        try:
+            found: object = pickle.load(process.stdout)
+        except Exception as exc:   # it died, or its answer could not be read
+            log.warning("archive worker failed (%s); reading here", exc)
+            self._drop(process)
+            return None
+        self._awaited.discard(process.pid)
+        return found
+
+    def _drop(self, process: subprocess.Popen[bytes]) -> None:
+        if process in self._processes:
+            self._processes.remove(process)
+        self._awaited.discard(process.pid)
+        process.kill()
+        _stop(process)
+
     def close(self) -> None:
         while self._processes:
-            _stop(self._processes.pop())
+            process = self._processes.pop()
+            if process.pid in self._awaited:
+                # Its answer was never read (the pass failed meanwhile): it may be blocked
+                # writing it, and would not see its input close.
+                self._drop(process)
+            else:
+                _stop(process)
 
 
 def _launch() -> subprocess.Popen[bytes] | None:
@@ -190,6 +263,79 @@ class _Done:
 @dataclass(frozen=True)
 class _Failed:
     error: BaseException
+
+
+@dataclass(frozen=True)
+class _KeysTask:
+    """Read the join keys of these feeds from the items with ids from `first_id` on."""
+
+    factory: Callable[[], LinkReader]
+    feeds: list[FeedConfig]
+    sources: list[str]
+    text: bool
+    first_id: str
+
+
+@dataclass(frozen=True)
+class _Keys:
+    keys: dict[str, list[Key]]
+
+
+class PendingKeys:
+    """The second part of a history (ids from `first_id` on) being read by a worker."""
+
+    def __init__(self, first_id: str, *, future: Future[Any] | None = None,
+                 process: subprocess.Popen[bytes] | None = None,
+                 prestarted: Prestarted | None = None) -> None:
+        self.first_id = first_id
+        self._future = future
+        self._process = process
+        self._prestarted = prestarted
+
+    def result(self) -> dict[str, list[Key]] | None:
+        """The keys by feed id (unsorted), or None when the worker failed: the caller then
+        reads that part itself."""
+        answer: object = None
+        if self._future is not None:
+            try:
+                answer = self._future.result()
+            except Exception as exc:
+                log.warning("page worker failed on the history (%s); reading here", exc)
+        elif self._process is not None and self._prestarted is not None:
+            answer = self._prestarted.answer(self._process)
+        if isinstance(answer, _Failed):
+            log.warning("archive worker failed on the history (%s); reading here",
+                        answer.error)
+        return answer.keys if isinstance(answer, _Keys) else None
+
+
+def read_keys(feeds: list[FeedConfig], sources: list[str], text: bool, store: object,
+              prestarted: Prestarted, lender: Lender | None) -> PendingKeys | None:
+    """Start reading the second part of the feeds' history in a worker: a lent one, else
+    one started for the pass. None when the history is short, the store cannot be split or
+    opened elsewhere, or no worker is there: this process reads it all."""
+    if not (isinstance(store, Reopenable) and isinstance(store, Splittable)):
+        return None
+    factory = store.reopener()
+    lent = lender is not None and lender.ready > 0
+    if factory is None or not (lent or prestarted.started):
+        return None
+    counts = store.link_counts()
+    if sum(counts.get(source, 0) for source in sources) < SPLIT_MIN_LINKS:
+        return None
+    first_id = store.link_split(sources, OWN_SHARE)
+    if first_id is None:
+        return None
+    task = _KeysTask(factory=cast("Callable[[], LinkReader]", factory), feeds=feeds,
+                     sources=sources, text=text, first_id=first_id)
+    if lent:
+        assert lender is not None
+        future = lender.call(f"{__name__}:keys_task", task)
+        return PendingKeys(first_id, future=future) if future is not None else None
+    process = prestarted.send(task)
+    if process is None:
+        return None
+    return PendingKeys(first_id, process=process, prestarted=prestarted)
 
 
 class _Runs:
@@ -346,26 +492,50 @@ _BOOT = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
 
 
 def serve() -> None:
-    """The worker's loop: a _Setup, then _Tasks until stdin closes; one answer per task."""
+    """The worker's loop: a _Setup, then _Tasks until stdin closes; one answer per task.
+    A _KeysTask (the pass's history) may come before the _Setup."""
     # Imported now, while the parent plans the pass (a prestarted worker waits for it).
+    import syndicator.publish.history
     import syndicator.publish.pagerender  # noqa: F401
     # Answers go to the original stdout; anything printed goes to stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     tasks = sys.stdin.buffer
-    setup: _Setup = pickle.load(tasks)
-    store = setup.factory()
+    setup: _Setup | None = None
+    store: ItemReader | None = None
     while True:
         try:
-            task: _Task = pickle.load(tasks)
+            message: _Setup | _Task | _KeysTask = pickle.load(tasks)
         except EOFError:
             return
+        if isinstance(message, _Setup):
+            setup, store = message, message.factory()
+            continue
         try:
-            answer: _Done | _Failed = _render_task(setup, store, task)
+            if isinstance(message, _KeysTask):
+                answer: _Done | _Failed | _Keys = keys_task(message)
+            else:
+                assert setup is not None and store is not None, "a task before the setup"
+                answer = _render_task(setup, store, message)
         except Exception as exc:
             answer = _Failed(exc)
         pickle.dump(answer, answers)
         answers.flush()
+
+
+def keys_task(task: _KeysTask) -> _Keys:
+    """The join keys of the second part of a history (in a worker process, prestarted or
+    lent through Lender.call): its own reader, closed after."""
+    from syndicator.publish.history import filtered_feeds, history_keys
+
+    store = task.factory()
+    try:
+        links = store.feed_links(task.sources, text=task.text, first_id=task.first_id)
+        return _Keys(history_keys(filtered_feeds(task.feeds), links))
+    finally:
+        close = getattr(store, "close", None)
+        if callable(close):
+            close()
 
 
 def render_task(setup: _Setup, task: _Task) -> _Done:

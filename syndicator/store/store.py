@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -41,7 +41,13 @@ from sqlalchemy.pool import StaticPool
 
 from syndicator.errors import StoreError
 from syndicator.model import Delivery, Item, RunResult, UpsertResult, UrlState
-from syndicator.store.reader import BUILD_COLUMNS, RAW_COLUMNS, ItemDecoder, SqliteItems
+from syndicator.store.reader import (
+    BUILD_COLUMNS,
+    RAW_COLUMNS,
+    FeedLink,
+    ItemDecoder,
+    SqliteItems,
+)
 from syndicator.store.schema import backfill_state as t_backfill
 from syndicator.store.schema import deliveries as t_deliveries
 from syndicator.store.schema import item_sources as t_links
@@ -727,18 +733,44 @@ class Store:
             return int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
 
     def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
+                   first_id: str | None = None, below_id: str | None = None,
                    batch: int = 2000) -> Iterator[FeedLink]:
         """Every link of an item to one of the sources, with the item's light fields; the
         links of one item are adjacent. `text` False leaves title and summary empty.
+        `first_id`, `below_id`: only the items with ids in [first_id, below_id) (a bound
+        left out: unbounded), so that two processes can read a history's halves.
 
         A generator: its read transaction stays open until it is exhausted or closed."""
         if not source_ids:
             return
         stmt = _feed_link_select(text).where(t_links.c.source_id.in_(list(source_ids)))
+        if first_id is not None:
+            stmt = stmt.where(t_links.c.item_id >= first_id)
+        if below_id is not None:
+            stmt = stmt.where(t_links.c.item_id < below_id)
         with self._read_tx("read the feed links") as conn:
             result = conn.execute(stmt.order_by(t_links.c.item_id))
             while rows := result.fetchmany(batch):
                 yield from (_feed_link(row) for row in rows)
+
+    def link_split(self, source_ids: Sequence[str], share: float) -> str | None:
+        """The item id that splits the links to the sources (in item id order) after about
+        `share` of them: feed_links(below_id=it) and feed_links(first_id=it) read the two
+        parts, each item's links whole in one. None when there is nothing to split."""
+        if not source_ids:
+            return None
+        ids = list(source_ids)
+        with self._read_tx("split the feed links") as conn:
+            total = int(conn.execute(select(func.count()).select_from(t_links)
+                                     .where(t_links.c.source_id.in_(ids))).scalar() or 0)
+            if total < 2:
+                return None
+            split = conn.execute(select(t_links.c.item_id)
+                                 .where(t_links.c.source_id.in_(ids))
+                                 .order_by(t_links.c.item_id)
+                                 .limit(1).offset(min(total - 1, max(1, int(total * share)))))
+            found = split.scalar()
+        return None if found is None else str(found)
 
     def link_counts(self) -> dict[str, int]:
         """Links per source (an index range each): how large a feed's history is, roughly."""
@@ -1031,24 +1063,6 @@ class HistoryEntry:
 
 
 # -- feed build records ------------------------------------------------------------------------
-
-class FeedLink(NamedTuple):
-    """One link of an item to a source, with the item's light fields (no content).
-
-    Times are *time keys*: UTC as "YYYY-MM-DD HH:MM:SS.ffffff", which sort as the times do
-    and are cheap to read back (SQLite stores exactly this text). A named tuple, not a
-    frozen dataclass: a full build makes one per link of the whole history (100,000 and
-    more), and a tuple is made ~5× faster."""
-
-    item_id: str
-    source_id: str
-    first_seen: str           # when this source first listed the item
-    published: str
-    updated: str
-    content_hash: str
-    title: str
-    summary: str
-
 
 @dataclass(frozen=True, slots=True)
 class ItemHead:
