@@ -521,6 +521,9 @@ def serve() -> None:
             answer = _Failed(exc)
         pickle.dump(answer, answers)
         answers.flush()
+        # Not kept until the next answer: a history's keys would sit under the pages'
+        # rendering (the worker's peak memory).
+        del answer
 
 
 def keys_task(task: _KeysTask) -> _Keys:
