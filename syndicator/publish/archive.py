@@ -529,6 +529,10 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource,
     keys = history_keys(feeds, store.feed_links(
         sources, text=text, below_id=other.first_id if other is not None else None))
     if other is not None:
+        # Both parts sorted, each in its own process: the sort of the whole below is then a
+        # merge of two runs (Timsort finds them).
+        for part in keys.values():
+            part.sort()
         found = other.result()
         if found is None:      # the worker failed: this process reads that half too
             found = history_keys(feeds, store.feed_links(sources, text=text,

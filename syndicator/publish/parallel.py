@@ -534,7 +534,10 @@ def keys_task(task: _KeysTask) -> _Keys:
     store = task.factory()
     try:
         links = store.feed_links(task.sources, text=task.text, first_id=task.first_id)
-        return _Keys(history_keys(filtered_feeds(task.feeds), links))
+        keys = history_keys(filtered_feeds(task.feeds), links)
+        for part in keys.values():
+            part.sort()     # here, so that the parent merges sorted parts
+        return _Keys(keys)
     finally:
         close = getattr(store, "close", None)
         if callable(close):
