@@ -68,9 +68,32 @@ def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
     assert any(name.startswith("archive/") for name in lent)
 
 
-def test_pages_go_back_to_this_process_when_the_lent_worker_dies(
+def test_a_lent_page_worker_reads_part_of_a_long_history_with_the_same_outcome(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
+    alone, alone_written = _reference_then_small_passes(tmp_path, monkeypatch)
+    monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
+    calls: list[str] = []
+    real_call = workers.call
+
+    def counting_call(target: str, *args: object) -> object:
+        calls.append(target)
+        return real_call(target, *args)
+
+    monkeypatch.setattr(workers, "call", counting_call)
+    lent, lent_written = _build(tmp_path, "lent", workers)
+    assert calls[0] == "syndicator.publish.parallel:keys_task"
+    assert set(calls[1:]) == {"syndicator.publish.parallel:render_task"}
+    assert lent == alone
+    assert lent_written == alone_written
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["pages", "history"])
+def test_pages_go_back_to_this_process_when_the_lent_worker_dies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers,
+        split: bool) -> None:
     alone, _ = _reference_then_small_passes(tmp_path, monkeypatch)
+    if split:       # it dies on its part of the history, the first thing it is lent for
+        monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
     real_call = workers.call
 
     def dying_call(target: str, *args: object) -> object:
