@@ -12,6 +12,10 @@ once (PageWriter.finish: one syncfs covers all processes' writes on the file sys
 the archive state records the pages, exactly as for its own pages. A worker that dies or
 cannot start costs nothing but time: its pages are rendered here.
 
+Before the pages, while this process plans the pass from a long history (SPLIT_MIN_LINKS
+links or more), a worker reads the second part of it, the items from an id on, into join keys
+(read_keys, keys_task); this process reads the first part and merges the two.
+
 A worker is a fresh interpreter (`python -c`, with this process's sys.path) talking pickle
 over its stdin and stdout: ~0.4 s of CPU to start, on the other core while this process
 renders. Not fork (it would copy a process that may be running other threads, holding their
@@ -293,8 +297,8 @@ class PendingKeys:
         self._prestarted = prestarted
 
     def result(self) -> dict[str, list[Key]] | None:
-        """The keys by feed id (unsorted), or None when the worker failed: the caller then
-        reads that part itself."""
+        """The keys by feed id, each list sorted, or None when the worker failed: the
+        caller then reads that part itself."""
         answer: object = None
         if self._future is not None:
             try:
@@ -495,7 +499,7 @@ def serve() -> None:
     """The worker's loop: a _Setup, then _Tasks until stdin closes; one answer per task.
     A _KeysTask (the pass's history) may come before the _Setup."""
     # Imported now, while the parent plans the pass (a prestarted worker waits for it).
-    import syndicator.publish.history
+    import syndicator.publish.history  # reads the second part of a history
     import syndicator.publish.pagerender  # noqa: F401
     # Answers go to the original stdout; anything printed goes to stderr instead.
     answers = os.fdopen(os.dup(1), "wb")
