@@ -452,3 +452,28 @@ def test_sqlite_uses_wal_and_connection_pragmas(tmp_path: Path) -> None:
         assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         raw.close()
+
+
+def test_a_database_locked_by_another_writer_is_a_store_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from syndicator.store import store as store_module
+
+    # Wait 50 ms for the lock, not the 5 s a service waits.
+    monkeypatch.setattr(store_module, "_SQLITE_PRAGMAS", tuple(
+        "PRAGMA busy_timeout=50" if p.startswith("PRAGMA busy_timeout") else p
+        for p in store_module._SQLITE_PRAGMAS))
+    path = tmp_path / "locked.db"
+    store = Store(f"sqlite:///{path}")
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")      # another process's writer holds the lock
+        run = RunResult(source_id="news", started=datetime(2024, 1, 1, tzinfo=UTC),
+                        finished=datetime(2024, 1, 1, tzinfo=UTC), ok=True)
+        with pytest.raises(StoreError, match="save the run of news: database is locked"):
+            store.save_run(run, [], [])
+        other.execute("ROLLBACK")
+        store.save_run(run, [], [])            # the lock gone, the same call succeeds
+        assert store.url_states(["https://x/"]) == {}
+    finally:
+        other.close()
+        store.close()
