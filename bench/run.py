@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -100,8 +101,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     for name in wanted:
         started = time.monotonic()
         print(f"== {name} ...", file=sys.stderr, flush=True)
+        before = python_speed_ms(typical=True)
         results[name] = steps[name]()
         results[name]["seconds"] = round(time.monotonic() - started, 1)
+        # A shared VM's speed drifts within minutes: what it was around each benchmark.
+        results[name]["python_speed_ms"] = [before, python_speed_ms(typical=True)]
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
@@ -278,13 +282,16 @@ def machine(workdir: Path) -> dict[str, Any]:
             "versions": versions}
 
 
-def python_speed_ms() -> float:
-    """How fast this machine runs Python right now: `sum(range(10**6))`, best of 5, in ms.
+def python_speed_ms(*, typical: bool = False) -> float:
+    """How fast this machine runs Python right now: `sum(range(10**6))`, best of 5 (with
+    `typical`: the median of 5), in ms.
 
     The absolute targets (ms of CPU per poll, seconds per build) move with it: a shared VM's
-    speed drifts (on the bench machine 11–23 ms within one session), so the header prints it
-    beside the figures."""
-    return min(timeit.repeat("sum(range(10**6))", number=5, repeat=5)) / 5 * 1000
+    speed drifts (on the bench machine 11–23 ms within one session, 14–38 ms within minutes
+    on another), so the header prints it beside the figures, and the report the median
+    before and after each benchmark."""
+    runs = [t / 5 * 1000 for t in timeit.repeat("sum(range(10**6))", number=5, repeat=5)]
+    return statistics.median(runs) if typical else min(runs)
 
 
 def file_write_us(workdir: Path, files: int = 300, size: int = 150_000) -> float:
@@ -364,6 +371,12 @@ def report(results: dict[str, Any]) -> str:
     if "push" in results:
         for line in results["push"].get("rows", []):
             row("push", *line)
+    speeds = [f"{name} {found['python_speed_ms'][0]:.1f} → {found['python_speed_ms'][1]:.1f}"
+              for name in ALL if isinstance(found := results.get(name), dict)
+              and "python_speed_ms" in found]
+    if speeds:
+        lines += ["", "Python speed (ms, median of 5) before → after each benchmark: "
+                  + ", ".join(speeds)]
     return "\n".join(lines)
 
 
