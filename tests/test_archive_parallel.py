@@ -184,3 +184,23 @@ def test_rendered_items_leave_the_cache_after_their_last_page(
 def test_pages_are_rendered_in_the_formats_of_the_current_documents() -> None:
     # pagerender (the worker's module) names the formats without importing their renderers.
     assert tuple(archive.FORMATS) == pagerender.EXTENSIONS
+
+
+@pytest.mark.postgres
+def test_a_history_read_in_two_parts_on_postgresql(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The worker opens the database with a Store of its own (no sqlite3 reader there).
+    from tests.test_store import _postgres_database
+
+    for url in _postgres_database():
+        store = Store(url)
+        try:
+            _seed(store)
+            monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
+            build_feeds(_config(tmp_path / "alone"), store, NOW)
+            answers = _split(monkeypatch)
+            build_feeds(_config(tmp_path / "split"), store, NOW)
+        finally:
+            store.close()
+    assert len(answers) == 1 and isinstance(answers[0], dict) and answers[0]
+    assert _files(tmp_path / "split") == _files(tmp_path / "alone")
