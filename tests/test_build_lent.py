@@ -47,11 +47,8 @@ def _reference_then_small_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     return reference
 
 
-def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
-    alone, alone_written = _reference_then_small_passes(tmp_path, monkeypatch)
-    launched: list[object] = []
-    monkeypatch.setattr(parallel, "_launch", lambda: launched.append(1))   # must not start
+def _counting(monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> list[str]:
+    """The targets of the calls the build makes on the lent workers, as they happen."""
     calls: list[str] = []
     real_call = workers.call
 
@@ -60,6 +57,15 @@ def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
         return real_call(target, *args)
 
     monkeypatch.setattr(workers, "call", counting_call)
+    return calls
+
+
+def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
+    alone, alone_written = _reference_then_small_passes(tmp_path, monkeypatch)
+    launched: list[object] = []
+    monkeypatch.setattr(parallel, "_launch", lambda: launched.append(1))   # must not start
+    calls = _counting(monkeypatch, workers)
     lent, lent_written = _build(tmp_path, "lent", workers)
     assert calls and set(calls) == {"syndicator.publish.parallel:render_task"}
     assert not launched
@@ -72,14 +78,7 @@ def test_a_lent_page_worker_reads_part_of_a_long_history_with_the_same_outcome(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
     alone, alone_written = _reference_then_small_passes(tmp_path, monkeypatch)
     monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
-    calls: list[str] = []
-    real_call = workers.call
-
-    def counting_call(target: str, *args: object) -> object:
-        calls.append(target)
-        return real_call(target, *args)
-
-    monkeypatch.setattr(workers, "call", counting_call)
+    calls = _counting(monkeypatch, workers)
     lent, lent_written = _build(tmp_path, "lent", workers)
     assert calls[0] == "syndicator.publish.parallel:keys_task"
     assert set(calls[1:]) == {"syndicator.publish.parallel:render_task"}

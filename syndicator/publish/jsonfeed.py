@@ -52,12 +52,18 @@ def _item_bytes(item: Item) -> bytes:
 
 
 def _render_item_bytes(item: Item) -> bytes:
-    return item_bytes(item, title=common.clean(item.title), summary=common.clean(item.summary),
-                      content=common.clean(item.content),
-                      author=common.clean(item.author) if item.author else None,
-                      tags=common.unique(item.categories),
-                      published=common.rfc3339(item.published),
-                      updated=common.rfc3339(item.updated))
+    return item_bytes(item, **_shown(item))
+
+
+def _shown(item: Item) -> dict[str, Any]:
+    """What the item's object shows besides its URL, image and language: the text cleaned,
+    the dates formatted (the arguments of item_bytes and fields_of)."""
+    return {"title": common.clean(item.title), "summary": common.clean(item.summary),
+            "content": common.clean(item.content),
+            "author": common.clean(item.author) if item.author else None,
+            "tags": common.unique(item.categories),
+            "published": common.rfc3339(item.published),
+            "updated": common.rfc3339(item.updated)}
 
 
 def head_fields(feed: FeedConfig, site: SiteConfig, language: str | None,
@@ -81,12 +87,7 @@ def head_fields(feed: FeedConfig, site: SiteConfig, language: str | None,
 
 
 def item_fields(item: Item) -> dict[str, Any]:
-    return fields_of(item, title=common.clean(item.title), summary=common.clean(item.summary),
-                     content=common.clean(item.content),
-                     author=common.clean(item.author) if item.author else None,
-                     tags=common.unique(item.categories),
-                     published=common.rfc3339(item.published),
-                     updated=common.rfc3339(item.updated))
+    return fields_of(item, **_shown(item))
 
 
 def fields_of(item: Item, *, title: str, summary: str, content: str, author: str | None,
