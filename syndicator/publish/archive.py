@@ -518,7 +518,7 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource,
                        prestarted: parallel.Prestarted,
                        lender: parallel.Lender | None) -> None:
     """Plan every page of these feeds from their whole history: one light pass over the
-    links of all their sources; a long history is read in two halves, the second by a
+    links of all their sources; a long history is read in two parts, the second by a
     worker process of the pass (parallel.read_keys) while this process reads the first."""
     mark = store.build_mark()   # before the pass: whatever commits meanwhile is seen again
     sources = sorted({s for plan in plans for s in plan.feed.sources})
@@ -534,7 +534,7 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource,
         for part in keys.values():
             part.sort()
         found = other.result()
-        if found is None:      # the worker failed: this process reads that half too
+        if found is None:      # the worker failed: this process reads that part too
             found = history_keys(feeds, store.feed_links(sources, text=text,
                                                          first_id=other.first_id))
         for feed_id, more in found.items():

@@ -67,11 +67,11 @@ MAX_WORKERS = 3
 # costs no start, only the reading of its pages' items; two runs of pages, one a side.
 LENT_MIN_PAGES = 2 * MIN_RUN
 
-# A history of at least this many links (a full build's plan) is read in two halves: this
+# A history of at least this many links (a full build's plan) is read in two parts: this
 # process reads the first share, a worker process the rest (read_keys).
 SPLIT_MIN_LINKS = 20_000
 # This process's share: it starts at once, while a prestarted worker still imports (~0.4 s),
-# and it merges the two halves after.
+# and it merges the two parts after.
 OWN_SHARE = 0.55
 
 Page = tuple[str, int, str]     # feed id, page number, digest
