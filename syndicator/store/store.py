@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError, StatementError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
 from syndicator.errors import StoreError
@@ -649,11 +648,17 @@ class Store:
         read true until commit: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
         """
         with self._errors(action), self._engine.connect() as conn:
-            conn.execution_options(**{_WRITE_OPTION: True})
-            with conn.begin():
-                if self._dialect == "postgresql":
-                    conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
-                yield conn
+            # Read by _sqlite_begin, on the connection it is handed; taken off after, as the
+            # pooled connection outlives this transaction.
+            marks = conn.connection.info
+            marks[_WRITE_OPTION] = True
+            try:
+                with conn.begin():
+                    if self._dialect == "postgresql":
+                        conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+                    yield conn
+            finally:
+                marks.pop(_WRITE_OPTION, None)
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -893,17 +898,18 @@ def _configure_sqlite(engine: Engine) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        # On the driver's connection itself: exec_driver_sql would take the BEGIN through
-        # SQLAlchemy's whole execution path (events, an execution context), which cost
-        # more than the rest of a 304 poll's two transactions (docs/performance.md).
-        statement = "BEGIN IMMEDIATE" if write else "BEGIN"
-        try:
-            conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
-        except sqlite3.Error as exc:    # as SQLAlchemy would have wrapped it (a locked file)
-            raise OperationalError(statement, None, exc) from exc
+    # BEGIN through the dialect's do_begin, which SQLAlchemy calls for every transaction and
+    # whose errors it wraps (a locked file becomes an OperationalError), not through a
+    # "begin" event: a Connection-level listener makes every statement on every connection
+    # dispatch all execution events, empty as they are (~10 % of a small read), and
+    # exec_driver_sql would take the BEGIN itself through the whole execution path.
+    engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign, assignment]
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Dialect.do_begin for SQLite: BEGIN IMMEDIATE for writers (_write_tx marks them)."""
+    write = connection.info.get(_WRITE_OPTION, False)
+    connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 # -- queries --------------------------------------------------------------------------------
