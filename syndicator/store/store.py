@@ -73,8 +73,9 @@ _SQLITE_PRAGMAS = (
     "PRAGMA busy_timeout=5000",
     "PRAGMA foreign_keys=ON",
 )
-# Execution option marking a connection whose transaction will write (see _write_tx).
-_WRITE_OPTION = "syndicator_write"
+# Key in a pooled connection's `info` marking the transaction it begins as a writer
+# (_write_tx sets it, _sqlite_begin reads it).
+_WRITE_MARK = "syndicator_write"
 # PostgreSQL advisory lock serialising writers and migrations (an arbitrary constant: "SYND").
 _PG_LOCK_KEY = 0x53594E44
 # Built once: a poll reads one URL's state per source, and building the IN (...) clause cost
@@ -651,14 +652,14 @@ class Store:
             # Read by _sqlite_begin, on the connection it is handed; taken off after, as the
             # pooled connection outlives this transaction.
             marks = conn.connection.info
-            marks[_WRITE_OPTION] = True
+            marks[_WRITE_MARK] = True
             try:
                 with conn.begin():
                     if self._dialect == "postgresql":
                         conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
                     yield conn
             finally:
-                marks.pop(_WRITE_OPTION, None)
+                marks.pop(_WRITE_MARK, None)
 
     @contextmanager
     def _errors(self, action: str) -> Iterator[None]:
@@ -908,7 +909,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def _sqlite_begin(connection: Any) -> None:
     """Dialect.do_begin for SQLite: BEGIN IMMEDIATE for writers (_write_tx marks them)."""
-    write = connection.info.get(_WRITE_OPTION, False)
+    write = connection.info.get(_WRITE_MARK, False)
     connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
