@@ -885,8 +885,9 @@ def _configure_sqlite(engine: Engine) -> None:
     """PRAGMAs on every connection, and transactions that begin when we say so.
 
     pysqlite's own transaction handling starts a transaction only at the first write, so a
-    read-then-write would not be atomic; we disable it and emit BEGIN ourselves (the
-    SQLAlchemy-documented recipe), BEGIN IMMEDIATE for writers.
+    read-then-write would not be atomic; we disable it and emit BEGIN ourselves, BEGIN
+    IMMEDIATE for writers (SQLAlchemy's documented recipe does it in a "begin" event; here
+    it is the dialect's do_begin, see below).
     """
 
     @event.listens_for(engine, "connect")
