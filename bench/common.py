@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import statistics
 import sys
 import time
@@ -104,10 +105,9 @@ def settle(*, quiet_share: float = 0.05, window: float = 1.0, limit: float = 60.
     than `quiet_share` of the time over `window` seconds, twice in a row (at most `limit`
     seconds). Returns the seconds waited.
 
-    Why: what the previous phase left to the kernel is otherwise charged to the next one.
-    Seen on a VM whose root file system is mounted with `discard`: for a minute after
-    1.5 GB of files were deleted, creating a file cost up to 1 ms of system time instead of
-    0.05 ms, and a full build measured 18-21 s instead of 14-15 s."""
+    Why: what the previous phase left to the kernel (dirty pages, writeback) is otherwise
+    charged to the next one. Files deleted just before are another matter, which waiting for
+    a quiet CPU does not settle: see `recent_deletions_wait`."""
     start = time.perf_counter()
     os.sync()
     quiet = 0
@@ -188,3 +188,45 @@ def write_config(data: dict[str, Any], workdir: Path) -> Path:
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
     return path
+
+
+# ext4 without a journal does not reuse an inode freed in the last 60 s, or 360 s while its
+# inode table block is dirty (fs/ext4/ialloc.c, recently_deleted): creating a file then walks
+# past every such inode of the block group, one buffer lookup each. `perf record` of a full
+# build (9,602 new files) started seconds after the previous build's 9,602 files were deleted:
+# 17 % of all CPU samples in recently_deleted and its lookups, ~1 ms of system time per new
+# file. The benchmarks delete large outputs only after their timings, and a build that starts
+# within this window of such a deletion waits for it to pass.
+RECENT_DELETIONS_S = 360.0
+DELETED_MARK = ".outputs-deleted"
+
+
+def journal_less_ext4(path: Path) -> bool:
+    """True when `path` is on an ext4 file system mounted without a journal (Linux sysfs)."""
+    try:
+        device = os.stat(path).st_dev
+        block = Path(f"/sys/dev/block/{os.major(device)}:{os.minor(device)}").resolve().name
+        return Path(f"/sys/fs/ext4/{block}/journal_task").read_text().strip() == "<none>"
+    except OSError:
+        return False
+
+
+def delete_outputs(folders: Sequence[Path], mark_in: Path) -> None:
+    """Delete benchmark output folders and note when in `mark_in` (see recent_deletions_wait)."""
+    present = [folder for folder in folders if folder.exists()]
+    for folder in present:
+        shutil.rmtree(folder, ignore_errors=True)
+    if present:
+        (mark_in / DELETED_MARK).write_text(f"{time.time()}\n")
+
+
+def recent_deletions_wait(mark_in: Path, *, limit: float = RECENT_DELETIONS_S) -> float:
+    """Seconds to wait before timing file creation in `mark_in`: what is left of the window
+    after the last `delete_outputs` there, on a journal-less ext4 only; else 0."""
+    try:
+        deleted = float((mark_in / DELETED_MARK).read_text())
+    except (OSError, ValueError):
+        return 0.0
+    if not journal_less_ext4(mark_in):
+        return 0.0
+    return max(0.0, min(limit, deleted + limit - time.time()))

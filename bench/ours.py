@@ -21,18 +21,23 @@ import argparse
 import shutil
 import subprocess
 import sys
+import time
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench.common import (
+    DELETED_MARK,
     LANGUAGES,
     crawl_config,
+    delete_outputs,
     emit,
     measure,
     parse_emitted,
     peak_rss_mb,
     process_peak_rss_mb,
+    recent_deletions_wait,
     settle,
     write_config,
 )
@@ -133,7 +138,7 @@ def poll(etag_site: str, plain_site: str, listings: list[str], count: int, workd
 
 def seed(workdir: Path, items: int, sources: int) -> None:
     """A fresh store with `items` items over `sources` sources, and its config."""
-    _fresh(workdir)
+    _fresh(workdir, keep_outputs=True)
     ids = _source_ids(sources)
     feeds = [*({"id": sid, "title": f"Feed {sid}", "sources": [sid]} for sid in ids),
              {"id": "all", "title": "Everything", "sources": ids, "limit": 100},
@@ -168,6 +173,12 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
     config = load_config(workdir / "config.yaml")
     feeds = config.feeds
     now = BUILD_NOW
+    waited = recent_deletions_wait(workdir) if quiet else 0.0
+    if waited:
+        print(f"bench.ours build: waiting {waited:.0f} s: files were deleted here minutes ago, "
+              "and this journal-less ext4 makes new files walk past their inodes "
+              "(bench.common.RECENT_DELETIONS_S)", file=sys.stderr, flush=True)
+        time.sleep(waited)
     with make_app(config, clock=lambda: now) as app:
         full: list[float] = []
         full_cpu: list[float] = []
@@ -175,10 +186,9 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
         written = 0
         settled: list[float] = []
         for run in range(full_runs):
-            # Each full build writes a folder of its own: deleting the last one's 1.5 GB
-            # just before would charge the kernel's clean-up to this one (see `settle`).
+            # Each full build writes a new folder of its own; earlier ones were set aside
+            # by `seed` and are deleted after the timings (bench.common.RECENT_DELETIONS_S).
             config = config.model_copy(update={"output_dir": str(workdir / f"feeds.{run}")})
-            shutil.rmtree(config.output_path, ignore_errors=True)
             settled.append(settle() if quiet else 0.0)
             parallel.LAST_WORKER_PEAKS_MB.clear()
             with measure() as phase:
@@ -202,8 +212,9 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
             incremental.append(phase.wall)
             incremental_cpu.append(phase.cpu)
             rewritten.append(len(result.written))
-    for run in range(full_runs - 1):     # all but the last full build's folder
-        shutil.rmtree(workdir / f"feeds.{run}", ignore_errors=True)
+    # Earlier invocations' outputs and all but the last full build's folder, after the timings.
+    delete_outputs([workdir / _STALE, *(workdir / f"feeds.{run}" for run in range(full_runs - 1))],
+                   workdir)
     emit(task="build", items=items, feeds=len(feeds), seed_wall=seeded["wall"],
          settled=settled, full=full, full_cpu=full_cpu, files=written, incremental=incremental,
          incremental_cpu=incremental_cpu, rewritten=rewritten,
@@ -247,9 +258,28 @@ def _save(app: App, source_id: str, items: list[Item], now: datetime) -> None:
     app.store.save_run(result, items, ())
 
 
-def _fresh(workdir: Path) -> None:
-    shutil.rmtree(workdir, ignore_errors=True)
-    workdir.mkdir(parents=True)
+# Where `seed` moves earlier builds' output folders (`feeds.N`), to be deleted after the timings.
+_STALE = "stale"
+
+
+def _fresh(workdir: Path, *, keep_outputs: bool = False) -> None:
+    """An empty `workdir`. `keep_outputs`: move earlier output folders into `stale/` instead
+    of deleting them (a rename frees no inode), and keep the mark of the last deletion."""
+    if not keep_outputs:
+        shutil.rmtree(workdir, ignore_errors=True)
+        workdir.mkdir(parents=True)
+        return
+    stale = workdir / _STALE
+    stale.mkdir(parents=True, exist_ok=True)
+    for entry in workdir.iterdir():
+        if entry.name in (_STALE, DELETED_MARK):
+            continue
+        if entry.is_dir() and entry.name.startswith("feeds"):
+            entry.rename(stale / f"{entry.name}.{uuid.uuid4().hex[:8]}")
+        elif entry.is_dir():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _profiler(path: Path | None):  # type: ignore[no-untyped-def]
