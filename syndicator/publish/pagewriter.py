@@ -10,6 +10,14 @@ the next build write those pages again.
 
 The threads overlap the kernel's copying with the next pages' rendering (the GIL is released
 while writing); at most `in_flight` bytes of documents wait in memory.
+
+A batch larger than `keep_cached` bytes (a full build's archive history) does not stay in the
+page cache: once a page's writeback, started as it was written, has finished, its cached
+copy is released (posix_fadvise DONTNEED). Archive pages are rarely read, and caching 1.5 GB
+of them would push out what is (the store, the current feeds); the kernel also reuses the
+released memory for the next pages instead of taking fresh memory, which on a VM that
+returns free memory to its host (virtio-balloon free page reporting) costs a host fault per
+page: 4 us per KB written, against 1 us with the release (bench/README.md).
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import contextlib
 import ctypes
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -30,19 +39,30 @@ FSYNC_EACH_MAX = 32
 # Documents waiting for a writer thread, in bytes: rendering runs ahead of the disk by this
 # much at most (a page is ~0.2-0.7 MB per format).
 IN_FLIGHT_BYTES = 4 << 20
+# A batch keeps its pages in the page cache up to this many bytes; later pages are released
+# once written to disk (an incremental build's few pages stay cached).
+KEEP_CACHED_BYTES = 64 << 20
+# Written pages wait this many newer ones before their release, so that the writeback started
+# when each was written has usually finished and the release does not wait for the disk.
+RELEASE_LAG = 16
 
 
 class PageWriter:
     """Atomic writes in `threads` background threads; `finish()` waits, makes them durable
     and returns (written, unchanged) paths in submission order."""
 
-    def __init__(self, *, threads: int = 2, in_flight: int = IN_FLIGHT_BYTES) -> None:
+    def __init__(self, *, threads: int = 2, in_flight: int = IN_FLIGHT_BYTES,
+                 keep_cached: int = KEEP_CACHED_BYTES) -> None:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="page-writer")
         self._budget = in_flight
         self._queued = 0
         self._room = threading.Condition()
         self._futures: list[tuple[Path, Future[bool]]] = []
         self._folders: set[Path] = set()
+        self._keep_cached = keep_cached if _SYNC_FILE_RANGE is not None else None
+        self._submitted = 0
+        self._to_release: deque[Path] = deque()
+        self._release_lock = threading.Lock()
 
     def submit(self, path: Path, data: bytes) -> None:
         size = len(data)
@@ -50,8 +70,10 @@ class PageWriter:
             # One document larger than the budget still goes, alone.
             self._room.wait_for(lambda: self._queued == 0 or self._queued + size <= self._budget)
             self._queued += size
+        release = self._keep_cached is not None and self._submitted >= self._keep_cached
+        self._submitted += size
         try:
-            future = self._pool.submit(self._write, path, data)
+            future = self._pool.submit(self._write, path, data, release)
         except BaseException:
             self._release(size)
             raise
@@ -62,15 +84,27 @@ class PageWriter:
             self._queued -= size
             self._room.notify_all()
 
-    def _write(self, path: Path, data: bytes) -> bool:
+    def _write(self, path: Path, data: bytes, release: bool) -> bool:
         try:
             folder = path.parent
             if folder not in self._folders:   # one mkdir per folder, not per page
                 _make_folder(folder, path)
                 self._folders.add(folder)
-            return _replace(path, data, mkdir=False, writeback=True)
+            written = _replace(path, data, mkdir=False, writeback=True)
         finally:
             self._release(len(data))
+        if written and release:
+            with self._release_lock:
+                self._to_release.append(path)
+                due = self._to_release.popleft() if len(self._to_release) > RELEASE_LAG else None
+            if due is not None:
+                _release_cached(due)
+        return written
+
+    def _release_rest(self) -> None:
+        """Release the pages still waiting for their lag (all writes have finished)."""
+        while self._to_release:
+            _release_cached(self._to_release.popleft())
 
     def finish(self, *, also: Sequence[Path] = (), durable: bool = True,
                ) -> tuple[list[Path], list[Path]]:
@@ -88,6 +122,7 @@ class PageWriter:
         self._futures = []
         if error is not None:
             raise error
+        self._release_rest()
         if durable:
             _make_durable([*written, *also])
         return written, unchanged
@@ -209,6 +244,29 @@ def _start_writeback(fd: int) -> None:
     `_make_durable`; this only moves the work earlier."""
     if _SYNC_FILE_RANGE is not None:
         _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+
+
+_SYNC_FILE_RANGE_WAIT_BEFORE = 1
+_SYNC_FILE_RANGE_WAIT_AFTER = 4
+
+
+def _release_cached(path: Path) -> None:
+    """Wait until `path`'s data is written to disk, then drop it from the page cache (a
+    dirty page would not be dropped). Best effort: a file gone or replaced meanwhile is
+    left as it is; durability is `_make_durable`'s, not this."""
+    assert _SYNC_FILE_RANGE is not None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WAIT_BEFORE | _SYNC_FILE_RANGE_WRITE
+                         | _SYNC_FILE_RANGE_WAIT_AFTER)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _syncfs(folder: Path) -> bool:
