@@ -81,6 +81,8 @@ _PG_LOCK_KEY = 0x53594E44
 # Built once: a poll reads one URL's state per source, and building the IN (...) clause cost
 # more than the query (an expanding parameter keeps one compiled statement for any length).
 _URL_STATES = select(t_url_state).where(t_url_state.c.url.in_(bindparam("urls", expanding=True)))
+# Every run (a 304 poll too) appends one row: the statement is built once, not per run.
+_RUN_INSERT = t_runs.insert()
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
 _CHUNK = 500
 
@@ -308,7 +310,7 @@ class Store:
                 conn.execute(self._upsert_url_states(), [_url_state_row(s) for s in states])
             new = tuple(item for item in batch if item.id not in existed)
             updated = tuple(item for item in batch if item.id in existed)
-            conn.execute(t_runs.insert(), _run_row(result, new=len(new), updated=len(updated)))
+            conn.execute(_RUN_INSERT, _run_row(result, new=len(new), updated=len(updated)))
             if outbox is not None and batch:
                 self._write_outbox(conn, outbox, OutboxView(
                     source_id=link_to, now=seen_at, new=new, updated=updated,
