@@ -194,8 +194,8 @@ def write_config(data: dict[str, Any], workdir: Path) -> Path:
 # inode table block is dirty (fs/ext4/ialloc.c, recently_deleted): creating a file then walks
 # past every such inode of the block group, one buffer lookup each. `perf record` of a full
 # build (9,602 new files) started seconds after the previous build's 9,602 files were deleted:
-# 17 % of all CPU samples in recently_deleted and its lookups, ~1 ms of system time per new
-# file. The benchmarks delete large outputs only after their timings, and a build that starts
+# 17 % of all CPU samples in recently_deleted and its lookups, ~0.5 ms of CPU per new file.
+# The benchmarks delete large outputs only after their timings, and a build that starts
 # within this window of such a deletion waits for it to pass.
 RECENT_DELETIONS_S = 360.0
 DELETED_MARK = ".outputs-deleted"
