@@ -63,3 +63,32 @@ def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value >= 0
+
+
+def test_earlier_build_outputs_are_set_aside_then_deleted_after(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 ) -> None:
+    """The build benchmark never deletes thousands of files just before its timing: on a
+    journal-less ext4 new files would walk past the freed inodes (bench.common)."""
+    monkeypatch.syspath_prepend(str(ROOT))
+    from bench import common, ours
+
+    work = tmp_path / "work"
+    (work / "feeds.0" / "archive").mkdir(parents=True)
+    (work / "feeds.0" / "archive" / "1.xml").write_text("old page")
+    (work / "bench.db").write_text("old store")
+    ours._fresh(work, keep_outputs=True)
+    assert sorted(p.name for p in work.iterdir()) == ["stale"]
+    (moved,) = (work / "stale").iterdir()
+    assert (moved / "archive" / "1.xml").read_text() == "old page"
+
+    assert common.recent_deletions_wait(work) == 0.0          # nothing deleted here yet
+    common.delete_outputs([work / "stale"], work)
+    assert not (work / "stale").exists()
+    monkeypatch.setattr(common, "journal_less_ext4", lambda path: True)
+    assert 350 < common.recent_deletions_wait(work) <= common.RECENT_DELETIONS_S
+    monkeypatch.setattr(common.time, "time", lambda: 10**12)   # long after the deletion
+    assert common.recent_deletions_wait(work) == 0.0
+    monkeypatch.undo()
+    monkeypatch.setattr(common, "journal_less_ext4", lambda path: False)
+    assert common.recent_deletions_wait(work) == 0.0          # a journal reuses inodes
