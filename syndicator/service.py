@@ -573,12 +573,12 @@ def _prefork(config: Config, socks: list[socket.socket], stop: StopSignals,
     code is 1: a supervisor (systemd, Docker) restarts the whole service.
     """
     children: set[int] = set()
-    for index, sock in enumerate(socks):
+    for sock in socks:
         pid = os.fork()
         if pid == 0:                       # the worker: never returns into the CLI
             code = 1
             try:
-                for other in socks[:index] + socks[index + 1:]:
+                for other in socks:        # the other workers' (or the one shared socket)
                     if other is not sock:
                         other.close()
                 _serve_on(config, sock, StopSignals().install())
