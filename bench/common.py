@@ -230,3 +230,16 @@ def recent_deletions_wait(mark_in: Path, *, limit: float = RECENT_DELETIONS_S) -
     if not journal_less_ext4(mark_in):
         return 0.0
     return max(0.0, min(limit, deleted + limit - time.time()))
+
+
+def wait_out_recent_deletions(mark_in: Path, *, prefix: str, stream: Any = None) -> float:
+    """Sleep through what is left of the window after the last `delete_outputs` in
+    `mark_in` (see recent_deletions_wait), saying why on `stream` (stdout by default);
+    returns the seconds slept."""
+    waited = recent_deletions_wait(mark_in)
+    if waited:
+        print(f"{prefix}waiting {waited:.0f} s: build outputs were deleted here minutes ago, "
+              "and this journal-less ext4 makes new files walk past their freed inodes "
+              "(bench.common.RECENT_DELETIONS_S)", file=stream or sys.stdout, flush=True)
+        time.sleep(waited)
+    return waited

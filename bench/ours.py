@@ -21,7 +21,6 @@ import argparse
 import shutil
 import subprocess
 import sys
-import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -37,8 +36,8 @@ from bench.common import (
     parse_emitted,
     peak_rss_mb,
     process_peak_rss_mb,
-    recent_deletions_wait,
     settle,
+    wait_out_recent_deletions,
     write_config,
 )
 from syndicator.app import App, make_app
@@ -173,12 +172,8 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
     config = load_config(workdir / "config.yaml")
     feeds = config.feeds
     now = BUILD_NOW
-    waited = recent_deletions_wait(workdir) if quiet else 0.0
-    if waited:
-        print(f"bench.ours build: waiting {waited:.0f} s: files were deleted here minutes ago, "
-              "and this journal-less ext4 makes new files walk past their inodes "
-              "(bench.common.RECENT_DELETIONS_S)", file=sys.stderr, flush=True)
-        time.sleep(waited)
+    if quiet:
+        wait_out_recent_deletions(workdir, prefix="bench.ours build: ", stream=sys.stderr)
     with make_app(config, clock=lambda: now) as app:
         full: list[float] = []
         full_cpu: list[float] = []

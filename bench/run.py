@@ -32,7 +32,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bench.common import LANGUAGES, median, parse_emitted, recent_deletions_wait
+from bench.common import LANGUAGES, median, parse_emitted, wait_out_recent_deletions
 from bench.servers import Servers, Vhost, ensure_tools, serve
 from bench.sitegen import Options, SiteInfo, generate
 
@@ -226,12 +226,8 @@ def _per_source(found: list[dict[str, Any]]) -> dict[str, float]:
 
 def bench_build(sizes: Sizes, workdir: Path) -> dict[str, Any]:
     # Full builds from scratch take minutes at 100k items with archives: one, unless --runs.
-    waited = recent_deletions_wait(workdir / "ours-build") if sizes.settle else 0.0
-    if waited:
-        print(f"   waiting {waited:.0f} s: the last build's outputs were deleted minutes ago, "
-              "and this journal-less ext4 makes new files walk past their freed inodes "
-              "(bench.common.RECENT_DELETIONS_S)", flush=True)
-        time.sleep(waited)
+    if sizes.settle:
+        wait_out_recent_deletions(workdir / "ours-build", prefix="   ")
     found = contender("ours", "build", "--items", str(sizes.items), "--runs", str(sizes.runs),
                       "--full-runs", str(sizes.full_build_runs),
                       *(() if sizes.settle else ("--no-settle",)),
