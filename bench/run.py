@@ -281,7 +281,7 @@ def machine(workdir: Path) -> dict[str, Any]:
     return {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "nproc": os.cpu_count(),
             "cpu": cpu, "python": platform.python_version(), "load": os.getloadavg(),
             "speed_ms": python_speed_ms(), "file_write_us": file_write_us(workdir),
-            "versions": versions}
+            "core_sharing_ms": core_sharing_ms(), "versions": versions}
 
 
 def python_speed_ms(*, typical: bool = False) -> float:
@@ -294,6 +294,42 @@ def python_speed_ms(*, typical: bool = False) -> float:
     before and after each benchmark."""
     runs = [t / 5 * 1000 for t in timeit.repeat("sum(range(10**6))", number=5, repeat=5)]
     return statistics.median(runs) if typical else min(runs)
+
+
+_CORE_PROBE = """
+import json, os, statistics, subprocess, sys, time, timeit
+def speed():
+    return statistics.median(t / 3 * 1000 for t in timeit.repeat(
+        "sum(range(10**6))", number=3, repeat=7))
+os.sched_setaffinity(0, {0})
+alone = speed()
+spin = "import os\\nos.sched_setaffinity(0, {1})\\nwhile True: sum(range(10**6))"
+busy = subprocess.Popen([sys.executable, "-c", spin])
+try:
+    time.sleep(0.3)
+    shared = speed()
+finally:
+    busy.kill()
+    busy.wait()
+print(json.dumps([alone, shared]))
+"""
+
+
+def core_sharing_ms() -> tuple[float, float] | None:
+    """Python speed on CPU 0 with CPU 1 idle, then with CPU 1 running Python (ms, medians of
+    7), or None with one CPU. On a VM whose two vCPUs share one physical core (SMT siblings
+    on the host), the second figure is up to twice the first: two busy processes then get
+    little more done than one, which a two-process crawl feels and a one-process limit
+    script does not (bench/README.md)."""
+    if (os.cpu_count() or 1) < 2 or not hasattr(os, "sched_setaffinity"):
+        return None
+    try:
+        out = subprocess.run([sys.executable, "-c", _CORE_PROBE], capture_output=True,
+                             text=True, timeout=60, check=True).stdout
+        alone, shared = json.loads(out)
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+    return float(alone), float(shared)
 
 
 def file_write_us(workdir: Path, files: int = 300, size: int = 150_000) -> float:
@@ -321,13 +357,21 @@ def file_write_us(workdir: Path, files: int = 300, size: int = 150_000) -> float
     return best
 
 
+def _sharing(found: list[float] | tuple[float, float] | None) -> str:
+    if not found:
+        return ""
+    alone, shared = found
+    return (f", Python speed on one CPU {alone:.1f} ms with the other idle and {shared:.1f} ms "
+            "with the other busy")
+
+
 def report(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [f"Syndicator benchmarks, {m['date']}: {m['nproc']} CPUs ({m['cpu']}), "
              f"Python {m['python']}, load {m['load'][0]:.1f}, Python speed "
              f"{m.get('speed_ms', float('nan')):.1f} ms per sum(range(10**6)), file writes "
              f"{m.get('file_write_us', float('nan')):.0f} µs of system time per new 150 KB "
-             f"file; site served by "
+             f"file{_sharing(m.get('core_sharing_ms'))}; site served by "
              f"{results['server']}",
              "", "| benchmark | figure | measured | target |", "|---|---|---|---|"]
 
