@@ -60,6 +60,14 @@ def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
     serving = results["serving"]
     assert serving.get("skipped") or all(_number(r["full"]["rps"]) for r in serving["results"])
 
+    # The header's probe of whether the two CPUs share a core: both speeds, where it can pin.
+    sharing = results["machine"]["core_sharing_ms"]
+    if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
+        assert len(sharing) == 2 and all(_number(ms) and ms > 0 for ms in sharing)
+        assert "with the other busy" in done.stdout
+    else:
+        assert sharing is None
+
 
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value >= 0
