@@ -512,7 +512,7 @@ def test_merge_published_rules() -> None:
     ("de", ["3 Juni 2021", "3. März 2021"]),
 ])
 def test_month_name_fast_path_agrees_with_dateparser(language: str, texts: list[str]) -> None:
-    from syndicator.normalise import _dateparser, _parse_month_name
+    from syndicator.dates import _dateparser, _parse_month_name
 
     for text in texts:
         fast = _parse_month_name(text, MINSK, language=language)

@@ -24,6 +24,7 @@ import feedparser
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract.html import absolute_url
 from syndicator.model import Article, Page
+from syndicator.sanitise import tiny_file, tiny_length
 
 __all__ = ["check_xml_safety", "parse_feed"]
 
@@ -156,19 +157,27 @@ def _content(entry: Mapping[str, Any]) -> str | None:
 
 
 def _entry_image(entry: Mapping[str, Any]) -> str | None:
+    """The entry's picture: media:content, media:thumbnail, then an image enclosure; those
+    their own markup shows to be tracking pixels (1×1, or a few bytes long) are skipped."""
     for media in entry.get("media_content") or ():
-        if isinstance(media, Mapping) and _is_image(media):
+        if isinstance(media, Mapping) and _is_image(media) and not _pixel(media):
             return _str(media.get("url"))
     for thumb in entry.get("media_thumbnail") or ():
-        if isinstance(thumb, Mapping) and _str(thumb.get("url")):
+        if isinstance(thumb, Mapping) and _str(thumb.get("url")) and not _pixel(thumb):
             return _str(thumb.get("url"))
     for link in [*(entry.get("enclosures") or ()), *(entry.get("links") or ())]:
         if not isinstance(link, Mapping):
             continue
         kind = _str(link.get("type")) or ""
-        if link.get("rel", "enclosure") == "enclosure" and kind.startswith("image/"):
+        if (link.get("rel", "enclosure") == "enclosure" and kind.startswith("image/")
+                and not _pixel(link)):
             return _str(link.get("href")) or _str(link.get("url"))
     return None
+
+
+def _pixel(media: Mapping[str, Any]) -> bool:
+    return (tiny_length(media.get("width")) or tiny_length(media.get("height"))
+            or tiny_file(media.get("length") or media.get("filesize")))
 
 
 def _is_image(media: Mapping[str, Any]) -> bool:

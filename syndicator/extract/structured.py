@@ -35,6 +35,7 @@ from syndicator.extract.html import (
     tag_name,
 )
 from syndicator.model import Article
+from syndicator.sanitise import tiny_length
 
 __all__ = ["extract_structured", "json_ld_article", "page_language"]
 
@@ -110,8 +111,7 @@ def extract_structured(soup: Node, base_url: str) -> Article:
         content=_body_html(ld.get("articleBody")),
         image=absolute_url(base_url, _first(_image(ld.get("image")),
                                             _image(ld.get("thumbnailUrl")),
-                                            meta.first("og:image"),
-                                            meta.first("og:image:url"),
+                                            _og_image(meta),
                                             meta.first("twitter:image"))),
         author=_first(_names(ld.get("author")), _meta_author(meta)),
         categories=_categories(ld, meta),
@@ -222,10 +222,24 @@ def _image(value: Any) -> str | None:
                 return found
         return None
     if isinstance(value, dict):
+        if tiny_length(_size(value.get("width"))) or tiny_length(_size(value.get("height"))):
+            return None                               # an ImageObject that is a pixel
         return _image(value.get("url") or value.get("contentUrl"))
     if isinstance(value, str):
         return value.strip() or None
     return None
+
+
+def _size(value: Any) -> Any:
+    """A JSON-LD width/height: a number, a string or a QuantitativeValue."""
+    return value.get("value") if isinstance(value, dict) else value
+
+
+def _og_image(meta: _Meta) -> str | None:
+    """og:image, unless og:image:width/height (of the first image) say it is a pixel."""
+    if tiny_length(meta.first("og:image:width")) or tiny_length(meta.first("og:image:height")):
+        return None
+    return meta.first("og:image") or meta.first("og:image:url")
 
 
 def _names(value: Any) -> str | None:

@@ -1,0 +1,285 @@
+"""Dates as found on pages and in feeds → UTC datetimes. Pure functions, no I/O.
+
+The only user of dateparser (language-aware dates), imported where used.
+
+    parse_date        one string → ParsedDate (UTC, and whether a time of day was given)
+    choose_date       the best of several candidates
+    local_day         the calendar day of an instant in a time zone
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parsedate_to_datetime
+from functools import lru_cache, partial
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from dateparser.date import DateDataParser
+
+
+@dataclass(frozen=True)
+class ParsedDate:
+    """A parsed date: `value` is UTC-aware; `has_time` is False for a bare calendar date
+    (then `value` is local midnight of that day in the source time zone, as UTC)."""
+
+    value: datetime
+    has_time: bool
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_MAX_DATE_TEXT = 200                                   # longer strings are prose, not dates
+_ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}")
+_NUMERIC_DATE = r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})"
+_NUMERIC_TIME = r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?"
+# dd.mm.yyyy is always day-first, whatever the language; a time may follow or precede it.
+_NUMERIC = (
+    re.compile(rf"^{_NUMERIC_DATE}(?:[\s,|/-]+(?:в\s+|у\s+|at\s+)?{_NUMERIC_TIME})?$", re.I),
+    re.compile(rf"^{_NUMERIC_TIME}[\s,|/-]+{_NUMERIC_DATE}$"),
+)
+_TIME_DIRECTIVES = ("%H", "%I", "%M", "%X", "%c", "%T", "%R")
+# dateparser resolves relative words ("вчера", "2 hours ago") against RELATIVE_BASE. The
+# cached absolute parser uses this far-past base, so a relative string is recognisable by
+# its result and never silently becomes "today" of whatever day the cache was filled;
+# such strings go to the relative parser, built per run with the run's `now` as base.
+_SENTINEL_BASE = datetime(1901, 6, 15, 12, 0)
+_SENTINEL_YEARS = range(1899, 1904)
+_USELESS_PERIODS = frozenset({"year", "month", "week"})
+# "Опубликовано: 3 июня 2021", "Updated: ...": a label without digits before a colon.
+_LABEL = re.compile(r"^[^\W\d][^\d:]{0,40}:\s+(?=\S)")
+_BARE_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+
+
+def parse_date(text: str, *, language: str | None, timezone: str,
+               date_format: str | None = None, now: datetime | None = None) -> ParsedDate | None:
+    """Parse a date as found on a page; None when unparseable (never "now").
+
+    A date without an offset is in `timezone`. Relative or incomplete dates ("вчера, 14:30",
+    "2 hours ago", "3 июня" without a year, a bare "14:30") are resolved against `now`, the
+    most recent such moment, and rejected when `now` is not given.
+    """
+    cleaned = _LABEL.sub("", " ".join(text.split()))
+    if not cleaned or len(cleaned) > _MAX_DATE_TEXT:
+        return None
+    code = _language_code(language)
+    parsed = _parse_absolute(cleaned, code, timezone, date_format)
+    if parsed is not None or now is None:
+        return parsed
+    local_now = now.astimezone(ZoneInfo(timezone)).replace(tzinfo=None, microsecond=0)
+    return _parse_relative(cleaned, code, timezone, local_now)
+
+
+def choose_date(candidates: Sequence[str], *, language: str | None, timezone: str,
+                date_format: str | None = None,
+                now: datetime | None = None) -> ParsedDate | None:
+    """The first candidate that parses, unless it is a bare date and a later candidate is a
+    full timestamp on the same calendar day (in `timezone`): then that timestamp."""
+    parsed = (parse_date(c, language=language, timezone=timezone, date_format=date_format,
+                         now=now) for c in candidates)
+    found = [p for p in parsed if p is not None]
+    if not found:
+        return None
+    first = found[0]
+    if first.has_time:
+        return first
+    day = local_day(first.value, timezone)
+    for later in found[1:]:
+        if later.has_time and local_day(later.value, timezone) == day:
+            return later
+    return first
+
+
+def _language_code(language: str | None) -> str | None:
+    """The primary subtag ("ru-RU" → "ru"), the form dateparser knows."""
+    if not language or not language.strip():
+        return None
+    return re.split(r"[-_]", language.strip(), maxsplit=1)[0].lower()
+
+
+def local_day(value: datetime, timezone: str) -> date:
+    return value.astimezone(ZoneInfo(timezone)).date()
+
+
+def _local_to_utc(naive: datetime, timezone: str) -> datetime:
+    return naive.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def _to_utc(value: datetime, timezone: str) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        return _local_to_utc(value, timezone)
+    return value.astimezone(UTC)
+
+
+@lru_cache(maxsize=8192)
+def _parse_absolute(text: str, language: str | None, timezone: str,
+                    date_format: str | None) -> ParsedDate | None:
+    """A complete date (day, month and year). Fast paths first; dateparser (slow) last."""
+    for fast in (partial(_parse_with_format, date_format=date_format), _parse_iso,
+                 _parse_rfc822, _parse_numeric, partial(_parse_month_name, language=language)):
+        result = fast(text, timezone)
+        if result is not None:
+            return result
+    parser = _dateparser(language, timezone, None)
+    if parser is None:
+        return None
+    data = parser.get_date_data(text)
+    value = data.date_obj
+    if value is None or data.period in _USELESS_PERIODS or value.year in _SENTINEL_YEARS:
+        return None
+    return ParsedDate(_to_utc(value, timezone), data.period == "time")
+
+
+@lru_cache(maxsize=1024)
+def _parse_relative(text: str, language: str | None, timezone: str,
+                    local_now: datetime) -> ParsedDate | None:
+    parser = _dateparser(language, timezone, local_now)
+    if parser is None:
+        return None
+    data = parser.get_date_data(text)
+    if data.date_obj is None or data.period in _USELESS_PERIODS:
+        return None
+    value = data.date_obj.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    if data.period == "time":
+        if _BARE_TIME.match(text) and value > local_now:
+            value -= timedelta(days=1)                # "23:50" seen at 00:10 is yesterday's
+        return ParsedDate(_local_to_utc(value, timezone), True)
+    # "вчера" comes back at the current time of day: keep only the day.
+    return ParsedDate(_local_to_utc(datetime.combine(value.date(), time()), timezone), False)
+
+
+@lru_cache(maxsize=64)
+def _dateparser(language: str | None, timezone: str,
+                relative_base: datetime | None) -> DateDataParser | None:
+    """A cached parser per (language, timezone[, base]): building one costs ~10 ms."""
+    settings: dict[str, object] = {
+        "TIMEZONE": timezone,
+        "RETURN_AS_TIMEZONE_AWARE": True,
+        "RETURN_TIME_AS_PERIOD": True,
+        "RELATIVE_BASE": relative_base or _SENTINEL_BASE,
+    }
+    if relative_base is None:
+        settings["REQUIRE_PARTS"] = ["day", "month", "year"]
+    else:
+        settings["PREFER_DATES_FROM"] = "past"
+    from dateparser.date import DateDataParser
+
+    try:
+        return DateDataParser(languages=[language] if language else None, settings=settings)
+    except ValueError:                # a language dateparser does not know: detect instead
+        if language is None:
+            return None
+        return _dateparser(None, timezone, relative_base)
+
+
+def _parse_with_format(text: str, timezone: str, *, date_format: str | None) -> ParsedDate | None:
+    if not date_format:
+        return None
+    try:
+        value = datetime.strptime(text, date_format)
+    except ValueError:
+        return None
+    return ParsedDate(_to_utc(value, timezone), any(d in date_format for d in _TIME_DIRECTIVES))
+
+
+def _parse_iso(text: str, timezone: str) -> ParsedDate | None:
+    if not _ISO_START.match(text):
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return ParsedDate(_to_utc(value, timezone), len(text) > len("2021-06-03"))
+
+
+def _parse_rfc822(text: str, timezone: str) -> ParsedDate | None:
+    if not _RFC822.match(text):
+        return None
+    try:
+        value = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if value.tzinfo is None and text.endswith("-0000"):
+        value = value.replace(tzinfo=UTC)             # RFC 5322: UTC, local zone unknown
+    return ParsedDate(_to_utc(value, timezone), True)
+
+
+def _parse_numeric(text: str, timezone: str) -> ParsedDate | None:
+    for pattern in _NUMERIC:
+        match = pattern.match(text)
+        if match:
+            break
+    else:
+        return None
+    year = int(match["y"])
+    year = year + 2000 if year < 100 else year
+    has_time = match["H"] is not None
+    try:
+        value = datetime(year, int(match["m"]), int(match["d"]),
+                         int(match["H"] or 0), int(match["M"] or 0), int(match["S"] or 0))
+    except ValueError:
+        return None
+    return ParsedDate(_local_to_utc(value, timezone), has_time)
+
+
+# "21 октября 2025", "1 мая 2024 г., 14:30", "October 01, 2024", "May 5th, 2024 at 9:05": the
+# commonest visible dates. dateparser reads them too, at 2–10 ms each; these patterns read
+# them in microseconds with dateparser's own month names for the source's language, and
+# anything they do not match exactly still goes to dateparser.
+_CLOCK = r"(?:[\s,|]+(?:в|во|у|at|um|à|o|a las)?\s*(?P<H>\d{1,2}):(?P<M>\d{2}))?"
+_MONTH_NAME_DATES = (
+    re.compile(r"^(?P<d>\d{1,2})\.?\s+(?P<month>[^\W\d_]{3,})\.?,?\s+(?P<y>\d{4})"
+               r"(?:\s*(?:г\.?|года|год|гады|року|р\.))?" + _CLOCK + "$", re.IGNORECASE),
+    re.compile(r"^(?P<month>[^\W\d_]{3,})\.?\s+(?P<d>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y>\d{4})"
+               + _CLOCK + "$", re.IGNORECASE),
+)
+
+
+@lru_cache(maxsize=64)
+def _month_names(language: str) -> dict[str, int]:
+    """Month names (all the forms dateparser knows: nominative, genitive, abbreviations) of a
+    language, lower case, to month numbers; empty for a language dateparser does not know."""
+    from dateparser.languages.loader import default_loader
+
+    try:
+        locale = default_loader.get_locale(language)
+    except (ValueError, KeyError):
+        return {}
+    names: dict[str, int] = {}
+    for number, month in enumerate(_MONTHS, start=1):
+        for name in locale.info.get(month, ()):
+            key = name.lower().rstrip(".")
+            # A name that means two months (none known, but locales are data) is dropped.
+            if names.setdefault(key, number) != number:
+                names[key] = 0
+    return {name: number for name, number in names.items() if number}
+
+
+_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+           "september", "october", "november", "december")
+
+
+def _parse_month_name(text: str, timezone: str, *, language: str | None) -> ParsedDate | None:
+    if not language:
+        return None
+    for pattern in _MONTH_NAME_DATES:
+        match = pattern.match(text)
+        if match:
+            break
+    else:
+        return None
+    month = _month_names(language).get(match["month"].lower())
+    if not month:
+        return None
+    has_time = match["H"] is not None
+    try:
+        value = datetime(int(match["y"]), month, int(match["d"]),
+                         int(match["H"] or 0), int(match["M"] or 0))
+    except ValueError:
+        return None
+    return ParsedDate(_local_to_utc(value, timezone), has_time)

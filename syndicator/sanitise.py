@@ -1,0 +1,261 @@
+"""Sanitising: hostile HTML → allow-listed HTML; markup → plain text. Pure, no I/O.
+
+The only user of nh3.
+
+    sanitize_html / sanitize_content   allow-listed HTML with absolute URLs, no pixels
+    clean_text                         tags stripped, entities decoded, whitespace collapsed
+    absolute_http_url                  a URL resolved against a page if it is http(s)
+    tiny_length / tiny_file            sizes that mark an image as a tracking pixel
+
+A tracking pixel is an image that is not meant to be seen: one whose width or height, in
+any unit, as an attribute or in its inline style, is at most `PIXEL_MAX` CSS pixels; one
+with the `hidden` attribute, `display:none`, `visibility:hidden` or `opacity:0`; or (for
+enclosures) a file too small to be a picture. Pixels are dropped, and so is an item image
+that the content's own markup shows to be one.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from urllib.parse import urljoin, urlsplit
+
+# Characters a browser ignores inside URL attributes; removing them first defeats
+# obfuscations like "jav\tascript:" before the scheme is checked.
+URL_JUNK = re.compile(r"[\x00-\x20\x7f]+")
+_HTTP_SCHEMES = frozenset({"http", "https"})
+
+
+def absolute_http_url(base_url: str, value: str, *, allow_mailto: bool = False) -> str | None:
+    """`value` resolved against `base_url` if the result is http(s) (or mailto), else None."""
+    cleaned = URL_JUNK.sub("", value)
+    if not cleaned:
+        return None
+    try:
+        joined = urljoin(base_url, cleaned)
+        scheme = urlsplit(joined).scheme.lower()
+    except ValueError:                                 # e.g. a broken IPv6 literal
+        return None
+    if scheme in _HTTP_SCHEMES or (allow_mailto and scheme == "mailto"):
+        return joined
+    return None
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+PIXEL_MAX = 2.0          # CSS px: an image this narrow or this low shows nothing
+# A 1×1 GIF is 35-43 bytes, a 1×1 PNG about 70: no real picture is this small. Feeds write
+# length 0 or 1 when they do not know it, so those say nothing.
+_PIXEL_FILE_MAX = 200
+# CSS px per unit; font-relative units at the 16 px default. % and viewport units depend on
+# the container, so they say nothing about the image.
+_UNITS = {"": 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54,
+          "mm": 96 / 25.4, "q": 96 / 101.6, "em": 16.0, "rem": 16.0, "ex": 8.0, "ch": 8.0}
+_LENGTH = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([a-z]*)\s*(?:!\s*important\s*)?$",
+                     re.IGNORECASE)
+
+
+def length_px(value: object) -> float | None:
+    """A width or height (an HTML attribute, a CSS length, a JSON number) in CSS px, or None
+    when it is missing or relative."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    match = _LENGTH.match(value)
+    factor = _UNITS.get(match.group(2).lower()) if match else None
+    if match is None or factor is None:
+        return None
+    return float(match.group(1)) * factor
+
+
+def tiny_length(value: object) -> bool:
+    """Whether a declared width or height marks a tracking pixel."""
+    size = length_px(value)
+    return size is not None and size <= PIXEL_MAX
+
+
+def tiny_file(length: object) -> bool:
+    """Whether an enclosure's declared length (bytes) is too small for a real picture."""
+    size = length_px(length) if isinstance(length, str | int) else None
+    return size is not None and 1 < size <= _PIXEL_FILE_MAX
+
+
+def hidden_by_style(style: str) -> bool:
+    """Whether an inline style hides an image or shrinks it to a pixel."""
+    for declaration in style.split(";"):
+        name, _, value = declaration.partition(":")
+        name, value = name.strip().lower(), value.strip().lower()
+        if name in ("width", "height", "max-width", "max-height") and tiny_length(value):
+            return True
+        value = value.removesuffix("!important").strip()
+        opacity = length_px(value) if name == "opacity" else None
+        if ((name == "display" and value == "none")
+                or (name == "visibility" and value in ("hidden", "collapse"))
+                or (opacity is not None and opacity <= 0.01)):
+            return True
+    return False
+
+
+# --- HTML ------------------------------------------------------------------------------------
+
+_ALLOWED_TAGS = frozenset({
+    "p", "br", "a", "b", "strong", "i", "em", "u", "s", "blockquote", "q", "ul", "ol", "li",
+    "h1", "h2", "h3", "h4", "h5", "h6", "figure", "figcaption", "img", "table", "thead",
+    "tbody", "tr", "th", "td", "pre", "code", "hr", "sub", "sup", "span", "div",
+})
+_ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "srcset", "alt", "title", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+# Read to find hidden images, never written out: `style` survives the filter only as the
+# marker below, and an image with either attribute is dropped.
+_IMAGE_VISIBILITY = {"style", "hidden"}
+_HIDDEN_MARK = "hidden"
+# Dropped with everything inside. Other unknown tags (form, picture, font, ...) are
+# unwrapped: their text and allowed children stay (ASP.NET pages wrap all in <form>).
+_DROP_WITH_CONTENT = frozenset({
+    "script", "style", "iframe", "object", "embed", "svg", "math", "template", "title",
+    "textarea", "select", "button", "frame", "frameset", "applet", "head",
+})
+# Lazy-loading sites put the real <img> in <noscript>, which the parser would keep as escaped
+# text: the noscript tags are removed first so that their content is parsed and sanitised.
+_NOSCRIPT = re.compile(r"</?noscript\b[^>]*>", re.I)
+_IMG_TAG = re.compile(r"""<img\b(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_ATTRIBUTE = re.compile(r"""\s([a-zA-Z-]+)="([^"]*)\"""")
+# <a> cannot nest (the HTML parser closes the open one), so the next </a> is the match.
+_LINK = re.compile(r"""(<a\b(?:[^>"']|"[^"]*"|'[^']*')*>)(.*?)</a>""", re.S)
+_H1 = re.compile(r"<(/?)h1>")
+
+
+@dataclass(frozen=True)
+class Sanitised:
+    """Sanitised HTML and the (absolute) addresses of the tracking pixels taken out of it."""
+
+    html: str
+    pixels: frozenset[str] = frozenset()
+
+
+def sanitize_html(html: str, *, base_url: str) -> str:
+    """Allow-listed HTML with absolute http(s) URLs, no scripts, no tracking pixels."""
+    return sanitize_content(html, base_url=base_url).html
+
+
+def sanitize_content(html: str, *, base_url: str) -> Sanitised:
+    """sanitize_html, also naming the pixels it removed (so the item image can skip them)."""
+    if not html or not html.strip():
+        return Sanitised("")
+    import nh3
+
+    attributes: dict[str, set[str]] = {"*": set()}
+    attributes.update((tag, set(names)) for tag, names in _ALLOWED_ATTRIBUTES.items())
+    attributes["img"] |= _IMAGE_VISIBILITY
+    cleaned = nh3.clean(
+        _NOSCRIPT.sub("", html),
+        tags=set(_ALLOWED_TAGS),
+        clean_content_tags=set(_DROP_WITH_CONTENT),
+        attributes=attributes,
+        attribute_filter=partial(_filter_attribute, base_url),
+        url_schemes={"http", "https", "mailto"},
+        strip_comments=True,
+        link_rel="noopener noreferrer",
+    )
+    # nh3's output is canonical (attributes double-quoted; "<", ">" and '"' escaped in text
+    # and attribute values), so these regular expressions only ever see real tags.
+    pixels: set[str] = set()
+    cleaned = _IMG_TAG.sub(partial(_keep_image, pixels.add), cleaned)
+    cleaned = _LINK.sub(_keep_link, cleaned)
+    cleaned = _H1.sub(r"<\1h2>", cleaned)            # the feed item title is the only h1
+    return Sanitised(cleaned.strip(), frozenset(pixels))
+
+
+def _filter_attribute(base_url: str, tag: str, attribute: str, value: str) -> str | None:
+    """Absolutise URLs (nh3 checks schemes before this runs, so check again after); reduce
+    an image's style to a mark of whether it hides the image."""
+    if attribute in ("href", "src"):
+        return absolute_http_url(base_url, value, allow_mailto=attribute == "href")
+    if attribute == "srcset":
+        return _absolute_srcset(base_url, value)
+    if attribute == "style":
+        return _HIDDEN_MARK if hidden_by_style(value) else None
+    return value
+
+
+def _absolute_srcset(base_url: str, value: str) -> str | None:
+    candidates = []
+    for url, descriptor in _split_srcset(value):
+        absolute = absolute_http_url(base_url, url)
+        if absolute is not None:
+            candidates.append(f"{absolute} {descriptor}".strip())
+    return ", ".join(candidates) or None
+
+
+def _split_srcset(value: str) -> list[tuple[str, str]]:
+    """srcset candidates as (url, descriptor); URLs may contain commas (e.g. "w_100,h_50")."""
+    result = []
+    for match in re.finditer(r"[\s,]*([^\s,][^\s]*)([^,]*)", value):
+        url, descriptor = match.group(1), match.group(2).strip()
+        if url.endswith(","):                         # "a.jpg, b.jpg": no descriptor
+            url, descriptor = url.rstrip(","), ""
+        result.append((url, descriptor))
+    return result
+
+
+def _keep_image(pixel: Callable[[str], None], match: re.Match[str]) -> str:
+    attrs = dict(_ATTRIBUTE.findall(match.group(0)))
+    src = attrs.get("src")
+    if not src:
+        return ""
+    if ("hidden" in attrs or "style" in attrs
+            or tiny_length(attrs.get("width")) or tiny_length(attrs.get("height"))):
+        pixel(html_lib.unescape(src))                 # a tracking pixel, or not meant to show
+        return ""
+    return match.group(0)
+
+
+def _keep_link(match: re.Match[str]) -> str:
+    """Links that lost their href (unsafe scheme) are unwrapped; empty links dropped."""
+    opening, inner = match.group(1), match.group(2)
+    if not inner.strip():
+        return ""
+    if "href" not in dict(_ATTRIBUTE.findall(opening)):
+        return inner
+    return match.group(0)
+
+
+# --- text ------------------------------------------------------------------------------------
+
+_BLOCK_TAG = re.compile(
+    r"<(?=/?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article|figure|"
+    r"figcaption|pre|hr|header|footer|dd|dt)\b)", re.I)
+_LOOKS_LIKE_HTML = re.compile(
+    r"</?(?:a|abbr|b|blockquote|br|cite|code|div|em|figcaption|figure|font|h[1-6]|i|img|li|"
+    r"mark|ol|p|q|s|script|small|span|strong|style|sub|sup|time|u|ul|wbr)\b[^>]*>"
+    r"|&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);",
+    re.IGNORECASE,
+)
+
+
+def clean_text(value: str | None) -> str:
+    """Tags stripped, entities decoded, whitespace collapsed.
+
+    Text extracted from a page is already plain: a title such as `Statement on <rights>` must
+    keep its angle brackets. Only text that contains real HTML tags or entities (feed titles,
+    JSON-LD descriptions) goes through the HTML stripper.
+    """
+    if not value:
+        return ""
+    if not _LOOKS_LIKE_HTML.search(value):
+        return " ".join(value.split())
+    import nh3
+
+    stripped = nh3.clean(_BLOCK_TAG.sub(" <", value), tags=set(),
+                         clean_content_tags=set(_DROP_WITH_CONTENT | {"noscript"}))
+    return " ".join(html_lib.unescape(stripped).split())
