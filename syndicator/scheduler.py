@@ -132,6 +132,11 @@ class SourceScheduler:
     def started(self) -> datetime | None:
         return self._started
 
+    def wake(self, job_id: str) -> None:
+        """Run a job now instead of at its next fire (no-op for an unknown job)."""
+        if self._scheduler.get_job(job_id) is not None:
+            self._scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
     def next_run(self, source_id: str) -> datetime | None:
         job = self._scheduler.get_job(source_id)
         when = getattr(job, "next_run_time", None) if job is not None else None

@@ -394,21 +394,31 @@ HUB_DRAIN_SECONDS = 2.0
 PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retries) are sent
 
 
-def schedule_push(scheduler: SourceScheduler, app: App) -> None:
+def schedule_push(scheduler: SourceScheduler, app: App, service: Service | None = None) -> None:
     """Push jobs beside the source jobs: per-item deliveries every few seconds, and digests.
 
     The outbox rows are written with the items, so a push job only has to look at what is
-    due; running it often keeps a new item's delay short and retries on time.
+    due; running it often keeps a new item's delay short and retries on time. A poll that
+    stored new or changed items (`service`) starts it at once rather than at its next tick.
     """
     from syndicator.push.dispatch import digest_jobs, dispatch_due, send_digest
 
-    def dispatch() -> None:
+    kick = _Kick(lambda: scheduler.wake("push:dispatch"))
+
+    def send_due() -> None:
         try:
             report = dispatch_due(app)
         except SyndicatorError as exc:
             log.error("push: %s", exc)
             return
         log.debug("push: %s", report)
+
+    def dispatch() -> None:
+        kick.run(send_due)
+
+    if service is not None:
+        service.after_run.append(lambda result: kick() if result.new or result.updated
+                                 else None)
 
     def digest(target_id: str) -> None:
         try:
@@ -421,6 +431,41 @@ def schedule_push(scheduler: SourceScheduler, app: App) -> None:
         scheduler.add(f"push:digest:{target_id}", schedule,
                       functools.partial(digest, target_id), first_run_in=None,
                       name=f"digest {target_id}")
+
+
+class _Kick:
+    """Runs a scheduled job now on request, never twice at once: a request while the job
+    runs makes it go round once more (the scheduler would skip, and log, a second
+    instance)."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._running:
+                self._again = True
+                return
+        self._wake()
+
+    def run(self, job: Callable[[], None]) -> None:
+        """Run the job, again as long as requests came while it ran."""
+        with self._lock:
+            self._running = True
+        try:
+            while True:
+                with self._lock:
+                    self._again = False
+                job()
+                with self._lock:
+                    if not self._again:
+                        return
+        finally:
+            with self._lock:
+                self._running = False
 
 
 def _push_status_of(app: App) -> Callable[[], tuple[Any, ...]]:
@@ -478,7 +523,7 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         for source in enabled:
             scheduler.add(source.id, source.schedule, functools.partial(service.poll, source.id))
         if config.push:
-            schedule_push(scheduler, app)
+            schedule_push(scheduler, app, service)
         scheduler.start()
         echo(f"syndicator run: {len(enabled)} source(s) scheduled; serving {address(sock)} "
              f"(pid {os.getpid()})")

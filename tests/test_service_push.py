@@ -7,9 +7,12 @@ the channel (once, without the stories that were there before: no flood) and the
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import urllib.parse
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -105,3 +108,46 @@ def test_run_pushes_a_new_story_once_and_pings_the_hub(
     assert target["target_id"] == "tg-en" and target["sent"] == 1
     assert TOKEN not in service.output()       # the secret never reaches the log
     assert TOKEN not in Path(setup.folder / "config.yaml").read_text()
+
+
+def _first_seen(folder: Path, title: str) -> datetime | None:
+    """When the service stored the story (the run's time, UTC), once it has."""
+    with contextlib.closing(sqlite3.connect(folder / "store.db", timeout=5)) as db:
+        row = db.execute("SELECT first_seen FROM items WHERE title = ?", (title,)).fetchone()
+    return datetime.fromisoformat(row[0]).replace(tzinfo=UTC) if row else None
+
+
+@pytest.mark.slow
+def test_a_new_story_reaches_the_chat_within_15_s_despite_two_5xx(
+        setup: Setup, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    with FakeTelegram(TOKEN) as telegram:
+        text = setup.config.read_text()
+        if "allow_private" not in text:         # the fixture site and the fake are loopback
+            text = text.replace("fetch: {", "fetch: {allow_private: true, ")
+        setup.config.write_text(text + (
+            "push:\n"
+            "  - id: tg-en\n"
+            "    type: telegram\n"
+            "    feeds: [office-en]\n"
+            f"    chat_id: \"{CHAT}\"\n"
+            "    token: {env: TEST_BOT_TOKEN}\n"
+            f"    api_url: \"{telegram.url}\"\n"))
+        monkeypatch.setenv("TEST_BOT_TOKEN", TOKEN)
+        service = setup.start("run")
+        try:
+            wait_for("the first poll in the served feed",
+                     lambda: (text := feed(setup)) and "<item>" in text, service)
+            telegram.fail_next(CHAT, 502, "Bad Gateway", times=2)
+            publish_story(setup.site)
+            wait_for("the new story in the channel",
+                     lambda: any(NEW_TITLE in m.text for m in telegram.messages(CHAT)), service)
+            delivered = datetime.now(UTC)
+            stored = _first_seen(setup.folder, NEW_TITLE)
+        finally:
+            code = service.stop()
+    assert code == 0, service.output()
+    assert [r[1] for r in telegram.refusals] == [502, 502]
+    assert stored is not None
+    # The push job starts when the poll stored the story, and a 5xx is retried after ~1 s
+    # and ~2 s: not at the next 10 s tick, and not after a 30 s backoff.
+    assert (delivered - stored).total_seconds() < 15, service.output()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from syndicator.push.email import SendResult, SmtpSession, digest_message, item_
 from syndicator.push.pacing import PER_CHAT, PER_CHAT_WINDOW, SlidingWindow, overall_window
 from syndicator.push.render import TelegramPost, telegram_post, without_photo
 from syndicator.push.subscribers import unsubscribe_url
-from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value
+from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value, quick_retry_delay
 from syndicator.store.store import PushTargetState
 
 log = logging.getLogger(__name__)
@@ -218,6 +219,7 @@ class _TelegramJob(_Job):
         sent = list(row.message_ids)
         plain = False
         migrated = False
+        quick = 0
         while len(sent) < len(post.parts):
             index = len(sent)
             wait = self._paced()
@@ -254,10 +256,26 @@ class _TelegramJob(_Job):
                 migrated = True
                 self._migrate(result.migrate_to)
                 continue
+            if result.kind == "transient" and self._wait_quick(row, sent, quick, result):
+                quick += 1
+                continue
             return self._failure(row, sent, result)
         self.finish(row, "sent", message_ids=sent, error=None)
         self.report.sent += 1
         return False
+
+    def _wait_quick(self, row: Delivery, sent: list[str], retry: int,
+                    result: ApiResult) -> bool:
+        """Wait before a quick retry (False: none left), the claim renewed first."""
+        delay = quick_retry_delay(retry)
+        if delay is None:
+            return False
+        log.info("push %s: %s %s; retrying in %.1f s", self.target.id, result.status or "",
+                 result.description, delay)
+        assert row.id is not None
+        self.app.store.save_delivery_progress(row.id, self.claim, self.now(), sent)
+        time.sleep(delay)
+        return True
 
     def _send_part(self, post: TelegramPost, index: int, plain: bool) -> ApiResult:
         text = post.plain_parts[index] if plain else post.parts[index]

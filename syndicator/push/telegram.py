@@ -19,12 +19,19 @@ a log line or a repr.
 from __future__ import annotations
 
 import logging
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from syndicator.fetch import ApiClient, ApiFailure
 
 log = logging.getLogger(__name__)
+
+# A 5xx or an unreachable API is first retried within the same send, after about 1 s and
+# then 2 s (±25 %, so that senders do not retry in step): a blip delays a message by
+# seconds, not by the first backoff (dispatch.backoff). These are not counted as attempts.
+QUICK_RETRIES = (1.0, 2.0)
+QUICK_JITTER = 0.25
 
 _MEDIA_ERRORS = (
     "wrong file identifier", "failed to get http url content", "wrong type of the web page",
@@ -92,6 +99,14 @@ def classify(status: int, payload: Any) -> ApiResult:
     if code >= 500:
         return ApiResult("transient", description=description, status=code)
     return ApiResult("rejected", description=description, status=code)
+
+
+def quick_retry_delay(retry: int) -> float | None:
+    """Seconds before the `retry`-th (0-based) quick retry of a transient failure; None
+    when the quick retries are used up (the delivery then waits for its backoff)."""
+    if retry >= len(QUICK_RETRIES):
+        return None
+    return QUICK_RETRIES[retry] * (1 + random.uniform(-QUICK_JITTER, QUICK_JITTER))
 
 
 class TelegramClient:
