@@ -516,8 +516,8 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
         if set(value) == {"env"} and isinstance(value["env"], str):
             name = value["env"]
             if name not in env:
-                raise ConfigError(f"environment variable {name} is not set",
-                                  path=format_path(path), line=_line_for(path, lines), file=file)
+                raise ConfigError(_unset(name), path=format_path(path),
+                                  line=_line_for(path, lines), file=file)
             return env[name]
         return {k: _substitute_env(v, (*path, k), env, lines, file) for k, v in value.items()}
     if isinstance(value, list):
@@ -526,11 +526,24 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
-                raise ConfigError(f"environment variable {name} is not set",
-                                  path=format_path(path), line=_line_for(path, lines), file=file)
+                raise ConfigError(_unset(name), path=format_path(path),
+                                  line=_line_for(path, lines), file=file)
             return env[name]
         return _ENV_REF.sub(replace, value)
     return value
+
+
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")
+
+
+def _unset(name: str) -> str:
+    """The error for an unset variable; a name that does not look like one (the secret
+    itself written where its variable's name belongs) is not repeated."""
+    if _ENV_NAME.match(name):
+        return f"environment variable {name} is not set"
+    return ("environment variable not set, and its name is not shown: it does not look like "
+            "one (A-Z, 0-9, _) and may be the secret itself; put the value in the "
+            "environment and its name here")
 
 
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
@@ -619,6 +632,23 @@ def _explain(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ")
     value = error.get("input")
+    # The value is never echoed: a secret may have landed in the wrong key (a bot token as
+    # a port, a password as a number). Its kind and size say enough to find the mistake.
+    if isinstance(value, str | int | float) and len(str(value)) >= 4:
+        message = message.replace(str(value), "(the value)").replace(repr(value),
+                                                                     "(the value)")
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"{message} (got {value!r})"
+        return f"{message} (got {_shape(value)})"
     return message
+
+
+def _shape(value: Any) -> str:
+    """What a value is, without what it says."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, str):
+        return f"text of {len(value)} character{'s' if len(value) != 1 else ''}"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a list" if isinstance(value, list) else "a mapping" if isinstance(
+        value, dict) else type(value).__name__

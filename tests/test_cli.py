@@ -47,6 +47,32 @@ def test_validate_error_names_key_path_and_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+PASSWORD = "Tr0ub4dor&3-horse"
+DSN = "postgresql+psycopg://news:S3cretPw@db.internal:5432/news"
+
+
+@pytest.mark.parametrize("mistake", [
+    f"server: {{port: \"{TOKEN}\"}}",                       # a token in a typed field
+    f"server: {{port: \"{PASSWORD}\"}}",
+    "server: {port: 73109182}",                                 # a numeric secret, too big
+    f"timezone: [\"{DSN}\"]",                                 # a DSN where text belongs
+    f"storage: {{url: \"{DSN}\"}}",
+    f"push:\n  - {{id: t, type: telegram, feeds: [f], chat_id: \"@c\", token: {{env: {TOKEN}}}}}",
+    f"push:\n  - {{id: t, type: telegram, feeds: [f], chat_id: \"@c\", token: [\"{TOKEN}\"]}}",
+    "push:\n  - {id: t, type: email, feeds: [f], smtp: {host: h, password: 73109182}}",
+])
+def test_validate_never_prints_a_secret(tmp_path: Path, mistake: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(f"sources: []\nfeeds:\n  - {{id: f, title: F, sources: []}}\n{mistake}\n")
+    done = run_cli("--config", str(config), "validate")
+    assert done.returncode == 2, done.stdout
+    output = done.stdout + done.stderr
+    assert "config.yaml:" in done.stderr and "Traceback" not in output
+    for secret in (TOKEN, TOKEN.split(":")[1], PASSWORD, "S3cretPw", "73109182"):
+        assert secret not in output, output
+
+
 def test_config_from_environment_variable(tmp_path: Path) -> None:
     done = run_cli("validate", env={"SYNDICATOR_CONFIG": str(tmp_path / "missing.yaml")})
     assert done.returncode == 2
