@@ -44,6 +44,7 @@ from syndicator.config import Config, Schedule
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.model import RunResult
 from syndicator.status import HISTORY, ServiceStatus
+from syndicator.store.outage import StoreOutage
 from syndicator.web.context import WebContext
 from syndicator.websub import hook_for
 
@@ -115,6 +116,9 @@ class Service:
         self._busy = 0                        # polls in progress, guarded by _idle
         self._stopping = False                # guarded by _idle too: no poll slips past
         self._idle = threading.Condition()
+        # An unreachable store is one log line (and a reminder every few minutes), not a
+        # traceback per poll: every source's job fails the same way while it lasts.
+        self.outage = StoreOutage(app.config.storage_url, app.clock)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -160,10 +164,16 @@ class Service:
                 return None
             self._busy += 1
         try:
-            return self._poll(source_id)
+            result = self._poll(source_id)
+        except StoreError as exc:
+            self.outage.failed(exc, f"the poll of source {source_id}")
+            return None
         except Exception:
             log.exception("source %s: the poll failed unexpectedly", source_id)
             return None
+        else:
+            self.outage.answered()
+            return result
         finally:
             with self._idle:
                 self._busy -= 1
@@ -405,12 +415,22 @@ def schedule_push(scheduler: SourceScheduler, app: App, service: Service | None 
 
     kick = _Kick(lambda: scheduler.wake("push:dispatch"))
 
+    outage = service.outage if service is not None else None
+
     def send_due() -> None:
         try:
             report = dispatch_due(app)
+        except StoreError as exc:
+            if outage is not None:
+                outage.failed(exc, "the push job")
+            else:
+                log.error("push: %s", exc)
+            return
         except SyndicatorError as exc:
             log.error("push: %s", exc)
             return
+        if outage is not None:
+            outage.answered()
         log.debug("push: %s", report)
 
     def dispatch() -> None:

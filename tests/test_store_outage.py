@@ -1,0 +1,161 @@
+"""A PostgreSQL outage under the service: one clear log line, not a traceback per poll.
+
+The store is the machine's PostgreSQL reached through a TCP relay on loopback; stopping the
+relay (and cutting its connections) is the outage, starting it again on the same port is
+the recovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import make_url
+
+from syndicator.app import make_app
+from syndicator.config import parse_config
+from syndicator.errors import StoreError
+from syndicator.service import Service
+from syndicator.store import Store
+from syndicator.store.outage import describe_store, outage_reason
+from tests.test_store import _postgres_database
+
+pytestmark = pytest.mark.postgres
+
+
+class Relay:
+    """Forwards a loopback port to PostgreSQL until stopped; can start again on its port."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._server: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", self.port))
+        server.listen(16)
+        self.port = server.getsockname()[1]
+        self._server = server
+        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
+
+    def _accept(self, server: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_RDWR)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            # shutdown() wakes the accept() blocked in the relay's thread (close alone does
+            # not: that accept would go on taking connections).
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
+            self._server.close()
+            self._server = None
+        with self._lock:
+            doomed, self._sockets = self._sockets, []
+        for sock in doomed:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def relayed_url() -> Iterator[tuple[str, Relay]]:
+    for url in _postgres_database():
+        parsed = make_url(url)
+        relay = Relay((parsed.host or "127.0.0.1", parsed.port or 5432))
+        relay.start()
+        Store(url).close()                     # the schema, made directly
+        try:
+            yield parsed.set(host="127.0.0.1", port=relay.port).render_as_string(
+                hide_password=False), relay
+        finally:
+            relay.stop()
+
+
+def test_an_outage_is_one_line_per_five_minutes_and_names_no_host(
+        relayed_url: tuple[str, Relay], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    url, relay = relayed_url
+    parsed = make_url(url)
+    config = parse_config(
+        f'storage: "{url}"\nsources:\n'
+        '  - {id: wire, type: feed, url: "http://127.0.0.1:9/feed.xml", schedule: {every: 1m}}\n'
+        "feeds:\n  - {id: wire, title: Wire, sources: [wire]}\n", base_dir=tmp_path)
+    clock = Clock()
+    with make_app(config, clock=clock) as app:
+        service = Service(app)
+        service.poll("wire")                   # a normal (failed fetch) run: the store works
+        relay.stop()
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            for _ in range(5):
+                clock.now += timedelta(seconds=30)
+                assert service.poll("wire") is None
+            first = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            caplog.clear()
+            clock.now += timedelta(minutes=5)
+            service.poll("wire")
+            reminder = [r for r in caplog.records if r.levelno >= logging.WARNING]
+            caplog.clear()
+            relay.start()                      # the same port: the store is back
+            for _ in range(3):
+                clock.now += timedelta(seconds=30)
+                if service.poll("wire") is not None:
+                    break
+            recovered = [r.getMessage() for r in caplog.records
+                         if r.name == "syndicator.store"]
+    assert len(first) == 1, [r.getMessage() for r in first]
+    line = first[0].getMessage()
+    assert first[0].exc_info is None and "Traceback" not in caplog.text
+    assert f"postgresql database {parsed.database!r} is unavailable (connection" in line
+    assert len(reminder) == 1 and "still unavailable" in reminder[0].getMessage()
+    assert recovered and "available again" in recovered[-1]
+    for leak in (str(relay.port), "127.0.0.1", f"{parsed.username}@", "postgres@"):
+        assert leak not in line + reminder[0].getMessage() + recovered[-1], leak
+
+
+def test_store_descriptions_and_reasons() -> None:
+    assert describe_store("postgresql+psycopg://news:pw@db.internal:5432/news") == (
+        "postgresql database 'news'")
+    assert describe_store("sqlite:////var/lib/syndicator/items.db") == (
+        "sqlite database 'items.db'")
+    try:
+        Store("postgresql+psycopg://news:pw@127.0.0.1:9/news")
+    except StoreError as exc:
+        assert outage_reason(exc) == "connection refused"
+    else:  # pragma: no cover
+        raise AssertionError("nothing listens on port 9")
