@@ -39,6 +39,7 @@ from syndicator.normalise import (
     merge_card_and_page,
     merge_with_stored,
     normalise_article,
+    order_undated,
 )
 from syndicator.push.outbox import outbox_hook
 from syndicator.workers import ArticleWork
@@ -532,7 +533,8 @@ def _normalise(candidates: Sequence[_Candidate], run: _Run,
         items.setdefault(item.id, item)
     if missing["date"]:
         run.warn(f"{missing['date']} item(s) without a parseable date (first-seen time used)")
-    return list(items.values()), {k: v for k, v in missing.items() if v}
+    ordered = order_undated(list(items.values()), ctx.now, ctx.timezone)
+    return ordered, {k: v for k, v in missing.items() if v}
 
 
 _GATE_SAMPLE = 20   # recent stored items that show what this source's items used to have
@@ -550,15 +552,24 @@ def _quality_gate(app: App, source: SourceConfig, seen: int,
 
 def _changes(app: App, source: SourceConfig,
              items: Iterable[Item]) -> tuple[list[Item], list[Item]]:
-    """Split items into new ones and changed ones; unchanged stored items are dropped."""
+    """Split items into new ones and changed ones; unchanged stored items are dropped.
+
+    A story several sources carry (an RSS and an Atom feed of one wire) is one item whose
+    version is that of the configured source linked to it first: the others only link to
+    it, so it never flip-flops between their versions and `updated` moves only when that
+    source changes it.
+    """
     fresh = list(items)
     stored = app.store.items_by_id(item.id for item in fresh)
+    owners = app.store.first_sources(stored, [s.id for s in app.config.sources]) if stored else {}
     timezone = app.config.timezone_for(source)
     now = app.clock()
     new: list[Item] = []
     changed: list[Item] = []
     for item in fresh:
         before = stored.get(item.id)
+        if before is not None and owners.get(item.id, source.id) != source.id:
+            continue
         merged = merge_with_stored(before, item, timezone=timezone, now=now)
         if before is None:
             new.append(item)

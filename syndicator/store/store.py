@@ -228,6 +228,13 @@ class Store:
             found = self._items_where(conn, lambda part: t_items.c.id.in_(part), ids)
         return {item.id: item for item in found}
 
+    def first_sources(self, ids: Iterable[str], among: Sequence[str]) -> dict[str, str]:
+        """For each stored item id, the source among `among` that was linked to it first
+        (earliest first_seen, then source id): the one whose version of the story is kept
+        when several sources carry it."""
+        with self._read_tx("read item sources") as conn:
+            return _sources_of(conn, list(ids), only=among)
+
     def latest(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
                before: datetime | None = None) -> list[Item]:
         """Items linked to any of the sources, newest first (published desc, id desc).
