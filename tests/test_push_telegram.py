@@ -229,7 +229,7 @@ def test_server_errors_retry_with_backoff_then_give_up(demo: Demo, tmp_path: Pat
     with _app(demo, tmp_path, telegram("tg", api_url=tg.url, feeds=("office-all",),
                                        max_attempts=3)) as app:
         keep(app, "tg", 2)
-        tg.fail_next("@office_en", 502, "Bad Gateway")
+        tg.fail_next("@office_en", 502, "Bad Gateway", times=3)   # the send + 2 quick retries
         report = dispatch_due(app, now=T0)
         assert (report.failed, report.sent) == (1, 0)     # stops the target: API is failing
         [row, _] = app.store.deliveries("tg", states=["failed", "pending"])
@@ -247,6 +247,23 @@ def test_server_errors_retry_with_backoff_then_give_up(demo: Demo, tmp_path: Pat
         assert "gave up after 2 attempts" in (dead.error or "")
         assert TOKEN not in (dead.error or "")
     assert len(tg.accepted) == 2
+
+
+def test_two_transient_errors_delay_a_message_by_seconds(demo: Demo, tmp_path: Path,
+                                                         tg: FakeTelegram) -> None:
+    with _app(demo, tmp_path, telegram("tg", api_url=tg.url, feeds=("office-all",))) as app:
+        keep(app, "tg", 1)
+        tg.fail_next("@office_en", 502, "Bad Gateway", times=2)
+        started = time.monotonic()
+        report = dispatch_due(app, now=T0)
+        took = time.monotonic() - started
+        assert (report.sent, report.failed) == (1, 0)
+        [row] = app.store.deliveries("tg", states=["sent"])
+        assert row.attempts == 1                          # quick retries are not attempts
+    assert [r[1] for r in tg.refusals] == [502, 502]
+    assert len(tg.accepted) == 1
+    # ~1 s then ~2 s (±25 %), not the 30 s of the first backoff
+    assert 0.75 + 1.5 <= took < 15
 
 
 def test_a_read_timeout_is_unknown_and_never_resent(demo: Demo, tmp_path: Path,

@@ -70,20 +70,23 @@ def hub() -> Iterator[Hub]:
     server.server.server_close()
 
 
-@pytest.mark.slow
-def test_run_pushes_a_new_story_once_and_pings_the_hub(
-        setup: Setup, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
-    with FakeTelegram(TOKEN) as telegram:
-        config = setup.config.read_text() + (
-            f"websub: {{hub: \"{hub.url}\"}}\n"
-            "push:\n"
+def _telegram_push(api_url: str) -> str:
+    """The config's `push:` with one Telegram target on the fake Bot API."""
+    return ("push:\n"
             "  - id: tg-en\n"
             "    type: telegram\n"
             "    feeds: [office-en]\n"
             f"    chat_id: \"{CHAT}\"\n"
             "    token: {env: TEST_BOT_TOKEN}\n"
-            f"    api_url: \"{telegram.url}\"\n"
-        )
+            f"    api_url: \"{api_url}\"\n")
+
+
+@pytest.mark.slow
+def test_run_pushes_a_new_story_once_and_pings_the_hub(
+        setup: Setup, hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    with FakeTelegram(TOKEN) as telegram:
+        config = (setup.config.read_text() + f"websub: {{hub: \"{hub.url}\"}}\n"
+                  + _telegram_push(telegram.url))
         setup.config.write_text(config)
         monkeypatch.setenv("TEST_BOT_TOKEN", TOKEN)
         service = setup.start("run")
@@ -124,14 +127,7 @@ def test_a_new_story_reaches_the_chat_within_15_s_despite_two_5xx(
         text = setup.config.read_text()
         if "allow_private" not in text:         # the fixture site and the fake are loopback
             text = text.replace("fetch: {", "fetch: {allow_private: true, ")
-        setup.config.write_text(text + (
-            "push:\n"
-            "  - id: tg-en\n"
-            "    type: telegram\n"
-            "    feeds: [office-en]\n"
-            f"    chat_id: \"{CHAT}\"\n"
-            "    token: {env: TEST_BOT_TOKEN}\n"
-            f"    api_url: \"{telegram.url}\"\n"))
+        setup.config.write_text(text + _telegram_push(telegram.url))
         monkeypatch.setenv("TEST_BOT_TOKEN", TOKEN)
         service = setup.start("run")
         try:
