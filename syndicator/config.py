@@ -231,11 +231,25 @@ class FeedConfig(_Model):
     link: str | None = None               # the site the feed is about (defaults to first source)
 
 
+class ServerLimits(_Model):
+    """`server: {limits: ...}` bounds on every HTTP request (docs/server.md, "Limits")."""
+
+    request_line: Size = Field(default=8 * 1024, ge=256, le=1024 * 1024)     # 414 above
+    headers: int = Field(default=100, ge=8, le=10_000)          # how many; 431 above
+    header_bytes: Size = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)  # 431
+    body_bytes: Size = Field(default=64 * 1024, ge=1024, le=1024 * 1024 * 1024)  # 413
+    # From a connection's first byte (or its opening) to the end of a request's headers.
+    header_timeout: Duration = Field(default=10.0, gt=0, le=600)
+    # An idle keep-alive connection is closed after this long without a new request.
+    idle_timeout: Duration = Field(default=5.0, gt=0, le=600)
+
+
 class ServerConfig(_Model):
     """`server:` where `syndicator run` / `serve` listen (base_url may differ behind a proxy)."""
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    limits: ServerLimits = ServerLimits()
     # `serve` only: processes answering on the one socket (`run` keeps one: its scheduler).
     # "auto": one per CPU this process may run on, as nginx's `worker_processes auto`.
     workers: int | Literal["auto"] = 1

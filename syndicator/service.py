@@ -40,7 +40,7 @@ from starlette.routing import BaseRoute
 
 from syndicator import health
 from syndicator.app import App, make_app
-from syndicator.config import Config, Schedule
+from syndicator.config import Config, Schedule, ServerLimits
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.model import RunResult
 from syndicator.status import HISTORY, ServiceStatus
@@ -365,27 +365,32 @@ def listen(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     return sock
 
 
-def http_protocol() -> Any:
-    """uvicorn's httptools protocol with the feed fast path (syndicator.web.protocol), or
-    uvicorn's own choice when httptools is missing or that module cannot load (it builds on
-    uvicorn internals): then feeds still take the ASGI fast path in WebApp."""
+def http_protocol(limits: ServerLimits) -> Any:
+    """uvicorn's httptools protocol with the feed fast path and the request head limits
+    (syndicator.web.protocol), or uvicorn's own choice when httptools is missing or that
+    module cannot load (it builds on uvicorn internals): then feeds still take the ASGI fast
+    path in WebApp, and only h11 bounds a head."""
     try:
         from syndicator.web.protocol import FeedHttpProtocol
     except ImportError as exc:
         log.warning("serving without the HTTP-level feed fast path: %s", exc)
         return "auto"
-    return FeedHttpProtocol
+    return FeedHttpProtocol.with_limits(limits)
 
 
-def serve_http(asgi: Any, sock: socket.socket, stop: StopSignals) -> None:
+def serve_http(asgi: Any, sock: socket.socket, stop: StopSignals,
+               limits: ServerLimits) -> None:
     """Serve until SIGTERM/SIGINT. Blocks the calling (main) thread."""
     host, port = sock.getsockname()[:2]
     # loop "auto" is uvloop when installed (a dependency, except on Windows). The access
     # log is off unless debugging: one log record per feed poll costs more than the answer.
     config = uvicorn.Config(asgi, host=host, port=port, log_config=None, lifespan="auto",
-                            http=http_protocol(), loop="auto", backlog=BACKLOG,
+                            http=http_protocol(limits), loop="auto", backlog=BACKLOG,
                             server_header=False, timeout_graceful_shutdown=int(GRACEFUL_HTTP),
-                            access_log=log.isEnabledFor(logging.DEBUG))
+                            access_log=log.isEnabledFor(logging.DEBUG),
+                            # uvicorn's parameter is typed int; the loop takes any float
+                            timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]
+                            h11_max_incomplete_event_size=limits.header_bytes)
     server = uvicorn.Server(config)
     stop.server = server
     if stop.requested.is_set():
@@ -548,7 +553,7 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         echo(f"syndicator run: {len(enabled)} source(s) scheduled; serving {address(sock)} "
              f"(pid {os.getpid()})")
         try:
-            serve_http(web, sock, stop)
+            serve_http(web, sock, stop, config.server.limits)
         finally:
             stop.mark()
             service.stop()
@@ -626,7 +631,7 @@ def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
         watcher.start()
         cleanup.callback(watcher.stop)
         ready()
-        serve_http(web, sock, stop)
+        serve_http(web, sock, stop, config.server.limits)
 
 
 def _prefork(config: Config, socks: list[socket.socket], stop: StopSignals,

@@ -52,6 +52,8 @@ from syndicator.web import conditional, pages
 from syndicator.web.cache import MEDIA_TYPES, CachedFile, make_cached
 from syndicator.web.context import WebContext
 from syndicator.web.fastpath import FastPath
+from syndicator.web.hardening import SecurityHeaders, slash_redirect
+from syndicator.web.limits import BodyLimit
 from syndicator.web.query import FeedQuery, QueryError, has_query, parse_query, select_items
 
 log = logging.getLogger(__name__)
@@ -447,5 +449,12 @@ def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -
         Route("/archive/{path:path}", handlers.archive, methods=cors_read),
         *extra_routes,
     ]
-    return WebApp(fast, ctx.metrics, routes=routes,
-                  middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics)])
+    # Outermost first: every answer is counted, bodies are capped before any route reads
+    # them, and every answer gets the security headers (limits.py, hardening.py).
+    web = WebApp(fast, ctx.metrics, routes=routes,
+                 middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics),
+                             Middleware(BodyLimit,
+                                        max_bytes=ctx.config.server.limits.body_bytes),
+                             Middleware(SecurityHeaders)])
+    web.router.default = slash_redirect(web.router)
+    return web

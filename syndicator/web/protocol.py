@@ -25,6 +25,14 @@ whenever anything is unusual: no `WebApp` found behind uvicorn's own wrappers, a
 log, a root path, a request still in progress on the connection (pipelining keeps its
 order), a paused writer (a slow reader), `Expect: 100-continue`, an upgrade, a query.
 
+Every request, fast or not, is held to the head limits of `server: {limits: ...}` here
+(limits.py): request line, header count and total head size (414/431 and the connection
+closed; the parser is never fed more of a head than the limit), and a deadline for a
+complete head (408); an idle kept-alive connection is closed after uvicorn's
+`timeout_keep_alive`. uvicorn's httptools protocol has none of the head limits, and waits
+for a first request forever: a 150 MB header was parsed (by concatenation in httptools,
+quadratic) while every other client waited.
+
 This subclasses uvicorn's HttpToolsProtocol and relies on its per-connection attributes
 (parser, url, headers, cycle, pipeline, flow, transport, server_state); tests/test_web.py
 runs the web tests through it on a real socket, so an uvicorn release that changes them
@@ -43,8 +51,10 @@ import httptools
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from syndicator.config import ServerLimits
 from syndicator.web import sendfile
 from syndicator.web.app import WebApp
+from syndicator.web.limits import HeadRefused, refusal
 
 _FAST_METHODS = frozenset({b"GET", b"HEAD"})
 _CLOSE = b"connection: close\r\n"
@@ -66,6 +76,13 @@ class FeedHttpProtocol(HttpToolsProtocol):
     # joined once per change, shared by every connection of the process.
     _defaults: list[tuple[bytes, bytes]] | None = None
     _default_lines = b""
+    # The head limits and header timeout; `with_limits` makes a class with the configured ones.
+    limits = ServerLimits()
+
+    @classmethod
+    def with_limits(cls, limits: ServerLimits) -> type[FeedHttpProtocol]:
+        """This protocol with `limits` (uvicorn.Config takes a class, not an instance)."""
+        return type(cls.__name__, (cls,), {"limits": limits})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,13 +93,21 @@ class FeedHttpProtocol(HttpToolsProtocol):
         logging_access = self.config.access_log and self.access_log
         self._web = None if logging_access or self.root_path else find_web_app(self.app)
         self._answered = False      # the current request was answered here
-        # Since when the connection has been idle (loop time); None while a request is
-        # being read or answered. See on_response_complete.
-        self._idle_since: float | None = None
+        # Reading a request's line and headers (or waiting for them), and how many bytes
+        # of that head have come so far; see data_received.
+        self._in_head = True
+        self._head_bytes = 0
+        # When the connection is closed unless it gets on (loop time): the end of the
+        # header timeout while a head is read or awaited, of the keep-alive timeout while
+        # idle after a response (`_idle`); None while a request is being answered.
+        self._deadline: float | None = None
+        self._idle = False
+        self._timer_at = 0.0        # when timeout_keep_alive_task fires
         self._socket: socket.socket | None = None      # for sendfile; see connection_made
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._set_deadline(self.loop.time() + self.limits.header_timeout)
         # Large feed bodies go out with sendfile on this connection's socket (sendfile.py):
         # a socket object over the transport's descriptor (uvloop's own stand-in cannot
         # send with flags), detached in connection_lost so that it never closes it. Plain
@@ -111,7 +136,76 @@ class FeedHttpProtocol(HttpToolsProtocol):
         self.headers = []
         self.expect_100_continue = False
 
+    def data_received(self, data: bytes) -> None:
+        if not self._in_head:                   # a body, or the rest of one
+            self._feed(data)
+            return
+        if self._idle:      # a kept-alive connection's next request: its head has a deadline
+            self._idle = False
+            self._set_deadline(self.loop.time() + self.limits.header_timeout)
+        room = self.limits.header_bytes - self._head_bytes
+        if len(data) <= room:
+            self._head_bytes += len(data)       # back to 0 when the head is complete
+            self._feed(data)
+            return
+        # The parser gets no more of a head than the limit: what fits first, then (once the
+        # head is complete in it) the rest, which is a body or the next request.
+        self._head_bytes += room
+        self._feed(data[:room])
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            self._refuse(431, f"request head larger than {self.limits.header_bytes} bytes")
+        else:
+            self.data_received(data[room:])
+
+    def _feed(self, data: bytes) -> None:
+        """uvicorn's data_received, with a limit's refusal answered as such."""
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            if isinstance(exc.__context__, HeadRefused):
+                self._refuse(exc.__context__.status, exc.__context__.reason)
+            else:
+                self._bad_request()
+        except httptools.HttpParserError:
+            self._bad_request()
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def _bad_request(self) -> None:
+        msg = "Invalid HTTP request received."
+        self.logger.warning(msg)
+        self.send_400_response(msg)
+
+    def _refuse(self, status: int, reason: str) -> None:
+        """Answer `status` with `reason` and close. Not logged: a client sending such
+        requests by the thousand must not fill the log."""
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.write(refusal(status, reason, self._lines_of_defaults()))
+        # else: an answer is being written on this connection; it is cut short
+        self.transport.close()
+
+    def _lines_of_defaults(self) -> bytes:
+        defaults = self.server_state.default_headers
+        if defaults is not FeedHttpProtocol._defaults:
+            FeedHttpProtocol._default_lines = b"".join(
+                name + b": " + value + b"\r\n" for name, value in defaults)
+            FeedHttpProtocol._defaults = defaults
+        return FeedHttpProtocol._default_lines
+
     def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        self._deadline = None           # busy until the answer is complete
+        limits = self.limits
+        if len(self.url) > limits.request_line:
+            raise HeadRefused(414, f"request target longer than {limits.request_line} bytes")
+        if len(self.headers) > limits.headers:
+            raise HeadRefused(431, f"more than {limits.headers} header fields")
         self._answered = False
         web = self._web
         if (web is not None and not self.expect_100_continue and not self.flow.write_paused
@@ -133,41 +227,59 @@ class FeedHttpProtocol(HttpToolsProtocol):
         self.headers.extend(headers)        # the list the scope holds as "headers"
         super().on_headers_complete()
 
-    # Keep-alive. uvicorn arms a timer (loop.call_later) after every response and cancels
+    # Deadlines. uvicorn arms a timer (loop.call_later) after every response and cancels
     # it when the next request's data arrives: two timer operations per request, a fifth
-    # of the Python time of a feed answer. Here a connection has at most one timer, armed
-    # when it becomes idle with none pending; when the timer fires it closes the
-    # connection if it has been idle for the whole timeout, and otherwise re-arms itself
-    # for what is left. Same rule as uvicorn's: closed `timeout_keep_alive` seconds after
-    # the last response, unless a new request has begun.
+    # of the Python time of a feed answer. Here a connection has at most one timer: when it
+    # fires it closes the connection if its deadline has passed, and otherwise re-arms
+    # itself for what is left; a deadline moved later costs no timer operation. Deadlines:
+    # a complete head within `limits.header_timeout` of the connection's opening or of the
+    # first byte of a later request (else 408, or a silent close when nothing came), and
+    # uvicorn's rule while idle: closed `timeout_keep_alive` seconds after the last
+    # response unless a new request has begun.
+
+    def _set_deadline(self, when: float) -> None:
+        self._deadline = when
+        task = self.timeout_keep_alive_task
+        if task is not None and self._timer_at <= when:
+            return
+        if task is not None:
+            task.cancel()
+        self._timer_at = when
+        self.timeout_keep_alive_task = self.loop.call_at(when, self._deadline_due)
 
     def _unset_keepalive_if_required(self) -> None:
-        self._idle_since = None             # data came: busy until the response is complete
+        # uvicorn calls this when the connection is lost (and, in its own data_received and
+        # on_response_complete, both replaced here).
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def on_response_complete(self) -> None:
         # uvicorn's on_response_complete, with the lazy timer.
         self.server_state.total_requests += 1
         if self.transport.is_closing():
             return
-        self._idle_since = None
         self.flow.resume_reading()
         if self.pipeline:
+            self._deadline = None
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
             return
-        self._idle_since = self.loop.time()
-        if self.timeout_keep_alive_task is None:
-            self.timeout_keep_alive_task = self.loop.call_later(self.timeout_keep_alive,
-                                                                self._keep_alive_due)
+        self._idle = True
+        self._set_deadline(self.loop.time() + self.timeout_keep_alive)
 
-    def _keep_alive_due(self) -> None:
+    def _deadline_due(self) -> None:
         self.timeout_keep_alive_task = None
-        idle_since = self._idle_since
-        if idle_since is None or self.transport.is_closing():
-            return                  # busy now: the response's completion arms a timer again
-        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        deadline = self._deadline
+        if deadline is None or self.transport.is_closing():
+            return                  # busy now: the response's completion sets a deadline
+        left = deadline - self.loop.time()
         if left > 0:
-            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
+            self._timer_at = deadline
+            self.timeout_keep_alive_task = self.loop.call_at(deadline, self._deadline_due)
+        elif self._in_head and self._head_bytes and not self._idle:
+            self._refuse(408, f"request head not complete within "
+                              f"{self.limits.header_timeout:g} s")
         else:
             self.timeout_keep_alive_handler()
 
@@ -208,19 +320,15 @@ class FeedHttpProtocol(HttpToolsProtocol):
             return False
         variant, status, route = chosen
         method = "GET" if self.parser.get_method() == b"GET" else "HEAD"
-        defaults = self.server_state.default_headers
-        if defaults is not FeedHttpProtocol._defaults:
-            FeedHttpProtocol._default_lines = b"".join(
-                name + b": " + value + b"\r\n" for name, value in defaults)
-            FeedHttpProtocol._defaults = defaults
+        default_lines = self._lines_of_defaults()
         keep_alive = (self.parser.get_http_version() != "1.0"
                       and self.parser.should_keep_alive())
         if status == 304:
-            head = [STATUS_LINE[304], FeedHttpProtocol._default_lines,
+            head = [STATUS_LINE[304], default_lines,
                     variant.not_modified_lines]
             body = b""
         else:
-            head = [STATUS_LINE[200], FeedHttpProtocol._default_lines, variant.ok_lines]
+            head = [STATUS_LINE[200], default_lines, variant.ok_lines]
             body = variant.data if method == "GET" else b""
         if not keep_alive:
             head.append(_CLOSE)
@@ -254,5 +362,6 @@ class FeedHttpProtocol(HttpToolsProtocol):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._in_head = True            # what comes next is the next request's head
         if not self._answered:
             super().on_message_complete()

@@ -1,0 +1,113 @@
+"""`syndicator serve` as a real process on a loopback port, for tests that attack it from
+outside: raw sockets, many connections, the process's memory (tests/test_http_limits.py,
+tests/test_fuzz_routes.py). One published feed, an email push target (so the subscribe
+and unsubscribe forms are routed) and short header and idle timeouts, so that the tests of
+those timeouts take seconds."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from push_support import free_port
+
+HEADER_TIMEOUT = 1.5
+IDLE_TIMEOUT = 1.0
+BODY_BYTES = 65536
+HEADER_BYTES = 65536
+
+CONFIG = """
+site: {{title: "Test feeds", base_url: "http://127.0.0.1:{port}/"}}
+storage: "sqlite:///store.db"
+output_dir: feeds
+secret_key: "serve-support-secret-0123456789abcdef"
+server:
+  host: 127.0.0.1
+  port: {port}
+  limits: {{header_timeout: {header_timeout}, idle_timeout: {idle_timeout},
+            body_bytes: {body_bytes}, header_bytes: {header_bytes}}}
+sources:
+  - {{id: news, type: feed, url: "http://127.0.0.1:9/feed.xml", language: en}}
+feeds:
+  - {{id: news, title: "News", sources: [news]}}
+push:
+  - id: mail
+    type: email
+    feeds: [news]
+    smtp: {{host: 127.0.0.1, port: 9, security: none, timeout: 2s}}
+    from: "News <news@example.org>"
+"""
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def connect(self, timeout: float = 10) -> socket.socket:
+        return socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+
+    def memory_kb(self, field: str = "VmRSS") -> int:
+        """A memory figure of the server process from /proc (VmRSS, VmHWM: its peak)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise AssertionError(f"no {field} in /proc/{self.process.pid}/status")
+
+    def reset_peak(self) -> bool:
+        """Start VmHWM afresh from the current RSS (Linux clear_refs 5); False if refused."""
+        try:
+            Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+        except OSError:
+            return False
+        return True
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def serve(folder: Path) -> Iterator[Served]:
+    port = free_port()
+    config = folder / "config.yaml"
+    config.write_text(CONFIG.format(port=port, header_timeout=HEADER_TIMEOUT,
+                                    idle_timeout=IDLE_TIMEOUT, body_bytes=BODY_BYTES,
+                                    header_bytes=HEADER_BYTES))
+    command = [sys.executable, "-m", "syndicator", "--config", str(config)]
+    subprocess.run([*command, "build"], cwd=folder, check=True, capture_output=True)
+    log = folder / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([*command, "serve"], cwd=folder, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    served = Served(process, port, log)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"serve did not start:\n{served.log_text()}")
+            try:
+                if httpx.get(served.url + "/news.rss", timeout=5,
+                             trust_env=False).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
