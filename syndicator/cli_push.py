@@ -10,7 +10,7 @@ import click
 from syndicator.app import make_app
 from syndicator.cli import EXIT_FAILED, _errors, _State
 from syndicator.config import Config, EmailTarget
-from syndicator.errors import ConfigError
+from syndicator.errors import AddressInvalid, ConfigError
 from syndicator.push.dispatch import (
     DispatchReport,
     TargetReport,
@@ -137,10 +137,10 @@ def add_command(state: _State, emails: tuple[str, ...], target: str | None) -> N
         _added_report(target_id, added, invalid)
 
 
-def _added_report(target_id: str, added: list[str], invalid: list[str]) -> None:
+def _added_report(target_id: str, added: list[str], invalid: list[AddressInvalid]) -> None:
     click.echo(f"{target_id}: {len(added)} address(es) added")
-    for address in invalid:
-        click.echo(f"not an email address: {address!r}", err=True)
+    for refused in invalid:
+        click.echo(f"not an email address: {refused}", err=True)
     if invalid:
         sys.exit(EXIT_FAILED)
 

@@ -338,6 +338,16 @@ class TelegramTarget(PushTargetBase):
         return value
 
 
+class SignupLimits(_Model):
+    """Sign-ups through the web forms to one email target, in any `window`: at most
+    `per_ip` from one client address (an IPv6 /64 counts as one) and `per_target` in all.
+    Counted in each serving process."""
+
+    per_ip: int = Field(default=5, ge=1, le=100_000)
+    per_target: int = Field(default=100, ge=1, le=1_000_000)
+    window: Duration = Field(default=3600.0, gt=0, le=7 * 86400)
+
+
 class EmailTarget(PushTargetBase):
     type: Literal["email"]
     mode: Literal["per_item", "digest"] = "per_item"
@@ -348,6 +358,7 @@ class EmailTarget(PushTargetBase):
     subject: str | None = None              # digest subject; default from the feed titles
     unsubscribe_mailto: str | None = None   # default: the from address
     on_update: Literal["ignore"] = "ignore"
+    signups: SignupLimits = SignupLimits()  # rate limits of the sign-up forms
 
     @model_validator(mode="after")
     def _digest_schedule(self) -> EmailTarget:

@@ -7,6 +7,7 @@
     │   └── ResponseTooLarge        the body exceeded the configured size cap
     ├── ExtractError                a page or feed could not be turned into articles (url)
     │   └── UnsafeDocument          XML with entity declarations (billion laughs, XXE) refused
+    ├── AddressInvalid              an email address refused (the address and why)
     ├── StoreError                  the database refused or is unreachable
     └── PublishError                a feed could not be written (feed id, path)
 
@@ -63,6 +64,16 @@ class ExtractError(SyndicatorError):
 
 class UnsafeDocument(ExtractError):
     """An XML document declares entities (entity expansion / external entities): refused."""
+
+
+class AddressInvalid(SyndicatorError):
+    """An email address refused at the door (form, CLI, import) or when sending: the message
+    names the address and says why in one line."""
+
+    def __init__(self, address: str, reason: str) -> None:
+        self.address = address
+        self.reason = reason
+        super().__init__(f"{address!r}: {reason}")
 
 
 class StoreError(SyndicatorError):

@@ -283,13 +283,18 @@ def test_subscribe_confirm_receive_unsubscribe_receive_nothing(
 
             form = web.get("/subscribe/mail")
             assert form.status_code == 200 and 'name="email"' in form.text
+            found = re.search(r'name="form_token" value="([^"]+)"', form.text)
+            assert found is not None
+            token = found.group(1)
             assert web.get("/subscribe/nope").status_code == 404
-            assert web.post("/subscribe/mail", data={"email": "not an address"}).status_code \
-                == 400
-            answer = web.post("/subscribe/mail", data={"email": reader})
+            assert web.post("/subscribe/mail", data={"email": "not an address",
+                                                     "form_token": token}).status_code == 400
+            answer = web.post("/subscribe/mail", data={"email": reader, "form_token": token})
             assert answer.status_code == 200 and "Check your inbox" in answer.text
-            again = web.post("/subscribe/mail", data={"email": reader})   # no second mail
+            again = web.post("/subscribe/mail", data={"email": reader, "form_token": token})
             assert again.status_code == 200 and again.text == answer.text
+            assert smtp.to("Reader@example.net") == []     # mail leaves from the push job
+            dispatch_due(app)                               # one mail for the two sign-ups
             subscriber = app.store.subscriber("mail", "Reader@example.net")
             assert subscriber is not None and subscriber.status == "pending"
 

@@ -29,7 +29,7 @@ from syndicator.model import Delivery, Item
 from syndicator.push.email import SendResult, SmtpSession, digest_message, item_message
 from syndicator.push.pacing import PER_CHAT, PER_CHAT_WINDOW, SlidingWindow, overall_window
 from syndicator.push.render import TelegramPost, telegram_post, without_photo
-from syndicator.push.subscribers import unsubscribe_url
+from syndicator.push.subscribers import send_confirmations, unsubscribe_url
 from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value, quick_retry_delay
 from syndicator.store.store import PushTargetState
 
@@ -479,6 +479,7 @@ def dispatch_due(app: App, *, now: datetime | None = None,
             report.paused = state.paused_reason or "paused"
             continue
         if isinstance(target, EmailTarget):
+            jobs.append(functools.partial(send_confirmations, app, target, clock, report.notes))
             if target.mode == "per_item":
                 jobs.append(functools.partial(_EmailJob(app, target, clock, report).run_items,
                                               limit))

@@ -14,15 +14,17 @@ import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from email import policy
 from email.generator import BytesGenerator
-from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, getaddresses, parseaddr
+from email.utils import format_datetime, parseaddr
 from typing import Any
 
 from syndicator.config import Config, EmailTarget, SmtpConfig
+from syndicator.errors import AddressInvalid
 from syndicator.model import Item
 from syndicator.push import templating
+from syndicator.push.addresses import normalised, parse_address
 from syndicator.push.render import local_date
 
 
@@ -147,21 +149,8 @@ def confirmation_message(config: Config, target: EmailTarget, recipient: str, *,
 
 
 def valid_address(text: str) -> str | None:
-    """A single plain address (lower-cased domain), or None when it is not one."""
-    candidate = text.strip()
-    if not candidate or len(candidate) > 254 or any(c in candidate for c in " \t\r\n<>,;\"'"):
-        return None
-    pairs = getaddresses([candidate])
-    if len(pairs) != 1 or pairs[0][1] != candidate:
-        return None
-    local, _, domain = candidate.rpartition("@")
-    if not local or not domain or "." not in domain.strip(".") or domain.startswith("."):
-        return None
-    try:
-        Address(addr_spec=candidate)
-    except (ValueError, IndexError):
-        return None
-    return f"{local}@{domain.lower()}"
+    """A single plain address, normalised (push/addresses.py), or None when it is not one."""
+    return normalised(text)
 
 
 # --- SMTP -----------------------------------------------------------------------------------
@@ -229,18 +218,28 @@ class SmtpSession:
         nothing was handed over (retry, on a fresh connection once if the reused one had
         gone stale); during DATA the message may have been accepted (unknown).
         """
+        try:
+            address = parse_address(recipient)
+        except AddressInvalid as exc:
+            return SendResult("refused", f"cannot be delivered: {exc.reason}")
         envelope_from = parseaddr(str(msg["From"]))[1]
         for attempt in (1, 2):
             failed = self._connect()
             if failed is not None:
                 return failed
             assert self._smtp is not None
+            if address.needs_smtputf8 and not self._smtp.has_extn("smtputf8"):
+                return SendResult("refused", "cannot be delivered: its part before the @ is "
+                                  "not ASCII and the mail server does not offer SMTPUTF8")
+            # The domain goes in IDNA form whenever the local part allows plain ASCII.
+            rcpt_to = address.ascii or address.email
             try:
-                code, text = self._smtp.mail(envelope_from)
+                code, text = self._smtp.mail(
+                    envelope_from, ["SMTPUTF8"] if address.needs_smtputf8 else [])
                 if code != 250:
                     self._reset()
                     return _refusal(code, text, recipient_level=False)
-                code, text = self._smtp.rcpt(recipient)
+                code, text = self._smtp.rcpt(rcpt_to)
                 if code not in (250, 251):
                     self._reset()
                     return _refusal(code, text, recipient_level=True)
@@ -250,7 +249,9 @@ class SmtpSession:
                 if attempt == 2:
                     return SendResult("retry", f"connection lost before sending: "
                                       f"{type(exc).__name__}: {exc}")
-        data = _flatten(msg)
+        del msg["To"]
+        msg["To"] = rcpt_to
+        data = _flatten(msg, utf8=address.needs_smtputf8)
         assert self._smtp is not None
         try:
             self._smtp.data(data)
@@ -276,9 +277,10 @@ class SmtpSession:
         self._smtp = None
 
 
-def _flatten(msg: EmailMessage) -> bytes:
+def _flatten(msg: EmailMessage, *, utf8: bool = False) -> bytes:
     buffer = io.BytesIO()
-    BytesGenerator(buffer, policy=msg.policy.clone(linesep="\r\n")).flatten(msg)
+    # The messages are made with the default policy: SMTP is that with CRLF line ends.
+    BytesGenerator(buffer, policy=policy.SMTPUTF8 if utf8 else policy.SMTP).flatten(msg)
     return buffer.getvalue()
 
 

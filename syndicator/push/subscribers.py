@@ -1,8 +1,13 @@
 """Email subscriptions: signed tokens, double opt-in, unsubscribe, operator imports.
 
 Tokens are `base64url(json).base64url(hmac_sha256)` signed with `config.secret_key`, so a
-link cannot be forged or moved to another address or list. Confirmation tokens expire;
-unsubscribe tokens do not (an old newsletter's link must keep working).
+link cannot be forged or moved to another address or list. Confirmation tokens carry the
+time they were issued and expire; unsubscribe tokens do not (an old newsletter's link must
+keep working). Form tokens (purpose `form`) are put into the sign-up forms and checked on
+POST: a form posted from anywhere but our own pages has none.
+
+A sign-up only queues a row (store/signups.py); the push job (`send_confirmations`, called
+by dispatch_due for every email target) decides whether a mail is due and sends it.
 """
 
 from __future__ import annotations
@@ -13,21 +18,30 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Iterable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
+from syndicator.app import App
 from syndicator.config import Config, EmailTarget
-from syndicator.errors import ConfigError
+from syndicator.errors import AddressInvalid, ConfigError
+from syndicator.push.addresses import parse_address
 from syndicator.push.email import SmtpSession, confirmation_message, valid_address
+from syndicator.store.signups import Signup
 from syndicator.store.store import Store, Subscriber
 
 CONFIRM_DAYS = 7
 RESEND_AFTER = timedelta(minutes=10)
+FORM_HOURS = 12          # a sign-up form may stay open this long before it must be reloaded
+CONFIRM_BATCH = 50       # confirmation mails per target per push run at most
+RETRY_BASE = 60.0        # seconds before a failed confirmation mail is retried; doubles
+RETRY_CAP = 3600.0
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
+FORM = "form"
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +51,7 @@ class TokenData:
     purpose: str
     target_id: str
     email: str
+    issued: int | None = None        # Unix seconds; confirmation tokens
 
 
 def _b64(data: bytes) -> str:
@@ -54,10 +69,12 @@ def _secret(config: Config) -> bytes:
 
 
 def make_token(config: Config, purpose: str, target_id: str, email: str, *,
-               expires: datetime | None = None) -> str:
+               expires: datetime | None = None, issued: datetime | None = None) -> str:
     payload = {"p": purpose, "t": target_id, "e": email}
     if expires is not None:
         payload["x"] = str(int(expires.timestamp()))
+    if issued is not None:
+        payload["i"] = str(int(issued.timestamp()))
     body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode("utf-8"))
     signature = hmac.new(_secret(config), body.encode("ascii"), hashlib.sha256).digest()
     return f"{body}.{_b64(signature)}"
@@ -71,17 +88,23 @@ def read_token(config: Config, token: str, purpose: str, now: datetime) -> Token
         if not hmac.compare_digest(expected, _unb64(signature)):
             return None
         payload = json.loads(_unb64(body))
-    except (ValueError, UnicodeError):
-        return None
-    if not isinstance(payload, dict) or payload.get("p") != purpose:
-        return None
-    expires = payload.get("x")
-    if expires is not None and int(expires) < now.timestamp():
+        if not isinstance(payload, dict) or payload.get("p") != purpose:
+            return None
+        expires = payload.get("x")
+        if expires is not None and int(expires) < now.timestamp():
+            return None
+        issued = payload.get("i")
+        if issued is not None:
+            issued = int(issued)
+        elif expires is not None and purpose == CONFIRM:
+            # Links mailed before tokens carried it: issued CONFIRM_DAYS before they expire.
+            issued = int(expires) - CONFIRM_DAYS * 86400
+    except (ValueError, TypeError, UnicodeError):
         return None
     target_id, email = payload.get("t"), payload.get("e")
     if not isinstance(target_id, str) or not isinstance(email, str):
         return None
-    return TokenData(purpose, target_id, email)
+    return TokenData(purpose, target_id, email, issued)
 
 
 def unsubscribe_url(config: Config, target_id: str, email: str) -> str:
@@ -91,8 +114,19 @@ def unsubscribe_url(config: Config, target_id: str, email: str) -> str:
 
 def confirm_url(config: Config, target_id: str, email: str, now: datetime) -> str:
     token = make_token(config, CONFIRM, target_id, email,
-                       expires=now + timedelta(days=CONFIRM_DAYS))
+                       expires=now + timedelta(days=CONFIRM_DAYS), issued=now)
     return f"{config.site.base_url}subscribe/confirm/{quote(token)}"
+
+
+def form_token(config: Config, target_id: str, now: datetime) -> str:
+    """The token a sign-up form for the target carries (valid for FORM_HOURS)."""
+    return make_token(config, FORM, target_id, "",
+                      expires=now + timedelta(hours=FORM_HOURS))
+
+
+def form_token_valid(config: Config, token: str, target_id: str, now: datetime) -> bool:
+    data = read_token(config, token, FORM, now)
+    return data is not None and data.target_id == target_id
 
 
 def email_target(config: Config, target_id: str) -> EmailTarget:
@@ -103,45 +137,55 @@ def email_target(config: Config, target_id: str) -> EmailTarget:
     raise ConfigError(f"unknown email target {target_id!r} (known: {known})")
 
 
+def enabled_email_target(config: Config, target_id: str) -> EmailTarget | None:
+    for target in config.push:
+        if target.id == target_id and isinstance(target, EmailTarget) and target.enabled:
+            return target
+    return None
+
+
 # --- double opt-in ----------------------------------------------------------------------------
 
 def request_subscription(store: Store, config: Config, target_id: str, address: str,
-                         now: datetime) -> bool:
-    """A sign-up through the form: remember the address as pending and mail it a
-    confirmation link. False when the address is not one. An address already confirmed
-    gets no mail (the answer to the visitor is the same either way)."""
-    target = email_target(config, target_id)
-    email = valid_address(address)
-    if email is None:
-        return False
-    existing = store.subscriber(target_id, email)
-    if existing is not None and existing.status == "confirmed":
-        return True
-    if (existing is not None and existing.status == "pending"
-            and now - existing.updated < RESEND_AFTER):
-        return True   # a confirmation mail went out moments ago: no mail bombing via the form
-    store.set_subscriber(target_id, email, "pending", now, reason="signed up through the form")
-    msg = confirmation_message(config, target, email,
-                               confirm_url=confirm_url(config, target_id, email, now),
-                               expires_days=CONFIRM_DAYS, now=now)
-    with SmtpSession(target.smtp) as session:
-        result = session.send(msg, email)
-    if result.kind != "ok":
-        log.warning("push %s: confirmation mail not sent: %s", target_id, result.detail)
-    return True
+                         now: datetime) -> str:
+    """A sign-up through a form: queue it for the push job and return the normalised
+    address. The same single insert whatever the address's state (new, pending, confirmed,
+    unsubscribed), so neither the answer nor its time tells them apart. AddressInvalid
+    (with a one-line reason) when the address is not one we can take."""
+    email_target(config, target_id)
+    email = parse_address(address).email
+    store.queue_signup(target_id, email, now)
+    return email
 
 
-def confirm(store: Store, config: Config, token: str, now: datetime) -> Subscriber | None:
-    """Confirm the subscription a (valid, unexpired) token names; None for a bad token."""
+@dataclass(frozen=True)
+class Confirmation:
+    """What a confirmation link did. kind: confirmed | invalid (bad or expired) | unknown
+    (the list is gone) | stale (unsubscribed, bounced or signed up again since it was
+    issued: a newer link or a new sign-up is needed)."""
+
+    kind: str
+    subscriber: Subscriber | None = None
+
+
+def confirm(store: Store, config: Config, token: str, now: datetime) -> Confirmation:
+    """Confirm the subscription a (valid, unexpired) token names, only while the address is
+    still pending from the sign-up the link was issued for: a link replayed after an
+    unsubscribe (or after a bounce) confirms nothing."""
     data = read_token(config, token, CONFIRM, now)
     if data is None:
-        return None
-    email_target(config, data.target_id)
+        return Confirmation("invalid")
+    if enabled_email_target(config, data.target_id) is None:
+        return Confirmation("unknown")
     existing = store.subscriber(data.target_id, data.email)
     if existing is not None and existing.status == "confirmed":
-        return existing
-    return store.set_subscriber(data.target_id, data.email, "confirmed", now,
-                                reason="confirmed by link")
+        return Confirmation("confirmed", existing)
+    if existing is None or existing.status != "pending" or data.issued is None:
+        return Confirmation("stale")
+    if data.issued < int(existing.updated.timestamp()):
+        return Confirmation("stale")      # issued before the address last became pending
+    return Confirmation("confirmed", store.set_subscriber(
+        data.target_id, data.email, "confirmed", now, reason="confirmed by link"))
 
 
 def unsubscribe(store: Store, config: Config, token: str, now: datetime) -> Subscriber | None:
@@ -156,18 +200,94 @@ def unsubscribe(store: Store, config: Config, token: str, now: datetime) -> Subs
                                 reason="unsubscribed by link")
 
 
+# --- the push job's part: confirmation mails ----------------------------------------------------
+
+@dataclass(frozen=True)
+class _Outcome:
+    state: str
+    error: str | None = None
+    next_at: datetime | None = None
+    stop: bool = False                  # the server cannot be reached: the rest waits
+
+
+def send_confirmations(app: App, target: EmailTarget, now: Callable[[], datetime],
+                       notes: list[str], limit: int = CONFIRM_BATCH) -> None:
+    """Send the confirmation mails the target's sign-ups call for (a note says how many
+    went out). Rows are claimed one at a time, like deliveries, so concurrent push jobs never
+    mail one sign-up twice."""
+    store = app.store
+    claim = uuid.uuid4().hex
+    lease = 2 * target.smtp.timeout + 2.0
+    sent = handled = 0
+    with SmtpSession(target.smtp) as session:
+        for _ in range(limit):
+            row = store.claim_signup(target.id, now(), claim, lease=lease)
+            if row is None:
+                break
+            handled += 1
+            outcome = _confirm_one(app, target, session, row, now())
+            store.finish_signup(row.id, claim, now(), state=outcome.state, error=outcome.error,
+                                next_at=outcome.next_at)
+            if outcome.state == "sent":
+                sent += 1
+            elif outcome.state in ("dead", "failed", "unknown"):
+                notes.append(f"confirmation mail to {row.email} {outcome.state}: "
+                             f"{outcome.error}")
+                log.warning("push %s: confirmation mail %s: %s", target.id, outcome.state,
+                            outcome.error)
+            if outcome.stop:
+                break
+    if handled:
+        store.purge_signups(now() - timedelta(days=CONFIRM_DAYS))
+    if sent:
+        notes.append(f"{sent} confirmation mail(s) sent")
+
+
+def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signup,
+                 now: datetime) -> _Outcome:
+    store, config = app.store, app.config
+    existing = store.subscriber(target.id, row.email)
+    if existing is not None and existing.status == "confirmed":
+        return _Outcome("skipped", "already subscribed")
+    last = store.last_confirmation(target.id, row.email)
+    if (existing is not None and existing.status == "pending" and last is not None
+            and now - last < RESEND_AFTER):
+        return _Outcome("skipped", "a confirmation mail went out moments ago")
+    if existing is None or existing.status != "pending":
+        store.set_subscriber(target.id, row.email, "pending", now,
+                             reason="signed up through the form")
+    msg = confirmation_message(config, target, row.email,
+                               confirm_url=confirm_url(config, target.id, row.email, now),
+                               expires_days=CONFIRM_DAYS, now=now)
+    result = session.send(msg, row.email)
+    if result.kind == "ok":
+        return _Outcome("sent")
+    if result.kind == "unknown":
+        return _Outcome("unknown", result.detail)
+    if result.kind == "retry":
+        if row.attempts >= target.max_attempts:
+            return _Outcome("dead", f"gave up after {row.attempts} attempts: {result.detail}",
+                            stop=result.code is None)
+        wait = min(RETRY_BASE * 2 ** (row.attempts - 1), RETRY_CAP)
+        return _Outcome("failed", result.detail, now + timedelta(seconds=wait),
+                        stop=result.code is None)
+    return _Outcome("dead", result.detail)
+
+
 # --- operators --------------------------------------------------------------------------------
 
 def add_confirmed(store: Store, config: Config, target_id: str, addresses: Iterable[str],
-                  now: datetime) -> tuple[list[str], list[str]]:
-    """Addresses an operator adds are confirmed at once. Returns (added, invalid)."""
+                  now: datetime) -> tuple[list[str], list[AddressInvalid]]:
+    """Addresses an operator adds are confirmed at once. Returns (added, refused): each
+    refusal names the address and says why."""
     email_target(config, target_id)
     added: list[str] = []
-    invalid: list[str] = []
+    invalid: list[AddressInvalid] = []
     for address in addresses:
-        email = valid_address(address)
-        if email is None:
-            invalid.append(address)
+        try:
+            email = parse_address(address).email
+        except AddressInvalid as exc:
+            invalid.append(exc)
             continue
         store.set_subscriber(target_id, email, "confirmed", now, reason="added by an operator")
         added.append(email)

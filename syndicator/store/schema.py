@@ -227,3 +227,25 @@ subscribers = Table(
     Column("reason", Text),
     PrimaryKeyConstraint("target_id", "email"),
 )
+
+# Confirmation mails of sign-ups through the web forms (migration 0005): the request only
+# adds a row, the push job decides and sends, so a sign-up's answer never waits on SMTP nor
+# depends on the address's state. state: queued → sending → sent | failed (retried at
+# next_at) | dead | unknown (no answer mid-transfer: not resent) | skipped (no mail needed).
+signups = Table(
+    "signups",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("target_id", Text, nullable=False),
+    Column("email", Text, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", UTCDateTime),                       # not before; None = at once
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("claimed_at", UTCDateTime),
+    Column("claim", Text),
+    Column("error", Text),
+    Index("ix_signups_target_id_state_next_at", "target_id", "state", "next_at"),
+    Index("ix_signups_target_id_email", "target_id", "email"),
+)

@@ -57,13 +57,14 @@ from syndicator.store.schema import push_targets as t_push_targets
 from syndicator.store.schema import runs as t_runs
 from syndicator.store.schema import subscribers as t_subscribers
 from syndicator.store.schema import url_state as t_url_state
+from syndicator.store.signups import SignupQueries
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (tests/test_store.py checks it against Alembic's
 # head): a store already there opens without importing Alembic (~10 MB of a build's memory).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 
 # Applied to every SQLite connection: WAL lets readers (web server) run beside the writer
 # (scheduler); busy_timeout makes a second writer wait instead of failing at once.
@@ -159,7 +160,7 @@ class Subscriber:
 CLAIMABLE = ("pending", "failed")
 
 
-class Store:
+class Store(SignupQueries):
     """Items, their sources, per-URL fetch state and the run log, in one database."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:

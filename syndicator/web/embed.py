@@ -6,6 +6,7 @@
                                     (?limit=5&summary=1&images=1&lang=be&theme=dark)
     GET  /embed/subscribe           iframe page: the email sign-up form (?target=<id>&lang=)
     POST /embed/subscribe           double opt-in through push.subscribers.request_subscription
+                                    (form token and rate limits: web/signup_guard.py)
     GET  /embed/_/<asset>           frame.js, frame.css, builder.js, builder.css
     GET  /builder                   pick a feed and options, live preview, copy the snippet
 
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -34,12 +35,14 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from syndicator.config import Config, EmailTarget, FeedConfig
-from syndicator.errors import SyndicatorError
+from syndicator.errors import AddressInvalid, SyndicatorError
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached
 from syndicator.web.conditional import accepts_gzip, is_fresh
 from syndicator.web.dates import format_date
+from syndicator.web.forms import FormTooLarge, read_form
+from syndicator.web.signup_guard import Refusal, guard_for
 from syndicator.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -47,7 +50,6 @@ log = logging.getLogger(__name__)
 HERE = Path(__file__).parent
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 50
-MAX_FORM_BYTES = 4096
 ASSETS: dict[str, str] = {          # /embed/_/<name> → media type
     "frame.js": "text/javascript; charset=utf-8",
     "frame.css": "text/css; charset=utf-8",
@@ -75,6 +77,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "invalid": "This does not look like an email address. Please check it.",
         "unavailable": "Subscribing is not possible right now. Please try again later.",
         "unknown": "This subscription does not exist.",
+        "form": "This form has expired. Please reload the page and try again.",
+        "busy": "Too many sign-ups just now. Please try again later.",
+        "too_large": "This form is too large.",
     },
     "ru": {
         "more": "Все новости (RSS)",
@@ -87,6 +92,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "invalid": "Это не похоже на адрес электронной почты. Проверьте его, пожалуйста.",
         "unavailable": "Подписаться сейчас не получается. Попробуйте позже.",
         "unknown": "Такой подписки нет.",
+        "form": "Эта форма устарела. Обновите страницу и попробуйте ещё раз.",
+        "busy": "Слишком много подписок за короткое время. Попробуйте позже.",
+        "too_large": "Эта форма слишком большая.",
     },
     "be": {
         "more": "Усе навіны (RSS)",
@@ -99,6 +107,9 @@ MESSAGES: dict[str, dict[str, str]] = {
         "invalid": "Гэта не падобна на адрас электроннай пошты. Праверце яго, калі ласка.",
         "unavailable": "Падпісацца зараз не атрымліваецца. Паспрабуйце пазней.",
         "unknown": "Такой падпіскі няма.",
+        "form": "Гэтая форма састарэла. Абнавіце старонку і паспрабуйце яшчэ раз.",
+        "busy": "Занадта шмат падпісак за кароткі час. Паспрабуйце пазней.",
+        "too_large": "Гэтая форма занадта вялікая.",
     },
 }
 
@@ -245,6 +256,7 @@ class _Embed:
         self._clock = clock
         self._assets = {name: _load_asset(name, media_type) for name, media_type in
                         {"embed.js": SCRIPT_MEDIA_TYPE, **ASSETS}.items()}
+        self._guard = guard_for(ctx.store)
         # Parsed JSON Feeds by ETag: the iframe pages re-read a feed only after a rebuild.
         self._parsed: dict[str, tuple[str, dict[str, Any]]] = {}
 
@@ -315,10 +327,14 @@ class _Embed:
     # the subscribe iframe ------------------------------------------------------------------
 
     async def subscribe(self, request: Request) -> Response:
+        fields: dict[str, str] = {}
         if request.method == "POST":
-            fields = await _read_form(request)
-        else:
-            fields = {}
+            try:
+                fields = await read_form(request)
+            except FormTooLarge:
+                lang = _lang(request.query_params.get("lang"), None)
+                return self._subscribe_page(lang, "", messages(lang)["too_large"], "error",
+                                            status=413)
         target_id = fields.get("target") or request.query_params.get("target", "")
         target = self._email_target(target_id)
         lang = _lang(fields.get("lang") or request.query_params.get("lang"),
@@ -328,22 +344,32 @@ class _Embed:
             return self._subscribe_page(lang, "", text["unknown"], "error", status=404)
         if request.method != "POST":
             return self._subscribe_page(lang, target.id)
+        refusal = self._guard.check(request, fields, self.config, target, self._clock())
+        if refusal is not None:
+            return self._refused(lang, target.id, refusal)
         if fields.get("website"):
             # The honeypot field humans never see: answer as if it worked, do nothing.
             return self._subscribe_page(lang, target.id, text["ok"].format(email=""), "ok")
         address = fields.get("email", "")
         try:
-            accepted = await run_in_threadpool(request_subscription, self._ctx.store,
-                                               self.config, target.id, address, self._clock())
+            await run_in_threadpool(request_subscription, self._ctx.store, self.config,
+                                    target.id, address, self._clock())
+        except AddressInvalid as exc:
+            return self._subscribe_page(lang, target.id, f"{text['invalid']} ({exc.reason})",
+                                        "error", status=400, email=address)
         except SyndicatorError as exc:
             log.warning("embed: subscription to %s failed: %s", target.id, exc)
             return self._subscribe_page(lang, target.id, text["unavailable"], "error",
                                         status=503)
-        if not accepted:
-            return self._subscribe_page(lang, target.id, text["invalid"], "error", status=400,
-                                        email=address)
         return self._subscribe_page(lang, target.id, text["ok"].format(email=address.strip()),
                                     "ok")
+
+    def _refused(self, lang: str, target_id: str, refusal: Refusal) -> Response:
+        response = self._subscribe_page(lang, target_id, messages(lang)[refusal.kind],
+                                        "error", status=refusal.status)
+        if refusal.retry_after is not None:
+            response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
 
     def _email_target(self, target_id: str) -> EmailTarget | None:
         for target in self.config.push:
@@ -362,9 +388,11 @@ class _Embed:
 
     def _subscribe_page(self, lang: str, target_id: str, message: str = "", kind: str = "",
                         *, status: int = 200, email: str = "") -> Response:
+        show_form = bool(target_id) and kind != "ok"
         html = render("embed_subscribe.html",
             lang=lang, target_id=target_id, text=messages(lang), message=message, kind=kind,
-            email=email, form=bool(target_id) and kind != "ok",
+            email=email, form=show_form, form_token=self._guard.token(
+                self.config, target_id, self._clock()) if show_form else "",
         )
         return _page(html, frame_csp(), status=status, cache=False)
 
@@ -393,20 +421,6 @@ def _page(html: bytes, csp: str, *, status: int = 200, cache: bool = True) -> Re
                "Cache-Control": PAGE_CACHE if cache else "no-store"}
     return Response(html, status_code=status, media_type="text/html; charset=utf-8",
                     headers=headers)
-
-
-async def _read_form(request: Request) -> dict[str, str]:
-    """A small urlencoded form (the sign-up form sends three fields), first value of each."""
-    body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return {}
-    try:
-        parsed = parse_qs(body.decode("utf-8"), max_num_fields=20)
-    except (UnicodeDecodeError, ValueError):
-        return {}
-    return {key: values[0] for key, values in parsed.items() if values}
 
 
 def _load_asset(name: str, media_type: str) -> CachedFile:

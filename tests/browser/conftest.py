@@ -222,6 +222,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
                 "id": EMAIL_TARGET, "type": "email", "feeds": ["office-be"],
                 "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"},
                 "from": "news@office.example",
+                "signups": {"per_ip": 1000},     # every test signs up from 127.0.0.1
             })
             config = config.model_copy(update={
                 "base_dir": tmp, "secret_key": SECRET, "push": (target,),

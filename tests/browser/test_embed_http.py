@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import httpx
@@ -89,18 +90,26 @@ def test_subscribe_frame_refuses_bad_input_without_mailing(service: Service) -> 
         assert form.status_code == 200 and 'name="email"' in form.text
         assert '<html lang="be">' in form.text          # the target's feed language
         assert form.headers["content-security-policy"].startswith("default-src 'none'")
+        found = re.search(r'name="form_token" value="([^"]+)"', form.text)
+        assert found is not None
+        token = found.group(1)
         bad = client.post("/embed/subscribe", data={"target": EMAIL_TARGET, "lang": "en",
-                                                    "email": "not an address"})
+                                                    "email": "not an address",
+                                                    "form_token": token})
         assert bad.status_code == 400
         assert "does not look like an email address" in bad.text
         assert 'value="not an address"' in bad.text      # kept for correcting, escaped
         bot = client.post("/embed/subscribe", data={"target": EMAIL_TARGET, "lang": "en",
                                                     "email": "bot@example.org",
-                                                    "website": "http://spam.example"})
+                                                    "website": "http://spam.example",
+                                                    "form_token": token})
         assert bot.status_code == 200 and "Almost done" in bot.text
+        forged = client.post("/embed/subscribe", data={"target": EMAIL_TARGET, "lang": "en",
+                                                       "email": "eve@example.org"})
+        assert forged.status_code == 403                  # not from our form: no token
         huge = client.post("/embed/subscribe", content=b"email=" + b"a" * 10_000,
                            headers={"Content-Type": "application/x-www-form-urlencoded"})
-        assert huge.status_code == 404                    # no target survives the cap
+        assert huge.status_code == 413
     assert service.app.store.subscriber(EMAIL_TARGET, "bot@example.org") is None
     assert len(service.mailbox.messages) == sent
 

@@ -1,0 +1,155 @@
+"""What a sign-up POST must pass before it is queued: our own form, and the rate limits.
+
+- **Our own form.** Every sign-up form (`/subscribe/<target>` and the embedded
+  `/embed/subscribe`) carries a signed form token for its target that expires after
+  `FORM_HOURS` (push/subscribers.py). A POST without a valid one is refused with 403, and
+  so is one a browser marks as coming from another site (`Sec-Fetch-Site: cross-site` or
+  `same-site`, or an `Origin` that is not this service). The embedded form still works on
+  partner pages: it is our page inside their frame, so it posts from our own origin, and
+  it needs no cookie.
+- **Rate limits.** Per email target, at most `signups.per_ip` sign-ups from one client
+  address (an IPv6 /64 counts as one) and `signups.per_target` in all, in any
+  `signups.window`; past them the answer is 429 with Retry-After. Counted per process, in
+  memory, over at most MAX_CLIENTS client addresses (the least recently seen are forgotten).
+
+One guard serves every route of one web app (`guard_for(store)`), so the two forms share
+their counts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+
+from syndicator.config import Config, EmailTarget
+from syndicator.push.pacing import SlidingWindow
+from syndicator.push.subscribers import form_token, form_token_valid
+from syndicator.store import Store
+
+MAX_CLIENTS = 10_000
+FORM_FIELD = "form_token"
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int                       # 403 | 429
+    reason: str                       # one line, for the page
+    kind: str                         # "form" | "busy"
+    retry_after: int | None = None    # 429: seconds
+
+
+class SignupGuard:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clients: OrderedDict[tuple[str, str], SlidingWindow] = OrderedDict()
+        self._targets: dict[str, SlidingWindow] = {}
+
+    def token(self, config: Config, target_id: str, now: datetime) -> str:
+        """The form token to put into a sign-up form for the target."""
+        return form_token(config, target_id, now)
+
+    def check(self, request: Request, fields: dict[str, str], config: Config,
+              target: EmailTarget, now: datetime) -> Refusal | None:
+        """None when the sign-up may be queued (and then it is counted)."""
+        if _cross_site(request, config):
+            return Refusal(403, "Sign-ups are taken only through the form on this site.",
+                           "form")
+        if not form_token_valid(config, fields.get(FORM_FIELD, ""), target.id, now):
+            return Refusal(403, "This form has expired or did not come from this site: "
+                           "reload it and try again.", "form")
+        return self._count(_client_key(request), target)
+
+    def _count(self, client: str, target: EmailTarget) -> Refusal | None:
+        limits = target.signups
+        moment = time.monotonic()
+        with self._lock:
+            key = (target.id, client)
+            per_client = self._clients.get(key)
+            if per_client is None or per_client.limit != limits.per_ip:
+                per_client = SlidingWindow(limits.per_ip, limits.window)
+            per_target = self._targets.get(target.id)
+            if per_target is None or per_target.limit != limits.per_target:
+                per_target = self._targets[target.id] = SlidingWindow(limits.per_target,
+                                                                      limits.window)
+            self._clients[key] = per_client
+            self._clients.move_to_end(key)
+            while len(self._clients) > MAX_CLIENTS:
+                self._clients.popitem(last=False)
+            wait = per_client.wait_time(moment)
+            if wait > 0:
+                return Refusal(429, "Too many sign-ups from your network: try again in "
+                               f"{_minutes(wait)}.", "busy", math.ceil(wait))
+            wait = per_target.wait_time(moment)
+            if wait > 0:
+                return Refusal(429, "Too many sign-ups to this list just now: try again in "
+                               f"{_minutes(wait)}.", "busy", math.ceil(wait))
+            per_client.record(moment)
+            per_target.record(moment)
+        return None
+
+
+_guards: weakref.WeakKeyDictionary[Store, SignupGuard] = weakref.WeakKeyDictionary()
+_guards_lock = threading.Lock()
+
+
+def guard_for(store: Store) -> SignupGuard:
+    """The guard of the web app serving this store (one per app, shared by its routes)."""
+    with _guards_lock:
+        guard = _guards.get(store)
+        if guard is None:
+            guard = _guards[store] = SignupGuard()
+        return guard
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def _client_key(request: Request) -> str:
+    host = request.client.host if request.client else ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _netloc(scheme: str, netloc: str) -> str:
+    """host[:port], lower-cased, without the scheme's default port."""
+    netloc = netloc.lower()
+    default = _DEFAULT_PORTS.get(scheme.lower())
+    if default and netloc.endswith(":" + default):
+        return netloc[:-len(default) - 1]
+    return netloc
+
+
+def _cross_site(request: Request, config: Config) -> bool:
+    """Whether a browser says the POST comes from another site's page."""
+    if request.headers.get("sec-fetch-site", "").lower() in ("cross-site", "same-site"):
+        return True
+    origin = request.headers.get("origin", "").strip()
+    if not origin or origin == "null":
+        # No Origin (not a browser), or "null": what a browser sends for a form posted
+        # under `Referrer-Policy: no-referrer`, as our pages set.
+        return False
+    parts = urlsplit(origin)
+    theirs = _netloc(parts.scheme, parts.netloc)
+    base = urlsplit(config.site.base_url)
+    ours = {_netloc(request.url.scheme, request.headers.get("host", "")),
+            _netloc(base.scheme, base.netloc)}
+    return theirs not in ours
