@@ -242,6 +242,8 @@ class ServerLimits(_Model):
     header_timeout: Duration = Field(default=10.0, gt=0, le=600)
     # An idle keep-alive connection is closed after this long without a new request.
     idle_timeout: Duration = Field(default=5.0, gt=0, le=600)
+    # From the end of a request's headers to the end of its body (else 408).
+    body_timeout: Duration = Field(default=30.0, gt=0, le=3600)
 
 
 class ServerConfig(_Model):

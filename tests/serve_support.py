@@ -20,6 +20,7 @@ from push_support import free_port
 
 HEADER_TIMEOUT = 1.5
 IDLE_TIMEOUT = 1.0
+BODY_TIMEOUT = 2.0
 BODY_BYTES = 65536
 HEADER_BYTES = 65536
 
@@ -32,7 +33,8 @@ server:
   host: 127.0.0.1
   port: {port}
   limits: {{header_timeout: {header_timeout}, idle_timeout: {idle_timeout},
-            body_bytes: {body_bytes}, header_bytes: {header_bytes}}}
+            body_timeout: {body_timeout}, body_bytes: {body_bytes},
+            header_bytes: {header_bytes}}}
 sources:
   - {{id: news, type: feed, url: "http://127.0.0.1:9/feed.xml", language: en}}
 feeds:
@@ -83,7 +85,8 @@ def serve(folder: Path) -> Iterator[Served]:
     port = free_port()
     config = folder / "config.yaml"
     config.write_text(CONFIG.format(port=port, header_timeout=HEADER_TIMEOUT,
-                                    idle_timeout=IDLE_TIMEOUT, body_bytes=BODY_BYTES,
+                                    idle_timeout=IDLE_TIMEOUT, body_timeout=BODY_TIMEOUT,
+                                    body_bytes=BODY_BYTES,
                                     header_bytes=HEADER_BYTES))
     command = [sys.executable, "-m", "syndicator", "--config", str(config)]
     subprocess.run([*command, "build"], cwd=folder, check=True, capture_output=True)

@@ -18,7 +18,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from serve_support import BODY_BYTES, HEADER_BYTES, HEADER_TIMEOUT, IDLE_TIMEOUT, Served, serve
+from serve_support import (
+    BODY_BYTES,
+    BODY_TIMEOUT,
+    HEADER_BYTES,
+    HEADER_TIMEOUT,
+    IDLE_TIMEOUT,
+    Served,
+    serve,
+)
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -275,6 +283,31 @@ def test_a_chunked_body_is_refused_as_it_streams(served: Served, path: str) -> N
     assert growth < 20 * 1024, f"{growth} kB"
     print(f"chunked body to {path}: refused after {sent} bytes sent, server peak RSS "
           f"+{growth} kB")
+
+
+@pytest.mark.parametrize("path", ["/subscribe/mail", "/embed/subscribe?target=mail"])
+def test_a_body_dripped_too_slowly_gets_408(served: Served, path: str) -> None:
+    with served.connect() as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                     "Content-Type: application/x-www-form-urlencoded\r\n\r\nemail=".encode())
+        started = time.monotonic()
+        answer = read_answer(sock)
+        waited = time.monotonic() - started
+    assert status_of(answer) == 408, answer[:200]
+    assert BODY_TIMEOUT - 0.2 <= waited <= BODY_TIMEOUT + 5
+    assert "Traceback" not in served.log_text()
+
+
+def test_a_client_leaving_during_its_body_leaves_no_traceback(served: Served) -> None:
+    for path in ["/subscribe/mail", "/unsubscribe/x", "/embed/subscribe?target=mail"]:
+        with served.connect() as sock:
+            sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+                         "Content-Type: application/x-www-form-urlencoded\r\n\r\n"
+                         "email=a".encode())
+            time.sleep(0.2)
+    time.sleep(0.5)
+    assert httpx.get(served.url + "/healthz", trust_env=False).status_code in (200, 503)
+    assert "Traceback" not in served.log_text()
 
 
 def test_a_chunked_body_over_the_limit_gets_413(served: Served) -> None:

@@ -4,6 +4,7 @@
     headers        > limits.headers of them         431, connection closed   (protocol.py)
     whole head     > limits.header_bytes bytes      431, connection closed   (protocol.py)
     head not complete within limits.header_timeout  408 (or a silent close), (protocol.py)
+    body not complete within limits.body_timeout    408, connection closed   (protocol.py)
     body           > limits.body_bytes bytes        413, connection closed   (BodyLimit here)
 
 The head limits are enforced in FeedHttpProtocol (protocol.py), the HTTP layer that parses
@@ -20,6 +21,10 @@ so the rest of an oversized body would still be read off the socket and thrown a
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Awaitable
+
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syndicator.config import ServerLimits
@@ -64,6 +69,13 @@ def refusal(status: int, reason: str, default_lines: bytes = b"") -> bytes:
     ))
 
 
+async def _unless_gone(answering: Awaitable[None]) -> None:
+    """Await a route's answer; a client that left while the route read its body (or that
+    the body timeout dropped) is no error of ours, and leaves no traceback in the log."""
+    with contextlib.suppress(ClientDisconnect):
+        await answering
+
+
 def _declared_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
         if name == b"content-length":
@@ -92,7 +104,7 @@ class BodyLimit:
             if declared > self.max_bytes:
                 await self._refuse(send)
             else:
-                await self.app(scope, receive, send)
+                await _unless_gone(self.app(scope, receive, send))
             return
         seen = 0
         started = False
@@ -113,7 +125,7 @@ class BodyLimit:
             await send(message)
 
         try:
-            await self.app(scope, counted_receive, watched_send)
+            await _unless_gone(self.app(scope, counted_receive, watched_send))
         except BodyTooLarge:
             if started:     # too late for a 413: end the answer by dropping the connection
                 raise

@@ -184,7 +184,8 @@ class FeedHttpProtocol(HttpToolsProtocol):
     def _refuse(self, status: int, reason: str) -> None:
         """Answer `status` with `reason` and close. Not logged: a client sending such
         requests by the thousand must not fill the log."""
-        if self.cycle is None or self.cycle.response_complete:
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete or not cycle.response_started:
             self.transport.write(refusal(status, reason, self._lines_of_defaults()))
         # else: an answer is being written on this connection; it is cut short
         self.transport.close()
@@ -220,7 +221,9 @@ class FeedHttpProtocol(HttpToolsProtocol):
     def _to_asgi(self) -> None:
         """Hand the request to uvicorn's path: its on_message_begin makes the scope (and
         resets url, headers and the expect flag, which are put back), then its
-        on_headers_complete starts the ASGI cycle."""
+        on_headers_complete starts the ASGI cycle. Its body, if any, must be complete
+        within limits.body_timeout."""
+        self._set_deadline(self.loop.time() + self.limits.body_timeout)
         url, headers, expect = self.url, self.headers, self.expect_100_continue
         super().on_message_begin()
         self.url, self.expect_100_continue = url, expect
@@ -277,11 +280,14 @@ class FeedHttpProtocol(HttpToolsProtocol):
         if left > 0:
             self._timer_at = deadline
             self.timeout_keep_alive_task = self.loop.call_at(deadline, self._deadline_due)
-        elif self._in_head and self._head_bytes and not self._idle:
+        elif self._idle or (self._in_head and not self._head_bytes):
+            self.timeout_keep_alive_handler()       # nothing asked: close without a word
+        elif self._in_head:
             self._refuse(408, f"request head not complete within "
                               f"{self.limits.header_timeout:g} s")
         else:
-            self.timeout_keep_alive_handler()
+            self._refuse(408, f"request body not complete within "
+                              f"{self.limits.body_timeout:g} s")
 
     def _forget_socket(self) -> None:
         if self._socket is not None:
@@ -363,5 +369,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_head = True            # what comes next is the next request's head
+        if not self._idle:
+            self._deadline = None       # read whole: the body deadline is met
         if not self._answered:
             super().on_message_complete()
