@@ -252,6 +252,10 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     limits: ServerLimits = ServerLimits()
+    # Feed views with ?limit/filter/filterout/format that miss the cache, per client address:
+    # `query_burst` at once, refilled at `query_rate` per second; then 429 (web/ratelimit.py).
+    query_rate: float = Field(default=1.0, gt=0, le=10_000)
+    query_burst: int = Field(default=20, ge=1, le=100_000)
     # `serve` only: processes answering on the one socket (`run` keeps one: its scheduler).
     # "auto": one per CPU this process may run on, as nginx's `worker_processes auto`.
     workers: int | Literal["auto"] = 1

@@ -8,6 +8,15 @@ files in output_dir and — under `syndicator run` — the scheduler's next run 
 a scheduler (`syndicator serve`, or `syndicator status` when no `run` answers) next runs
 are unknown (None).
 
+`CachedStatus` keeps one report for the web pages: it is built again when the published
+files change (a build), and at most STATUS_TTL_S after it was made otherwise (runs that
+change no feed, push deliveries and the clock itself change the status without a signal
+the web process sees: `serve` shares the store with other processes).
+
+When the store does not answer, what the public endpoints show is a generic reason
+(STORE_UNAVAILABLE): the store's message names its host, port and user; it goes to the log,
+at most once a minute while it stays the same.
+
 Health (`healthy()`): under `run`, healthy while the scheduler runs and no enabled source
 is stale (not polled for 3 × its schedule interval, see `health.is_stale`). A broken source
 does NOT make the service unhealthy: restarting would not fix a remote site; it is reported
@@ -18,6 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from datetime import UTC, datetime
@@ -32,6 +43,9 @@ from syndicator.model import RunResult
 log = logging.getLogger(__name__)
 
 HISTORY = 50   # runs read per source to assess it (enough for any backoff or threshold)
+STATUS_TTL_S = 2.0        # CachedStatus: a report is reused for at most this long
+STORE_UNAVAILABLE = "unavailable"
+LOG_REPEAT_S = 60.0       # the same store error is logged again after this long
 
 
 # --- records ---------------------------------------------------------------------------------
@@ -157,12 +171,14 @@ class ServiceStatus:
             try:
                 self._store.runs(limit=1)
             except StoreError as exc:
-                return False, {"mode": "serve", "store": str(exc)}
+                log_store_error(exc)
+                return False, {"mode": "serve", "store": STORE_UNAVAILABLE}
             return True, {"mode": "serve", "store": "ok", "scheduler_running": False}
         try:
             report = self.report()
         except StoreError as exc:
-            return False, {"mode": "run", "store": str(exc)}
+            log_store_error(exc)
+            return False, {"mode": "run", "store": STORE_UNAVAILABLE}
         details = {s.source_id: {"stale": s.stale, "broken": s.broken,
                                  "consecutive_failures": s.consecutive_failures,
                                  "last_run": _iso(s.last_run.finished) if s.last_run else None}
@@ -203,6 +219,63 @@ class ServiceStatus:
         """Read the JSON Feed file the build wrote: its item count and modification time."""
         path = self._config.output_path / f"{feed_id}.json"
         return feed_file_status(feed_id, path)
+
+
+class CachedStatus:
+    """A StatusProvider reusing `inner`'s report while `token()` returns the same object and
+    for at most `ttl` seconds. One thread builds a report at a time; the others wait for it.
+    Health is never cached (a probe must see the present)."""
+
+    def __init__(self, inner: StatusProvider, *, token: Callable[[], object] = lambda: None,
+                 ttl: float = STATUS_TTL_S,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._inner = inner
+        self._token = token
+        self._ttl = ttl
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._entry: tuple[StatusReport, object, float] | None = None
+
+    def fresh(self) -> StatusReport | None:
+        """The kept report when it is still good, without building one."""
+        entry = self._entry
+        if (entry is not None and entry[1] is self._token()
+                and self._monotonic() - entry[2] < self._ttl):
+            return entry[0]
+        return None
+
+    def report(self) -> StatusReport:
+        with self._lock:
+            kept = self.fresh()
+            if kept is not None:
+                return kept
+            token, made = self._token(), self._monotonic()
+            report = self._inner.report()
+            self._entry = (report, token, made)
+            return report
+
+    def healthy(self) -> tuple[bool, dict[str, Any]]:
+        return self._inner.healthy()
+
+
+_logged: dict[str, float] = {}
+_logged_lock = threading.Lock()
+
+
+def log_store_error(exc: StoreError) -> None:
+    """Log a store failure that public output shows only as STORE_UNAVAILABLE, once per
+    LOG_REPEAT_S while the message stays the same (a probe every second must not flood the
+    log). The store's messages never hold its password."""
+    message = str(exc)
+    now = time.monotonic()
+    with _logged_lock:
+        last = _logged.get(message)
+        if last is not None and now - last < LOG_REPEAT_S:
+            return
+        if len(_logged) > 100:
+            _logged.clear()
+        _logged[message] = now
+    log.warning("status: the store does not answer: %s", message)
 
 
 def feed_file_status(feed_id: str, path: Path) -> FeedStatus:

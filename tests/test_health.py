@@ -192,3 +192,49 @@ def test_a_layout_change_stores_nothing_and_the_old_items_stay(tmp_path: Path) -
             back = run_source(app, source)
             assert (back.ok, back.new) == (True, 1)
             assert not health.assess(app.store.runs("s")).broken
+
+
+# --- public health output names no host, port or user (issue 17, finding 10) -----------------
+
+LEAKY_URL = "postgresql+psycopg://leaky_user:hunter2secret@127.0.0.1:1/newsdb"
+
+
+def test_health_and_status_of_a_failing_store_name_no_host_or_user(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A store that does not answer: the public answer is generic; the log has the detail
+    (not the password). Port 1 on loopback refuses at once: a real failed connection."""
+    import httpx
+    from test_web import Server, make_config
+
+    from syndicator.status import ServiceStatus
+    from syndicator.store import Store
+    from syndicator.web.app import create_web_app
+    from syndicator.web.cache import FeedCache
+    from syndicator.web.context import WebContext
+
+    config = make_config(tmp_path)
+    store = Store(LEAKY_URL, migrate=False)
+    for scheduler in (None, _RunningScheduler()):
+        ok, details = ServiceStatus(config, store, scheduler=scheduler).healthy()
+        assert not ok and details["store"] == "unavailable"
+    ctx = WebContext(config=config, store=store, cache=FeedCache(config.output_path),
+                     status=ServiceStatus(config, store))
+    with caplog.at_level("WARNING"), Server(create_web_app(ctx)) as server:
+        answers = [httpx.get(server.url + path, timeout=10)
+                   for path in ("/healthz", "/status.json", "/status")]
+    assert [a.status_code for a in answers] == [503, 503, 503]
+    for answer in answers:
+        for secret in ("leaky_user", "127.0.0.1", "port", "newsdb", "postgresql", "hunter2"):
+            assert secret not in answer.text, (answer.url, secret)
+    logged = caplog.text
+    assert "leaky_user" in logged and "127.0.0.1" in logged
+    assert "hunter2secret" not in logged
+    store.close()
+
+
+class _RunningScheduler:
+    running = True
+    started = None
+
+    def next_run(self, source_id: str) -> None:
+        return None

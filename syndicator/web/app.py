@@ -27,10 +27,8 @@ import hashlib
 import json
 import logging
 import re
-import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -45,16 +43,25 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from syndicator.config import Config, FeedConfig
-from syndicator.errors import SyndicatorError
+from syndicator.errors import StoreError, SyndicatorError
 from syndicator.metrics import Metrics
 from syndicator.publish import render_atom, render_json, render_rss
+from syndicator.status import CachedStatus, StatusReport, log_store_error
 from syndicator.web import conditional, pages
-from syndicator.web.cache import MEDIA_TYPES, CachedFile, make_cached
+from syndicator.web.cache import MEDIA_TYPES, CachedFile, RenderedCache, make_cached
 from syndicator.web.context import WebContext
 from syndicator.web.fastpath import FastPath
 from syndicator.web.hardening import SecurityHeaders, slash_redirect
 from syndicator.web.limits import BodyLimit
-from syndicator.web.query import FeedQuery, QueryError, has_query, parse_query, select_items
+from syndicator.web.query import (
+    MAX_LIMIT,
+    FeedQuery,
+    QueryError,
+    has_query,
+    parse_query,
+    select_items,
+)
+from syndicator.web.ratelimit import TokenBuckets, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +69,6 @@ MIN_MAX_AGE = 60
 MAX_MAX_AGE = 3600
 ARCHIVE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 STATIC_CACHE_CONTROL = "public, max-age=604800"
-RENDERED_ENTRIES = 128        # query results and previews kept in memory
-RENDERED_TTL_S = 60.0         # ... and for how long at most (the store changes underneath)
 
 _RENDERERS: dict[str, Callable[..., bytes]] = {
     "rss": render_rss, "atom": render_atom, "json": render_json,
@@ -95,35 +100,6 @@ def feed_max_age(config: Config, feed: FeedConfig) -> int:
     return int(min(max(seconds, MIN_MAX_AGE), MAX_MAX_AGE))
 
 
-class _Rendered:
-    """A small thread-safe LRU of rendered responses, each kept at most RENDERED_TTL_S."""
-
-    def __init__(self, size: int = RENDERED_ENTRIES,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._entries: OrderedDict[Hashable, tuple[float, CachedFile]] = OrderedDict()
-        self._size = size
-        self._monotonic = monotonic
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> CachedFile | None:
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if self._monotonic() - entry[0] > RENDERED_TTL_S:
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key: Hashable, value: CachedFile) -> None:
-        with self._lock:
-            self._entries[key] = (self._monotonic(), value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-
 def _text(message: str, status: int, headers: Mapping[str, str] | None = None) -> Response:
     return PlainTextResponse(message + "\n", status_code=status, headers=dict(headers or {}))
 
@@ -151,7 +127,7 @@ class _Handlers:
         self.max_age = {feed.id: feed_max_age(ctx.config, feed) for feed in ctx.config.feeds}
         shortest = min(self.max_age.values(), default=MAX_MAX_AGE)
         self.directory_cache_control = f"public, max-age={shortest}"
-        self.rendered = _Rendered()
+        self.rendered = RenderedCache()
         self.static = self._load_static()
         # "style.css" → "static/style.css?v=<etag prefix>": a new version is a new URL.
         self.assets = {name: f"static/{name}?v={file.etag.strip(chr(34))[:12]}"
@@ -159,6 +135,11 @@ class _Handlers:
         self.index = make_cached("/", pages.render_index(ctx.config, self.assets),
                                  media_type=MEDIA_TYPES[".html"], mtime=time.time())
         self._csp_memo: dict[str, str] = {}
+        # /status and /status.json: one report per build or STATUS_TTL_S, rendered once.
+        self.status = CachedStatus(ctx.status, token=ctx.cache.snapshot)
+        self._status_pages: tuple[StatusReport, bytes, bytes] | None = None
+        self.query_buckets = TokenBuckets(ctx.config.server.query_rate,
+                                          ctx.config.server.query_burst)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -221,9 +202,17 @@ class _Handlers:
             return _text(f"no feed at {path}", 404, _CORS)
         cached = self.ctx.cache.get(path)
         ext = query.format or path.rsplit(".", 1)[-1]
-        key = ("query", feed_id, ext, query.key(), cached.etag if cached else "")
+        # The normal form: the limit the feed would use anyway is no limit.
+        limit = min(query.limit or feed.limit, MAX_LIMIT)
+        key = ("query", feed_id, ext, limit, query.filter, query.filterout,
+               cached.etag if cached else "")
         result = self.rendered.get(key)
         if result is None:
+            client = request.client.host if request.client else ""
+            wait = self.query_buckets.take(client)
+            if wait > 0:
+                return _text("too many feed queries from this address; try again later", 429,
+                             {**_CORS, "Retry-After": retry_after(wait)})
             try:
                 result = await run_in_threadpool(self._render_query, feed, query, ext, path,
                                                  cached)
@@ -319,23 +308,42 @@ class _Handlers:
         return make_cached(f"/feeds/{feed.id}", body, media_type=MEDIA_TYPES[".html"],
                            mtime=time.time())
 
-    async def status_page(self, request: Request) -> Response:
+    async def _status_rendered(self) -> tuple[bytes, bytes] | None:
+        """The status page and JSON of the current report, each rendered once; None when the
+        store does not answer (the reason goes to the log, never to the client)."""
         try:
-            report = await run_in_threadpool(self.ctx.status.report)
+            report = self.status.fresh()
+            if report is None:
+                report = await run_in_threadpool(self.status.report)
         except SyndicatorError as exc:
-            return _text(f"status unavailable: {exc}", 503, {"Retry-After": "30"})
-        body = pages.render_status(self.config, report, self.assets)
-        return Response(body, media_type=MEDIA_TYPES[".html"],
+            if isinstance(exc, StoreError):
+                log_store_error(exc)
+            else:
+                log.warning("status: %s", exc)
+            return None
+        kept = self._status_pages
+        if kept is None or kept[0] is not report:
+            html = pages.render_status(self.config, report, self.assets)
+            data = json.dumps(report.to_json(), ensure_ascii=False, indent=2).encode() + b"\n"
+            kept = self._status_pages = (report, html, data)
+        return kept[1], kept[2]
+
+    async def status_page(self, request: Request) -> Response:
+        rendered = await self._status_rendered()
+        if rendered is None:
+            return _text("status unavailable: the store does not answer", 503,
+                         {"Retry-After": "30"})
+        return Response(rendered[0], media_type=MEDIA_TYPES[".html"],
                         headers={**_HTML_HEADERS, "Cache-Control": "no-cache"})
 
     async def status_json(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self.preflight(request)
-        try:
-            report = await run_in_threadpool(self.ctx.status.report)
-        except SyndicatorError as exc:
-            return _json({"error": str(exc)}, 503)
-        return _json(report.to_json())
+        rendered = await self._status_rendered()
+        if rendered is None:
+            return _json({"error": "status unavailable: the store does not answer"}, 503)
+        return Response(rendered[1], media_type="application/json",
+                        headers={**_FEED_HEADERS, "Cache-Control": "no-cache"})
 
     async def healthz(self, request: Request) -> Response:
         if request.method == "OPTIONS":

@@ -14,7 +14,9 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
@@ -34,6 +36,8 @@ HTML_FILES = frozenset({"index.html"})
 # Below this size gzip saves less than its header costs and the CPU it takes to inflate.
 GZIP_MIN_BYTES = 512
 GZIP_LEVEL = 6
+RENDERED_ENTRIES = 128        # rendered answers kept in memory (RenderedCache)
+RENDERED_TTL_S = 60.0         # ... and for how long at most
 
 
 @dataclass(frozen=True)
@@ -151,3 +155,34 @@ class FeedCache:
             log.warning("feed cache: cannot read %s: %s", path, exc)
             return None
         return make_cached(url_path, body, media_type=media_type, mtime=stat.st_mtime)
+
+
+class RenderedCache:
+    """A small thread-safe LRU of rendered answers (feed query views, previews), each kept
+    at most RENDERED_TTL_S: the store changes underneath. Keys are normal forms (the query
+    views' hold the published file's ETag, so a rebuild makes new keys)."""
+
+    def __init__(self, size: int = RENDERED_ENTRIES,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._entries: OrderedDict[Hashable, tuple[float, CachedFile]] = OrderedDict()
+        self._size = size
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> CachedFile | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if self._monotonic() - entry[0] > RENDERED_TTL_S:
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: Hashable, value: CachedFile) -> None:
+        with self._lock:
+            self._entries[key] = (self._monotonic(), value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)

@@ -188,9 +188,15 @@ def _flag(params: Mapping[str, str], name: str) -> bool:
 
 
 def _limit(raw: str | None) -> int:
-    if raw is None or not raw.strip().isdigit():
+    """The widget's item count: ASCII digits, clamped to 1..MAX_LIMIT; anything else (also
+    "²" or "①", which `str.isdigit` accepts and `int` refuses) is the default."""
+    text = (raw or "").strip()
+    if not (text.isascii() and text.isdigit()):
         return DEFAULT_LIMIT
-    return max(1, min(int(raw), MAX_LIMIT))
+    digits = text.lstrip("0")
+    if len(digits) > 6:                 # no int() of a 5000-digit string
+        return MAX_LIMIT
+    return max(1, min(int(digits or "0"), MAX_LIMIT))
 
 
 def _lang(raw: str | None, default: str | None) -> str:
