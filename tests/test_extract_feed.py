@@ -45,7 +45,7 @@ RSS20 = b"""<?xml version="1.0" encoding="utf-8"?>
     <link>https://news.example/news/second</link>
     <pubDate>Tue, 07 May 2024 08:00:00 GMT</pubDate>
     <description>Just text, no markup</description>
-    <enclosure url="https://news.example/img/second.png" length="10" type="image/png"/>
+    <enclosure url="https://news.example/img/second.png" length="10240" type="image/png"/>
   </item>
   <item>
     <title>Guid is the link</title>
