@@ -80,6 +80,23 @@ class Served:
         return self.log.read_text(errors="replace")
 
 
+def read_answer(sock: socket.socket, timeout: float = 10) -> bytes:
+    """Everything the server sends until it closes the connection (or `timeout`)."""
+    sock.settimeout(timeout)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except ConnectionResetError:
+        pass
+    return data
+
+
+def status_of(answer: bytes) -> int:
+    """The status of the (first) answer in `answer`; 0 when there is none."""
+    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
+
+
 @contextmanager
 def serve(folder: Path) -> Iterator[Served]:
     port = free_port()

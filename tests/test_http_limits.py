@@ -25,7 +25,9 @@ from serve_support import (
     HEADER_TIMEOUT,
     IDLE_TIMEOUT,
     Served,
+    read_answer,
     serve,
+    status_of,
 )
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -48,22 +50,6 @@ SLACK = 16 * 1024 * 1024
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     with serve(tmp_path_factory.mktemp("limits")) as server:
         yield server
-
-
-def read_answer(sock: socket.socket, timeout: float = 10) -> bytes:
-    """Everything the server sends until it closes the connection (or `timeout`)."""
-    sock.settimeout(timeout)
-    data = b""
-    try:
-        while chunk := sock.recv(65536):
-            data += chunk
-    except ConnectionResetError:
-        pass
-    return data
-
-
-def status_of(answer: bytes) -> int:
-    return int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else 0
 
 
 class Prober:
