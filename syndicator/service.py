@@ -33,23 +33,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import uvicorn
 from starlette.routing import BaseRoute
 
 from syndicator import health
 from syndicator.app import App, make_app
-from syndicator.config import Config, Schedule, ServerLimits
+from syndicator.config import Config, ServerLimits
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.model import RunResult
 from syndicator.status import HISTORY, ServiceStatus
 from syndicator.store.outage import StoreOutage
 from syndicator.web.context import WebContext
 from syndicator.websub import hook_for
-
-if TYPE_CHECKING:  # apscheduler is imported only by the commands that schedule
-    from syndicator.scheduler import SourceScheduler
 
 log = logging.getLogger(__name__)
 
@@ -406,93 +403,6 @@ def address(sock: socket.socket) -> str:
 # --- the commands --------------------------------------------------------------------------
 
 HUB_DRAIN_SECONDS = 2.0
-PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retries) are sent
-
-
-def schedule_push(scheduler: SourceScheduler, app: App, service: Service | None = None) -> None:
-    """Push jobs beside the source jobs: per-item deliveries every few seconds, and digests.
-
-    The outbox rows are written with the items, so a push job only has to look at what is
-    due; running it often keeps a new item's delay short and retries on time. A poll that
-    stored new or changed items (`service`) starts it at once rather than at its next tick.
-    """
-    from syndicator.push.dispatch import digest_jobs, dispatch_due, send_digest
-
-    kick = _Kick(lambda: scheduler.wake("push:dispatch"))
-
-    outage = service.outage if service is not None else None
-
-    def send_due() -> None:
-        try:
-            report = dispatch_due(app)
-        except StoreError as exc:
-            if outage is not None:
-                outage.failed(exc, "the push job")
-            else:
-                log.error("push: %s", exc)
-            return
-        except SyndicatorError as exc:
-            log.error("push: %s", exc)
-            return
-        if outage is not None:
-            outage.answered()
-        log.debug("push: %s", report)
-
-    def dispatch() -> None:
-        kick.run(send_due)
-
-    if service is not None:
-        service.after_run.append(lambda result: kick() if result.new or result.updated
-                                 else None)
-
-    def digest(target_id: str) -> None:
-        try:
-            send_digest(app, target_id)
-        except SyndicatorError as exc:
-            log.error("push %s: digest failed: %s", target_id, exc)
-
-    scheduler.add("push:dispatch", PUSH_EVERY, dispatch, name="push deliveries")
-    for target_id, schedule in digest_jobs(app.config):
-        scheduler.add(f"push:digest:{target_id}", schedule,
-                      functools.partial(digest, target_id), first_run_in=None,
-                      name=f"digest {target_id}")
-
-
-class _Kick:
-    """Runs a scheduled job now on request, never twice at once: a request while the job
-    runs makes it go round once more (the scheduler would skip, and log, a second
-    instance)."""
-
-    def __init__(self, wake: Callable[[], None]) -> None:
-        self._wake = wake
-        self._lock = threading.Lock()
-        self._running = False
-        self._again = False
-
-    def __call__(self) -> None:
-        with self._lock:
-            if self._running:
-                self._again = True
-                return
-        self._wake()
-
-    def run(self, job: Callable[[], None]) -> None:
-        """Run the job, again as long as requests came while it ran."""
-        with self._lock:
-            self._running = True
-        try:
-            while True:
-                with self._lock:
-                    self._again = False
-                job()
-                with self._lock:
-                    if not self._again:
-                        return
-        finally:
-            with self._lock:
-                self._running = False
-
-
 def _push_status_of(app: App) -> Callable[[], tuple[Any, ...]]:
     from syndicator.push.status import push_status
 
@@ -548,6 +458,8 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         for source in enabled:
             scheduler.add(source.id, source.schedule, functools.partial(service.poll, source.id))
         if config.push:
+            from syndicator.pushjobs import schedule_push
+
             schedule_push(scheduler, app, service)
         scheduler.start()
         echo(f"syndicator run: {len(enabled)} source(s) scheduled; serving {address(sock)} "
