@@ -175,7 +175,7 @@ def confirm(store: Store, config: Config, token: str, now: datetime) -> Confirma
     data = read_token(config, token, CONFIRM, now)
     if data is None:
         return Confirmation("invalid")
-    if enabled_email_target(config, data.target_id) is None:
+    if not any(t.id == data.target_id and isinstance(t, EmailTarget) for t in config.push):
         return Confirmation("unknown")
     existing = store.subscriber(data.target_id, data.email)
     if existing is not None and existing.status == "confirmed":
