@@ -170,7 +170,7 @@ def crawl_config(sources: Sequence[tuple[str, str, str, int]], workdir: Path, *,
         "output_dir": str(workdir / "feeds"),
         "timezone": "Europe/Minsk",
         "fetch": {"delay": 0, "robots": True, "concurrency": concurrency, "per_host": per_host,
-                  "retries": 0},
+                  "retries": 0, "allow_private": True},   # the bench sites are on loopback
         "sources": [
             {"id": sid, "type": "html", "url": url, "language": lang,
              "list": {**LIST_SELECTORS, "max_pages": max_pages},

@@ -109,6 +109,9 @@ class FetchSettings(_Model):
     max_redirects: int | None = Field(default=None, ge=0, le=30)
     robots: bool | None = None            # honour robots.txt (default true)
     concurrency: int | None = Field(default=None, ge=1, le=64)  # article fetches in flight
+    allow_private: bool | None = None     # fetch loopback/private/metadata addresses
+    request_deadline: Duration | None = Field(default=None, gt=0)  # connect + all reads
+    run_deadline: Duration | None = Field(default=None, gt=0)      # one source run
 
 
 class FetchConfig(_Model):
@@ -124,6 +127,9 @@ class FetchConfig(_Model):
     max_redirects: int = 5
     robots: bool = True
     concurrency: int = 4
+    allow_private: bool = False
+    request_deadline: float = 60.0
+    run_deadline: float = 600.0
 
     def merged(self, override: FetchSettings | None) -> FetchConfig:
         if override is None:
@@ -204,12 +210,24 @@ class SourceConfig(_Model):
     max_items: int = Field(default=50, ge=1, le=10_000)
     max_sitemaps: int = Field(default=3, ge=1, le=100)
     enabled: bool = True
+    # Hosts (`cdn.example.org`, `*.example.org`) or origins (`https://cdn.example.org:8443`)
+    # whose links may be followed besides the source URL's own origin.
+    follow_hosts: tuple[str, ...] = ()
 
     @field_validator("url")
     @classmethod
     def _http(cls, value: str) -> str:
         if not re.match(r"^https?://", value):
             raise ValueError("url must start with http:// or https://")
+        return value
+
+    @field_validator("follow_hosts")
+    @classmethod
+    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            if not re.match(r"^(https?://)?(\*\.)?[^\s/*@]+/?$", entry.strip()):
+                raise ValueError(f"{entry!r} is not a host (news.example.org, *.example.org) "
+                                 "or an origin (https://news.example.org:8443)")
         return value
 
     @model_validator(mode="after")

@@ -4,7 +4,9 @@
     ├── ConfigError                 config file missing, unreadable or invalid (key path + line)
     ├── FetchError                  a URL could not be fetched (url, status)
     │   ├── RobotsDisallowed        robots.txt forbids the URL for our user agent
-    │   └── ResponseTooLarge        the body exceeded the configured size cap
+    │   ├── ResponseTooLarge        the body exceeded the configured size cap
+    │   ├── AddressRefused          the host is private/loopback/metadata, or off the origin policy
+    │   └── DeadlineExceeded        no complete answer within the request or source-run deadline
     ├── ExtractError                a page or feed could not be turned into articles (url)
     │   └── UnsafeDocument          XML with entity declarations (billion laughs, XXE) refused
     ├── AddressInvalid              an email address refused (the address and why)
@@ -52,6 +54,20 @@ class RobotsDisallowed(FetchError):
 
 class ResponseTooLarge(FetchError):
     """The response body exceeded the size cap and was abandoned."""
+
+
+class AddressRefused(FetchError):
+    """The URL's host resolves to an address the fetch policy refuses (loopback, private,
+    link-local, cloud metadata, ...), or a redirect left the origins the source may follow.
+    `reason` is the message without the URL."""
+
+    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+        self.reason = message
+        super().__init__(message, url=url, status=status)
+
+
+class DeadlineExceeded(FetchError):
+    """The request's overall deadline (connect and every read) or the source run's passed."""
 
 
 class ExtractError(SyndicatorError):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from syndicator.app import App
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError, SyndicatorError
 from syndicator.extract import extract_listing
+from syndicator.fetchpolicy import OriginPolicy
 from syndicator.health import layout_check
 from syndicator.model import (
     Article,
@@ -61,6 +63,10 @@ class _Run:
 
     source: SourceConfig
     started: datetime
+    # When the run stops fetching (time.monotonic; fetch.run_deadline from its start), and
+    # the origins its content links may be followed to (fetchpolicy.py).
+    deadline: float
+    policy: OriginPolicy
     pages: int = 0
     not_modified: int = 0
     items_seen: int = 0
@@ -74,6 +80,16 @@ class _Run:
     def warn(self, message: str) -> None:
         self.warnings = [*(self.warnings or []), message]
         log.info("source %s: %s", self.source.id, message)
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def off_origin(self, urls: Sequence[str], what: str) -> None:
+        """Warn once about links not followed because they leave the source's origins."""
+        if urls:
+            shown = ", ".join(urls[:3]) + (", ..." if len(urls) > 3 else "")
+            self.warn(f"{len(urls)} {what} on another origin not followed "
+                      f"(list it in follow_hosts to follow it): {shown}")
 
     def result(self, finished: datetime, *, ok: bool, new: int = 0, updated: int = 0,
                missing: dict[str, int] | None = None) -> RunResult:
@@ -94,6 +110,7 @@ class _Fetched:
     not_modified: bool = False
     error: str | None = None
     fetched: bool = False          # a body was received (even if it could not be read)
+    late: bool = False             # not fetched: the run's deadline had passed
 
 
 @dataclass(frozen=True)
@@ -113,8 +130,8 @@ class _Candidate:
 def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
                progress: Progress = _no_progress) -> RunResult:
     """Fetch, extract, normalise and store one source. Never raises for a source's faults."""
-    run = _Run(source=source, started=app.clock())
     settings = app.config.fetch_for(source)
+    run = _new_run(app, source, settings)
     try:
         # Article pages start downloading while later listing pages are still walked.
         with _ArticleReader(app, source, settings, run, progress,
@@ -138,6 +155,12 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
         return result
     except SyndicatorError as exc:
         return _record_failure(app, run, exc)
+
+
+def _new_run(app: App, source: SourceConfig, settings: FetchConfig) -> _Run:
+    return _Run(source=source, started=app.clock(),
+                deadline=time.monotonic() + settings.run_deadline,
+                policy=OriginPolicy(source.url, source.follow_hosts))
 
 
 def _context(app: App, source: SourceConfig) -> NormaliseContext:
@@ -213,10 +236,17 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
     url: str | None = source.url
     seen_pages: set[str] = set()
     while url and len(seen_pages) < limit and url not in seen_pages:
+        first = not seen_pages
+        if not first and run.expired():
+            run.error(f"the run's deadline ({settings.run_deadline:g} s, fetch.run_deadline) "
+                      f"passed: stopped before listing page {url}")
+            break
         seen_pages.add(url)
         known = app.store.url_states([url]).get(url)
         try:
-            answer = app.fetcher.get(url, settings, validators=known.validators if known else None)
+            answer = app.fetcher.get(url, settings, validators=known.validators if known else None,
+                                     deadline=run.deadline,
+                                     follow=None if first else run.policy)
         except FetchError:
             if not seen_pages - {url}:
                 raise  # the first listing page failed: the run failed
@@ -241,6 +271,8 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
             break  # an unchanged later page holds only stories we already have
         run.pages += 1
         progress("page", url)
+        if first:
+            run.policy.add(answer.final_url)  # where the source's own URL led
         states.append(_state(url, answer.validators.etag, answer.validators.last_modified,
                              digest, app.clock()))
         listing = extract_listing(answer, source.list)
@@ -253,6 +285,9 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
                 cards[key] = card
                 fresh.append(card)
         url = listing.next_url
+        if url and not run.policy.allows(url):
+            run.off_origin([url], "next page")
+            url = None
         reader.add(fresh, more=bool(url) and len(seen_pages) < limit)
     return list(cards.values()), states
 
@@ -260,7 +295,8 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
 def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
                progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
     known = app.store.url_states([source.url]).get(source.url)
-    answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None)
+    answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None,
+                             deadline=run.deadline)
     state = _state(source.url, answer.validators.etag, answer.validators.last_modified, None,
                    app.clock())
     if isinstance(answer, NotModified):
@@ -268,6 +304,7 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
         return None, [state] if _changed(known, answer.validators) else []
     run.pages += 1
     progress("page", source.url)
+    run.policy.add(answer.final_url)
     # Imported here: feedparser (~30 modules) only for feed sources.
     from syndicator.extract.feed import parse_feed
 
@@ -281,7 +318,8 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
                   progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
     """The newest `max_items` URLs of a sitemap (following an index to its newest children)."""
     known = app.store.url_states([source.url]).get(source.url)
-    answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None)
+    answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None,
+                             deadline=run.deadline)
     states = [_state(source.url, answer.validators.etag, answer.validators.last_modified, None,
                      app.clock())]
     if isinstance(answer, NotModified):
@@ -291,11 +329,18 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
     progress("page", source.url)
     from syndicator.extract.sitemap import parse_sitemap
 
+    run.policy.add(answer.final_url)
     sitemap = parse_sitemap(answer)
     articles = list(sitemap.articles)
-    for child in sitemap.sitemaps[:source.max_sitemaps]:
+    children = [child for child in sitemap.sitemaps if run.policy.allows(child)]
+    run.off_origin([child for child in sitemap.sitemaps if child not in children], "sitemap(s)")
+    for child in children[:source.max_sitemaps]:
+        if run.expired():
+            run.error(f"the run's deadline ({settings.run_deadline:g} s, fetch.run_deadline) "
+                      f"passed: stopped before sitemap {child}")
+            break
         try:
-            page = app.fetcher.get(child, settings)
+            page = app.fetcher.get(child, settings, deadline=run.deadline, follow=run.policy)
         except FetchError as exc:
             run.error(f"sitemap {exc}")
             continue
@@ -392,8 +437,17 @@ class _ArticleReader:
         states = app.store.url_states(urls)
         stored = app.store.items_by_url(_key(u) for u in urls)
         fetches: list[_Pending] = []
+        wants_pages = _wants_article_pages(self.source)
+        elsewhere: list[str] = []
         for card in cards:
             digest = listing_hash(card)
+            if wants_pages and card.url and not self.run.policy.allows(card.url):
+                # Not followed (fetchpolicy.py). A feed's entry stands on its own; a listing
+                # card or a sitemap entry is only a pointer to the page it names: dropped.
+                elsewhere.append(card.url)
+                if self.source.type == "feed":
+                    self._entries.append(_Candidate(card, None, digest, None))
+                continue
             state = states.get(card.url)
             if state is not None and state.listing_hash == digest:
                 # Done before, and the listing shows nothing new: no request at all.
@@ -401,11 +455,12 @@ class _ArticleReader:
                 if known is not None:
                     self._entries.append(known.id)
                 continue
-            if _wants_article_pages(self.source):
+            if wants_pages:
                 fetches.append(_Pending(card, digest, state, stored.get(_key(card.url))))
             else:
                 self._entries.append(_Candidate(card, None, digest, state))
                 self._states.append(_state(card.url, None, None, digest, app.clock()))
+        self.run.off_origin(elsewhere, "link(s)")
         if not fetches:
             return
         self._fetches += len(fetches)
@@ -425,9 +480,13 @@ class _ArticleReader:
         # undecoded body to), so that only the small Item (not the page of several hundred
         # KB) waits for the main thread: memory stays flat.
         validators = job.state.validators if job.state is not None else None
+        if self.run.expired():
+            return _Fetched(late=True)
         try:
             answer = self.app.fetcher.get_body(job.card.url, self.settings,
-                                                validators=validators)
+                                                validators=validators,
+                                                deadline=self.run.deadline,
+                                                follow=self.run.policy)
         except FetchError as exc:
             return _Fetched(error=f"article {exc}")
         if isinstance(answer, NotModified):
@@ -446,6 +505,7 @@ class _ArticleReader:
         candidates: list[_Candidate] = []
         unchanged: list[str] = []
         new_states = list(self._states)
+        late = 0
         for entry in self._entries:
             if isinstance(entry, str):
                 unchanged.append(entry)
@@ -459,6 +519,10 @@ class _ArticleReader:
             self.progress("article", card.url)
             fallback = _article_from_item(entry.before) if entry.before is not None else None
             run.pages += done.fetched or done.work is not None
+            if done.late:  # as an error below, without a message per page
+                late += 1
+                candidates.append(_Candidate(card, fallback, digest, None))
+                continue
             if done.error is not None:
                 # The listing data (plus what is stored) still makes an item; no state is
                 # saved, so the article page is tried again on the next run.
@@ -476,6 +540,9 @@ class _ArticleReader:
             if fallback is not None:
                 candidates.append(_Candidate(card, fallback, digest, None))
             # else: 304 for an item stored under another (canonical) URL: keep it as it is
+        if late:
+            run.error(f"the run's deadline ({self.settings.run_deadline:g} s, "
+                      f"fetch.run_deadline) passed: {late} article page(s) not fetched")
         return candidates, new_states, unchanged
 
     def close(self) -> None:
@@ -599,10 +666,10 @@ def run_listing_page(app: App, source: SourceConfig, url: str, *,
     cards. The items go to no push outbox: history is not news. Used by backfill.py.
     """
     assert source.list is not None  # backfill.py accepts html sources only
-    run = _Run(source=source, started=app.clock())
     settings = app.config.fetch_for(source)
+    run = _new_run(app, source, settings)
     try:
-        answer = app.fetcher.get(url, settings)
+        answer = app.fetcher.get(url, settings, deadline=run.deadline)
         if isinstance(answer, NotModified):  # not possible without validators; be safe
             raise FetchError("304 answer to an unconditional request", url=url)
         run.pages += 1
@@ -619,6 +686,11 @@ def run_listing_page(app: App, source: SourceConfig, url: str, *,
                                        [listing_state], run, progress, push=False)
         if refused:
             return PageRun(result, None, done=False)
-        return PageRun(result, listing.next_url, done=True)
+        next_url = listing.next_url
+        if next_url and not run.policy.allows(next_url):
+            log.warning("source %s: next page %s is on another origin: not followed "
+                        "(follow_hosts)", source.id, next_url)
+            next_url = None
+        return PageRun(result, next_url, done=True)
     except SyndicatorError as exc:
         return PageRun(_record_failure(app, run, exc), None, done=False)

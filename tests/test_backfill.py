@@ -39,7 +39,8 @@ def with_source(config: Config, source_id: str, **list_changes: object) -> Confi
                 update=list_changes)})
         sources.append(source)
     return config.model_copy(update={"sources": tuple(sources),
-                                     "fetch": FetchSettings(delay=0, retries=0)})
+                                     "fetch": FetchSettings(delay=0, retries=0,
+                                                                   allow_private=True)})
 
 
 def article_requests(site: Site) -> Counter[str]:

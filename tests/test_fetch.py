@@ -45,7 +45,7 @@ def cyrillic_html(head: str = "") -> str:
 def cfg(**changes: Any) -> FetchConfig:
     """Fast settings for tests: no delay, no robots unless a test asks for them."""
     values: dict[str, Any] = {"delay": 0.0, "robots": False, "timeout": 5.0,
-                              "connect_timeout": 2.0}
+                              "connect_timeout": 2.0, "allow_private": True}
     values.update(changes)
     return FetchConfig(**values)
 
@@ -688,6 +688,6 @@ def test_response_times_are_reported_per_host(site: Scripted) -> None:
     site.routes["/page"] = ok()
     seen: list[tuple[str, float]] = []
     with Fetcher(on_response=lambda host, seconds: seen.append((host, seconds))) as fetcher:
-        fetcher.get(site.url + "page", FetchConfig(delay=0, robots=False))
+        fetcher.get(site.url + "page", FetchConfig(delay=0, robots=False, allow_private=True))
     assert [host for host, _ in seen] == ["127.0.0.1"]
     assert seen[0][1] >= 0

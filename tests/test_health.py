@@ -150,7 +150,7 @@ sources:
     url: "${SITE}news/"
     fetch_articles: false
     list: {item: article.card, link: a.link@href, title: .title, date: .date}
-fetch: {delay: 0s, robots: false}
+fetch: {delay: 0s, robots: false, allow_private: true}
 feeds:
   - {id: s, title: S, sources: [s]}
 """

@@ -100,7 +100,7 @@ sources:
     url: "${SITE}other/"
     fetch_articles: false
     list: {item: article.card, link: a.link@href}
-fetch: {delay: 0s, robots: false, retries: 0}
+fetch: {delay: 0s, robots: false, retries: 0, allow_private: true}
 feeds:
   - {id: s, title: S, sources: [s]}
   - {id: both, title: Both, sources: [s, other]}

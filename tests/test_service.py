@@ -54,7 +54,7 @@ storage: "sqlite:///store.db"
 output_dir: feeds
 timezone: Europe/Minsk
 server: {{host: 127.0.0.1, port: {port}}}
-fetch: {{delay: 0s, retries: 0, timeout: 5s}}
+fetch: {{delay: 0s, retries: 0, timeout: 5s, allow_private: true}}
 sources:
   - id: office-en
     url: "{site}en/news/"

@@ -104,7 +104,7 @@ def test_sitemap_source_fetches_the_newest_articles_and_reads_their_metadata(
         base = server.url.rstrip("/")
         config = parse_config(f"""
 timezone: Europe/Minsk
-fetch: {{delay: 0s}}
+fetch: {{delay: 0s, allow_private: true}}
 sources:
   - {{id: ru-map, type: sitemap, url: "{server.url}sitemap_index.xml", language: ru,
       max_items: 3}}

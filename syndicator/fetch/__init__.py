@@ -1,11 +1,12 @@
-"""HTTP: the only module that uses `requests` (and urllib3, protego).
+"""HTTP: the only package that uses `requests` (and urllib3, protego).
 
 Scraping goes through `Fetcher` (below); calls to the APIs we talk to (the Telegram Bot API,
-a WebSub hub) through `ApiClient` (at the end), which has none of scraping's rules.
+a WebSub hub) through `ApiClient` (api.py), which has none of scraping's rules.
 
 `Fetcher.get(url, settings)` returns a decoded `Page` (or `NotModified` for a 304 answer to a
-conditional GET) and raises only `FetchError` and its subclasses `RobotsDisallowed` and
-`ResponseTooLarge`. Every `requests`/`urllib3` exception is wrapped here, once.
+conditional GET) and raises only `FetchError` and its subclasses `RobotsDisallowed`,
+`ResponseTooLarge`, `AddressRefused` and `DeadlineExceeded`. Every `requests`/`urllib3`
+exception is wrapped here, once.
 `Fetcher.get_body` is the same without decoding (a `Body`): the pipeline hands article
 pages to a page worker process undecoded, and decoding happens there (decode.py).
 
@@ -31,23 +32,25 @@ also allows, with a warning, and is asked again sooner (`ROBOTS_ERROR_TTL`).
 Bodies are streamed and capped at `settings.max_bytes` after content decoding, so neither a
 huge page nor a gzip bomb is ever held in memory beyond the cap plus one chunk.
 
+Fetch policy (fetchpolicy.py, connections.py): every connection goes to a public address
+unless `settings.allow_private`, checked at connect time so redirects are checked too; a
+caller may also keep redirects on some origins (`follow`). Each attempt has an overall
+deadline, `settings.request_deadline` for the connection and every read (or the caller's
+`deadline`, a source run's, if sooner), enforced by deadline.py: a body dripped one byte at a
+time ends there too.
+
 Text is decoded once, by decode.py (BOM, Content-Type charset, `<meta charset>`, UTF-8,
 detection).
 """
 
 from __future__ import annotations
 
-import email.utils
-import json
 import logging
 import os
-import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit, urlunsplit
@@ -55,24 +58,41 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import requests
 import urllib3.exceptions
 from protego import Protego
-from requests.adapters import HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
 from requests.utils import requote_uri
 
 from syndicator.config import FetchConfig
+from syndicator.deadline import watch
 from syndicator.decode import decode_page
-from syndicator.errors import FetchError, ResponseTooLarge, RobotsDisallowed
+from syndicator.errors import (
+    AddressRefused,
+    DeadlineExceeded,
+    FetchError,
+    ResponseTooLarge,
+    RobotsDisallowed,
+)
+from syndicator.fetch.api import ApiAnswer, ApiClient, ApiFailure
+from syndicator.fetch.connections import adapter
+from syndicator.fetchpolicy import OriginPolicy, check_host, origin
 from syndicator.model import Body, NotModified, Page, Validators
+from syndicator.politeness import (
+    HostGate,
+    backoff,
+    parse_retry_after,
+    product_token,
+    retry_status,
+    retry_wait,
+)
+
+__all__ = ["ApiAnswer", "ApiClient", "ApiFailure", "Fetcher", "parse_retry_after",
+           "product_token"]
 
 log = logging.getLogger(__name__)
 
 ACCEPT = ("text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
           "application/feed+json,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.8")
 ACCEPT_ENCODING = "gzip, deflate"
-BACKOFF_BASE = 0.5            # seconds before the first retry; doubles with every retry
-BACKOFF_MAX = 8.0
-RETRY_AFTER_MAX = 30.0        # a server's Retry-After is honoured up to this many seconds
 CRAWL_DELAY_MAX = 30.0
 ROBOTS_TTL = 3600.0
 ROBOTS_ERROR_TTL = 600.0
@@ -106,42 +126,6 @@ class _Robots:
     expires: float              # on the monotonic clock
 
 
-class _HostGate:
-    """Politeness state of one host: concurrent slots and the time of the last start."""
-
-    def __init__(self) -> None:
-        self._slots = threading.Condition()
-        self._active = 0
-        self._starts = threading.Lock()
-        self._last_start: float | None = None
-
-    @contextmanager
-    def slot(self, limit: int, delay: float, sleep: Callable[[float], None],
-             monotonic: Callable[[], float]) -> Iterator[None]:
-        with self._slots:
-            # The limit comes with each call (sources may differ), so it is checked per call.
-            while self._active >= limit:
-                self._slots.wait()
-            self._active += 1
-        try:
-            self._space_start(delay, sleep, monotonic)
-            yield
-        finally:
-            with self._slots:
-                self._active -= 1
-                self._slots.notify_all()
-
-    def _space_start(self, delay: float, sleep: Callable[[float], None],
-                     monotonic: Callable[[], float]) -> None:
-        # Holding the lock while sleeping queues the starts: each waits for the previous one.
-        with self._starts:
-            if self._last_start is not None and delay > 0:
-                wait = self._last_start + delay - monotonic()
-                if wait > 0:
-                    sleep(wait)
-            self._last_start = monotonic()
-
-
 class Fetcher:
     """A polite, size-capped, retrying HTTP client for pages and feeds. Thread-safe."""
 
@@ -156,11 +140,13 @@ class Fetcher:
         self._sleep = sleep
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._gates: dict[str, _HostGate] = {}
+        self._gates: dict[str, HostGate] = {}
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._proxy_cache: dict[str, dict[str, str]] = {}
         self._base_headers = CaseInsensitiveDict(self._session.headers)
+        # Our own session's connections, by policy: see connections.py.
+        self._adapters = {False: adapter(allow_private=False), True: adapter(allow_private=True)}
 
     def __enter__(self) -> Fetcher:
         return self
@@ -173,20 +159,29 @@ class Fetcher:
         """Release the connection pool (only a session this Fetcher created itself)."""
         if self._owns_session:
             self._session.close()
+            for pooled in self._adapters.values():
+                pooled.close()
 
-    def get(self, url: str, settings: FetchConfig, *,
-            validators: Validators | None = None) -> Page | NotModified:
-        """Fetch `url` following redirects; a 304 to the validators gives NotModified."""
-        answer = self.get_body(url, settings, validators=validators)
+    def get(self, url: str, settings: FetchConfig, *, validators: Validators | None = None,
+            deadline: float | None = None, follow: OriginPolicy | None = None
+            ) -> Page | NotModified:
+        """Fetch `url` following redirects; a 304 to the validators gives NotModified.
+
+        `deadline` (time.monotonic) bounds every attempt besides `settings.request_deadline`;
+        with `follow`, a redirect to an origin it does not allow is refused."""
+        answer = self.get_body(url, settings, validators=validators, deadline=deadline,
+                               follow=follow)
         return decode_page(answer) if isinstance(answer, Body) else answer
 
-    def get_body(self, url: str, settings: FetchConfig, *,
-                 validators: Validators | None = None) -> Body | NotModified:
+    def get_body(self, url: str, settings: FetchConfig, *, validators: Validators | None = None,
+                 deadline: float | None = None, follow: OriginPolicy | None = None
+                 ) -> Body | NotModified:
         """`get` without decoding the text: for a caller that decodes elsewhere."""
         headers = _request_headers(settings, ACCEPT, validators)
         answer = self._exchange(url, settings, headers=headers, retries=settings.retries,
                                 max_bytes=settings.max_bytes,
-                                max_redirects=settings.max_redirects, robots=settings.robots)
+                                max_redirects=settings.max_redirects, robots=settings.robots,
+                                deadline=deadline, follow=follow)
         if answer.status == 304:
             return NotModified(url=url, validators=_merge(validators, answer.headers))
         if not 200 <= answer.status < 300:
@@ -197,63 +192,107 @@ class Fetcher:
     # --- one document: redirects, robots, retries ------------------------------------------
 
     def _exchange(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
-                  retries: int, max_bytes: int, max_redirects: int, robots: bool) -> _Answer:
+                  retries: int, max_bytes: int, max_redirects: int, robots: bool,
+                  deadline: float | None = None, follow: OriginPolicy | None = None) -> _Answer:
         """The final answer for `url` after following at most `max_redirects` redirects."""
         current = url
         for _hop in range(max_redirects + 1):
             _check_scheme(current)
+            if follow is not None and not follow.allows(current):
+                raise AddressRefused(f"redirected to {origin(current)}, not an origin this "
+                                     "source follows (see follow_hosts)", url=_redact(url))
             delay = settings.delay
             if robots:
                 delay = max(delay, self._robots_check(current, settings))
-            answer = self._with_retries(current, settings, headers=headers, retries=retries,
-                                        max_bytes=max_bytes, delay=delay)
+            try:
+                answer = self._with_retries(current, settings, headers=headers, retries=retries,
+                                            max_bytes=max_bytes, delay=delay, deadline=deadline)
+            except AddressRefused as exc:
+                if current == url:
+                    raise
+                raise AddressRefused(f"redirected to {_redact(current)}: {exc.reason}",
+                                     url=_redact(url)) from None
             if answer.status not in _REDIRECTS:
                 return answer
             current = _location(answer)
         raise FetchError(f"too many redirects (more than {max_redirects})", url=_redact(url))
 
     def _with_retries(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
-                      retries: int, max_bytes: int, delay: float) -> _Answer:
+                      retries: int, max_bytes: int, delay: float,
+                      deadline: float | None) -> _Answer:
         for attempt in range(retries + 1):
             last = attempt == retries
             try:
                 answer = self._attempt(url, settings, headers=headers, max_bytes=max_bytes,
-                                       delay=delay)
+                                       delay=delay, deadline=deadline)
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                 if last or not _transient(exc):
                     raise FetchError(_describe(exc), url=_redact(url)) from exc
-                self._sleep(_backoff(attempt))
+                self._sleep(backoff(attempt))
                 continue
-            if last or not _retry_status(answer.status):
+            if last or not retry_status(answer.status):
                 return answer
-            self._sleep(_retry_wait(attempt, answer.headers.get("Retry-After")))
+            self._sleep(retry_wait(attempt, answer.headers.get("Retry-After")))
         raise AssertionError("unreachable: the last attempt always returns or raises")
 
     def _attempt(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
-                 max_bytes: int, delay: float) -> _Answer:
-        """One request through the host gate; the body is read only for 2xx answers."""
+                 max_bytes: int, delay: float, deadline: float | None) -> _Answer:
+        """One request through the host gate, within its deadline (the earlier of
+        `settings.request_deadline` from now and the caller's `deadline`)."""
         gate = self._gate(url)
         with gate.slot(settings.per_host, delay, self._sleep, self._monotonic):
-            started = time.perf_counter()
-            response = self._send(url, headers, (settings.connect_timeout, settings.timeout))
-            if self.on_response is not None:  # time to the response headers
-                self.on_response(urlsplit(url).hostname or "", time.perf_counter() - started)
-            try:
-                body = b""
-                if 200 <= response.status_code < 300:
-                    body = _read_capped(response, max_bytes, url)
-                else:
-                    _drain(response)
-                return _Answer(url=url, status=response.status_code,
-                               headers=response.headers, body=body)
-            finally:
-                # An abandoned body closes the connection; a fully read one returns it to
-                # the pool for the next request.
-                response.close()
+            now = time.monotonic()
+            until = now + settings.request_deadline
+            by_run = deadline is not None and deadline < until
+            if deadline is not None and deadline <= now:
+                raise DeadlineExceeded("not fetched: the source run's deadline "
+                                       "(fetch.run_deadline) has passed", url=_redact(url))
+            if deadline is not None and by_run:
+                until = deadline
+            with watch(until, until - now) as watched:
+                try:
+                    answer = self._request(url, settings, headers, max_bytes)
+                except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+                    if watched.expired:
+                        raise _late(url, watched.seconds, by_run) from exc
+                    raise
+                except AddressRefused as exc:
+                    raise AddressRefused(exc.reason, url=_redact(url)) from None
+            if watched.expired:  # a body read to the connection's end, cut there
+                raise _late(url, watched.seconds, by_run)
+            return answer
 
-    def _send(self, url: str, headers: Mapping[str, str],
-              timeout: tuple[float, float]) -> requests.Response:
+    def _request(self, url: str, settings: FetchConfig, headers: Mapping[str, str],
+                 max_bytes: int) -> _Answer:
+        """One GET; the body is read only for 2xx answers."""
+        started = time.perf_counter()
+        response = self._send(url, headers, (settings.connect_timeout, settings.timeout),
+                              allow_private=settings.allow_private)
+        if self.on_response is not None:  # time to the response headers
+            self.on_response(urlsplit(url).hostname or "", time.perf_counter() - started)
+        try:
+            body = b""
+            if 200 <= response.status_code < 300:
+                body = _read_capped(response, max_bytes, url)
+            else:
+                _drain(response)
+            return _Answer(url=url, status=response.status_code,
+                           headers=response.headers, body=body)
+        finally:
+            # An abandoned body closes the connection; a fully read one returns it to
+            # the pool for the next request.
+            response.close()
+
+    def _send(self, url: str, headers: Mapping[str, str], timeout: tuple[float, float], *,
+              allow_private: bool) -> requests.Response:
         """One GET, redirects not followed, body not read yet."""
+        proxies = self._proxies(url)
+        if not allow_private and (proxies or not self._owns_session):
+            # The connection goes to a proxy, or through a session we did not set up: the
+            # address is checked here, and resolved again by whoever connects.
+            parts = urlsplit(url)
+            check_host(parts.hostname or "", parts.port or (443 if parts.scheme == "https"
+                                                             else 80))
         if not self._owns_session:
             # A session given to us keeps everything requests does (its environment, auth,
             # default params): the caller configured it.
@@ -274,8 +313,8 @@ class Fetcher:
         # is given the answer only when it sets a cookie (http.cookiejar scans every answer's
         # headers otherwise, for the same jar in the end). Callgrind, 120 KB pages from
         # nginx: 1.99 -> 1.91 M instructions per GET.
-        response = session.get_adapter(url).send(
-            prepared, stream=True, timeout=timeout, proxies=self._proxies(url),
+        response = self._adapters[allow_private].send(
+            prepared, stream=True, timeout=timeout, proxies=proxies,
             verify=True if session.verify is None else session.verify, cert=session.cert)
         headers = response.headers
         if "Set-Cookie" in headers or "Set-Cookie2" in headers:
@@ -287,27 +326,27 @@ class Fetcher:
         per origin; None for a session given to us, which keeps its own settings."""
         if not self._owns_session:
             return None
-        origin = _origin(url)
+        key = origin(url)
         with self._lock:
-            found = self._proxy_cache.get(origin)
+            found = self._proxy_cache.get(key)
             if found is None:
-                found = self._proxy_cache[origin] = dict(
-                    requests.utils.get_environ_proxies(origin + "/"))
+                found = self._proxy_cache[key] = dict(
+                    requests.utils.get_environ_proxies(key + "/"))
             return found
 
-    def _gate(self, url: str) -> _HostGate:
+    def _gate(self, url: str) -> HostGate:
         host = (urlsplit(url).hostname or "").lower()
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = self._gates[host] = _HostGate()
+                gate = self._gates[host] = HostGate()
             return gate
 
     # --- robots.txt --------------------------------------------------------------------------
 
     def _robots_check(self, url: str, settings: FetchConfig) -> float:
         """Raise RobotsDisallowed if robots.txt forbids `url`; return its crawl delay."""
-        rules = self._robots_rules(_origin(url), settings)
+        rules = self._robots_rules(origin(url), settings)
         if rules is None:
             return 0.0
         token = product_token(settings.user_agent)
@@ -350,11 +389,11 @@ class Fetcher:
 
 def _new_session() -> requests.Session:
     session = requests.Session()
-    # Retries and redirects are ours (they go through the politeness gate), so none here; a
-    # pool big enough for many threads avoids discarding connections.
-    adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    # Retries and redirects are ours (they go through the politeness gate), so none here.
+    # The Fetcher sends through its own adapters (by address policy); these are the defaults.
+    guarded = adapter(allow_private=False)
+    session.mount("http://", guarded)
+    session.mount("https://", guarded)
     # With trust_env, requests re-reads the whole environment (proxies, CA bundle) and stats
     # ~/.netrc on every request: a quarter of the CPU a page fetch costs. The environment is
     # read here instead (the CA bundle) and once per origin (proxies, see Fetcher._proxies);
@@ -430,34 +469,12 @@ def _transient(exc: Exception) -> bool:
                       | requests.exceptions.ChunkedEncodingError)
 
 
-def _retry_status(status: int) -> bool:
-    return status == 429 or (status >= 500 and status not in (501, 505))
-
-
-def _backoff(attempt: int) -> float:
-    return min(BACKOFF_BASE * 2.0**attempt, BACKOFF_MAX)
-
-
-def _retry_wait(attempt: int, retry_after: str | None) -> float:
-    """Seconds to wait before the next attempt: Retry-After (capped) or the backoff."""
-    seconds = parse_retry_after(retry_after) if retry_after else None
-    if seconds is None:
-        return _backoff(attempt)
-    return min(seconds, RETRY_AFTER_MAX)
-
-
-def parse_retry_after(value: str) -> float | None:
-    """Retry-After as seconds from now: delta-seconds or an HTTP date; None if unreadable."""
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+def _late(url: str, seconds: float, run: bool) -> DeadlineExceeded:
+    if run:
+        return DeadlineExceeded("the source run's deadline (fetch.run_deadline) passed during "
+                                "this request", url=_redact(url))
+    return DeadlineExceeded(f"no complete answer within {seconds:.3g} s (fetch.request_deadline)",
+                            url=_redact(url))
 
 
 def _describe(exc: Exception) -> str:
@@ -482,29 +499,12 @@ def _reason(exc: Exception) -> str:
     return str(reason if reason is not None else exc)
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if ":" in host:
-        host = f"[{host}]"
-    default = 443 if parts.scheme == "https" else 80
-    port = parts.port or default
-    netloc = host if port == default else f"{host}:{port}"
-    return f"{parts.scheme}://{netloc}"
-
-
 def _redact(url: str) -> str:
     """`url` without user:password@, for messages and logs."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
-
-
-def product_token(user_agent: str) -> str:
-    """`Syndicator/0.1 (+https://…)` → `Syndicator`: what robots.txt groups are matched with."""
-    token = re.split(r"[/\s]", user_agent.strip(), maxsplit=1)[0]
-    return token or user_agent
 
 
 def _merge(validators: Validators | None, headers: Mapping[str, str]) -> Validators:
@@ -518,75 +518,3 @@ def _body(url: str, answer: _Answer) -> Body:
     return Body(url=url, final_url=answer.url, status=answer.status, raw=answer.body,
                 content_type=answer.headers.get("Content-Type"),
                 validators=_merge(None, answer.headers))
-
-
-# --- API calls -------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ApiAnswer:
-    """An API's HTTP answer, read in full (API answers are small)."""
-
-    status: int
-    body: bytes
-
-    def json(self) -> Any:
-        """The body as JSON, or None when it is not JSON."""
-        try:
-            return json.loads(self.body)
-        except ValueError:
-            return None
-
-
-@dataclass(frozen=True)
-class ApiFailure:
-    """No answer. `kind` says whether the request may have arrived:
-
-    * "unreachable": the connection was never made (refused, connect timeout): it did not;
-    * "timeout": sent, but no answer within the read timeout: it may have;
-    * "lost": the connection broke after the request was sent: it may have;
-    * "failed": anything else (a bad URL, too many redirects).
-
-    `description` may contain the URL: callers with secrets in URLs scrub it."""
-
-    kind: str
-    description: str
-
-
-class ApiClient:
-    """POSTs to the APIs Syndicator talks to (the Telegram Bot API, a WebSub hub).
-
-    Not the Fetcher: none of scraping's rules apply (robots.txt, per-host politeness, size
-    caps, conditional GET), and a slow API must not hold the scraper's per-host slots.
-    Failures are values, classified by whether the request may have arrived, which is what
-    a caller needs to decide between retrying and reporting an unknown outcome.
-    """
-
-    def __init__(self, *, timeout: tuple[float, float], user_agent: str | None = None) -> None:
-        self._timeout = timeout
-        self._session = requests.Session()
-        self._session.trust_env = False     # as the Fetcher: no per-request environment reads
-        if user_agent:
-            self._session.headers["User-Agent"] = user_agent
-
-    def post(self, url: str, *, json_body: Any = None,
-             form: Mapping[str, str] | None = None) -> ApiAnswer | ApiFailure:
-        try:
-            # trust_env is off (no ~/.netrc); proxies still come from the environment.
-            proxies = requests.utils.get_environ_proxies(url) or None
-            with self._session.post(url, json=json_body, data=form, timeout=self._timeout,
-                                    proxies=proxies) as response:
-                return ApiAnswer(response.status_code, response.content)
-        except requests.ConnectTimeout as exc:
-            return ApiFailure("unreachable", f"connect timeout: {exc}")
-        except requests.ReadTimeout as exc:
-            return ApiFailure("timeout", f"no answer within the read timeout: {exc}")
-        except requests.ConnectionError as exc:
-            reason = getattr(exc.args[0], "reason", None) if exc.args else None
-            if isinstance(reason, urllib3.exceptions.NewConnectionError):
-                return ApiFailure("unreachable", f"cannot connect: {reason}")
-            return ApiFailure("lost", f"connection lost: {exc}")
-        except requests.RequestException as exc:
-            return ApiFailure("failed", f"request failed: {exc}")
-
-    def close(self) -> None:
-        self._session.close()
