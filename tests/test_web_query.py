@@ -192,16 +192,42 @@ def with_limits(tmp: Path, rate: float, burst: int) -> Config:
 def test_query_renders_are_rate_limited_per_client(env: Env, tmp_path: Path) -> None:
     ctx = replace(env.ctx, config=with_limits(tmp_path, rate=0.01, burst=3))
     with serving(ctx) as client:
+        calls = count_latest(env)
         for n in range(3):
             assert client.get(f"/office-en.rss?filter=story{n}").status_code == 200
-        refused = client.get("/office-en.rss?filter=story9")
-        assert refused.status_code == 429
-        assert int(refused.headers["retry-after"]) >= 1
-        assert refused.text.count("\n") == 1
-        # Answers already rendered and the published files cost nothing: never refused.
-        assert client.get("/office-en.rss?filter=Story0").status_code == 200
+        renders = len(calls)
+        # Out of tokens: refused before Starlette (WebApp) for a query string not answered
+        # before, with the same one-line answer as the handler's.
+        for query in ("filter=story9", "filter=Story0", "limit=3&filter=x"):
+            refused = client.get(f"/office-en.rss?{query}")
+            assert refused.status_code == 429, query
+            assert int(refused.headers["retry-after"]) >= 1
+            assert refused.text.count("\n") == 1 and "too many" in refused.text
+            assert refused.headers["access-control-allow-origin"] == "*"
+        assert client.head("/office-en.rss?filter=story9").status_code == 429
+        assert len(calls) == renders
+        # What was answered before and the published files cost nothing: never refused,
+        # nor other paths' queries and cache busters; bad queries are still 400s... once
+        # the client has a token again (a 429 says nothing about the query).
+        assert client.get("/office-en.rss?filter=story0").status_code == 200
         assert client.get("/office-en.rss").status_code == 200
-        assert client.get("/office-en.rss?limit=abc").status_code == 400
+        assert client.get("/office-en.rss?v=2").status_code == 200
+        assert client.get("/status.json?filter=x").status_code == 200
+        metrics = client.get("/metrics").text
+        assert 'method="GET",route="/{feed_id}.rss",status="429"} 3.0' in metrics
+
+
+def test_a_refusal_by_the_handler_too(env: Env, tmp_path: Path) -> None:
+    """A query string answered before whose answer left the cache needs a render again."""
+    ctx = replace(env.ctx, config=with_limits(tmp_path, rate=0.01, burst=1))
+    with serving(ctx) as client:
+        assert client.get("/office-en.rss?filter=story1").status_code == 200
+        assert client.get("/office-en.rss?filter=story1").status_code == 200   # cached
+        feed = ctx.config.output_path / "office-en.rss"
+        feed.write_bytes(feed.read_bytes() + b"\n")
+        ctx.cache.load_all()          # a build: the cached answer is keyed by the old ETag
+        refused = client.get("/office-en.rss?filter=story1")
+        assert refused.status_code == 429 and refused.text.count("\n") == 1
 
 
 def test_token_buckets_refill_and_stay_bounded() -> None:

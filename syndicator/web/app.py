@@ -57,11 +57,12 @@ from syndicator.web.query import (
     MAX_LIMIT,
     FeedQuery,
     QueryError,
+    asks_view,
     has_query,
     parse_query,
     select_items,
 )
-from syndicator.web.ratelimit import TokenBuckets, retry_after
+from syndicator.web.ratelimit import REFUSED, QueryGate, retry_after
 
 log = logging.getLogger(__name__)
 
@@ -138,8 +139,8 @@ class _Handlers:
         # /status and /status.json: one report per build or STATUS_TTL_S, rendered once.
         self.status = CachedStatus(ctx.status, token=ctx.cache.snapshot)
         self._status_pages: tuple[StatusReport, bytes, bytes] | None = None
-        self.query_buckets = TokenBuckets(ctx.config.server.query_rate,
-                                          ctx.config.server.query_burst)
+        self.query_gate = QueryGate(ctx.config.server.query_rate,
+                                    ctx.config.server.query_burst, headers=_FEED_HEADERS)
 
     # -- sending -----------------------------------------------------------------------------
 
@@ -209,10 +210,9 @@ class _Handlers:
         result = self.rendered.get(key)
         if result is None:
             client = request.client.host if request.client else ""
-            wait = self.query_buckets.take(client)
+            wait = self.query_gate.take(client)
             if wait > 0:
-                return _text("too many feed queries from this address; try again later", 429,
-                             {**_CORS, "Retry-After": retry_after(wait)})
+                return _text(REFUSED, 429, {**_CORS, "Retry-After": retry_after(wait)})
             try:
                 result = await run_in_threadpool(self._render_query, feed, query, ext, path,
                                                  cached)
@@ -224,6 +224,7 @@ class _Handlers:
                 log.exception("feed %s: query %s failed", feed_id, query.key())
                 return self._fallback(request, feed_id, cached)
             self.rendered.put(key, result)
+        self.query_gate.answered(path, request.scope["query_string"])
         return self.send(request, result, self.feed_cache_control(feed_id), _FEED_HEADERS)
 
     def _fallback(self, request: Request, feed_id: str, cached: CachedFile | None) -> Response:
@@ -409,10 +410,12 @@ class WebApp(Starlette):
     """Starlette with the feed fast path (fastpath.py) in front: a GET or HEAD of a published
     feed or archive file is answered from prepared messages; Starlette gets the rest."""
 
-    def __init__(self, fast: FastPath, metrics: Metrics, **kwargs: Any) -> None:
+    def __init__(self, fast: FastPath, metrics: Metrics, gate: QueryGate | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fast = fast
         self.metrics = metrics
+        self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] in _FAST_METHODS
@@ -429,7 +432,29 @@ class WebApp(Starlette):
                     self.metrics.http_request(route, scope["method"], start["status"],
                                               time.perf_counter() - started)
                 return
+        if (self.gate is not None and scope["type"] == "http" and scope["query_string"]
+                and scope["method"] in _FAST_METHODS and await self._refused(scope, send)):
+            return
         await super().__call__(scope, receive, send)
+
+    async def _refused(self, scope: Scope, send: Send) -> bool:
+        """Answer 429 here when the query gate refuses a feed view (ratelimit.py)."""
+        assert self.gate is not None
+        routed = self.fast.route(scope["path"])
+        if (routed is None or not routed[0].startswith("/{feed_id}")
+                or not asks_view(scope["query_string"])):
+            return False
+        refused = self.gate.early(scope)
+        if refused is None:
+            return False
+        started = time.perf_counter()
+        try:
+            await send(refused[0])
+            await send(refused[1])
+        finally:
+            self.metrics.http_request(routed[0], scope["method"], 429,
+                                      time.perf_counter() - started)
+        return True
 
 
 def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
@@ -459,7 +484,7 @@ def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -
     ]
     # Outermost first: every answer is counted, bodies are capped before any route reads
     # them, and every answer gets the security headers (limits.py, hardening.py).
-    web = WebApp(fast, ctx.metrics, routes=routes,
+    web = WebApp(fast, ctx.metrics, gate=handlers.query_gate, routes=routes,
                  middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics),
                              Middleware(BodyLimit,
                                         max_bytes=ctx.config.server.limits.body_bytes),

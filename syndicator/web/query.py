@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -78,6 +79,12 @@ def has_query(params: Mapping[str, str]) -> bool:
     """Whether the request asks for anything but the published file (other parameters, such
     as cache busters, are ignored)."""
     return any(name in params for name in PARAMS)
+
+
+def asks_view(query_string: bytes) -> bool:
+    """`has_query` of a raw query string, parsed as Starlette parses it."""
+    pairs = urllib.parse.parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    return any(name in PARAMS for name, _ in pairs)
 
 
 def parse_limit(raw: str, maximum: int) -> int:
