@@ -5,6 +5,8 @@
     3. normalise  Article → Item (pure), merged with what the store already holds
     4. store      items, per-URL state and the run log in one transaction
 
+Stage 2's article pages are read by articles.py, the run's bookkeeping is runlog.py.
+
 Errors are values: the run returns a RunResult whose `errors` say what went wrong. One bad
 article page never aborts the run; a failing listing ends it without touching stored items.
 """
@@ -14,13 +16,12 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from syndicator import __version__
 from syndicator.app import App
+from syndicator.articles import ArticleReader, Candidate
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError, SyndicatorError
 from syndicator.extract import extract_listing
@@ -37,104 +38,25 @@ from syndicator.model import (
 )
 from syndicator.normalise import (
     NormaliseContext,
-    canonical_url,
     merge_card_and_page,
     merge_with_stored,
     normalise_article,
     order_undated,
 )
 from syndicator.push.outbox import outbox_hook
-from syndicator.workers import ArticleWork
+from syndicator.runlog import Progress, RunLog, card_key, no_progress, url_state
 
 log = logging.getLogger(__name__)
 
-# progress(event, detail): "page" (a listing page fetched), "articles" (total article pages
-# to fetch), "article" (one article page done), "done". The CLI draws a progress bar from it.
-Progress = Callable[[str, str], None]
-
-
-def _no_progress(event: str, detail: str) -> None:
-    """Progress sink that ignores everything (runs under the scheduler)."""
-
-
-@dataclass
-class _Run:
-    """Mutable bookkeeping of one run; frozen into a RunResult at the end."""
-
-    source: SourceConfig
-    started: datetime
-    # When the run stops fetching (time.monotonic; fetch.run_deadline from its start), and
-    # the origins its content links may be followed to (fetchpolicy.py).
-    deadline: float
-    policy: OriginPolicy
-    pages: int = 0
-    not_modified: int = 0
-    items_seen: int = 0
-    errors: list[str] | None = None
-    warnings: list[str] | None = None
-
-    def error(self, message: str) -> None:
-        self.errors = [*(self.errors or []), message]
-        log.warning("source %s: %s", self.source.id, message)
-
-    def warn(self, message: str) -> None:
-        self.warnings = [*(self.warnings or []), message]
-        log.info("source %s: %s", self.source.id, message)
-
-    def expired(self) -> bool:
-        return time.monotonic() >= self.deadline
-
-    def off_origin(self, urls: Sequence[str], what: str) -> None:
-        """Warn once about links not followed because they leave the source's origins."""
-        if urls:
-            shown = ", ".join(urls[:3]) + (", ..." if len(urls) > 3 else "")
-            self.warn(f"{len(urls)} {what} on another origin not followed "
-                      f"(list it in follow_hosts to follow it): {shown}")
-
-    def result(self, finished: datetime, *, ok: bool, new: int = 0, updated: int = 0,
-               missing: dict[str, int] | None = None) -> RunResult:
-        return RunResult(
-            source_id=self.source.id, started=self.started, finished=finished, ok=ok,
-            pages=self.pages, not_modified=self.not_modified, items_seen=self.items_seen,
-            new=new, updated=updated, errors=tuple(self.errors or ()),
-            warnings=tuple(self.warnings or ()), missing_fields=missing or {},
-        )
-
-
-@dataclass(frozen=True)
-class _Fetched:
-    """What a worker made of one article URL: an Article, a 304, or an error message."""
-
-    work: ArticleWork | None = None
-    validators: Validators = field(default_factory=Validators)
-    not_modified: bool = False
-    error: str | None = None
-    fetched: bool = False          # a body was received (even if it could not be read)
-    late: bool = False             # not fetched: the run's deadline had passed
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """A story seen on a listing, with the article page fetched for it (if any)."""
-
-    card: Article
-    page: Article | None
-    listing_hash: str
-    validators: UrlState | None
-    # When the page was read by a worker, it also normalised card + page (item None: no
-    # usable title or URL); otherwise _normalise does it.
-    normalised: bool = False
-    item: Item | None = None
-
 
 def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
-               progress: Progress = _no_progress) -> RunResult:
+               progress: Progress = no_progress) -> RunResult:
     """Fetch, extract, normalise and store one source. Never raises for a source's faults."""
     settings = app.config.fetch_for(source)
     run = _new_run(app, source, settings)
     try:
         # Article pages start downloading while later listing pages are still walked.
-        with _ArticleReader(app, source, settings, run, progress,
+        with ArticleReader(app, source, settings, run, progress,
                             _context(app, source)) as reader:
             if source.type == "feed":
                 cards, listing_states = _read_feed(app, source, settings, run, progress)
@@ -157,8 +79,8 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
         return _record_failure(app, run, exc)
 
 
-def _new_run(app: App, source: SourceConfig, settings: FetchConfig) -> _Run:
-    return _Run(source=source, started=app.clock(),
+def _new_run(app: App, source: SourceConfig, settings: FetchConfig) -> RunLog:
+    return RunLog(source=source, started=app.clock(),
                 deadline=time.monotonic() + settings.run_deadline,
                 policy=OriginPolicy(source.url, source.follow_hosts))
 
@@ -170,8 +92,8 @@ def _context(app: App, source: SourceConfig) -> NormaliseContext:
 
 
 def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: list[Article],
-                 listing_states: list[UrlState], run: _Run, progress: Progress, *,
-                 push: bool, reader: _ArticleReader | None = None) -> tuple[RunResult, bool]:
+                 listing_states: list[UrlState], run: RunLog, progress: Progress, *,
+                 push: bool, reader: ArticleReader | None = None) -> tuple[RunResult, bool]:
     """Stages 2–4 for the cards of a run: article pages, normalisation, one transaction.
 
     `reader` has been given the cards already (as the listing pages came); without it they
@@ -180,7 +102,7 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
     """
     run.items_seen = len(cards)
     if reader is None:
-        with _ArticleReader(app, source, settings, run, progress,
+        with ArticleReader(app, source, settings, run, progress,
                             _context(app, source)) as own:
             own.add(cards)
             return _store_cards(app, source, settings, cards, listing_states, run, progress,
@@ -211,7 +133,7 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
     return result, False
 
 
-def _record_failure(app: App, run: _Run, exc: SyndicatorError) -> RunResult:
+def _record_failure(app: App, run: RunLog, exc: SyndicatorError) -> RunResult:
     """Log a failed run in the run log; if even that fails, report it and go on."""
     run.error(str(exc))
     result = run.result(app.clock(), ok=False)
@@ -224,8 +146,8 @@ def _record_failure(app: App, run: _Run, exc: SyndicatorError) -> RunResult:
 
 # --- 1. fetch listings -----------------------------------------------------------------------
 
-def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
-                   progress: Progress, *, max_pages: int | None, reader: _ArticleReader
+def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
+                   progress: Progress, *, max_pages: int | None, reader: ArticleReader
                    ) -> tuple[list[Article] | None, list[UrlState]]:
     """Walk the listing pages; each page's new cards go to `reader` at once. None for the
     cards when the first page is unchanged."""
@@ -264,7 +186,7 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
             # listing (pages > 0) and found no items for a broken layout.
             run.not_modified += 1
             if _changed(known, answer.validators):
-                states.append(_state(url, answer.validators.etag,
+                states.append(url_state(url, answer.validators.etag,
                                      answer.validators.last_modified, digest, app.clock()))
             if len(seen_pages) == 1:
                 return None, states
@@ -273,14 +195,14 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
         progress("page", url)
         if first:
             run.policy.add(answer.final_url)  # where the source's own URL led
-        states.append(_state(url, answer.validators.etag, answer.validators.last_modified,
+        states.append(url_state(url, answer.validators.etag, answer.validators.last_modified,
                              digest, app.clock()))
         listing = extract_listing(answer, source.list)
         if not listing.articles:
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
         fresh = []
         for card in listing.articles:
-            key = _key(card.url)
+            key = card_key(card.url)
             if key not in cards:
                 cards[key] = card
                 fresh.append(card)
@@ -292,12 +214,12 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: _
     return list(cards.values()), states
 
 
-def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
+def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
                progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
     known = app.store.url_states([source.url]).get(source.url)
     answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None,
                              deadline=run.deadline)
-    state = _state(source.url, answer.validators.etag, answer.validators.last_modified, None,
+    state = url_state(source.url, answer.validators.etag, answer.validators.last_modified, None,
                    app.clock())
     if isinstance(answer, NotModified):
         run.not_modified += 1
@@ -310,17 +232,17 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
 
     cards: dict[str, Article] = {}
     for card in parse_feed(answer):
-        cards.setdefault(_key(card.url), card)
+        cards.setdefault(card_key(card.url), card)
     return list(cards.values()), [state]
 
 
-def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
+def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
                   progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
     """The newest `max_items` URLs of a sitemap (following an index to its newest children)."""
     known = app.store.url_states([source.url]).get(source.url)
     answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None,
                              deadline=run.deadline)
-    states = [_state(source.url, answer.validators.etag, answer.validators.last_modified, None,
+    states = [url_state(source.url, answer.validators.etag, answer.validators.last_modified, None,
                      app.clock())]
     if isinstance(answer, NotModified):
         run.not_modified += 1
@@ -352,7 +274,7 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: _R
     articles.sort(key=lambda a: (a.dates[0] if a.dates else "") or a.updated or "", reverse=True)
     cards: dict[str, Article] = {}
     for card in articles[:source.max_items]:
-        cards.setdefault(_key(card.url), card)
+        cards.setdefault(card_key(card.url), card)
     return list(cards.values()), states
 
 
@@ -376,213 +298,12 @@ def _changed(known: UrlState | None, validators: Validators) -> bool:
     return known is None or known.validators != validators
 
 
-def _state(url: str, etag: str | None, last_modified: str | None, listing_hash: str | None,
-           now: datetime) -> UrlState:
-    return UrlState(url=url, etag=etag, last_modified=last_modified,
-                    listing_hash=listing_hash, fetched_at=now)
-
-
-def _key(url: str) -> str:
-    try:
-        return canonical_url(url)
-    except ValueError:
-        return url
-
-
-# --- 2. article pages ------------------------------------------------------------------------
-
-def _wants_article_pages(source: SourceConfig) -> bool:
-    if source.fetch_articles is not None:
-        return source.fetch_articles
-    return source.type in ("html", "sitemap")
-
-
-def listing_hash(card: Article) -> str:
-    """What the listing shows of a story; an article page is fetched again only if it changes."""
-    parts = [card.title or "", *card.dates, card.summary or "", card.image or "",
-             card.updated or "", card.content or ""]
-    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
-
-
-class _ArticleReader:
-    """Stage 2 for a run's cards as the listing pages yield them: each card is judged at once
-    (unchanged: no request; listing only; or its article page to fetch), the fetches start
-    in a thread pool (politely: the Fetcher's per-host limits), and `finish()` collects the
-    outcomes in card order. So article pages download while later listing pages are still
-    being walked, instead of after the whole walk.
-    """
-
-    def __init__(self, app: App, source: SourceConfig, settings: FetchConfig, run: _Run,
-                 progress: Progress, ctx: NormaliseContext) -> None:
-        self.app = app
-        self.source = source
-        self.settings = settings
-        self.run = run
-        self.progress = progress
-        self.ctx = ctx
-        # In card order: a ready candidate (+ its state), an unchanged item id, or a fetch.
-        self._entries: list[_Candidate | str | _Pending] = []
-        self._states: list[UrlState] = []
-        self._pool: ThreadPoolExecutor | None = None
-        self._fetches = 0
-        self._pooled = False
-
-    def add(self, cards: Sequence[Article], *, more: bool = False) -> None:
-        """Judge `cards` and start their fetches; `more`: further cards will follow (so a
-        small first page does not decide against the page workers)."""
-        if not cards:
-            return
-        app = self.app
-        urls = [card.url for card in cards]
-        states = app.store.url_states(urls)
-        stored = app.store.items_by_url(_key(u) for u in urls)
-        fetches: list[_Pending] = []
-        wants_pages = _wants_article_pages(self.source)
-        elsewhere: list[str] = []
-        for card in cards:
-            digest = listing_hash(card)
-            if wants_pages and card.url and not self.run.policy.allows(card.url):
-                # Not followed (fetchpolicy.py). A feed's entry stands on its own; a listing
-                # card or a sitemap entry is only a pointer to the page it names: dropped.
-                elsewhere.append(card.url)
-                if self.source.type == "feed":
-                    self._entries.append(_Candidate(card, None, digest, None))
-                continue
-            state = states.get(card.url)
-            if state is not None and state.listing_hash == digest:
-                # Done before, and the listing shows nothing new: no request at all.
-                known = stored.get(_key(card.url))
-                if known is not None:
-                    self._entries.append(known.id)
-                continue
-            if wants_pages:
-                fetches.append(_Pending(card, digest, state, stored.get(_key(card.url))))
-            else:
-                self._entries.append(_Candidate(card, None, digest, state))
-                self._states.append(_state(card.url, None, None, digest, app.clock()))
-        self.run.off_origin(elsewhere, "link(s)")
-        if not fetches:
-            return
-        self._fetches += len(fetches)
-        self.progress("articles", str(self._fetches))
-        if not self._pooled:
-            self._pooled = app.workers.wants(self._fetches * 2 if more else self._fetches)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=max(1, self.settings.concurrency),
-                                            thread_name_prefix=f"fetch-{self.source.id}")
-        pooled = self._pooled
-        for pending in fetches:
-            pending.future = self._pool.submit(self._fetch_one, pending, pooled)
-            self._entries.append(pending)
-
-    def _fetch_one(self, job: _Pending, pooled: bool) -> _Fetched:
-        # The page is read here, in the fetch thread (or by a worker process it hands the
-        # undecoded body to), so that only the small Item (not the page of several hundred
-        # KB) waits for the main thread: memory stays flat.
-        validators = job.state.validators if job.state is not None else None
-        if self.run.expired():
-            return _Fetched(late=True)
-        try:
-            answer = self.app.fetcher.get_body(job.card.url, self.settings,
-                                                validators=validators,
-                                                deadline=self.run.deadline,
-                                                follow=self.run.policy)
-        except FetchError as exc:
-            return _Fetched(error=f"article {exc}")
-        if isinstance(answer, NotModified):
-            return _Fetched(validators=answer.validators, not_modified=True)
-        work = self.app.workers.read(answer, self.source.article, job.card, self.ctx,
-                                     pooled=pooled)
-        if work.error is not None:
-            return _Fetched(error=work.error, fetched=True)
-        return _Fetched(validators=answer.validators, work=work)
-
-    def finish(self) -> tuple[list[_Candidate], list[UrlState], list[str]]:
-        """Wait for the fetches. Returns the candidates, the URL states to save, and the ids
-        of stored items whose cards did not change (not fetched, but the store still links
-        them to this source)."""
-        run, app = self.run, self.app
-        candidates: list[_Candidate] = []
-        unchanged: list[str] = []
-        new_states = list(self._states)
-        late = 0
-        for entry in self._entries:
-            if isinstance(entry, str):
-                unchanged.append(entry)
-                continue
-            if isinstance(entry, _Candidate):
-                candidates.append(entry)
-                continue
-            assert entry.future is not None
-            done = entry.future.result()
-            card, digest = entry.card, entry.digest
-            self.progress("article", card.url)
-            fallback = _article_from_item(entry.before) if entry.before is not None else None
-            run.pages += done.fetched or done.work is not None
-            if done.late:  # as an error below, without a message per page
-                late += 1
-                candidates.append(_Candidate(card, fallback, digest, None))
-                continue
-            if done.error is not None:
-                # The listing data (plus what is stored) still makes an item; no state is
-                # saved, so the article page is tried again on the next run.
-                run.error(done.error)
-                candidates.append(_Candidate(card, fallback, digest, None))
-                continue
-            new_states.append(_state(card.url, done.validators.etag,
-                                     done.validators.last_modified, digest, app.clock()))
-            if done.work is not None:
-                candidates.append(_Candidate(card, None, digest, None, normalised=True,
-                                             item=done.work.item))
-                continue
-            if done.not_modified:
-                run.not_modified += 1
-            if fallback is not None:
-                candidates.append(_Candidate(card, fallback, digest, None))
-            # else: 304 for an item stored under another (canonical) URL: keep it as it is
-        if late:
-            run.error(f"the run's deadline ({self.settings.run_deadline:g} s, "
-                      f"fetch.run_deadline) passed: {late} article page(s) not fetched")
-        return candidates, new_states, unchanged
-
-    def close(self) -> None:
-        """Stop: fetches not started yet are dropped (a failed run), running ones end."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def __enter__(self) -> _ArticleReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@dataclass
-class _Pending:
-    """A card whose article page is being fetched."""
-
-    card: Article
-    digest: str
-    state: UrlState | None
-    before: Item | None                 # what the store holds for its URL
-    future: Future[_Fetched] | None = None
-
-
-def _article_from_item(item: Item) -> Article:
-    """A stored item seen as an article page, for when the page itself was not re-read."""
-    return Article(url=item.url, title=item.title, dates=(item.published.isoformat(),)
-                   if item.published_precision == "time" else (), content=item.content,
-                   image=item.image, author=item.author, categories=item.categories,
-                   language=item.language)
-
-
 # --- 3. normalise ----------------------------------------------------------------------------
 
 _REQUIRED = ("link", "title", "date")
 
 
-def _normalise(candidates: Sequence[_Candidate], run: _Run,
+def _normalise(candidates: Sequence[Candidate], run: RunLog,
                ctx: NormaliseContext) -> tuple[list[Item], dict[str, int]]:
     missing = dict.fromkeys(_REQUIRED, 0)
     items: dict[str, Item] = {}
@@ -657,7 +378,7 @@ class PageRun:
 
 
 def run_listing_page(app: App, source: SourceConfig, url: str, *,
-                     progress: Progress = _no_progress) -> PageRun:
+                     progress: Progress = no_progress) -> PageRun:
     """Run one listing page of an html source on its own, stored in its own transaction.
 
     Stages 1-4 as in run_source, for the cards of this page only. The page is fetched
@@ -679,8 +400,8 @@ def run_listing_page(app: App, source: SourceConfig, url: str, *,
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
         cards: dict[str, Article] = {}
         for card in listing.articles:
-            cards.setdefault(_key(card.url), card)
-        listing_state = _state(url, answer.validators.etag, answer.validators.last_modified,
+            cards.setdefault(card_key(card.url), card)
+        listing_state = url_state(url, answer.validators.etag, answer.validators.last_modified,
                                None, app.clock())
         result, refused = _store_cards(app, source, settings, list(cards.values()),
                                        [listing_state], run, progress, push=False)

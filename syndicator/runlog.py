@@ -1,0 +1,84 @@
+"""The bookkeeping of one source run (pipeline.py, articles.py): `RunLog`, progress events,
+and the per-URL state and card key helpers both stages use."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from syndicator.config import SourceConfig
+from syndicator.fetchpolicy import OriginPolicy
+from syndicator.model import RunResult, UrlState
+from syndicator.normalise import canonical_url
+
+# Run messages log under the pipeline's name, as they did when they were written there.
+log = logging.getLogger("syndicator.pipeline")
+
+# progress(event, detail): "page" (a listing page fetched), "articles" (total article pages
+# to fetch), "article" (one article page done), "done". The CLI draws a progress bar from it.
+Progress = Callable[[str, str], None]
+
+
+def no_progress(event: str, detail: str) -> None:
+    """Progress sink that ignores everything (runs under the scheduler)."""
+
+
+@dataclass
+class RunLog:
+    """Mutable bookkeeping of one run; frozen into a RunResult at the end."""
+
+    source: SourceConfig
+    started: datetime
+    # When the run stops fetching (time.monotonic; fetch.run_deadline from its start), and
+    # the origins its content links may be followed to (fetchpolicy.py).
+    deadline: float
+    policy: OriginPolicy
+    pages: int = 0
+    not_modified: int = 0
+    items_seen: int = 0
+    errors: list[str] | None = None
+    warnings: list[str] | None = None
+
+    def error(self, message: str) -> None:
+        self.errors = [*(self.errors or []), message]
+        log.warning("source %s: %s", self.source.id, message)
+
+    def warn(self, message: str) -> None:
+        self.warnings = [*(self.warnings or []), message]
+        log.info("source %s: %s", self.source.id, message)
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.deadline
+
+    def off_origin(self, urls: Sequence[str], what: str) -> None:
+        """Warn once about links not followed because they leave the source's origins."""
+        if urls:
+            shown = ", ".join(urls[:3]) + (", ..." if len(urls) > 3 else "")
+            self.warn(f"{len(urls)} {what} on another origin not followed "
+                      f"(list it in follow_hosts to follow it): {shown}")
+
+    def result(self, finished: datetime, *, ok: bool, new: int = 0, updated: int = 0,
+               missing: dict[str, int] | None = None) -> RunResult:
+        return RunResult(
+            source_id=self.source.id, started=self.started, finished=finished, ok=ok,
+            pages=self.pages, not_modified=self.not_modified, items_seen=self.items_seen,
+            new=new, updated=updated, errors=tuple(self.errors or ()),
+            warnings=tuple(self.warnings or ()), missing_fields=missing or {},
+        )
+
+
+
+def url_state(url: str, etag: str | None, last_modified: str | None, listing_hash: str | None,
+           now: datetime) -> UrlState:
+    return UrlState(url=url, etag=etag, last_modified=last_modified,
+                    listing_hash=listing_hash, fetched_at=now)
+
+
+def card_key(url: str) -> str:
+    try:
+        return canonical_url(url)
+    except ValueError:
+        return url
