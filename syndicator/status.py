@@ -165,7 +165,9 @@ class ServiceStatus:
         return StatusReport(generated=now, scheduler_running=running, sources=sources,
                             feeds=feeds, targets=targets)
 
-    def healthy(self) -> tuple[bool, dict[str, Any]]:
+    def healthy(self, report: Callable[[], StatusReport] | None = None
+                ) -> tuple[bool, dict[str, Any]]:
+        """`report` gives the report to judge under `run` (default: a new one)."""
         if self._scheduler is None:
             # `serve`: nothing is polled here; healthy means we can read the store.
             try:
@@ -175,17 +177,17 @@ class ServiceStatus:
                 return False, {"mode": "serve", "store": STORE_UNAVAILABLE}
             return True, {"mode": "serve", "store": "ok", "scheduler_running": False}
         try:
-            report = self.report()
+            current = (report or self.report)()
         except StoreError as exc:
             log_store_error(exc)
             return False, {"mode": "run", "store": STORE_UNAVAILABLE}
         details = {s.source_id: {"stale": s.stale, "broken": s.broken,
                                  "consecutive_failures": s.consecutive_failures,
                                  "last_run": _iso(s.last_run.finished) if s.last_run else None}
-                   for s in report.sources}
-        stale = [s.source_id for s in report.sources if s.stale]
-        ok = report.scheduler_running and not stale
-        return ok, {"mode": "run", "scheduler_running": report.scheduler_running,
+                   for s in current.sources}
+        stale = [s.source_id for s in current.sources if s.stale]
+        ok = current.scheduler_running and not stale
+        return ok, {"mode": "run", "scheduler_running": current.scheduler_running,
                     "stale": stale, "sources": details}
 
     def _source(self, source: SourceConfig, now: datetime) -> SourceStatus:
@@ -224,7 +226,8 @@ class ServiceStatus:
 class CachedStatus:
     """A StatusProvider reusing `inner`'s report while `token()` returns the same object and
     for at most `ttl` seconds. One thread builds a report at a time; the others wait for it.
-    Health is never cached (a probe must see the present)."""
+    Health is asked anew each time, but a ServiceStatus under `run` judges it from the kept
+    report: `/healthz` would otherwise cost a whole report per request."""
 
     def __init__(self, inner: StatusProvider, *, token: Callable[[], object] = lambda: None,
                  ttl: float = STATUS_TTL_S,
@@ -255,6 +258,8 @@ class CachedStatus:
             return report
 
     def healthy(self) -> tuple[bool, dict[str, Any]]:
+        if isinstance(self._inner, ServiceStatus):
+            return self._inner.healthy(self.report)
         return self._inner.healthy()
 
 

@@ -22,7 +22,8 @@ from starlette.routing import BaseRoute
 from test_web import Env, FakeStatus, Server, make_config, start
 
 from syndicator.config import Config, ServerConfig
-from syndicator.status import CachedStatus
+from syndicator.status import CachedStatus, ServiceStatus
+from syndicator.store import Store
 from syndicator.web.app import create_web_app
 from syndicator.web.context import WebContext
 from syndicator.web.embed import embed_routes
@@ -252,10 +253,34 @@ def test_status_is_built_once_per_change(env: Env) -> None:
     data = env.client.get("/status.json").json()
     assert env.status.calls.count("report") == 2
     assert data == env.status.report().to_json()
-    # Health is never cached.
+    # Health is asked anew each time.
     env.client.get("/healthz")
     env.client.get("/healthz")
     assert env.status.calls.count("healthy") == 2
+
+
+def test_health_under_run_judges_the_kept_report(tmp_path: Path) -> None:
+    """/healthz must not cost a whole report per probe (~8 ms): it reuses the kept one."""
+    config = make_config(tmp_path)
+    store = Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    reads: list[str] = []
+    runs = store.runs
+    store.runs = lambda *a, **k: (reads.append("runs"), runs(*a, **k))[1]  # type: ignore
+    service = ServiceStatus(config, store, scheduler=RunningScheduler())
+    cached = CachedStatus(service, token=lambda: None, ttl=60.0)
+    for _ in range(5):
+        ok, details = cached.healthy()
+        assert ok and details["mode"] == "run" and details["stale"] == []
+    assert len(reads) == len(config.sources)        # one report: one read per source
+    store.close()
+
+
+class RunningScheduler:
+    running = True
+    started = None
+
+    def next_run(self, source_id: str) -> None:
+        return None
 
 
 def test_cached_status_expires() -> None:

@@ -349,7 +349,7 @@ class _Handlers:
     async def healthz(self, request: Request) -> Response:
         if request.method == "OPTIONS":
             return self.preflight(request)
-        ok, details = await run_in_threadpool(self.ctx.status.healthy)
+        ok, details = await run_in_threadpool(self.status.healthy)
         return _json({"status": "ok" if ok else "unhealthy", **details},
                      200 if ok else 503, cache_control="no-store")
 
