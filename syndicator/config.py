@@ -256,7 +256,8 @@ class ServerLimits(_Model):
     headers: int = Field(default=100, ge=8, le=10_000)          # how many; 431 above
     header_bytes: Size = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)  # 431
     body_bytes: Size = Field(default=64 * 1024, ge=1024, le=1024 * 1024 * 1024)  # 413
-    # From a connection's first byte (or its opening) to the end of a request's headers.
+    # From a connection's opening, or the previous answer on it, to the end of a request's
+    # headers.
     header_timeout: Duration = Field(default=10.0, gt=0, le=600)
     # An idle keep-alive connection is closed after this long without a new request.
     idle_timeout: Duration = Field(default=5.0, gt=0, le=600)

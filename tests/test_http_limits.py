@@ -211,6 +211,29 @@ def test_a_slow_head_gets_408(served: Served) -> None:
     assert HEADER_TIMEOUT - 0.2 <= waited <= HEADER_TIMEOUT + 5
 
 
+def test_a_slow_head_after_an_answer_gets_408(served: Served) -> None:
+    # On a kept-alive connection the next head is due HEADER_TIMEOUT after the answer.
+    with served.connect() as sock:
+        sock.sendall(b"GET /news.rss HTTP/1.1\r\nHost: x\r\n\r\n")
+        data = b""
+        while b"</rss>" not in data:
+            chunk = sock.recv(65536)
+            assert chunk
+            data += chunk
+        answered = time.monotonic()
+        sock.sendall(b"GET /news.rss HTTP/1.1\r\n")
+        for _ in range(int(HEADER_TIMEOUT / 0.3) + 20):
+            time.sleep(0.3)
+            try:
+                sock.sendall(b"X-Drip: 1\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        waited = time.monotonic() - answered
+        answer = read_answer(sock)
+    assert status_of(answer) in (408, 0), answer[:100]      # 0: the reset came first
+    assert HEADER_TIMEOUT - 0.2 <= waited <= HEADER_TIMEOUT + 5
+
+
 def test_the_head_deadline_starts_again_for_each_request(served: Served) -> None:
     # A kept-alive connection asking every 0.5 s lives past the header timeout; once
     # quiet it is closed after the idle timeout, without an answer.

@@ -93,10 +93,17 @@ class FeedHttpProtocol(HttpToolsProtocol):
         logging_access = self.config.access_log and self.access_log
         self._web = None if logging_access or self.root_path else find_web_app(self.app)
         self._answered = False      # the current request was answered here
-        # Reading a request's line and headers (or waiting for them), and how many bytes
-        # of that head have come so far; see data_received.
+        # Reading a request's line and headers (or waiting for them), and how many more
+        # bytes that head may have; see data_received. The limits the per-request path
+        # reads are copied here as plain numbers.
+        limits = self.limits
+        self._head_max = limits.header_bytes
+        self._line_max = limits.request_line
+        self._fields_max = limits.headers
+        # a later request's head deadline, from the keep-alive deadline of the answer before
+        self._head_after_idle = limits.header_timeout - self.timeout_keep_alive
         self._in_head = True
-        self._head_bytes = 0
+        self._head_room = self._head_max
         # When the connection is closed unless it gets on (loop time): the end of the
         # header timeout while a head is read or awaited, of the keep-alive timeout while
         # idle after a response (`_idle`); None while a request is being answered.
@@ -137,49 +144,58 @@ class FeedHttpProtocol(HttpToolsProtocol):
         self.expect_100_continue = False
 
     def data_received(self, data: bytes) -> None:
-        if not self._in_head:                   # a body, or the rest of one
-            self._feed(data)
-            return
-        if self._idle:      # a kept-alive connection's next request: its head has a deadline
-            self._idle = False
-            self._set_deadline(self.loop.time() + self.limits.header_timeout)
-        room = self.limits.header_bytes - self._head_bytes
-        if len(data) <= room:
-            self._head_bytes += len(data)       # back to 0 when the head is complete
-            self._feed(data)
-            return
-        # The parser gets no more of a head than the limit: what fits first, then (once the
-        # head is complete in it) the rest, which is a body or the next request.
-        self._head_bytes += room
+        if self._in_head:
+            if self._idle:
+                # A kept-alive connection's next request: its head must be complete within
+                # the header timeout of the previous answer (moved from the keep-alive
+                # deadline set then: no clock read on this path).
+                self._idle = False
+                if self._deadline is not None:
+                    self._deadline += self._head_after_idle
+                    if self._head_after_idle < 0:   # sooner than the timer: re-arm it
+                        self._set_deadline(self._deadline)
+            if len(data) > self._head_room:
+                self._head_overflow(data)
+                return
+            self._head_room -= len(data)        # full again when the head is complete
+        try:                                    # inlined _feed: the path of every request
+            self.parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._parse_failed(exc)
+
+    def _head_overflow(self, data: bytes) -> None:
+        """The parser gets no more of a head than the limit: what fits first, then (once
+        the head is complete in it) the rest, which is a body or the next request."""
+        room = self._head_room
+        self._head_room = 0
         self._feed(data[:room])
         if self.transport.is_closing():
             return
         if self._in_head:
-            self._refuse(431, f"request head larger than {self.limits.header_bytes} bytes")
+            self._refuse(431, f"request head larger than {self._head_max} bytes")
         else:
             self.data_received(data[room:])
 
     def _feed(self, data: bytes) -> None:
-        """uvicorn's data_received, with a limit's refusal answered as such."""
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, HeadRefused):
-                self._refuse(exc.__context__.status, exc.__context__.reason)
-            else:
-                self._bad_request()
-        except httptools.HttpParserError:
-            self._bad_request()
-        except httptools.HttpParserUpgrade:
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
+            self._parse_failed(exc)
+
+    def _parse_failed(self, exc: Exception) -> None:
+        """uvicorn's data_received's handling of parser errors, with a limit's refusal
+        (raised by a callback) answered as such."""
+        if isinstance(exc, httptools.HttpParserUpgrade):
             if self._should_upgrade():
                 self.handle_websocket_upgrade()
             else:
                 self._unsupported_upgrade_warning()
-
-    def _bad_request(self) -> None:
-        msg = "Invalid HTTP request received."
-        self.logger.warning(msg)
-        self.send_400_response(msg)
+        elif isinstance(exc.__context__, HeadRefused):
+            self._refuse(exc.__context__.status, exc.__context__.reason)
+        else:
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer `status` with `reason` and close. Not logged: a client sending such
@@ -200,13 +216,12 @@ class FeedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._head_bytes = 0
+        self._head_room = self._head_max
         self._deadline = None           # busy until the answer is complete
-        limits = self.limits
-        if len(self.url) > limits.request_line:
-            raise HeadRefused(414, f"request target longer than {limits.request_line} bytes")
-        if len(self.headers) > limits.headers:
-            raise HeadRefused(431, f"more than {limits.headers} header fields")
+        if len(self.url) > self._line_max:
+            raise HeadRefused(414, f"request target longer than {self._line_max} bytes")
+        if len(self.headers) > self._fields_max:
+            raise HeadRefused(431, f"more than {self._fields_max} header fields")
         self._answered = False
         web = self._web
         if (web is not None and not self.expect_100_continue and not self.flow.write_paused
@@ -236,7 +251,8 @@ class FeedHttpProtocol(HttpToolsProtocol):
     # fires it closes the connection if its deadline has passed, and otherwise re-arms
     # itself for what is left; a deadline moved later costs no timer operation. Deadlines:
     # a complete head within `limits.header_timeout` of the connection's opening or of the
-    # first byte of a later request (else 408, or a silent close when nothing came), and
+    # previous answer on a kept-alive connection (else 408, or a silent close when nothing
+    # came); a complete body within `limits.body_timeout` of its head (else 408); and
     # uvicorn's rule while idle: closed `timeout_keep_alive` seconds after the last
     # response unless a new request has begun.
 
@@ -269,7 +285,10 @@ class FeedHttpProtocol(HttpToolsProtocol):
             self._start_asgi_task(cycle, app)
             return
         self._idle = True
-        self._set_deadline(self.loop.time() + self.timeout_keep_alive)
+        when = self.loop.time() + self.timeout_keep_alive
+        self._deadline = when
+        if self.timeout_keep_alive_task is None or self._timer_at > when:
+            self._set_deadline(when)
 
     def _deadline_due(self) -> None:
         self.timeout_keep_alive_task = None
@@ -280,7 +299,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
         if left > 0:
             self._timer_at = deadline
             self.timeout_keep_alive_task = self.loop.call_at(deadline, self._deadline_due)
-        elif self._idle or (self._in_head and not self._head_bytes):
+        elif self._idle or (self._in_head and self._head_room == self._head_max):
             self.timeout_keep_alive_handler()       # nothing asked: close without a word
         elif self._in_head:
             self._refuse(408, f"request head not complete within "
