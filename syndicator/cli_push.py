@@ -13,13 +13,13 @@ from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ConfigError
 from syndicator.push.dispatch import (
     DispatchReport,
-    TargetReport,
     dispatch_due,
     find_target,
     resume_target,
     send_digest,
 )
 from syndicator.push.email import valid_address
+from syndicator.push.job import TargetReport
 from syndicator.push.preview import Preview, preview
 from syndicator.push.status import push_status
 from syndicator.push.subscribers import add_confirmed, email_target, read_csv

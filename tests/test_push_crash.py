@@ -18,7 +18,7 @@ from syndicator.app import make_app
 from syndicator.config import load_config
 from syndicator.demo import demo_site_root
 from syndicator.demo.server import SiteServer
-from syndicator.push.dispatch import lease_seconds
+from syndicator.push.job import lease_seconds
 
 PUSH = """  - id: tg
     type: telegram

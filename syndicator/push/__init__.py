@@ -6,18 +6,19 @@
     status    ──push_status(store, config)──▶ TargetStatus per target
 
 Modules: outbox (the pure decision), pacing, tghtml (Telegram HTML, budgets, splitting),
-render (items → posts), telegram (Bot API client), email (messages + SMTP), subscribers
-(double opt-in, signed tokens), dispatch (the job), status, preview (dry runs).
+render (items → posts), telegram (Bot API client), email (messages + SMTP), addresses
+(email-validator), subscribers (double opt-in, signed tokens, confirmation mails), job
+(what every target's share has in common), email_job, dispatch (the job), status, preview.
 """
 
 from syndicator.push.dispatch import (
     DispatchReport,
-    TargetReport,
     digest_jobs,
     dispatch_due,
     resume_target,
     send_digest,
 )
+from syndicator.push.job import TargetReport
 from syndicator.push.outbox import outbox_hook
 from syndicator.push.status import TargetStatus, push_status
 

@@ -16,45 +16,26 @@ import functools
 import hashlib
 import logging
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from syndicator.app import App
 from syndicator.config import Config, EmailTarget, PushTarget, Schedule, TelegramTarget
 from syndicator.errors import ConfigError
 from syndicator.model import Delivery, Item
-from syndicator.push.email import SendResult, SmtpSession, digest_message, item_message
+from syndicator.push.email_job import EmailJob
+from syndicator.push.job import BATCH, Job, TargetReport
 from syndicator.push.pacing import PER_CHAT, PER_CHAT_WINDOW, SlidingWindow, overall_window
 from syndicator.push.render import TelegramPost, telegram_post, without_photo
-from syndicator.push.subscribers import send_confirmations, unsubscribe_url
+from syndicator.push.subscribers import send_confirmations
 from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value, quick_retry_delay
 from syndicator.store.store import PushTargetState
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 30.0      # seconds before the first retry; doubles per attempt
-BACKOFF_CAP = 3600.0
-BATCH = 200              # deliveries per target per call at most
 PARALLEL_TARGETS = 4     # targets sent to at once (each chat still paced on its own)
-
-
-@dataclass
-class TargetReport:
-    """What one dispatch call did for one target."""
-
-    target_id: str
-    sent: int = 0
-    edited: int = 0
-    failed: int = 0
-    dead: int = 0
-    unknown: int = 0
-    suppressed: int = 0
-    deferred: bool = False           # pacing or a 429 hold left due rows for later
-    paused: str | None = None        # the target is paused (now or before), and why
-    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -87,19 +68,6 @@ class DispatchReport:
         return TargetReport(target_id)
 
 
-def backoff(attempts: int) -> float:
-    """Seconds to wait after the `attempts`-th failed try."""
-    return float(min(BACKOFF_BASE * 2 ** max(0, attempts - 1), BACKOFF_CAP))
-
-
-def lease_seconds(target: PushTarget) -> float:
-    """How long a claim may stay `sending` before it counts as a dead job's: a request's
-    timeout twice over (connect + read; a claim is renewed after every part) plus a second
-    of pacing slack (the overall limit may wait up to 1 s before a request)."""
-    timeout = target.timeout if isinstance(target, TelegramTarget) else target.smtp.timeout
-    return 2 * timeout + 2.0
-
-
 def find_target(config: Config, target_id: str) -> PushTarget:
     for target in config.push:
         if target.id == target_id:
@@ -115,58 +83,9 @@ def digest_jobs(config: Config) -> list[tuple[str, Schedule]]:
             and t.schedule is not None]
 
 
-def _new_claim() -> str:
-    return uuid.uuid4().hex
-
-
-class _Job:
-    """Shared plumbing of one target's share of a dispatch call."""
-
-    def __init__(self, app: App, target: PushTarget, now: Callable[[], datetime],
-                 report: TargetReport) -> None:
-        self.app = app
-        self.target = target
-        self.now = now
-        self.report = report
-        self.claim = _new_claim()
-        self.lease = lease_seconds(target)
-
-    def item(self, row: Delivery) -> Item | None:
-        return self.app.store.items_by_id([row.item_id]).get(row.item_id)
-
-    def finish(self, row: Delivery, state: str, *, message_ids: Sequence[str] | None = None,
-               error: str | None = None, next_at: datetime | None = None,
-               attempts: int | None = None) -> None:
-        assert row.id is not None
-        self.app.store.finish_delivery(row.id, self.claim, self.now(), state=state,
-                                       message_ids=message_ids, error=error, next_at=next_at,
-                                       attempts=attempts)
-
-    def give_back(self, row: Delivery, sent: Sequence[str], *, next_at: datetime | None,
-                  error: str | None) -> None:
-        """Not this row's fault (pacing, 429, paused chat): back to pending, attempt undone."""
-        self.finish(row, "pending", message_ids=list(sent), attempts=max(0, row.attempts - 1),
-                    next_at=next_at, error=error)
-
-    def failed(self, row: Delivery, sent: Sequence[str], reason: str) -> None:
-        """A retryable failure: retry after a backoff, or dead after max_attempts."""
-        if row.attempts >= self.target.max_attempts:
-            self.finish(row, "dead", message_ids=list(sent),
-                        error=f"gave up after {row.attempts} attempts: {reason}")
-            self.report.dead += 1
-        else:
-            self.finish(row, "failed", message_ids=list(sent), error=reason,
-                        next_at=self.now() + timedelta(seconds=backoff(row.attempts)))
-            self.report.failed += 1
-
-    def dead(self, row: Delivery, sent: Sequence[str], reason: str) -> None:
-        self.finish(row, "dead", message_ids=list(sent), error=reason)
-        self.report.dead += 1
-
-
 # --- Telegram ---------------------------------------------------------------------------------
 
-class _TelegramJob(_Job):
+class _TelegramJob(Job):
     target: TelegramTarget
 
     def __init__(self, app: App, target: TelegramTarget, state: PushTargetState | None,
@@ -350,103 +269,6 @@ class _TelegramJob(_Job):
         return False
 
 
-# --- email ------------------------------------------------------------------------------------
-
-class _EmailJob(_Job):
-    target: EmailTarget
-
-    def outcome(self, rows: Sequence[Delivery], result: SendResult, message_id: str,
-                recipient: str) -> bool:
-        """Record one SMTP outcome for the rows of one message; True: stop this target."""
-        if result.kind == "ok":
-            for row in rows:
-                self.finish(row, "sent", message_ids=[message_id], error=None)
-            self.report.sent += len(rows)
-            return False
-        if result.kind == "refused":
-            for row in rows:
-                self.dead(row, (), f"recipient refused: {result.detail}")
-            self.app.store.set_subscriber(self.target.id, recipient, "bounced", self.now(),
-                                          reason=f"refused by the mail server: {result.detail}")
-            self.report.notes.append(f"{recipient} refused ({result.detail}): suppressed")
-            return False
-        if result.kind == "unknown":
-            for row in rows:
-                self.finish(row, "unknown", error=result.detail)
-            self.report.unknown += len(rows)
-            return False
-        if result.kind == "retry":
-            for row in rows:
-                self.failed(row, (), result.detail)
-            return result.code is None   # no connection: try the others next time
-        for row in rows:
-            self.dead(row, (), f"message refused: {result.detail}")
-        return False
-
-    def confirmed(self, recipient: str) -> bool:
-        subscriber = self.app.store.subscriber(self.target.id, recipient)
-        return subscriber is not None and subscriber.status == "confirmed"
-
-    def run_items(self, limit: int) -> None:
-        config = self.app.config
-        with SmtpSession(self.target.smtp) as session:
-            for _ in range(limit):
-                rows = self.app.store.claim_deliveries(self.target.id, self.now(), self.claim,
-                                                       lease=self.lease)
-                if not rows:
-                    return
-                row = rows[0]
-                if not self.confirmed(row.recipient):
-                    self.finish(row, "suppressed", error="address no longer subscribed")
-                    self.report.suppressed += 1
-                    continue
-                item = self.item(row)
-                if item is None:
-                    self.dead(row, (), "the item is no longer stored")
-                    continue
-                msg = item_message(config, self.target, item, row.recipient,
-                                   unsubscribe_url=unsubscribe_url(config, self.target.id,
-                                                                   row.recipient),
-                                   now=self.now())
-                result = session.send(msg, row.recipient)
-                if self.outcome([row], result, str(msg["Message-ID"]), row.recipient):
-                    return
-
-    def run_digest(self) -> None:
-        config = self.app.config
-        store = self.app.store
-        with SmtpSession(self.target.smtp) as session:
-            for recipient in store.due_recipients(self.target.id, self.now()):
-                if not recipient:
-                    continue
-                rows = store.claim_deliveries(self.target.id, self.now(), self.claim,
-                                              lease=self.lease, limit=BATCH,
-                                              recipient=recipient)
-                if not rows:
-                    continue
-                if not self.confirmed(recipient):
-                    for row in rows:
-                        self.finish(row, "suppressed", error="address no longer subscribed")
-                    self.report.suppressed += len(rows)
-                    continue
-                items = store.items_by_id(row.item_id for row in rows)
-                for row in rows:
-                    if row.item_id not in items:
-                        self.dead(row, (), "the item is no longer stored")
-                present = [row for row in rows if row.item_id in items]
-                if not present:
-                    continue
-                ordered = sorted((items[row.item_id] for row in present),
-                                 key=lambda i: (i.published, i.id), reverse=True)
-                msg = digest_message(config, self.target, ordered, recipient,
-                                     unsubscribe_url=unsubscribe_url(config, self.target.id,
-                                                                     recipient),
-                                     now=self.now())
-                result = session.send(msg, recipient)
-                if self.outcome(present, result, str(msg["Message-ID"]), recipient):
-                    return
-
-
 # --- entry points ---------------------------------------------------------------------------
 
 def _clock(app: App, now: datetime | None) -> Callable[[], datetime]:
@@ -481,7 +303,7 @@ def dispatch_due(app: App, *, now: datetime | None = None,
         if isinstance(target, EmailTarget):
             jobs.append(functools.partial(send_confirmations, app, target, clock, report.notes))
             if target.mode == "per_item":
-                jobs.append(functools.partial(_EmailJob(app, target, clock, report).run_items,
+                jobs.append(functools.partial(EmailJob(app, target, clock, report).run_items,
                                               limit))
             continue
         if state is not None and state.hold_until is not None and state.hold_until > clock():
@@ -507,7 +329,7 @@ def send_digest(app: App, target_id: str, now: datetime | None = None) -> Dispat
     if not isinstance(target, EmailTarget) or target.mode != "digest":
         raise ConfigError(f"push target {target_id!r} is not an email digest")
     report = TargetReport(target.id)
-    _EmailJob(app, target, _clock(app, now), report).run_digest()
+    EmailJob(app, target, _clock(app, now), report).run_digest()
     return DispatchReport((report,))
 
 
