@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from syndicator.extract import extract_structured, parse_html
+from syndicator.extract import drop_tracking_pixels, extract_structured, parse_html
 from syndicator.extract.feed import parse_feed
+from syndicator.extract.html import element_image, select_one
 from syndicator.model import Article, Page
 from syndicator.normalise import NormaliseContext, normalise_article
 from syndicator.sanitise import length_px, sanitize_content, sanitize_html, tiny_file
@@ -115,3 +116,14 @@ def test_open_graph_and_json_ld_images_that_are_pixels_are_skipped() -> None:
             '"width": 1, "height": 1}]}</script></head><body></body></html>')
     article = extract_structured(parse_html(html), BASE)
     assert article.image == "https://cdn.example/card.jpg"
+
+
+def test_listing_and_page_markup_judge_pixels_the_same_way() -> None:
+    soup = parse_html('<div><img src="/a.gif" height="1pt"><img src="/b.gif" hidden>'
+                      '<img src="/c.gif" style="display: none"><img src="/ok.jpg" width="640">'
+                      '</div>')
+    assert drop_tracking_pixels(soup) == 3
+    # A card whose <img> is a pixel has no image from it (the background still counts).
+    card = parse_html('<article><img src="/t.gif" width="1" height="1">'
+                      '<div style="background-image: url(/lead.jpg)"></div></article>')
+    assert element_image(select_one(card, "article")) == "/lead.jpg"

@@ -29,6 +29,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from syndicator.errors import ExtractError
 from syndicator.model import Page
+from syndicator.sanitise import hidden_by_style, tiny_length
 
 __all__ = [
     "Node",
@@ -69,7 +70,6 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 _XML_DECL_BYTES = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _WS = re.compile(r"\s+")
 _ATTR_NAME = re.compile(r"^[A-Za-z_:][-\w:.]*$")
-_PX = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:px)?\s*$", re.IGNORECASE)
 
 # Tags whose text is not content, and tags that separate words when their text is joined.
 _INVISIBLE = frozenset({"script", "style", "noscript", "template", "head", "title"})
@@ -319,7 +319,7 @@ def element_image(element: Node) -> str | None:
     element holding an <img>, or an inline `background-image`. Relative as found."""
     name = tag_name(element)
     img = element if name == "img" else select_one(element, "img")
-    if img is not None:
+    if img is not None and not _is_pixel(img):
         url = _img_url(img)
         if url:
             return url
@@ -426,18 +426,10 @@ def drop_tracking_pixels(node: Node) -> int:
 
 
 def _is_pixel(img: Node) -> bool:
+    """A tracking pixel or a hidden image, as sanitise.py judges one in content."""
     attrs = img.attrs
-    sizes = [attrs.get("width") or "", attrs.get("height") or ""]
-    style = attrs.get("style") or ""
-    for name in ("width", "height"):
-        match = re.search(rf"(?:^|;|\s){name}\s*:\s*([^;]+)", style, re.IGNORECASE)
-        if match:
-            sizes.append(match.group(1))
-    for size in sizes:
-        match = _PX.match(size)
-        if match and float(match.group(1)) <= 1:
-            return True
-    return False
+    return ("hidden" in attrs or tiny_length(attrs.get("width"))
+            or tiny_length(attrs.get("height")) or hidden_by_style(attrs.get("style") or ""))
 
 
 def outer_html(element: Node) -> str:
