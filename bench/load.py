@@ -9,11 +9,16 @@ unloaded figure). Then the same wrk again while
     script): each would be a fresh render; the per-client rate limit answers them 429,
   - 200 slowloris connections hold sockets by sending one header line every 2 s and never
     ending their headers; each one the server closes (header timeout) is opened again.
-Reported: feed requests/s unloaded and loaded and their ratio, the feed's errors (socket
-errors and non-2xx answers, which must be 0), the abusers' answers, how often slowloris
-had to reconnect, and the server's RSS before, at peak and after the loaded run.
+With `--rounds N` the two alternate N times, `seconds / N` each (on a shared machine the
+background load then weighs on both alike). Reported: feed requests/s unloaded and loaded
+and their ratio, the feed's errors (socket errors and non-2xx answers, which must be 0), the
+abusers' answers, how often slowloris had to reconnect, and the server's RSS before, at
+peak and after the loaded run.
 Targets (the issue): ratio ≥ 0.5, 0 errors, RSS growth ≤ 50 MB. All on loopback; wrk comes
 from Debian's package (bench.servers.ensure_tools installs it when missing, as root).
+
+With two CPUs or more the server runs on CPU 0 and every client on the others, so that the
+ratio tells what the abuse costs the server, not how the clients share the CPUs with it.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import re
 import subprocess
 import sys
@@ -125,6 +131,8 @@ class Slowloris:
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(timeout=30)
+        if not self._thread.is_alive():
+            self._loop.close()
 
     async def _main(self) -> None:
         self._stop = asyncio.Event()
@@ -187,51 +195,104 @@ def rss_sampler(pid: int) -> Iterator[list[float]]:
         thread.join()
 
 
-def run(workdir: Path, seconds: int = 60) -> LoadReport:
+@contextmanager
+def pinned(pid: int) -> Iterator[None]:
+    """Every thread of `pid` on CPU 0, this process (and the clients it starts) on the
+    others, while in the block; nothing with fewer than two CPUs."""
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    if len(cpus) < 2:
+        yield
+        return
+    server = min(cpus)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.sched_setaffinity(int(task.name), {server})
+    os.sched_setaffinity(0, cpus - {server})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, cpus)
+
+
+def run(workdir: Path, seconds: int = 60, rounds: int = 1) -> LoadReport:
     if ensure_tools().get("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     config = prepare(workdir)
     process, base = _serve_command(config, 1)
     url = f"{base}{FEED}.rss"
-    split = urlsplit(base)
     script = workdir / "filters.lua"
     script.write_text(FILTER_SCRIPT)
     try:
-        wrk(url, 2, FEED_CONNECTIONS)                              # warm up
-        unloaded = wrk(url, seconds, FEED_CONNECTIONS)
-        before = rss_mb(process.pid)
-        abusers: dict[str, WrkRun] = {}
-        with Slowloris(split.hostname or "127.0.0.1", split.port or 80, SLOWLORIS) as slow, \
-                rss_sampler(process.pid) as samples:
-            time.sleep(1.0)                                           # let them connect
-            attack = threading.Thread(target=lambda: abusers.update(
-                run=wrk(url, seconds + 2, FILTER_CLIENTS, threads=1, script=script)))
-            attack.start()
-            time.sleep(0.5)
-            loaded = wrk(url, seconds, FEED_CONNECTIONS)
-            attack.join()
-            open_at_end = slow.open
-        reconnects = slow.reconnects
-        after = rss_mb(process.pid)
+        with pinned(process.pid):
+            return _measure(process.pid, url, seconds, script, rounds)
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def _measure(pid: int, url: str, seconds: int, script: Path, rounds: int) -> LoadReport:
+    """`rounds` pairs of (feed alone, feed under attack), `seconds / rounds` each: more
+    rounds cancel out what else the machine does meanwhile (the ratio compares sums)."""
+    split = urlsplit(url)
+    step = max(1, round(seconds / rounds))
+    wrk(url, 2, FEED_CONNECTIONS)                              # warm up
+    alone: list[WrkRun] = []
+    attacked: list[WrkRun] = []
+    abused: list[WrkRun] = []
+    reconnects = open_at_end = 0
+    before = after = float("nan")
+    samples: list[float] = []
+    for _ in range(rounds):
+        alone.append(wrk(url, step, FEED_CONNECTIONS))
+        if not alone[1:]:
+            before = rss_mb(pid)
+        abusers: dict[str, WrkRun] = {}
+        with Slowloris(split.hostname or "127.0.0.1", split.port or 80, SLOWLORIS) as slow, \
+                rss_sampler(pid) as sampled:
+            time.sleep(1.0)                                           # let them connect
+            attack = threading.Thread(target=_attack, args=(abusers, url, step + 2, script))
+            attack.start()
+            time.sleep(0.5)
+            attacked.append(wrk(url, step, FEED_CONNECTIONS))
+            attack.join()
+            open_at_end = slow.open
+        reconnects += slow.reconnects
+        abused.append(abusers["run"])
+        samples += sampled
+        after = rss_mb(pid)
+    unloaded, loaded = _total(alone), _total(attacked)
     peak = max([before, after, *samples])
     return LoadReport(
-        seconds=seconds, unloaded=unloaded, loaded=loaded,
-        ratio=loaded.requests_per_s / unloaded.requests_per_s, abusers=abusers["run"],
+        seconds=step * rounds, unloaded=unloaded, loaded=loaded,
+        ratio=loaded.requests_per_s / unloaded.requests_per_s, abusers=_total(abused),
         slowloris_reconnects=reconnects, slowloris_open_at_end=open_at_end,
         rss_before_mb=round(before, 1), rss_peak_mb=round(peak, 1),
         rss_after_mb=round(after, 1), rss_growth_mb=round(max(peak, after) - before, 1))
+
+
+def _attack(into: dict[str, WrkRun], url: str, seconds: int, script: Path) -> None:
+    into["run"] = wrk(url, seconds, FILTER_CLIENTS, threads=1, script=script)
+
+
+def _total(runs: list[WrkRun]) -> WrkRun:
+    """Runs of equal length as one: mean rate, summed counts, the worst p99."""
+    return WrkRun(requests_per_s=round(sum(r.requests_per_s for r in runs) / len(runs), 1),
+                  requests=sum(r.requests for r in runs),
+                  non_2xx=sum(r.non_2xx for r in runs),
+                  socket_errors=sum(r.socket_errors for r in runs),
+                  p99_ms=max(r.p99_ms for r in runs))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, required=True)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="alternate alone/attacked this many times (default: once each)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    report = run(args.workdir, args.seconds)
+    report = run(args.workdir, args.seconds, args.rounds)
     data: dict[str, Any] = {**asdict(report), "ok": report.ok()}
     text = json.dumps(data, indent=2)
     print(text)
