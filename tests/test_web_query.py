@@ -138,6 +138,26 @@ def test_unicode_semantics_as_in_python(pattern: str, text: str, matches: bool) 
     assert compile_pattern(pattern)(text) is matches
 
 
+@pytest.mark.parametrize(("query", "reason"), [
+    ("filter=[z-a]", "invalid character class range: z-a"),
+    ("filterout=x[b-a]", "invalid character class range"),
+    ("filter=" + "a{13}", "m ≤ n ≤ 12"),
+])
+def test_patterns_re2_refuses_are_400_with_one_line(shared: Env, query: str, reason: str,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Checked when the query is parsed, not when the view is rendered (where it was a
+    logged traceback and the published file instead)."""
+    with caplog.at_level(logging.WARNING):
+        response = shared.client.get(f"/office-en.rss?{query}")
+    assert response.status_code == 400
+    assert reason in response.text and response.text.count("\n") == 1
+    assert not caplog.records
+
+
+def test_escaped_characters_outside_ascii() -> None:
+    assert compile_pattern("a\\—b")("A—B") and compile_pattern("[\\—x]y")("—y")
+
+
 @pytest.mark.parametrize("pattern", [
     r"\w.{0,20}\w.{0,20}\W\d", "a{13}", "a?" * 13, r"x\by", r"(?:\ba)", r"[\W]", "[\\b]",
 ])

@@ -30,6 +30,7 @@ Every accepted pattern has a normal form (`FeedQuery.key`): equivalent spellings
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 import urllib.parse
@@ -112,6 +113,7 @@ def parse_query(params: Mapping[str, str]) -> FeedQuery:
         if pattern is not None:
             try:
                 pattern = normal_form(pattern)
+                compile_pattern(pattern)        # what RE2 refuses (e.g. [z-a]) is a 400 too
             except QueryError as exc:
                 raise QueryError(f"{name}: {exc}") from None
         patterns[name] = pattern
@@ -151,6 +153,7 @@ def normal_form(pattern: str) -> str:
     return canonical
 
 
+@functools.lru_cache(maxsize=256)
 def compile_pattern(pattern: str) -> Matcher:
     """A case-insensitive predicate for `pattern`: a substring test when it has no regex
     metacharacters, else a compiled safe regex. Raises QueryError for anything unsafe."""
@@ -163,7 +166,10 @@ def compile_pattern(pattern: str) -> Matcher:
     try:
         regex = re2.compile(translated, _OPTIONS)
     except re2.error as exc:
-        raise QueryError(f"invalid regular expression: {exc}") from None
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise QueryError(f"invalid regular expression: {reason}") from None
     return lambda text: regex.search(text[:TEXT_CAP]) is not None
 
 
@@ -281,7 +287,7 @@ class _SafeParser:
         char = self._peek()
         if char == "\\":
             escape = self._escape()
-            return escape, _RE2_ESCAPES.get(escape[1], (escape, None))[0]
+            return escape, _RE2_ESCAPES.get(escape[1], (_re2_literal(escape), None))[0]
         if char == "[":
             return self._char_class()
         if char in ("]", "}"):
@@ -318,7 +324,7 @@ class _SafeParser:
                 escape = self._escape()
                 if escape == r"\b":
                     raise QueryError(r"\b is not allowed inside [...]")
-                inside = _RE2_ESCAPES.get(escape[1], (escape, escape))[1]
+                inside = _RE2_ESCAPES.get(escape[1], ("", _re2_literal(escape)))[1]
                 if inside is None:
                     raise QueryError(f"{escape} is not allowed inside [...]: use [^...]")
                 canonical += escape
@@ -364,6 +370,13 @@ class _SafeParser:
         if self._peek() and self._peek() in _QUANT_START:
             raise QueryError("stacked quantifiers (lazy/possessive or nested) are not allowed")
         return bound + 1, written
+
+
+def _re2_literal(escape: str) -> str:
+    """An escaped punctuation character as RE2 takes it: RE2 refuses a backslash before a
+    character outside ASCII, so that one is written by its code point."""
+    char = escape[1]
+    return escape if char.isascii() else f"\\x{{{ord(char):x}}}"
 
 
 def _written_bounds(low: int, high: int | None) -> str:
