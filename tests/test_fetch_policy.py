@@ -23,7 +23,7 @@ from syndicator import fetchpolicy
 from syndicator.app import make_app
 from syndicator.cli import run_sources
 from syndicator.config import FetchConfig, parse_config
-from syndicator.errors import AddressRefused, DeadlineExceeded
+from syndicator.errors import AddressRefused, ConfigError, DeadlineExceeded
 from syndicator.fetch import Fetcher
 from syndicator.fetchpolicy import OriginPolicy, refusal
 from syndicator.model import Page, RunResult
@@ -363,3 +363,25 @@ def test_a_source_run_stops_at_its_deadline_and_keeps_what_it_read(tmp_path: Pat
         f"article {base}a1: the source run's deadline (fetch.run_deadline) passed during "
         "this request",
         "the run's deadline (1 s, fetch.run_deadline) passed: 1 article page(s) not fetched")
+
+
+def test_fetch_policy_settings_globally_and_per_source() -> None:
+    config = parse_config("""
+fetch: {request_deadline: 30s}
+sources:
+  - {id: a, type: feed, url: "https://a.example.org/feed.xml"}
+  - id: b
+    type: feed
+    url: "http://10.0.0.5/feed.xml"
+    fetch: {allow_private: true, run_deadline: 2m}
+    follow_hosts: [cdn.example.org, "*.img.example.org", "https://media.example.org:8443"]
+""")
+    a, b = (config.fetch_for(s) for s in config.sources)
+    assert (a.allow_private, a.request_deadline, a.run_deadline) == (False, 30.0, 600.0)
+    assert (b.allow_private, b.request_deadline, b.run_deadline) == (True, 30.0, 120.0)
+    assert config.sources[0].follow_hosts == ()
+    with pytest.raises(ConfigError, match="follow_hosts"):
+        parse_config("""
+sources:
+  - {id: a, type: feed, url: "https://a.example.org/f", follow_hosts: ["a b/c"]}
+""")
