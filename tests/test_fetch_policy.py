@@ -10,6 +10,8 @@ the real code path, only that one address's classification changes.
 from __future__ import annotations
 
 import ipaddress
+import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -39,10 +41,10 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serve(host: str, routes: dict[str, Handler | tuple[int, dict[str, str], str]]
-          ) -> Iterator[str]:
+def serve(host: str, routes: dict[str, Handler | tuple[int, dict[str, str], str]], *,
+          tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """A threaded HTTP server on `host` answering `routes` (path → handler or a canned
-    (status, headers, body)); yields its base URL with a trailing slash."""
+    (status, headers, body)); yields its base URL with a trailing slash (https with `tls`)."""
 
     class Handle(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
@@ -64,11 +66,13 @@ def serve(host: str, routes: dict[str, Handler | tuple[int, dict[str, str], str]
             self.wfile.write(data)
 
     server = _Server((host, 0), Handle)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()
     try:
-        yield f"http://{host}:{server.server_address[1]}/"
+        yield f"{'https' if tls else 'http'}://{host}:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
@@ -385,3 +389,44 @@ sources:
 sources:
   - {id: a, type: feed, url: "https://a.example.org/f", follow_hosts: ["a b/c"]}
 """)
+
+
+@pytest.fixture(scope="module")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 and localhost (openssl), and its key."""
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1,DNS:localhost"],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_is_checked_and_cut_at_the_deadline(tls_files: tuple[Path, Path],
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over TLS too: loopback refused without allow_private, and a dripping body ends at
+    the deadline (the socket under the TLS layer is shut down)."""
+    cert, key = tls_files
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    stop = threading.Event()
+    routes: dict[str, Handler | tuple[int, dict[str, str], str]] = {
+        "/": (200, {}, page("Home", SECRET)), "/slow": dripping(0.3, stop)}
+    settings = FetchConfig(robots=False, delay=0, retries=0, timeout=5)
+    with serve("127.0.0.1", routes, tls=context) as base, Fetcher() as fetcher:
+        try:
+            with pytest.raises(AddressRefused, match="loopback"):
+                fetcher.get(base, settings)
+            allowed = settings.model_copy(update={"allow_private": True,
+                                                  "request_deadline": 1.5})
+            answer = fetcher.get(base, allowed)
+            assert isinstance(answer, Page) and SECRET in answer.text
+            started = time.monotonic()
+            with pytest.raises(DeadlineExceeded, match=r"within 1\.5 s"):
+                fetcher.get(base + "slow", allowed)
+            assert time.monotonic() - started < 4.5
+        finally:
+            stop.set()
