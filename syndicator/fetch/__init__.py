@@ -53,7 +53,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -74,6 +74,7 @@ from syndicator.errors import (
 )
 from syndicator.fetch.api import ApiAnswer, ApiClient, ApiFailure
 from syndicator.fetch.connections import adapter
+from syndicator.fetch.failures import describe, late, redact, transient
 from syndicator.fetchpolicy import OriginPolicy, check_host, origin
 from syndicator.model import Body, NotModified, Page, Validators
 from syndicator.politeness import (
@@ -185,7 +186,7 @@ class Fetcher:
         if answer.status == 304:
             return NotModified(url=url, validators=_merge(validators, answer.headers))
         if not 200 <= answer.status < 300:
-            raise FetchError(f"HTTP {answer.status}", url=_redact(answer.url),
+            raise FetchError(f"HTTP {answer.status}", url=redact(answer.url),
                              status=answer.status)
         return _body(url, answer)
 
@@ -200,7 +201,7 @@ class Fetcher:
             _check_scheme(current)
             if follow is not None and not follow.allows(current):
                 raise AddressRefused(f"redirected to {origin(current)}, not an origin this "
-                                     "source follows (see follow_hosts)", url=_redact(url))
+                                     "source follows (see follow_hosts)", url=redact(url))
             delay = settings.delay
             if robots:
                 delay = max(delay, self._robots_check(current, settings))
@@ -210,12 +211,12 @@ class Fetcher:
             except AddressRefused as exc:
                 if current == url:
                     raise
-                raise AddressRefused(f"redirected to {_redact(current)}: {exc.reason}",
-                                     url=_redact(url)) from None
+                raise AddressRefused(f"redirected to {redact(current)}: {exc.reason}",
+                                     url=redact(url)) from None
             if answer.status not in _REDIRECTS:
                 return answer
             current = _location(answer)
-        raise FetchError(f"too many redirects (more than {max_redirects})", url=_redact(url))
+        raise FetchError(f"too many redirects (more than {max_redirects})", url=redact(url))
 
     def _with_retries(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
                       retries: int, max_bytes: int, delay: float,
@@ -226,8 +227,8 @@ class Fetcher:
                 answer = self._attempt(url, settings, headers=headers, max_bytes=max_bytes,
                                        delay=delay, deadline=deadline)
             except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                if last or not _transient(exc):
-                    raise FetchError(_describe(exc), url=_redact(url)) from exc
+                if last or not transient(exc):
+                    raise FetchError(describe(exc), url=redact(url)) from exc
                 self._sleep(backoff(attempt))
                 continue
             if last or not retry_status(answer.status):
@@ -246,7 +247,7 @@ class Fetcher:
             by_run = deadline is not None and deadline < until
             if deadline is not None and deadline <= now:
                 raise DeadlineExceeded("not fetched: the source run's deadline "
-                                       "(fetch.run_deadline) has passed", url=_redact(url))
+                                       "(fetch.run_deadline) has passed", url=redact(url))
             if deadline is not None and by_run:
                 until = deadline
             with watch(until, until - now) as watched:
@@ -254,12 +255,12 @@ class Fetcher:
                     answer = self._request(url, settings, headers, max_bytes)
                 except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
                     if watched.expired:
-                        raise _late(url, watched.seconds, by_run) from exc
+                        raise late(url, watched.seconds, by_run) from exc
                     raise
                 except AddressRefused as exc:
-                    raise AddressRefused(exc.reason, url=_redact(url)) from None
+                    raise AddressRefused(exc.reason, url=redact(url)) from None
             if watched.expired:  # a body read to the connection's end, cut there
-                raise _late(url, watched.seconds, by_run)
+                raise late(url, watched.seconds, by_run)
             return answer
 
     def _request(self, url: str, settings: FetchConfig, headers: Mapping[str, str],
@@ -351,7 +352,7 @@ class Fetcher:
             return 0.0
         token = product_token(settings.user_agent)
         if not rules.can_fetch(url, token):
-            raise RobotsDisallowed("disallowed by robots.txt", url=_redact(url))
+            raise RobotsDisallowed("disallowed by robots.txt", url=redact(url))
         crawl_delay = rules.crawl_delay(token)
         return min(float(crawl_delay), CRAWL_DELAY_MAX) if crawl_delay else 0.0
 
@@ -381,7 +382,7 @@ class Fetcher:
             return Protego.parse(answer.body.decode("utf-8", errors="replace")), ROBOTS_TTL
         if 400 <= answer.status < 500:
             return None, ROBOTS_TTL
-        log.warning("robots.txt at %s answered HTTP %s, allowing all", _redact(url), answer.status)
+        log.warning("robots.txt at %s answered HTTP %s, allowing all", redact(url), answer.status)
         return None, ROBOTS_ERROR_TTL
 
 
@@ -421,14 +422,14 @@ def _read_capped(response: requests.Response, max_bytes: int, url: str) -> bytes
     length = response.headers.get("Content-Length", "").strip()
     if length.isdigit() and int(length) > max_bytes:
         raise ResponseTooLarge(f"Content-Length {length} exceeds the cap of {max_bytes} bytes",
-                               url=_redact(url), status=response.status_code)
+                               url=redact(url), status=response.status_code)
     chunks: list[bytes] = []
     total = 0
     for chunk in response.iter_content(chunk_size=BODY_CHUNK):
         total += len(chunk)
         if total > max_bytes:
             raise ResponseTooLarge(f"body exceeds the cap of {max_bytes} bytes",
-                                   url=_redact(url), status=response.status_code)
+                                   url=redact(url), status=response.status_code)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -448,7 +449,7 @@ def _drain(response: requests.Response) -> None:
 def _location(answer: _Answer) -> str:
     location = answer.headers.get("Location")
     if not location:
-        raise FetchError(f"HTTP {answer.status} without a Location", url=_redact(answer.url),
+        raise FetchError(f"HTTP {answer.status} without a Location", url=redact(answer.url),
                          status=answer.status)
     # http.client reads headers as latin-1; servers mostly send UTF-8 (as requests assumes).
     location = location.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
@@ -458,53 +459,7 @@ def _location(answer: _Answer) -> str:
 def _check_scheme(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("not an http(s) URL", url=_redact(url))
-
-
-def _transient(exc: Exception) -> bool:
-    """Worth another try: the network failed, not the request or a certificate."""
-    if isinstance(exc, requests.exceptions.SSLError | requests.exceptions.InvalidURL):
-        return False
-    return isinstance(exc, requests.ConnectionError | requests.Timeout
-                      | requests.exceptions.ChunkedEncodingError)
-
-
-def _late(url: str, seconds: float, run: bool) -> DeadlineExceeded:
-    if run:
-        return DeadlineExceeded("the source run's deadline (fetch.run_deadline) passed during "
-                                "this request", url=_redact(url))
-    return DeadlineExceeded(f"no complete answer within {seconds:.3g} s (fetch.request_deadline)",
-                            url=_redact(url))
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connect timeout"
-    if isinstance(exc, requests.exceptions.ReadTimeout):
-        return "read timeout"
-    if isinstance(exc, requests.exceptions.SSLError):
-        return f"TLS error: {_reason(exc)}"
-    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
-                  | requests.exceptions.InvalidSchema):
-        return f"invalid URL: {exc}"
-    if isinstance(exc, requests.ConnectionError):
-        return f"connection failed: {_reason(exc)}"
-    return f"{type(exc).__name__}: {_reason(exc)}"
-
-
-def _reason(exc: Exception) -> str:
-    """The useful part of urllib3's nested messages (MaxRetryError wraps the real cause)."""
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", None)
-    return str(reason if reason is not None else exc)
-
-
-def _redact(url: str) -> str:
-    """`url` without user:password@, for messages and logs."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+        raise FetchError("not an http(s) URL", url=redact(url))
 
 
 def _merge(validators: Validators | None, headers: Mapping[str, str]) -> Validators:
