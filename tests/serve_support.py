@@ -98,13 +98,13 @@ def status_of(answer: bytes) -> int:
 
 
 @contextmanager
-def serve(folder: Path) -> Iterator[Served]:
+def serve(folder: Path, *, header_timeout: float = HEADER_TIMEOUT,
+          body_timeout: float = BODY_TIMEOUT) -> Iterator[Served]:
     port = free_port()
     config = folder / "config.yaml"
-    config.write_text(CONFIG.format(port=port, header_timeout=HEADER_TIMEOUT,
-                                    idle_timeout=IDLE_TIMEOUT, body_timeout=BODY_TIMEOUT,
-                                    body_bytes=BODY_BYTES,
-                                    header_bytes=HEADER_BYTES))
+    config.write_text(CONFIG.format(port=port, header_timeout=header_timeout,
+                                    idle_timeout=IDLE_TIMEOUT, body_timeout=body_timeout,
+                                    body_bytes=BODY_BYTES, header_bytes=HEADER_BYTES))
     command = [sys.executable, "-m", "syndicator", "--config", str(config)]
     subprocess.run([*command, "build"], cwd=folder, check=True, capture_output=True)
     log = folder / "serve.log"

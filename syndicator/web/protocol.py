@@ -58,6 +58,7 @@ from syndicator.web.limits import HeadRefused, refusal
 
 _FAST_METHODS = frozenset({b"GET", b"HEAD"})
 _CLOSE = b"connection: close\r\n"
+INVALID_LOG_EVERY = 60.0     # seconds between two log lines about unparsable requests
 
 
 def find_web_app(app: Any) -> WebApp | None:
@@ -76,6 +77,8 @@ class FeedHttpProtocol(HttpToolsProtocol):
     # joined once per change, shared by every connection of the process.
     _defaults: list[tuple[bytes, bytes]] | None = None
     _default_lines = b""
+    _invalid_count = 0                  # unparsable requests not yet logged (_log_invalid)
+    _invalid_logged = -INVALID_LOG_EVERY
     # The head limits and header timeout; `with_limits` makes a class with the configured ones.
     limits = ServerLimits()
 
@@ -193,9 +196,19 @@ class FeedHttpProtocol(HttpToolsProtocol):
         elif isinstance(exc.__context__, HeadRefused):
             self._refuse(exc.__context__.status, exc.__context__.reason)
         else:
-            msg = "Invalid HTTP request received."
-            self.logger.warning(msg)
-            self.send_400_response(msg)
+            self._log_invalid()
+            self.send_400_response("Invalid HTTP request received.")
+
+    def _log_invalid(self) -> None:
+        """uvicorn logs a warning for every unparsable request: a client sending them by
+        the thousand would fill the log. One line a minute at most, with the count."""
+        cls = FeedHttpProtocol
+        cls._invalid_count += 1
+        now = self.loop.time()
+        if now - cls._invalid_logged >= INVALID_LOG_EVERY:
+            self.logger.warning("Invalid HTTP request received (%d since the last such line)",
+                                cls._invalid_count)
+            cls._invalid_count, cls._invalid_logged = 0, now
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer `status` with `reason` and close. Not logged: a client sending such
