@@ -156,6 +156,7 @@ def test_patterns_re2_refuses_are_400_with_one_line(shared: Env, query: str, rea
 
 def test_escaped_characters_outside_ascii() -> None:
     assert compile_pattern("a\\—b")("A—B") and compile_pattern("[\\—x]y")("—y")
+    assert compile_pattern("x.")("\ud800 xy")       # a lone surrogate from a broken feed
 
 
 @pytest.mark.parametrize("pattern", [
@@ -187,7 +188,7 @@ WORST = [
     r"(?:a.{0,2}b|c.{0,2}d|e.{0,2}f|g.{0,2}h)\d",
     r"\s\w{0,6}\s\w{0,6}\d", "|".join(["qwertyuio"] * 1 + [f"zx{n}cvbnm" for n in range(17)]),
 ]
-MAX_FILTER_MS = 50.0          # over 500 items; measured ~2-6 ms on an idle 2-CPU machine
+MAX_FILTER_MS = 50.0          # over 500 items: ten times the 5 ms aim, for a busy machine
 
 
 def test_the_worst_allowed_patterns_are_bounded_over_500_items() -> None:

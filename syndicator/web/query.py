@@ -164,13 +164,15 @@ def compile_pattern(pattern: str) -> Matcher:
         return lambda text: needle in text[:TEXT_CAP].casefold()
     _, translated = _SafeParser(pattern).check()
     try:
-        regex = re2.compile(translated, _OPTIONS)
+        # Bytes in and out: the str API maps every offset back to characters, which cost
+        # as much again as matching.
+        regex = re2.compile(translated.encode("utf-8"), _OPTIONS)
     except re2.error as exc:
         reason = exc.args[0] if exc.args else exc
         if isinstance(reason, bytes):
             reason = reason.decode("utf-8", "replace")
         raise QueryError(f"invalid regular expression: {reason}") from None
-    return lambda text: regex.search(text[:TEXT_CAP]) is not None
+    return lambda text: regex.search(text[:TEXT_CAP].encode("utf-8", "replace")) is not None
 
 
 _CLASS_ESCAPES = set("wdsWDSb")
