@@ -146,7 +146,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
         self.headers = []
         self.expect_100_continue = False
 
-    def data_received(self, data: bytes) -> None:
+    def data_received(self, data: bytes | memoryview) -> None:
         if self._in_head:
             if self._idle:
                 # A kept-alive connection's next request: its head must be complete within
@@ -166,20 +166,24 @@ class FeedHttpProtocol(HttpToolsProtocol):
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
             self._parse_failed(exc)
 
-    def _head_overflow(self, data: bytes) -> None:
-        """The parser gets no more of a head than the limit: what fits first, then (once
-        the head is complete in it) the rest, which is a body or the next request."""
+    def _head_overflow(self, data: bytes | memoryview) -> None:
+        """The parser gets no more of a head than the limit: what fits first; if no head
+        was completed in it, the head is too large; otherwise the rest goes on (a body,
+        or more requests: pipelined ones can come many to a read). The head begun in
+        that slice is counted afresh from the rest, so it is refused at twice the limit
+        at most."""
         room = self._head_room
-        self._head_room = 0
-        self._feed(data[:room])
+        self._head_room = 0             # on_headers_complete fills it again
+        view = memoryview(data)
+        self._feed(view[:room])
         if self.transport.is_closing():
             return
-        if self._in_head:
+        if self._in_head and self._head_room == 0:
             self._refuse(431, f"request head larger than {self._head_max} bytes")
         else:
-            self.data_received(data[room:])
+            self.data_received(view[room:])
 
-    def _feed(self, data: bytes) -> None:
+    def _feed(self, data: bytes | memoryview) -> None:
         try:
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
