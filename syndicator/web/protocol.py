@@ -27,11 +27,12 @@ order), a paused writer (a slow reader), `Expect: 100-continue`, an upgrade, a q
 
 Every request, fast or not, is held to the head limits of `server: {limits: ...}` here
 (limits.py): request line, header count and total head size (414/431 and the connection
-closed; the parser is never fed more of a head than the limit), and a deadline for a
-complete head (408); an idle kept-alive connection is closed after uvicorn's
-`timeout_keep_alive`. uvicorn's httptools protocol has none of the head limits, and waits
-for a first request forever: a 150 MB header was parsed (by concatenation in httptools,
-quadratic) while every other client waited.
+closed; the parser is fed no more of a head than the limit, or twice that when pipelined
+requests come many to a read), deadlines for a complete head and body (408); an idle
+kept-alive connection is closed after uvicorn's `timeout_keep_alive`. uvicorn's httptools
+protocol has none of the head limits, and waits for a first request forever: a 150 MB
+header was parsed (by concatenation in httptools, quadratic) while every other client
+waited.
 
 This subclasses uvicorn's HttpToolsProtocol and relies on its per-connection attributes
 (parser, url, headers, cycle, pipeline, flow, transport, server_state); tests/test_web.py
