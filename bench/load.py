@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -214,7 +215,7 @@ def pinned(pid: int) -> Iterator[None]:
 
 
 def run(workdir: Path, seconds: int = 60, rounds: int = 1) -> LoadReport:
-    if ensure_tools().get("wrk") is None:
+    if shutil.which("wrk") is None and ensure_tools().get("wrk") is None:
         raise RuntimeError("wrk is not installed (apt-get install wrk)")
     config = prepare(workdir)
     process, base = _serve_command(config, 1)

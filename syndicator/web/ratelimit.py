@@ -25,7 +25,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 MAX_CLIENTS = 10_000
-MAX_ANSWERED = 4096             # query strings remembered as answered (QueryGate)
+MAX_ANSWERED = 2048             # query strings remembered as answered (QueryGate) ...
+MAX_REMEMBERED_BYTES = 512      # ... when at most this long: 1 MB of them at most
 REFUSED = "too many feed queries from this address; try again later"
 
 
@@ -82,6 +83,8 @@ class QueryGate:
         return self.buckets.take(client)
 
     def answered(self, path: str, query_string: bytes) -> None:
+        if len(path) + len(query_string) > MAX_REMEMBERED_BYTES:
+            return                      # such a client needs a token again (or the cache)
         key = (path, query_string)
         self._answered[key] = None
         self._answered.move_to_end(key)
