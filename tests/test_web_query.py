@@ -28,7 +28,7 @@ from syndicator.web.app import create_web_app
 from syndicator.web.context import WebContext
 from syndicator.web.embed import embed_routes
 from syndicator.web.query import QueryError, compile_pattern, normal_form, parse_query
-from syndicator.web.ratelimit import TokenBuckets, retry_after
+from syndicator.web.ratelimit import QueryGate, TokenBuckets, retry_after
 
 
 @pytest.fixture
@@ -263,6 +263,20 @@ def test_token_buckets_refill_and_stay_bounded() -> None:
         buckets.take(client)
     assert len(buckets._buckets) == 3
     assert retry_after(0.01) == "1" and retry_after(2.2) == "3"
+
+
+def test_the_gate_remembers_little() -> None:
+    gate = QueryGate(0.01, 1, headers={})
+    scope = {"path": "/a.rss", "method": "GET", "client": ("10.0.0.1", 1)}
+    gate.take("10.0.0.1")
+    for query in (b"filter=a", b"filter=a&x=" + b"y" * 600):
+        gate.answered("/a.rss", query)
+    assert gate.early({**scope, "query_string": b"filter=a"}) is None
+    refused = gate.early({**scope, "query_string": b"filter=a&x=" + b"y" * 600})
+    assert refused is not None and refused[0]["status"] == 429
+    for n in range(5000):
+        gate.answered("/a.rss", b"filter=%d" % n)
+    assert len(gate._answered) == 2048
 
 
 def test_status_is_built_once_per_change(env: Env) -> None:
