@@ -430,3 +430,30 @@ def test_https_is_checked_and_cut_at_the_deadline(tls_files: tuple[Path, Path],
             assert time.monotonic() - started < 4.5
         finally:
             stop.set()
+
+
+def test_through_a_proxy_the_target_is_checked_before_the_request(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With HTTP_PROXY set the connection goes to the proxy, so the target's name is
+    resolved and checked before anything is sent."""
+    asked: list[str] = []
+
+    def proxy(handler: BaseHTTPRequestHandler) -> None:
+        asked.append(handler.path)
+        handler.send_response(200)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    target = "http://localhost:9/status"
+    with serve("127.0.0.1", {target: proxy}) as proxy_base:
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy_base)
+        settings = FetchConfig(robots=False, delay=0, retries=0)
+        with Fetcher() as fetcher:
+            with pytest.raises(AddressRefused, match="localhost resolves"):
+                fetcher.get(target, settings)
+            assert asked == []
+            # allowed: the request goes to the proxy (which answers for the target)
+            fetcher.get(target, settings.model_copy(update={"allow_private": True}))
+    assert asked == [target]
