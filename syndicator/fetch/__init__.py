@@ -244,12 +244,12 @@ class Fetcher:
         with gate.slot(settings.per_host, delay, self._sleep, self._monotonic):
             now = time.monotonic()
             until = now + settings.request_deadline
-            by_run = deadline is not None and deadline < until
-            if deadline is not None and deadline <= now:
-                raise DeadlineExceeded("not fetched: the source run's deadline "
-                                       "(fetch.run_deadline) has passed", url=redact(url))
-            if deadline is not None and by_run:
-                until = deadline
+            by_run = deadline is not None and deadline < until   # the run's comes first
+            if deadline is not None:
+                if deadline <= now:
+                    raise DeadlineExceeded("not fetched: the source run's deadline "
+                                           "(fetch.run_deadline) has passed", url=redact(url))
+                until = min(until, deadline)
             with watch(until, until - now) as watched:
                 try:
                     answer = self._request(url, settings, headers, max_bytes)
