@@ -4,7 +4,13 @@ The only user of dateparser (language-aware dates), imported where used.
 
     parse_date        one string → ParsedDate (UTC, and whether a time of day was given)
     choose_date       the best of several candidates
+    implausible       why a parsed date cannot be true (before 1990, in the future)
+    has_full_year     whether a date string states its year in four digits
     local_day         the calendar day of an instant in a time zone
+
+A date is true or absent: a string that leaves the year or month to be guessed (`03-12-31`,
+`-03-12`, `Sun, 16 zzz 2012`, `1 July` long ago) is no date, and the caller falls back to
+the first-seen time.
 """
 
 from __future__ import annotations
@@ -49,11 +55,25 @@ _TIME_DIRECTIVES = ("%H", "%I", "%M", "%X", "%c", "%T", "%R")
 # its result and never silently becomes "today" of whatever day the cache was filled;
 # such strings go to the relative parser, built per run with the run's `now` as base.
 _SENTINEL_BASE = datetime(1901, 6, 15, 12, 0)
+# dateparser fills a month it cannot read from its base ("Sun, 16 zzz 2012" → June): a
+# reading is kept only when a second base (another month and day) gives the same day.
+_SECOND_BASE = datetime(1902, 11, 3, 7, 0)
 _SENTINEL_YEARS = range(1899, 1904)
 _USELESS_PERIODS = frozenset({"year", "month", "week"})
 # "Опубликовано: 3 июня 2021", "Updated: ...": a label without digits before a colon.
 _LABEL = re.compile(r"^[^\W\d][^\d:]{0,40}:\s+(?=\S)")
 _BARE_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
+# dateparser's reading of a string is kept only when the year it found is written out in
+# the string: "03-12-31" (which of the three is the year?) is no date.
+_FULL_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
+_LETTER = re.compile(r"[^\W\d_]")
+# A day and month without a year ("3 июня", "1 July") is read as the most recent such day
+# only when that is this recent: listings show the last days' stories so; anything older
+# would be a guess at the year.
+YEARLESS_WINDOW = timedelta(days=7)
+_SHIFT = timedelta(days=1)
+EARLIEST_YEAR = 1990              # older dates on news are typos and placeholders (0100)
+FUTURE_SLACK = timedelta(days=1)  # later than now + this: a wrong date, not a time zone
 
 
 def parse_date(text: str, *, language: str | None, timezone: str,
@@ -76,13 +96,24 @@ def parse_date(text: str, *, language: str | None, timezone: str,
 
 
 def choose_date(candidates: Sequence[str], *, language: str | None, timezone: str,
-                date_format: str | None = None,
-                now: datetime | None = None) -> ParsedDate | None:
+                date_format: str | None = None, now: datetime | None = None,
+                rejected: list[str] | None = None) -> ParsedDate | None:
     """The first candidate that parses, unless it is a bare date and a later candidate is a
-    full timestamp on the same calendar day (in `timezone`): then that timestamp."""
-    parsed = (parse_date(c, language=language, timezone=timezone, date_format=date_format,
-                         now=now) for c in candidates)
-    found = [p for p in parsed if p is not None]
+    full timestamp on the same calendar day (in `timezone`): then that timestamp.
+
+    Implausible dates (see `implausible`) are skipped; `rejected` receives a line for each.
+    """
+    found: list[ParsedDate] = []
+    for candidate in candidates:
+        parsed = parse_date(candidate, language=language, timezone=timezone,
+                            date_format=date_format, now=now)
+        if parsed is None:
+            continue
+        problem = implausible(parsed, now)
+        if problem is None:
+            found.append(parsed)
+        elif rejected is not None:
+            rejected.append(f"date {candidate!r} {problem}")
     if not found:
         return None
     first = found[0]
@@ -93,6 +124,21 @@ def choose_date(candidates: Sequence[str], *, language: str | None, timezone: st
         if later.has_time and local_day(later.value, timezone) == day:
             return later
     return first
+
+
+def implausible(parsed: ParsedDate, now: datetime | None) -> str | None:
+    """Why the date cannot be a news item's, or None: before EARLIEST_YEAR, or later than
+    FUTURE_SLACK after `now` (when given)."""
+    if parsed.value.year < EARLIEST_YEAR:
+        return f"is before {EARLIEST_YEAR}"
+    if now is not None and parsed.value > now + FUTURE_SLACK:
+        return "is more than a day in the future"
+    return None
+
+
+def has_full_year(text: str) -> bool:
+    """Whether the string writes a year in four digits (`2021`, not `21`)."""
+    return bool(_FULL_YEAR.search(text))
 
 
 def _language_code(language: str | None) -> str | None:
@@ -132,20 +178,32 @@ def _parse_absolute(text: str, language: str | None, timezone: str,
     value = data.date_obj
     if value is None or data.period in _USELESS_PERIODS or value.year in _SENTINEL_YEARS:
         return None
+    if str(value.year) not in _FULL_YEAR.findall(text):
+        return None                       # a two-digit or guessed year
+    second = _dateparser(language, timezone, None, _SECOND_BASE)
+    again = second.get_date_data(text).date_obj if second is not None else None
+    if again is None or again.date() != value.date():
+        return None                       # a part of it was taken from the base
     return ParsedDate(_to_utc(value, timezone), data.period == "time")
 
 
 @lru_cache(maxsize=1024)
 def _parse_relative(text: str, language: str | None, timezone: str,
                     local_now: datetime) -> ParsedDate | None:
-    parser = _dateparser(language, timezone, local_now)
-    if parser is None:
+    if not _BARE_TIME.match(text) and not _LETTER.search(text):
+        return None                       # digits only ("-03-12"): which part is which?
+    read = _relative_value(text, language, timezone, local_now)
+    if read is None:
         return None
-    data = parser.get_date_data(text)
-    if data.date_obj is None or data.period in _USELESS_PERIODS:
-        return None
-    value = data.date_obj.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
-    if data.period == "time":
+    value, period = read
+    if not _BARE_TIME.match(text):
+        earlier = _relative_value(text, language, timezone, local_now - _SHIFT)
+        moves = earlier is not None and value - earlier[0] == _SHIFT
+        # "вчера", "2 hours ago" move with the moment they are read at; a day and month
+        # without a year ("1 July") stay put: they are read only within YEARLESS_WINDOW.
+        if not moves and not timedelta(0) <= local_now - value <= YEARLESS_WINDOW:
+            return None
+    if period == "time":
         if _BARE_TIME.match(text) and value > local_now:
             value -= timedelta(days=1)                # "23:50" seen at 00:10 is yesterday's
         return ParsedDate(_local_to_utc(value, timezone), True)
@@ -153,15 +211,27 @@ def _parse_relative(text: str, language: str | None, timezone: str,
     return ParsedDate(_local_to_utc(datetime.combine(value.date(), time()), timezone), False)
 
 
+def _relative_value(text: str, language: str | None, timezone: str,
+                    local_now: datetime) -> tuple[datetime, str] | None:
+    """dateparser's reading of `text` at `local_now` (naive local time) and its period."""
+    parser = _dateparser(language, timezone, local_now)
+    if parser is None:
+        return None
+    data = parser.get_date_data(text)
+    if data.date_obj is None or data.period in _USELESS_PERIODS:
+        return None
+    return data.date_obj.astimezone(ZoneInfo(timezone)).replace(tzinfo=None), data.period
+
+
 @lru_cache(maxsize=64)
-def _dateparser(language: str | None, timezone: str,
-                relative_base: datetime | None) -> DateDataParser | None:
+def _dateparser(language: str | None, timezone: str, relative_base: datetime | None,
+                sentinel: datetime = _SENTINEL_BASE) -> DateDataParser | None:
     """A cached parser per (language, timezone[, base]): building one costs ~10 ms."""
     settings: dict[str, object] = {
         "TIMEZONE": timezone,
         "RETURN_AS_TIMEZONE_AWARE": True,
         "RETURN_TIME_AS_PERIOD": True,
-        "RELATIVE_BASE": relative_base or _SENTINEL_BASE,
+        "RELATIVE_BASE": relative_base or sentinel,
     }
     if relative_base is None:
         settings["REQUIRE_PARTS"] = ["day", "month", "year"]
@@ -174,7 +244,7 @@ def _dateparser(language: str | None, timezone: str,
     except ValueError:                # a language dateparser does not know: detect instead
         if language is None:
             return None
-        return _dateparser(None, timezone, relative_base)
+        return _dateparser(None, timezone, relative_base, sentinel)
 
 
 def _parse_with_format(text: str, timezone: str, *, date_format: str | None) -> ParsedDate | None:

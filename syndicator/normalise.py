@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -21,11 +22,13 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from syndicator.dates import ParsedDate as ParsedDate
 from syndicator.dates import choose_date as choose_date
-from syndicator.dates import local_day
+from syndicator.dates import implausible, local_day
 from syndicator.dates import parse_date as parse_date
 from syndicator.model import Article, Item
 from syndicator.sanitise import absolute_http_url, clean_text, sanitize_content
 from syndicator.sanitise import sanitize_html as sanitize_html
+
+log = logging.getLogger(__name__)
 
 # nh3 and dateparser are imported where used: content_hash and item_id serve commands that
 # never read a page (a build, the benchmark's seeding), which are spared their memory.
@@ -204,8 +207,13 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
 
 def _published(article: Article, ctx: NormaliseContext,
                language: str | None) -> tuple[datetime, str]:
+    rejected: list[str] = []
     parsed = choose_date(article.dates, language=language, timezone=ctx.timezone,
-                         date_format=ctx.date_format, now=ctx.now)
+                         date_format=ctx.date_format, now=ctx.now, rejected=rejected)
+    for problem in rejected:
+        # A wrong date would move the item to the top (or bottom) of every feed: the item
+        # is dated by another candidate, else by when it was first seen.
+        log.info("source %s: %s: %s: not used", ctx.source_id, article.url, problem)
     if parsed is None:
         return ctx.now, "none"
     if parsed.has_time:
@@ -223,7 +231,7 @@ def _updated(article: Article, ctx: NormaliseContext, language: str | None,
         return published
     parsed = parse_date(article.updated, language=language, timezone=ctx.timezone,
                         date_format=ctx.date_format, now=ctx.now)
-    if parsed is None or parsed.value < published:
+    if parsed is None or parsed.value < published or implausible(parsed, ctx.now):
         return published
     return parsed.value
 

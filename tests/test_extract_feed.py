@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from syndicator.decode import decode_page
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract import check_xml_safety, parse_feed
-from syndicator.model import Article, Page
+from syndicator.model import Article, Body, Page
 
 FEED_URL = "https://news.example/feeds/main.xml"
 
@@ -143,9 +144,9 @@ def test_atom() -> None:
     assert one.summary == "The summary"
     assert one.content is not None and "<p>XHTML body</p>" in one.content
     assert one.language == "de"
-    # A date without a time of day: the raw string goes first so the day is not a midnight.
-    assert two.dates == ("2024-05-05", "2024-05-05T00:00:00Z")
-    assert two.updated == "2024-05-05T00:00:00Z"
+    # A date without a time of day stays one: not feedparser's midnight UTC of that day.
+    assert two.dates == ("2024-05-05",)
+    assert two.updated == "2024-05-05"
 
 
 JSON_FEED = {
@@ -230,9 +231,9 @@ def test_windows_1251_rss_from_bytes() -> None:
 <description>Съешь же ещё этих мягких французских булок</description>
 <category>Общество</category>
 <pubDate>Mon, 06 May 2024 10:30:00 +0300</pubDate></item></channel></rss>""").encode("cp1251")
-    # The fetcher's text may be decoded wrongly; the raw bytes and their declaration win.
-    page = make_page(raw, content_type="text/xml", encoding="utf-8",
-                     text=raw.decode("utf-8", errors="replace"))
+    # A server's default charset the bytes are not valid in gives way to the declaration.
+    page = decode_page(Body(url=FEED_URL, final_url=FEED_URL, status=200, raw=raw,
+                            content_type="text/xml; charset=utf-8"))
     (article,) = parse_feed(page)
     assert article.title == "Привет, мир"
     assert article.summary == "Съешь же ещё этих мягких французских булок"

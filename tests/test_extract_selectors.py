@@ -149,7 +149,8 @@ def test_listing_fields_pagination_and_missing_fields() -> None:
     ]
     first, second = listing.articles
     assert first.title == "First story"
-    assert first.dates == ("6 May 2024, 10:30", "2024-05-06T10:30:00+03:00")
+    # <time>: its datetime attribute first, then the visible text
+    assert first.dates == ("2024-05-06T10:30:00+03:00", "6 May 2024, 10:30")
     assert first.summary == "The first lead."
     assert first.image == f"{SITE}/img/first.jpg"
     assert first.author == "Ann Writer"

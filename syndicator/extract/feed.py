@@ -1,8 +1,9 @@
 """Feeds → Articles. The one feedparser user.
 
-RSS 0.9x / 2.0, RSS 1.0 (RDF) and Atom go through feedparser, from the raw bytes so that the
-document's own encoding declaration is honoured. JSON Feed 1.0 / 1.1 is parsed here with
-`json` (feedparser 6.0 does not read JSON Feed).
+RSS 0.9x / 2.0, RSS 1.0 (RDF) and Atom go through feedparser, from the text decode.py
+decoded (BOM, HTTP charset, XML declaration, detection), handed over as UTF-8 bytes that say
+so: feedparser does not decode anything a second time. JSON Feed 1.0 / 1.1 is parsed here
+with `json` (feedparser 6.0 does not read JSON Feed).
 
 XML that declares entities is refused before any parser sees it: entity expansion ("billion
 laughs") exhausts memory and external entities (XXE) read local files or reach the network.
@@ -21,6 +22,8 @@ from typing import Any
 
 import feedparser
 
+from syndicator.dates import has_full_year
+from syndicator.decode import xml_utf8
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract.html import absolute_url
 from syndicator.model import Article, Page
@@ -31,20 +34,22 @@ __all__ = ["check_xml_safety", "parse_feed"]
 _ENTITY = b"<!entity"
 _HAS_TIME = re.compile(r"\d:\d")
 _LOOKS_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^>]*)?/?>|&(?:[a-zA-Z]+|#\d+);")
-_XML_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*encoding\s*=", re.IGNORECASE)
-_XML_DECL = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
 
 
 def parse_feed(page: Page) -> tuple[Article, ...]:
     """All entries of an RSS / RDF / Atom / JSON feed, as Articles with absolute URLs."""
-    raw = page.raw or page.text.encode("utf-8")
-    if _is_json(page, raw):
-        return _parse_json_feed(page, raw)
+    if _is_json(page):
+        return _parse_json_feed(page)
+    raw = xml_utf8(page.text)
     check_xml_safety(raw, url=page.final_url)
     parsed = _feedparser(page, raw)
     entries = parsed.get("entries") or []
     if not entries and not parsed.get("version"):
+        if page.decode_problem:
+            # Not the publisher's XML that is at fault when we could not read the bytes.
+            raise ExtractError(f"feed could not be decoded: {page.decode_problem}",
+                               url=page.final_url)
         problem = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
         raise ExtractError(f"not a feed: {_one_line(problem)}", url=page.final_url)
     feed_language = _language(_str((parsed.get("feed") or {}).get("language")))
@@ -76,14 +81,9 @@ def check_xml_safety(raw: bytes, *, url: str = "") -> None:
 # --- XML feeds (feedparser) ------------------------------------------------------------------
 
 def _feedparser(page: Page, raw: bytes) -> Mapping[str, Any]:
-    headers = {"content-location": page.final_url}
-    if page.raw and not _XML_ENCODING.match(raw) and page.encoding and page.content_type:
-        # No encoding declaration in the document: the HTTP charset is the best we know.
-        headers["content-type"] = f"{page.content_type}; charset={page.encoding}"
-    elif not page.raw:
-        # Only the decoded text is there: hand it over as UTF-8 and say so consistently.
-        text = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', page.text, count=1)
-        raw = text.encode("utf-8")
+    # UTF-8 bytes, declared UTF-8 in the header and the document alike (decode.xml_utf8).
+    headers = {"content-location": page.final_url,
+               "content-type": "application/xml; charset=utf-8"}
     try:
         # A BytesIO, never a str: feedparser treats strings as URLs or file names.
         result: Mapping[str, Any] = feedparser.parse(io.BytesIO(raw), response_headers=headers)
@@ -98,19 +98,16 @@ def _entry_article(entry: Mapping[str, Any], base: str,
     url = _entry_url(entry, base)
     if url is None:
         return None
-    published = _str(entry.get("published")) or _str(_own(entry, "updated"))
-    parsed = entry.get("published_parsed") or _own(entry, "updated_parsed")
-    iso = _iso(parsed)
-    # A date-only string ("2024-05-06") would turn into midnight UTC in feedparser's parse;
-    # the raw string goes first then, so normalisation knows the time of day is unknown.
-    dates = (published, iso) if published and not _HAS_TIME.search(published) else (iso,
-                                                                                      published)
+    key = "published" if _str(entry.get("published")) else "updated"
+    published = _feed_date(_own(entry, key), _own(entry, f"{key}_parsed"))
+    # The string as written follows feedparser's reading, for when that one is unusable.
+    raw = _str(_own(entry, key)) if published != _str(_own(entry, key)) else None
     summary = _str(entry.get("summary"))
     content = _content(entry) or (summary if summary and _LOOKS_HTML.search(summary) else None)
     return Article(
         url=url,
         title=_str(entry.get("title")),
-        dates=_unique(dates),
+        dates=_unique([published, raw]),
         updated=_updated(entry),
         summary=summary,
         content=content,
@@ -136,9 +133,24 @@ def _entry_url(entry: Mapping[str, Any], base: str) -> str | None:
 
 
 def _updated(entry: Mapping[str, Any]) -> str | None:
-    if not _own(entry, "updated"):
+    return _feed_date(_own(entry, "updated"), _own(entry, "updated_parsed"))
+
+
+def _feed_date(raw: Any, parsed: Any) -> str | None:
+    """An entry's date: feedparser's parse of it as given (ISO 8601, UTC), unless the string
+    leaves the year to be guessed (`03-12-31`, `-03-12`: feedparser makes 2003 of them);
+    then the string itself, which normalisation reads strictly (no year: no date).
+
+    A date-only string ("2024-05-06") stays date-only: feedparser makes midnight UTC of it,
+    and normalisation must know the time of day is unknown.
+    """
+    text = _str(raw)
+    if text is None:
         return None
-    return _iso(_own(entry, "updated_parsed")) or _str(_own(entry, "updated"))
+    iso = _iso(parsed)
+    if iso is None or not has_full_year(text):
+        return text
+    return iso if _HAS_TIME.search(text) else iso[:len("2024-05-06")]
 
 
 def _own(entry: Mapping[str, Any], key: str) -> Any:
@@ -206,15 +218,15 @@ def _entry_language(entry: Mapping[str, Any]) -> str | None:
 
 # --- JSON Feed -------------------------------------------------------------------------------
 
-def _is_json(page: Page, raw: bytes) -> bool:
+def _is_json(page: Page) -> bool:
     if page.content_type in ("application/feed+json", "application/json"):
         return True
-    return raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    return page.text.lstrip("\ufeff \t\r\n")[:1] == "{"
 
 
-def _parse_json_feed(page: Page, raw: bytes) -> tuple[Article, ...]:
+def _parse_json_feed(page: Page) -> tuple[Article, ...]:
     try:
-        data = json.loads(raw.decode("utf-8-sig", errors="replace"))
+        data = json.loads(page.text.lstrip("\ufeff"))
     except (ValueError, RecursionError) as exc:
         raise ExtractError(f"not a feed: invalid JSON ({_one_line(exc)})",
                            url=page.final_url) from None
@@ -282,10 +294,9 @@ def _iso(parsed: Any) -> str | None:
     """feedparser's UTC struct_time → `2024-05-06T07:00:00Z`."""
     if not isinstance(parsed, time.struct_time):
         return None
-    try:
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", parsed)
-    except (ValueError, OverflowError):
-        return None
+    # Formatted by hand: strftime writes the year 100 as "100", which no ISO parser reads.
+    return (f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}T"
+            f"{parsed.tm_hour:02d}:{parsed.tm_min:02d}:{min(parsed.tm_sec, 59):02d}Z")
 
 
 def _language(value: str | None) -> str | None:

@@ -55,7 +55,7 @@ class _Heads:
     walks the whole tree: one query instead of eight is most of this module's cost)."""
 
     QUERY = ("script[type], meta[content], title, link[rel][href], [itemprop], "
-             "time[datetime], article")
+             "time[datetime], article, abbr[title]")
 
     def __init__(self, soup: Node) -> None:
         self.scripts: list[Node] = []
@@ -65,6 +65,7 @@ class _Heads:
         self.itemprops: list[Node] = []
         self.times: list[Node] = []
         self.articles: list[Node] = []
+        self.abbrs: list[Node] = []
         seen: set[int] = set()
         for element in select_all(soup, self.QUERY):
             key = node_key(element)
@@ -84,6 +85,8 @@ class _Heads:
                 self.times.append(element)
             elif name == "article":
                 self.articles.append(element)
+            elif name == "abbr":
+                self.abbrs.append(element)
             if attr(element, "itemprop") is not None:
                 self.itemprops.append(element)
 
@@ -100,12 +103,14 @@ def extract_structured(soup: Node, base_url: str) -> Article:
         dates=_dedupe([
             _text(ld.get("datePublished")), _text(ld.get("dateCreated")),
             meta.first("article:published_time"), meta.first("og:published_time"),
-            _microdata_date(heads, "datePublished"), meta.first("pubdate"),
+            _microdata_date(heads, "datePublished"), _hatom_date(heads, "published"),
+            meta.first("pubdate"),
             meta.first("publishdate"), meta.first("dc.date.issued"), meta.first("date"),
             _time_datetime(heads),
         ]),
         updated=_first(_text(ld.get("dateModified")), meta.first("article:modified_time"),
-                       meta.first("og:updated_time"), _microdata_date(heads, "dateModified")),
+                       meta.first("og:updated_time"), _microdata_date(heads, "dateModified"),
+                       _hatom_date(heads, "updated")),
         summary=_first(_text(ld.get("description")), meta.first("og:description"),
                        meta.first("description"), meta.first("twitter:description")),
         content=_body_html(ld.get("articleBody")),
@@ -333,12 +338,26 @@ def _canonical_link(heads: _Heads) -> str | None:
 
 
 def _microdata_date(heads: _Heads, prop: str) -> str | None:
+    """The machine-readable value first (`datetime`, `content`, an abbr's `title`): the text
+    is what readers see ("2:33 PM" on Blogger), often without the day."""
     for tag in heads.itemprops:
         if attr(tag, "itemprop") != prop:
             continue
-        value = attr(tag, "datetime") or attr(tag, "content") or element_text(tag)
+        value = (attr(tag, "datetime") or attr(tag, "content") or attr(tag, "title")
+                 or element_text(tag))
         if value:
             return collapse(value) or None
+    return None
+
+
+def _hatom_date(heads: _Heads, name: str) -> str | None:
+    """hAtom's `<abbr class="published" title="2008-03-12T14:33:00-07:00">` (Blogger,
+    older WordPress themes): the date is the title, the text only its time of day."""
+    for tag in heads.abbrs:
+        if name in (attr(tag, "class") or "").split():
+            value = collapse(attr(tag, "title") or "")
+            if value:
+                return value
     return None
 
 
