@@ -29,7 +29,8 @@ class Page:
     encoding: str                 # the charset the body was decoded with
     content_type: str             # media type without parameters, lower case
     validators: Validators = Validators()
-    raw: bytes = b""              # the undecoded body (feeds are parsed from bytes)
+    raw: bytes = b""              # the undecoded body
+    decode_problem: str = ""      # set when no encoding tried decoded the bytes cleanly
 
 
 @dataclass(frozen=True)

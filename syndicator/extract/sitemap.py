@@ -4,8 +4,9 @@ A sitemap lists article URLs, sometimes with a title and publication date (news 
 and an image; the pipeline fetches the article pages for everything else. A sitemap index
 lists further sitemaps, which the pipeline follows (newest first, bounded).
 
-Parsed with the standard library after `check_xml_safety` has refused any document that
-declares entities, so neither entity expansion nor external entities can happen.
+Decoded by decode.py like every other body; parsed with the standard library after
+`check_xml_safety` has refused any document that declares entities, so neither entity
+expansion nor external entities can happen.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urljoin
 from xml.etree import ElementTree
 
+from syndicator.decode import decode, xml_utf8
 from syndicator.errors import ExtractError
 from syndicator.extract.feed import check_xml_safety
 from syndicator.model import Article, Page
@@ -48,16 +50,19 @@ def _child_text(node: ElementTree.Element, *path: str) -> str | None:
 
 
 def _raw_xml(page: Page) -> bytes:
-    raw = page.raw or page.text.encode("utf-8")
-    if raw[:2] == b"\x1f\x8b":  # sitemap.xml.gz served without Content-Encoding
-        decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            raw = decompressor.decompress(raw, MAX_UNCOMPRESSED)
-        except (zlib.error, gzip.BadGzipFile) as exc:
-            raise ExtractError(f"broken gzip sitemap: {exc}", url=page.final_url) from None
-        if decompressor.unconsumed_tail:
-            raise ExtractError("sitemap larger than 50 MB uncompressed", url=page.final_url)
-    return raw
+    """The sitemap as UTF-8 bytes declared so: the text decode.py decoded, or for a gzip
+    file the decompressed bytes decoded by the same rules."""
+    if page.raw[:2] != b"\x1f\x8b":
+        return xml_utf8(page.text)
+    # sitemap.xml.gz served without Content-Encoding
+    decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        raw = decompressor.decompress(page.raw, MAX_UNCOMPRESSED)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise ExtractError(f"broken gzip sitemap: {exc}", url=page.final_url) from None
+    if decompressor.unconsumed_tail:
+        raise ExtractError("sitemap larger than 50 MB uncompressed", url=page.final_url)
+    return xml_utf8(decode(raw, "application/xml").text)
 
 
 def parse_sitemap(page: Page) -> Sitemap:
