@@ -457,3 +457,52 @@ def test_through_a_proxy_the_target_is_checked_before_the_request(
             # allowed: the request goes to the proxy (which answers for the target)
             fetcher.get(target, settings.model_copy(update={"allow_private": True}))
     assert asked == [target]
+
+
+def test_feed_and_sitemap_links_to_other_origins(tmp_path: Path) -> None:
+    """A feed whose article pages are fetched keeps an entry linking elsewhere with the
+    feed's own content, without fetching it; a sitemap's entries and child sitemaps on
+    other origins are not followed at all."""
+    with serve("127.0.0.1", {"/status": (200, {}, page("Status", SECRET))}) as other:
+        feed = FEED.replace("http://example.org/fine", "{own}a1").replace(
+            "</channel>", f"<item><title>Elsewhere</title><link>{other}status</link>"
+            "<pubDate>Wed, 01 Oct 2025 11:00:00 GMT</pubDate></item></channel>")
+        routes: dict[str, Handler | tuple[int, dict[str, str], str]] = {
+            "/a1": (200, {}, page("First story", "Public text"))}
+        with serve("127.0.0.1", routes) as own:
+            routes["/feed.xml"] = (200, {}, feed.replace("{own}", own))
+            routes["/sitemap.xml"] = (200, {}, (
+                "<?xml version='1.0'?><sitemapindex xmlns="
+                "'http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                f"<sitemap><loc>{own}s1.xml</loc></sitemap>"
+                f"<sitemap><loc>{other}s2.xml</loc></sitemap></sitemapindex>"))
+            routes["/s1.xml"] = (200, {}, (
+                "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                f"<url><loc>{own}a1</loc><lastmod>2025-10-01</lastmod></url>"
+                f"<url><loc>{other}status</loc><lastmod>2025-10-02</lastmod></url></urlset>"))
+            config = parse_config(f"""
+storage: "sqlite:///{tmp_path / 'store.db'}"
+output_dir: "{tmp_path / 'feeds'}"
+fetch: {{delay: 0s, robots: false, retries: 0, allow_private: true}}
+sources:
+  - {{id: f, type: feed, url: "{own}feed.xml", fetch_articles: true,
+      article: {{title: h1, content: .content}}}}
+  - {{id: m, type: sitemap, url: "{own}sitemap.xml", article: {{title: h1, content: .content}}}}
+""")
+            with make_app(config) as app:
+                in_feed = run_source(app, config.source("f"))
+                in_sitemap = run_source(app, config.source("m"))
+                feed_items = {i.url: i for i in app.store.latest(["f"], limit=10)}
+                sitemap_items = [i.url for i in app.store.latest(["m"], limit=10)]
+    assert in_feed.errors == () and in_sitemap.errors == ()
+    assert in_feed.warnings == ("1 link(s) on another origin not followed (list it in "
+                                f"follow_hosts to follow it): {other}status",)
+    assert feed_items[f"{other}status"].title == "Elsewhere"         # the feed's own entry
+    assert SECRET not in (feed_items[f"{other}status"].content or "")
+    assert "Public text" in (feed_items[f"{own}a1"].content or "")   # own origin: fetched
+    assert sitemap_items == [f"{own}a1"]
+    assert in_sitemap.warnings[:2] == (     # (then: the page gives no date)
+        f"1 sitemap(s) on another origin not followed (list it in follow_hosts to follow it): "
+        f"{other}s2.xml",
+        f"1 link(s) on another origin not followed (list it in follow_hosts to follow it): "
+        f"{other}status")
