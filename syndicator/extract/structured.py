@@ -118,7 +118,7 @@ def extract_structured(soup: Node, base_url: str) -> Article:
                                             _image(ld.get("thumbnailUrl")),
                                             _og_image(meta),
                                             meta.first("twitter:image"))),
-        author=_first(_names(ld.get("author")), _meta_author(meta)),
+        author=_author(soup, ld, meta, heads),
         categories=_categories(ld, meta),
         canonical=absolute_url(base_url, _first(_canonical_link(heads), meta.first("og:url"))),
         language=_first(page_language(soup), _language(meta.first("og:locale")),
@@ -316,13 +316,54 @@ def _meta_index(heads: _Heads) -> _Meta:
     return meta
 
 
-def _meta_author(meta: _Meta) -> str | None:
-    for key in ("article:author", "author", "twitter:creator"):
+# Where a page names its author when the metadata does not: hCard/rel=author links and the
+# usual byline classes. Read only when the metadata has no name.
+_BYLINES = ('a[rel~="author"], [itemprop="author"] [itemprop="name"], .byline .author, '
+            '.byline, .author-name, .post-author, .entry-author, .vcard .fn')
+_BY = re.compile(r"^(?:by|von|par|por|автор|аўтар)[:\s]+", re.IGNORECASE)
+_HANDLE = re.compile(r"^@?[A-Za-z0-9_]{1,30}$")
+_MAX_BYLINE = 80
+
+
+def _author(soup: Node, ld: dict[str, Any], meta: _Meta, heads: _Heads) -> str | None:
+    """The byline: JSON-LD `author` names, `article:author` (a name; it is often the
+    author's profile URL), `<meta name=author>`, `itemprop=author`, then a `rel=author` link
+    or byline on the page. A social handle (`twitter:creator`, or a name that is only
+    `@BBCWorld`) is never the byline unless it is all there is; then it is shown as the
+    handle it is, with its `@`."""
+    handles: list[str] = []
+    for found in _author_candidates(soup, ld, meta, heads):
+        if not found:
+            continue
+        if found.startswith("@") and _HANDLE.match(found):
+            handles.append(found)
+            continue
+        return found
+    handles.extend(f"@{value.lstrip('@')}" for value in meta.all("twitter:creator")
+                   if _HANDLE.match(value))
+    return handles[0] if handles else None
+
+
+def _author_candidates(soup: Node, ld: dict[str, Any], meta: _Meta,
+                       heads: _Heads) -> Iterator[str | None]:
+    yield _names(ld.get("author"))
+    for key in ("article:author", "author", "dc.creator"):
         for value in meta.all(key):
-            # article:author is often the author's profile URL: not a name.
             if not _is_url(value):
-                return value
-    return None
+                yield value
+    for tag in heads.itemprops:
+        if attr(tag, "itemprop") == "author":
+            name = select_one(tag, '[itemprop="name"]')
+            yield _byline(attr(name, "content") or element_text(name) if name is not None
+                          else attr(tag, "content") or element_text(tag))
+    for element in select_all(soup, _BYLINES):
+        yield _byline(element_text(element))
+
+
+def _byline(text: str | None) -> str | None:
+    """A byline's name: "By Jane Doe" → "Jane Doe"; None for what is too long to be one."""
+    name = _BY.sub("", collapse(text or "")).strip(" ,;|·-–—")
+    return name if name and len(name) <= _MAX_BYLINE and not _is_url(name) else None
 
 
 def _title(heads: _Heads) -> str | None:
