@@ -43,7 +43,8 @@ from syndicator.extract.html import (
 from syndicator.extract.structured import extract_structured, page_language
 from syndicator.model import Article, Listing, Page
 
-__all__ = ["extract_article", "extract_article_markup", "extract_listing", "guess_content"]
+__all__ = ["extract_article", "extract_article_markup", "extract_listing", "guess_content",
+           "guessed_content"]
 
 # Elements that are never article text, in the content and in the readability guess.
 _NOT_CONTENT = ("script", "style", "noscript", "template")
@@ -54,6 +55,15 @@ _BOILERPLATE_NAMES = re.compile(
 _CONTENT_CANDIDATES = ("[itemprop=articleBody]", "article .entry-content", ".entry-content",
                        ".post-content", "article", "main")
 _URL_ATTRS = ("href", "src", "poster")
+# The publisher's own marks on the article body: schema.org microdata, WordPress's classes.
+_MARKED_BODY = _CONTENT_CANDIDATES[:4]
+# trafilatura falls back to a dump of the page's text below this many characters of main
+# text (its MIN_EXTRACTED_SIZE).
+_SHORT_MAIN_TEXT = 250
+# Markup that shows trafilatura kept a body's structure, not only its paragraphs.
+_STRUCTURE = "h2, h3, h4, h5, h6, ul, ol, img, figure, table, blockquote, pre"
+# The container around its paragraphs replaces them when its text is at most this much longer.
+_CONTAINER_SLACK = 1.3
 
 
 # --- listing pages ---------------------------------------------------------------------------
@@ -208,7 +218,7 @@ def extract_article_markup(markup: str | bytes, final_url: str,
         dates=_unique([*visible_dates, *meta.dates]),
         updated=updated or meta.updated,
         summary=summary or meta.summary,
-        content=content or meta.content or _guessed_content(soup, base),
+        content=content or _body(soup, base, meta.content),
         image=absolute_url(base, image) or meta.image,
         author=author or meta.author,
         categories=categories or meta.categories,
@@ -234,10 +244,70 @@ def _content(soup: Node, selector: str | None, base: str) -> str | None:
     return html or None
 
 
-def _guessed_content(soup: Node, base: str) -> str | None:
-    element = guess_content(soup)
-    if element is None:
+def _body(soup: Node, base: str, structured: str | None) -> str | None:
+    """The body of a page whose source gives no `content` selector (or whose selector found
+    nothing). The order was chosen on the article-extraction benchmark (bench/extraction.py):
+    a container the publisher marked as the body (microdata, WordPress's classes), then
+    trafilatura's main text, then the JSON-LD articleBody (plain text, and often cut at ~500
+    characters), then the guess among the usual containers. A main text shorter than
+    trafilatura's own minimum is its rescue (the page's text in one paragraph, say): a
+    container found by the guess is better then."""
+    marked = guess_content(soup, _MARKED_BODY)
+    if marked is not None:
+        return _cleaned_body(marked, base)
+    main, length = _main_text(soup, base)
+    if main is not None and length >= _SHORT_MAIN_TEXT:
+        return main
+    return structured or guessed_content(soup, base) or main
+
+
+def _main_text(soup: Node, base: str) -> tuple[str | None, int]:
+    """trafilatura's main text of the page as it is now (after `remove`), URLs resolved
+    against the page's <base>; and the length of its text."""
+    from syndicator.extract.maintext import main_text_html  # trafilatura: only when needed
+
+    extracted = main_text_html(outer_html(soup))
+    body = select_one(parse_html(extracted), "body") if extracted else None
+    if body is None:
+        return None, 0
+    length = len(element_text(body))
+    if select_one(body, _STRUCTURE) is None:
+        container = _container_of(soup, body, length)
+        if container is not None:
+            return _cleaned_body(container, base), length
+    _clean(body, base)
+    return inner_html(body) or None, length
+
+
+def _container_of(soup: Node, extracted: Node, length: int) -> Node | None:
+    """The page's element around trafilatura's paragraphs when it holds little else.
+
+    In a container with no telling class or id, trafilatura keeps the paragraphs and drops
+    the headings, lists and figures between them; the container itself, cleaned as a
+    guessed body is, has them all."""
+    texts = [t for t in (element_text(p) for p in find_all(extracted, "p")) if len(t) > 20]
+    if len(texts) < 2:
         return None
+    paragraphs = find_all(soup, "p")
+    first = next((p for p in paragraphs if element_text(p) == texts[0]), None)
+    last = next((p for p in reversed(paragraphs) if element_text(p) == texts[-1]), None)
+    if first is None or last is None:
+        return None
+    around_first = {node_key(a) for a in ancestors(first)}
+    container = next((a for a in ancestors(last) if node_key(a) in around_first), None)
+    if container is None or tag_name(container) in ("html", "body"):
+        return None
+    return container if len(element_text(container)) <= _CONTAINER_SLACK * length else None
+
+
+def guessed_content(soup: Node, base: str) -> str | None:
+    """The body as guessed among the usual containers, cleaned (the fallback of last resort)."""
+    element = guess_content(soup)
+    return None if element is None else _cleaned_body(element, base)
+
+
+def _cleaned_body(element: Node, base: str) -> str | None:
+    """The element's inner HTML without share/related/comment blocks and non-content tags."""
     for block in _boilerplate_blocks(element):
         if is_inside(block, element):      # not gone with an enclosing block already
             remove(block)
@@ -245,13 +315,14 @@ def _guessed_content(soup: Node, base: str) -> str | None:
     return inner_html(element) or None
 
 
-def guess_content(soup: Node) -> Node | None:
-    """The likeliest article body: among the usual containers, the one with the most
-    paragraph text outside navigation, asides, forms and share/related/comment blocks."""
+def guess_content(soup: Node, candidates: tuple[str, ...] = _CONTENT_CANDIDATES) -> Node | None:
+    """The likeliest article body: among the usual containers (or `candidates`), the one
+    with the most paragraph text outside navigation, asides, forms and share/related/comment
+    blocks."""
     best: Node | None = None
     best_score = 0
     seen: set[int] = set()
-    for css in _CONTENT_CANDIDATES:
+    for css in candidates:
         for candidate in select_all(soup, css):
             if node_key(candidate) in seen:
                 continue
