@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from syndicator.decode import decode_page
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract import check_xml_safety, parse_feed
-from syndicator.model import Article, Page
+from syndicator.model import Article, Body, Page
 
 FEED_URL = "https://news.example/feeds/main.xml"
 
@@ -230,9 +231,9 @@ def test_windows_1251_rss_from_bytes() -> None:
 <description>Съешь же ещё этих мягких французских булок</description>
 <category>Общество</category>
 <pubDate>Mon, 06 May 2024 10:30:00 +0300</pubDate></item></channel></rss>""").encode("cp1251")
-    # The fetcher's text may be decoded wrongly; the raw bytes and their declaration win.
-    page = make_page(raw, content_type="text/xml", encoding="utf-8",
-                     text=raw.decode("utf-8", errors="replace"))
+    # A server's default charset the bytes are not valid in gives way to the declaration.
+    page = decode_page(Body(url=FEED_URL, final_url=FEED_URL, status=200, raw=raw,
+                            content_type="text/xml; charset=utf-8"))
     (article,) = parse_feed(page)
     assert article.title == "Привет, мир"
     assert article.summary == "Съешь же ещё этих мягких французских булок"

@@ -1,8 +1,9 @@
 """Feeds → Articles. The one feedparser user.
 
-RSS 0.9x / 2.0, RSS 1.0 (RDF) and Atom go through feedparser, from the raw bytes so that the
-document's own encoding declaration is honoured. JSON Feed 1.0 / 1.1 is parsed here with
-`json` (feedparser 6.0 does not read JSON Feed).
+RSS 0.9x / 2.0, RSS 1.0 (RDF) and Atom go through feedparser, from the text decode.py
+decoded (BOM, HTTP charset, XML declaration, detection), handed over as UTF-8 bytes that say
+so: feedparser does not decode anything a second time. JSON Feed 1.0 / 1.1 is parsed here
+with `json` (feedparser 6.0 does not read JSON Feed).
 
 XML that declares entities is refused before any parser sees it: entity expansion ("billion
 laughs") exhausts memory and external entities (XXE) read local files or reach the network.
@@ -22,6 +23,7 @@ from typing import Any
 import feedparser
 
 from syndicator.dates import has_full_year
+from syndicator.decode import xml_utf8
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract.html import absolute_url
 from syndicator.model import Article, Page
@@ -32,20 +34,22 @@ __all__ = ["check_xml_safety", "parse_feed"]
 _ENTITY = b"<!entity"
 _HAS_TIME = re.compile(r"\d:\d")
 _LOOKS_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^>]*)?/?>|&(?:[a-zA-Z]+|#\d+);")
-_XML_ENCODING = re.compile(rb"^(?:\xef\xbb\xbf)?\s*<\?xml[^>]*encoding\s*=", re.IGNORECASE)
-_XML_DECL = re.compile(r"^\ufeff?\s*<\?xml[^>]*\?>", re.IGNORECASE)
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
 
 
 def parse_feed(page: Page) -> tuple[Article, ...]:
     """All entries of an RSS / RDF / Atom / JSON feed, as Articles with absolute URLs."""
-    raw = page.raw or page.text.encode("utf-8")
-    if _is_json(page, raw):
-        return _parse_json_feed(page, raw)
+    if _is_json(page):
+        return _parse_json_feed(page)
+    raw = xml_utf8(page.text)
     check_xml_safety(raw, url=page.final_url)
     parsed = _feedparser(page, raw)
     entries = parsed.get("entries") or []
     if not entries and not parsed.get("version"):
+        if page.decode_problem:
+            # Not the publisher's XML that is at fault when we could not read the bytes.
+            raise ExtractError(f"feed could not be decoded: {page.decode_problem}",
+                               url=page.final_url)
         problem = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
         raise ExtractError(f"not a feed: {_one_line(problem)}", url=page.final_url)
     feed_language = _language(_str((parsed.get("feed") or {}).get("language")))
@@ -77,14 +81,9 @@ def check_xml_safety(raw: bytes, *, url: str = "") -> None:
 # --- XML feeds (feedparser) ------------------------------------------------------------------
 
 def _feedparser(page: Page, raw: bytes) -> Mapping[str, Any]:
-    headers = {"content-location": page.final_url}
-    if page.raw and not _XML_ENCODING.match(raw) and page.encoding and page.content_type:
-        # No encoding declaration in the document: the HTTP charset is the best we know.
-        headers["content-type"] = f"{page.content_type}; charset={page.encoding}"
-    elif not page.raw:
-        # Only the decoded text is there: hand it over as UTF-8 and say so consistently.
-        text = _XML_DECL.sub('<?xml version="1.0" encoding="utf-8"?>', page.text, count=1)
-        raw = text.encode("utf-8")
+    # UTF-8 bytes, declared UTF-8 in the header and the document alike (decode.xml_utf8).
+    headers = {"content-location": page.final_url,
+               "content-type": "application/xml; charset=utf-8"}
     try:
         # A BytesIO, never a str: feedparser treats strings as URLs or file names.
         result: Mapping[str, Any] = feedparser.parse(io.BytesIO(raw), response_headers=headers)
@@ -219,15 +218,15 @@ def _entry_language(entry: Mapping[str, Any]) -> str | None:
 
 # --- JSON Feed -------------------------------------------------------------------------------
 
-def _is_json(page: Page, raw: bytes) -> bool:
+def _is_json(page: Page) -> bool:
     if page.content_type in ("application/feed+json", "application/json"):
         return True
-    return raw.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+    return page.text.lstrip("\ufeff \t\r\n")[:1] == "{"
 
 
-def _parse_json_feed(page: Page, raw: bytes) -> tuple[Article, ...]:
+def _parse_json_feed(page: Page) -> tuple[Article, ...]:
     try:
-        data = json.loads(raw.decode("utf-8-sig", errors="replace"))
+        data = json.loads(page.text.lstrip("\ufeff"))
     except (ValueError, RecursionError) as exc:
         raise ExtractError(f"not a feed: invalid JSON ({_one_line(exc)})",
                            url=page.final_url) from None
