@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
 
 from syndicator.dates import ParsedDate as ParsedDate
 from syndicator.dates import choose_date as choose_date
@@ -60,6 +60,15 @@ _TRACKING_PARAMS = frozenset({
     "igshid", "_hsenc", "_hsmi", "mkt_tok", "ref_src",
 })
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# What a URI may contain unencoded (RFC 3986): a URL of only these, with every "%" starting
+# an escape, is published as it is.
+_URI_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PORT = re.compile(r":\d*$")
+_PATH = "/:@!$&'()*+,;=-._~%"
+_QUERY = _PATH + "?"
+_USERINFO = ":!$&'()*+,;=-._~%"
+
 
 
 def canonical_url(url: str, *, canonical: str | None = None) -> str:
@@ -81,6 +90,42 @@ def canonical_url(url: str, *, canonical: str | None = None) -> str:
     if urlsplit(alternative).path == "/" and urlsplit(base).path != "/":
         return base
     return alternative
+
+
+def uri(url: str) -> str:
+    """An IRI as the URI that is published (RFC 3987 §3.1): spaces, quotes, angle brackets,
+    other characters URIs do not allow and non-ASCII are percent-encoded (UTF-8), the host
+    is written in IDNA; `%xx` already there is kept as it is, a lone `%` becomes `%25`.
+
+    Items keep their id from the canonical form as found (`item_id`), so publishing the
+    encoded form changes no stored item's identity.
+    """
+    if _URI_SAFE.fullmatch(url):
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.rpartition(":") if _PORT.search(hostport) else (
+            hostport, "", "")
+        netloc = (_quote(userinfo, _USERINFO) + at if at else "") + _idna(host) + colon + port
+    return urlunsplit((parts.scheme, netloc, _quote(parts.path, _PATH),
+                       _quote(parts.query, _QUERY), _quote(parts.fragment, _QUERY)))
+
+
+def _quote(value: str, safe: str) -> str:
+    return quote(_LONE_PERCENT.sub("%25", value), safe=safe)
+
+
+def _idna(host: str) -> str:
+    """A host name in IDNA (UTS #46, non-transitional: what browsers send), as given when
+    it cannot be written so."""
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return quote(host, safe=_PATH)
 
 
 def item_id(canonical: str) -> str:
@@ -189,14 +234,14 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
     item = Item(
         id=item_id(url),
         source_id=ctx.source_id,
-        url=url,
+        url=uri(url),
         title=title,
         published=published,
         updated=_updated(article, ctx, date_language, published),
         summary=plain_text_summary(article.summary, article.content),
         content=content.html,
         # An image the content's own markup shows to be a pixel is one as the item's image.
-        image=None if image in content.pixels else image,
+        image=None if image is None or image in content.pixels else uri(image),
         author=_optional_text(article.author),
         categories=_categories(article.categories),
         language=language,
@@ -287,7 +332,8 @@ def merge_with_stored(stored: Item | None, fresh: Item, *, timezone: str,
     merged = replace(fresh, id=stored.id, published=published, published_precision=precision)
     merged = replace(merged, content_hash=content_hash(merged))
     changed = merged.content_hash != stored.content_hash
-    if not changed and published == stored.published and precision == stored.published_precision:
+    if (not changed and published == stored.published and precision == stored.published_precision
+            and merged.url == stored.url):     # (a stored URL published before uri() existed)
         return None
     updated = stored.updated
     if changed:

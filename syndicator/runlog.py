@@ -12,7 +12,7 @@ from datetime import datetime
 from syndicator.config import SourceConfig
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import RunResult, UrlState
-from syndicator.normalise import canonical_url
+from syndicator.normalise import canonical_url, uri
 
 # Run messages log under the pipeline's name, as they did when they were written there.
 log = logging.getLogger("syndicator.pipeline")
@@ -78,7 +78,8 @@ def url_state(url: str, etag: str | None, last_modified: str | None, listing_has
 
 
 def card_key(url: str) -> str:
+    """The URL a stored item of this card has: canonical, as published (normalise.uri)."""
     try:
-        return canonical_url(url)
+        return uri(canonical_url(url))
     except ValueError:
         return url

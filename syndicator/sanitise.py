@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urljoin, urlsplit
 
-# Characters a browser ignores inside URL attributes; removing them first defeats
-# obfuscations like "jav\tascript:" before the scheme is checked.
-URL_JUNK = re.compile(r"[\x00-\x20\x7f]+")
+# What a browser drops from a URL attribute (WHATWG URL parsing): tabs and newlines anywhere,
+# controls and spaces at either end. Dropping them first defeats obfuscations like
+# "jav\tascript:" before the scheme is checked; a space inside ("/a b.jpg") is part of the
+# URL (published percent-encoded, normalise.uri), and cannot be inside a scheme.
+URL_JUNK = re.compile(r"[\t\n\r]+|^[\x00-\x20\x7f]+|[\x00-\x20\x7f]+$")
 _HTTP_SCHEMES = frozenset({"http", "https"})
 
 
@@ -235,9 +237,16 @@ def _keep_link(match: re.Match[str]) -> str:
 _BLOCK_TAG = re.compile(
     r"<(?=/?(?:p|br|div|li|ul|ol|h[1-6]|tr|td|th|table|blockquote|section|article|figure|"
     r"figcaption|pre|hr|header|footer|dd|dt)\b)", re.I)
+# Tags of HTML elements (current and obsolete): markup in a title or a JSON source's text,
+# unlike `<rights>` in "Statement on <rights>".
 _LOOKS_LIKE_HTML = re.compile(
-    r"</?(?:a|abbr|b|blockquote|br|cite|code|div|em|figcaption|figure|font|h[1-6]|i|img|li|"
-    r"mark|ol|p|q|s|script|small|span|strong|style|sub|sup|time|u|ul|wbr)\b[^>]*>"
+    r"</?(?:a|abbr|acronym|address|article|aside|audio|b|bdi|bdo|big|blink|blockquote|body|br|"
+    r"button|canvas|caption|center|cite|code|col|colgroup|data|dd|del|details|dfn|dir|div|dl|"
+    r"dt|em|embed|fieldset|figcaption|figure|font|footer|form|h[1-6]|head|header|hgroup|hr|"
+    r"html|i|iframe|img|input|ins|kbd|label|legend|li|link|main|mark|marquee|math|menu|meta|"
+    r"nav|nobr|noscript|object|ol|p|picture|pre|q|rp|rt|ruby|s|samp|script|section|small|"
+    r"source|span|strike|strong|style|sub|summary|sup|svg|table|tbody|td|template|tfoot|th|"
+    r"thead|time|title|tr|tt|u|ul|var|video|wbr)\b[^>]*>"
     r"|&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);",
     re.IGNORECASE,
 )
