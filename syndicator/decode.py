@@ -39,8 +39,6 @@ _WIDE = frozenset({"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "u
 # WHATWG encoding rules: browsers read these labels as windows-1252 (a superset).
 _SUPERSEDED = {"iso8859-1": "cp1252", "ascii": "cp1252"}
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
-# What may come before the root element: declaration, processing instructions, comments.
-_PROLOG = re.compile(r"^(?:\s*(?:<\?.*?\?>|<!--.*?-->))*\s*", re.DOTALL)
 _FEED_ROOTS = ("<rss", "<feed", "<rdf:rdf", "<urlset", "<sitemapindex")
 
 
@@ -154,10 +152,22 @@ def _xml_rules(media: str, head: str) -> bool:
     if media.endswith(("/xml", "+xml", "/json", "+json")) and media != "application/xhtml+xml":
         return True
     start = head.lstrip().lower()
-    if _PROLOG.sub("", start, count=1).startswith(_FEED_ROOTS):
+    if _root(start).startswith(_FEED_ROOTS):
         return True
     return (media not in _HTML_TYPES and start.startswith("<?xml")
             and "<html" not in start and "<!doctype html" not in start)
+
+
+def _root(start: str) -> str:
+    """`start` from its root element on: the declaration, processing instructions and
+    comments before it skipped."""
+    for opening, closing in (("<?", "?>"), ("<!--", "-->")) * 4:
+        if start.startswith(opening):
+            end = start.find(closing)
+            if end == -1:
+                return start
+            start = start[end + len(closing):].lstrip()
+    return start
 
 
 def _decode_xml(raw: bytes, media: str, declared: str | None, head: str,
