@@ -1,7 +1,7 @@
 """Every URL published percent-encoded as an IRI→URI (normalise.uri) and every title plain
-text, in every output: RSS, Atom, JSON Feed and push links, from feeds served on loopback
-that carry spaces, quotes, angle brackets and non-ASCII in their item URLs and markup or
-twice-escaped entities in their titles."""
+text, in every output: RSS, Atom, JSON Feed, HTML pages and push links, from feeds served on
+loopback that carry spaces, quotes, angle brackets and non-ASCII in their item URLs and
+markup or twice-escaped entities in their titles."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from syndicator.normalise import (
 )
 from syndicator.push.render import telegram_post
 from syndicator.sanitise import clean_text
+from syndicator.web.pages import render_preview
 from tests.conftest import serve_site
 
 # What RFC 3986 lets a URI contain, "%" only as the start of an escape.
@@ -130,6 +131,8 @@ def test_every_output_carries_uris_and_plain_titles(tmp_path: Path) -> None:
             output = site.config.output_path
             target = TelegramTarget(type="telegram", id="tg", feeds=["all"], chat_id=1, token="t")
             posts = [telegram_post(target, site.config, item) for item in stored]
+            page = render_preview(site.config, site.config.feeds[0], stored,
+                                  {"style.css": "style.css", "copy.js": "copy.js"}).decode()
     assert len(stored) == 2 * len(BAD_PATHS)
     for item in stored:
         assert URI.fullmatch(item.url), item.url
@@ -152,6 +155,9 @@ def test_every_output_carries_uris_and_plain_titles(tmp_path: Path) -> None:
     data = json.loads((output / "all.json").read_text())
     assert [i["url"] for i in data["items"]] == [item.url for item in stored]
     assert all(URI.fullmatch(i["image"]) for i in data["items"] if "image" in i)
+    hrefs = re.findall(r'(?:href|src)="(http[^"]*)"', page)
+    assert {item.url for item in stored} <= set(hrefs)
+    assert all(URI.fullmatch(href.replace("&amp;", "&")) for href in hrefs), hrefs
     for post, item in zip(posts, stored, strict=True):
         assert f'href="{item.url}"' in post.parts[0]
         assert post.photo is None or URI.fullmatch(post.photo)
