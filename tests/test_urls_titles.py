@@ -129,7 +129,7 @@ def test_every_output_carries_uris_and_plain_titles(tmp_path: Path) -> None:
             build_and_report(app, echo=lambda line: None)
             stored = app.store.latest(["rss", "json"], limit=50)
             output = site.config.output_path
-            target = TelegramTarget(type="telegram", id="tg", feeds=["all"], chat_id=1, token="t")
+            target = TelegramTarget(type="telegram", id="tg", feeds=("all",), chat_id=1, token="t")
             posts = [telegram_post(target, site.config, item) for item in stored]
             page = render_preview(site.config, site.config.feeds[0], stored,
                                   {"style.css": "style.css", "copy.js": "copy.js"}).decode()
