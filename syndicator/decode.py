@@ -35,6 +35,9 @@ _XML_DECL_ENCODING = re.compile(
 _BOMS = ((codecs.BOM_UTF8, "utf-8"),
          (codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
          (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# Where the zero bytes of an ASCII character fall in each UTF-16/32 byte order.
+_ZERO_PATTERNS = {(True, True, True, False): "utf-32-be", (False, True, True, True): "utf-32-le",
+                  (True, False, True, False): "utf-16-be", (False, True, False, True): "utf-16-le"}
 _WIDE = frozenset({"utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"})
 # WHATWG encoding rules: browsers read these labels as windows-1252 (a superset).
 _SUPERSEDED = {"iso8859-1": "cp1252", "ascii": "cp1252"}
@@ -151,7 +154,10 @@ def _xml_rules(media: str, head: str) -> bool:
     """XML and JSON media types, and feeds served as HTML, text or nothing in particular."""
     if media.endswith(("/xml", "+xml", "/json", "+json")) and media != "application/xhtml+xml":
         return True
-    start = head.lstrip().lower()
+    start = head.lstrip()
+    if not start.startswith("<"):
+        return False
+    start = start[:512].lower()
     if _root(start).startswith(_FEED_ROOTS):
         return True
     return (media not in _HTML_TYPES and start.startswith("<?xml")
@@ -221,10 +227,9 @@ def _wide_family(raw: bytes) -> str | None:
     first = raw[:4]
     if len(first) < 4:
         return None
-    zeros = (first[0] == 0, first[1] == 0, first[2] == 0, first[3] == 0)
-    return {(True, True, True, False): "utf-32-be", (False, True, True, True): "utf-32-le",
-            (True, False, True, False): "utf-16-be",
-            (False, True, False, True): "utf-16-le"}.get(zeros)
+    if 0 not in first:
+        return None
+    return _ZERO_PATTERNS.get((first[0] == 0, first[1] == 0, first[2] == 0, first[3] == 0))
 
 
 def _head(raw: bytes, bom: str | None, wide: str | None) -> str:
