@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 
 from syndicator.config import Config, SourceConfig
 from syndicator.errors import SyndicatorError
-from syndicator.extract import extract_article, extract_listing, parse_feed, parse_sitemap
+from syndicator.extract import extract_article, extract_listing, parse_sitemap
+from syndicator.extract.feed import read_feed
 from syndicator.fetch import Fetcher
 from syndicator.model import Article, NotModified
 from syndicator.normalise import (
@@ -56,9 +57,14 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
     assert not isinstance(page, NotModified)  # no validators were sent
     echo(f"  HTTP {page.status}, {len(page.raw or page.text.encode())} bytes, "
          f"charset {page.encoding}, final URL {page.final_url}")
+    skipped = ""
     if source.type == "feed":
-        found = list(parse_feed(page))
-        next_url = None
+        read = read_feed(page)
+        found, next_url = list(read.articles), None
+        skipped = ", ".join(f"{count} {'entry' if count == 1 else 'entries'} skipped: {reason}"
+                            for reason, count in read.skipped.items())
+        if skipped:
+            echo(f"WARNING: {skipped} (no http link, http id, permalink guid or enclosure)")
     elif source.type == "sitemap":
         sitemap = parse_sitemap(page)
         if sitemap.sitemaps:
@@ -74,6 +80,9 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
         found, next_url = list(listing.articles), listing.next_url
     echo(f"  {len(found)} item(s) on the first page" + (f"; next page: {next_url}" if next_url
                                                           else "; no next page"))
+    if not found and skipped:
+        echo("WARNING: no items: the feed has entries, but none can be linked to")
+        return False
     if not found:
         echo(f"WARNING: no items: list.item {source.list.item if source.list else ''!r} "
              "matched nothing (or the page is rendered by JavaScript)")

@@ -22,6 +22,7 @@ BACKOFF_CAP_SECONDS = 3600.0   # never wait longer than this between attempts ..
 BACKOFF_CAP_FACTOR = 8         # ... nor longer than this many schedule intervals
 STALE_FACTOR = 3               # a source not polled for 3 intervals is stale
 _REQUIRED = ("link", "title", "date")
+_SKIPPED = "skipped: "        # runlog.SKIPPED: missing_fields keys of entries not made items
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Health:
     broken: bool
     reason: str | None = None
     consecutive_failures: int = 0
+    # Not broken, but worth a look: entries the source yields that did not become items.
+    warning: str | None = None
 
 
 def consecutive_failures(history: Sequence[RunResult]) -> int:
@@ -66,6 +69,7 @@ def assess(history: Sequence[RunResult], *, threshold: int = DEFAULT_THRESHOLD) 
         why = last.errors[0] if last.errors else "no error recorded"
         return Health(True, f"{failures} consecutive failed runs; last error: {why}", failures)
     fetched = [run for run in history if _fetched_listing(run)]
+    warning = skipped_warning(fetched[0]) if fetched else None
     if fetched:
         latest = fetched[0]
         if latest.items_seen == 0:
@@ -81,7 +85,23 @@ def assess(history: Sequence[RunResult], *, threshold: int = DEFAULT_THRESHOLD) 
                 return Health(True, f"{lacking} of {latest.items_seen} items lack a link, "
                                     f"title or date ({fields}); did the page layout change?",
                               failures)
-    return Health(False, None, failures)
+    return Health(False, None, failures, warning)
+
+
+def skipped_warning(run: RunResult) -> str | None:
+    """What a run's skipped entries say: "3 of 10 entries skipped: no link", or, when
+    none was stored, that the source yields entries but stores none, and why. None when
+    nothing was skipped. A feed whose entries all lack an http link is such a source: its
+    layout did not change, so it is a warning, not "broken"."""
+    skipped = {key[len(_SKIPPED):]: count for key, count in run.missing_fields.items()
+               if key.startswith(_SKIPPED) and count}
+    if not skipped:
+        return None
+    total = sum(skipped.values())
+    reasons = ", ".join(f"{reason}: {count}" for reason, count in skipped.items())
+    if total >= run.items_seen and not run.new and not run.updated:
+        return f"yields {total} entries but stores none: all skipped ({reasons})"
+    return f"{total} of {run.items_seen} entries skipped ({reasons})"
 
 
 # --- backoff ---------------------------------------------------------------------------------

@@ -76,6 +76,10 @@ class Article:
     categories: tuple[str, ...] = ()
     canonical: str | None = None          # <link rel=canonical> / og:url, absolute
     language: str | None = None
+    # What tells this story from others at the same URL, when the URL alone does not (set
+    # by extract/entries.py): "#fragment" or the feed's guid, kept in the item's URL as its
+    # fragment.
+    identity: str | None = None
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,16 @@ def _idna(host: str) -> str:
         return quote(host, safe=_PATH)
 
 
+def identity_key(canonical: str, identity: str | None) -> tuple[str, str]:
+    """The item URL and the key its id is made from, for a story whose URL alone does not
+    tell it from others of its source (Article.identity): the "#fragment", or the feed's
+    guid as one (a URL is one item in the store; the link still leads to the page).
+    Without an identity both are the canonical URL."""
+    if identity:
+        canonical = f"{canonical}#{identity.removeprefix('#')}"
+    return canonical, canonical
+
+
 def item_id(canonical: str) -> str:
     """A stable id derived from the canonical URL only (an edited title stays one item)."""
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
@@ -226,13 +236,14 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
         url = canonical_url(article.url, canonical=article.canonical)
     except ValueError:
         return None
+    url, key = identity_key(url, article.identity)
     language = _optional_text(article.language) or _optional_text(ctx.language)
     date_language = ctx.language or article.language
     published, precision = _published(article, ctx, date_language)
     content = sanitize_content(article.content or "", base_url=url)
     image = absolute_http_url(url, article.image) if article.image else None
     item = Item(
-        id=item_id(url),
+        id=item_id(key),
         source_id=ctx.source_id,
         url=uri(url),
         title=title,

@@ -44,7 +44,7 @@ from syndicator.normalise import (
     order_undated,
 )
 from syndicator.push.outbox import outbox_hook
-from syndicator.runlog import Progress, RunLog, card_key, no_progress, url_state
+from syndicator.runlog import Progress, RunLog, article_key, card_key, no_progress, url_state
 
 log = logging.getLogger(__name__)
 
@@ -228,11 +228,13 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLo
     progress("page", source.url)
     run.policy.add(answer.final_url)
     # Imported here: feedparser (~30 modules) only for feed sources.
-    from syndicator.extract.feed import parse_feed
+    from syndicator.extract.feed import read_feed
 
+    read = read_feed(answer)
+    run.skip(read.skipped)
     cards: dict[str, Article] = {}
-    for card in parse_feed(answer):
-        cards.setdefault(card_key(card.url), card)
+    for card in read.articles:
+        cards.setdefault(article_key(card), card)
     return list(cards.values()), [state]
 
 

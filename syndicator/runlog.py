@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from syndicator.config import SourceConfig
 from syndicator.fetchpolicy import OriginPolicy
-from syndicator.model import RunResult, UrlState
-from syndicator.normalise import canonical_url, uri
+from syndicator.model import Article, RunResult, UrlState
+from syndicator.normalise import canonical_url, identity_key, uri
 
 # Run messages log under the pipeline's name, as they did when they were written there.
 log = logging.getLogger("syndicator.pipeline")
@@ -41,6 +41,16 @@ class RunLog:
     items_seen: int = 0
     errors: list[str] | None = None
     warnings: list[str] | None = None
+    skipped: dict[str, int] | None = None      # entries not made items, by reason
+
+    def skip(self, counts: Mapping[str, int]) -> None:
+        """Record entries of the source that could not become items ("no link"): a warning
+        per reason, and `skipped: <reason>` in the run's missing_fields (health.py)."""
+        for reason, count in counts.items():
+            if count:
+                self.skipped = {**(self.skipped or {}),
+                                reason: (self.skipped or {}).get(reason, 0) + count}
+                self.warn(f"{count} {'entry' if count == 1 else 'entries'} skipped: {reason}")
 
     def error(self, message: str) -> None:
         self.errors = [*(self.errors or []), message]
@@ -62,11 +72,17 @@ class RunLog:
 
     def result(self, finished: datetime, *, ok: bool, new: int = 0, updated: int = 0,
                missing: dict[str, int] | None = None) -> RunResult:
+        """The run as recorded; skipped entries count as seen (the source did yield them)
+        and appear in missing_fields as `skipped: <reason>`."""
+        skipped = self.skipped or {}
         return RunResult(
             source_id=self.source.id, started=self.started, finished=finished, ok=ok,
-            pages=self.pages, not_modified=self.not_modified, items_seen=self.items_seen,
+            pages=self.pages, not_modified=self.not_modified,
+            items_seen=self.items_seen + sum(skipped.values()),
             new=new, updated=updated, errors=tuple(self.errors or ()),
-            warnings=tuple(self.warnings or ()), missing_fields=missing or {},
+            warnings=tuple(self.warnings or ()),
+            missing_fields={**(missing or {}),
+                            **{f"{SKIPPED}{reason}": n for reason, n in skipped.items()}},
         )
 
 
@@ -75,6 +91,17 @@ def url_state(url: str, etag: str | None, last_modified: str | None, listing_has
            now: datetime) -> UrlState:
     return UrlState(url=url, etag=etag, last_modified=last_modified,
                     listing_hash=listing_hash, fetched_at=now)
+
+
+SKIPPED = "skipped: "              # prefix of the missing_fields keys of skipped entries
+
+
+def article_key(card: Article) -> str:
+    """card_key, with the card's identity when its URL alone does not tell it apart."""
+    try:
+        return identity_key(canonical_url(card.url), card.identity)[1]
+    except ValueError:
+        return card.url
 
 
 def card_key(url: str) -> str:

@@ -62,6 +62,7 @@ class SourceStatus:
     stale: bool
     items: int                           # stored items linked to the source
     backoff_until: datetime | None
+    warning: str | None = None           # health.skipped_warning of the last run, if any
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,7 @@ class ServiceStatus:
             stale=stale,
             items=self._store.count_items([source.id]),
             backoff_until=backoff,
+            warning=assessed.warning,
         )
 
     def _feed(self, feed_id: str) -> FeedStatus:
@@ -342,6 +344,7 @@ def _source_json(s: SourceStatus) -> dict[str, Any]:
         "stale": s.stale,
         "items": s.items,
         "backoff_until": _iso(s.backoff_until),
+        "warning": s.warning,
     }
 
 
@@ -358,6 +361,7 @@ def _source_from(data: Mapping[str, Any]) -> SourceStatus:
         stale=bool(data.get("stale")),
         items=int(data.get("items", 0)),
         backoff_until=_parse(data.get("backoff_until")),
+        warning=data.get("warning"),
     )
 
 

@@ -25,11 +25,12 @@ import feedparser
 from syndicator.dates import has_full_year
 from syndicator.decode import xml_utf8
 from syndicator.errors import ExtractError, UnsafeDocument
+from syndicator.extract.entries import FeedRead, collect
 from syndicator.extract.html import absolute_url
 from syndicator.model import Article, Page
 from syndicator.sanitise import tiny_file, tiny_length
 
-__all__ = ["check_xml_safety", "parse_feed"]
+__all__ = ["FeedRead", "check_xml_safety", "parse_feed", "read_feed"]
 
 _ENTITY = b"<!entity"
 _HAS_TIME = re.compile(r"\d:\d")
@@ -39,6 +40,12 @@ _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECAS
 
 def parse_feed(page: Page) -> tuple[Article, ...]:
     """All entries of an RSS / RDF / Atom / JSON feed, as Articles with absolute URLs."""
+    return read_feed(page).articles
+
+
+def read_feed(page: Page) -> FeedRead:
+    """The entries of a feed as Articles (see entries.py: titles derived where missing,
+    identity where the URL is not enough), and the entries skipped, by reason."""
     if _is_json(page):
         return _parse_json_feed(page)
     raw = xml_utf8(page.text)
@@ -54,12 +61,8 @@ def parse_feed(page: Page) -> tuple[Article, ...]:
         raise ExtractError(f"not a feed: {_one_line(problem)}", url=page.final_url)
     feed_language = _language(_str((parsed.get("feed") or {}).get("language")))
     base = page.final_url
-    articles: list[Article] = []
-    for entry in entries:
-        article = _entry_article(entry, base, feed_language)
-        if article is not None:
-            articles.append(article)
-    return tuple(articles)
+    return collect((_entry_article(entry, base, feed_language), _str(entry.get("id")))
+                   for entry in entries)
 
 
 # --- safety ----------------------------------------------------------------------------------
@@ -129,7 +132,15 @@ def _entry_url(entry: Mapping[str, Any], base: str) -> str | None:
             if url:
                 return url
     entry_id = _str(entry.get("id")) or ""
-    return entry_id if re.match(r"^https?://", entry_id, re.IGNORECASE) else None
+    if re.match(r"^https?://", entry_id, re.IGNORECASE):
+        return entry_id
+    # A podcast-style entry: its enclosure is what it links to.
+    for link in [*(entry.get("links") or ()), *(entry.get("enclosures") or ())]:
+        if isinstance(link, Mapping) and link.get("rel", "enclosure") == "enclosure":
+            url = absolute_url(base, _str(link.get("href")) or _str(link.get("url")))
+            if url:
+                return url
+    return None
 
 
 def _updated(entry: Mapping[str, Any]) -> str | None:
@@ -224,7 +235,7 @@ def _is_json(page: Page) -> bool:
     return page.text.lstrip("\ufeff \t\r\n")[:1] == "{"
 
 
-def _parse_json_feed(page: Page) -> tuple[Article, ...]:
+def _parse_json_feed(page: Page) -> FeedRead:
     try:
         data = json.loads(page.text.lstrip("\ufeff"))
     except (ValueError, RecursionError) as exc:
@@ -239,9 +250,8 @@ def _parse_json_feed(page: Page) -> tuple[Article, ...]:
     base = absolute_url(page.final_url, base) or page.final_url
     feed_language = _language(_str(data.get("language")))
     feed_authors = _json_authors(data)
-    articles = (_json_item(item, base, feed_language, feed_authors)
-                for item in items if isinstance(item, dict))
-    return tuple(a for a in articles if a is not None)
+    return collect((_json_item(item, base, feed_language, feed_authors), _str(item.get("id")))
+                   for item in items if isinstance(item, dict))
 
 
 def _json_item(item: Mapping[str, Any], base: str, feed_language: str | None,
@@ -250,6 +260,9 @@ def _json_item(item: Mapping[str, Any], base: str, feed_language: str | None,
     if url is None:
         item_id = _str(item.get("id")) or ""
         url = item_id if re.match(r"^https?://", item_id, re.IGNORECASE) else None
+    for other in (item.get("external_url"), *(a.get("url") for a in item.get("attachments")
+                                              or () if isinstance(a, dict))):
+        url = url or absolute_url(base, _str(other))
     if url is None:
         return None
     text = _str(item.get("content_text"))

@@ -109,6 +109,7 @@ def _source_row(source: SourceStatus) -> dict[str, Any]:
         "next_run": _when(source.next_run),
         "broken": source.broken,
         "broken_reason": source.broken_reason,
+        "warning": source.warning,
         "stale": source.stale,
         "failures": source.consecutive_failures,
         "count": source.items,
