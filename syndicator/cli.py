@@ -17,40 +17,11 @@ from typing import Any
 
 import click
 
-from syndicator import __version__
+from syndicator import __version__, cli_push, cli_service
 from syndicator.app import App, make_app
-from syndicator.config import Config, load_config, resolve_config_path
-from syndicator.errors import ConfigError, SyndicatorError
+from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
+from syndicator.config import load_config, resolve_config_path
 from syndicator.model import RunResult
-
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-class _State:
-    def __init__(self, config_path: str | None, verbose: int) -> None:
-        self.config_path = config_path
-        self.verbose = verbose
-
-    def config(self) -> Config:
-        return load_config(resolve_config_path(self.config_path))
-
-
-def _fail_config(exc: ConfigError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """Turn our errors into one clear line and an exit code; never a traceback."""
-    try:
-        yield
-    except ConfigError as exc:
-        _fail_config(exc)
-    except SyndicatorError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
 
 
 def _setup_logging(verbose: int) -> None:
@@ -69,16 +40,16 @@ def _setup_logging(verbose: int) -> None:
 def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Syndicator: scrape or ingest news sites and publish RSS, Atom and JSON feeds."""
     _setup_logging(verbose)
-    ctx.obj = _State(config_path, verbose)
+    ctx.obj = CliState(config_path, verbose)
 
 
 # --- validate --------------------------------------------------------------------------------
 
 @cli.command()
 @click.pass_obj
-def validate(state: _State) -> None:
+def validate(state: CliState) -> None:
     """Check the config file; exit 2 naming the key path and line of the first problem."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         path = resolve_config_path(state.config_path)
         click.echo(f"{path}: OK: {len(config.sources)} source(s), {len(config.feeds)} feed(s)")
@@ -100,14 +71,14 @@ def validate(state: _State) -> None:
                    "resuming where an earlier walk stopped.")
 @click.option("--restart", is_flag=True, help="With --backfill: start again at page 1.")
 @click.pass_obj
-def fetch(state: _State, source_ids: tuple[str, ...], max_pages: int | None,
+def fetch(state: CliState, source_ids: tuple[str, ...], max_pages: int | None,
           progress: bool | None, backfill: bool, restart: bool) -> None:
     """Scrape or ingest sources and store their items (all enabled sources by default)."""
     if backfill or restart:
         _fetch_backfill(state, source_ids, max_pages=max_pages, restart=restart,
                         backfill=backfill, progress=progress)
         return
-    with _errors():
+    with reported_errors():
         config = state.config()
         sources = [config.source(sid) for sid in source_ids] if source_ids else [
             s for s in config.sources if s.enabled]
@@ -179,7 +150,7 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
-def _fetch_backfill(state: _State, source_ids: tuple[str, ...], *, max_pages: int | None,
+def _fetch_backfill(state: CliState, source_ids: tuple[str, ...], *, max_pages: int | None,
                     restart: bool, backfill: bool, progress: bool | None) -> None:
     """`fetch --backfill SOURCE_ID`: the whole history of one source (see backfill.py)."""
     import signal
@@ -193,7 +164,7 @@ def _fetch_backfill(state: _State, source_ids: tuple[str, ...], *, max_pages: in
     if len(source_ids) != 1 or max_pages is not None:
         raise click.UsageError("--backfill takes exactly one SOURCE_ID (and no --max-pages: "
                                "the bound is the source's list.backfill_pages)")
-    with _errors():
+    with reported_errors():
         config = state.config()
         source = config.source(source_ids[0])
         stop = threading.Event()
@@ -242,9 +213,9 @@ def _backfill_bar(source_id: str, enabled: bool) -> Iterator[Callable[[int, int,
 @click.option("--feed", "feed_ids", multiple=True, metavar="FEED_ID",
               help="Build only this feed (repeatable).")
 @click.pass_obj
-def build(state: _State, feed_ids: tuple[str, ...]) -> None:
+def build(state: CliState, feed_ids: tuple[str, ...]) -> None:
     """Write every feed (RSS, Atom, JSON Feed), index.html and feeds.opml to output_dir."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         known = {f.id for f in config.feeds}
         for feed_id in feed_ids:
@@ -276,11 +247,11 @@ def build_and_report(app: App, *, only: Sequence[str] | None = None,
 @click.option("--cards", type=click.IntRange(min=1), default=3, show_default=True,
               help="How many listing cards to print.")
 @click.pass_obj
-def check(state: _State, source_id: str, cards: int) -> None:
+def check(state: CliState, source_id: str, cards: int) -> None:
     """Dry run: fetch one listing page and one article, print every field; writes nothing."""
     from syndicator.check import check_source
 
-    with _errors():
+    with reported_errors():
         config = state.config()
         source = config.source(source_id)
         from syndicator.fetch import Fetcher
@@ -304,7 +275,7 @@ def demo(output: Path | None) -> None:
     from syndicator.demo import demo_config_path, demo_site_root
     from syndicator.demo.server import SiteServer
 
-    with _errors():
+    with reported_errors():
         folder = output or Path(tempfile.mkdtemp(prefix="syndicator-demo-"))
         folder.mkdir(parents=True, exist_ok=True)
         with SiteServer(demo_site_root()) as site:
@@ -324,27 +295,12 @@ def demo(output: Path | None) -> None:
             sys.exit(EXIT_FAILED)
 
 
-def _register_service_commands() -> None:
-    """run, serve, status live in cli_service (imported here: it imports this module)."""
-    from syndicator.cli_service import run, serve, status
-
-    cli.add_command(run)
-    cli.add_command(serve)
-    cli.add_command(status)
-
-
-_register_service_commands()
-
-
-def _register_push_commands() -> None:
-    """push and subscribers live in cli_push (imported here: it imports this module)."""
-    from syndicator.cli_push import push_command, subscribers_group
-
-    cli.add_command(push_command)
-    cli.add_command(subscribers_group)
-
-
-_register_push_commands()
+# The commands of the service and of push live in their own modules.
+cli.add_command(cli_service.run)
+cli.add_command(cli_service.serve)
+cli.add_command(cli_service.status)
+cli.add_command(cli_push.push_command)
+cli.add_command(cli_push.subscribers_group)
 
 
 def main() -> None:

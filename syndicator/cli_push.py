@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from syndicator.app import make_app
-from syndicator.cli import EXIT_FAILED, _errors, _State
+from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ConfigError
 from syndicator.push.dispatch import (
@@ -47,11 +47,11 @@ def _report_line(report: TargetReport) -> str:
 @click.option("--status", "show_status", is_flag=True,
               help="Per target: queued, sent, failed, unknown, dead, paused and why.")
 @click.pass_obj
-def push_command(state: _State, target_id: str | None, dry_run: bool, limit: int,
+def push_command(state: CliState, target_id: str | None, dry_run: bool, limit: int,
                  resume: bool, show_status: bool) -> None:
     """Send due push deliveries now (all targets, or TARGET_ID; a digest target sends its
     digest)."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         if (dry_run or resume) and not target_id:
             raise click.UsageError("--dry-run and --resume need a TARGET_ID")
@@ -127,9 +127,9 @@ def subscribers_group() -> None:
 @click.argument("emails", nargs=-1, required=True)
 @_target_option
 @click.pass_obj
-def add_command(state: _State, emails: tuple[str, ...], target: str | None) -> None:
+def add_command(state: CliState, emails: tuple[str, ...], target: str | None) -> None:
     """Add addresses, confirmed."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
         with make_app(config) as app:
@@ -149,9 +149,9 @@ def _added_report(target_id: str, added: list[str], invalid: list[AddressInvalid
 @click.argument("emails", nargs=-1, required=True)
 @_target_option
 @click.pass_obj
-def remove_command(state: _State, emails: tuple[str, ...], target: str | None) -> None:
+def remove_command(state: CliState, emails: tuple[str, ...], target: str | None) -> None:
     """Remove addresses (their queued mails are not sent)."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
         missing = []
@@ -170,9 +170,9 @@ def remove_command(state: _State, emails: tuple[str, ...], target: str | None) -
 @click.option("--status", type=click.Choice(["pending", "confirmed", "unsubscribed",
                                              "bounced"]), default=None)
 @click.pass_obj
-def list_command(state: _State, target: str | None, status: str | None) -> None:
+def list_command(state: CliState, target: str | None, status: str | None) -> None:
     """List subscribers: address, status, since."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
         with make_app(config) as app:
@@ -186,9 +186,9 @@ def list_command(state: _State, target: str | None, status: str | None) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @_target_option
 @click.pass_obj
-def import_command(state: _State, file: Path, target: str | None) -> None:
+def import_command(state: CliState, file: Path, target: str | None) -> None:
     """Add the addresses of a CSV file (an `email` column, or the first column), confirmed."""
-    with _errors():
+    with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
         addresses = read_csv(file)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from syndicator.cli import _errors, _State
+from syndicator.cli_common import CliState, reported_errors
 from syndicator.config import Config
 from syndicator.status import StatusReport
 
@@ -21,7 +21,7 @@ STATUS_TIMEOUT = 2.0   # seconds to wait for a live `run` to answer /status.json
 
 @click.command()
 @click.pass_obj
-def run(state: _State) -> None:
+def run(state: CliState) -> None:
     """Poll every enabled source on its schedule and serve the feeds over HTTP.
 
     Feeds that include a source are rebuilt as soon as a run stores new or changed items.
@@ -29,7 +29,7 @@ def run(state: _State) -> None:
     """
     from syndicator.service import run_service
 
-    with _errors():
+    with reported_errors():
         config = state.config()
         code = run_service(config, echo=lambda line: click.echo(line, err=True))
     sys.exit(code)
@@ -37,7 +37,7 @@ def run(state: _State) -> None:
 
 @click.command()
 @click.pass_obj
-def serve(state: _State) -> None:
+def serve(state: CliState) -> None:
     """Serve the feeds in output_dir and the status over HTTP, without polling anything.
 
     Feed files rewritten by another process (`syndicator build`) are picked up within
@@ -45,7 +45,7 @@ def serve(state: _State) -> None:
     """
     from syndicator.service import serve_only
 
-    with _errors():
+    with reported_errors():
         config = state.config()
         code = serve_only(config, echo=lambda line: click.echo(line, err=True))
     sys.exit(code)
@@ -54,13 +54,13 @@ def serve(state: _State) -> None:
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 @click.pass_obj
-def status(state: _State, as_json: bool) -> None:
+def status(state: CliState, as_json: bool) -> None:
     """Show every source's last run, health and next run, and every feed's size.
 
     Asks a live `syndicator run` at server.host:server.port first (it knows the next runs);
     otherwise reads the store (next runs shown as "-").
     """
-    with _errors():
+    with reported_errors():
         config = state.config()
         url = status_url(config)
         report = fetch_live_status(url) if url else None

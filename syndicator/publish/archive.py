@@ -169,11 +169,6 @@ def _link_digest_entry(link: FeedLink) -> tuple[str, str, str, str]:
             _key_rfc3339(link.updated))
 
 
-def _item_digest_entry(item: Item) -> tuple[str, str, str, str]:
-    return (item.id, item.content_hash, common.rfc3339(item.published),
-            common.rfc3339(item.updated))
-
-
 # --- URLs and links --------------------------------------------------------------------------
 
 def current_links(site: SiteConfig, feed: FeedConfig, pages: int, ext: str, *,

@@ -86,10 +86,6 @@ def head_fields(feed: FeedConfig, site: SiteConfig, language: str | None,
     return document
 
 
-def item_fields(item: Item) -> dict[str, Any]:
-    return fields_of(item, **_shown(item))
-
-
 def fields_of(item: Item, *, title: str, summary: str, content: str, author: str | None,
               tags: list[str], published: str, updated: str) -> dict[str, Any]:
     """The item object from already cleaned text and formatted dates (fragments.py shares

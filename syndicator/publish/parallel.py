@@ -44,12 +44,11 @@ from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 from syndicator.errors import PublishError
 from syndicator.publish.pagewriter import PageWriter
 
-if TYPE_CHECKING:   # archive.py imports this module; a worker imports only what it uses
+if TYPE_CHECKING:   # types only: a worker process imports only what it uses
     from collections.abc import Iterator
 
     from syndicator.config import Config, FeedConfig
     from syndicator.model import Item
-    from syndicator.publish.archive import ArchiveSource
     from syndicator.publish.pagerender import ItemReader, Key, PageJob
     from syndicator.store.reader import FeedLink
 
@@ -446,7 +445,7 @@ class _Lent(_Worker):
         self.peak_rss_mb = 0.0
 
 
-def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ArchiveSource,
+def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ItemReader,
            writer: PageWriter, now: datetime, known: Mapping[str, Item],
            prestarted: Prestarted, lender: Lender | None = None
            ) -> tuple[list[Page], list[Path], list[Path]]:
