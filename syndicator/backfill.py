@@ -24,8 +24,8 @@ from typing import Literal
 from syndicator.app import App
 from syndicator.config import SourceConfig
 from syndicator.errors import ConfigError
+from syndicator.model import BackfillState
 from syndicator.pipeline import run_listing_page
-from syndicator.store.store import BackfillState
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -106,15 +107,6 @@ class Item:
 
 
 @dataclass(frozen=True)
-class StoredItem:
-    """An item as the store holds it, with bookkeeping the pipeline does not set."""
-
-    item: Item
-    first_seen: datetime
-    last_seen: datetime
-
-
-@dataclass(frozen=True)
 class UpsertResult:
     """Which items an upsert created and which it changed."""
 
@@ -187,3 +179,102 @@ class Delivery:
     updated: datetime | None = None
     claimed_at: datetime | None = None
     claim: str | None = None
+
+
+# -- push: what the outbox decision reads and decides, target and address state ---------------
+
+@dataclass(frozen=True)
+class OutboxView:
+    """What the outbox decision sees, read inside the transaction that stores the items."""
+
+    source_id: str
+    now: datetime
+    new: tuple[Item, ...]
+    updated: tuple[Item, ...]
+    history: tuple[Item, ...] = ()        # newest items of the source stored before this run
+    primed: frozenset[str] = frozenset()  # targets that had already seen the source
+    subscribers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # confirmed
+
+
+@dataclass(frozen=True)
+class OutboxPlan:
+    """The outbox decision: rows to add, sent messages to edit, targets now primed."""
+
+    deliveries: tuple[Delivery, ...] = ()
+    edits: tuple[tuple[str, str], ...] = ()   # (item id, target id): edit the sent messages
+    primed: tuple[str, ...] = ()              # target ids that have now seen the source
+
+
+@dataclass(frozen=True)
+class OutboxHook:
+    """Passed to `Store.save_run`: which push state to read, and the (pure) decision on it."""
+
+    targets: tuple[str, ...]                  # push target ids this source feeds
+    subscriber_targets: tuple[str, ...]       # email targets whose confirmed addresses to read
+    history: int                              # how many stored items backfill may need
+    decide: Callable[[OutboxView], OutboxPlan]
+
+
+@dataclass(frozen=True)
+class PushTargetState:
+    """What the database remembers of one push target."""
+
+    target_id: str
+    first_seen: datetime
+    chat_id: str | None = None            # a Telegram chat the target migrated to
+    paused: bool = False
+    paused_reason: str | None = None
+    paused_at: datetime | None = None
+    hold_until: datetime | None = None    # 429: nothing goes to this chat before then
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One address of an email target."""
+
+    target_id: str
+    email: str
+    status: str                           # pending | confirmed | unsubscribed | bounced
+    created: datetime
+    updated: datetime
+    confirmed_at: datetime | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Signup:
+    """One request of a subscribe form, queued for the push job (table `signups`)."""
+
+    id: int
+    target_id: str
+    email: str
+    state: str
+    attempts: int
+    created: datetime
+
+
+# -- backfill and archive planning --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BackfillState:
+    """Progress of `syndicator fetch --backfill` for one source (table backfill_state)."""
+
+    source_id: str
+    next_url: str | None      # the listing page to fetch next; None once the walk ended
+    pages_done: int
+    started: datetime
+    updated: datetime
+    finished: datetime | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One item of a feed's history, without its content (for archive planning)."""
+
+    id: str
+    entered: datetime         # when the item first appeared in one of the feed's sources
+    published: datetime
+    updated: datetime
+    content_hash: str
+    title: str
+    summary: str

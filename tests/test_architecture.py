@@ -24,7 +24,6 @@ KNOWN_LONG = frozenset({
     "syndicator.publish.archive",
     "syndicator.publish.parallel",
     "syndicator.service",
-    "syndicator.store.store",
 })
 
 # Import cycles today (each as its sorted modules), to be broken.

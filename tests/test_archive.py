@@ -16,11 +16,10 @@ import feedparser
 import pytest
 
 from syndicator.config import Config, FeedConfig, SiteConfig, SourceConfig, WebSubConfig
-from syndicator.model import Item, RunResult
+from syndicator.model import HistoryEntry, Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.publish.archive import plan_archive
 from syndicator.store import Store
-from syndicator.store.store import HistoryEntry
 from tests.test_store import _postgres_database
 
 BASE = "https://feeds.example.org/"

@@ -20,9 +20,9 @@ from syndicator.backfill import backfill, summary_line
 from syndicator.cli import run_sources
 from syndicator.config import Config, FetchSettings, SourceConfig
 from syndicator.errors import ConfigError
+from syndicator.model import BackfillState
 from syndicator.pipeline import run_listing_page
 from syndicator.store import Store
-from syndicator.store.store import BackfillState
 from tests.conftest import Site
 from tests.test_store import _postgres_database
 

@@ -17,10 +17,9 @@ from push_support import copy_demo_site, fetch, publish, telegram, with_targets
 from syndicator.app import App, make_app
 from syndicator.demo import demo_config_path
 from syndicator.errors import StoreError
-from syndicator.model import Delivery, Item, RunResult
+from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView, RunResult
 from syndicator.push import push_status
 from syndicator.store import Store
-from syndicator.store.store import OutboxHook, OutboxPlan, OutboxView
 
 API = "http://127.0.0.1:9"   # never called in these tests
 

@@ -26,7 +26,7 @@ from syndicator.app import App, make_app
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.push import dispatch_due, push_status, resume_target
 from syndicator.push.telegram import TelegramClient
-from syndicator.store.store import Store
+from syndicator.store import Store
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 UNUSED = "http://127.0.0.1:9"

@@ -29,9 +29,9 @@ from sqlalchemy import create_engine, inspect, make_url, select, text
 from syndicator.errors import StoreError
 from syndicator.model import Item, RunResult, UrlState
 from syndicator.store import Store, safe_url
+from syndicator.store.database import HEAD_REVISION
 from syndicator.store.reader import SqliteItems
 from syndicator.store.schema import items, metadata
-from syndicator.store.store import HEAD_REVISION
 
 # An existing database to connect to for CREATE/DROP DATABASE; overridable for other setups.
 PG_ADMIN_URL = os.environ.get("SYNDICATOR_TEST_POSTGRES_URL",
@@ -456,7 +456,7 @@ def test_sqlite_uses_wal_and_connection_pragmas(tmp_path: Path) -> None:
 
 def test_a_database_locked_by_another_writer_is_a_store_error(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from syndicator.store import store as store_module
+    from syndicator.store import database as store_module
 
     # Wait 50 ms for the lock, not the 5 s a service waits.
     monkeypatch.setattr(store_module, "_SQLITE_PRAGMAS", tuple(

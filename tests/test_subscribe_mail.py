@@ -18,10 +18,9 @@ from syndicator.app import App, make_app
 from syndicator.cli import cli
 from syndicator.config import load_config
 from syndicator.errors import AddressInvalid
-from syndicator.model import Delivery, Item, RunResult
+from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView, RunResult
 from syndicator.push import dispatch_due, push_status
 from syndicator.push.addresses import parse_address
-from syndicator.store.store import OutboxHook, OutboxPlan, OutboxView
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

@@ -24,14 +24,13 @@ from datetime import datetime, timedelta
 from syndicator.app import App
 from syndicator.config import Config, EmailTarget, PushTarget, Schedule, TelegramTarget
 from syndicator.errors import ConfigError
-from syndicator.model import Delivery, Item
+from syndicator.model import Delivery, Item, PushTargetState
 from syndicator.push.email_job import EmailJob
 from syndicator.push.job import BATCH, Job, TargetReport
 from syndicator.push.pacing import PER_CHAT, PER_CHAT_WINDOW, SlidingWindow, overall_window
 from syndicator.push.render import TelegramPost, telegram_post, without_photo
 from syndicator.push.subscribers import send_confirmations
 from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value, quick_retry_delay
-from syndicator.store.store import PushTargetState
 
 log = logging.getLogger(__name__)
 

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from syndicator.config import Config, EmailTarget, FeedConfig, PushTarget, TelegramTarget
-from syndicator.model import Delivery, Item
-from syndicator.store.store import OutboxHook, OutboxPlan, OutboxView
+from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView
 
 
 @dataclass(frozen=True)

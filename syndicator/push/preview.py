@@ -12,7 +12,7 @@ from syndicator.push.dispatch import find_target
 from syndicator.push.email import digest_message, item_message
 from syndicator.push.render import telegram_post
 from syndicator.push.subscribers import unsubscribe_url
-from syndicator.store.store import CLAIMABLE
+from syndicator.store.push import CLAIMABLE
 
 SAMPLE_ADDRESS = "subscriber@example.org"
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from syndicator.config import Config, EmailTarget, TelegramTarget
 from syndicator.push.telegram import chat_id_value
-from syndicator.store.store import Store
+from syndicator.store import Store
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,10 @@ from urllib.parse import quote
 from syndicator.app import App
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ConfigError
+from syndicator.model import Signup, Subscriber
 from syndicator.push.addresses import parse_address
 from syndicator.push.email import SmtpSession, confirmation_message, valid_address
-from syndicator.store.signups import Signup
-from syndicator.store.store import Store, Subscriber
+from syndicator.store import Store
 
 CONFIRM_DAYS = 7
 RESEND_AFTER = timedelta(minutes=10)

@@ -9,37 +9,21 @@ deliveries), decides whether a confirmation mail is due, sends it and records th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select
+from sqlalchemy import Row, func, or_, select
 
+from syndicator.model import Signup
+from syndicator.store.database import Database
 from syndicator.store.schema import signups as t_signups
 
 CLAIMABLE = ("queued", "failed")
 FINAL = ("sent", "dead", "unknown", "skipped")
 
 
-@dataclass(frozen=True)
-class Signup:
-    id: int
-    target_id: str
-    email: str
-    state: str
-    attempts: int
-    created: datetime
-
-
-class SignupQueries:
-    """The queries of the sign-up queue; mixed into Store, which provides the transactions."""
-
-    def _read_tx(self, action: str) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def _write_tx(self, action: str) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
+class SignupQueries(Database):
+    """The queries of the sign-up queue (a part of Store)."""
 
     def queue_signup(self, target_id: str, email: str, now: datetime) -> None:
         """One sign-up through a form: one row, the same work for every address."""

@@ -1,0 +1,195 @@
+"""What a feed build reads (publish/archive.py): light rows of the items linked to a feed's
+sources, decoded without the SQLAlchemy column types. A build's worker process on an SQLite
+file reads items with reader.SqliteItems instead, which decodes the same columns with the
+same ItemDecoder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Row, Text, func, select, type_coerce
+
+from syndicator.model import Item
+from syndicator.store.database import Database, chunked_select
+from syndicator.store.items import linked_to
+from syndicator.store.reader import BUILD_COLUMNS, RAW_COLUMNS, FeedLink, ItemDecoder
+from syndicator.store.schema import item_sources as t_links
+from syndicator.store.schema import items as t_items
+from syndicator.store.schema import runs as t_runs
+
+
+class BuildReads(Database):
+    """The build's reads: links with the items' light fields, changes since a run, items."""
+
+    def build_mark(self) -> int:
+        """The newest run's id (0 before the first run).
+
+        Runs are numbered in commit order (every writer holds the write lock), and every item
+        or link a run writes carries the run's `finished` time as `last_seen`/`first_seen`; so
+        what changed after a mark is what runs numbered above it stored or saw."""
+        with self._read_tx("read the newest run") as conn:
+            return int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
+
+    def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
+                   first_id: str | None = None, below_id: str | None = None,
+                   batch: int = 2000) -> Iterator[FeedLink]:
+        """Every link of an item to one of the sources, with the item's light fields; the
+        links of one item are adjacent. `text` False leaves title and summary empty.
+        `first_id`, `below_id`: only the items with ids in [first_id, below_id) (a bound
+        left out: unbounded), so that two processes can read a history's halves.
+
+        A generator: its read transaction stays open until it is exhausted or closed."""
+        if not source_ids:
+            return
+        stmt = _feed_link_select(text).where(t_links.c.source_id.in_(list(source_ids)))
+        if first_id is not None:
+            stmt = stmt.where(t_links.c.item_id >= first_id)
+        if below_id is not None:
+            stmt = stmt.where(t_links.c.item_id < below_id)
+        with self._read_tx("read the feed links") as conn:
+            result = conn.execute(stmt.order_by(t_links.c.item_id))
+            while rows := result.fetchmany(batch):
+                yield from (_feed_link(row) for row in rows)
+
+    def link_split(self, source_ids: Sequence[str], share: float) -> str | None:
+        """The item id that splits the links to the sources (in item id order) after about
+        `share` of them: feed_links(below_id=it) and feed_links(first_id=it) read the two
+        parts, each item's links whole in one. None when there is nothing to split."""
+        if not source_ids:
+            return None
+        ids = list(source_ids)
+        with self._read_tx("split the feed links") as conn:
+            total = int(conn.execute(select(func.count()).select_from(t_links)
+                                     .where(t_links.c.source_id.in_(ids))).scalar() or 0)
+            if total < 2:
+                return None
+            split = conn.execute(select(t_links.c.item_id)
+                                 .where(t_links.c.source_id.in_(ids))
+                                 .order_by(t_links.c.item_id)
+                                 .limit(1).offset(min(total - 1, max(1, int(total * share)))))
+            found = split.scalar()
+        return None if found is None else str(found)
+
+    def link_counts(self) -> dict[str, int]:
+        """Links per source (an index range each): how large a feed's history is, roughly."""
+        stmt = (select(t_links.c.source_id, func.count())
+                .group_by(t_links.c.source_id))
+        with self._read_tx("count the links") as conn:
+            return {row[0]: int(row[1]) for row in conn.execute(stmt)}
+
+    def feed_links_changed(self, source_ids: Sequence[str],
+                           after: int) -> tuple[int, list[FeedLink]]:
+        """(newest run id, links) where links are those to the sources of every item that a
+        run numbered above `after` stored, edited or saw (grouped by item, as feed_links)."""
+        with self._read_tx("read the changed items") as conn:
+            mark = int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
+            since = conn.execute(select(func.min(t_runs.c.finished))
+                                 .where(t_runs.c.id > after)).scalar()
+            if since is None or not source_ids:
+                return mark, []
+            touched = select(t_items.c.id).where(t_items.c.last_seen >= since)
+            stmt = (_feed_link_select(True)
+                    .where(t_links.c.source_id.in_(list(source_ids)),
+                           t_links.c.item_id.in_(touched))
+                    .order_by(t_links.c.item_id))
+            return mark, [_feed_link(row) for row in conn.execute(stmt)]
+
+    def feed_links_entered(self, source_ids: Sequence[str], first: str,
+                           last: str) -> list[FeedLink]:
+        """Links to the sources of the items whose earliest link to them was made between the
+        time keys `first` and `last` (inclusive; FeedLink.first_seen values)."""
+        if not source_ids:
+            return []
+        wanted = list(source_ids)
+        entered = (select(t_links.c.item_id).where(t_links.c.source_id.in_(wanted))
+                   .group_by(t_links.c.item_id)
+                   .having(func.min(t_links.c.first_seen)
+                           .between(_key_time(first), _key_time(last))))
+        stmt = (_feed_link_select(True)
+                .where(t_links.c.source_id.in_(wanted), t_links.c.item_id.in_(entered))
+                .order_by(t_links.c.item_id))
+        with self._read_tx("read the feed links") as conn:
+            return [_feed_link(row) for row in conn.execute(stmt)]
+
+    def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]:
+        """Stored items by id, as items_by_id but without their source (left empty) and
+        decoded without the SQLAlchemy column types: archive pages read every item."""
+        columns: list[Any] = [t_items.c[name] for name in BUILD_COLUMNS]
+        columns += [type_coerce(t_items.c[name], Text).label(name) for name in RAW_COLUMNS]
+        with self._read_tx("read items") as conn:
+            rows = chunked_select(conn, lambda part: select(*columns).where(
+                t_items.c.id.in_(part)), ids)
+        decode = ItemDecoder()
+        return {row[0]: decode(row) for row in rows}
+
+    def latest_heads(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
+                     text: bool = True) -> list[ItemHead]:
+        """What `latest` orders and filters by, without the content: items linked to any of
+        the sources, newest first (published desc, id desc). `text` False leaves title and
+        summary empty."""
+        if not source_ids or limit <= 0:
+            return []
+        columns: list[Any] = [t_items.c.id,
+                              type_coerce(t_items.c.published, Text).label("published")]
+        if text:
+            columns += [t_items.c.title, t_items.c.summary]
+        stmt = (select(*columns).where(linked_to(source_ids))
+                .order_by(t_items.c.published.desc(), t_items.c.id.desc())
+                .limit(limit).offset(offset))
+        with self._read_tx("read the latest items") as conn:
+            return [ItemHead(id=row.id, published=_time_key(row.published),
+                             title=row.title if text else "", summary=row.summary if text else "")
+                    for row in conn.execute(stmt)]
+
+
+
+@dataclass(frozen=True, slots=True)
+class ItemHead:
+    """An item's id, publication time key and the text feed filters read."""
+
+    id: str
+    published: str
+    title: str
+    summary: str
+
+
+def _feed_link_select(text: bool) -> Any:
+    columns: list[Any] = [
+        t_links.c.item_id, t_links.c.source_id,
+        type_coerce(t_links.c.first_seen, Text).label("first_seen"),
+        type_coerce(t_items.c.published, Text).label("published"),
+        type_coerce(t_items.c.updated, Text).label("updated"),
+        t_items.c.content_hash]
+    if text:
+        columns += [t_items.c.title, t_items.c.summary]
+    return select(*columns).join(t_items, t_items.c.id == t_links.c.item_id)
+
+
+_NO_TEXT = ("", "")
+
+
+def _feed_link(row: Row[Any]) -> FeedLink:
+    # By position (the columns of _feed_link_select): name look-ups on a Row cost more than
+    # the rest of a link, and a full build reads every link of the history.
+    item_id, source_id, first_seen, published, updated, content_hash, *text = cast(
+        "tuple[Any, ...]", row)
+    if first_seen.__class__ is not str:     # PostgreSQL hands back datetimes
+        first_seen, published, updated = (_time_key(first_seen), _time_key(published),
+                                          _time_key(updated))
+    title, summary = text or _NO_TEXT
+    return FeedLink(item_id, source_id, first_seen, published, updated, content_hash, title,
+                    summary)
+
+
+def _time_key(value: str | datetime) -> str:
+    """SQLite hands back its stored text (already a time key); PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _key_time(key: str) -> datetime:
+    return datetime.fromisoformat(key).replace(tzinfo=UTC)

@@ -1,0 +1,252 @@
+"""The connection and transaction handling every part of the store shares: the Engine
+(SQLite or PostgreSQL), SQLite's BEGIN/WAL rules, PostgreSQL's advisory write lock, the
+schema migrations and the translation of database errors into StoreError.
+
+`Database` is the base of each domain's queries (items.py, urls.py, push.py, signups.py,
+builds.py); store.py composes them into `Store`. The only SQLAlchemy engine and Alembic user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, Row, create_engine, event, func, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
+from sqlalchemy.pool import StaticPool
+
+from syndicator.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+# The newest revision in migrations/versions (tests/test_store.py checks it against Alembic's
+# head): a store already there opens without importing Alembic (~10 MB of a build's memory).
+HEAD_REVISION = "0005"
+
+# Applied to every SQLite connection: WAL lets readers (web server) run beside the writer
+# (scheduler); busy_timeout makes a second writer wait instead of failing at once.
+_SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
+# Key in a pooled connection's `info` marking the transaction it begins as a writer
+# (_write_tx sets it, _sqlite_begin reads it).
+_WRITE_MARK = "syndicator_write"
+# PostgreSQL advisory lock serialising writers and migrations (an arbitrary constant: "SYND").
+_PG_LOCK_KEY = 0x53594E44
+# Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+def safe_url(url: str) -> str:
+    """The database URL as it may appear in messages and logs: password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "<unparseable database URL>"
+
+
+class Database:
+    """One database: its engine, transactions and schema. Each method of the domain parts
+    takes its own connection and transaction from here."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        """`migrate` False: the schema is known to be current (a build's worker process
+        reading what its parent opened), so no write transaction is taken."""
+        self._url = url
+        self._safe_url = safe_url(url)
+        self._password = _password_of(url)
+        with self._errors("open the database"):
+            self._engine = _make_engine(make_url(url))
+        self._dialect = self._engine.dialect.name
+        try:
+            if self._dialect not in ("sqlite", "postgresql"):
+                raise StoreError(f"{self._safe_url}: unsupported database {self._dialect!r}; "
+                                 "use sqlite:/// or postgresql+psycopg://")
+            if migrate and not self._at_head():
+                self._migrate()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @property
+    def engine(self) -> Engine:
+        """The underlying engine, for diagnostics and tests; not for queries elsewhere."""
+        return self._engine
+
+    def close(self) -> None:
+        """Close every pooled connection. The Store cannot be used afterwards."""
+        self._engine.dispose()
+
+    def _insert(self, table: Any) -> Any:
+        """The dialect's INSERT that supports ON CONFLICT (same API on both)."""
+        if self._dialect == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    def _at_head(self) -> bool:
+        """Whether the schema is at HEAD_REVISION, so that there is nothing to migrate."""
+        with self._read_tx("read the schema version") as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            versions = conn.execute(text("SELECT version_num FROM alembic_version")).all()
+        return [v for (v,) in versions] == [HEAD_REVISION]
+
+    def _migrate(self) -> None:
+        """Bring the schema to the newest revision, in one transaction (no-op when there)."""
+        # Imported here: a store opened at head or without migrating (an archive worker) is
+        # spared alembic's ~11 MB.
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+        from alembic.util import CommandError
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with self._write_tx("migrate the schema") as conn:
+            cfg.attributes["connection"] = conn
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as exc:
+                raise StoreError(f"{self._safe_url}: cannot migrate the schema: {exc}") from exc
+
+    def head_revision(self) -> str | None:
+        """The newest migration revision shipped with this code."""
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    @contextmanager
+    def _read_tx(self, action: str) -> Iterator[Connection]:
+        with self._errors(action), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _write_tx(self, action: str) -> Iterator[Connection]:
+        """A transaction that holds the write lock from its start.
+
+        Writers read before they write (which ids exist); taking the lock first keeps that
+        read true until commit: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
+        """
+        with self._errors(action), self._engine.connect() as conn:
+            # Read by _sqlite_begin, on the connection it is handed; taken off after, as the
+            # pooled connection outlives this transaction.
+            marks = conn.connection.info
+            marks[_WRITE_MARK] = True
+            try:
+                with conn.begin():
+                    if self._dialect == "postgresql":
+                        conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
+                    yield conn
+            finally:
+                marks.pop(_WRITE_MARK, None)
+
+    @contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        """Turn database errors into StoreError; leave programming errors loud."""
+        try:
+            yield
+        except StatementError as exc:
+            # A bind processor refusing a value (e.g. a naive datetime) is the caller's bug.
+            if not isinstance(exc, DBAPIError) and isinstance(exc.orig, TypeError | ValueError):
+                raise exc.orig from None
+            raise StoreError(self._message(action, exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StoreError(self._message(action, exc)) from exc
+
+    def _message(self, action: str, exc: SQLAlchemyError) -> str:
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if self._password:
+            detail = detail.replace(self._password, "***")
+        return f"{self._safe_url}: cannot {action}: {detail}"
+
+
+# -- engine ---------------------------------------------------------------------------------
+
+def _password_of(url: str) -> str | None:
+    try:
+        password = make_url(url).password
+        return None if password is None else str(password)
+    except SQLAlchemyError:
+        return None
+
+
+def _make_engine(url: URL) -> Engine:
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    database = url.database or ""
+    if database in ("", ":memory:"):
+        # One shared connection, or every checkout would see its own empty database.
+        engine = create_engine(url, poolclass=StaticPool,
+                               connect_args={"check_same_thread": False})
+    else:
+        if not database.startswith("file:"):
+            folder = Path(database).expanduser().parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {folder}: {exc}") from exc
+        engine = create_engine(url)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """PRAGMAs on every connection, and transactions that begin when we say so.
+
+    pysqlite's own transaction handling starts a transaction only at the first write, so a
+    read-then-write would not be atomic; we disable it and emit BEGIN ourselves, BEGIN
+    IMMEDIATE for writers (SQLAlchemy's documented recipe does it in a "begin" event; here
+    it is the dialect's do_begin, see below).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in _SQLITE_PRAGMAS:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    # BEGIN through the dialect's do_begin, which SQLAlchemy calls for every transaction and
+    # whose errors it wraps (a locked file becomes an OperationalError), not through a
+    # "begin" event: a Connection-level listener makes every statement on every connection
+    # dispatch all execution events, empty as they are (~10 % of a small read), and
+    # exec_driver_sql would take the BEGIN itself through the whole execution path.
+    engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign, assignment]
+
+
+def _sqlite_begin(connection: Any) -> None:
+    """Dialect.do_begin for SQLite: BEGIN IMMEDIATE for writers (_write_tx marks them)."""
+    write = connection.info.get(_WRITE_MARK, False)
+    connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+
+# -- chunked reads ----------------------------------------------------------------------------
+
+def chunks(keys: Iterable[T]) -> Iterator[list[T]]:
+    """The keys without repeats, in lists of at most CHUNK (one IN (...) each)."""
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), CHUNK):
+        yield unique[start:start + CHUNK]
+
+
+def chunked_select(conn: Connection, make: Callable[[list[str]], Any],
+                   keys: Iterable[str]) -> list[Row[Any]]:
+    """The rows of `make(part)` for every chunk of the keys."""
+    rows: list[Row[Any]] = []
+    for part in chunks(keys):
+        rows.extend(conn.execute(make(part)))
+    return rows

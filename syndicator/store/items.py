@@ -1,0 +1,219 @@
+"""Items, the sources that listed them, the run log and backfill progress: the queries of
+the crawl's side of the store (the run's one write is Store.save_run, store.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Insert, Row, func, select
+
+from syndicator.model import BackfillState, Item, RunResult
+from syndicator.store.database import Database, chunked_select, chunks
+from syndicator.store.schema import backfill_state as t_backfill
+from syndicator.store.schema import item_sources as t_links
+from syndicator.store.schema import items as t_items
+from syndicator.store.schema import runs as t_runs
+
+# Every run (a 304 poll too) appends one row: the statement is built once, not per run.
+RUN_INSERT = t_runs.insert()
+
+
+class ItemQueries(Database):
+    """Reads of items and runs, the item and link upserts save_run uses, backfill progress."""
+
+    def items_by_url(self, urls: Iterable[str]) -> dict[str, Item]:
+        """Stored items by their (canonical) URL."""
+        with self._read_tx("read items") as conn:
+            found = self._items_where(conn, lambda part: t_items.c.url.in_(part), urls)
+        return {item.url: item for item in found}
+
+    def items_by_id(self, ids: Iterable[str]) -> dict[str, Item]:
+        """Stored items by id."""
+        with self._read_tx("read items") as conn:
+            found = self._items_where(conn, lambda part: t_items.c.id.in_(part), ids)
+        return {item.id: item for item in found}
+
+    def first_sources(self, ids: Iterable[str], among: Sequence[str]) -> dict[str, str]:
+        """For each stored item id, the source among `among` that was linked to it first
+        (earliest first_seen, then source id): the one whose version of the story is kept
+        when several sources carry it."""
+        with self._read_tx("read item sources") as conn:
+            return _sources_of(conn, list(ids), only=among)
+
+    def latest(self, source_ids: Sequence[str], *, limit: int, offset: int = 0,
+               before: datetime | None = None) -> list[Item]:
+        """Items linked to any of the sources, newest first (published desc, id desc).
+
+        `before` keeps only items published strictly earlier. Each item appears once; its
+        `source_id` is the earliest-linked of the requested sources.
+        """
+        if not source_ids or limit <= 0:
+            return []
+        stmt = (select(t_items).where(linked_to(source_ids))
+                .order_by(t_items.c.published.desc(), t_items.c.id.desc())
+                .limit(limit).offset(offset))
+        if before is not None:
+            stmt = stmt.where(t_items.c.published < before)
+        with self._read_tx("read the latest items") as conn:
+            rows = list(conn.execute(stmt))
+            sources = _sources_of(conn, [row.id for row in rows], only=source_ids)
+        return [item_from_row(row, sources.get(row.id, "")) for row in rows]
+
+    def count_items(self, source_ids: Sequence[str] | None = None) -> int:
+        """How many items there are, or how many are linked to any of the given sources."""
+        stmt = select(func.count()).select_from(t_items)
+        if source_ids is not None:
+            if not source_ids:
+                return 0
+            stmt = stmt.where(linked_to(source_ids))
+        with self._read_tx("count items") as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def runs(self, source_id: str | None = None, *, limit: int = 20) -> list[RunResult]:
+        """The run log, newest first, of one source or of all."""
+        stmt = select(t_runs).order_by(t_runs.c.started.desc(), t_runs.c.id.desc()).limit(limit)
+        if source_id is not None:
+            stmt = stmt.where(t_runs.c.source_id == source_id)
+        with self._read_tx("read the run log") as conn:
+            return [_run_result(row) for row in conn.execute(stmt)]
+
+    def last_runs(self) -> dict[str, RunResult]:
+        """The latest run of every source that ever ran."""
+        rank = func.row_number().over(partition_by=t_runs.c.source_id,
+                                      order_by=(t_runs.c.started.desc(), t_runs.c.id.desc()))
+        ranked = select(t_runs, rank.label("rank")).subquery()
+        stmt = select(*(ranked.c[col.name] for col in t_runs.c)).where(ranked.c.rank == 1)
+        with self._read_tx("read the last runs") as conn:
+            return {row.source_id: _run_result(row) for row in conn.execute(stmt)}
+
+    def _mark_seen(self, conn: Connection, ids: Iterable[str], source_id: str,
+                   seen_at: datetime, *, touch: bool = False) -> None:
+        """Link the items to the source; with `touch`, also move their last_seen."""
+        for part in chunks(ids):
+            conn.execute(self._link_items(), [
+                {"item_id": item_id, "source_id": source_id, "first_seen": seen_at}
+                for item_id in part])
+            if touch:
+                conn.execute(t_items.update().where(t_items.c.id.in_(part))
+                             .values(last_seen=seen_at))
+
+    def _upsert_items(self) -> Insert:
+        stmt = self._insert(t_items)
+        keep = {"id", "first_seen"}   # identity and first sighting never change
+        update = {c.name: stmt.excluded[c.name] for c in t_items.c if c.name not in keep}
+        upsert: Insert = stmt.on_conflict_do_update(index_elements=[t_items.c.id], set_=update)
+        return upsert
+
+    def _link_items(self) -> Insert:
+        stmt = self._insert(t_links)
+        link: Insert = stmt.on_conflict_do_nothing(
+            index_elements=[t_links.c.item_id, t_links.c.source_id])
+        return link
+
+    def _items_where(self, conn: Connection,
+                     where: Callable[[list[str]], ColumnElement[bool]],
+                     keys: Iterable[str]) -> list[Item]:
+        rows = chunked_select(conn, lambda part: select(t_items).where(where(part)), keys)
+        sources = _sources_of(conn, [row.id for row in rows])
+        return [item_from_row(row, sources.get(row.id, "")) for row in rows]
+
+    def backfill_state(self, source_id: str) -> BackfillState | None:
+        """Where the backfill walk of a source stands, or None if it never started."""
+        stmt = select(t_backfill).where(t_backfill.c.source_id == source_id)
+        with self._read_tx("read the backfill state") as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        return BackfillState(source_id=row.source_id, next_url=row.next_url,
+                             pages_done=row.pages_done, started=row.started,
+                             updated=row.updated, finished=row.finished)
+
+    def save_backfill_state(self, state: BackfillState) -> None:
+        """Insert or replace the backfill progress of `state.source_id` (one transaction)."""
+        row = {"source_id": state.source_id, "next_url": state.next_url,
+               "pages_done": state.pages_done, "started": state.started,
+               "updated": state.updated, "finished": state.finished}
+        stmt = self._insert(t_backfill)
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[t_backfill.c.source_id],
+            set_={k: stmt.excluded[k] for k in row if k != "source_id"})
+        with self._write_tx("save the backfill state of " + state.source_id) as conn:
+            conn.execute(upsert, row)
+
+
+def linked_to(source_ids: Sequence[str]) -> ColumnElement[bool]:
+    """EXISTS a link to one of the sources: one row per item, however many sources saw it."""
+    return (select(t_links.c.item_id)
+            .where(t_links.c.item_id == t_items.c.id,
+                   t_links.c.source_id.in_(list(source_ids)))
+            .exists())
+
+
+def existing_ids(conn: Connection, ids: list[str]) -> set[str]:
+    rows = chunked_select(
+        conn, lambda part: select(t_items.c.id).where(t_items.c.id.in_(part)), ids)
+    return {row.id for row in rows}
+
+
+def _sources_of(conn: Connection, ids: list[str], *,
+                only: Sequence[str] | None = None) -> dict[str, str]:
+    """For each item id, the source that saw it first (among `only`, when given)."""
+    def make(part: list[str]) -> Any:
+        stmt = select(t_links).where(t_links.c.item_id.in_(part))
+        if only is not None:
+            stmt = stmt.where(t_links.c.source_id.in_(list(only)))
+        return stmt
+
+    rows = chunked_select(conn, make, ids)
+    rows.sort(key=lambda row: (row.first_seen, row.source_id))
+    first: dict[str, str] = {}
+    for row in rows:
+        first.setdefault(row.item_id, row.source_id)
+    return first
+
+
+
+# -- rows <-> records -------------------------------------------------------------------------
+
+def item_row(item: Item, seen_at: datetime) -> dict[str, Any]:
+    return {
+        "id": item.id, "url": item.url, "title": item.title, "summary": item.summary,
+        "content": item.content, "image": item.image, "author": item.author,
+        "categories": list(item.categories), "language": item.language,
+        "published": item.published, "published_precision": item.published_precision,
+        "updated": item.updated, "content_hash": item.content_hash,
+        "first_seen": seen_at, "last_seen": seen_at,
+    }
+
+
+def item_from_row(row: Row[Any], source_id: str) -> Item:
+    return Item(
+        id=row.id, source_id=source_id, url=row.url, title=row.title,
+        published=row.published, updated=row.updated, summary=row.summary,
+        content=row.content, image=row.image, author=row.author,
+        categories=tuple(row.categories), language=row.language,
+        published_precision=row.published_precision, content_hash=row.content_hash,
+    )
+
+
+def run_row(result: RunResult, *, new: int, updated: int) -> dict[str, Any]:
+    return {
+        "source_id": result.source_id, "started": result.started,
+        "finished": result.finished, "ok": result.ok, "pages": result.pages,
+        "not_modified": result.not_modified, "items_seen": result.items_seen,
+        "new": new, "updated": updated, "errors": list(result.errors),
+        "warnings": list(result.warnings), "missing_fields": dict(result.missing_fields),
+    }
+
+
+def _run_result(row: Row[Any] | Mapping[str, Any]) -> RunResult:
+    r = row._mapping if isinstance(row, Row) else row
+    return RunResult(
+        source_id=r["source_id"], started=r["started"], finished=r["finished"],
+        ok=bool(r["ok"]), pages=r["pages"], not_modified=r["not_modified"],
+        items_seen=r["items_seen"], new=r["new"], updated=r["updated"],
+        errors=tuple(r["errors"]), warnings=tuple(r["warnings"]),
+        missing_fields=dict(r["missing_fields"]),
+    )

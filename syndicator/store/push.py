@@ -1,0 +1,301 @@
+"""Push state: the outbox of deliveries (written in the run's transaction, see
+Store.save_run), their claims by push jobs, per-target state and the email subscribers.
+The records are model.py's (push imports them from there, not from the store)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, or_, select
+
+from syndicator.model import (
+    Delivery,
+    Item,
+    OutboxHook,
+    OutboxView,
+    PushTargetState,
+    Subscriber,
+)
+from syndicator.store.database import Database
+from syndicator.store.items import item_from_row, linked_to
+from syndicator.store.schema import deliveries as t_deliveries
+from syndicator.store.schema import items as t_items
+from syndicator.store.schema import push_sources as t_push_sources
+from syndicator.store.schema import push_targets as t_push_targets
+from syndicator.store.schema import subscribers as t_subscribers
+
+# Delivery states a push job may claim, and those that count as "in the queue".
+CLAIMABLE = ("pending", "failed")
+
+
+class PushQueries(Database):
+    """The outbox, delivery claims and outcomes, push targets and subscribers."""
+
+    def _outbox_history(self, conn: Connection, source_id: str, limit: int) -> list[Item]:
+        if limit <= 0:
+            return []
+        rows = list(conn.execute(
+            select(t_items).where(linked_to([source_id]))
+            .order_by(t_items.c.published.desc(), t_items.c.id.desc()).limit(limit)))
+        return [item_from_row(row, source_id) for row in rows]
+
+    def _write_outbox(self, conn: Connection, hook: OutboxHook, view: OutboxView) -> None:
+        """Run the outbox decision on state read in this transaction and write its rows."""
+        primed = {row.target_id for row in conn.execute(
+            select(t_push_sources.c.target_id).where(
+                t_push_sources.c.source_id == view.source_id,
+                t_push_sources.c.target_id.in_(list(hook.targets))))}
+        subscribers: dict[str, list[str]] = {}
+        if hook.subscriber_targets:
+            for row in conn.execute(
+                    select(t_subscribers.c.target_id, t_subscribers.c.email)
+                    .where(t_subscribers.c.target_id.in_(list(hook.subscriber_targets)),
+                           t_subscribers.c.status == "confirmed")
+                    .order_by(t_subscribers.c.email)):
+                subscribers.setdefault(row.target_id, []).append(row.email)
+        plan = hook.decide(OutboxView(
+            source_id=view.source_id, now=view.now, new=view.new, updated=view.updated,
+            history=view.history, primed=frozenset(primed),
+            subscribers={k: tuple(v) for k, v in subscribers.items()}))
+        now = view.now
+        self._ensure_targets(conn, hook.targets, now)
+        if plan.primed:
+            conn.execute(self._insert(t_push_sources).on_conflict_do_nothing(), [
+                {"target_id": t, "source_id": view.source_id, "first_seen": now}
+                for t in plan.primed])
+        if plan.deliveries:
+            conn.execute(self._insert(t_deliveries).on_conflict_do_nothing(),
+                         [_delivery_row(d, now) for d in plan.deliveries])
+        for item_id, target_id in plan.edits:
+            conn.execute(t_deliveries.update().where(
+                t_deliveries.c.item_id == item_id, t_deliveries.c.target_id == target_id,
+                t_deliveries.c.state == "sent").values(
+                    action="edit", state="pending", attempts=0, next_at=None, error=None,
+                    updated=now))
+
+    def _ensure_targets(self, conn: Connection, target_ids: Iterable[str],
+                        now: datetime) -> None:
+        rows = [{"target_id": t, "first_seen": now, "paused": False} for t in target_ids]
+        if rows:
+            conn.execute(self._insert(t_push_targets).on_conflict_do_nothing(), rows)
+
+    def push_targets(self) -> dict[str, PushTargetState]:
+        """The remembered state of every push target that was ever seen."""
+        with self._read_tx("read push targets") as conn:
+            return {row.target_id: _target_state(row)
+                    for row in conn.execute(select(t_push_targets))}
+
+    def update_push_target(self, target_id: str, now: datetime, **values: Any) -> None:
+        """Set some of chat_id, paused, paused_reason, paused_at, hold_until of a target."""
+        allowed = {"chat_id", "paused", "paused_reason", "paused_at", "hold_until"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise TypeError(f"unknown push target fields: {sorted(unknown)}")
+        with self._write_tx("update push target " + target_id) as conn:
+            self._ensure_targets(conn, [target_id], now)
+            conn.execute(t_push_targets.update()
+                         .where(t_push_targets.c.target_id == target_id).values(**values))
+
+    def claim_deliveries(self, target_id: str, now: datetime, claim: str, *,
+                         lease: float, limit: int = 1,
+                         recipient: str | None = None) -> list[Delivery]:
+        """Atomically take the oldest due deliveries of a target: they become `sending`.
+
+        Rows left `sending` for longer than `lease` seconds belong to a push job that died
+        mid-request; they become `unknown` first (their message may have gone out).
+        """
+        with self._write_tx("claim deliveries of " + target_id) as conn:
+            self._expire_claims(conn, now, lease, target_id)
+            stmt = (select(t_deliveries)
+                    .where(t_deliveries.c.target_id == target_id,
+                           t_deliveries.c.state.in_(CLAIMABLE),
+                           or_(t_deliveries.c.next_at.is_(None),
+                               t_deliveries.c.next_at <= now))
+                    .order_by(t_deliveries.c.id).limit(limit))
+            if recipient is not None:
+                stmt = stmt.where(t_deliveries.c.recipient == recipient)
+            rows = list(conn.execute(stmt))
+            if not rows:
+                return []
+            ids = [row.id for row in rows]
+            conn.execute(t_deliveries.update().where(t_deliveries.c.id.in_(ids)).values(
+                state="sending", attempts=t_deliveries.c.attempts + 1, claimed_at=now,
+                claim=claim, updated=now))
+            fresh = conn.execute(select(t_deliveries).where(t_deliveries.c.id.in_(ids))
+                                 .order_by(t_deliveries.c.id))
+            return [_delivery(row) for row in fresh]
+
+    def _expire_claims(self, conn: Connection, now: datetime, lease: float,
+                       target_id: str | None) -> int:
+        stmt = t_deliveries.update().where(
+            t_deliveries.c.state == "sending",
+            t_deliveries.c.claimed_at < now - timedelta(seconds=lease))
+        if target_id is not None:
+            stmt = stmt.where(t_deliveries.c.target_id == target_id)
+        result = conn.execute(stmt.values(
+            state="unknown", updated=now,
+            error="the push job stopped while sending; not resent automatically"))
+        return int(result.rowcount or 0)
+
+    def finish_delivery(self, delivery_id: int, claim: str, now: datetime, *, state: str,
+                        message_ids: Sequence[str] | None = None, error: str | None = None,
+                        next_at: datetime | None = None, attempts: int | None = None) -> bool:
+        """Record the outcome of a claimed delivery; False if the claim is no longer ours."""
+        values: dict[str, Any] = {"state": state, "error": error, "next_at": next_at,
+                                  "updated": now}
+        if message_ids is not None:
+            values["message_ids"] = list(message_ids)
+        if attempts is not None:
+            values["attempts"] = attempts
+        if state == "sent":
+            values["action"] = "send"
+        with self._write_tx("record a delivery") as conn:
+            result = conn.execute(t_deliveries.update().where(
+                t_deliveries.c.id == delivery_id, t_deliveries.c.claim == claim)
+                .values(**values))
+            return bool(result.rowcount)
+
+    def save_delivery_progress(self, delivery_id: int, claim: str, now: datetime,
+                               message_ids: Sequence[str]) -> None:
+        """Remember the parts already sent of a multi-part delivery still in flight (and
+        renew its claim: the lease covers one request, not the whole delivery)."""
+        with self._write_tx("record delivery progress") as conn:
+            conn.execute(t_deliveries.update().where(
+                t_deliveries.c.id == delivery_id, t_deliveries.c.claim == claim)
+                .values(message_ids=list(message_ids), updated=now, claimed_at=now))
+
+    def deliveries(self, target_id: str | None = None, *, states: Sequence[str] | None = None,
+                   due_at: datetime | None = None, limit: int | None = None) -> list[Delivery]:
+        """Deliveries in queue order (oldest first), optionally only due ones; no claim."""
+        stmt = select(t_deliveries).order_by(t_deliveries.c.id)
+        if target_id is not None:
+            stmt = stmt.where(t_deliveries.c.target_id == target_id)
+        if states is not None:
+            stmt = stmt.where(t_deliveries.c.state.in_(list(states)))
+        if due_at is not None:
+            stmt = stmt.where(or_(t_deliveries.c.next_at.is_(None),
+                                  t_deliveries.c.next_at <= due_at))
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._read_tx("read deliveries") as conn:
+            return [_delivery(row) for row in conn.execute(stmt)]
+
+    def delivery_counts(self) -> dict[str, dict[str, int]]:
+        """Per target, how many deliveries are in each state."""
+        stmt = (select(t_deliveries.c.target_id, t_deliveries.c.state, func.count())
+                .group_by(t_deliveries.c.target_id, t_deliveries.c.state))
+        counts: dict[str, dict[str, int]] = {}
+        with self._read_tx("count deliveries") as conn:
+            for target_id, state, count in conn.execute(stmt):
+                counts.setdefault(target_id, {})[state] = int(count)
+        return counts
+
+    def recent_claims(self, target_id: str, since: datetime) -> list[datetime]:
+        """When deliveries of the target were last taken for sending, from `since` on."""
+        stmt = (select(t_deliveries.c.claimed_at)
+                .where(t_deliveries.c.target_id == target_id,
+                       t_deliveries.c.claimed_at >= since)
+                .order_by(t_deliveries.c.claimed_at))
+        with self._read_tx("read recent sends") as conn:
+            return [row.claimed_at for row in conn.execute(stmt)]
+
+    def due_recipients(self, target_id: str, now: datetime) -> list[str]:
+        """The addresses with deliveries of the target due now (digests group by them)."""
+        stmt = (select(t_deliveries.c.recipient).distinct()
+                .where(t_deliveries.c.target_id == target_id,
+                       t_deliveries.c.state.in_(CLAIMABLE),
+                       or_(t_deliveries.c.next_at.is_(None), t_deliveries.c.next_at <= now))
+                .order_by(t_deliveries.c.recipient))
+        with self._read_tx("read due recipients") as conn:
+            return [row.recipient for row in conn.execute(stmt)]
+
+    def subscriber(self, target_id: str, email: str) -> Subscriber | None:
+        with self._read_tx("read a subscriber") as conn:
+            row = conn.execute(select(t_subscribers).where(
+                t_subscribers.c.target_id == target_id,
+                t_subscribers.c.email == email)).first()
+        return None if row is None else _subscriber(row)
+
+    def subscribers(self, target_id: str | None = None, *,
+                    status: str | None = None) -> list[Subscriber]:
+        stmt = select(t_subscribers).order_by(t_subscribers.c.target_id, t_subscribers.c.email)
+        if target_id is not None:
+            stmt = stmt.where(t_subscribers.c.target_id == target_id)
+        if status is not None:
+            stmt = stmt.where(t_subscribers.c.status == status)
+        with self._read_tx("read subscribers") as conn:
+            return [_subscriber(row) for row in conn.execute(stmt)]
+
+    def set_subscriber(self, target_id: str, email: str, status: str, now: datetime, *,
+                       reason: str | None = None) -> Subscriber:
+        """Create or update a subscriber. Leaving `confirmed` also suppresses the address's
+        queued deliveries, in the same transaction: nothing more reaches it."""
+        with self._write_tx("save a subscriber") as conn:
+            before = conn.execute(select(t_subscribers).where(
+                t_subscribers.c.target_id == target_id,
+                t_subscribers.c.email == email)).first()
+            confirmed_at = (now if status == "confirmed" and (
+                before is None or before.status != "confirmed")
+                else None if before is None else before.confirmed_at)
+            row = {"target_id": target_id, "email": email, "status": status,
+                   "created": now if before is None else before.created, "updated": now,
+                   "confirmed_at": confirmed_at, "reason": reason}
+            if before is None:
+                conn.execute(t_subscribers.insert(), row)
+            else:
+                conn.execute(t_subscribers.update().where(
+                    t_subscribers.c.target_id == target_id,
+                    t_subscribers.c.email == email).values(**row))
+            if status != "confirmed":
+                conn.execute(t_deliveries.update().where(
+                    t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
+                    t_deliveries.c.state.in_(CLAIMABLE)).values(
+                        state="suppressed", error=f"address {status}", updated=now))
+        return _subscriber(row)
+
+    def delete_subscriber(self, target_id: str, email: str, now: datetime) -> bool:
+        """Forget an address (the operator removed it); its queued deliveries are suppressed."""
+        with self._write_tx("delete a subscriber") as conn:
+            conn.execute(t_deliveries.update().where(
+                t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
+                t_deliveries.c.state.in_(CLAIMABLE)).values(
+                    state="suppressed", error="address removed", updated=now))
+            result = conn.execute(t_subscribers.delete().where(
+                t_subscribers.c.target_id == target_id, t_subscribers.c.email == email))
+            return bool(result.rowcount)
+
+
+def _delivery_row(delivery: Delivery, now: datetime) -> dict[str, Any]:
+    return {
+        "item_id": delivery.item_id, "target_id": delivery.target_id,
+        "recipient": delivery.recipient, "state": delivery.state, "action": delivery.action,
+        "attempts": delivery.attempts, "next_at": delivery.next_at,
+        "created": delivery.created or now, "updated": delivery.updated or now,
+        "claimed_at": None, "claim": None, "message_ids": list(delivery.message_ids),
+        "error": delivery.error,
+    }
+
+
+def _delivery(row: Row[Any]) -> Delivery:
+    return Delivery(
+        id=row.id, item_id=row.item_id, target_id=row.target_id, recipient=row.recipient,
+        state=row.state, action=row.action, attempts=row.attempts, next_at=row.next_at,
+        message_ids=tuple(str(m) for m in row.message_ids), error=row.error,
+        created=row.created, updated=row.updated, claimed_at=row.claimed_at, claim=row.claim,
+    )
+
+
+def _target_state(row: Row[Any]) -> PushTargetState:
+    return PushTargetState(
+        target_id=row.target_id, first_seen=row.first_seen, chat_id=row.chat_id,
+        paused=bool(row.paused), paused_reason=row.paused_reason, paused_at=row.paused_at,
+        hold_until=row.hold_until)
+
+
+def _subscriber(row: Row[Any] | Mapping[str, Any]) -> Subscriber:
+    r = row._mapping if isinstance(row, Row) else row
+    return Subscriber(
+        target_id=r["target_id"], email=r["email"], status=r["status"], created=r["created"],
+        updated=r["updated"], confirmed_at=r["confirmed_at"], reason=r["reason"])
