@@ -24,7 +24,7 @@ RAW_COLUMNS = ("categories", "published", "updated")
 # Ids per IN (...) list: well under SQLite's bound-parameter limit (as the Store's).
 CHUNK = 500
 _SELECT = f"SELECT {', '.join(BUILD_COLUMNS + RAW_COLUMNS)} FROM items WHERE id IN "
-# Store.feed_links's query (store._feed_link_select), as text.
+# Store.feed_links's query (builds._feed_link_select), as text.
 _LINKS = ("SELECT l.item_id, l.source_id, l.first_seen, i.published, i.updated, i.content_hash"
           "{text} FROM item_sources AS l JOIN items AS i ON i.id = l.item_id"
           " WHERE l.source_id IN ({sources}){range} ORDER BY l.item_id")
