@@ -55,8 +55,9 @@ _TIME_DIRECTIVES = ("%H", "%I", "%M", "%X", "%c", "%T", "%R")
 # its result and never silently becomes "today" of whatever day the cache was filled;
 # such strings go to the relative parser, built per run with the run's `now` as base.
 _SENTINEL_BASE = datetime(1901, 6, 15, 12, 0)
-# dateparser fills a month it cannot read from its base ("Sun, 16 zzz 2012" → June): a
-# reading is kept only when a second base (another month and day) gives the same day.
+# dateparser fills a month or day it cannot read from its base ("Sun, 16 zzz 2012" → June):
+# a reading on the base's month or day is kept only when a second base (another month and
+# day) gives the same day.
 _SECOND_BASE = datetime(1902, 11, 3, 7, 0)
 _SENTINEL_YEARS = range(1899, 1904)
 _USELESS_PERIODS = frozenset({"year", "month", "week"})
@@ -180,10 +181,11 @@ def _parse_absolute(text: str, language: str | None, timezone: str,
         return None
     if str(value.year) not in _FULL_YEAR.findall(text):
         return None                       # a two-digit or guessed year
-    second = _dateparser(language, timezone, None, _SECOND_BASE)
-    again = second.get_date_data(text).date_obj if second is not None else None
-    if again is None or again.date() != value.date():
-        return None                       # a part of it was taken from the base
+    if value.month == _SENTINEL_BASE.month or value.day == _SENTINEL_BASE.day:
+        second = _dateparser(language, timezone, None, _SECOND_BASE)
+        again = second.get_date_data(text).date_obj if second is not None else None
+        if again is None or again.date() != value.date():
+            return None                   # a part of it was taken from the base
     return ParsedDate(_to_utc(value, timezone), data.period == "time")
 
 
@@ -196,12 +198,12 @@ def _parse_relative(text: str, language: str | None, timezone: str,
     if read is None:
         return None
     value, period = read
-    if not _BARE_TIME.match(text):
+    if not _BARE_TIME.match(text) and not timedelta(0) <= local_now - value <= YEARLESS_WINDOW:
         earlier = _relative_value(text, language, timezone, local_now - _SHIFT)
         moves = earlier is not None and value - earlier[0] == _SHIFT
-        # "вчера", "2 hours ago" move with the moment they are read at; a day and month
+        # "вчера", "3 weeks ago" move with the moment they are read at; a day and month
         # without a year ("1 July") stay put: they are read only within YEARLESS_WINDOW.
-        if not moves and not timedelta(0) <= local_now - value <= YEARLESS_WINDOW:
+        if not moves:
             return None
     if period == "time":
         if _BARE_TIME.match(text) and value > local_now:
