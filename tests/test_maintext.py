@@ -143,3 +143,39 @@ def test_a_source_with_only_item_and_link_publishes_the_full_body(tmp_path: Path
     assert "<h2>What was decided</h2>" in item.content
     assert f'src="{site_url}media/photos/bridge.jpg"' in item.content
     assert "Sidebar noise" not in item.content and "Footer noise" not in item.content
+
+
+def test_the_extraction_benchmark_runs_on_a_tiny_corpus(tmp_path: Path) -> None:
+    """bench/extraction.py on two pages laid out as its public corpora are, so that it
+    cannot rot; the figures are the benchmark's business, not this test's."""
+    import gzip
+    import json
+
+    from bench import extraction
+
+    corpus = tmp_path / "aeb"
+    (corpus / "html").mkdir(parents=True)
+    with gzip.open(corpus / "html" / "p1.html.gz", "wt", encoding="utf-8") as f:
+        f.write(STORY)
+    truth = {"p1": {"url": "http://news.test/2024/bridge.html", "articleBody": "\n".join(
+        f"Paragraph {n} of the story: the council met on Tuesday and argued for hours about "
+        f"the bridge, the budget and the weather, as councils do." for n in range(1, 9))}}
+    (corpus / "ground-truth.json").write_text(json.dumps(truth), encoding="utf-8")
+    dates = tmp_path / "htmldate" / "tests"
+    (dates / "eval").mkdir(parents=True)
+    (dates / "eval" / "d1.html").write_text(
+        '<html><head><meta property="article:published_time" content="2019-03-04T10:00:00Z">'
+        "</head><body><p>Text</p></body></html>", encoding="utf-8")
+    (dates / "eval_default.json").write_text(json.dumps(
+        {"http://dated.test/a": {"file": "d1.html", "date": "2019-03-04"}}), encoding="utf-8")
+    (dates / "eval_mediacloud_2020.json").write_text("{}", encoding="utf-8")
+    out = tmp_path / "out.json"
+    assert extraction.main(["--corpus", str(corpus), "--dates", str(dates.parent),
+                            "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert set(figures["bodies"]) == {"syndicator", "old guess", "trafilatura"}
+    assert figures["bodies"]["syndicator"]["f1"] > 0.8
+    assert figures["bodies"]["old guess"]["f1"] == 0.0      # no body found before
+    assert figures["dates"]["syndicator"]["right"] == 1
+    assert extraction.tp_fp_fn("one two three four five", "one two three four five") \
+        == (1.0, 0.0, 0.0)
