@@ -3,6 +3,7 @@
     html.py        the selectolax adapter (parsing, `css@attr` selectors, cleaning)
     selectors.py   listing and article pages by the operator's CSS selectors
     structured.py  JSON-LD / OpenGraph / meta fallbacks
+    maintext.py    the main text of a page without a `content` selector (trafilatura)
     feed.py        RSS / RDF / Atom (feedparser) and JSON Feed
     sitemap.py     XML sitemaps and sitemap indexes (news and image extensions)
 """
