@@ -18,7 +18,7 @@ from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError
 from syndicator.model import Article, Item, NotModified, UrlState, Validators
 from syndicator.normalise import NormaliseContext
-from syndicator.runlog import Progress, RunLog, card_key, url_state
+from syndicator.runlog import Progress, RunLog, article_key, url_state
 from syndicator.workers import ArticleWork
 
 
@@ -92,7 +92,8 @@ class ArticleReader:
         app = self.app
         urls = [card.url for card in cards]
         states = app.store.url_states(urls)
-        stored = app.store.items_by_url(card_key(u) for u in urls)
+        # By item URL: a card's identity (a #fragment, a guid) is part of it (entries.py).
+        stored = app.store.items_by_url(article_key(card) for card in cards)
         fetches: list[Pending] = []
         wants_pages = wants_article_pages(self.source)
         elsewhere: list[str] = []
@@ -108,12 +109,12 @@ class ArticleReader:
             state = states.get(card.url)
             if state is not None and state.listing_hash == digest:
                 # Done before, and the listing shows nothing new: no request at all.
-                known = stored.get(card_key(card.url))
+                known = stored.get(article_key(card))
                 if known is not None:
                     self._entries.append(known.id)
                 continue
             if wants_pages:
-                fetches.append(Pending(card, digest, state, stored.get(card_key(card.url))))
+                fetches.append(Pending(card, digest, state, stored.get(article_key(card))))
             else:
                 self._entries.append(Candidate(card, None, digest, state))
                 self._states.append(url_state(card.url, None, None, digest, app.clock()))
