@@ -9,6 +9,7 @@ warning rather than a broken layout. Real feeds on loopback, real SQLite.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -178,3 +179,21 @@ def test_a_feed_whose_entries_all_lack_a_link_is_a_warning_not_a_broken_layout(
     assert result.items_seen == 3 and result.new == 0
     assert status is not None and not status.broken, status.broken_reason
     assert status.warning == "yields 3 entries but stores none: all skipped (no link: 3)"
+
+
+def test_a_micro_blog_json_feed_publishes_every_post(tmp_path: Path) -> None:
+    items = [{"id": "1", "url": "https://micro.example/2026/12/06/1.html",
+              "content_html": "<p>Rain again. Good day for reading.</p>"},
+             {"id": "2", "external_url": "https://elsewhere.example/a-link",
+              "content_text": "Worth a read, this one."},
+             {"id": "tag:micro.example,2026:3", "content_text": "Nowhere to link to."}]
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Micro", "items": items}
+    root = tmp_path / "site"
+    root.mkdir()
+    _serve(root, "feed.xml", json.dumps(feed))
+    with SiteServer(root) as server, _app(server, tmp_path, SOURCE) as app:
+        result = run_source(app, app.config.sources[0])
+        stored = {item.url: item.title for item in _stored(app)}
+    assert stored == {"https://micro.example/2026/12/06/1.html": "Rain again",
+                      "https://elsewhere.example/a-link": "Worth a read, this one"}
+    assert "1 entry skipped: no link" in result.warnings
