@@ -4,6 +4,7 @@
                                                                └──────▶ index.html feeds.opml
     archive state + what changed since ──archive.py──▶ archive/<feed id>/<n>.rss .atom .json
 
+The filter and the newest-N loop are selection.py's, shared with query answers and push.
 Archive pages are written (and made durable) before the current documents that link to them.
 Every document carries the WebSub hub (`websub.hub`) next to its self link.
 
@@ -31,12 +32,12 @@ from syndicator.errors import ConfigError
 from syndicator.model import Item
 from syndicator.publish import archive, common, pagerender, parallel
 from syndicator.publish.feeds import render_atom, render_rss
-from syndicator.publish.history import Filter
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.pagewriter import replace_file
 from syndicator.publish.writer import fsync_threads, write_atomic
+from syndicator.selection import Filter, newest
 
 log = logging.getLogger(__name__)
 
@@ -88,50 +89,27 @@ class BuildResult:
 
 
 def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
-    """The newest `feed.limit` items of the feed's sources that pass its filters, newest first.
+    """The newest `feed.limit` items of the feed's sources that pass its filter, newest first.
 
-    Without filters one query suffices; with filters the store is read in pages until enough
+    Without a filter one query suffices; with one the store is read in pages until enough
     items passed, the store runs out, or MAX_SCANNED items were looked at. A store with light
     reads (`latest_heads`) is asked for the content of the chosen items only.
     """
-    if isinstance(store, _FastSource):
-        return _select_fast(feed, store)
-    keep = Filter(feed)
-    page = feed.limit if not keep.active else max(feed.limit * 2, _MIN_PAGE)
-    chosen: dict[str, Item] = {}   # by id: paging may see an item twice if new ones arrive
-    offset = 0
-    while len(chosen) < feed.limit and offset < MAX_SCANNED:
-        batch = store.latest(feed.sources, limit=page, offset=offset)
-        for item in batch:
-            if item.id not in chosen and keep.accepts(item):
-                chosen[item.id] = item
-                if len(chosen) == feed.limit:
-                    break
-        if len(batch) < page:
-            break
-        offset += len(batch)
-    return list(chosen.values())
-
-
-def _select_fast(feed: FeedConfig, store: _FastSource) -> list[Item]:
-    keep = Filter(feed)
+    keep = Filter.of(feed)
+    accepts = keep.accepts if keep.active else None
+    if not isinstance(store, _FastSource):
+        page = feed.limit if accepts is None else max(feed.limit * 2, _MIN_PAGE)
+        return newest(lambda limit, offset: store.latest(feed.sources, limit=limit,
+                                                         offset=offset),
+                      feed.limit, accepts=accepts, page=page, max_scanned=MAX_SCANNED)
     # Heads are light: a filtered feed reads more per round trip.
-    page = feed.limit if not keep.active else max(feed.limit * 10, 5 * _MIN_PAGE)
-    chosen: dict[str, None] = {}
-    offset = 0
-    while len(chosen) < feed.limit and offset < MAX_SCANNED:
-        batch = store.latest_heads(feed.sources, limit=page, offset=offset, text=keep.active)
-        for head in batch:
-            if head.id not in chosen and keep.accepts(head):
-                chosen[head.id] = None
-                if len(chosen) == feed.limit:
-                    break
-        if len(batch) < page:
-            break
-        offset += len(batch)
-    found = store.items_for_build(chosen)
+    page = feed.limit if accepts is None else max(feed.limit * 10, 5 * _MIN_PAGE)
+    heads = newest(lambda limit, offset: store.latest_heads(feed.sources, limit=limit,
+                                                            offset=offset, text=keep.active),
+                   feed.limit, accepts=accepts, page=page, max_scanned=MAX_SCANNED)
+    found = store.items_for_build([head.id for head in heads])
     # An item could vanish between the two reads only if items were deleted; skip it then.
-    return [found[i] for i in chosen if i in found]
+    return [found[head.id] for head in heads if head.id in found]
 
 
 def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
@@ -149,7 +127,7 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
            only: Iterable[str] | None, workers: parallel.Lender | None) -> BuildResult:
     selected = _selected_ids(config, only)
     built = [feed for feed in config.feeds if feed.id in selected]
-    prepared = (archive.Prepared(config, built, store, {f.id: Filter(f).accepts for f in built})
+    prepared = (archive.Prepared(config, built, store, {f.id: Filter.of(f).accepts for f in built})
                 if isinstance(store, archive.ArchiveSource) else None)
     windows: dict[str, list[Item]] = {}
     for feed in built:

@@ -1,5 +1,5 @@
 """A feed's history as join keys: which stored items are in a feed (its sources, its
-include/exclude filters) and in what order they joined it.
+include/exclude filter: selection.Filter) and in what order they joined it.
 
 Light on imports (no feedgen, no SQLAlchemy): a full build's worker process (parallel.py)
 reads half of a long history with it while the build reads the other half.
@@ -7,59 +7,18 @@ reads half of a long history with it while the build reads the other half.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from syndicator.publish.pagerender import Key
+from syndicator.selection import Filter
 
 if TYPE_CHECKING:   # types only: the worker process unpickles configs, it need not build them
     from syndicator.config import FeedConfig
     from syndicator.store.reader import FeedLink
 
 
-class Text(Protocol):
-    """What a filter reads: an Item, a light store row or a FeedLink."""
-
-    @property
-    def title(self) -> str: ...
-
-    @property
-    def summary(self) -> str: ...
-
-
 Accepts = Callable[["FeedLink"], bool]
-
-
-class Filter:
-    """A feed's include/exclude patterns: case-insensitive regexes searched in title + summary.
-
-    No include pattern means everything is included; an exclude match always wins.
-    """
-
-    def __init__(self, feed: FeedConfig) -> None:
-        # Bound search methods, tried in a plain loop: a full build filters every item of
-        # the history, and any() over a generator costs as much as a short search.
-        self._include = [re.compile(p, re.IGNORECASE).search for p in feed.include]
-        self._exclude = [re.compile(p, re.IGNORECASE).search for p in feed.exclude]
-
-    @property
-    def active(self) -> bool:
-        return bool(self._include or self._exclude)
-
-    def accepts(self, item: Text) -> bool:
-        if not (self._include or self._exclude):
-            return True
-        text = f"{item.title} {item.summary}"
-        for search in self._exclude:
-            if search(text):
-                return False
-        if not self._include:
-            return True
-        for search in self._include:  # noqa: SIM110  (a loop: see __init__)
-            if search(text):
-                return True
-        return False
 
 
 def entries_by_item(links: Iterable[FeedLink]) -> Iterator[list[FeedLink]]:
@@ -121,7 +80,7 @@ def history_keys(feeds: Sequence[tuple[FeedConfig, Accepts]],
 def filtered_feeds(feeds: Sequence[FeedConfig]) -> list[tuple[FeedConfig, Accepts]]:
     """The feeds with their filters (what history_keys takes), as another process makes
     them from the configuration alone."""
-    return [(feed, Filter(feed).accepts) for feed in feeds]
+    return [(feed, Filter.of(feed).accepts) for feed in feeds]
 
 
 def needs_text(feeds: Iterable[FeedConfig]) -> bool:

@@ -6,7 +6,8 @@ rows decide returns, in that same transaction.
 
 Rules:
 - An item goes to a target when one of the target's feeds contains its source and accepts
-  it (the feed's include/exclude), and the target's own include/exclude accept it.
+  it (the feed's include/exclude), and the target's own include/exclude accept it (searched
+  in the categories too); both are a selection.Filter.
 - First sight: the first run that brings new items of a source to a target (a new
   target, a source newly added to one of its feeds, a fresh database) pushes none of the
   items stored before, except the newest `backfill` of them. If the source had no items
@@ -21,37 +22,13 @@ Rules:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
 from syndicator.config import Config, EmailTarget, FeedConfig, PushTarget, TelegramTarget
 from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView
-
-
-@dataclass(frozen=True)
-class Keywords:
-    """include/exclude regexes, case-insensitive, searched in the item's title and summary
-    (and categories, for push targets). No include: everything; an exclude match wins."""
-
-    include: tuple[re.Pattern[str], ...] = ()
-    exclude: tuple[re.Pattern[str], ...] = ()
-    categories: bool = False
-
-    @classmethod
-    def of(cls, include: Sequence[str], exclude: Sequence[str], *,
-           categories: bool = False) -> Keywords:
-        return cls(tuple(re.compile(p, re.IGNORECASE) for p in include),
-                   tuple(re.compile(p, re.IGNORECASE) for p in exclude), categories)
-
-    def accepts(self, item: Item) -> bool:
-        text = f"{item.title} {item.summary}"
-        if self.categories:
-            text += " " + " ".join(item.categories)
-        if any(p.search(text) for p in self.exclude):
-            return False
-        return not self.include or any(p.search(text) for p in self.include)
+from syndicator.selection import Filter
 
 
 @dataclass(frozen=True)
@@ -59,11 +36,11 @@ class _Route:
     """One target as seen from one source: its filters and settings."""
 
     target: PushTarget
-    feeds: tuple[Keywords, ...]       # the filters of the target's feeds containing the source
-    own: Keywords
+    feeds: tuple[Filter, ...]       # the filters of the target's feeds containing the source
+    own: Filter                     # the target's own, which also searches the categories
 
     def accepts(self, item: Item) -> bool:
-        return any(f.accepts(item) for f in self.feeds) and self.own.accepts(item)
+        return any(f.accepts(item) for f in self.feeds) and self.own.accepts_tagged(item)
 
 
 def targets_for_source(config: Config, source_id: str) -> list[PushTarget]:
@@ -75,9 +52,8 @@ def targets_for_source(config: Config, source_id: str) -> list[PushTarget]:
 def _route(target: PushTarget, feeds: dict[str, FeedConfig]) -> _Route:
     return _Route(
         target=target,
-        feeds=tuple(Keywords.of(feeds[f].include, feeds[f].exclude)
-                    for f in target.feeds if f in feeds),
-        own=Keywords.of(target.include, target.exclude, categories=True))
+        feeds=tuple(Filter.of(feeds[f]) for f in target.feeds if f in feeds),
+        own=Filter.of(target))
 
 
 def outbox_hook(config: Config, source_id: str) -> OutboxHook | None:

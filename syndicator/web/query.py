@@ -3,7 +3,8 @@
     /office-en.rss?filter=election|vote&filterout=opinion&limit=10&format=json
 
 `filter` keeps items whose title or summary matches, `filterout` drops them (both
-case-insensitive, on top of the feed's own include/exclude). A pattern without regex
+case-insensitive, on top of the feed's own include/exclude: both are a selection.Filter,
+one of RE2 matchers and one of the configuration's `re` patterns). A pattern without regex
 metacharacters is a plain substring. Anything else must be a *safe* regular expression:
 
 - at most 200 characters; literals, escaped punctuation, `.`, `\\w \\d \\s \\W \\D \\S`,
@@ -42,6 +43,7 @@ import re2
 
 from syndicator.config import FeedConfig
 from syndicator.model import Item
+from syndicator.selection import Filter, newest
 
 MAX_LIMIT = 500
 MAX_PATTERN = 200
@@ -402,40 +404,26 @@ def select_items(feed: FeedConfig, store: ItemSource, query: FeedQuery, *,
     """The newest items of the feed passing its own include/exclude and the query's
     filter/filterout, at most `query.limit` (default: the feed's limit, capped at MAX_LIMIT).
 
-    Like publish.build.select_items it pages through the store; it stops after MAX_SCANNED
-    items or FILTER_BUDGET_S seconds and returns what it found.
+    Like publish.build.select_items it pages through the store (selection.newest); it stops
+    after MAX_SCANNED items or FILTER_BUDGET_S seconds and returns what it found.
     """
     wanted = min(query.limit or feed.limit, MAX_LIMIT)
-    feed_include = [re.compile(p, re.IGNORECASE) for p in feed.include]
-    feed_exclude = [re.compile(p, re.IGNORECASE) for p in feed.exclude]
-    keep = compile_pattern(query.filter) if query.filter else None
-    drop = compile_pattern(query.filterout) if query.filterout else None
-    filtering = bool(feed_include or feed_exclude or keep or drop)
+    filters = [f for f in (Filter.of(feed), query_filter(query)) if f.active]
+
+    def read(limit: int, offset: int) -> list[Item]:
+        return store.latest(feed.sources, limit=limit, offset=offset)
 
     def accepts(item: Item) -> bool:
-        text = f"{item.title} {item.summary}"
-        if any(p.search(text) for p in feed_exclude):
-            return False
-        if feed_include and not any(p.search(text) for p in feed_include):
-            return False
-        if drop is not None and drop(text):
-            return False
-        return keep is None or keep(text)
+        return all(f.accepts(item) for f in filters)
 
-    page = wanted if not filtering else max(wanted * 2, 100)
+    if not filters:
+        return newest(read, wanted, page=wanted, max_scanned=MAX_SCANNED)
     deadline = monotonic() + FILTER_BUDGET_S
-    chosen: dict[str, Item] = {}
-    offset = 0
-    while len(chosen) < wanted and offset < MAX_SCANNED:
-        batch = store.latest(feed.sources, limit=page, offset=offset)
-        for item in batch:
-            if item.id not in chosen and accepts(item):
-                chosen[item.id] = item
-                if len(chosen) == wanted:
-                    break
-            if filtering and monotonic() > deadline:
-                return list(chosen.values())
-        if len(batch) < page:
-            break
-        offset += len(batch)
-    return list(chosen.values())
+    return newest(read, wanted, accepts=accepts, page=max(wanted * 2, 100),
+                  max_scanned=MAX_SCANNED, over_budget=lambda: monotonic() > deadline)
+
+
+def query_filter(query: FeedQuery) -> Filter:
+    """The query's filter/filterout as a Filter of RE2 matchers (compile_pattern)."""
+    return Filter([compile_pattern(query.filter)] if query.filter else [],
+                  [compile_pattern(query.filterout)] if query.filterout else [])
