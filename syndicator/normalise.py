@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from urllib.parse import quote, unquote_plus, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from syndicator.dates import ParsedDate as ParsedDate
 from syndicator.dates import choose_date as choose_date
@@ -27,6 +27,7 @@ from syndicator.dates import parse_date as parse_date
 from syndicator.model import Article, Item
 from syndicator.sanitise import absolute_http_url, clean_text, sanitize_content
 from syndicator.sanitise import sanitize_html as sanitize_html
+from syndicator.uris import uri as uri
 
 log = logging.getLogger(__name__)
 
@@ -60,15 +61,6 @@ _TRACKING_PARAMS = frozenset({
     "igshid", "_hsenc", "_hsmi", "mkt_tok", "ref_src",
 })
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-# What a URI may contain unencoded (RFC 3986): a URL of only these, with every "%" starting
-# an escape, is published as it is.
-_URI_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
-_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_PORT = re.compile(r":\d*$")
-_PATH = "/:@!$&'()*+,;=-._~%"
-_QUERY = _PATH + "?"
-_USERINFO = ":!$&'()*+,;=-._~%"
-
 
 
 def canonical_url(url: str, *, canonical: str | None = None) -> str:
@@ -90,42 +82,6 @@ def canonical_url(url: str, *, canonical: str | None = None) -> str:
     if urlsplit(alternative).path == "/" and urlsplit(base).path != "/":
         return base
     return alternative
-
-
-def uri(url: str) -> str:
-    """An IRI as the URI that is published (RFC 3987 §3.1): spaces, quotes, angle brackets,
-    other characters URIs do not allow and non-ASCII are percent-encoded (UTF-8), the host
-    is written in IDNA; `%xx` already there is kept as it is, a lone `%` becomes `%25`.
-
-    Items keep their id from the canonical form as found (`item_id`), so publishing the
-    encoded form changes no stored item's identity.
-    """
-    if _URI_SAFE.fullmatch(url):
-        return url
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if not netloc.isascii():
-        userinfo, at, hostport = netloc.rpartition("@")
-        host, colon, port = hostport.rpartition(":") if _PORT.search(hostport) else (
-            hostport, "", "")
-        netloc = (_quote(userinfo, _USERINFO) + at if at else "") + _idna(host) + colon + port
-    return urlunsplit((parts.scheme, netloc, _quote(parts.path, _PATH),
-                       _quote(parts.query, _QUERY), _quote(parts.fragment, _QUERY)))
-
-
-def _quote(value: str, safe: str) -> str:
-    return quote(_LONE_PERCENT.sub("%25", value), safe=safe)
-
-
-def _idna(host: str) -> str:
-    """A host name in IDNA (UTS #46, non-transitional: what browsers send), as given when
-    it cannot be written so."""
-    import idna
-
-    try:
-        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
-    except (idna.IDNAError, UnicodeError):
-        return quote(host, safe=_PATH)
 
 
 def identity_key(canonical: str, identity: str | None) -> tuple[str, str]:

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urljoin, urlsplit
 
+from syndicator.uris import uri
+
 # What a browser drops from a URL attribute (WHATWG URL parsing): tabs and newlines anywhere,
 # controls and spaces at either end. Dropping them first defeats obfuscations like
 # "jav\tascript:" before the scheme is checked; a space inside ("/a b.jpg") is part of the
@@ -32,7 +34,8 @@ _HTTP_SCHEMES = frozenset({"http", "https"})
 
 
 def absolute_http_url(base_url: str, value: str, *, allow_mailto: bool = False) -> str | None:
-    """`value` resolved against `base_url` if the result is http(s) (or mailto), else None."""
+    """`value` resolved against `base_url` if the result is http(s) (or mailto), else None;
+    written as a URI (uris.uri)."""
     cleaned = URL_JUNK.sub("", value)
     if not cleaned:
         return None
@@ -42,7 +45,7 @@ def absolute_http_url(base_url: str, value: str, *, allow_mailto: bool = False) 
     except ValueError:                                 # e.g. a broken IPv6 literal
         return None
     if scheme in _HTTP_SCHEMES or (allow_mailto and scheme == "mailto"):
-        return joined
+        return uri(joined)
     return None
 
 

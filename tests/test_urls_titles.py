@@ -5,6 +5,7 @@ markup or twice-escaped entities in their titles."""
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from syndicator.normalise import (
     uri,
 )
 from syndicator.push.render import telegram_post
-from syndicator.sanitise import clean_text
+from syndicator.sanitise import clean_text, sanitize_html
 from syndicator.web.pages import render_preview
 from tests.conftest import serve_site
 
@@ -67,6 +68,17 @@ def test_titles_are_plain_text(raw: str, text: str) -> None:
     assert clean_text(raw) == text
 
 
+def test_urls_in_content_are_published_encoded() -> None:
+    cleaned = sanitize_html('<p><a href="/a b/новости?q=&quot;x&quot;">x</a>'
+                            '<img src="фото 1.jpg" srcset="/ä.jpg 1x, /c%20d.jpg 2x"></p>',
+                            base_url="https://news.example/p/")
+    assert 'href="https://news.example/a%20b/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8' \
+           '?q=%22x%22"' in cleaned
+    assert 'src="https://news.example/p/%D1%84%D0%BE%D1%82%D0%BE%201.jpg"' in cleaned
+    assert 'srcset="https://news.example/%C3%A4.jpg 1x, https://news.example/c%20d.jpg 2x"' \
+           in cleaned
+
+
 def test_item_url_is_published_encoded_but_keeps_its_id() -> None:
     ctx = NormaliseContext(source_id="s", language="en", timezone="UTC", date_format=None,
                            now=NOW)
@@ -105,7 +117,9 @@ def _json_feed() -> dict[str, object]:
     return {"version": "https://jsonfeed.org/version/1.1", "title": "J", "items": [
         {"id": f"j{n}", "url": f"${{SITE}}json/{path}",
          "title": f"JSON {n} <del>old</del> <b>bold</b> A &amp;amp; B",
-         "content_text": f"Body {n}", "date_published": "2026-03-02T10:00:00Z",
+         "content_html": f'<p>Body {n} <a href="${{SITE}}json/{html.escape(path)}/more">more'
+                         f'</a> <img src="/img/{html.escape(path)}.png" alt="x"></p>',
+         "date_published": "2026-03-02T10:00:00Z",
          "image": f"${{SITE}}img/{path}.jpg"}
         for n, path in enumerate(BAD_PATHS)]}
 
@@ -155,6 +169,9 @@ def test_every_output_carries_uris_and_plain_titles(tmp_path: Path) -> None:
     data = json.loads((output / "all.json").read_text())
     assert [i["url"] for i in data["items"]] == [item.url for item in stored]
     assert all(URI.fullmatch(i["image"]) for i in data["items"] if "image" in i)
+    inside = [html.unescape(u) for i in data["items"]
+              for u in re.findall(r'(?:href|src)="([^"]*)"', i.get("content_html", ""))]
+    assert len(inside) == 2 * len(BAD_PATHS) and all(URI.fullmatch(u) for u in inside), inside
     hrefs = re.findall(r'(?:href|src)="(http[^"]*)"', page)
     assert {item.url for item in stored} <= set(hrefs)
     assert all(URI.fullmatch(href.replace("&amp;", "&")) for href in hrefs), hrefs

@@ -1,0 +1,56 @@
+"""URLs as they are published: an IRI written as a URI (RFC 3987 §3.1). Pure, no I/O.
+
+The only user of idna. Every URL Syndicator publishes goes through `uri`: an item's URL and
+image (normalise.py) and every href, src and srcset kept in sanitised content (sanitise.py),
+so RSS, Atom, JSON Feed, the HTML pages and push messages carry the same encoded form.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit, urlunsplit
+
+# What a URI may contain unencoded (RFC 3986): a URL of only these, with every "%" starting
+# an escape, is published as it is.
+_URI_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_PORT = re.compile(r":\d*$")
+_PATH = "/:@!$&'()*+,;=-._~%"
+_QUERY = _PATH + "?"
+_USERINFO = ":!$&'()*+,;=-._~%"
+
+
+def uri(url: str) -> str:
+    """An IRI as the URI that is published (RFC 3987 §3.1): spaces, quotes, angle brackets,
+    other characters URIs do not allow and non-ASCII are percent-encoded (UTF-8), the host
+    is written in IDNA; `%xx` already there is kept as it is, a lone `%` becomes `%25`.
+
+    Items keep their id from the canonical URL as found (normalise.item_id), so publishing
+    the encoded form changes no stored item's identity.
+    """
+    if _URI_SAFE.fullmatch(url):
+        return url
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if not netloc.isascii():
+        userinfo, at, hostport = netloc.rpartition("@")
+        host, colon, port = hostport.rpartition(":") if _PORT.search(hostport) else (
+            hostport, "", "")
+        netloc = (_quote(userinfo, _USERINFO) + at if at else "") + _idna(host) + colon + port
+    return urlunsplit((parts.scheme, netloc, _quote(parts.path, _PATH),
+                       _quote(parts.query, _QUERY), _quote(parts.fragment, _QUERY)))
+
+
+def _quote(value: str, safe: str) -> str:
+    return quote(_LONE_PERCENT.sub("%25", value), safe=safe)
+
+
+def _idna(host: str) -> str:
+    """A host name in IDNA (UTS #46, non-transitional: what browsers send), as given when
+    it cannot be written so."""
+    import idna
+
+    try:
+        return idna.encode(host, uts46=True, transitional=False).decode("ascii")
+    except (idna.IDNAError, UnicodeError):
+        return quote(host, safe=_PATH)
