@@ -99,7 +99,7 @@ SKIPPED = "skipped: "              # prefix of the missing_fields keys of skippe
 def article_key(card: Article) -> str:
     """card_key, with the card's identity when its URL alone does not tell it apart."""
     try:
-        return identity_key(canonical_url(card.url), card.identity)[1]
+        return uri(identity_key(canonical_url(card.url), card.identity)[0])
     except ValueError:
         return card.url
 

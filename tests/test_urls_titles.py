@@ -26,6 +26,7 @@ from syndicator.normalise import (
     uri,
 )
 from syndicator.push.render import telegram_post
+from syndicator.runlog import article_key, card_key
 from syndicator.sanitise import clean_text, sanitize_html
 from syndicator.web.pages import render_preview
 from tests.conftest import serve_site
@@ -96,6 +97,18 @@ def test_item_url_is_published_encoded_but_keeps_its_id() -> None:
     merged = merge_with_stored(stored, item, timezone="UTC", now=NOW)
     assert merged is not None and merged.url == item.url and merged.updated == stored.updated
     assert merge_with_stored(merged, item, timezone="UTC", now=NOW) is None
+
+
+@pytest.mark.parametrize("identity", [None, "#post 1", "tag:news.example,2026:пост 1"])
+def test_stored_items_are_looked_up_by_their_published_url(identity: str | None) -> None:
+    ctx = NormaliseContext(source_id="s", language="en", timezone="UTC", date_format=None,
+                           now=NOW)
+    card = Article(url="https://news.example/новости/a b?x=<1>", title="T", identity=identity)
+    item = normalise_article(card, ctx)
+    assert item is not None and URI.fullmatch(item.url)
+    assert article_key(card) == item.url
+    if identity is None:
+        assert card_key(card.url) == item.url
 
 
 BAD_PATHS = ("insert value here", 'say "hi"', "a<b>c", "новости/статья")
