@@ -42,6 +42,13 @@ class ParsedDate:
 _MAX_DATE_TEXT = 200                                   # longer strings are prose, not dates
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}")
+# An RFC 822 date ("Sun, 16 Jun 2012") is English: with a month that is not an English one
+# ("Sun, 16 zzz 2012") it is broken, not another language's (dateparser would find
+# Tongan, where "Sun" is June).
+_RFC822_SHAPE = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,\s*\d{1,2}\s+([a-z]+)\.?\s",
+                           re.IGNORECASE)
+_EN_MONTHS = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                        "nov", "dec"))
 _NUMERIC_DATE = r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})"
 _NUMERIC_TIME = r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?"
 # dd.mm.yyyy is always day-first, whatever the language; a time may follow or precede it.
@@ -87,6 +94,9 @@ def parse_date(text: str, *, language: str | None, timezone: str,
     """
     cleaned = _LABEL.sub("", " ".join(text.split()))
     if not cleaned or len(cleaned) > _MAX_DATE_TEXT:
+        return None
+    rfc822 = _RFC822_SHAPE.match(cleaned)
+    if rfc822 and rfc822[1][:3].lower() not in _EN_MONTHS:
         return None
     code = _language_code(language)
     parsed = _parse_absolute(cleaned, code, timezone, date_format)

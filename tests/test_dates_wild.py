@@ -158,7 +158,7 @@ def test_feed_parsers_date_is_used_as_given() -> None:
 
 @pytest.mark.parametrize("text", [*list(BAD_DATES.values())[:4], "31-12-03", "12/03/31"])
 def test_partial_or_ambiguous_dates_are_no_dates(text: str) -> None:
-    for language in ("en", "ru"):
+    for language in ("en", "ru", None):
         assert parse_date(text, language=language, timezone="UTC", now=NOW) is None, text
 
 
@@ -190,7 +190,9 @@ def test_implausible_dates_are_skipped_with_a_reason() -> None:
     ("3 июня 2021 г.", "ru", datetime(2021, 6, 3, tzinfo=UTC)),
     ("03.06.21", "ru", datetime(2021, 6, 3, tzinfo=UTC)),        # dd.mm.yy: day first always
     ("Thu, 03 Jun 21 14:30:00 GMT", "en", datetime(2021, 6, 3, 14, 30, tzinfo=UTC)),
+    ("Sun, 16 Jun 2012", None, datetime(2012, 6, 16, tzinfo=UTC)),
+    ("Saturday, 16 June 2012", None, datetime(2012, 6, 16, tzinfo=UTC)),
 ])
-def test_real_formats_still_read(text: str, language: str, expected: datetime) -> None:
+def test_real_formats_still_read(text: str, language: str | None, expected: datetime) -> None:
     parsed = parse_date(text, language=language, timezone="UTC", now=NOW)
     assert parsed is not None and parsed.value == expected
