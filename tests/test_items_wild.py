@@ -197,3 +197,25 @@ def test_a_micro_blog_json_feed_publishes_every_post(tmp_path: Path) -> None:
     assert stored == {"https://micro.example/2026/12/06/1.html": "Rain again",
                       "https://elsewhere.example/a-link": "Worth a read, this one"}
     assert "1 entry skipped: no link" in result.warnings
+
+
+def test_a_live_blog_post_keeps_its_id_when_it_is_the_last_on_the_page(tmp_path: Path) -> None:
+    live = "http://live.example/blog/election"
+
+    def atom(posts: range) -> str:
+        return ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+                "<title>Live</title><id>tag:live.example,2026:feed</id>"
+                "<updated>2026-12-06T10:00:00Z</updated>" + "".join(
+                    f"<entry><title>Update {n}</title><id>tag:live.example,2026:{n}</id>"
+                    f'<link href="{live}#post-{n}"/><updated>2026-12-06T0{n}:00:00Z</updated>'
+                    "</entry>" for n in posts) + "</feed>")
+
+    root = tmp_path / "site"
+    root.mkdir()
+    _serve(root, "feed.xml", atom(range(1, 4)))
+    with SiteServer(root) as server, _app(server, tmp_path, SOURCE) as app:
+        assert run_source(app, app.config.sources[0]).new == 3
+        _serve(root, "feed.xml", atom(range(3, 4)))
+        app.clock.now = NOW + timedelta(hours=1)  # type: ignore[attr-defined]
+        assert run_source(app, app.config.sources[0]).new == 0
+        assert len(_stored(app)) == 3

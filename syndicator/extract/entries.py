@@ -8,10 +8,11 @@
 Identity: an item is its canonical URL, which drops the `#fragment`. When a feed's entries
 differ only by the fragment (a day's page of a weblog with one anchor per post, as in the
 RSS 2.0 specification's sample; a live blog), or share one URL under distinct guids (a
-digest page), each entry gets an `identity` that normalise.py makes the fragment of its item URL (so
-of its id): the entry's own fragment (so the link leads to the post) or its guid. A fragment
-the entry's own guid carries is identity even when the entry is alone on its page in this
-fetch, so the item keeps its id when its neighbours leave the feed.
+digest page), each entry gets an `identity` that normalise.py makes the fragment of its
+item URL (so of its id): the entry's own fragment (so the link leads to the post) or its
+guid. A fragment the entry's own guid carries, or of an entry whose guid is no link (a urn,
+a tag), is identity even when the entry is alone on its page in this fetch, so the item
+keeps its id when its neighbours leave the feed.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ TITLE_CHARS = 80                  # a derived title is at most this long (plus "
 # "#ref=rss", "#utm_source=..."), or a part of every page ("#comments").
 _NOT_IDENTITY = re.compile(r"=|^(?:comments?|respond|more|top|content|main)$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_HTTP = re.compile(r"^https?://", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,10 @@ def _identity(article: Article, guid: str | None,
               page: list[tuple[Article, str | None]]) -> str | None:
     fragment = _fragment(article.url)
     if fragment:
-        if _fragment(guid) == fragment:
-            return f"#{fragment}"          # the feed says so in the entry's own guid
+        if _fragment(guid) == fragment or (guid and not _HTTP.match(guid)):
+            # The feed says so in the entry's own guid, or names the entry by a guid that
+            # is no link (a urn, a tag: a live blog's posts).
+            return f"#{fragment}"
         if len({_fragment(other.url) for other, _ in page} - {""}) > 1:
             return f"#{fragment}"          # the entries on this page differ only by it
     guids = {other_guid for _, other_guid in page if other_guid}
