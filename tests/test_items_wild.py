@@ -94,11 +94,12 @@ def test_the_spec_sample_stores_every_post_and_keeps_their_ids(tmp_path: Path) -
         stored = {item.url: item for item in _stored(app)}
         assert first.new == len(SPEC_ITEMS)
         assert set(stored) == {link for link, _text in SPEC_ITEMS}  # the link leads to the post
-        # The day's other posts leave the feed; the last one keeps its id: no new item.
-        _serve(root, "feed.xml", _spec_feed(SPEC_ITEMS[-1:]))
+        # The day's other posts leave the feed and the last one is edited: it keeps its id.
+        link, text = SPEC_ITEMS[-1]
+        _serve(root, "feed.xml", _spec_feed([(link, f"{text} Fixed a typo.")]))
         app.clock.now = NOW + timedelta(hours=1)  # type: ignore[attr-defined]
         second = run_source(app, app.config.sources[0])
-        assert second.new == 0
+        assert (second.new, second.updated) == (0, 1)
         assert len(_stored(app)) == len(SPEC_ITEMS)
 
 
@@ -202,11 +203,11 @@ def test_a_micro_blog_json_feed_publishes_every_post(tmp_path: Path) -> None:
 def test_a_live_blog_post_keeps_its_id_when_it_is_the_last_on_the_page(tmp_path: Path) -> None:
     live = "http://live.example/blog/election"
 
-    def atom(posts: range) -> str:
+    def atom(posts: range, edited: str = "") -> str:
         return ('<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
                 "<title>Live</title><id>tag:live.example,2026:feed</id>"
                 "<updated>2026-12-06T10:00:00Z</updated>" + "".join(
-                    f"<entry><title>Update {n}</title><id>tag:live.example,2026:{n}</id>"
+                    f"<entry><title>Update {n}{edited}</title><id>tag:live.example,2026:{n}</id>"
                     f'<link href="{live}#post-{n}"/><updated>2026-12-06T0{n}:00:00Z</updated>'
                     "</entry>" for n in posts) + "</feed>")
 
@@ -215,7 +216,9 @@ def test_a_live_blog_post_keeps_its_id_when_it_is_the_last_on_the_page(tmp_path:
     _serve(root, "feed.xml", atom(range(1, 4)))
     with SiteServer(root) as server, _app(server, tmp_path, SOURCE) as app:
         assert run_source(app, app.config.sources[0]).new == 3
-        _serve(root, "feed.xml", atom(range(3, 4)))
+        # The other posts leave the feed and the last one is edited: the same item changes.
+        _serve(root, "feed.xml", atom(range(3, 4), edited=" (corrected)"))
         app.clock.now = NOW + timedelta(hours=1)  # type: ignore[attr-defined]
-        assert run_source(app, app.config.sources[0]).new == 0
+        second = run_source(app, app.config.sources[0])
+        assert (second.new, second.updated) == (0, 1)
         assert len(_stored(app)) == 3
