@@ -70,8 +70,7 @@ from syndicator.publish.pagerender import (
 from syndicator.publish.pagewriter import Finishing, PageWriter
 
 if TYPE_CHECKING:  # types only: publishing does not depend on the database layer
-    from syndicator.model import HistoryEntry
-    from syndicator.store.reader import FeedLink
+    from syndicator.model import FeedLink, HistoryEntry
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from syndicator.selection import Filter
 
 if TYPE_CHECKING:   # types only: the worker process unpickles configs, it need not build them
     from syndicator.config import FeedConfig
-    from syndicator.store.reader import FeedLink
+    from syndicator.model import FeedLink
 
 
 Accepts = Callable[["FeedLink"], bool]

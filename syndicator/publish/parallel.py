@@ -48,9 +48,8 @@ if TYPE_CHECKING:   # types only: a worker process imports only what it uses
     from collections.abc import Iterator
 
     from syndicator.config import Config, FeedConfig
-    from syndicator.model import Item
+    from syndicator.model import FeedLink, Item
     from syndicator.publish.pagerender import ItemReader, Key, PageJob
-    from syndicator.store.reader import FeedLink
 
 log = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ from typing import Any, cast
 
 from sqlalchemy import Row, Text, func, select, type_coerce
 
-from syndicator.model import Item
+from syndicator.model import FeedLink, Item
 from syndicator.store.database import Database, chunked_select
 from syndicator.store.items import linked_to
-from syndicator.store.reader import BUILD_COLUMNS, RAW_COLUMNS, FeedLink, ItemDecoder
+from syndicator.store.reader import BUILD_COLUMNS, RAW_COLUMNS, ItemDecoder
 from syndicator.store.schema import item_sources as t_links
 from syndicator.store.schema import items as t_items
 from syndicator.store.schema import runs as t_runs

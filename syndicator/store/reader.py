@@ -12,10 +12,10 @@ import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from syndicator.errors import StoreError
-from syndicator.model import Item
+from syndicator.model import FeedLink, Item
 
 # Columns of `items` a build reads, then categories, published and updated as stored (text).
 BUILD_COLUMNS = ("id", "url", "title", "summary", "content", "image", "author", "language",
@@ -28,24 +28,6 @@ _SELECT = f"SELECT {', '.join(BUILD_COLUMNS + RAW_COLUMNS)} FROM items WHERE id 
 _LINKS = ("SELECT l.item_id, l.source_id, l.first_seen, i.published, i.updated, i.content_hash"
           "{text} FROM item_sources AS l JOIN items AS i ON i.id = l.item_id"
           " WHERE l.source_id IN ({sources}){range} ORDER BY l.item_id")
-
-
-class FeedLink(NamedTuple):
-    """One link of an item to a source, with the item's light fields (no content).
-
-    Times are *time keys*: UTC as "YYYY-MM-DD HH:MM:SS.ffffff", which sort as the times do
-    and are cheap to read back (SQLite stores exactly this text). A named tuple, not a
-    frozen dataclass: a full build makes one per link of the whole history (100,000 and
-    more), and a tuple is made ~5× faster."""
-
-    item_id: str
-    source_id: str
-    first_seen: str           # when this source first listed the item
-    published: str
-    updated: str
-    content_hash: str
-    title: str
-    summary: str
 
 
 class ItemDecoder:
