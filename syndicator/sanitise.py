@@ -8,8 +8,10 @@ The only user of nh3.
     tiny_length / tiny_file            sizes that mark an image as a tracking pixel
 
 A tracking pixel is an image that is not meant to be seen: one whose width or height, in
-any unit, as an attribute or in its inline style, is at most `PIXEL_MAX` CSS pixels; one
-with the `hidden` attribute, `display:none`, `visibility:hidden` or `opacity:0`; or (for
+any unit, as an attribute (read as a browser reads it: "1x" is 1) or in its inline style,
+is at most `PIXEL_MAX` CSS pixels; one with the `hidden` attribute, `display:none`,
+`visibility:hidden`, `opacity:0`, `zoom:0`, a transform that scales it away or a clip that
+cuts it away, or inside an element hidden so (which goes with all it holds); or (for
 enclosures) a file too small to be a picture. Pixels are dropped, and so is an item image
 that the content's own markup shows to be one.
 """
@@ -59,24 +61,36 @@ _PIXEL_FILE_MAX = 200
 # the container, so they say nothing about the image.
 _UNITS = {"": 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "in": 96.0, "cm": 96 / 2.54,
           "mm": 96 / 25.4, "q": 96 / 101.6, "em": 16.0, "rem": 16.0, "ex": 8.0, "ch": 8.0}
-_LENGTH = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*([a-z]*)\s*(?:!\s*important\s*)?$",
-                     re.IGNORECASE)
+_LENGTH = re.compile(r"\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)\s*([a-z]*)\s*"
+                     r"(?:!\s*important\s*)?$", re.IGNORECASE)
+# HTML's rules for parsing dimension values: leading digits (and a fraction), the rest
+# ignored, so a browser draws width="1x", "1e0", "1,0" or "1 0" one pixel wide.
+_DIMENSION = re.compile(r"\s*(\d+(?:\.\d+)?)(.?)")
+_CSS_FUNCTION = re.compile(r"\s*calc\(\s*(.*?)\s*\)\s*$", re.IGNORECASE)
 
 
 def length_px(value: object) -> float | None:
     """A width or height (an HTML attribute, a CSS length, a JSON number) in CSS px, or None
-    when it is missing or relative."""
+    when it is missing or relative. A CSS `calc()` of one length is that length; text after
+    a number that is not a unit is read as a browser reads a dimension attribute."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         return float(value)
     if not isinstance(value, str) or len(value) > 40:
         return None
+    value = value.strip()                               # any Unicode space, NBSP included
+    function = _CSS_FUNCTION.match(value)
+    if function:
+        value = function.group(1)
     match = _LENGTH.match(value)
     factor = _UNITS.get(match.group(2).lower()) if match else None
-    if match is None or factor is None:
-        return None
-    return float(match.group(1)) * factor
+    if match is not None and factor is not None:
+        return float(match.group(1)) * factor
+    dimension = _DIMENSION.match(value)
+    if dimension is None or dimension.group(2) in ("%", "v", "V"):
+        return None                                     # relative to the container or view
+    return float(dimension.group(1))
 
 
 def tiny_length(value: object) -> bool:
@@ -91,20 +105,36 @@ def tiny_file(length: object) -> bool:
     return size is not None and 1 < size <= _PIXEL_FILE_MAX
 
 
+_SCALE = re.compile(r"scale[xyz3d]*\(([^)]*)\)")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_CLIP_AWAY = re.compile(r"inset\(\s*(?:[5-9]\d|\d{3,})(?:\.\d+)?%|(?:circle|ellipse)\(\s*0")
+
+
 def hidden_by_style(style: str) -> bool:
-    """Whether an inline style hides an image or shrinks it to a pixel."""
+    """Whether an inline style hides an element or shrinks it to a pixel."""
     for declaration in style.split(";"):
         name, _, value = declaration.partition(":")
         name, value = name.strip().lower(), value.strip().lower()
         if name in ("width", "height", "max-width", "max-height") and tiny_length(value):
             return True
         value = value.removesuffix("!important").strip()
-        opacity = length_px(value) if name == "opacity" else None
+        opacity = length_px(value) if name in ("opacity", "zoom") else None
         if ((name == "display" and value == "none")
                 or (name == "visibility" and value in ("hidden", "collapse"))
-                or (opacity is not None and opacity <= 0.01)):
+                or (opacity is not None and opacity <= 0.01)
+                or (name == "zoom" and value.startswith("0%"))
+                or (name == "transform" and _scaled_away(value))
+                or (name == "scale" and _scaled_away(f"scale({value})"))
+                or (name in ("clip-path", "clip") and (_CLIP_AWAY.search(value)
+                                                       or value.startswith("rect(0")))):
             return True
     return False
+
+
+def _scaled_away(transform: str) -> bool:
+    """Whether a CSS transform scales to (almost) nothing in some direction."""
+    return any(abs(float(factor)) <= 0.01 for arguments in _SCALE.findall(transform)
+               for factor in _NUMBER.findall(arguments))
 
 
 # --- HTML ------------------------------------------------------------------------------------
@@ -120,10 +150,22 @@ _ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan"},
     "th": {"colspan", "rowspan"},
 }
-# Read to find hidden images, never written out: `style` survives the filter only as the
-# marker below, and an image with either attribute is dropped.
-_IMAGE_VISIBILITY = {"style", "hidden"}
+# Read to find hidden elements, never written out: `style` survives the filter only as the
+# marker below, and an element with either attribute is dropped with what it holds (an
+# image among them: a pixel).
+_VISIBILITY = {"style", "hidden"}
 _HIDDEN_MARK = "hidden"
+_HIDDEN_OPEN = re.compile(r'<([a-z][a-z0-9]*)\b[^>]*?\s(?:hidden="[^"]*"|style="hidden")[^>]*>')
+_VOID_TAGS = frozenset({"br", "hr", "img"})
+# Not published, but kept through nh3 so that a hidden one is seen (and dropped with its
+# content); the rest are unwrapped afterwards, as nh3 unwraps any other tag it does not allow.
+_UNWRAPPED_TAGS = frozenset({
+    "section", "article", "aside", "header", "footer", "nav", "main", "center", "font",
+    "form", "label", "fieldset", "legend", "details", "summary", "dl", "dt", "dd", "small",
+    "big", "abbr", "cite", "time", "mark", "address", "caption", "ins", "del", "kbd", "samp",
+    "var", "dfn", "bdi", "bdo", "data", "picture",
+})
+_UNWRAPPED_TAG = re.compile(rf"</?(?:{'|'.join(sorted(_UNWRAPPED_TAGS))})\b[^>]*>")
 # Dropped with everything inside. Other unknown tags (form, picture, font, ...) are
 # unwrapped: their text and allowed children stay (ASP.NET pages wrap all in <form>).
 _DROP_WITH_CONTENT = frozenset({
@@ -159,12 +201,12 @@ def sanitize_content(html: str, *, base_url: str) -> Sanitised:
         return Sanitised("")
     import nh3
 
-    attributes: dict[str, set[str]] = {"*": set()}
-    attributes.update((tag, set(names)) for tag, names in _ALLOWED_ATTRIBUTES.items())
-    attributes["img"] |= _IMAGE_VISIBILITY
+    attributes: dict[str, set[str]] = {"*": set(_VISIBILITY)}
+    attributes.update((tag, set(names) | _VISIBILITY)
+                      for tag, names in _ALLOWED_ATTRIBUTES.items())
     cleaned = nh3.clean(
         _NOSCRIPT.sub("", html),
-        tags=set(_ALLOWED_TAGS),
+        tags=set(_ALLOWED_TAGS | _UNWRAPPED_TAGS),
         clean_content_tags=set(_DROP_WITH_CONTENT),
         attributes=attributes,
         attribute_filter=partial(_filter_attribute, base_url),
@@ -175,10 +217,45 @@ def sanitize_content(html: str, *, base_url: str) -> Sanitised:
     # nh3's output is canonical (attributes double-quoted; "<", ">" and '"' escaped in text
     # and attribute values), so these regular expressions only ever see real tags.
     pixels: set[str] = set()
+    if _HIDDEN_OPEN.search(cleaned):
+        cleaned = _drop_hidden_elements(cleaned, pixels.add)
+    cleaned = _UNWRAPPED_TAG.sub("", cleaned)
     cleaned = _IMG_TAG.sub(partial(_keep_image, pixels.add), cleaned)
     cleaned = _LINK.sub(_keep_link, cleaned)
     cleaned = _H1.sub(r"<\1h2>", cleaned)            # the feed item title is the only h1
     return Sanitised(cleaned.strip(), frozenset(pixels))
+
+
+def _drop_hidden_elements(html: str, pixel: Callable[[str], None]) -> str:
+    """Elements the page hides (`hidden`, `display:none`, ...) go with all they hold; the
+    images among them are pixels. nh3's output is well nested, so counting the hidden tag's
+    own name finds its end."""
+    kept: list[str] = []
+    position = 0
+    while (opening := _HIDDEN_OPEN.search(html, position)) is not None:
+        tag = opening.group(1)
+        if tag == "img":                              # _keep_image drops it and notes it
+            kept.append(html[position:opening.end()])
+            position = opening.end()
+            continue
+        kept.append(html[position:opening.start()])
+        end = opening.end()
+        if tag not in _VOID_TAGS:
+            depth = 1
+            for found in re.finditer(rf"<(/?){tag}\b[^>]*>", html[end:]):
+                depth += -1 if found.group(1) else 1
+                if depth == 0:
+                    end += found.end()
+                    break
+            else:
+                end = len(html)
+        for image in _IMG_TAG.finditer(html, opening.end(), end):
+            src = dict(_ATTRIBUTE.findall(image.group(0))).get("src")
+            if src:
+                pixel(html_lib.unescape(src))
+        position = end
+    kept.append(html[position:])
+    return "".join(kept)
 
 
 def _filter_attribute(base_url: str, tag: str, attribute: str, value: str) -> str | None:
@@ -218,8 +295,8 @@ def _keep_image(pixel: Callable[[str], None], match: re.Match[str]) -> str:
     src = attrs.get("src")
     if not src:
         return ""
-    if ("hidden" in attrs or "style" in attrs
-            or tiny_length(attrs.get("width")) or tiny_length(attrs.get("height"))):
+    width, height = (html_lib.unescape(attrs.get(name, "")) for name in ("width", "height"))
+    if "hidden" in attrs or "style" in attrs or tiny_length(width) or tiny_length(height):
         pixel(html_lib.unescape(src))                 # a tracking pixel, or not meant to show
         return ""
     return match.group(0)

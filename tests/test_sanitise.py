@@ -35,6 +35,19 @@ REAL = '<img src="https://cdn.example/photo.jpg" width="800" height="600">'
     '<img src="/p.gif" style="opacity:0">',
     '<img src="/p.gif" hidden>',
     '<img src="/p.gif" hidden="hidden" width="600" height="400">',
+    # what a browser reads as one pixel: leading digits of a dimension attribute
+    '<img src="/p.gif" width="1x" height="1x">',
+    '<img src="/p.gif" width="1e0">',
+    '<img src="/p.gif" height="1abc">',
+    '<img src="/p.gif" width="1,0">',
+    '<img src="/p.gif" width="1 0">',
+    '<img src="/p.gif" width="1/">',
+    '<img src="/p.gif" width="\u00a01">',
+    '<img src="/p.gif" style="width:calc(1px)">',
+    '<img src="/p.gif" style="zoom:0">',
+    '<img src="/p.gif" style="transform:scale(0)">',
+    '<img src="/p.gif" style="transform: scale(1, 0.01)">',
+    '<img src="/p.gif" style="clip-path:inset(50%)">',
 ])
 def test_pixels_and_hidden_images_are_dropped(img: str) -> None:
     result = sanitize_content(f"<p>Text{img}</p>{REAL}", base_url=BASE)
@@ -47,11 +60,28 @@ def test_pixels_and_hidden_images_are_dropped(img: str) -> None:
     '<img src="/a.jpg" style="width:50%;color:red">',
     '<img src="/a.jpg" width="3" height="300">',
     '<img src="/a.jpg" style="width: 20em">',
+    '<img src="/a.jpg" width="10vw">',
+    '<img src="/a.jpg" style="transform:scale(0.5);clip-path:circle(50%)">',
 ])
 def test_real_images_stay_and_their_style_does_not(img: str) -> None:
     out = sanitize_html(img, base_url=BASE)
     assert out.startswith('<img src="https://news.example/a.jpg"')
     assert "style" not in out and "hidden" not in out
+
+
+@pytest.mark.parametrize("container", [
+    '<div style="display:none">{}</div>',
+    '<div hidden><span>{}</span></div>',
+    '<section style="visibility:hidden"><div><div>{}</div></div></section>',
+])
+def test_hidden_containers_go_with_their_images(container: str) -> None:
+    """A block the page hides is not shown in the feed either (once its style is stripped
+    it would show), and the images in it are pixels."""
+    inner = '<p>secret</p><img src="/p.gif" width="600"><div>more</div>'
+    result = sanitize_content(f"<p>Before</p>{container.format(inner)}<p>After</p>{REAL}",
+                              base_url=BASE)
+    assert result.html == f"<p>Before</p><p>After</p>{REAL}"
+    assert result.pixels == {"https://news.example/p.gif"}
 
 
 def test_lengths_in_any_unit() -> None:

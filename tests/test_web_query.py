@@ -28,7 +28,7 @@ from syndicator.web.app import create_web_app
 from syndicator.web.context import WebContext
 from syndicator.web.embed import embed_routes
 from syndicator.web.query import QueryError, compile_pattern, normal_form, parse_query
-from syndicator.web.ratelimit import QueryGate, TokenBuckets, retry_after
+from syndicator.web.ratelimit import QueryGate, TokenBuckets, client_key, retry_after
 
 
 @pytest.fixture
@@ -263,6 +263,20 @@ def test_token_buckets_refill_and_stay_bounded() -> None:
         buckets.take(client)
     assert len(buckets._buckets) == 3
     assert retry_after(0.01) == "1" and retry_after(2.2) == "3"
+
+
+def test_an_ipv6_client_is_counted_by_its_64() -> None:
+    """One IPv6 host owns a whole /64: rotating addresses inside it buys no new tokens."""
+    gate = QueryGate(0.01, 3, headers={})
+    waits = [gate.take(f"2001:db8:1:2::{n:x}") for n in range(1, 6)]
+    assert waits[:3] == [0.0, 0.0, 0.0] and all(wait > 0 for wait in waits[3:])
+    assert gate.take("2001:db8:1:3::1") == 0.0            # another /64 is another client
+    scope = {"path": "/a.rss", "method": "GET", "query_string": b"filter=new",
+             "client": ("2001:db8:1:2:ffff::9", 1)}
+    refused = gate.early(scope)
+    assert refused is not None and refused[0]["status"] == 429
+    assert client_key("::ffff:10.0.0.1") == "10.0.0.1"
+    assert client_key("10.0.0.1") == "10.0.0.1" and client_key("testclient") == "testclient"
 
 
 def test_the_gate_remembers_little() -> None:

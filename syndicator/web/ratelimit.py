@@ -18,6 +18,7 @@ feed request per refusal); the feed handler then `take`s a token per render and 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -28,6 +29,21 @@ MAX_CLIENTS = 10_000
 MAX_ANSWERED = 2048             # query strings remembered as answered (QueryGate) ...
 MAX_REMEMBERED_BYTES = 512      # ... when at most this long: 1 MB of them at most
 REFUSED = "too many feed queries from this address; try again later"
+
+
+def client_key(host: str) -> str:
+    """The key a client is counted under: its IPv4 address, or its IPv6 /64 (one subscriber
+    line or host usually owns a whole /64, so counting single IPv6 addresses would give one
+    client 2**64 buckets); an IPv4-mapped IPv6 address counts as the IPv4 address."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 class TokenBuckets:
@@ -80,7 +96,8 @@ class QueryGate:
                          for name, value in headers.items()]
 
     def take(self, client: str) -> float:
-        return self.buckets.take(client)
+        """Take a token for the client at this address (see `client_key`)."""
+        return self.buckets.take(client_key(client))
 
     def answered(self, path: str, query_string: bytes) -> None:
         if len(path) + len(query_string) > MAX_REMEMBERED_BYTES:
@@ -96,7 +113,7 @@ class QueryGate:
         from a client with no token left, unless the same query string was answered before;
         None to go on."""
         client = scope.get("client")
-        wait = self.buckets.wait(client[0] if client else "")
+        wait = self.buckets.wait(client_key(client[0]) if client else "")
         if wait <= 0 or (scope["path"], scope["query_string"]) in self._answered:
             return None
         body = (REFUSED + "\n").encode()

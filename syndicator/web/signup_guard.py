@@ -18,7 +18,6 @@ their counts.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import threading
 import time
@@ -34,6 +33,7 @@ from syndicator.config import Config, EmailTarget
 from syndicator.push.pacing import SlidingWindow
 from syndicator.push.subscribers import form_token, form_token_valid
 from syndicator.store import Store
+from syndicator.web.ratelimit import client_key
 
 MAX_CLIENTS = 10_000
 FORM_FIELD = "form_token"
@@ -117,16 +117,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _client_key(request: Request) -> str:
-    host = request.client.host if request.client else ""
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return host
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None:
-            return str(address.ipv4_mapped)
-        return str(ipaddress.IPv6Network((address, 64), strict=False))
-    return str(address)
+    return client_key(request.client.host if request.client else "")
 
 
 def _netloc(scheme: str, netloc: str) -> str:
