@@ -12,28 +12,29 @@ from typing import TYPE_CHECKING
 from syndicator.app import App
 from syndicator.config import Schedule
 from syndicator.errors import StoreError, SyndicatorError
+from syndicator.model import RunResult
+from syndicator.store.outage import StoreOutage
 
 if TYPE_CHECKING:  # apscheduler is imported only by the commands that schedule
     from syndicator.scheduler import SourceScheduler
-    from syndicator.service import Service
 
 log = logging.getLogger("syndicator.service")
 
 PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retries) are sent
 
 
-def schedule_push(scheduler: SourceScheduler, app: App, service: Service | None = None) -> None:
+def schedule_push(scheduler: SourceScheduler, app: App, *, outage: StoreOutage | None = None,
+                  after_run: list[Callable[[RunResult], None]] | None = None) -> None:
     """Push jobs beside the source jobs: per-item deliveries every few seconds, and digests.
 
     The outbox rows are written with the items, so a push job only has to look at what is
-    due; running it often keeps a new item's delay short and retries on time. A poll that
-    stored new or changed items (`service`) starts it at once rather than at its next tick.
+    due; running it often keeps a new item's delay short and retries on time. With the
+    service's `after_run` hooks, a poll that stored new or changed items starts it at once
+    rather than at its next tick; with its `outage`, a store outage is reported once.
     """
     from syndicator.push.dispatch import digest_jobs, dispatch_due, send_digest
 
     kick = _Kick(lambda: scheduler.wake("push:dispatch"))
-
-    outage = service.outage if service is not None else None
 
     def send_due() -> None:
         try:
@@ -54,8 +55,8 @@ def schedule_push(scheduler: SourceScheduler, app: App, service: Service | None 
     def dispatch() -> None:
         kick.run(send_due)
 
-    if service is not None:
-        service.after_run.append(lambda result: kick() if result.new or result.updated
+    if after_run is not None:
+        after_run.append(lambda result: kick() if result.new or result.updated
                                  else None)
 
     def digest(target_id: str) -> None:

@@ -460,7 +460,7 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         if config.push:
             from syndicator.pushjobs import schedule_push
 
-            schedule_push(scheduler, app, service)
+            schedule_push(scheduler, app, outage=service.outage, after_run=service.after_run)
         scheduler.start()
         echo(f"syndicator run: {len(enabled)} source(s) scheduled; serving {address(sock)} "
              f"(pid {os.getpid()})")
