@@ -15,384 +15,79 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from syndicator.config_base import (
+    DEFAULT_USER_AGENT,
+    Duration,
+    Model,
+    Size,
+    check_timezone,
+    parse_duration,
+    parse_size,
+)
+from syndicator.config_push import (
+    EmailTarget,
+    PushTarget,
+    PushTargetBase,
+    SignupLimits,
+    SmtpConfig,
+    TelegramTarget,
+)
+from syndicator.config_server import ServerConfig, ServerLimits, SiteConfig, WebSubConfig
+from syndicator.config_sources import (
+    ArticleSelectors,
+    FeedConfig,
+    FetchConfig,
+    FetchSettings,
+    ListSelectors,
+    Schedule,
+    SourceConfig,
+)
 from syndicator.errors import ConfigError
+
+__all__ = [
+    "CONFIG_ENV",
+    "DEFAULT_CONFIG",
+    "DEFAULT_USER_AGENT",
+    "ArticleSelectors",
+    "Config",
+    "Duration",
+    "EmailTarget",
+    "FeedConfig",
+    "FetchConfig",
+    "FetchSettings",
+    "ListSelectors",
+    "PushTarget",
+    "PushTargetBase",
+    "Schedule",
+    "ServerConfig",
+    "ServerLimits",
+    "SignupLimits",
+    "SiteConfig",
+    "Size",
+    "SmtpConfig",
+    "SourceConfig",
+    "TelegramTarget",
+    "WebSubConfig",
+    "check_timezone",
+    "format_path",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+    "parse_size",
+    "resolve_config_path",
+]
 
 DEFAULT_CONFIG = "config.yaml"
 CONFIG_ENV = "SYNDICATOR_CONFIG"
-DEFAULT_USER_AGENT = "Syndicator/0.1 (+https://github.com/syndicator/syndicator; news feeds)"
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
-               "kib": 1024, "mib": 1024**2, "gib": 1024**3, None: 1}
-_ID = r"^[a-z0-9][a-z0-9_-]*$"
-
-
-def parse_duration(value: Any) -> float:
-    """`20s`, `1.5m`, `250ms`, `2h`, `1d` or a bare number of seconds → seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 20s, 15m or 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a duration; write e.g. 20s, 15m, 1h, 250ms")
-        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("a duration cannot be negative")
-    return seconds
-
-
-def parse_size(value: Any) -> int:
-    """`5MB`, `512KiB` or a bare number of bytes → bytes."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size such as 5MB")
-    if isinstance(value, int):
-        size = value
-    else:
-        match = _SIZE.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a size; write e.g. 5MB, 512KB, 1GiB")
-        unit = match.group(2).lower() if match.group(2) else None
-        size = int(float(match.group(1)) * _SIZE_UNITS[unit])
-    if size <= 0:
-        raise ValueError("a size must be positive")
-    return size
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class SiteConfig(_Model):
-    title: str = "Syndicator feeds"
-    base_url: str = "http://127.0.0.1:8080/"
-    description: str = ""
-
-    @field_validator("base_url")
-    @classmethod
-    def _slash(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("base_url must start with http:// or https://")
-        return value if value.endswith("/") else value + "/"
-
-
-class FetchSettings(_Model):
-    """Fetch options; every field optional so a source can override only some of them."""
-
-    user_agent: str | None = None
-    timeout: Duration | None = None
-    connect_timeout: Duration | None = None
-    delay: Duration | None = None
-    per_host: int | None = Field(default=None, ge=1, le=32)
-    max_bytes: Size | None = None
-    retries: int | None = Field(default=None, ge=0, le=10)
-    max_redirects: int | None = Field(default=None, ge=0, le=30)
-    robots: bool | None = None            # honour robots.txt (default true)
-    concurrency: int | None = Field(default=None, ge=1, le=64)  # article fetches in flight
-    allow_private: bool | None = None     # fetch loopback/private/metadata addresses
-    request_deadline: Duration | None = Field(default=None, gt=0)  # connect + all reads
-    run_deadline: Duration | None = Field(default=None, gt=0)      # one source run
-
-
-class FetchConfig(_Model):
-    """Effective fetch options for one source: defaults < global `fetch:` < source `fetch:`."""
-
-    user_agent: str = DEFAULT_USER_AGENT
-    timeout: float = 20.0
-    connect_timeout: float = 10.0
-    delay: float = 1.0
-    per_host: int = 2
-    max_bytes: int = 5_000_000
-    retries: int = 2
-    max_redirects: int = 5
-    robots: bool = True
-    concurrency: int = 4
-    allow_private: bool = False
-    request_deadline: float = 60.0
-    run_deadline: float = 600.0
-
-    def merged(self, override: FetchSettings | None) -> FetchConfig:
-        if override is None:
-            return self
-        changes = {k: v for k, v in override.model_dump().items() if v is not None}
-        return self.model_copy(update=changes)
-
-
-class Schedule(_Model):
-    every: Duration | None = None
-    cron: str | None = None
-    jitter: Duration = 0.0
-
-    @model_validator(mode="after")
-    def _one_of(self) -> Schedule:
-        if (self.every is None) == (self.cron is None):
-            raise ValueError("give exactly one of `every` (e.g. 15m) or `cron` "
-                             "(e.g. '*/15 * * * *')")
-        if self.every is not None and self.every < 1:
-            raise ValueError("`every` must be at least 1s")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError("`cron` needs five fields: minute hour day month weekday")
-        return self
-
-    @property
-    def interval_seconds(self) -> float:
-        """A typical gap between runs (cron: a rough estimate); used for cache lifetimes."""
-        if self.every is not None:
-            return self.every
-        minute = (self.cron or "").split()[0]
-        step = re.match(r"^\*/(\d+)$", minute)
-        if step:
-            return int(step.group(1)) * 60.0
-        return 60.0 if minute == "*" else 3600.0
-
-
-class ListSelectors(_Model):
-    item: str
-    link: str | None = None
-    title: str | None = None
-    date: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    author: str | None = None
-    category: str | None = None
-    next: str | None = None
-    max_pages: int = Field(default=1, ge=1, le=10_000)
-    backfill_pages: int = Field(default=500, ge=1, le=100_000)
-
-
-class ArticleSelectors(_Model):
-    title: str | None = None
-    date: str | None = None
-    updated: str | None = None
-    content: str | None = None
-    summary: str | None = None
-    remove: tuple[str, ...] = ()
-    image: str | None = None
-    author: str | None = None
-    category: str | None = None
-
-
-class SourceConfig(_Model):
-    id: Annotated[str, Field(pattern=_ID)]
-    type: Literal["html", "feed", "sitemap"] = "html"
-    url: str
-    title: str | None = None
-    language: str | None = None
-    timezone: str | None = None
-    date_format: str | None = None        # optional strptime format tried before dateparser
-    schedule: Schedule = Schedule(every=900.0)
-    fetch: FetchSettings | None = None
-    list: ListSelectors | None = None
-    article: ArticleSelectors | None = None
-    fetch_articles: bool | None = None    # feed sources: also fetch each article page
-    # sitemap sources: the newest N URLs per run (a sitemap may list 50,000), and how many
-    # child sitemaps of a sitemap index are read (newest first)
-    max_items: int = Field(default=50, ge=1, le=10_000)
-    max_sitemaps: int = Field(default=3, ge=1, le=100)
-    enabled: bool = True
-    # Hosts (`cdn.example.org`, `*.example.org`) or origins (`https://cdn.example.org:8443`)
-    # whose links may be followed besides the source URL's own origin.
-    follow_hosts: tuple[str, ...] = ()
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("url must start with http:// or https://")
-        return value
-
-    @field_validator("follow_hosts")
-    @classmethod
-    def _hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for entry in value:
-            if not re.match(r"^(https?://)?(\*\.)?[^\s/*@]+/?$", entry.strip()):
-                raise ValueError(f"{entry!r} is not a host (news.example.org, *.example.org) "
-                                 "or an origin (https://news.example.org:8443)")
-        return value
-
-    @model_validator(mode="after")
-    def _selectors(self) -> SourceConfig:
-        if self.type == "html" and self.list is None:
-            raise ValueError("an html source needs a `list:` block with at least `item` and `link`")
-        return self
-
-
-class FeedConfig(_Model):
-    id: Annotated[str, Field(pattern=_ID)]
-    title: str
-    description: str | None = None
-    sources: tuple[str, ...]
-    language: str | None = None
-    limit: int = Field(default=50, ge=1, le=10_000)
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    link: str | None = None               # the site the feed is about (defaults to first source)
-
-
-class ServerLimits(_Model):
-    """`server: {limits: ...}` bounds on every HTTP request (docs/server.md, "Limits")."""
-
-    request_line: Size = Field(default=8 * 1024, ge=256, le=1024 * 1024)     # 414 above
-    headers: int = Field(default=100, ge=8, le=10_000)          # how many; 431 above
-    header_bytes: Size = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)  # 431
-    body_bytes: Size = Field(default=64 * 1024, ge=1024, le=1024 * 1024 * 1024)  # 413
-    # From a connection's opening, or the previous answer on it, to the end of a request's
-    # headers.
-    header_timeout: Duration = Field(default=10.0, gt=0, le=600)
-    # An idle keep-alive connection is closed after this long without a new request.
-    idle_timeout: Duration = Field(default=5.0, gt=0, le=600)
-    # From the end of a request's headers to the end of its body (else 408).
-    body_timeout: Duration = Field(default=30.0, gt=0, le=3600)
-
-
-class ServerConfig(_Model):
-    """`server:` where `syndicator run` / `serve` listen (base_url may differ behind a proxy)."""
-
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
-    limits: ServerLimits = ServerLimits()
-    # Feed views with ?limit/filter/filterout/format that miss the cache, per client address:
-    # `query_burst` at once, refilled at `query_rate` per second; then 429 (web/ratelimit.py).
-    query_rate: float = Field(default=1.0, gt=0, le=10_000)
-    query_burst: int = Field(default=20, ge=1, le=100_000)
-    # `serve` only: processes answering on the one socket (`run` keeps one: its scheduler).
-    # "auto": one per CPU this process may run on, as nginx's `worker_processes auto`.
-    workers: int | Literal["auto"] = 1
-
-    @field_validator("workers", mode="before")
-    @classmethod
-    def _workers(cls, value: object) -> object:
-        # One message for both forms, instead of one per member of the union.
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool)
-                               and 1 <= value <= 64):
-            return value
-        raise ValueError(f"must be a number of processes from 1 to 64, or auto (got {value!r})")
-
-    def processes(self) -> int:
-        """How many processes `serve` forks: `workers`, with "auto" resolved."""
-        if self.workers != "auto":
-            return self.workers
-        try:
-            cpus = len(os.sched_getaffinity(0))
-        except (AttributeError, OSError):     # not on Linux
-            cpus = os.cpu_count() or 1
-        return max(1, min(64, cpus))
-
-
-class WebSubConfig(_Model):
-    """`websub:` a hub to advertise in every feed and to ping after a feed changed."""
-
-    hub: str | None = None
-    timeout: Duration = 10.0
-    retries: int = Field(default=3, ge=0, le=10)
-
-    @field_validator("hub")
-    @classmethod
-    def _hub_http(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://", value):
-            raise ValueError("hub must be an http:// or https:// URL")
-        return value
-
-
-class SmtpConfig(_Model):
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
-    password: str | None = Field(default=None, repr=False)   # from {env: NAME}, never in logs
-    timeout: Duration = 30.0
-
-
-class PushTargetBase(_Model):
-    id: Annotated[str, Field(pattern=_ID)]
-    feeds: tuple[str, ...]
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    template: str = "default"               # or a path to a Jinja2 template
-    backfill: int = Field(default=0, ge=0, le=1000)
-    max_attempts: int = Field(default=5, ge=1, le=100)
-    enabled: bool = True
-
-    @field_validator("include", "exclude")
-    @classmethod
-    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return value
-
-
-class TelegramTarget(PushTargetBase):
-    type: Literal["telegram"]
-    chat_id: str | int
-    token: str = Field(repr=False)          # from {env: NAME}, never in logs
-    api_url: str = "https://api.telegram.org"
-    on_update: Literal["ignore", "edit"] = "ignore"
-    disable_notification: bool = False
-    link_preview: bool = True
-    # Read timeout of one Bot API request: no answer by then = outcome unknown, not resent.
-    timeout: Duration = Field(default=30.0, gt=0)
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_http(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("api_url must be an http:// or https:// URL")
-        return value
-
-
-class SignupLimits(_Model):
-    """Sign-ups through the web forms to one email target, in any `window`: at most
-    `per_ip` from one client address (an IPv6 /64 counts as one) and `per_target` in all.
-    Counted in each serving process."""
-
-    per_ip: int = Field(default=5, ge=1, le=100_000)
-    per_target: int = Field(default=100, ge=1, le=1_000_000)
-    window: Duration = Field(default=3600.0, gt=0, le=7 * 86400)
-
-
-class EmailTarget(PushTargetBase):
-    type: Literal["email"]
-    mode: Literal["per_item", "digest"] = "per_item"
-    schedule: Schedule | None = None        # digests: when to send (cron)
-    smtp: SmtpConfig
-    from_: str = Field(alias="from")
-    reply_to: str | None = None
-    subject: str | None = None              # digest subject; default from the feed titles
-    unsubscribe_mailto: str | None = None   # default: the from address
-    on_update: Literal["ignore"] = "ignore"
-    signups: SignupLimits = SignupLimits()  # rate limits of the sign-up forms
-
-    @model_validator(mode="after")
-    def _digest_schedule(self) -> EmailTarget:
-        if self.mode == "digest" and self.schedule is None:
-            raise ValueError("a digest needs a `schedule` (e.g. {cron: \"0 7 * * *\"})")
-        return self
-
-
-PushTarget = Annotated[TelegramTarget | EmailTarget, Field(discriminator="type")]
 
 
 @functools.lru_cache(maxsize=64)
@@ -402,7 +97,7 @@ def _resolved(base_dir: Path, path: str) -> Path:
     return (base_dir / path).resolve()
 
 
-class Config(_Model):
+class Config(Model):
     site: SiteConfig = SiteConfig()
     storage: str = "sqlite:///syndicator.db"
     output_dir: str = "feeds"
@@ -511,15 +206,6 @@ class _RefError(ValueError):
         self.loc = loc
 
 
-def check_timezone(name: str) -> None:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r}; "
-                         "use an IANA name such as Europe/Minsk") from None
-
-
-# --- loading ---------------------------------------------------------------------------------
 
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that also remembers the line of every mapping key and sequence item."""

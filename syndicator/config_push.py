@@ -1,0 +1,98 @@
+"""The `push:` section: Telegram and email targets and the SMTP server."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from syndicator.config_base import _ID, Duration, Model
+from syndicator.config_sources import Schedule
+
+
+class SmtpConfig(Model):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password: str | None = Field(default=None, repr=False)   # from {env: NAME}, never in logs
+    timeout: Duration = 30.0
+
+
+class PushTargetBase(Model):
+    id: Annotated[str, Field(pattern=_ID)]
+    feeds: tuple[str, ...]
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    template: str = "default"               # or a path to a Jinja2 template
+    backfill: int = Field(default=0, ge=0, le=1000)
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    enabled: bool = True
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return value
+
+
+class TelegramTarget(PushTargetBase):
+    type: Literal["telegram"]
+    chat_id: str | int
+    token: str = Field(repr=False)          # from {env: NAME}, never in logs
+    api_url: str = "https://api.telegram.org"
+    on_update: Literal["ignore", "edit"] = "ignore"
+    disable_notification: bool = False
+    link_preview: bool = True
+    # Read timeout of one Bot API request: no answer by then = outcome unknown, not resent.
+    timeout: Duration = Field(default=30.0, gt=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _api_http(cls, value: str) -> str:
+        if not re.match(r"^https?://", value):
+            raise ValueError("api_url must be an http:// or https:// URL")
+        return value
+
+
+class SignupLimits(Model):
+    """Sign-ups through the web forms to one email target, in any `window`: at most
+    `per_ip` from one client address (an IPv6 /64 counts as one) and `per_target` in all.
+    Counted in each serving process."""
+
+    per_ip: int = Field(default=5, ge=1, le=100_000)
+    per_target: int = Field(default=100, ge=1, le=1_000_000)
+    window: Duration = Field(default=3600.0, gt=0, le=7 * 86400)
+
+
+class EmailTarget(PushTargetBase):
+    type: Literal["email"]
+    mode: Literal["per_item", "digest"] = "per_item"
+    schedule: Schedule | None = None        # digests: when to send (cron)
+    smtp: SmtpConfig
+    from_: str = Field(alias="from")
+    reply_to: str | None = None
+    subject: str | None = None              # digest subject; default from the feed titles
+    unsubscribe_mailto: str | None = None   # default: the from address
+    on_update: Literal["ignore"] = "ignore"
+    signups: SignupLimits = SignupLimits()  # rate limits of the sign-up forms
+
+    @model_validator(mode="after")
+    def _digest_schedule(self) -> EmailTarget:
+        if self.mode == "digest" and self.schedule is None:
+            raise ValueError("a digest needs a `schedule` (e.g. {cron: \"0 7 * * *\"})")
+        return self
+
+
+PushTarget = Annotated[TelegramTarget | EmailTarget, Field(discriminator="type")]
+
+
