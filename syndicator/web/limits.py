@@ -3,6 +3,7 @@
     request line   > limits.request_line bytes     414, connection closed   (protocol.py)
     headers        > limits.headers of them         431, connection closed   (protocol.py)
     whole head     > limits.header_bytes bytes      431, connection closed   (protocol.py)
+    trailers       the same two limits as headers   431, connection closed   (protocol.py)
     head not complete within limits.header_timeout  408 (or a silent close), (protocol.py)
     body not complete within limits.body_timeout    408, connection closed   (protocol.py)
     body           > limits.body_bytes bytes        413, connection closed   (BodyLimit here)

@@ -28,7 +28,9 @@ order), a paused writer (a slow reader), `Expect: 100-continue`, an upgrade, a q
 Every request, fast or not, is held to the head limits of `server: {limits: ...}` here
 (limits.py): request line, header count and total head size (414/431 and the connection
 closed; the parser is fed no more of a head than the limit, or twice that when pipelined
-requests come many to a read), deadlines for a complete head and body (408); an idle
+requests come many to a read), the same count and size limits for a chunked body's trailer
+fields (431, or just the close when the request was answered already; trailers are never
+kept: no ASGI app reads them), deadlines for a complete head and body (408); an idle
 kept-alive connection is closed after uvicorn's `timeout_keep_alive`. uvicorn's httptools
 protocol has none of the head limits, and waits for a first request forever: a 150 MB
 header was parsed (by concatenation in httptools, quadratic) while every other client
@@ -46,7 +48,7 @@ import asyncio
 import socket
 import time
 import urllib.parse
-from typing import Any
+from typing import Any, ClassVar
 
 import httptools
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -59,7 +61,7 @@ from syndicator.web.limits import HeadRefused, refusal
 
 _FAST_METHODS = frozenset({b"GET", b"HEAD"})
 _CLOSE = b"connection: close\r\n"
-INVALID_LOG_EVERY = 60.0     # seconds between two log lines about unparsable requests
+LOG_EVERY = 60.0     # seconds between two log lines about the same kind of bad request
 
 
 def find_web_app(app: Any) -> WebApp | None:
@@ -78,8 +80,9 @@ class FeedHttpProtocol(HttpToolsProtocol):
     # joined once per change, shared by every connection of the process.
     _defaults: list[tuple[bytes, bytes]] | None = None
     _default_lines = b""
-    _invalid_count = 0                  # unparsable requests not yet logged (_log_invalid)
-    _invalid_logged = -INVALID_LOG_EVERY
+    # Bad requests logged once a minute (_log_throttled), shared by every connection of the
+    # process: for each message, how many came since its last line and when that was.
+    _throttled: ClassVar[dict[str, tuple[int, float]]] = {}
     # The head limits and header timeout; `with_limits` makes a class with the configured ones.
     limits = ServerLimits()
 
@@ -108,6 +111,10 @@ class FeedHttpProtocol(HttpToolsProtocol):
         self._head_after_idle = limits.header_timeout - self.timeout_keep_alive
         self._in_head = True
         self._head_room = self._head_max
+        # After a head, how many more bytes that are not body (chunk framing, trailers) the
+        # parser may get before the next body byte; see data_received.
+        self._tail_room = self._head_max
+        self._trailers = 0          # trailer fields of the current request so far
         # When the connection is closed unless it gets on (loop time): the end of the
         # header timeout while a head is read or awaited, of the keep-alive timeout while
         # idle after a response (`_idle`); None while a request is being answered.
@@ -162,6 +169,11 @@ class FeedHttpProtocol(HttpToolsProtocol):
                 self._head_overflow(data)
                 return
             self._head_room -= len(data)        # full again when the head is complete
+        elif len(data) > self._tail_room:
+            self._tail_overflow(data)
+            return
+        else:
+            self._tail_room -= len(data)        # full again at a body byte (on_body)
         try:                                    # inlined _feed: the path of every request
             self.parser.feed_data(data)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade) as exc:
@@ -184,6 +196,22 @@ class FeedHttpProtocol(HttpToolsProtocol):
         else:
             self.data_received(view[room:])
 
+    def _tail_overflow(self, data: bytes | memoryview) -> None:
+        """The same after a head: past the head limit of bytes that are no body (a chunked
+        body's trailer fields, which httptools also joins by concatenation, and chunk
+        lines) with no body byte among them, the request is refused. The last read with a
+        body byte is not counted, so that is refused at the limit plus one read at most."""
+        room = self._tail_room
+        self._tail_room = 0             # on_body or on_headers_complete fills it again
+        view = memoryview(data)
+        self._feed(view[:room])
+        if self.transport.is_closing():
+            return
+        if not self._in_head and self._tail_room == 0:
+            self._refuse(431, f"request trailers larger than {self._head_max} bytes")
+        else:
+            self.data_received(view[room:])
+
     def _feed(self, data: bytes | memoryview) -> None:
         try:
             self.parser.feed_data(data)
@@ -201,25 +229,42 @@ class FeedHttpProtocol(HttpToolsProtocol):
         elif isinstance(exc.__context__, HeadRefused):
             self._refuse(exc.__context__.status, exc.__context__.reason)
         else:
-            self._log_invalid()
+            self._log_throttled("Invalid HTTP request received")
             self.send_400_response("Invalid HTTP request received.")
 
-    def _log_invalid(self) -> None:
-        """uvicorn logs a warning for every unparsable request: a client sending them by
-        the thousand would fill the log. One line a minute at most, with the count."""
-        cls = FeedHttpProtocol
-        cls._invalid_count += 1
+    def _unsupported_upgrade_warning(self) -> None:
+        # uvicorn's two warnings for every upgrade request it does not take (any upgrade
+        # without a WebSocket library installed), as one throttled line.
+        if self._should_upgrade_to_ws():
+            self._log_throttled("Unsupported upgrade request")
+        else:
+            self._log_throttled("Unsupported upgrade request; no WebSocket library installed: "
+                                "uvicorn[standard], websockets or wsproto")
+
+    def _log_throttled(self, message: str) -> None:
+        """uvicorn logs a warning for every unparsable request and every upgrade request
+        it does not take: a client sending them by the thousand would fill the log. One
+        line a minute at most for each message, with the count."""
+        throttled = FeedHttpProtocol._throttled
+        count, logged = throttled.get(message, (0, -LOG_EVERY))
         now = self.loop.time()
-        if now - cls._invalid_logged >= INVALID_LOG_EVERY:
-            self.logger.warning("Invalid HTTP request received (%d since the last such line)",
-                                cls._invalid_count)
-            cls._invalid_count, cls._invalid_logged = 0, now
+        if now - logged >= LOG_EVERY:
+            self.logger.warning("%s (%d since the last such line)", message, count + 1)
+            throttled[message] = (0, now)
+        else:
+            throttled[message] = (count + 1, logged)
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer `status` with `reason` and close. Not logged: a client sending such
-        requests by the thousand must not fill the log."""
+        requests by the thousand must not fill the log. A request already answered (here
+        at its head, or by the app) while its body or trailers were still coming gets no
+        second answer: the connection is just closed."""
         cycle = self.cycle
-        if cycle is None or cycle.response_complete or not cycle.response_started:
+        if self._in_head:
+            answer = cycle is None or cycle.response_complete or not cycle.response_started
+        else:
+            answer = not self._answered and (cycle is None or not cycle.response_started)
+        if answer:
             self.transport.write(refusal(status, reason, self._lines_of_defaults()))
         # else: an answer is being written on this connection; it is cut short
         self.transport.close()
@@ -232,14 +277,37 @@ class FeedHttpProtocol(HttpToolsProtocol):
             FeedHttpProtocol._defaults = defaults
         return FeedHttpProtocol._default_lines
 
+    def on_header(self, name: bytes, value: bytes) -> None:
+        if not self._in_head:
+            self._on_trailer()
+            return
+        # uvicorn's on_header (inlined: a call less for every header of every request)
+        name = name.lower()
+        value = value.rstrip(b" \t")        # llhttp keeps trailing whitespace (RFC 9110 5.5)
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
+
+    def _on_trailer(self) -> None:
+        """A trailer field (after a chunked body; httptools reports them as headers, and
+        uvicorn appended them to the headers the app had already been given). Counted
+        against the header count limit, and dropped: no ASGI app can read them."""
+        self._trailers += 1
+        if self._trailers > self._fields_max:
+            raise HeadRefused(431, f"more than {self._fields_max} trailer fields")
+
     def on_headers_complete(self) -> None:
-        self._in_head = False
-        self._head_room = self._head_max
-        self._deadline = None           # busy until the answer is complete
+        # checked while still in the head: _refuse answers a refused head, whatever came
+        # before it on the connection
         if len(self.url) > self._line_max:
             raise HeadRefused(414, f"request target longer than {self._line_max} bytes")
         if len(self.headers) > self._fields_max:
             raise HeadRefused(431, f"more than {self._fields_max} header fields")
+        self._in_head = False
+        self._head_room = self._head_max
+        self._tail_room = self._head_max
+        self._trailers = 0
+        self._deadline = None           # busy until the answer is complete
         self._answered = False
         web = self._web
         if (web is not None and not self.expect_100_continue and not self.flow.write_paused
@@ -401,6 +469,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
             self.transport.write(memoryview(body)[body_sent:])
 
     def on_body(self, body: bytes) -> None:
+        self._tail_room = self._head_max
         if not self._answered:      # a body sent with a GET we answered: nobody reads it
             super().on_body(body)
 
