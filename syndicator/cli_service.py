@@ -43,7 +43,7 @@ def serve(state: CliState) -> None:
     Feed files rewritten by another process (`syndicator build`) are picked up within
     seconds. /healthz is healthy while the store can be read.
     """
-    from syndicator.service import serve_only
+    from syndicator.serving import serve_only
 
     with reported_errors():
         config = state.config()

@@ -34,7 +34,7 @@ def make_config(folder: Path, smtp: dict[str, Any], **target: Any) -> Config:
 @contextmanager
 def serve(app: App) -> Iterator[AsgiServer]:
     """The real web app (feeds, health, embeds and subscribe forms) on a loopback port."""
-    from syndicator.service import partner_routes
+    from syndicator.serving import partner_routes
     from syndicator.status import ServiceStatus
     from syndicator.web.app import create_web_app
     from syndicator.web.cache import FeedCache

@@ -20,7 +20,8 @@ from syndicator.demo.server import SiteServer
 from syndicator.errors import ConfigError, StoreError
 from syndicator.model import RunResult
 from syndicator.scheduler import SourceScheduler, _crontab_weekdays, make_trigger
-from syndicator.service import Service, StoreLock, sqlite_path
+from syndicator.service import Service
+from syndicator.storelock import StoreLock, sqlite_path
 
 MINSK = ZoneInfo("Europe/Minsk")
 

@@ -34,11 +34,11 @@ from syndicator.config import Config, Schedule, load_config
 from syndicator.demo import demo_site_root
 from syndicator.demo.server import SiteServer
 from syndicator.errors import StoreError, SyndicatorError
+from syndicator.httpserver import listen
 from syndicator.model import RunResult
 from syndicator.pipeline import run_source
 from syndicator.publish import build_feeds
 from syndicator.scheduler import SourceScheduler
-from syndicator.service import listen
 from syndicator.status import ServiceStatus, StatusReport
 from syndicator.store import Store
 

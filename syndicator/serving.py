@@ -1,0 +1,193 @@
+"""`syndicator serve`: serve the existing feeds and status, one process or forked workers,
+each reloading the feed files another process rewrote."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute
+
+from syndicator.app import App, make_app
+from syndicator.config import Config
+from syndicator.httpserver import (
+    STOP_DEADLINE,
+    StopSignals,
+    address,
+    hard_exit,
+    listen,
+    serve_http,
+    worker_sockets,
+)
+from syndicator.status import ServiceStatus
+from syndicator.web.context import WebContext
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL = 2.0         # `serve`: how often the output folder is checked for new files
+
+
+class FeedFiles(Protocol):
+    """What the service and the output watcher need of the web server's feed cache."""
+
+    def reload(self, paths: Sequence[Path]) -> Any: ...
+
+
+def push_status_of(app: App) -> Callable[[], tuple[Any, ...]]:
+    from syndicator.push.status import push_status
+
+    return lambda: push_status(app.store, app.config)
+
+
+def partner_routes(ctx: WebContext) -> list[BaseRoute]:
+    """Routes for partner sites, served by both `run` and `serve`: embeds and subscribe forms."""
+    from syndicator.web.embed import embed_routes
+    from syndicator.web.subscribe import subscribe_routes
+
+    return [*subscribe_routes(ctx), *embed_routes(ctx)]
+
+
+def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
+    """`syndicator serve`: serve the existing feeds and status; poll nothing.
+
+    With `server.workers: N` (N > 1) N forked processes answer on the one listening socket,
+    each with its own store connection, feed cache and folder watcher."""
+    stop = StopSignals().install()
+    with contextlib.ExitStack() as cleanup:
+        sock = listen(config.server.host, config.server.port)
+        cleanup.callback(sock.close)
+        workers = config.server.processes()
+        serving = address(sock)
+
+        def announce() -> None:
+            echo(f"syndicator serve: serving {serving} from {config.output_path} "
+                 f"(pid {os.getpid()}{f', {workers} workers' if workers > 1 else ''})")
+
+        if workers > 1:
+            return _prefork(config, worker_sockets(sock, workers), stop, announce)
+        _serve_on(config, sock, stop, announce)
+    return 0
+
+
+def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
+              ready: Callable[[], None] = lambda: None) -> None:
+    """One `serve` process: the web app over a fresh store, cache and watcher, until stopped."""
+    from syndicator.web.app import create_web_app
+    from syndicator.web.cache import FeedCache
+
+    with contextlib.ExitStack() as cleanup:
+        app = make_app(config)
+        cleanup.callback(app.close)
+        cache = FeedCache(config.output_path)
+        cache.load_all()
+        status = ServiceStatus(config, app.store, scheduler=None, clock=app.clock,
+                               targets=push_status_of(app) if config.push else None)
+        ctx = WebContext(config=config, store=app.store, cache=cache, status=status)
+        web = create_web_app(ctx, extra_routes=partner_routes(ctx))
+        watcher = OutputWatcher(config.output_path, cache)
+        watcher.start()
+        cleanup.callback(watcher.stop)
+        ready()
+        serve_http(web, sock, stop, config.server.limits)
+
+
+def _prefork(config: Config, socks: list[socket.socket], stop: StopSignals,
+             ready: Callable[[], None]) -> int:
+    """Fork a process serving each of `socks`, forward SIGTERM/SIGINT to them, wait for all.
+
+    Forked before this process opened anything but the socket (no threads, no database
+    connection to share). If a worker dies on its own the others are stopped and the exit
+    code is 1: a supervisor (systemd, Docker) restarts the whole service.
+    """
+    children: set[int] = set()
+    for sock in socks:
+        pid = os.fork()
+        if pid == 0:                       # the worker: never returns into the CLI
+            code = 1
+            try:
+                for other in socks:        # the other workers' (or the one shared socket)
+                    if other is not sock:
+                        other.close()
+                _serve_on(config, sock, StopSignals().install())
+                code = 0
+            except BaseException:
+                log.exception("serve worker %d failed", os.getpid())
+            finally:
+                hard_exit(code)
+        children.add(pid)
+    ready()
+    # The workers hold their sockets; a worker that dies takes its socket with it, and the
+    # kernel stops sending it connections.
+    for sock in socks:
+        sock.close()
+    code = 0
+    signalled_at: float | None = None
+    while children:
+        if stop.requested.is_set() and signalled_at is None:
+            signalled_at = time.monotonic()
+            _signal_all(children, signal.SIGTERM)
+        if signalled_at is not None and time.monotonic() - signalled_at > STOP_DEADLINE:
+            _signal_all(children, signal.SIGKILL)
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:               # none exited: wait for a signal, or poll while stopping
+            if stop.requested.is_set():
+                time.sleep(0.05)
+            else:
+                stop.requested.wait(0.2)
+            continue
+        children.discard(pid)
+        if not stop.requested.is_set():
+            log.error("serve worker %d exited unexpectedly (status %d); stopping", pid, status)
+            code = 1
+            stop.requested.set()
+    return code
+
+
+def _signal_all(pids: set[int], sig: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
+class OutputWatcher:
+    """`serve`: reload feed files another process (`syndicator build`) rewrote."""
+
+    def __init__(self, folder: Path, cache: FeedFiles, interval: float = WATCH_INTERVAL) -> None:
+        self._folder = folder
+        self._cache = cache
+        self._interval = interval
+        self._stop = threading.Event()
+        self._seen = self._scan()
+        self._thread = threading.Thread(target=self._loop, name="output-watcher", daemon=True)
+
+    def _scan(self) -> dict[Path, int]:
+        try:
+            return {p: p.stat().st_mtime_ns for p in self._folder.iterdir()
+                    if p.is_file() and not p.name.startswith(".")}
+        except OSError:
+            return {}
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            now = self._scan()
+            changed = [p for p, mtime in now.items() if self._seen.get(p) != mtime]
+            self._seen = now
+            if changed:
+                try:
+                    self._cache.reload(changed)
+                except Exception:
+                    log.exception("cannot reload %d changed file(s)", len(changed))
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
