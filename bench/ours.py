@@ -185,12 +185,11 @@ def build(workdir: Path, items: int, sources: int, runs: int, full_runs: int, *,
             # by `seed` and are deleted after the timings (bench.common.RECENT_DELETIONS_S).
             config = config.model_copy(update={"output_dir": str(workdir / f"feeds.{run}")})
             settled.append(settle() if quiet else 0.0)
-            parallel.LAST_WORKER_PEAKS_MB.clear()
             with measure() as phase:
                 result = build_feeds(config, app.store, now)
             full.append(phase.wall)
             full_cpu.append(phase.cpu)        # includes the archive worker's (waited for)
-            workers_peak += parallel.LAST_WORKER_PEAKS_MB
+            workers_peak += result.worker_peaks_mb
             written = len(result.written)
         # As the service does after a source run (Service.rebuild): only the feeds that
         # include the source are built; unchanged files are not rewritten.

@@ -67,7 +67,7 @@ def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
     monkeypatch.setattr(parallel, "_launch", lambda: launched.append(1))   # must not start
     calls = _counting(monkeypatch, workers)
     lent, lent_written = _build(tmp_path, "lent", workers)
-    assert calls and set(calls) == {"syndicator.publish.parallel:render_task"}
+    assert calls and set(calls) == {"syndicator.publish.parallel_worker:render_task"}
     assert not launched
     assert lent == alone              # archive pages, current documents and .state files
     assert lent_written == alone_written
@@ -80,8 +80,8 @@ def test_a_lent_page_worker_reads_part_of_a_long_history_with_the_same_outcome(
     monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
     calls = _counting(monkeypatch, workers)
     lent, lent_written = _build(tmp_path, "lent", workers)
-    assert calls[0] == "syndicator.publish.parallel:keys_task"
-    assert set(calls[1:]) == {"syndicator.publish.parallel:render_task"}
+    assert calls[0] == "syndicator.publish.parallel_worker:keys_task"
+    assert set(calls[1:]) == {"syndicator.publish.parallel_worker:render_task"}
     assert lent == alone
     assert lent_written == alone_written
 

@@ -65,8 +65,8 @@ def test_the_archive_worker_imports_no_sqlalchemy_and_no_feedgen(tmp_path: Path)
         factory = store.reopener()
     finally:
         store.close()
-    # What the worker imports (parallel._BOOT, then serve's imports), then it opens the store.
-    code = ("from syndicator.publish.parallel import serve\n"
+    # What the worker imports (parallel_worker.BOOT, then serve's imports), then it opens the store.
+    code = ("from syndicator.publish.parallel_worker import serve\n"
             "from syndicator.publish.pagerender import no_gc, render_pages\n"
             "pickle = __import__('pickle')\n"
             "pickle.loads(sys.stdin.buffer.read())().items_for_build(['x'])\n")

@@ -328,6 +328,7 @@ class Archives:
     _durable: Finishing
     _stale: list[tuple[Path, int]]          # archive folders and their page counts
     _elsewhere: tuple[list[Path], list[Path]]   # written and unchanged by worker processes
+    worker_peaks_mb: list[float]            # peak memory of each worker process of the pass
 
     def finish(self) -> tuple[list[Path], list[Path]]:
         """Wait until the pages are durable; returns the archive files written and left
@@ -361,7 +362,7 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
                 prestarted.start([(p.feed.sources, p.feed.limit) for p in fresh], store)
             _plan_from_history(fresh, store, prestarted, lender)
         known = {item.id: item for window in windows.values() for item in window}
-        rendered, elsewhere, unchanged_elsewhere = _render(
+        rendered, elsewhere, unchanged_elsewhere, peaks = _render(
             config, output, [job for p in plans.values() for job in p.jobs], plans, store,
             pages_writer, now, known, prestarted, lender)
     except BaseException:
@@ -379,7 +380,7 @@ def build_archives(config: Config, prepared: Prepared, store: ArchiveSource,
     stale = [(output / ARCHIVE_DIR / p.feed.id, len(p.state.digests)) for p in plans.values()
              if p.fresh and p.state is not None]    # only a re-plan can leave fewer pages
     return Archives(feeds=results, _durable=durable, _stale=stale,
-                    _elsewhere=(elsewhere, unchanged_elsewhere))
+                    _elsewhere=(elsewhere, unchanged_elsewhere), worker_peaks_mb=peaks)
 
 
 def _outcomes(config: Config, plans: Mapping[str, _Feed], store: ArchiveSource,
@@ -551,23 +552,23 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource,
 def _render(config: Config, output: Path, jobs: list[PageJob], plans: Mapping[str, _Feed],
             store: ArchiveSource, writer: PageWriter, now: datetime, known: Mapping[str, Item],
             prestarted: parallel.Prestarted, lender: parallel.Lender | None = None
-            ) -> tuple[dict[str, int], list[Path], list[Path]]:
+            ) -> tuple[dict[str, int], list[Path], list[Path], list[float]]:
     """Render and write the pages of `jobs`: in this process, or, for a large pass (a full
     build), shared with a worker process (parallel.py). Records each page's digest in its
-    plan; returns pages rendered per feed and the files written and left unchanged by worker
-    processes (this process's own writes are in `writer`)."""
+    plan; returns pages rendered per feed, the files written and left unchanged by worker
+    processes (this process's own writes are in `writer`) and the workers' peak memory."""
     jobs.sort(key=lambda job: job.last)
     if parallel.worth_it(len(jobs), store, lender):
-        done, written, unchanged = parallel.render(config, output, jobs, store, writer, now,
-                                                   known, prestarted, lender)
+        done, written, unchanged, peaks = parallel.render(config, output, jobs, store, writer,
+                                                          now, known, prestarted, lender)
     else:
-        done, written, unchanged = render_pages(config, output, jobs, store, writer, now,
-                                                known), [], []
+        done, written, unchanged, peaks = render_pages(config, output, jobs, store, writer, now,
+                                                       known), [], [], []
     rendered: dict[str, int] = {}
     for feed_id, number, digest in done:
         plans[feed_id].digests[number] = digest
         rendered[feed_id] = rendered.get(feed_id, 0) + 1
-    return rendered, written, unchanged
+    return rendered, written, unchanged, peaks
 
 
 def _remove_beyond(folder: Path, count: int) -> None:

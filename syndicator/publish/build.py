@@ -86,6 +86,9 @@ class BuildResult:
     written: tuple[Path, ...]
     unchanged: tuple[Path, ...]
     feeds: tuple[FeedSummary, ...]
+    # Peak memory (MB) of each worker process that shared the archive pass (a full build),
+    # to count beside this process's own.
+    worker_peaks_mb: tuple[float, ...] = ()
 
 
 def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
@@ -171,7 +174,8 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
     for (path, _), changed in zip(jobs, changes, strict=True):
         (written if changed else unchanged).append(path)
     return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
-                       feeds=tuple(s for s in summaries if s.feed.id in selected))
+                       feeds=tuple(s for s in summaries if s.feed.id in selected),
+                       worker_peaks_mb=tuple(pages.worker_peaks_mb) if pages else ())
 
 
 def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, list[Item]],

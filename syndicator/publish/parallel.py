@@ -23,6 +23,9 @@ locks), and not multiprocessing's spawn (it re-runs the parent's main script, si
 and all, when that has no `__main__` guard). Hence only for passes of at least
 PARALLEL_MIN_PAGES pages (a service's incremental builds render a few), and only for stores
 another process can open (`Reopenable`: not an in-memory database).
+
+This module is the parent's side; the worker's, and the messages between them, are in
+parallel_worker.py.
 """
 
 from __future__ import annotations
@@ -36,19 +39,29 @@ import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, cast, runtime_checkable
 
 from syndicator.errors import PublishError
 from syndicator.publish.pagewriter import PageWriter
+from syndicator.publish.parallel_worker import (
+    BOOT,
+    KEYS_TASK,
+    RENDER_TASK,
+    Done,
+    Failed,
+    Keys,
+    KeysTask,
+    LinkReader,
+    Page,
+    Setup,
+    Task,
+)
 
-if TYPE_CHECKING:   # types only: a worker process imports only what it uses
-    from collections.abc import Iterator
-
+if TYPE_CHECKING:   # types only
     from syndicator.config import Config, FeedConfig
-    from syndicator.model import FeedLink, Item
+    from syndicator.model import Item
     from syndicator.publish.pagerender import ItemReader, Key, PageJob
 
 log = logging.getLogger(__name__)
@@ -72,11 +85,16 @@ SPLIT_MIN_LINKS = 20_000
 # and it merges the two parts after.
 OWN_SHARE = 0.55
 
-Page = tuple[str, int, str]     # feed id, page number, digest
 
-# Peak RSS (MB) of each worker process of the last parallel pass in this process: memory
-# figures (bench/ours.py build) add them to the parent's own.
-LAST_WORKER_PEAKS_MB: list[float] = []
+class Rendered(NamedTuple):
+    """What a parallel pass did: the pages' digests, the files the workers wrote and left
+    unchanged, and each worker process's peak memory (its share of the pass's memory, beside
+    this process's own; 0 for a lent worker, whose memory is the lender's to report)."""
+
+    pages: list[Page]
+    written: list[Path]
+    unchanged: list[Path]
+    worker_peaks_mb: list[float]
 
 
 @runtime_checkable
@@ -96,14 +114,6 @@ def workers() -> int:
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
     return max(0, min(cores - 1, MAX_WORKERS))
-
-
-class LinkReader(Protocol):
-    """A store that reads part of a history (Store and reader.SqliteItems have it)."""
-
-    def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
-                   first_id: str | None = None, below_id: str | None = None,
-                   batch: int = 2000) -> Iterator[FeedLink]: ...
 
 
 @runtime_checkable
@@ -211,7 +221,7 @@ class Prestarted:
 
 def _launch() -> subprocess.Popen[bytes] | None:
     try:
-        process = subprocess.Popen([sys.executable, "-c", _BOOT], stdin=subprocess.PIPE,
+        process = subprocess.Popen([sys.executable, "-c", BOOT], stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE)
     except OSError as exc:
         log.warning("cannot start an archive worker (%s); rendering here", exc)
@@ -239,50 +249,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
-@dataclass(frozen=True)
-class _Task:
-    jobs: list[PageJob]
-
-
-@dataclass(frozen=True)
-class _Setup:
-    """The first message to a worker: what every task shares."""
-
-    factory: Callable[[], ItemReader]
-    config: Config
-    output: Path
-    now: datetime
-
-
-@dataclass(frozen=True)
-class _Done:
-    pages: list[Page]
-    written: list[Path]
-    unchanged: list[Path]
-    peak_rss_mb: float
-
-
-@dataclass(frozen=True)
-class _Failed:
-    error: BaseException
-
-
-@dataclass(frozen=True)
-class _KeysTask:
-    """Read the join keys of these feeds from the items with ids from `first_id` on."""
-
-    factory: Callable[[], LinkReader]
-    feeds: list[FeedConfig]
-    sources: list[str]
-    text: bool
-    first_id: str
-
-
-@dataclass(frozen=True)
-class _Keys:
-    keys: dict[str, list[Key]]
-
-
 class PendingKeys:
     """The second part of a history (ids from `first_id` on) being read by a worker."""
 
@@ -305,10 +271,10 @@ class PendingKeys:
                 log.warning("page worker failed on the history (%s); reading here", exc)
         elif self._process is not None and self._prestarted is not None:
             answer = self._prestarted.answer(self._process)
-        if isinstance(answer, _Failed):
+        if isinstance(answer, Failed):
             log.warning("archive worker failed on the history (%s); reading here",
                         answer.error)
-        return answer.keys if isinstance(answer, _Keys) else None
+        return answer.keys if isinstance(answer, Keys) else None
 
 
 def read_keys(feeds: list[FeedConfig], sources: list[str], text: bool, store: object,
@@ -328,11 +294,11 @@ def read_keys(feeds: list[FeedConfig], sources: list[str], text: bool, store: ob
     first_id = store.link_split(sources, OWN_SHARE)
     if first_id is None:
         return None
-    task = _KeysTask(factory=cast("Callable[[], LinkReader]", factory), feeds=feeds,
+    task = KeysTask(factory=cast("Callable[[], LinkReader]", factory), feeds=feeds,
                      sources=sources, text=text, first_id=first_id)
     if lent:
         assert lender is not None
-        future = lender.call(f"{__name__}:keys_task", task)
+        future = lender.call(KEYS_TASK, task)
         return PendingKeys(first_id, future=future) if future is not None else None
     process = prestarted.send(task)
     if process is None:
@@ -370,7 +336,7 @@ class _Worker(threading.Thread):
     until none is left. A run the worker fails on goes to `failed` (rendered here later),
     except a PublishError, which fails the build as it would here."""
 
-    def __init__(self, setup: _Setup, runs: _Runs,
+    def __init__(self, setup: Setup, runs: _Runs,
                  process: subprocess.Popen[bytes] | None) -> None:
         super().__init__(name="archive-worker", daemon=True)
         self._process = process
@@ -392,10 +358,10 @@ class _Worker(threading.Thread):
         try:
             pickle.dump(self._setup, process.stdin)
             while run := self._runs.back():
-                pickle.dump(_Task(run), process.stdin)
+                pickle.dump(Task(run), process.stdin)
                 process.stdin.flush()
                 answer = pickle.load(process.stdout)
-                if isinstance(answer, _Failed):
+                if isinstance(answer, Failed):
                     if isinstance(answer.error, PublishError):
                         self.error = answer.error
                         return
@@ -409,7 +375,7 @@ class _Worker(threading.Thread):
         finally:
             _stop(process)
 
-    def _take(self, answer: _Done) -> None:
+    def _take(self, answer: Done) -> None:
         self.done += answer.pages
         self.written += answer.written
         self.unchanged += answer.unchanged
@@ -420,7 +386,7 @@ class _Lent(_Worker):
     """A running worker process lent by a Lender: each run of pages is one call of
     `render_task` there. Its memory is the lender's to report (not a peak of this pass)."""
 
-    def __init__(self, setup: _Setup, runs: _Runs, lender: Lender) -> None:
+    def __init__(self, setup: Setup, runs: _Runs, lender: Lender) -> None:
         super().__init__(setup, runs, None)
         self._lender = lender
 
@@ -428,7 +394,7 @@ class _Lent(_Worker):
         run: list[PageJob] = []
         try:
             while run := self._runs.back():
-                future = self._lender.call(f"{__name__}:render_task", self._setup, _Task(run))
+                future = self._lender.call(RENDER_TASK, self._setup, Task(run))
                 if future is None:        # it went away: this process renders the rest
                     self.failed.append(run)
                     return
@@ -447,7 +413,7 @@ class _Lent(_Worker):
 def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ItemReader,
            writer: PageWriter, now: datetime, known: Mapping[str, Item],
            prestarted: Prestarted, lender: Lender | None = None
-           ) -> tuple[list[Page], list[Path], list[Path]]:
+           ) -> Rendered:
     """pagerender.render_pages over `jobs` (sorted), shared with worker processes: the
     lender's running ones when it has any ready, else processes started for the pass.
     Returns the pages' digests and the files the workers wrote and left unchanged (this
@@ -457,7 +423,7 @@ def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ItemRea
     assert isinstance(store, Reopenable)
     factory = store.reopener()
     assert factory is not None
-    setup = _Setup(factory=factory, config=config, output=output, now=now)
+    setup = Setup(factory=factory, config=config, output=output, now=now)
     lent = min(lender.ready, MAX_WORKERS) if lender is not None else 0
     runs = _Runs(jobs, (lent or workers()) + 1)
     helpers = ([_Lent(setup, runs, lender) for _ in range(lent)] if lender is not None and lent
@@ -471,7 +437,6 @@ def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ItemRea
     finally:
         for helper in helpers:
             helper.join()
-    LAST_WORKER_PEAKS_MB[:] = [helper.peak_rss_mb for helper in helpers]
     written: list[Path] = []
     unchanged: list[Path] = []
     for helper in helpers:
@@ -482,107 +447,6 @@ def render(config: Config, output: Path, jobs: Sequence[PageJob], store: ItemRea
         done += helper.done
         written += helper.written
         unchanged += helper.unchanged
-    return done, written, unchanged
+    return Rendered(done, written, unchanged, [helper.peak_rss_mb for helper in helpers])
 
 
-# --- in the worker process -------------------------------------------------------------------
-
-# What the worker runs: sys.path first (so that it imports what its parent imported), then
-# serve(). Not multiprocessing's spawn, which re-runs the parent's main script or module.
-_BOOT = ("import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); "
-         "from syndicator.publish.parallel import serve; serve()")
-
-
-def serve() -> None:
-    """The worker's loop: a _Setup, then _Tasks until stdin closes; one answer per task.
-    A _KeysTask (the pass's history) may come before the _Setup."""
-    # Imported now, while the parent plans the pass (a prestarted worker waits for it).
-    import syndicator.publish.history  # reads the second part of a history
-    import syndicator.publish.pagerender  # noqa: F401
-    # Answers go to the original stdout; anything printed goes to stderr instead.
-    answers = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    tasks = sys.stdin.buffer
-    setup: _Setup | None = None
-    store: ItemReader | None = None
-    while True:
-        try:
-            message: _Setup | _Task | _KeysTask = pickle.load(tasks)
-        except EOFError:
-            return
-        if isinstance(message, _Setup):
-            setup, store = message, message.factory()
-            continue
-        try:
-            if isinstance(message, _KeysTask):
-                answer: _Done | _Failed | _Keys = keys_task(message)
-            else:
-                assert setup is not None and store is not None, "a task before the setup"
-                answer = _render_task(setup, store, message)
-        except Exception as exc:
-            answer = _Failed(exc)
-        pickle.dump(answer, answers)
-        answers.flush()
-        # Not kept until the next answer: a history's keys would sit under the pages'
-        # rendering (the worker's peak memory).
-        del answer
-
-
-def keys_task(task: _KeysTask) -> _Keys:
-    """The join keys of the second part of a history (in a worker process, prestarted or
-    lent through Lender.call): its own reader, closed after."""
-    from syndicator.publish.history import filtered_feeds, history_keys
-
-    store = task.factory()
-    try:
-        links = store.feed_links(task.sources, text=task.text, first_id=task.first_id)
-        keys = history_keys(filtered_feeds(task.feeds), links)
-        for part in keys.values():
-            part.sort()     # here, so that the parent merges sorted parts
-        return _Keys(keys)
-    finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
-
-
-def render_task(setup: _Setup, task: _Task) -> _Done:
-    """One run of pages in a lent worker (a page worker, through Lender.call): the store
-    is opened for the run and closed after it, so that nothing stays open in that process."""
-    store = setup.factory()
-    try:
-        return _render_task(setup, store, task)
-    finally:
-        close = getattr(store, "close", None)
-        if callable(close):
-            close()
-
-
-def _render_task(setup: _Setup, store: ItemReader, task: _Task) -> _Done:
-    from syndicator.publish.pagerender import no_gc, render_pages
-
-    writer = PageWriter()
-    try:
-        with no_gc():
-            pages = render_pages(setup.config, setup.output, task.jobs, store, writer,
-                                 setup.now, {})
-        # Durability is settled by the parent for all processes at once.
-        written, unchanged = writer.finish(durable=False)
-    except BaseException:
-        writer.close()
-        raise
-    return _Done(pages=pages, written=written, unchanged=unchanged,
-                 peak_rss_mb=_own_peak_rss_mb())
-
-
-def _own_peak_rss_mb() -> float:
-    """VmHWM of this process (Linux; 0 elsewhere). Not getrusage: after exec Linux keeps the
-    forked copy of the parent's size in ru_maxrss."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
