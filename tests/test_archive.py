@@ -18,7 +18,7 @@ import pytest
 from syndicator.config import Config, FeedConfig, SiteConfig, SourceConfig, WebSubConfig
 from syndicator.model import HistoryEntry, Item, RunResult
 from syndicator.publish import build_feeds
-from syndicator.publish.archive import plan_archive
+from syndicator.publish.archivestate import plan_archive
 from syndicator.store import Store
 from tests.test_store import _postgres_database
 

@@ -34,13 +34,11 @@ items in join order, so that an item shared by several feeds is rendered once.
 from __future__ import annotations
 
 import bisect
-import hashlib
-import json
 import logging
 import os
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -48,6 +46,15 @@ from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import PublishError
 from syndicator.model import Item
 from syndicator.publish import common, parallel
+from syndicator.publish.archivestate import (
+    State,
+    archived_count,
+    feed_identity,
+    link_digest_entry,
+    read_state,
+    state_path,
+    time_key,
+)
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.history import (
     Accepts,
@@ -60,7 +67,6 @@ from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pagerender import (
     ARCHIVE_DIR,
-    LAYOUT_VERSION,
     Key,
     PageJob,
     archive_url,
@@ -70,13 +76,9 @@ from syndicator.publish.pagerender import (
 from syndicator.publish.pagewriter import Finishing, PageWriter
 
 if TYPE_CHECKING:  # types only: publishing does not depend on the database layer
-    from syndicator.model import FeedLink, HistoryEntry
+    from syndicator.model import FeedLink
 
 log = logging.getLogger(__name__)
-
-STATE_DIR = ".state"
-STATE_VERSION = 2
-
 
 class Renderer(Protocol):
     def __call__(self, feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
@@ -106,68 +108,6 @@ class ArchiveSource(Protocol):
     def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]: ...
 
 
-# --- planning (pure) ---------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ArchivePage:
-    number: int                 # 1 = oldest
-    ids: tuple[str, ...]        # in join order
-    digest: str                 # changes iff the page's rendered content would
-
-
-@dataclass(frozen=True)
-class ArchivePlan:
-    pages: tuple[ArchivePage, ...]      # archived pages, oldest first
-    unarchived: tuple[str, ...]         # ids in no archive page: they belong in the current
-
-
-def plan_archive(entries: Sequence[HistoryEntry], window: Collection[str], page_size: int, *,
-                 identity: str = "") -> ArchivePlan:
-    """Cut the feed's history (already filtered, in join order) into archive pages.
-
-    `window` holds the ids of the current document. Pages 1..m are archived, where m is the
-    newest complete page holding an item outside the window. `identity` (the feed's URL)
-    goes into every digest so that a new base URL re-renders the pages.
-    """
-    ids = [entry.id for entry in entries]
-    archived = archived_count(ids, window, page_size)
-    pages = tuple(
-        ArchivePage(number=number, ids=tuple(ids[(number - 1) * page_size:number * page_size]),
-                    digest=page_digest(identity, page_size, number, [
-                        (e.id, e.content_hash, common.rfc3339(e.published),
-                         common.rfc3339(e.updated))
-                        for e in entries[(number - 1) * page_size:number * page_size]]))
-        for number in range(1, archived + 1))
-    return ArchivePlan(pages=pages, unarchived=tuple(ids[archived * page_size:]))
-
-
-def archived_count(ids: Sequence[str], window: Collection[str], page_size: int) -> int:
-    """How many leading complete pages are archived: up to the newest complete page that has
-    an item outside the window."""
-    if page_size < 1:
-        raise ValueError("page_size must be at least 1")
-    for number in range(len(ids) // page_size, 0, -1):
-        if any(i not in window for i in ids[(number - 1) * page_size:number * page_size]):
-            return number
-    return 0
-
-
-def _time_key(value: datetime) -> str:
-    """A datetime as the store's time key (FeedLink times); naive means UTC."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _key_rfc3339(key: str) -> str:
-    return f"{key[:10]}T{key[11:19]}Z"
-
-
-def _link_digest_entry(link: FeedLink) -> tuple[str, str, str, str]:
-    return (link.item_id, link.content_hash, _key_rfc3339(link.published),
-            _key_rfc3339(link.updated))
-
-
 # --- URLs and links --------------------------------------------------------------------------
 
 def current_links(site: SiteConfig, feed: FeedConfig, pages: int, ext: str, *,
@@ -175,55 +115,6 @@ def current_links(site: SiteConfig, feed: FeedConfig, pages: int, ext: str, *,
     """Links of the subscription document: hub and the newest of `pages` archive pages."""
     return FeedLinks(hub=hub, prev_archive=archive_url(site, feed, pages, ext)
                      if pages else None)
-
-
-# --- per-feed state ------------------------------------------------------------------------------
-
-@dataclass
-class _State:
-    identity: str
-    mark: int                                   # newest run id accounted for
-    digests: list[str] = field(default_factory=list)    # archived pages, oldest first
-    lasts: list[Key] = field(default_factory=list)      # each page's last join key
-    tail: list[Key] = field(default_factory=list)       # unarchived entries, join order
-    window: list[tuple[str, str]] = field(default_factory=list)   # current: (published, id)
-
-    def dump(self) -> bytes:
-        data = {"version": STATE_VERSION, "identity": self.identity, "mark": self.mark,
-                "pages": [[d, *k] for d, k in zip(self.digests, self.lasts, strict=True)],
-                "tail": [list(k) for k in self.tail],
-                "window": [list(k) for k in self.window]}
-        return (json.dumps(data, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def _identity(config: Config, feed: FeedConfig) -> str:
-    """What cuts the pages; a change re-plans the feed from its whole history."""
-    key = [LAYOUT_VERSION, common.feed_url(config.site, feed, "atom"), feed.limit,
-           sorted(feed.sources), list(feed.include), list(feed.exclude)]
-    return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()
-
-
-def _state_path(config: Config, feed: FeedConfig) -> Path:
-    return config.output_path / STATE_DIR / f"archive-{feed.id}.json"
-
-
-def _read_state(path: Path, identity: str) -> _State | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("version") != STATE_VERSION or data.get("identity") != identity:
-            return None
-        pages = data["pages"]
-        return _State(identity=identity, mark=int(data["mark"]),
-                      digests=[str(p[0]) for p in pages],
-                      lasts=[(str(p[1]), str(p[2]), str(p[3])) for p in pages],
-                      tail=[(str(k[0]), str(k[1]), str(k[2])) for k in data["tail"]],
-                      window=[(str(k[0]), str(k[1])) for k in data["window"]])
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
-        # A damaged file only costs planning the feed from its whole history once.
-        log.warning("%s unreadable (%s); planning the archive again", path, exc)
-        return None
 
 
 # --- building --------------------------------------------------------------------------------
@@ -253,7 +144,7 @@ class _Feed:
     identity: str
     window: set[str]
     accepts: Accepts
-    state: _State | None = None
+    state: State | None = None
     changed: list[list[FeedLink]] = field(default_factory=list)   # since state.mark
     new_mark: int = 0
     jobs: list[PageJob] = field(default_factory=list)
@@ -267,12 +158,12 @@ class Prepared:
 
     def __init__(self, config: Config, feeds: Sequence[FeedConfig], store: ArchiveSource,
                  accepts: Mapping[str, Accepts]) -> None:
-        self.plans = {feed.id: _Feed(feed=feed, identity=_identity(config, feed),
+        self.plans = {feed.id: _Feed(feed=feed, identity=feed_identity(config, feed),
                                      window=set(), accepts=accepts[feed.id]) for feed in feeds}
         self._output = config.output_path
         by_mark: dict[int, list[_Feed]] = {}
         for plan in self.plans.values():
-            plan.state = _read_state(_state_path(config, plan.feed), plan.identity)
+            plan.state = read_state(state_path(config, plan.feed), plan.identity)
             if plan.state is not None:
                 by_mark.setdefault(plan.state.mark, []).append(plan)
         # Feeds built together share their mark: one read of what changed for all of them
@@ -395,10 +286,10 @@ def _outcomes(config: Config, plans: Mapping[str, _Feed], store: ArchiveSource,
         for number, digest in plan.digests.items():
             state.digests[number - 1] = digest
         window = windows[plan.feed.id]
-        state.window = [(_time_key(item.published), item.id) for item in window]
+        state.window = [(time_key(item.published), item.id) for item in window]
         _WINDOW_ITEMS[(str(output), plan.feed.id)] = (
             (plan.identity, state.mark), {item.id: item for item in window})
-        write(_state_path(config, plan.feed), state.dump())
+        write(state_path(config, plan.feed), state.dump())
         missing = [k[2] for k in state.tail if k[2] not in plan.window]
         extra = tuple(store.items_for_build(missing).values()) if missing else ()
         results[plan.feed.id] = FeedArchive(pages=len(state.digests), extra=extra,
@@ -476,7 +367,7 @@ def _page_ids(store: ArchiveSource, plan: _Feed,
     if len(found) != plan.feed.limit:
         return None
     found.sort(key=lambda pair: pair[0])
-    return [(link.item_id, _link_digest_entry(link)) for _, link in found]
+    return [(link.item_id, link_digest_entry(link)) for _, link in found]
 
 
 # Per archive folder: its mtime and page count at the last look, and the pages missing then.
@@ -541,9 +432,9 @@ def _plan_from_history(plans: list[_Feed], store: ArchiveSource,
         ordered.sort()
         size = plan.feed.limit
         count = archived_count([k[2] for k in ordered], plan.window, size)
-        plan.state = _State(identity=plan.identity, mark=mark, digests=[""] * count,
-                            lasts=[ordered[n * size - 1] for n in range(1, count + 1)],
-                            tail=ordered[count * size:])
+        plan.state = State(identity=plan.identity, mark=mark, digests=[""] * count,
+                           lasts=[ordered[n * size - 1] for n in range(1, count + 1)],
+                           tail=ordered[count * size:])
         plan.jobs = [PageJob(feed=plan.feed, identity=plan.identity, number=n,
                           ids=[k[2] for k in ordered[(n - 1) * size:n * size]],
                           last=ordered[n * size - 1]) for n in range(1, count + 1)]

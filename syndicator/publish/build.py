@@ -30,7 +30,7 @@ from typing import Protocol, runtime_checkable
 from syndicator.config import Config, FeedConfig, SiteConfig
 from syndicator.errors import ConfigError
 from syndicator.model import Item
-from syndicator.publish import archive, common, pagerender, parallel
+from syndicator.publish import archive, archivestate, common, pagerender, parallel
 from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
@@ -226,7 +226,7 @@ def _summary_key(feed: FeedConfig) -> str:
 
 
 def _read_summaries(config: Config) -> dict[str, tuple[int, datetime | None]]:
-    path = config.output_path / archive.STATE_DIR / SUMMARIES_FILE
+    path = config.output_path / archivestate.STATE_DIR / SUMMARIES_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         keys = {feed.id: _summary_key(feed) for feed in config.feeds}
@@ -245,7 +245,7 @@ def _summaries_file(config: Config, summaries: Sequence[FeedSummary]) -> tuple[P
     data = {s.feed.id: {"key": _summary_key(s.feed), "items": s.items,
                         "newest": s.newest.isoformat() if s.newest else None}
             for s in summaries}
-    return (config.output_path / archive.STATE_DIR / SUMMARIES_FILE,
+    return (config.output_path / archivestate.STATE_DIR / SUMMARIES_FILE,
             (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
 
 
