@@ -15,6 +15,7 @@ from syndicator.errors import SyndicatorError
 from syndicator.extract import extract_article, extract_listing, parse_sitemap
 from syndicator.extract.feed import read_feed
 from syndicator.fetch import Fetcher
+from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import Article, NotModified
 from syndicator.normalise import (
     NormaliseContext,
@@ -46,6 +47,9 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
                  echo: Callable[[str], None] = print) -> bool:
     """Print what the source's selectors extract; return False when something is clearly wrong."""
     settings = config.fetch_for(source)
+    # The run's origin policy (fetchpolicy.py), as a fetch applies it: the links the check
+    # follows (a sitemap's child, the first article) go where a fetch would go, no further.
+    policy = OriginPolicy.for_source(source)
     ok = True
     warnings: list[str] = []
     echo(f"source {source.id} ({source.type}): {source.url}")
@@ -55,6 +59,7 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
         echo(f"ERROR fetching the listing: {exc}")
         return False
     assert not isinstance(page, NotModified)  # no validators were sent
+    policy.add(page.final_url)  # where the source's own URL led
     echo(f"  HTTP {page.status}, {len(page.raw or page.text.encode())} bytes, "
          f"charset {page.encoding}, final URL {page.final_url}")
     skipped = ""
@@ -67,10 +72,18 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
             echo(f"WARNING: {skipped} (no http link, http id, permalink guid or enclosure)")
     elif source.type == "sitemap":
         sitemap = parse_sitemap(page)
-        if sitemap.sitemaps:
+        children = [child for child in sitemap.sitemaps if policy.allows(child)]
+        if len(children) < len(sitemap.sitemaps):
+            echo(f"WARNING: {len(sitemap.sitemaps) - len(children)} sitemap(s) on another "
+                 "origin not followed (list it in follow_hosts to follow it)")
+        if children:
             echo(f"  sitemap index of {len(sitemap.sitemaps)} sitemap(s); reading the newest: "
-                 f"{sitemap.sitemaps[0]}")
-            child = fetcher.get(sitemap.sitemaps[0], settings)
+                 f"{children[0]}")
+            try:
+                child = fetcher.get(children[0], settings, follow=policy)
+            except SyndicatorError as exc:
+                echo(f"ERROR fetching the sitemap: {exc}")
+                return False
             assert not isinstance(child, NotModified)
             sitemap = parse_sitemap(child)
         found, next_url = list(sitemap.articles), None
@@ -112,10 +125,13 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
     page_article: Article | None = None
     wants_pages = source.fetch_articles if source.fetch_articles is not None else (
         source.type in ("html", "sitemap"))
-    if wants_pages:
+    if wants_pages and not policy.allows(first.url):
+        warnings.append(f"the first item's link {first.url} is on another origin: not followed "
+                        "(list it in follow_hosts to follow it)")
+    elif wants_pages:
         echo(f"article page: {first.url}")
         try:
-            article_page = fetcher.get(first.url, settings)
+            article_page = fetcher.get(first.url, settings, follow=policy)
         except SyndicatorError as exc:
             echo(f"ERROR fetching the article: {exc}")
             return False

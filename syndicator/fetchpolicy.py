@@ -13,7 +13,11 @@ network (server-side request forgery whose result would be published in a feed):
   demo's sites are on loopback).
 * **Origins.** Links found in content (article links, next pages, sitemap entries) and the
   redirects met while following them stay on the source's own origin (scheme, host, port),
-  unless the source lists more in `follow_hosts` (`OriginPolicy`).
+  unless the source lists more in `follow_hosts` (`OriginPolicy`). A link whose authority
+  holds user info, a backslash, a space or a control is followed nowhere: parsers read its
+  host differently. The Fetcher also refuses any URL whose origin urlsplit (this module)
+  and urllib3 (the connection) read differently, so the origin checked here is the one
+  connected to.
 
 Only the standard library: fetch.py plugs `connect` into its HTTP connections.
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from syndicator.errors import AddressRefused
@@ -168,12 +172,38 @@ def origin(url: str) -> str:
     return f"{parts.scheme.lower()}://{netloc}"
 
 
+class Source(Protocol):
+    """What the policy reads of a source (config.SourceConfig)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def follow_hosts(self) -> Sequence[str]: ...
+
+
+def plain_authority(url: str) -> bool:
+    """Whether the authority of `url`, read as urlsplit reads it (from `//` to the first
+    `/`, `?` or `#`), is only `host[:port]`: no user info, backslash, space or control."""
+    rest = url.partition("//")[2]
+    end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    authority = rest[:end]
+    return not any(c in "@\\" or c <= " " or c == "\x7f" for c in authority)
+
+
 class OriginPolicy:
     """The origins a source's content links may be followed to: its own URL's origin, the
     origin its first page was finally read from, and what `follow_hosts` lists (an origin
     such as `https://cdn.example.org:8443`, a host on any port and scheme, or `*.example.org`
     for its subdomains). A link from http to https on the same host counts as the same
     origin (sites upgrade their links)."""
+
+    @classmethod
+    def for_source(cls, source: Source) -> OriginPolicy:
+        """A source's policy, before its first page is read: the one home of this rule for
+        everything that follows a source's links (pipeline.py and articles.py through the
+        run's policy, check.py)."""
+        return cls(source.url, source.follow_hosts)
 
     def __init__(self, url: str, follow_hosts: Sequence[str] = ()) -> None:
         self._origins = {origin(url)}
@@ -193,6 +223,12 @@ class OriginPolicy:
         self._origins.add(origin(url))
 
     def allows(self, url: str) -> bool:
+        """Whether a content link may be followed to `url`. Never when its authority holds
+        more than `host[:port]` (user info, a backslash, spaces or controls): parsers
+        disagree on where such a host ends (`http://a:1\\@b:2/` is b:2 to urlsplit, a:1 to
+        urllib3 and browsers), and a page has no business sending credentials."""
+        if not plain_authority(url):
+            return False
         found = origin(url)
         if found in self._origins:
             return True

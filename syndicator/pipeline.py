@@ -82,7 +82,7 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
 def _new_run(app: App, source: SourceConfig, settings: FetchConfig) -> RunLog:
     return RunLog(source=source, started=app.clock(),
                 deadline=time.monotonic() + settings.run_deadline,
-                policy=OriginPolicy(source.url, source.follow_hosts))
+                policy=OriginPolicy.for_source(source))
 
 
 def _context(app: App, source: SourceConfig) -> NormaliseContext:

@@ -33,16 +33,33 @@ from syndicator.uris import uri
 # URL (published percent-encoded, normalise.uri), and cannot be inside a scheme.
 URL_JUNK = re.compile(r"[\t\n\r]+|^[\x00-\x20\x7f]+|[\x00-\x20\x7f]+$")
 _HTTP_SCHEMES = frozenset({"http", "https"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+
+
+def resolve_url(base_url: str, value: str) -> str:
+    """`value` (a link from content) resolved against `base_url` as a browser does for http(s)
+    (WHATWG URL parsing, where urljoin differs): tabs and newlines dropped anywhere, controls
+    and spaces at either end, and a backslash before the query read as a slash. So
+    `http://a:1\\@b:2/` is host `a` port 1, as browsers and urllib3 read it, not `b` as
+    urlsplit would: what a link names is where the fetcher connects (fetchpolicy.py).
+    May raise ValueError (a broken IPv6 literal)."""
+    cleaned = URL_JUNK.sub("", value)
+    scheme = _SCHEME.match(cleaned)
+    special = (scheme.group(1) if scheme else urlsplit(base_url).scheme).lower()
+    if special in _HTTP_SCHEMES and "\\" in cleaned:
+        end = min((i for i in (cleaned.find("?"), cleaned.find("#")) if i >= 0),
+                  default=len(cleaned))
+        cleaned = cleaned[:end].replace("\\", "/") + cleaned[end:]
+    return urljoin(base_url, cleaned) if cleaned else ""
 
 
 def absolute_http_url(base_url: str, value: str, *, allow_mailto: bool = False) -> str | None:
-    """`value` resolved against `base_url` if the result is http(s) (or mailto), else None;
-    written as a URI (uris.uri)."""
-    cleaned = URL_JUNK.sub("", value)
-    if not cleaned:
+    """`value` resolved against `base_url` (`resolve_url`) if the result is http(s) (or
+    mailto), else None; written as a URI (uris.uri)."""
+    if not URL_JUNK.sub("", value):
         return None
     try:
-        joined = urljoin(base_url, cleaned)
+        joined = resolve_url(base_url, value)
         scheme = urlsplit(joined).scheme.lower()
     except ValueError:                                 # e.g. a broken IPv6 literal
         return None

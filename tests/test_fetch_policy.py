@@ -506,3 +506,159 @@ sources:
         f"{other}s2.xml",
         f"1 link(s) on another origin not followed (list it in follow_hosts to follow it): "
         f"{other}status")
+
+
+# --- one parser: the origin checked is the origin connected to ---------------------------------
+
+class _Everything(dict[str, "Handler | tuple[int, dict[str, str], str]"]):
+    """Routes answering every path with the internal status page, noting each path asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked: list[str] = []
+
+    def get(self, path: str, default: object = None) -> tuple[int, dict[str, str], str]:
+        self.asked.append(path)
+        return (200, {}, page("Status", SECRET))
+
+
+def hostile_links(own: str, other: str) -> list[str]:
+    """Links that urlsplit reads as on `own`'s origin (or that resolve there when a backslash
+    is not read as a slash) but that name `other`, or that carry user info or whitespace."""
+    mine, theirs = own.removeprefix("http://").rstrip("/"), other.removeprefix("http://").rstrip("/")
+    return [f"http://{theirs}\\@{mine}/../status",        # urllib3 (and browsers): theirs
+            f"http://{theirs}%5C@{mine}/../status",        # user info "theirs\"
+            f"http://{theirs}@{mine}/status",              # user info
+            f"http://{theirs}\t\\@{mine}/status",          # tab, then a backslash
+            f"http://{theirs}\n@{mine}/status",            # newline in the user info
+            f"http://{theirs[:-1]}\t{theirs[-1]}\\@{mine}/status",   # tab inside the port
+            f"\\\\{theirs}/status",                        # scheme-relative, WHATWG style
+            f"http:\\\\{theirs}\\status",
+            f"http://2130706433:{theirs.rsplit(':', 1)[1]}/status"]  # 127.0.0.1, as a number
+
+
+def test_links_that_parsers_read_differently_go_nowhere_else(tmp_path: Path) -> None:
+    """allow_private on, no follow_hosts: a listing's cards and next-page link that urlsplit
+    reads as the source's own origin but urllib3 (what connects) as another port never reach
+    that other server, and nothing of it is stored."""
+    other_routes = _Everything()
+    with serve("127.0.0.1", other_routes) as other:
+        routes: dict[str, Handler | tuple[int, dict[str, str], str]] = {
+            "/a1": (200, {}, page("First story", "Public text"))}
+        with serve("127.0.0.1", routes) as own:
+            links = [own + "a1", *hostile_links(own, other)]
+            nxt = hostile_links(own, other)[0].replace("/../status", "/news/2")
+            routes["/news/"] = (200, {}, listing(links).replace(
+                "</body>", f"<a class='next' href='{nxt}'>next</a></body>"))
+            text = html_config(own, tmp_path, "allow_private: true").replace(
+                "date: .date}", "date: .date, next: a.next@href, max_pages: 3}")
+            config = parse_config(text)
+            with make_app(config) as app:
+                result = run_source(app, config.source("news"))
+                items = app.store.latest(["news"], limit=50)
+    assert other_routes.asked == []
+    stored = " ".join(f"{i.url} {i.title} {i.content or ''} {i.summary or ''}" for i in items)
+    assert "Public text" in stored and SECRET not in stored
+    assert [i.url for i in items] == [own + "a1"]
+    assert result.errors == ()
+    assert any("next page" in w for w in result.warnings)
+
+
+def test_the_fetcher_refuses_a_url_whose_host_parsers_read_differently() -> None:
+    """Without any origin policy (a source's own URL): the connection goes where the policy
+    looked, or nowhere."""
+    other_routes = _Everything()
+    settings = FetchConfig(delay=0, robots=False, retries=0, allow_private=True)
+    with serve("127.0.0.1", other_routes) as other, \
+            serve("127.0.0.1", {"/status": (200, {}, page("Own", "Own text"))}) as own, \
+            Fetcher() as fetcher:
+        mine, theirs = own[7:-1], other[7:-1]
+        for url in (f"http://{theirs}\\@{mine}/../status", f"http://{theirs}\\@{mine}/status",
+                    f"http://{theirs}\\x@{mine}/status"):
+            with pytest.raises(AddressRefused, match="ambiguous URL"):
+                fetcher.get(url, settings)
+        # with an origin policy, user info is refused before any request
+        with pytest.raises(AddressRefused, match="not an origin this source follows"):
+            fetcher.get(f"http://{theirs}%5C@{mine}/status", settings,
+                        follow=OriginPolicy(own))
+        fine = fetcher.get(own + "status", settings, follow=OriginPolicy(own))
+        assert isinstance(fine, Page) and "Own text" in fine.text
+    assert other_routes.asked == []
+
+
+def test_origin_policy_refuses_user_info_and_odd_authorities() -> None:
+    policy = OriginPolicy("http://news.example.org/")
+    assert policy.allows("http://news.example.org/a\\b")              # a backslash in a path
+    for url in ("http://evil.example\\@news.example.org/", "http://u:p@news.example.org/",
+                "http://evil.example%5C@news.example.org/", "http://news.example.org\t/",
+                "http://news.example.org /", "http://evil.example\\news.example.org/"):
+        assert not policy.allows(url), url
+
+
+def test_sitemap_links_that_parsers_read_differently(tmp_path: Path) -> None:
+    other_routes = _Everything()
+    with serve("127.0.0.1", other_routes) as other:
+        routes: dict[str, Handler | tuple[int, dict[str, str], str]] = {
+            "/a1": (200, {}, page("First story", "Public text"))}
+        with serve("127.0.0.1", routes) as own:
+            bad = hostile_links(own, other)
+            child = bad[0].replace("/../status", "/s2.xml")
+            routes["/sitemap.xml"] = (200, {}, (
+                "<?xml version='1.0'?><sitemapindex xmlns="
+                "'http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                f"<sitemap><loc>{own}s1.xml</loc></sitemap>"
+                f"<sitemap><loc>{child}</loc></sitemap></sitemapindex>"))
+            locs = "".join(f"<url><loc>{link.replace('&', '&amp;')}</loc></url>"
+                           for link in [own + "a1", *bad] if "\n" not in link)
+            routes["/s1.xml"] = (200, {}, (
+                "<?xml version='1.0'?><urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                f"{locs}</urlset>"))
+            config = parse_config(f"""
+storage: "sqlite:///{tmp_path / 'store.db'}"
+output_dir: "{tmp_path / 'feeds'}"
+fetch: {{delay: 0s, robots: false, retries: 0, allow_private: true}}
+sources:
+  - {{id: m, type: sitemap, url: "{own}sitemap.xml", article: {{title: h1, content: .content}}}}
+""")
+            with make_app(config) as app:
+                result = run_source(app, config.source("m"))
+                items = app.store.latest(["m"], limit=20)
+    assert other_routes.asked == []
+    assert [i.url for i in items] == [own + "a1"]
+    assert SECRET not in " ".join(i.content or "" for i in items)
+    assert result.errors == ()
+
+
+@pytest.mark.parametrize("kind", ["html", "sitemap"])
+def test_check_follows_links_as_a_fetch_does(tmp_path: Path, kind: str) -> None:
+    """`syndicator check` applies the source's origin policy to the links it follows (the
+    first article, a sitemap index's child): neither reaches the other server."""
+    from syndicator.check import check_source
+
+    other_routes = _Everything()
+    with serve("127.0.0.1", other_routes) as other:
+        routes: dict[str, Handler | tuple[int, dict[str, str], str]] = {
+            "/a1": (200, {}, page("First story", "Public text"))}
+        with serve("127.0.0.1", routes) as own:
+            port = other.rstrip("/").rsplit(":", 1)[1]
+            bad = [f"http://2130706433:{port}/status", hostile_links(own, other)[0]]
+            routes["/news/"] = (200, {}, listing([*bad, own + "a1"]))
+            routes["/sitemap.xml"] = (200, {}, (
+                "<?xml version='1.0'?><sitemapindex xmlns="
+                "'http://www.sitemaps.org/schemas/sitemap/0.9'>"
+                f"<sitemap><loc>{bad[1].replace('/../status', '/s.xml')}</loc></sitemap>"
+                f"<sitemap><loc>{other}s.xml</loc></sitemap></sitemapindex>"))
+            text = html_config(own, tmp_path, "allow_private: true")
+            if kind == "sitemap":
+                text = text.replace(f'url: "{own}news/"',
+                                    f'type: sitemap\n    url: "{own}sitemap.xml"')
+                text = "\n".join(line for line in text.split("\n")
+                                 if not line.startswith("    list:"))
+            config = parse_config(text)
+            shown: list[str] = []
+            with Fetcher() as fetcher:
+                check_source(config, config.source("news"), fetcher, echo=shown.append)
+    out = "\n".join(shown)
+    assert other_routes.asked == []
+    assert SECRET not in out
+    assert "on another origin" in out and "follow_hosts" in out

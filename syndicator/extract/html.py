@@ -23,13 +23,13 @@ import functools
 import html as html_lib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from syndicator.errors import ExtractError
 from syndicator.model import Page
-from syndicator.sanitise import hidden_by_style, tiny_length
+from syndicator.sanitise import hidden_by_style, resolve_url, tiny_length
 
 __all__ = [
     "Node",
@@ -363,7 +363,10 @@ def base_url(root: Node, page_url: str) -> str:
     for base in select_all(root, "base[href]"):
         href = collapse(base.attrs.get("href") or "")
         if href:
-            resolved = urljoin(page_url, href)
+            try:
+                resolved = resolve_url(page_url, href)
+            except ValueError:
+                break
             if urlsplit(resolved).scheme in ("http", "https"):
                 return resolved
         break
@@ -371,14 +374,15 @@ def base_url(root: Node, page_url: str) -> str:
 
 
 def absolute_url(base: str, url: str | None) -> str | None:
-    """An absolute http(s) URL, or None for empty, `javascript:`, `mailto:`, `#` links."""
+    """An absolute http(s) URL, or None for empty, `javascript:`, `mailto:`, `#` links;
+    resolved as a browser does (sanitise.resolve_url: a backslash is a slash)."""
     if not url:
         return None
     url = url.strip()
     if not url or url.startswith("#"):
         return None
     try:
-        joined = urljoin(base, url)
+        joined = resolve_url(base, url)
         scheme = urlsplit(joined).scheme
     except ValueError:  # e.g. an invalid IPv6 literal in a hostile href
         return None

@@ -14,13 +14,13 @@ from __future__ import annotations
 import gzip
 import zlib
 from dataclasses import dataclass
-from urllib.parse import urljoin
 from xml.etree import ElementTree
 
 from syndicator.decode import decode, xml_utf8
 from syndicator.errors import ExtractError
 from syndicator.extract.feed import check_xml_safety
 from syndicator.model import Article, Page
+from syndicator.sanitise import resolve_url as urljoin  # as a browser reads a link
 
 MAX_UNCOMPRESSED = 50 * 1024 * 1024   # the sitemaps.org limit for one sitemap file
 

@@ -73,7 +73,7 @@ from syndicator.errors import (
     RobotsDisallowed,
 )
 from syndicator.fetch.api import ApiAnswer, ApiClient, ApiFailure
-from syndicator.fetch.connections import adapter
+from syndicator.fetch.connections import adapter, check_url
 from syndicator.fetch.failures import describe, late, redact, transient
 from syndicator.fetchpolicy import OriginPolicy, check_host, origin
 from syndicator.model import Body, NotModified, Page, Validators
@@ -198,10 +198,11 @@ class Fetcher:
         """The final answer for `url` after following at most `max_redirects` redirects."""
         current = url
         for _hop in range(max_redirects + 1):
-            _check_scheme(current)
+            check_url(current)
             if follow is not None and not follow.allows(current):
-                raise AddressRefused(f"redirected to {origin(current)}, not an origin this "
-                                     "source follows (see follow_hosts)", url=redact(url))
+                how = "a link to" if current == url else "redirected to"
+                raise AddressRefused(f"{how} {origin(current)}, not an origin this source "
+                                     "follows (see follow_hosts)", url=redact(url))
             delay = settings.delay
             if robots:
                 delay = max(delay, self._robots_check(current, settings))
@@ -454,12 +455,6 @@ def _location(answer: _Answer) -> str:
     # http.client reads headers as latin-1; servers mostly send UTF-8 (as requests assumes).
     location = location.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
     return requote_uri(urljoin(answer.url, location))
-
-
-def _check_scheme(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError("not an http(s) URL", url=redact(url))
 
 
 def _merge(validators: Validators | None, headers: Mapping[str, str]) -> Validators:

@@ -9,21 +9,34 @@ addresses is never reused for one that may not.
 
 Each connection also hands its socket to the deadline of the request that uses it
 (deadline.py), when it is opened and whenever it is reused.
+
+`check_url` runs before every request (each redirect hop too): the origin the fetch policy
+checks (urlsplit) must be the one urllib3 connects to, or the URL is refused.
 """
 
 from __future__ import annotations
 
 import socket
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    LocationParseError,
+    NameResolutionError,
+    NewConnectionError,
+)
+from urllib3.util import parse_url
 
 from syndicator import fetchpolicy
 from syndicator.deadline import current
-from syndicator.errors import AddressRefused
+from syndicator.errors import AddressRefused, FetchError
+from syndicator.fetch.failures import redact
+from syndicator.fetchpolicy import origin
+from syndicator.uris import uri
 
 
 class _Checked(HTTPConnection):
@@ -113,3 +126,38 @@ class _Adapter(HTTPAdapter):
 def adapter(*, allow_private: bool) -> HTTPAdapter:
     """An adapter whose connections refuse non-public addresses unless `allow_private`."""
     return _Adapter(allow_private=allow_private)
+
+
+def check_url(url: str) -> None:
+    """An http(s) URL whose origin the fetch policy and the connection read alike, or an error.
+
+    The policy (fetchpolicy.origin, OriginPolicy, check_host), the host gate and robots.txt
+    read a URL with urlsplit; requests connects where urllib3's parse_url reads it. Where they
+    differ (`http://a:1\\@b:2/`: b:2 to urlsplit, a:1 to urllib3) a URL could pass the policy
+    for one origin and be fetched from another: refused."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:  # an invalid IPv6 literal
+        hostname = None
+    if not hostname or parts.scheme not in ("http", "https"):
+        raise FetchError("not an http(s) URL", url=redact(url))
+    checked = origin(url if url.isascii() else uri(url))   # a host in IDNA, as urllib3's
+    connected = _connection_origin(url)
+    if "\\" in parts.netloc or connected != checked:
+        raise AddressRefused(f"ambiguous URL: its origin reads as {checked} to the fetch "
+                             f"policy but as {connected or 'nothing'} to the connection: "
+                             "refused", url=redact(url))
+
+
+def _connection_origin(url: str) -> str | None:
+    """The origin requests connects to for `url` (urllib3's parse_url), as fetchpolicy.origin
+    writes it; None when urllib3 cannot read it."""
+    try:
+        target = parse_url(url)
+    except LocationParseError:
+        return None
+    if not target.scheme or not target.host:
+        return None
+    port = "" if target.port is None else f":{target.port}"
+    return origin(f"{target.scheme}://{target.host}{port}/")
