@@ -3,7 +3,7 @@ processes that do it for large runs, so that a crawl uses more than one core.
 
 Fetching is I/O and runs in threads; decoding a 100 KB page, parsing it, running the
 selectors, sanitising the body and reading the dates is Python work that holds the GIL
-(~1.5 ms a page here), so in one process a crawl never gets much past one core.
+(a millisecond or more a page), so in one process a crawl never gets much past one core.
 `PageWorkers.read()` is called from the fetch threads with the undecoded body: it ships the
 bytes to a worker process and waits (the waiting thread releases the GIL), or does the work
 inline when the pool is off, the batch is small, or a worker died. Either way the result is
@@ -12,8 +12,8 @@ the same pure function's: `read_body`.
 Workers are fresh interpreters, not forks: the service runs scheduler and server threads,
 and a fork of a threaded process can inherit a held lock. Each has a socket to the parent;
 a fetch thread borrows an idle worker, sends the job and waits for the answer (no manager
-thread, no queue feeder: ProcessPoolExecutor's cost ~0.5 ms of parent CPU per task here,
-close to what the work itself costs). They start on the first large batch and live as long
+thread, no queue feeder: ProcessPoolExecutor costs the parent, per task, a good part of
+what the work itself costs). They start on the first large batch and live as long
 as the App; a worker that dies or misbehaves switches the App back to inline reading.
 Only the page's bytes go out (decoding them there, not here, saves this process ~0.2 ms
 a page: it is the busier one); only the Item comes back (the Article it was made from is
@@ -61,8 +61,8 @@ MAX_AUTO_PROCESSES = 4
 # and unanswered: then the fetch thread reads it here. One page being read and two queued
 # keep a worker busy across the hand-offs; a page sent beyond that would only wait while
 # this process, which fetches and stores and is not saturated by that, has CPU to spare.
-# Measured on the bench crawl (2 cores, one worker): 3 reads ~10 % more pages a second than
-# never reading here, 1-2 and 6-12 less.
+# Fewer leaves the worker idle between hand-offs, more leaves pages queued there while this
+# process could have read them.
 SHARE_AT = 3
 # A worker's first message: its imports are done and it takes pages.
 READY = "ready"

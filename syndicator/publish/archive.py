@@ -372,10 +372,10 @@ def _page_ids(store: ArchiveSource, plan: _Feed,
 
 # Per archive folder: its mtime and page count at the last look, and the pages missing then.
 # A folder whose mtime has not changed since has had no file added or removed, so an
-# incremental build (every source run) need not list thousands of names again (~4 ms of a
-# ~30 ms build on the bench). A file removed within the same clock tick (a few ms) as that
-# look goes unnoticed until the folder next changes: such pages are a repair of files
-# deleted by hand, not something a build depends on.
+# incremental build (every source run) need not list thousands of names again (a large share
+# of a build that otherwise takes tens of milliseconds). A file removed within the same clock
+# tick (a few ms) as that look goes unnoticed until the folder next changes: such pages are a
+# repair of files deleted by hand, not something a build depends on.
 _MISSING: dict[Path, tuple[int, int, frozenset[int]]] = {}
 
 

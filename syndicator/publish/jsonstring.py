@@ -1,11 +1,12 @@
 """JSON string literals as UTF-8 bytes: the one orjson adapter.
 
 A full build writes every stored item's content into JSON Feed archive pages; escaping a
-1.7 KB content with the standard library's C escaper (json.encoder.encode_basestring) and
-encoding the result costs ~9 µs, orjson ~0.6 µs, and hands back the UTF-8 bytes the pages are
-made of. The bytes are the same as `encode_basestring(value).encode("utf-8")` for every code
-point (tests/test_fragments.py checks all of them): both escape only the quote, the backslash
-and control characters, and leave the rest as is (ensure_ascii=False).
+content of a few KB with the standard library's C escaper (json.encoder.encode_basestring)
+and encoding the result costs over ten times what orjson does, which also hands back the
+UTF-8 bytes the pages are made of. The bytes are the same as
+`encode_basestring(value).encode("utf-8")` for every code point (tests/test_fragments.py
+checks all of them): both escape only the quote, the backslash and control characters, and
+leave the rest as is (ensure_ascii=False).
 """
 
 from __future__ import annotations

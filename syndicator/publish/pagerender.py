@@ -66,7 +66,7 @@ def page_digest(identity: str, page_size: int, number: int,
 
     Written as lines of space-separated fields (none can hold a space or a newline: the
     identity, ids and content hashes are hexadecimal, the dates RFC 3339), not as JSON: a
-    full build digests thousands of pages (18 against 88 µs for 50 entries)."""
+    full build digests thousands of pages, and this is several times faster than json.dumps."""
     lines = [f"{LAYOUT_VERSION} {identity} {page_size} {number}"]
     lines += (" ".join(entry) for entry in entries)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

@@ -16,8 +16,8 @@ page cache: once a page's writeback, started as it was written, has finished, it
 copy is released (posix_fadvise DONTNEED). Archive pages are rarely read, and caching 1.5 GB
 of them would push out what is (the store, the current feeds); the kernel also reuses the
 released memory for the next pages instead of taking fresh memory, which on a VM that
-returns free memory to its host (virtio-balloon free page reporting) costs a host fault per
-page: 4 us per KB written, against 1 us with the release (bench/README.md).
+returns free memory to its host (free page reporting) costs a host fault per page, several
+times what writing the page costs.
 """
 
 from __future__ import annotations
