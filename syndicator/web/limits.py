@@ -11,7 +11,7 @@
 The head limits are enforced in FeedHttpProtocol (protocol.py), the HTTP layer that parses
 every request of `syndicator run` / `serve`, feeds of the fast path included: uvicorn's
 httptools protocol has no such limits of its own (only its h11 protocol bounds a head, with
-`h11_max_incomplete_event_size`, which service.py sets too for the day it is used).
+`h11_max_incomplete_event_size`, which httpserver.py sets too for the day it is used).
 The body limit is an ASGI middleware in front of every route (app.py): a declared
 Content-Length over the cap is refused before a byte of the body is read, and a chunked
 body is counted as the route reads it and refused as soon as it passes the cap. uvicorn
