@@ -185,11 +185,12 @@ def run(workdir: Path, *, seconds: int, tools: dict[str, str | None],
                      else "")
             label = (f"{found['server']}, {found['bytes'] // 1024} KB feed" if kind == "full"
                      else f"{found['server']}, 304")
-            # The target is for the 202 KB feed; 304s are measured, not targeted.
+            # The target is for `syndicator serve` on the 202 KB feed; 304s and plain uvicorn
+            # over the same app are measured for comparison, not targeted.
+            targeted = found["server"].startswith("syndicator") and kind == "full"
             rows.append((label, f"{figures['rps']:.0f} req/s{ratio}, p50 {figures['p50_ms']:.2f}"
                          f" ms, p99 {figures['p99_ms']:.2f} ms",
-                         "≥ 0.8× nginx, p99 ≤ 10 ms"
-                         if found is not reference and kind == "full" else ""))
+                         "≥ 0.8× nginx, p99 ≤ 10 ms" if targeted else ""))
     return {"results": results, "rows": rows, "wrk": " ".join(WRK) + f" -d{seconds}s"}
 
 
