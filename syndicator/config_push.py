@@ -53,6 +53,8 @@ class TelegramTarget(PushTargetBase):
     on_update: Literal["ignore", "edit"] = "ignore"
     disable_notification: bool = False
     link_preview: bool = True
+    # `skip`: a story already pushed in one language is not pushed again in another.
+    translations: Literal["all", "skip"] = "all"
     # Read timeout of one Bot API request: no answer by then = outcome unknown, not resent.
     timeout: Duration = Field(default=30.0, gt=0)
 

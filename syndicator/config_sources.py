@@ -108,6 +108,9 @@ class ArticleSelectors(Model):
     image: str | None = None
     author: str | None = None
     category: str | None = None
+    # The page's language switcher (its links or the elements holding them): the other
+    # language versions of the story, besides the hreflang and JSON-LD the page carries.
+    translations: str | None = None
 
 
 class SourceConfig(Model):
@@ -165,5 +168,24 @@ class FeedConfig(Model):
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     link: str | None = None               # the site the feed is about (defaults to first source)
+    # `group`: each story once, in the first of `languages` it exists in (its other
+    # versions linked); `all`: every version as an item of its own.
+    translations: Literal["all", "group"] = "all"
+    languages: tuple[str, ...] = ()       # preference order of a grouped feed
+
+    @field_validator("languages")
+    @classmethod
+    def _language_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        codes = tuple(code.strip().lower() for code in value)
+        for code in codes:
+            if not re.fullmatch(r"[a-z]{2,3}", code):
+                raise ValueError(f"{code!r} is not a language code (be, ru, en)")
+        return codes
+
+    @property
+    def preferred_languages(self) -> tuple[str, ...]:
+        """The grouped feed's order: `languages`, else the feed's own language."""
+        own = re.split(r"[-_]", self.language or "")[0].lower()
+        return self.languages or ((own,) if own else ())
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
+# Other-language versions as a document names them: (language code or None, URL) pairs.
+Translations = tuple[tuple[str | None, str], ...]
+
 
 @dataclass(frozen=True)
 class Validators:
@@ -82,6 +85,21 @@ class Article:
     # by extract/entries.py): "#fragment" or the feed's guid, kept in the item's URL as its
     # fragment.
     identity: str | None = None
+    # The other-language versions the document names: (language or None, absolute URL), from
+    # hreflang alternates, JSON-LD workTranslation/translationOfWork, the source's language
+    # switcher or a feed entry's alternate links. None: the document was not read for them
+    # (a listing card); (): it was, and names none.
+    translations: Translations | None = None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """Another language version of a stored item: a member of its story's group."""
+
+    item_id: str
+    language: str | None
+    url: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,14 @@ class Item:
     # "none" (no date at all: the first-seen time, kept stable by the store).
     published_precision: str = "time"
     content_hash: str = ""                # hash of the published fields; detects edits
+    # What the item's page claims as its other-language versions: (language or None,
+    # published URL), normalised; None when this run did not read the page. Claims are
+    # stored apart from the item (store/translations.py) and join items into one story only
+    # when both sides name each other; they are not part of `content_hash`.
+    translation_claims: Translations | None = None
+    # The other versions of its story (store/translations.py), as a feed build found them
+    # for the current documents (publish/build.py); () wherever nobody looked.
+    versions: tuple[Translation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +221,11 @@ class OutboxView:
     history: tuple[Item, ...] = ()        # newest items of the source stored before this run
     primed: frozenset[str] = frozenset()  # targets that had already seen the source
     subscribers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # confirmed
+    # For targets that push a story once (OutboxHook.stories): the story (translation
+    # group) of each new item that has other versions, and per target the stories it has
+    # already been given a version of.
+    story_of: Mapping[str, str] = field(default_factory=dict)
+    told: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -214,6 +245,7 @@ class OutboxHook:
     subscriber_targets: tuple[str, ...]       # email targets whose confirmed addresses to read
     history: int                              # how many stored items backfill may need
     decide: Callable[[OutboxView], OutboxPlan]
+    stories: tuple[str, ...] = ()             # targets that push each story once
 
 
 @dataclass(frozen=True)
@@ -252,6 +284,17 @@ class Signup:
     state: str
     attempts: int
     created: datetime
+
+
+@dataclass(frozen=True)
+class StoryVersion:
+    """One version of a story (translation group) in some sources: what a grouped feed
+    chooses among (selection.left_out_versions)."""
+
+    group_id: str
+    item_id: str
+    language: str | None
+    published: datetime
 
 
 # -- backfill and archive planning --------------------------------------------------------------

@@ -24,7 +24,7 @@ from syndicator.dates import ParsedDate as ParsedDate
 from syndicator.dates import choose_date as choose_date
 from syndicator.dates import implausible, local_day
 from syndicator.dates import parse_date as parse_date
-from syndicator.model import Article, Item
+from syndicator.model import Article, Item, Translations
 from syndicator.sanitise import absolute_http_url, clean_text, sanitize_content
 from syndicator.sanitise import sanitize_html as sanitize_html
 from syndicator.uris import uri as uri
@@ -213,8 +213,32 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
         categories=_categories(article.categories),
         language=language,
         published_precision=precision,
+        translation_claims=translation_claims(article.translations, uri(url)),
     )
     return replace(item, content_hash=content_hash(item))
+
+
+# A page naming more versions than this names something else (a site-wide language menu).
+MAX_TRANSLATIONS = 20
+
+
+def translation_claims(named: Translations | None, own_url: str) -> Translations | None:
+    """The versions a page names as the store keeps them: each URL canonical and published
+    as item URLs are (so a claim matches the item it names), the page itself left out (its
+    hreflang names itself too), once each; None stays None (the page was not read)."""
+    if named is None:
+        return None
+    claims: dict[str, str | None] = {}
+    for language, url in named:
+        try:
+            target = uri(canonical_url(url))
+        except ValueError:
+            continue
+        if target != own_url and claims.get(target) is None:
+            claims[target] = language
+    if len(claims) > MAX_TRANSLATIONS:
+        return ()
+    return tuple((language, url) for url, language in claims.items())
 
 
 def _published(article: Article, ctx: NormaliseContext,
@@ -345,4 +369,6 @@ def merge_card_and_page(card: Article, page: Article | None) -> Article:
         categories=page.categories or card.categories,
         canonical=page.canonical or card.canonical,
         language=page.language or card.language,
+        translations=page.translations if page.translations is not None
+        else card.translations,
     )

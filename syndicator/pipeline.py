@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from syndicator import __version__
 from syndicator.app import App
 from syndicator.articles import ArticleReader, Candidate
+from syndicator.backlinks import run_claims
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError, SyndicatorError
 from syndicator.extract import extract_listing
@@ -119,6 +120,7 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
         app.store.save_run(result, (), ())
         return result, True
     new, changed = _changes(app, source, items)
+    claims = run_claims(app, settings, run, items)
     result = run.result(app.clock(), ok=not run.errors or bool(items), new=len(new),
                         updated=len(changed), missing=missing)
     if run.errors:
@@ -129,7 +131,8 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
                           for s in listing_states]
     app.store.save_run(result, [*new, *changed], [*listing_states, *article_states],
                        seen=[*unchanged, *(item.id for item in items)],
-                       outbox=outbox_hook(app.config, source.id) if push else None)
+                       outbox=outbox_hook(app.config, source.id) if push else None,
+                       translations=claims)
     return result, False
 
 

@@ -8,13 +8,18 @@ exclude match always wins. The patterns of the configuration (feeds' and push ta
 `filter`/`filterout` come from any client and are compiled by web/query.py into RE2 matchers
 of bounded cost. Both kinds are predicates on the text, so one Filter applies either.
 
+A feed with `translations: group` shows each story once: `left_out_versions` says which
+versions it leaves out (by the feed's `languages` order), `leaving_out` adds that to what
+its filter accepts.
+
 Light on imports (no config, no store): a build's worker process reads histories with it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 Matcher = Callable[[str], object]   # a search: truthy when the pattern is found in the text
@@ -118,3 +123,49 @@ def newest(read: Callable[[int, int], Sequence[T]], wanted: int, *,
             break
         offset += len(batch)
     return list(chosen.values())
+
+
+# -- one story in several languages ------------------------------------------------------------
+
+class Version(Protocol):
+    """One language version of a story, as a grouped feed chooses among them."""
+
+    @property
+    def group_id(self) -> str: ...
+
+    @property
+    def item_id(self) -> str: ...
+
+    @property
+    def language(self) -> str | None: ...
+
+    @property
+    def published(self) -> datetime: ...
+
+
+def left_out_versions(versions: Iterable[Version],
+                      languages: Sequence[str]) -> frozenset[str]:
+    """The item ids a grouped feed (`translations: group`) leaves out: of each story's
+    versions, all but the one in the first of `languages` it exists in (a language not
+    listed comes after every listed one; among equals the earliest published, the original,
+    then the smallest id)."""
+    rank = {language: position for position, language in enumerate(languages)}
+    chosen: dict[str, tuple[int, datetime, str]] = {}
+    every: set[str] = set()
+    for version in versions:
+        every.add(version.item_id)
+        key = (rank.get(version.language or "", len(rank)), version.published, version.item_id)
+        best = chosen.get(version.group_id)
+        if best is None or key < best:
+            chosen[version.group_id] = key
+    return frozenset(every - {key[2] for key in chosen.values()})
+
+
+def leaving_out(hidden: frozenset[str], accepts: Callable[[T], bool] | None
+                ) -> Callable[[T], bool] | None:
+    """`accepts` (None: everything), refusing also the items whose id is in `hidden`."""
+    if not hidden:
+        return accepts
+    if accepts is None:
+        return lambda item: item.id not in hidden
+    return lambda item: item.id not in hidden and accepts(item)

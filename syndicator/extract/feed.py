@@ -27,7 +27,7 @@ from syndicator.decode import xml_utf8
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract.entries import FeedRead, collect
 from syndicator.extract.html import absolute_url
-from syndicator.model import Article, Page
+from syndicator.model import Article, Page, Translations
 from syndicator.sanitise import tiny_file, tiny_length
 
 __all__ = ["FeedRead", "check_xml_safety", "parse_feed", "read_feed"]
@@ -119,11 +119,34 @@ def _entry_article(entry: Mapping[str, Any], base: str,
         categories=_unique(_str(t.get("term")) or _str(t.get("label"))
                            for t in entry.get("tags") or () if isinstance(t, Mapping)),
         language=_language(_entry_language(entry)) or feed_language,
+        translations=_entry_translations(entry, base),
     )
 
 
+def _entry_translations(entry: Mapping[str, Any], base: str) -> Translations:
+    """The entry's `<link rel="alternate" hreflang="xx">` links: its language versions (its
+    own link among them, which normalisation leaves out)."""
+    found: list[tuple[str | None, str]] = []
+    for link in entry.get("links") or ():
+        if isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate":
+            language = _language(_str(link.get("hreflang")))
+            url = absolute_url(base, _str(link.get("href")))
+            if language is not None and url is not None:
+                found.append((language, url))
+    return tuple(found)
+
+
 def _entry_url(entry: Mapping[str, Any], base: str) -> str | None:
-    url = absolute_url(base, _str(entry.get("link")))
+    # feedparser's `link` is the entry's *last* alternate link: with hreflang alternates
+    # (its translations) that is another language's page. The entry's own is the first
+    # without hreflang, else the one in the entry's language.
+    alternates = [link for link in entry.get("links") or () if isinstance(link, Mapping)
+                  and link.get("rel", "alternate") == "alternate"]
+    language = _language(_entry_language(entry))
+    own = ([link for link in alternates if not link.get("hreflang")]
+           or [link for link in alternates if language
+               and _language(_str(link.get("hreflang"))) == language])
+    url = absolute_url(base, _str(own[0].get("href")) if own else _str(entry.get("link")))
     if url:
         return url
     for link in entry.get("links") or ():

@@ -41,6 +41,7 @@ from syndicator.extract.html import (
     tag_name,
 )
 from syndicator.extract.structured import extract_structured, page_language
+from syndicator.extract.translations import switcher_links, translations_of
 from syndicator.model import Article, Listing, Page
 
 __all__ = ["extract_article", "extract_article_markup", "extract_listing", "guess_content",
@@ -202,6 +203,9 @@ def extract_article_markup(markup: str | bytes, final_url: str,
     remove_selectors(soup, sel.remove)
     base = base_url(soup, final_url)
     meta = extract_structured(soup, final_url)
+    # Before the body is cut out and cleaned, which may take the switcher with it.
+    translations = translations_of(meta.translations or (),
+                                   switcher_links(soup, sel.translations, base))
 
     title = select_value(soup, sel.title) if sel.title else None
     visible_dates = _date_candidates(soup, sel.date)
@@ -224,6 +228,7 @@ def extract_article_markup(markup: str | bytes, final_url: str,
         categories=categories or meta.categories,
         canonical=meta.canonical,
         language=meta.language,
+        translations=translations,
     )
 
 

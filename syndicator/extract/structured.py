@@ -37,7 +37,7 @@ from syndicator.extract.html import (
 from syndicator.model import Article
 from syndicator.sanitise import tiny_length
 
-__all__ = ["extract_structured", "json_ld_article", "page_language"]
+__all__ = ["extract_structured", "json_ld_article", "language_code", "page_language"]
 
 ARTICLE_TYPES = frozenset({
     "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
@@ -121,8 +121,9 @@ def extract_structured(soup: Node, base_url: str) -> Article:
         author=_author(soup, ld, meta, heads),
         categories=_categories(ld, meta),
         canonical=absolute_url(base_url, _first(_canonical_link(heads), meta.first("og:url"))),
-        language=_first(page_language(soup), _language(meta.first("og:locale")),
-                        _language(_text(ld.get("inLanguage")))),
+        language=_first(page_language(soup), language_code(meta.first("og:locale")),
+                        language_code(_text(ld.get("inLanguage")))),
+        translations=(*_hreflang_alternates(heads, base_url), *_ld_translations(ld, base_url)),
     )
 
 
@@ -130,11 +131,13 @@ def page_language(soup: Node) -> str | None:
     """The primary language subtag of `<html lang>` / `xml:lang`, lower case ("en")."""
     root = soup if tag_name(soup) == "html" else select_one(soup, "html")
     if root is not None:
-        return _language(attr(root, "lang") or attr(root, "xml:lang") or "")
+        return language_code(attr(root, "lang") or attr(root, "xml:lang") or "")
     return None
 
 
-def _language(value: str | None) -> str | None:
+def language_code(value: str | None) -> str | None:
+    """The primary subtag of a language tag, lower case ("be-BY" → "be"); None for anything
+    that is not one ("x-default", "")."""
     if not value:
         return None
     primary = re.split(r"[-_\s]", value.strip(), maxsplit=1)[0].lower()
@@ -282,6 +285,42 @@ def _categories(ld: dict[str, Any], meta: _Meta) -> tuple[str, ...]:
         values.extend(meta.all("article:section"))
         values.extend(meta.all("article:tag"))
     return _dedupe(values, fold_case=True)
+
+
+# --- translations ----------------------------------------------------------------------------
+
+_TRANSLATION_KEYS = ("workTranslation", "translationOfWork")
+
+
+def _hreflang_alternates(heads: _Heads, base_url: str) -> list[tuple[str | None, str]]:
+    """`<link rel="alternate" hreflang="xx" href>` of the page (WordPress multilingual
+    plugins write one per language version, the page's own included; `x-default` is no
+    language and is skipped)."""
+    found: list[tuple[str | None, str]] = []
+    for link in heads.links:
+        rels = (attr(link, "rel") or "").lower().split()
+        language = language_code(attr(link, "hreflang"))
+        url = absolute_url(base_url, attr(link, "href"))
+        if "alternate" in rels and language is not None and url is not None:
+            found.append((language, url))
+    return found
+
+
+def _ld_translations(ld: dict[str, Any], base_url: str) -> list[tuple[str | None, str]]:
+    """JSON-LD `workTranslation` / `translationOfWork`: a URL, an `@id`, or a node with
+    `url` (or `@id`) and `inLanguage`; one or a list."""
+    found: list[tuple[str | None, str]] = []
+    for key in _TRANSLATION_KEYS:
+        raw = ld.get(key)
+        for value in raw if isinstance(raw, list) else [raw]:
+            language: str | None = None
+            if isinstance(value, dict):
+                language = language_code(_text(value.get("inLanguage")))
+                value = value.get("url") or value.get("@id")
+            url = absolute_url(base_url, value.strip()) if isinstance(value, str) else None
+            if url is not None:
+                found.append((language, url))
+    return found
 
 
 # --- meta, link, time ------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.pagewriter import replace_file
 from syndicator.publish.writer import fsync_threads, write_atomic
-from syndicator.selection import Filter, newest
+from syndicator.selection import Filter, leaving_out, newest
+from syndicator.stories import left_out
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +100,8 @@ def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
     reads (`latest_heads`) is asked for the content of the chosen items only.
     """
     keep = Filter.of(feed)
-    accepts = keep.accepts if keep.active else None
+    text_passes: Callable[[_Head], bool] | None = keep.accepts if keep.active else None
+    accepts = leaving_out(left_out(feed, store), text_passes)
     if not isinstance(store, _FastSource):
         page = feed.limit if accepts is None else max(feed.limit * 2, _MIN_PAGE)
         return newest(lambda limit, offset: store.latest(feed.sources, limit=limit,
@@ -130,11 +132,16 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
            only: Iterable[str] | None, workers: parallel.Lender | None) -> BuildResult:
     selected = _selected_ids(config, only)
     built = [feed for feed in config.feeds if feed.id in selected]
-    prepared = (archive.Prepared(config, built, store, {f.id: Filter.of(f).accepts for f in built})
+    # A grouped feed's items change as translations arrive (a story's preferred version
+    # replaces the one shown): it keeps no archive, its window is chosen afresh.
+    archived = [feed for feed in built if feed.translations == "all"]
+    prepared = (archive.Prepared(config, archived, store,
+                                 {f.id: Filter.of(f).accepts for f in archived})
                 if isinstance(store, archive.ArchiveSource) else None)
     windows: dict[str, list[Item]] = {}
     for feed in built:
         found = (prepared.window(feed, store) if prepared is not None
+                 and feed.id in prepared.plans
                  and isinstance(store, archive.ArchiveSource) else None)
         windows[feed.id] = found if found is not None else select_items(feed, store)
     # Only a store that keeps archives gets the summaries record (and a .state folder).
@@ -146,7 +153,7 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
     # the state files (not published, so not reported) and the current documents.
     state_writes: list[tuple[Path, bytes]] = []
     pages: archive.Archives | None = None
-    if prepared is not None and isinstance(store, archive.ArchiveSource) and built:
+    if prepared is not None and isinstance(store, archive.ArchiveSource) and archived:
         pages = archive.build_archives(config, prepared, store, windows,
                                        lambda path, data: state_writes.append((path, data)),
                                        now, lender=workers)
@@ -221,8 +228,10 @@ def _summaries(config: Config, store: FeedItemSource, windows: dict[str, list[It
 
 def _summary_key(feed: FeedConfig) -> str:
     """What a recorded summary depends on besides the store: a changed feed is read again."""
+    grouped = ([feed.translations, list(feed.preferred_languages)]
+               if feed.translations == "group" else [])
     return json.dumps([sorted(feed.sources), feed.limit, list(feed.include),
-                       list(feed.exclude)])
+                       list(feed.exclude), *grouped])
 
 
 def _read_summaries(config: Config) -> dict[str, tuple[int, datetime | None]]:

@@ -18,11 +18,14 @@ Rules:
   (an address confirmed later does not receive older items).
 - Updated items are not pushed again; with `on_update: edit` a sent Telegram message is
   queued to be edited in place.
+- A Telegram target with `translations: skip` pushes each story once: an item whose story
+  (store/translations.py) the target was already given in another language, or that this
+  run brings in several languages, is written as `suppressed` after the first (oldest).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -68,11 +71,30 @@ def outbox_hook(config: Config, source_id: str) -> OutboxHook | None:
         subscriber_targets=tuple(t.id for t in targets if isinstance(t, EmailTarget)),
         # At least 1: the decision must know whether the source had any items before.
         history=max(1, *(t.backfill for t in targets)),
-        decide=partial(decide, routes))
+        decide=partial(decide, routes),
+        stories=tuple(t.id for t in targets
+                      if isinstance(t, TelegramTarget) and t.translations == "skip"))
 
 
 def _oldest_first(items: Sequence[Item]) -> list[Item]:
     return sorted(items, key=lambda i: (i.published, i.id))
+
+
+def _once_per_story(items: Sequence[Item], story_of: Mapping[str, str],
+                    told: Iterable[str]) -> tuple[list[Item], list[Item]]:
+    """The items to push, oldest first, one per story not told yet; and the others."""
+    seen = set(told)
+    send: list[Item] = []
+    again: list[Item] = []
+    for item in _oldest_first(items):
+        story = story_of.get(item.id)
+        if story is None or story not in seen:
+            send.append(item)
+            if story is not None:
+                seen.add(story)
+        else:
+            again.append(item)
+    return send, again
 
 
 def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
@@ -105,6 +127,11 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
             else:
                 send += [item for item in view.new if route.accepts(item)]
                 suppressed = []
+        if isinstance(target, TelegramTarget) and target.translations == "skip":
+            send, again = _once_per_story(send, view.story_of, view.told.get(target.id, ()))
+            rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
+                                 error="another language version of the story was pushed")
+                        for item in again)
         for item in _oldest_first(send):
             rows.extend(Delivery(item_id=item.id, target_id=target.id, recipient=r)
                         for r in recipients)

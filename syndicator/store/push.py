@@ -25,6 +25,7 @@ from syndicator.store.schema import items as t_items
 from syndicator.store.schema import push_sources as t_push_sources
 from syndicator.store.schema import push_targets as t_push_targets
 from syndicator.store.schema import subscribers as t_subscribers
+from syndicator.store.translations import stories_told
 
 # Delivery states a push job may claim, and those that count as "in the queue".
 CLAIMABLE = ("pending", "failed")
@@ -55,10 +56,13 @@ class PushQueries(Database):
                            t_subscribers.c.status == "confirmed")
                     .order_by(t_subscribers.c.email)):
                 subscribers.setdefault(row.target_id, []).append(row.email)
+        story_of, told = (stories_told(conn, [item.id for item in view.new], hook.stories)
+                          if hook.stories else ({}, {}))
         plan = hook.decide(OutboxView(
             source_id=view.source_id, now=view.now, new=view.new, updated=view.updated,
             history=view.history, primed=frozenset(primed),
-            subscribers={k: tuple(v) for k, v in subscribers.items()}))
+            subscribers={k: tuple(v) for k, v in subscribers.items()},
+            story_of=story_of, told=told))
         now = view.now
         self._ensure_targets(conn, hook.targets, now)
         if plan.primed:

@@ -249,3 +249,28 @@ signups = Table(
     Index("ix_signups_target_id_state_next_at", "target_id", "state", "next_at"),
     Index("ix_signups_target_id_email", "target_id", "email"),
 )
+
+# --- translations (migration 0006) -------------------------------------------------------------
+
+# What each item's page names as its other-language versions (store/translations.py): its
+# claims, by the URL named, so that a claim waits for an item not stored yet. Replaced
+# whenever the page is read again.
+translation_claims = Table(
+    "translation_claims",
+    metadata,
+    Column("item_id", Text, ForeignKey("items.id", ondelete="CASCADE"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("language", Text),
+    PrimaryKeyConstraint("item_id", "url"),
+    Index("ix_translation_claims_url", "url"),
+)
+
+# The stories: items joined by claims both sides make, one row per member of a group of two
+# or more; group_id is the smallest member id. Rebuilt for the groups a save touches.
+translation_groups = Table(
+    "translation_groups",
+    metadata,
+    Column("item_id", Text, ForeignKey("items.id", ondelete="CASCADE"), primary_key=True),
+    Column("group_id", Text, nullable=False),
+    Index("ix_translation_groups_group_id", "group_id"),
+)

@@ -6,6 +6,7 @@ domain (each takes its own connection and transaction from database.Database):
     push.py     the push outbox, delivery claims, push targets, subscribers
     signups.py  the sign-up queue of the subscribe forms
     builds.py   what a feed build reads
+    translations.py  translation claims and the stories (groups) they confirm
 
 Callers hold one `Store` and call its methods; the parts are mixins rather than attributes
 (`store.items...`) so that a caller never needs to know which table a query reads. What lives
@@ -19,23 +20,33 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from sqlalchemy.engine import make_url
 
-from syndicator.model import Item, OutboxHook, OutboxView, RunResult, UpsertResult, UrlState
+from syndicator.model import (
+    Item,
+    OutboxHook,
+    OutboxView,
+    RunResult,
+    Translations,
+    UpsertResult,
+    UrlState,
+)
 from syndicator.store.builds import BuildReads
 from syndicator.store.database import safe_url
 from syndicator.store.items import RUN_INSERT, ItemQueries, existing_ids, item_row, run_row
 from syndicator.store.push import PushQueries
 from syndicator.store.reader import SqliteItems
 from syndicator.store.signups import SignupQueries
+from syndicator.store.translations import TranslationQueries
 from syndicator.store.urls import UrlStateQueries, url_state_row
 
 __all__ = ["Store", "safe_url"]
 
 
-class Store(ItemQueries, UrlStateQueries, PushQueries, SignupQueries, BuildReads):
+class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, SignupQueries,
+            BuildReads):
     """Items, their sources, per-URL fetch state, the run log and push state, in one database."""
 
     def reopener(self) -> Callable[[], Store | SqliteItems] | None:
@@ -58,7 +69,8 @@ class Store(ItemQueries, UrlStateQueries, PushQueries, SignupQueries, BuildReads
 
     def save_run(self, result: RunResult, items: Sequence[Item], url_states: Sequence[UrlState],
                  *, source_id: str | None = None, seen: Iterable[str] = (),
-                 outbox: OutboxHook | None = None) -> UpsertResult:
+                 outbox: OutboxHook | None = None,
+                 translations: Mapping[str, Translations] | None = None) -> UpsertResult:
         """Store one source run in a single transaction: all of it or nothing.
 
         Upserts the items (new or updated by whether the id existed), links each to
@@ -73,6 +85,11 @@ class Store(ItemQueries, UrlStateQueries, PushQueries, SignupQueries, BuildReads
 
         `outbox` decides the push deliveries of the new (and updated) items; its rows are
         written in this same transaction (see `OutboxHook`).
+
+        What the items' pages claim as their other-language versions (`Item.translation_claims`,
+        unless None) replaces what was stored, as does `translations` (by item id: for items
+        whose pages the run read but that did not change, or other items whose pages it read
+        again); the stories those claims touch are rebuilt (store/translations.py).
         """
         link_to = source_id or result.source_id
         batch = list({item.id: item for item in items}.values())
@@ -86,6 +103,11 @@ class Store(ItemQueries, UrlStateQueries, PushQueries, SignupQueries, BuildReads
                 conn.execute(self._upsert_items(), [item_row(i, seen_at) for i in batch])
             self._mark_seen(conn, [i.id for i in batch], link_to, seen_at)
             self._mark_seen(conn, existing_ids(conn, list(seen)), link_to, seen_at, touch=True)
+            claims = {i.id: i.translation_claims for i in batch
+                      if i.translation_claims is not None}
+            claims.update(translations or {})
+            if claims:
+                self._save_claims(conn, claims)
             if states:
                 conn.execute(self._upsert_url_states(), [url_state_row(s) for s in states])
             new = tuple(item for item in batch if item.id not in existed)

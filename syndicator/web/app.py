@@ -47,6 +47,7 @@ from syndicator.errors import StoreError, SyndicatorError
 from syndicator.metrics import Metrics
 from syndicator.publish import render_atom, render_json, render_rss
 from syndicator.status import CachedStatus, StatusReport, log_store_error
+from syndicator.stories import with_versions
 from syndicator.web import conditional, pages
 from syndicator.web.cache import MEDIA_TYPES, CachedFile, RenderedCache, make_cached
 from syndicator.web.context import WebContext
@@ -235,7 +236,7 @@ class _Handlers:
 
     def _render_query(self, feed: FeedConfig, query: FeedQuery, ext: str, path: str,
                       cached: CachedFile | None) -> CachedFile:
-        items = select_items(feed, self.ctx.store, query)
+        items = with_versions(select_items(feed, self.ctx.store, query), self.ctx.store)
         # The published file's date stands in for "now": the same items give the same bytes.
         mtime = _timestamp(cached.last_modified) if cached is not None else time.time()
         body = _RENDERERS[ext](feed, items, self.config.site, datetime.fromtimestamp(mtime, UTC))
@@ -304,7 +305,8 @@ class _Handlers:
 
     def _render_preview(self, feed: FeedConfig) -> CachedFile:
         limit = min(feed.limit, pages.PREVIEW_ITEMS)
-        items = select_items(feed, self.ctx.store, FeedQuery(limit=limit))
+        items = with_versions(select_items(feed, self.ctx.store, FeedQuery(limit=limit)),
+                              self.ctx.store)
         body = pages.render_preview(self.config, feed, items, self.assets)
         return make_cached(f"/feeds/{feed.id}", body, media_type=MEDIA_TYPES[".html"],
                            mtime=time.time())

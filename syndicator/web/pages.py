@@ -82,6 +82,8 @@ def render_preview(config: Config, feed: FeedConfig, items: Sequence[Item],
             "summary": item.summary,
             "image": _web_url(item.image),
             "author": item.author,
+            "versions": [{"language": v.language, "url": _web_url(v.url), "title": v.title}
+                         for v in item.versions if _web_url(v.url)],
         })
     return templating.render(
         "feed.html", root="../", assets=assets, site=config.site, readers=READERS,

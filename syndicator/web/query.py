@@ -43,7 +43,8 @@ import re2
 
 from syndicator.config import FeedConfig
 from syndicator.model import Item
-from syndicator.selection import Filter, newest
+from syndicator.selection import Filter, leaving_out, newest
+from syndicator.stories import left_out
 
 MAX_LIMIT = 500
 MAX_PATTERN = 200
@@ -416,10 +417,12 @@ def select_items(feed: FeedConfig, store: ItemSource, query: FeedQuery, *,
     def accepts(item: Item) -> bool:
         return all(f.accepts(item) for f in filters)
 
+    hidden = left_out(feed, store)     # a grouped feed: each story once
     if not filters:
-        return newest(read, wanted, page=wanted, max_scanned=MAX_SCANNED)
+        return newest(read, wanted, accepts=leaving_out(hidden, None), page=wanted,
+                      max_scanned=MAX_SCANNED)
     deadline = monotonic() + FILTER_BUDGET_S
-    return newest(read, wanted, accepts=accepts, page=max(wanted * 2, 100),
+    return newest(read, wanted, accepts=leaving_out(hidden, accepts), page=max(wanted * 2, 100),
                   max_scanned=MAX_SCANNED, over_budget=lambda: monotonic() > deadline)
 
 

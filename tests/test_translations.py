@@ -1,0 +1,180 @@
+"""One story in several languages, end to end: a fixture site (tests/translation_site.py)
+whose stories exist in one, two or three languages, published on different days, fetched
+day by day; the stories the store forms are exactly the true ones, the decoy's one-way
+hreflang joins nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import feedparser
+import httpx
+import pytest
+
+from syndicator.app import App, make_app
+from syndicator.cli import run_sources
+from syndicator.demo.server import SiteServer
+from syndicator.extract import parse_feed
+from syndicator.model import Page
+from syndicator.publish import build_feeds
+from syndicator.web.app import create_web_app
+from syndicator.web.cache import FeedCache
+from syndicator.web.context import WebContext
+from tests.conftest import Site, serve_site
+from tests.push_support import telegram, with_targets
+from tests.test_web import FakeStatus, Server
+from tests.translation_site import LANGUAGES, true_stories, write_site
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    root = tmp_path / "site"
+    write_site(root, day=1)
+    with serve_site(root, root / "config.yaml", "SITE_URL", tmp_path) as served:
+        yield served
+
+
+def _fetch(app: App, order: tuple[str, ...] = LANGUAGES) -> None:
+    results = run_sources(app, [f"site-{lang}" for lang in order], echo=lambda line: None)
+    assert all(r.ok for r in results), [r.errors for r in results]
+
+
+def stories(app: App, server: SiteServer) -> set[frozenset[str]]:
+    """The stored stories, as sets of the versions' paths."""
+    items = app.store.latest([f"site-{lang}" for lang in LANGUAGES], limit=100)
+    versions = app.store.translations_of(item.id for item in items)
+    prefix = server.url.rstrip("/")
+    return {frozenset(url.removeprefix(prefix) for url in
+                      [item.url, *(v.url for v in versions.get(item.id, ()))])
+            for item in items}
+
+
+def test_stories_published_on_different_days_are_grouped_exactly(site: Site) -> None:
+    root = site.server.root
+    with site.app() as app:
+        _fetch(app)
+        write_site(root, day=2)
+        _fetch(app)
+        # Day 3: Belarusian first, so `storm` in Belarusian names an English page that is
+        # not stored yet; English `forum` names a Belarusian page stored on day 1, whose
+        # stored claims (read before the translation existed) do not name it back.
+        write_site(root, day=3)
+        _fetch(app, ("be", "ru", "en"))
+        assert stories(app, site.server) == true_stories()
+        # Nothing changes when nothing changed.
+        _fetch(app)
+        assert stories(app, site.server) == true_stories()
+
+
+def test_the_old_side_is_read_again_only_when_it_does_not_name_back(site: Site) -> None:
+    root = site.server.root
+    with site.app() as app:
+        _fetch(app)
+        write_site(root, day=2)
+        site.server.requests.clear()
+        _fetch(app)
+        fetched = {path for _method, path, _headers in site.server.requests}
+        # The Russian `vote` names the English one, stored on day 1 without it: read again;
+        # pages of day 1 that nothing new names are not.
+        assert "/en/news/vote.html" in fetched
+        assert not fetched & {"/en/news/museum.html", "/be/news/forum.html"}
+        assert stories(app, site.server) >= {
+            frozenset({"/en/news/vote.html", "/ru/news/vote.html"}),
+            frozenset({"/en/news/border.html", "/ru/news/border.html"}),
+            frozenset({"/en/news/decoy.html"})}
+
+
+def _three_days(app: App, root: Path) -> None:
+    _fetch(app)
+    write_site(root, day=2)
+    _fetch(app)
+    write_site(root, day=3)
+    _fetch(app, ("be", "ru", "en"))
+
+
+def test_a_grouped_feed_shows_each_story_once_in_the_preferred_language(site: Site) -> None:
+    with site.app() as app:
+        _three_days(app, site.server.root)
+        build_feeds(app.config, app.store, datetime.now(UTC))
+    prefix = site.url.rstrip("/")
+    output = site.config.output_path
+
+    def paths(feed_id: str) -> list[str]:
+        data = json.loads((output / f"{feed_id}.json").read_text(encoding="utf-8"))
+        return [item["url"].removeprefix(prefix) for item in data["items"]]
+
+    assert sorted(paths("stories")) == sorted([
+        "/be/news/vote.html", "/ru/news/border.html", "/be/news/forum.html",
+        "/be/news/storm.html", "/en/news/museum.html", "/en/news/decoy.html"])
+    assert len(paths("all")) == 11          # `translations: all`: every version
+    atom = feedparser.parse((output / "stories.atom").read_bytes())
+    assert not atom.bozo and len(atom.entries) == 6
+
+
+def test_a_channel_skipping_translations_gets_each_story_once(site: Site) -> None:
+    config = with_targets(site.config, telegram("tg-all", api_url="http://127.0.0.1:9",
+                                                feeds=("all",), translations="skip"))
+    with make_app(config) as app:
+        _three_days(app, site.server.root)
+        prefix = site.url.rstrip("/")
+        rows = app.store.deliveries("tg-all", states=["pending", "suppressed"])
+        items = app.store.items_by_id(row.item_id for row in rows)
+        queued = {items[r.item_id].url.removeprefix(prefix) for r in rows if r.state == "pending"}
+        skipped = {items[r.item_id].url.removeprefix(prefix): r.error for r in rows
+                   if r.state == "suppressed" and "another language" in (r.error or "")}
+    # A source's first run is its first sight (not pushed: English and Belarusian on day 1,
+    # Russian on day 2). On day 3 `storm` came in Belarusian, then in English, which is
+    # the same story: pushed once.
+    assert queued == {"/en/news/border.html", "/en/news/decoy.html", "/be/news/vote.html",
+                      "/be/news/storm.html", "/en/news/forum.html"}
+    assert set(skipped) == {"/en/news/storm.html"}
+
+
+def test_feed_entries_name_their_translations_by_hreflang_links() -> None:
+    atom = """<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>News</title><id>urn:news</id>
+<updated>2026-11-01T09:00:00Z</updated>
+<entry><title>The vote is counted</title><id>urn:vote</id><updated>2026-11-01T09:00:00Z</updated>
+<link rel="alternate" href="https://news.example.org/en/vote"/>
+<link rel="alternate" hreflang="ru" href="https://news.example.org/ru/vote"/>
+<link rel="alternate" hreflang="be-BY" href="/be/vote"/>
+<link rel="enclosure" hreflang="ru" href="https://news.example.org/vote.mp3"/>
+</entry></feed>"""
+    page = Page(url="https://news.example.org/feed.atom",
+                final_url="https://news.example.org/feed.atom", status=200, text=atom,
+                encoding="utf-8", content_type="application/atom+xml",
+                raw=atom.encode("utf-8"))
+    [article] = parse_feed(page)
+    assert article.url == "https://news.example.org/en/vote"
+    assert article.translations == (("ru", "https://news.example.org/ru/vote"),
+                                    ("be", "https://news.example.org/be/vote"))
+
+
+def test_the_preview_and_query_answers_show_each_story_and_its_languages(site: Site) -> None:
+    with site.app() as app:
+        _three_days(app, site.server.root)
+        build_feeds(app.config, app.store, datetime.now(UTC))
+        cache = FeedCache(app.config.output_path)
+        cache.load_all()
+        ctx = WebContext(config=app.config, store=app.store, cache=cache, status=FakeStatus())
+        with Server(create_web_app(ctx)) as server, \
+                httpx.Client(base_url=server.url, timeout=10) as client:
+            every = client.get("/feeds/all").text
+            grouped = client.get("/feeds/stories").text
+            answer = client.get("/stories.json", params={"limit": 50}).json()
+    prefix = site.url.rstrip("/")
+    # Every version of `vote` links the other two, with their language and title.
+    assert every.count('class="item"') == 11
+    assert (f'<a href="{prefix}/be/news/vote.html" hreflang="be" lang="be" '
+            'title="Галасы падлічаны">BE</a>') in every
+    assert every.count(f'href="{prefix}/en/news/vote.html" hreflang="en"') == 2
+    # The grouped feed shows each story once, in its first preferred language.
+    assert grouped.count('class="item"') == 6
+    assert f'<h3><a href="{prefix}/be/news/vote.html">Галасы падлічаны</a></h3>' in grouped
+    assert f'<h3><a href="{prefix}/en/news/vote.html">' not in grouped
+    assert sorted(item["url"].removeprefix(prefix) for item in answer["items"]) == sorted([
+        "/be/news/vote.html", "/ru/news/border.html", "/be/news/forum.html",
+        "/be/news/storm.html", "/en/news/museum.html", "/en/news/decoy.html"])
