@@ -265,6 +265,30 @@ def check(state: CliState, source_id: str, cards: int) -> None:
             sys.exit(EXIT_FAILED)
 
 
+# --- discover --------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("url")
+@click.option("--id", "source_id", metavar="ID", default=None,
+              help="Id of the proposed source (default: from the URL's host and path).")
+@click.option("--write", "write_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, help="Add the source, and a feed of it, to this config file.")
+@click.option("--scrape", is_flag=True,
+              help="Propose scraping the page even when it advertises a feed.")
+@click.option("--cards", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many cards to show as the proposal extracts them.")
+@click.option("--allow-private", is_flag=True,
+              help="Allow a site on loopback or a private network (as fetch.allow_private).")
+@click.pass_obj
+def discover(state: CliState, url: str, source_id: str | None, write_path: Path | None,
+             scrape: bool, cards: int, allow_private: bool) -> None:
+    """Propose a config source block for the listing page at URL (printed as YAML)."""
+    from syndicator.discover.command import run_discover
+
+    run_discover(state, url, source_id=source_id, write_path=write_path, scrape=scrape,
+                 cards=cards, allow_private=allow_private)
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 @cli.command()

@@ -82,6 +82,11 @@ class UnsafeDocument(ExtractError):
     """An XML document declares entities (entity expansion / external entities): refused."""
 
 
+class DiscoveryError(SyndicatorError):
+    """`syndicator discover` found nothing to propose on a page (not HTML, no repeated
+    structure, no stable selector)."""
+
+
 class AddressInvalid(SyndicatorError):
     """An email address refused at the door (form, CLI, import) or when sending: the message
     names the address and says why in one line."""

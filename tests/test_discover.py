@@ -1,0 +1,189 @@
+"""`syndicator discover URL`: proposals for sites it has never seen, checked against what
+each fixture site really lists (tests/data/discover/*/expected.json).
+
+Every site is served on loopback; the proposal is read back through the config loader and
+the real extractor (that is what discover's preview is), and for the whole loop the CLI
+writes a config that `check` and `fetch` then use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from syndicator.config import FetchConfig, load_config
+from syndicator.demo import demo_site_root
+from syndicator.demo.server import SiteServer
+from syndicator.discover import Discovery, discover
+from syndicator.errors import DiscoveryError, FetchError
+from syndicator.fetch import Fetcher
+from tests.test_cli import run_cli
+
+DATA = Path(__file__).resolve().parent / "data" / "discover"
+SETTINGS = FetchConfig(delay=0, allow_private=True, retries=0)
+LISTINGS = {"wordpress": "", "table": "news/", "ullist": "be/news/", "noclass": "",
+            "jsonld": "news/", "feedsite": ""}
+
+
+@pytest.fixture(scope="module")
+def fetcher() -> Iterator[Fetcher]:
+    with Fetcher() as client:
+        yield client
+
+
+def _discover(site: str, fetcher: Fetcher, **options: object) -> tuple[Discovery, str]:
+    with SiteServer(DATA / site) as server:
+        found = discover(server.url + LISTINGS[site], fetcher, SETTINGS, cards=10,
+                         articles=10, **options)  # type: ignore[arg-type]
+        return found, server.url
+
+
+def _right(found: Discovery, site: str) -> int:
+    """How many of the first 10 cards the proposal extracted as the site lists them."""
+    expected = json.loads((DATA / site / "expected.json").read_text(encoding="utf-8"))[:10]
+    right = 0
+    for row, want in zip(found.preview, expected, strict=False):
+        if (row.title == want["title"] and urlsplit(row.url).path == want["path"]
+                and row.published.startswith(want["date"])):
+            right += 1
+    return right
+
+
+@pytest.mark.parametrize(("site", "fields"), [
+    ("wordpress", {"item", "link", "title", "date", "summary", "image", "next"}),
+    ("table", {"item", "link", "title", "date"}),
+    ("ullist", {"item", "link", "title", "date", "next"}),
+    ("noclass", {"item", "link", "title", "date", "summary"}),
+    ("jsonld", {"item", "link", "title", "summary", "image", "next"}),
+])
+def test_discover_proposes_selectors_that_extract_the_cards(
+        site: str, fields: set[str], fetcher: Fetcher) -> None:
+    found, _url = _discover(site, fetcher)
+    assert found.kind == "html"
+    assert found.list_proposal is not None
+    assert fields <= set(found.list_proposal.selectors), found.block
+    assert ":nth-child" not in found.block
+    assert len(found.preview) == 10, found.block
+    assert _right(found, site) >= 8, (found.block, found.preview)
+
+
+def test_wordpress_proposal_names_the_theme_classes(fetcher: Fetcher) -> None:
+    found, _url = _discover("wordpress", fetcher)
+    assert found.list_proposal is not None
+    selectors = found.list_proposal.selectors
+    assert selectors["item"] == "article.post"
+    assert "entry-title" in selectors["title"]
+    assert "entry-date" in selectors["date"]
+    assert selectors["next"].endswith("a.next@href")
+    assert "\n    max_pages: 2" in found.block
+
+
+def test_belarusian_dates_are_read_in_belarusian(fetcher: Fetcher) -> None:
+    found, _url = _discover("ullist", fetcher)
+    assert found.list_proposal is not None
+    assert found.source.language == "be"
+    assert found.preview[0].published == "2021-06-28"
+
+
+def test_dates_only_in_json_ld_come_from_the_article_pages(fetcher: Fetcher) -> None:
+    found, _url = _discover("jsonld", fetcher)
+    assert found.source.article is None            # `article:` can stay empty
+    assert any("JSON-LD" in why and "dates come from there" in why for why in found.why)
+    assert all("T" in row.published for row in found.preview)   # a time of day: JSON-LD
+
+
+def test_an_advertised_feed_is_proposed_instead(fetcher: Fetcher) -> None:
+    found, url = _discover("feedsite", fetcher)
+    assert found.kind == "feed"
+    assert found.source.type == "feed" and found.source.url == url + "index.xml"
+    assert "type: feed" in found.block
+    assert any("advertises RSS feed" in why for why in found.why)
+    expected = json.loads((DATA / "feedsite" / "expected.json").read_text(encoding="utf-8"))
+    assert [row.title for row in found.preview] == [e["title"] for e in expected]
+    assert [row.published for row in found.preview][:3] == ["2021-06-28T08:00+00:00",
+                                                            "2021-06-24T08:00+00:00",
+                                                            "2021-06-22T08:00+00:00"]
+
+
+def test_scrape_proposes_the_page_even_with_a_feed(fetcher: Fetcher) -> None:
+    found, _url = _discover("feedsite", fetcher, scrape=True)
+    assert found.kind == "html"
+    assert found.list_proposal is not None
+    assert found.list_proposal.selectors["item"] == "article.post-entry"
+    assert _right(found, "feedsite") >= 8, (found.block, found.preview)
+
+
+def test_ranked_alternatives_put_the_cards_above_the_widgets(fetcher: Fetcher) -> None:
+    found, _url = _discover("ullist", fetcher)
+    assert len(found.alternatives) >= 2
+    scores = [alt.score for alt in found.alternatives]
+    assert scores == sorted(scores, reverse=True)
+    assert "aside" not in found.alternatives[0].selector
+
+
+def test_a_page_without_repeated_structure_is_a_clear_error(fetcher: Fetcher) -> None:
+    with SiteServer(DATA / "wordpress") as server, pytest.raises(DiscoveryError) as caught:
+        url = server.url + "about/"
+        discover(url, fetcher, SETTINGS)
+    assert f"no repeated structure found on {url}" in str(caught.value)
+
+
+def test_not_html_is_a_clear_error(fetcher: Fetcher) -> None:
+    with SiteServer(DATA / "noclass") as server, pytest.raises(DiscoveryError) as caught:
+        discover(server.url + "img/photo.png", fetcher, SETTINGS)
+    assert "is not an HTML page (Content-Type image/png)" in str(caught.value)
+
+
+def test_unreachable_url_is_a_fetch_error(fetcher: Fetcher) -> None:
+    with SiteServer(DATA / "noclass") as server:
+        url = server.url
+    with pytest.raises(FetchError):
+        discover(url, fetcher, SETTINGS)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+def test_cli_misuse_exits_2() -> None:
+    done = run_cli("discover", "ftp://example.org/")
+    assert done.returncode == 2
+    assert "is not an http(s) URL" in done.stderr
+    done = run_cli("discover", "--id", "Bad Id", "http://127.0.0.1:9/")
+    assert done.returncode == 2
+
+
+def test_cli_errors_exit_1_with_one_line(tmp_path: Path) -> None:
+    with SiteServer(DATA / "wordpress") as server:
+        done = run_cli("discover", "--allow-private", server.url + "about/", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: no repeated structure")
+    assert "Traceback" not in done.stderr
+
+
+def test_from_discover_to_a_feed_on_the_demo_site(tmp_path: Path) -> None:
+    """The README's "Adding a site": discover --write, check, fetch, build."""
+    config = tmp_path / "config.yaml"
+    config.write_text("fetch: {delay: 0s}\nstorage: \"sqlite:///demo.db\"\n"
+                      "output_dir: feeds\ntimezone: Europe/Minsk\n")
+    with SiteServer(demo_site_root()) as server:
+        url = server.url + "en/news/"
+        done = run_cli("--config", str(config), "discover", "--allow-private", "--id",
+                       "demo-en", "--write", str(config), url, cwd=tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "- id: demo-en" in done.stdout
+        assert "item: \"article.news-card\"" in done.stdout
+        assert "added source 'demo-en'" in done.stderr
+        source = load_config(config).source("demo-en")
+        assert source.list is not None and source.list.next is not None
+        checked = run_cli("--config", str(config), "check", "demo-en", cwd=tmp_path)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        fetched = run_cli("--config", str(config), "fetch", "demo-en", cwd=tmp_path)
+        assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+        assert "12 new" in fetched.stdout
+    built = run_cli("--config", str(config), "build", cwd=tmp_path)
+    assert built.returncode == 0, built.stdout + built.stderr
+    feed = (tmp_path / "feeds" / "demo-en.rss").read_text(encoding="utf-8")
+    assert feed.count("<item>") == 12
