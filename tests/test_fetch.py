@@ -22,6 +22,7 @@ from syndicator.decode import decode_body
 from syndicator.demo.server import SiteServer
 from syndicator.errors import FetchError, ResponseTooLarge, RobotsDisallowed
 from syndicator.fetch import Fetcher, parse_retry_after, product_token
+from syndicator.fetch.failures import describe
 from syndicator.model import NotModified, Page, Validators
 
 Route = Callable[[BaseHTTPRequestHandler], None]
@@ -691,3 +692,14 @@ def test_response_times_are_reported_per_host(site: Scripted) -> None:
         fetcher.get(site.url + "page", FetchConfig(delay=0, robots=False, allow_private=True))
     assert [host for host, _ in seen] == ["127.0.0.1"]
     assert seen[0][1] >= 0
+
+
+def test_connection_errors_are_described_without_urllib3_object_reprs() -> None:
+    with socket.socket() as probe:              # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(requests.ConnectionError) as caught:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=5)
+    text = describe(caught.value)
+    assert text.startswith("connection failed: ") and "Connection refused" in text
+    assert "object at 0x" not in text and "<urllib3" not in text

@@ -469,9 +469,11 @@ def test_index_has_autodiscovery_and_escapes_titles() -> None:
         ("application/feed+json", "https://feeds.example.org/news.json"),
     ]
     assert head.alternates[0]["title"] == f"{HOSTILE} (RSS)"
-    assert head.inputs == [{"id": "url-news", "type": "url", "readonly": None,
-                            "value": "https://feeds.example.org/news.rss",
-                            "aria-label": f"RSS URL of {HOSTILE}"}]
+    assert head.inputs[0] == {"id": "url-news-rss", "type": "url", "readonly": None,
+                              "value": "https://feeds.example.org/news.rss",
+                              "aria-label": f"RSS URL of {HOSTILE}"}
+    assert [i["value"] for i in head.inputs[1:]] == ["https://feeds.example.org/news.atom",
+                                                     "https://feeds.example.org/news.json"]
     assert "5 items" in page and 'datetime="2024-05-03T12:30:00Z"' in page
     for reader in ("Feedly", "Inoreader", "NetNewsWire", "Thunderbird"):
         assert reader in page

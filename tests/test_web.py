@@ -5,6 +5,7 @@ test sets (a source marked broken, health flipped)."""
 from __future__ import annotations
 
 import gzip
+import re
 import socket
 import sqlite3
 import threading
@@ -21,6 +22,7 @@ import httpx
 import pytest
 import uvicorn
 from starlette.applications import Starlette
+from starlette.routing import Route
 
 from syndicator.config import Config, FeedConfig, Schedule, SiteConfig, SourceConfig
 from syndicator.model import Item, RunResult
@@ -28,11 +30,11 @@ from syndicator.publish import build_feeds
 from syndicator.status import FeedStatus, SourceStatus, StatusReport
 from syndicator.store import Store
 from syndicator.web import conditional
-from syndicator.web.app import create_web_app
+from syndicator.web.app import WebApp, create_web_app
 from syndicator.web.cache import FeedCache, make_cached
 from syndicator.web.context import WebContext
 from syndicator.web.dates import format_date
-from syndicator.web.fastpath import FastPath
+from syndicator.web.prepared import FastPath, Prepared, PreparedRoute
 from syndicator.web.protocol import FeedHttpProtocol
 from syndicator.web.query import QueryError, compile_pattern, parse_query
 
@@ -104,7 +106,8 @@ class FakeStatus:
         self.calls.append("report")
         failed = RunResult(source_id="be", started=NOW, finished=NOW + timedelta(seconds=3),
                            ok=False, pages=2, not_modified=1,
-                           errors=("https://office.example.org/be/feed: HTTP 500",))
+                           errors=("https://office.example.org/be/feed: HTTP 500",
+                                   "https://office.example.org/be/x: " + "long " * 100))
         good = RunResult(source_id="en", started=NOW, finished=NOW + timedelta(seconds=1),
                          ok=True, pages=3, not_modified=4, new=5, updated=6)
         return StatusReport(
@@ -171,7 +174,7 @@ class Env:
     status: FakeStatus
     ctx: WebContext
     client: httpx.Client
-    web: Starlette
+    web: WebApp
 
     def file(self, name: str) -> bytes:
         return (self.config.output_path / name).read_bytes()
@@ -367,11 +370,12 @@ def _same_headers(response: httpx.Response) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("encoding", ["identity", "gzip"])
-def test_fast_answers_are_the_feed_handlers_answers(env: Env, encoding: str) -> None:
-    """A cache buster (an ignored parameter) sends the request through Starlette's feed
-    handler: the fast path must answer the same headers and bytes, for 200, 304 and HEAD."""
+def test_fast_answers_are_the_routes_answers(env: Env, encoding: str) -> None:
+    """A cache buster (an ignored parameter) sends the request through Starlette's route:
+    the fast path must answer the same headers and bytes, for 200, 304 and HEAD."""
     asked = {"Accept-Encoding": encoding}
-    for path in ("/office-en.json", "/office-be.rss", "/fast.atom"):
+    for path in ("/office-en.json", "/office-be.rss", "/fast.atom", "/", "/index.html",
+                 "/feeds.opml", "/static/style.css"):
         fast = env.client.get(path, headers=asked)
         slow = env.client.get(path + "?cachebuster=1", headers=asked)
         assert fast.status_code == slow.status_code == 200
@@ -389,10 +393,8 @@ def test_fast_answers_are_the_feed_handlers_answers(env: Env, encoding: str) -> 
         assert head.content == b""
 
 
-def test_fast_path_takes_only_cached_feed_and_archive_files(own_env: Env) -> None:
-    fast = FastPath(own_env.cache, extra={"X-Test": "1"},
-                    feed_cache_control=lambda feed: f"max-age={len(feed)}",
-                    archive_cache_control="archived")
+def test_fast_path_follows_the_route_table(own_env: Env) -> None:
+    fast = own_env.web.fast   # over the app's own routes
 
     def answer(path: str, *headers: tuple[bytes, bytes]) -> tuple[int, dict[bytes, bytes],
                                                                bytes, str] | None:
@@ -406,11 +408,17 @@ def test_fast_path_takes_only_cached_feed_and_archive_files(own_env: Env) -> Non
     assert got is not None
     status, headers, body, route = got
     assert (status, route, body) == (200, "/{feed_id}.rss", own_env.file("office-en.rss"))
-    assert headers[b"cache-control"] == b"max-age=9" and headers[b"x-test"] == b"1"
+    assert headers[b"cache-control"] == b"public, max-age=300"
     tagged = answer("/office-en.rss", (b"if-none-match", headers[b"etag"]))
     assert tagged is not None and tagged[0] == 304 and tagged[2] == b""
-    # Published files that other handlers answer, and paths that are not files.
-    for path in ("/index.html", "/feeds.opml", "/nope.rss", "/office-en.rss/x", "/"):
+    # Every prepared-bytes route takes it, each under its own template.
+    for path, template in [("/index.html", "/index.html"), ("/feeds.opml", "/feeds.opml"),
+                           ("/", "/")]:
+        found = answer(path)
+        assert found is not None and found[3] == template, path
+    # Paths no prepared route has an answer for: Starlette's 404s and other routes.
+    for path in ("/nope.rss", "/office-en.rss/x", "/status", "/feeds/office-en",
+                 "/static/nope.css"):
         assert answer(path) is None, path
     status_json = own_env.config.output_path / "status.json"
     status_json.write_text("{}")
@@ -418,10 +426,29 @@ def test_fast_path_takes_only_cached_feed_and_archive_files(own_env: Env) -> Non
     page.parent.mkdir(parents=True)
     page.write_bytes(b"<rss/>")
     own_env.cache.reload([status_json, page])
-    assert answer("/status.json") is None         # routed before the feeds
+    assert answer("/status.json") is None         # its route comes before the feeds'
     archived = answer("/archive/office-en/1.rss")
     assert archived is not None and archived[3] == "/archive/{path:path}"
-    assert archived[1][b"cache-control"] == b"archived"
+    assert archived[1][b"cache-control"] == b"public, max-age=31536000, immutable"
+
+
+def test_the_first_route_that_takes_a_path_decides(tmp_path: Path) -> None:
+    cache = FeedCache(tmp_path)
+    file = make_cached("/x", b"prepared", media_type="text/plain", mtime=0)
+    answer = Prepared(file, "max-age=1", {"X-Test": "1"})
+
+    async def endpoint(request: Any) -> Any:
+        return answer
+
+    routes = [Route("/plain", endpoint), PreparedRoute("/{name}", lambda params: answer),
+              PreparedRoute("/other", lambda params: None)]
+    fast = FastPath(routes, cache)
+    assert fast.select("/plain", []) is None                 # not a prepared route
+    chosen = fast.select("/other", [(b"if-none-match", file.etag.encode())])
+    assert chosen is not None and chosen[2:] == (304, "/{name}")
+    found = fast.answer({"path": "/x", "method": "HEAD", "headers": []})
+    assert found is not None and found[1]["body"] == b""
+    assert dict(found[0]["headers"])[b"x-test"] == b"1"
 
 
 def _exchange(server_url: str, raw: bytes) -> tuple[list[tuple[str, dict[str, str], bytes]],
@@ -703,6 +730,27 @@ def test_published_index_and_opml_from_the_cache(env: Env) -> None:
     assert opml.headers["content-type"] == "text/x-opml; charset=utf-8"
 
 
+def test_the_served_and_the_published_index_are_one_page(env: Env) -> None:
+    served = env.client.get("/").text
+    published = env.client.get("/index.html").text
+
+    def boxes(text: str) -> list[tuple[str, dict[str, str | None]]]:
+        return [(tag, attrs) for tag, attrs in parse(text).tags
+                if tag in ("input", "button", "h1", "details", "section")]
+
+    assert boxes(served) == boxes(published)
+    # The same style sheet and copy script: files on the server, inline in the published page.
+    tags = parse(served).tags
+    css = next(a["href"] for t, a in tags if t == "link" and a.get("rel") == "stylesheet")
+    script = next(a["src"] for t, a in tags if t == "script")
+    assert env.client.get(f"/{css}").text in published
+    assert env.client.get(f"/{script}").text in published
+    # Only the server has previews; only the build knows the item counts.
+    assert 'href="feeds/office-en"' in served and 'href="feeds/office-en"' not in published
+    counted = re.compile(r"\b\d+ items?\b")
+    assert counted.search(published) and not counted.search(served)
+
+
 # --- status, health, metrics -----------------------------------------------------------------
 
 def test_status_page_shows_the_broken_source(env: Env) -> None:
@@ -718,6 +766,13 @@ def test_status_page_shows_the_broken_source(env: Env) -> None:
     assert cells[2:7] == ["3", "4", "5", "6", "13"]
     assert "1 broken source" in text
     assert '<tr id="feed-office-en">' in text
+    # One time zone, the configured one, as the CLI shows it; UTC on hover.
+    assert "Times in Europe/Minsk" in text
+    assert ('<time datetime="2024-05-10T08:00:01Z" title="2024-05-10 08:00 UTC">'
+            "2024-05-10 11:00</time>") in en
+    # A long error is cut, whole on hover.
+    long = "https://office.example.org/be/x: " + "long " * 100
+    assert f'title="{long}"' in row and "…</div>" in row
 
 
 def test_status_json_is_the_report(env: Env) -> None:

@@ -4,11 +4,16 @@ credentials). Part of the `requests` adapter."""
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from syndicator.errors import DeadlineExceeded
+
+# urllib3 starts a connection error's text with the connection object's repr:
+# "<urllib3.connection.HTTPSConnection object at 0x7f...>: Failed to resolve ...".
+_OBJECT = re.compile(r"<[\w.]+ object at 0x[0-9a-fA-F]+>:?\s*")
 
 
 def transient(exc: Exception) -> bool:
@@ -47,7 +52,7 @@ def _reason(exc: Exception) -> str:
     """The useful part of urllib3's nested messages (MaxRetryError wraps the real cause)."""
     inner = exc.args[0] if exc.args else None
     reason = getattr(inner, "reason", None)
-    return str(reason if reason is not None else exc)
+    return _OBJECT.sub("", str(reason if reason is not None else exc))
 
 
 def redact(url: str) -> str:

@@ -2,13 +2,14 @@
 
 Both pages are built from the config and the feed summaries alone, with
 no clock in them, so they are byte-identical while nothing changes and the atomic writer
-leaves them alone.
+leaves them alone. The server's `/` is the same template (`render_index(..., served=)`),
+and serves the same style sheet and copy script (`PAGE_ASSETS`) as files.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,8 +20,14 @@ from syndicator.publish import common
 from syndicator.templating import environment
 
 OPML_DOCS = "http://opml.org/spec2.opml"
+TEMPLATES = Path(__file__).parent / "templates"
+# The pages' style sheet and copy script: inline in the published index.html, files on the
+# server (web/app.py serves them under /static/).
+PAGE_ASSETS = (TEMPLATES / "style.css", TEMPLATES / "copy.js")
+# Feed readers named in the subscribe help (all accept a plain https:// feed URL).
+READERS = ("Feedly", "Inoreader", "NetNewsWire", "Thunderbird", "FreshRSS")
 
-_ENVIRONMENT = environment([Path(__file__).parent / "templates"], keep_trailing_newline=True)
+_ENVIRONMENT = environment([TEMPLATES], keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)
@@ -33,26 +40,34 @@ class FeedSummary:
     built: datetime
 
 
-def render_index(config: Config, summaries: Sequence[FeedSummary]) -> bytes:
-    """The feed directory page with autodiscovery links for every format of every feed."""
+def render_index(config: Config, summaries: Sequence[FeedSummary] | None, *,
+                 served: Mapping[str, Any] | None = None) -> bytes:
+    """The feed directory page with autodiscovery links for every format of every feed and
+    a copy button for each: published (with each summary's item count and newest date),
+    or, with `served` (`{"assets": {"style.css": URL, "copy.js": URL}}`), the server's `/`
+    for every configured feed, with links to the server's previews."""
     template = _ENVIRONMENT.get_template("index.html")
-    text = template.render(
-        site=config.site,
-        feeds=[_feed_view(config, summary) for summary in summaries],
-        formats=common.FORMAT_NAMES,
-    )
+    if summaries is None:
+        feeds = [feed_view(config, feed) for feed in config.feeds]
+    else:
+        feeds = [feed_view(config, summary.feed, summary) for summary in summaries]
+    text = template.render(site=config.site, feeds=feeds, readers=READERS, served=served)
     return text.encode("utf-8")
 
 
-def _feed_view(config: Config, summary: FeedSummary) -> dict[str, Any]:
-    feed, site = summary.feed, config.site
-    newest = common.utc(summary.newest) if summary.newest is not None else None
+def feed_view(config: Config, feed: FeedConfig,
+              summary: FeedSummary | None = None) -> dict[str, Any]:
+    """What the pages show of a feed: its titles, home page and URLs (and with a
+    `summary`, its item count and newest date)."""
+    site = config.site
+    newest = (common.utc(summary.newest)
+              if summary is not None and summary.newest is not None else None)
     return {
         "id": feed.id,
         "title": feed.title,
         "description": feed.description or "",
         "language": feed.language,
-        "count": summary.items,
+        "count": summary.items if summary is not None else None,
         "newest_iso": common.rfc3339(newest) if newest else None,
         "newest_text": newest.strftime("%Y-%m-%d %H:%M UTC") if newest else None,
         "home": common.home_url(feed, site),

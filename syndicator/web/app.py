@@ -11,13 +11,13 @@
     /metrics                     Prometheus text (syndicator.metrics)
     /static/...                  the pages' CSS and JS, from memory
 
-The feed path does no I/O, hashing or compression per request: it looks the file up and
-sends the precomputed bytes. A GET or HEAD of a feed or archive file without a query never
-reaches Starlette: `WebApp` answers it from prepared ASGI messages (fastpath.py), and under
-`syndicator run`/`serve` uvicorn's protocol answers it before ASGI (protocol.py); the
-handlers below answer the same thing for everything those decline. Everything else that
+Whatever is sent from bytes made in advance (published files, rendered views and pages,
+static files) is answered by a `Prepared` (prepared.py: validators, 304, gzip, HEAD, cache
+lifetime, CORS), so a request costs no I/O, hashing or compression. The routes of published
+and static files are `PreparedRoute`s: a GET or HEAD of one without a query string never
+reaches Starlette, `WebApp` (and under `syndicator run`/`serve` the HTTP layer,
+protocol.py) sends the route's prepared answer from the same route table. Everything that
 reads the store runs in the threadpool.
-The only Starlette user besides the routes other parts add through `extra_routes`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -46,20 +46,26 @@ from syndicator.config import Config, FeedConfig
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.metrics import Metrics
 from syndicator.publish import render_atom, render_json, render_rss
+from syndicator.publish.pages import PAGE_ASSETS
 from syndicator.status import CachedStatus, StatusReport, log_store_error
 from syndicator.stories import with_versions
-from syndicator.web import conditional, pages
-from syndicator.web.cache import MEDIA_TYPES, CachedFile, RenderedCache, make_cached
+from syndicator.web import pages
+from syndicator.web.cache import MEDIA_TYPES, CachedFile, FeedCache, RenderedCache, make_cached
 from syndicator.web.context import WebContext
-from syndicator.web.fastpath import FastPath
 from syndicator.web.hardening import SecurityHeaders, slash_redirect
 from syndicator.web.limits import BodyLimit
+from syndicator.web.prepared import (
+    READ_METHODS,
+    FastPath,
+    Prepared,
+    PreparedFiles,
+    PreparedRoute,
+)
 from syndicator.web.query import (
     MAX_LIMIT,
     FeedQuery,
     QueryError,
     asks_view,
-    has_query,
     parse_query,
     select_items,
 )
@@ -89,7 +95,6 @@ _FEED_HEADERS = {**_CORS, "X-Content-Type-Options": "nosniff"}
 _STATIC = Path(__file__).parent / "static"
 _STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 _METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"})
-_FAST_METHODS = frozenset({"GET", "HEAD"})
 _INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
 
 
@@ -126,75 +131,68 @@ class _Handlers:
         self.ctx = ctx
         self.config = ctx.config
         self.feeds = {feed.id: feed for feed in ctx.config.feeds}
-        self.max_age = {feed.id: feed_max_age(ctx.config, feed) for feed in ctx.config.feeds}
-        shortest = min(self.max_age.values(), default=MAX_MAX_AGE)
+        max_age = {feed.id: feed_max_age(ctx.config, feed) for feed in ctx.config.feeds}
+        self.cache_control = {feed_id: f"public, max-age={seconds}"
+                              for feed_id, seconds in max_age.items()}
+        shortest = min(max_age.values(), default=MAX_MAX_AGE)
         self.directory_cache_control = f"public, max-age={shortest}"
-        self.rendered = RenderedCache()
-        self.static = self._load_static()
+        self.files = PreparedFiles(ctx.cache)
+        self.rendered: RenderedCache[Prepared] = RenderedCache()
+        self.static = {file.path.rsplit("/", 1)[1]: Prepared(file, STATIC_CACHE_CONTROL,
+                                                             _SECURITY)
+                       for file in _load_static()}
         # "style.css" → "static/style.css?v=<etag prefix>": a new version is a new URL.
-        self.assets = {name: f"static/{name}?v={file.etag.strip(chr(34))[:12]}"
-                       for name, file in self.static.items()}
-        self.index = make_cached("/", pages.render_index(ctx.config, self.assets),
-                                 media_type=MEDIA_TYPES[".html"], mtime=time.time())
-        self._csp_memo: dict[str, str] = {}
+        self.assets = {name: f"static/{name}?v={answer.file.etag.strip(chr(34))[:12]}"
+                       for name, answer in self.static.items()}
+        self.index = Prepared(make_cached("/", pages.render_index(ctx.config, self.assets),
+                                          media_type=MEDIA_TYPES[".html"], mtime=time.time()),
+                              self.directory_cache_control, _HTML_HEADERS)
         # /status and /status.json: one report per build or STATUS_TTL_S, rendered once.
         self.status = CachedStatus(ctx.status, token=ctx.cache.snapshot)
-        self._status_pages: tuple[StatusReport, bytes, bytes] | None = None
+        self._status_pages: tuple[StatusReport, Prepared, Prepared] | None = None
         self.query_gate = QueryGate(ctx.config.server.query_rate,
                                     ctx.config.server.query_burst, headers=_FEED_HEADERS)
 
-    # -- sending -----------------------------------------------------------------------------
+    # -- prepared answers (cheap, no I/O: the fast path asks them too) ------------------------
 
-    def send(self, request: Request, file: CachedFile, cache_control: str,
-             extra: Mapping[str, str]) -> Response:
-        """`file` with validators, gzip when accepted, or 304 when the client has it."""
-        headers = request.headers
-        use_gzip = file.gzip is not None and conditional.accepts_gzip(
-            headers.get("accept-encoding"))
-        out = {**extra, "ETag": file.gzip_etag if use_gzip else file.etag,
-               "Last-Modified": file.last_modified, "Cache-Control": cache_control}
-        if file.gzip is not None:
-            out["Vary"] = "Accept-Encoding"
-        if conditional.is_fresh(headers.get("if-none-match"), headers.get("if-modified-since"),
-                                (file.etag, file.gzip_etag), file.last_modified):
-            return Response(status_code=304, headers=out)
-        if use_gzip:
-            out["Content-Encoding"] = "gzip"
-            return Response(file.gzip, headers=out, media_type=file.media_type)
-        return Response(file.body, headers=out, media_type=file.media_type)
+    def feed_file(self, ext: str) -> Callable[[Mapping[str, str]], Prepared | None]:
+        def prepared(params: Mapping[str, str]) -> Prepared | None:
+            feed_id = params["feed_id"]
+            return self.files.get(f"/{feed_id}.{ext}", self.feed_cache_control(feed_id),
+                                  _feed_headers)
+        return prepared
+
+    def archive_file(self, params: Mapping[str, str]) -> Prepared | None:
+        return self.files.get(f"/archive/{params['path']}", ARCHIVE_CACHE_CONTROL,
+                              _feed_headers)
+
+    def opml_file(self, params: Mapping[str, str]) -> Prepared | None:
+        return self.files.get("/feeds.opml", self.directory_cache_control, _feed_headers)
+
+    def home_page(self, params: Mapping[str, str]) -> Prepared | None:
+        return self.index
+
+    def published_index(self, params: Mapping[str, str]) -> Prepared | None:
+        return self.files.get("/index.html", self.directory_cache_control, _inline_csp)
+
+    def static_file(self, params: Mapping[str, str]) -> Prepared | None:
+        return self.static.get(params["name"])
 
     def feed_cache_control(self, feed_id: str) -> str:
-        return f"public, max-age={self.max_age.get(feed_id, MAX_MAX_AGE)}"
-
-    @staticmethod
-    def preflight(request: Request) -> Response:
-        """CORS preflight: reading feeds and JSON cross-origin is fine, nothing else is."""
-        asked = request.headers.get("access-control-request-method", "").upper()
-        if asked not in ("GET", "HEAD"):
-            return _text("only GET and HEAD are allowed cross-origin", 405,
-                         {"Allow": "GET, HEAD, OPTIONS"})
-        return Response(status_code=204, headers={
-            "Access-Control-Allow-Origin": "*",
-            "Access-Control-Allow-Methods": "GET, HEAD",
-            "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since",
-            "Access-Control-Max-Age": "86400",
-        })
+        return self.cache_control.get(feed_id) or f"public, max-age={MAX_MAX_AGE}"
 
     # -- feeds ---------------------------------------------------------------------------------
 
-    async def feed(self, request: Request) -> Response:
+    async def feed(self, request: Request) -> Response | Prepared:
+        """A feed's OPTIONS, its query views, and a feed that is not published."""
         if request.method == "OPTIONS":
-            return self.preflight(request)
+            return preflight(request)
         path: str = request.scope["path"]
-        feed_id: str = request.path_params["feed_id"]
-        if request.scope["query_string"] and has_query(request.query_params):
-            return await self.feed_query(request, path, feed_id)
-        cached = self.ctx.cache.get(path)
-        if cached is None:
-            return _text(f"no feed at {path}", 404, _CORS)
-        return self.send(request, cached, self.feed_cache_control(feed_id), _FEED_HEADERS)
+        if asks_view(request.scope["query_string"]):
+            return await self.feed_query(request, path, request.path_params["feed_id"])
+        return _text(f"no feed at {path}", 404, _CORS)
 
-    async def feed_query(self, request: Request, path: str, feed_id: str) -> Response:
+    async def feed_query(self, request: Request, path: str, feed_id: str) -> Response | Prepared:
         try:
             query = parse_query(request.query_params)
         except QueryError as exc:
@@ -219,73 +217,34 @@ class _Handlers:
                                                  cached)
             except SyndicatorError as exc:
                 log.warning("feed %s: cannot answer query %s: %s", feed_id, query.key(), exc)
-                return self._fallback(request, feed_id, cached)
+                return self._fallback(path, feed_id)
             except Exception:
                 # Never a 5xx for a feed we have: log the bug loudly, send the file.
                 log.exception("feed %s: query %s failed", feed_id, query.key())
-                return self._fallback(request, feed_id, cached)
+                return self._fallback(path, feed_id)
             self.rendered.put(key, result)
         self.query_gate.answered(path, request.scope["query_string"])
-        return self.send(request, result, self.feed_cache_control(feed_id), _FEED_HEADERS)
+        return result
 
-    def _fallback(self, request: Request, feed_id: str, cached: CachedFile | None) -> Response:
-        if cached is None:
+    def _fallback(self, path: str, feed_id: str) -> Response | Prepared:
+        published = self.files.get(path, self.feed_cache_control(feed_id), _feed_headers)
+        if published is None:
             return _text("the feed is not available right now", 503,
                          {**_CORS, "Retry-After": "60"})
-        return self.send(request, cached, self.feed_cache_control(feed_id), _FEED_HEADERS)
+        return published
 
     def _render_query(self, feed: FeedConfig, query: FeedQuery, ext: str, path: str,
-                      cached: CachedFile | None) -> CachedFile:
+                      cached: CachedFile | None) -> Prepared:
         items = with_versions(select_items(feed, self.ctx.store, query), self.ctx.store)
         # The published file's date stands in for "now": the same items give the same bytes.
         mtime = _timestamp(cached.last_modified) if cached is not None else time.time()
         body = _RENDERERS[ext](feed, items, self.config.site, datetime.fromtimestamp(mtime, UTC))
-        return make_cached(path, body, media_type=MEDIA_TYPES["." + ext], mtime=mtime)
-
-    async def archive(self, request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return self.preflight(request)
-        path: str = request.scope["path"]
-        cached = self.ctx.cache.get(path)
-        if cached is None:
-            return _text(f"no archive page at {path}", 404, _CORS)
-        return self.send(request, cached, ARCHIVE_CACHE_CONTROL, _FEED_HEADERS)
-
-    async def opml(self, request: Request) -> Response:
-        if request.method == "OPTIONS":
-            return self.preflight(request)
-        cached = self.ctx.cache.get("/feeds.opml")
-        if cached is None:
-            return _text("feeds.opml has not been built yet", 404)
-        return self.send(request, cached, self.directory_cache_control, _FEED_HEADERS)
+        return Prepared(make_cached(path, body, media_type=MEDIA_TYPES["." + ext], mtime=mtime),
+                        self.feed_cache_control(feed.id), _FEED_HEADERS)
 
     # -- pages ---------------------------------------------------------------------------------
 
-    async def home(self, request: Request) -> Response:
-        return self.send(request, self.index, self.directory_cache_control, _HTML_HEADERS)
-
-    async def published_index(self, request: Request) -> Response:
-        cached = self.ctx.cache.get("/index.html")
-        if cached is None:
-            return _text("index.html has not been built yet", 404)
-        headers = {**_SECURITY, "Content-Security-Policy": self._inline_csp(cached)}
-        return self.send(request, cached, self.directory_cache_control, headers)
-
-    def _inline_csp(self, file: CachedFile) -> str:
-        """The published index.html has its style and copy script inline (it must work from
-        any static host); allow exactly those by hash rather than 'unsafe-inline'."""
-        policy = self._csp_memo.get(file.etag)
-        if policy is None:
-            hashes: dict[str, list[str]] = {"script": [], "style": []}
-            for kind, content in _INLINE.findall(file.body.decode("utf-8", "replace")):
-                digest = base64.b64encode(hashlib.sha256(content.encode()).digest()).decode()
-                hashes[kind].append(f"'sha256-{digest}'")
-            policy = (PAGE_CSP + "; script-src 'self' " + " ".join(hashes["script"])
-                      + "; style-src 'self' " + " ".join(hashes["style"])).rstrip()
-            self._csp_memo = {file.etag: policy}   # only the current file matters
-        return policy
-
-    async def preview(self, request: Request) -> Response:
+    async def preview(self, request: Request) -> Response | Prepared:
         feed_id: str = request.path_params["feed_id"]
         feed = self.feeds.get(feed_id)
         if feed is None:
@@ -301,17 +260,18 @@ class _Handlers:
                 return _text("the preview is not available right now", 503,
                              {"Retry-After": "60"})
             self.rendered.put(key, page)
-        return self.send(request, page, self.feed_cache_control(feed_id), _HTML_HEADERS)
+        return page
 
-    def _render_preview(self, feed: FeedConfig) -> CachedFile:
+    def _render_preview(self, feed: FeedConfig) -> Prepared:
         limit = min(feed.limit, pages.PREVIEW_ITEMS)
         items = with_versions(select_items(feed, self.ctx.store, FeedQuery(limit=limit)),
                               self.ctx.store)
         body = pages.render_preview(self.config, feed, items, self.assets)
-        return make_cached(f"/feeds/{feed.id}", body, media_type=MEDIA_TYPES[".html"],
-                           mtime=time.time())
+        return Prepared(make_cached(f"/feeds/{feed.id}", body, media_type=MEDIA_TYPES[".html"],
+                                    mtime=time.time()),
+                        self.feed_cache_control(feed.id), _HTML_HEADERS)
 
-    async def _status_rendered(self) -> tuple[bytes, bytes] | None:
+    async def _status_rendered(self) -> tuple[Prepared, Prepared] | None:
         """The status page and JSON of the current report, each rendered once; None when the
         store does not answer (the reason goes to the log, never to the client)."""
         try:
@@ -326,31 +286,35 @@ class _Handlers:
             return None
         kept = self._status_pages
         if kept is None or kept[0] is not report:
+            now = time.time()
             html = pages.render_status(self.config, report, self.assets)
             data = json.dumps(report.to_json(), ensure_ascii=False, indent=2).encode() + b"\n"
-            kept = self._status_pages = (report, html, data)
+            kept = self._status_pages = (
+                report,
+                Prepared(make_cached("/status", html, media_type=MEDIA_TYPES[".html"],
+                                     mtime=now), "no-cache", _HTML_HEADERS),
+                Prepared(make_cached("/status.json", data, media_type="application/json",
+                                     mtime=now), "no-cache", _FEED_HEADERS))
         return kept[1], kept[2]
 
-    async def status_page(self, request: Request) -> Response:
+    async def status_page(self, request: Request) -> Response | Prepared:
         rendered = await self._status_rendered()
         if rendered is None:
             return _text("status unavailable: the store does not answer", 503,
                          {"Retry-After": "30"})
-        return Response(rendered[0], media_type=MEDIA_TYPES[".html"],
-                        headers={**_HTML_HEADERS, "Cache-Control": "no-cache"})
+        return rendered[0]
 
-    async def status_json(self, request: Request) -> Response:
+    async def status_json(self, request: Request) -> Response | Prepared:
         if request.method == "OPTIONS":
-            return self.preflight(request)
+            return preflight(request)
         rendered = await self._status_rendered()
         if rendered is None:
             return _json({"error": "status unavailable: the store does not answer"}, 503)
-        return Response(rendered[1], media_type="application/json",
-                        headers={**_FEED_HEADERS, "Cache-Control": "no-cache"})
+        return rendered[1]
 
     async def healthz(self, request: Request) -> Response:
         if request.method == "OPTIONS":
-            return self.preflight(request)
+            return preflight(request)
         ok, details = await run_in_threadpool(self.status.healthy)
         return _json({"status": "ok" if ok else "unhealthy", **details},
                      200 if ok else 503, cache_control="no-store")
@@ -360,22 +324,53 @@ class _Handlers:
         return Response(body, headers={"Content-Type": content_type,
                                        "Cache-Control": "no-store", **_SECURITY})
 
-    async def static_file(self, request: Request) -> Response:
-        file = self.static.get(request.path_params["name"])
-        if file is None:
-            return _text("not found", 404)
-        return self.send(request, file, STATIC_CACHE_CONTROL, _SECURITY)
 
-    @staticmethod
-    def _load_static() -> dict[str, CachedFile]:
-        files: dict[str, CachedFile] = {}
-        for path in sorted(_STATIC.iterdir()):
-            media_type = _STATIC_TYPES.get(path.suffix)
-            if media_type is not None:
-                files[path.name] = make_cached(f"/static/{path.name}", path.read_bytes(),
-                                               media_type=media_type,
-                                               mtime=path.stat().st_mtime)
-        return files
+def preflight(request: Request) -> Response:
+    """CORS preflight: reading feeds and JSON cross-origin is fine, nothing else is."""
+    asked = request.headers.get("access-control-request-method", "").upper()
+    if asked not in ("GET", "HEAD"):
+        return _text("only GET and HEAD are allowed cross-origin", 405,
+                     {"Allow": "GET, HEAD, OPTIONS"})
+    return Response(status_code=204, headers={
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": "GET, HEAD",
+        "Access-Control-Allow-Headers": "If-None-Match, If-Modified-Since",
+        "Access-Control-Max-Age": "86400",
+    })
+
+
+def _missing(message: str, *, cors: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """The endpoint of a published file's route: 404 `message` (with "{path}" the path),
+    and with `cors` the CORS preflight of OPTIONS."""
+    async def endpoint(request: Request) -> Response:
+        if cors and request.method == "OPTIONS":
+            return preflight(request)
+        return _text(message.format(path=request.scope["path"]), 404, _CORS if cors else None)
+    return endpoint
+
+
+def _feed_headers(file: CachedFile) -> Mapping[str, str]:
+    return _FEED_HEADERS
+
+
+def _inline_csp(file: CachedFile) -> Mapping[str, str]:
+    """The published index.html has its style and copy script inline (it must work from
+    any static host); allow exactly those by hash rather than 'unsafe-inline'."""
+    hashes: dict[str, list[str]] = {"script": [], "style": []}
+    for kind, content in _INLINE.findall(file.body.decode("utf-8", "replace")):
+        digest = base64.b64encode(hashlib.sha256(content.encode()).digest()).decode()
+        hashes[kind].append(f"'sha256-{digest}'")
+    policy = (PAGE_CSP + "; script-src 'self' " + " ".join(hashes["script"])
+              + "; style-src 'self' " + " ".join(hashes["style"])).rstrip()
+    return {**_SECURITY, "Content-Security-Policy": policy}
+
+
+def _load_static() -> list[CachedFile]:
+    """The pages' style sheet and script (the publisher's) and the static folder's files."""
+    paths = [*PAGE_ASSETS, *sorted(_STATIC.iterdir())]
+    return [make_cached(f"/static/{path.name}", path.read_bytes(),
+                        media_type=_STATIC_TYPES[path.suffix], mtime=path.stat().st_mtime)
+            for path in paths if path.suffix in _STATIC_TYPES]
 
 
 class MetricsMiddleware:
@@ -409,18 +404,19 @@ class MetricsMiddleware:
 
 
 class WebApp(Starlette):
-    """Starlette with the feed fast path (fastpath.py) in front: a GET or HEAD of a published
-    feed or archive file is answered from prepared messages; Starlette gets the rest."""
+    """Starlette with the fast path (prepared.py) in front: a GET or HEAD without a query
+    string that a PreparedRoute of its route table has an answer for is answered from
+    prepared messages; Starlette gets the rest."""
 
-    def __init__(self, fast: FastPath, metrics: Metrics, gate: QueryGate | None = None,
+    def __init__(self, cache: FeedCache, metrics: Metrics, gate: QueryGate | None = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.fast = fast
+        self.fast = FastPath(self.router.routes, cache)      # the router's own table
         self.metrics = metrics
         self.gate = gate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] in _FAST_METHODS
+        if (scope["type"] == "http" and scope["method"] in READ_METHODS
                 and not scope["query_string"] and not scope.get("root_path")):
             started = time.perf_counter()
             answer = self.fast.answer(scope)
@@ -435,16 +431,19 @@ class WebApp(Starlette):
                                               time.perf_counter() - started)
                 return
         if (self.gate is not None and scope["type"] == "http" and scope["query_string"]
-                and scope["method"] in _FAST_METHODS and await self._refused(scope, send)):
+                and scope["method"] in READ_METHODS and await self._refused(scope, send)):
             return
         await super().__call__(scope, receive, send)
 
     async def _refused(self, scope: Scope, send: Send) -> bool:
-        """Answer 429 here when the query gate refuses a feed view (ratelimit.py)."""
+        """Answer 429 here when the query gate refuses a view (ratelimit.py)."""
         assert self.gate is not None
         routed = self.fast.route(scope["path"])
-        if (routed is None or not routed[0].startswith("/{feed_id}")
-                or not asks_view(scope["query_string"])):
+        if routed is None:
+            return False
+        route = routed[0]
+        if (not isinstance(route, PreparedRoute) or route.views is None
+                or not route.views(scope["query_string"])):
             return False
         refused = self.gate.early(scope)
         if refused is None:
@@ -454,39 +453,40 @@ class WebApp(Starlette):
             await send(refused[0])
             await send(refused[1])
         finally:
-            self.metrics.http_request(routed[0], scope["method"], 429,
+            self.metrics.http_request(route.path, scope["method"], 429,
                                       time.perf_counter() - started)
         return True
 
 
-def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -> Starlette:
+def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -> WebApp:
     """The ASGI app serving `ctx`. `extra_routes` (e.g. subscribe forms) come after ours."""
     handlers = _Handlers(ctx)
-    fast = FastPath(ctx.cache, extra=_FEED_HEADERS,
-                    feed_cache_control=handlers.feed_cache_control,
-                    archive_cache_control=ARCHIVE_CACHE_CONTROL)
     read = ["GET"]                      # Starlette adds HEAD to every GET route
     cors_read = ["GET", "OPTIONS"]
-    # Feeds first: Starlette tries routes in order, and feeds are nearly all the traffic.
-    # /status.json must still come before "/{feed_id}.json".
+    # Feeds first: Starlette (and the fast path) try routes in order, and feeds are nearly
+    # all the traffic. /status.json must still come before "/{feed_id}.json".
     routes: list[BaseRoute] = [
         Route("/status.json", handlers.status_json, methods=cors_read),
-        *(Route(f"/{{feed_id}}.{ext}", handlers.feed, methods=cors_read)
+        *(PreparedRoute(f"/{{feed_id}}.{ext}", handlers.feed_file(ext), handlers.feed,
+                        methods=cors_read, views=asks_view)
           for ext in ("rss", "atom", "json")),
-        Route("/", handlers.home, methods=read),
-        Route("/index.html", handlers.published_index, methods=read),
-        Route("/feeds.opml", handlers.opml, methods=cors_read),
+        PreparedRoute("/", handlers.home_page),
+        PreparedRoute("/index.html", handlers.published_index,
+                      _missing("index.html has not been built yet")),
+        PreparedRoute("/feeds.opml", handlers.opml_file,
+                      _missing("feeds.opml has not been built yet", cors=True), methods=cors_read),
         Route("/status", handlers.status_page, methods=read),
         Route("/healthz", handlers.healthz, methods=cors_read),
         Route("/metrics", handlers.metrics, methods=read),
-        Route("/static/{name}", handlers.static_file, methods=read),
+        PreparedRoute("/static/{name}", handlers.static_file),
         Route("/feeds/{feed_id}", handlers.preview, methods=read),
-        Route("/archive/{path:path}", handlers.archive, methods=cors_read),
+        PreparedRoute("/archive/{path:path}", handlers.archive_file,
+                      _missing("no archive page at {path}", cors=True), methods=cors_read),
         *extra_routes,
     ]
     # Outermost first: every answer is counted, bodies are capped before any route reads
     # them, and every answer gets the security headers (limits.py, hardening.py).
-    web = WebApp(fast, ctx.metrics, gate=handlers.query_gate, routes=routes,
+    web = WebApp(ctx.cache, ctx.metrics, gate=handlers.query_gate, routes=routes,
                  middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics),
                              Middleware(BodyLimit,
                                         max_bytes=ctx.config.server.limits.body_bytes),

@@ -20,8 +20,11 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
+from typing import Generic, TypeVar
 
 log = logging.getLogger(__name__)
+
+Rendered = TypeVar("Rendered")
 
 # What the output directory holds that the server should answer for (by file name suffix).
 MEDIA_TYPES: dict[str, str] = {
@@ -157,19 +160,19 @@ class FeedCache:
         return make_cached(url_path, body, media_type=media_type, mtime=stat.st_mtime)
 
 
-class RenderedCache:
+class RenderedCache(Generic[Rendered]):
     """A small thread-safe LRU of rendered answers (feed query views, previews), each kept
     at most RENDERED_TTL_S: the store changes underneath. Keys are normal forms (the query
     views' hold the published file's ETag, so a rebuild makes new keys)."""
 
     def __init__(self, size: int = RENDERED_ENTRIES,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._entries: OrderedDict[Hashable, tuple[float, CachedFile]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[float, Rendered]] = OrderedDict()
         self._size = size
         self._monotonic = monotonic
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable) -> CachedFile | None:
+    def get(self, key: Hashable) -> Rendered | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -180,7 +183,7 @@ class RenderedCache:
             self._entries.move_to_end(key)
             return entry[1]
 
-    def put(self, key: Hashable, value: CachedFile) -> None:
+    def put(self, key: Hashable, value: Rendered) -> None:
         with self._lock:
             self._entries[key] = (self._monotonic(), value)
             self._entries.move_to_end(key)

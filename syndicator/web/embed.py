@@ -39,9 +39,9 @@ from syndicator.errors import AddressInvalid, SyndicatorError
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached
-from syndicator.web.conditional import accepts_gzip, is_fresh
 from syndicator.web.dates import format_date
 from syndicator.web.forms import FormTooLarge, read_form
+from syndicator.web.prepared import Prepared, PreparedRoute
 from syndicator.web.signup_guard import Refusal, guard_for
 from syndicator.web.templating import render
 
@@ -135,8 +135,8 @@ def embed_routes(ctx: EmbedContext, *,
     """The routes to mount at the service root (order matters: fixed paths first)."""
     embed = _Embed(ctx, clock or (lambda: datetime.now(UTC)))
     return [
-        Route("/embed.js", embed.script, methods=["GET", "HEAD"]),
-        Route("/embed/_/{name}", embed.asset, methods=["GET", "HEAD"]),
+        PreparedRoute("/embed.js", embed.script),
+        PreparedRoute("/embed/_/{name}", embed.asset),
         Route("/embed/subscribe", embed.subscribe, methods=["GET", "HEAD", "POST"]),
         Route("/embed/{feed_id}", embed.frame, methods=["GET", "HEAD"]),
         Route("/builder", embed.builder, methods=["GET", "HEAD"]),
@@ -254,6 +254,12 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
+_ASSET_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    # Partner pages load them cross-origin, also those that require CORP (COEP pages).
+    "Cross-Origin-Resource-Policy": "cross-origin",
+    "Access-Control-Allow-Origin": "*",
+}
 
 
 class _Embed:
@@ -272,14 +278,12 @@ class _Embed:
 
     # static files ----------------------------------------------------------------------------
 
-    async def script(self, request: Request) -> Response:
-        return _send_asset(request, self._assets["embed.js"])
+    def script(self, params: Mapping[str, str]) -> Prepared | None:
+        return self._assets["embed.js"]
 
-    async def asset(self, request: Request) -> Response:
-        cached = self._assets.get(request.path_params["name"])
-        if cached is None or cached.path == "/embed.js":
-            return Response("not found\n", status_code=404, media_type="text/plain")
-        return _send_asset(request, cached)
+    def asset(self, params: Mapping[str, str]) -> Prepared | None:
+        name = params["name"]
+        return self._assets.get(name) if name != "embed.js" else None
 
     # the feed iframe -------------------------------------------------------------------------
 
@@ -429,30 +433,8 @@ def _page(html: bytes, csp: str, *, status: int = 200, cache: bool = True) -> Re
                     headers=headers)
 
 
-def _load_asset(name: str, media_type: str) -> CachedFile:
+def _load_asset(name: str, media_type: str) -> Prepared:
     path = HERE / "static" / name
     url_path = "/embed.js" if name == "embed.js" else f"/embed/_/{name}"
-    return make_cached(url_path, path.read_bytes(), media_type=media_type,
-                       mtime=path.stat().st_mtime)
-
-
-def _send_asset(request: Request, cached: CachedFile) -> Response:
-    gzipped = cached.gzip is not None and accepts_gzip(request.headers.get("accept-encoding"))
-    etag = cached.gzip_etag if gzipped else cached.etag
-    headers = {
-        "ETag": etag,
-        "Last-Modified": cached.last_modified,
-        "Cache-Control": ASSET_CACHE,
-        "Vary": "Accept-Encoding",
-        "X-Content-Type-Options": "nosniff",
-        # Partner pages load it cross-origin, also those that require CORP (COEP pages).
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "Access-Control-Allow-Origin": "*",
-    }
-    if is_fresh(request.headers.get("if-none-match"), request.headers.get("if-modified-since"),
-                (etag,), cached.last_modified):
-        return Response(status_code=304, headers=headers)
-    body = cached.gzip if gzipped and cached.gzip is not None else cached.body
-    if gzipped:
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, headers=headers, media_type=cached.media_type)
+    return Prepared(make_cached(url_path, path.read_bytes(), media_type=media_type,
+                                mtime=path.stat().st_mtime), ASSET_CACHE, _ASSET_HEADERS)

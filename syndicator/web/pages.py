@@ -14,12 +14,11 @@ from typing import Any
 from syndicator.config import Config, FeedConfig
 from syndicator.model import Item
 from syndicator.publish import common
+from syndicator.publish import pages as publish_pages
 from syndicator.status import SourceStatus, StatusReport
 from syndicator.web import templating
-from syndicator.web.dates import format_date, format_time
+from syndicator.web.dates import format_date, format_time, local
 
-# Feed readers named in the subscribe help (all accept a plain https:// feed URL).
-READERS = ("Feedly", "Inoreader", "NetNewsWire", "Thunderbird", "FreshRSS")
 PREVIEW_ITEMS = 30
 
 
@@ -30,28 +29,10 @@ def _web_url(url: str | None) -> str | None:
     return None
 
 
-def _links(config: Config, feed: FeedConfig) -> list[dict[str, str]]:
-    return [{"ext": ext, "name": common.FORMAT_NAMES[ext], "type": media_type,
-             "url": common.feed_url(config.site, feed, ext)}
-            for ext, media_type in common.FORMATS.items()]
-
-
-def _feed_view(config: Config, feed: FeedConfig) -> dict[str, Any]:
-    return {
-        "id": feed.id,
-        "title": feed.title,
-        "description": feed.description or "",
-        "language": feed.language,
-        "home": common.home_url(feed, config.site),
-        "links": _links(config, feed),
-    }
-
-
 def render_index(config: Config, assets: Mapping[str, str]) -> bytes:
-    """`/`: every feed with its formats, a copy button for its URL and a preview link."""
-    return templating.render(
-        "index.html", root="", assets=assets, site=config.site, readers=READERS,
-        feeds=[_feed_view(config, feed) for feed in config.feeds])
+    """`/`: the published index.html's template, for every configured feed, with the
+    server's style sheet, script, navigation and preview links."""
+    return publish_pages.render_index(config, None, served={"assets": assets})
 
 
 def feed_timezone(config: Config, feed: FeedConfig) -> str:
@@ -86,46 +67,62 @@ def render_preview(config: Config, feed: FeedConfig, items: Sequence[Item],
                          for v in item.versions if _web_url(v.url)],
         })
     return templating.render(
-        "feed.html", root="../", assets=assets, site=config.site, readers=READERS,
-        feed=_feed_view(config, feed), items=views)
+        "feed.html", root="../", assets=assets, site=config.site,
+        readers=publish_pages.READERS, feed=publish_pages.feed_view(config, feed), items=views)
 
 
-def _when(value: datetime | None) -> dict[str, str] | None:
+ERROR_CHARS = 160            # an error longer than this is cut on /status (whole on hover)
+
+
+def _when(value: datetime | None, timezone: str) -> dict[str, str] | None:
+    """A moment for /status: in the configured zone, as the CLI shows it, with UTC in the
+    `datetime` attribute and on hover."""
     if value is None:
         return None
     moment = common.utc(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return {"iso": common.rfc3339(moment), "text": moment.strftime("%Y-%m-%d %H:%M UTC")}
+    return {"iso": common.rfc3339(moment),
+            "text": local(moment, timezone).strftime("%Y-%m-%d %H:%M"),
+            "utc": moment.strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def _source_row(source: SourceStatus) -> dict[str, Any]:
+def _error(text: str) -> dict[str, str]:
+    """An error line of a run: its first line, cut to ERROR_CHARS; the whole on hover."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    short = line if len(line) <= ERROR_CHARS else line[:ERROR_CHARS - 1].rstrip() + "…"
+    return {"text": short, "full": text}
+
+
+def _source_row(source: SourceStatus, timezone: str) -> dict[str, Any]:
     run = source.last_run
     return {
         "id": source.source_id,
-        "last_run": _when(run.finished) if run else None,
+        "last_run": _when(run.finished, timezone) if run else None,
         "outcome": None if run is None else ("ok" if run.ok else "failed"),
-        "errors": list(run.errors[:3]) if run else [],
+        "errors": [_error(error) for error in run.errors[:3]] if run else [],
         "pages": run.pages if run else None,
         "not_modified": run.not_modified if run else None,
         "new": run.new if run else None,
         "updated": run.updated if run else None,
-        "next_run": _when(source.next_run),
+        "next_run": _when(source.next_run, timezone),
         "broken": source.broken,
         "broken_reason": source.broken_reason,
         "warning": source.warning,
         "stale": source.stale,
         "failures": source.consecutive_failures,
         "count": source.items,
-        "backoff_until": _when(source.backoff_until),
+        "backoff_until": _when(source.backoff_until, timezone),
     }
 
 
 def render_status(config: Config, report: StatusReport, assets: Mapping[str, str]) -> bytes:
-    """`/status`: per source its last run and state, per feed its size and last build."""
+    """`/status`: per source its last run and state, per feed its size and last build; times
+    in the configured time zone (`timezone`), as `syndicator status` shows them."""
+    zone = config.timezone
     titles = {feed.id: feed.title for feed in config.feeds}
     feeds = [{"id": f.feed_id, "title": titles.get(f.feed_id, f.feed_id), "count": f.items,
-              "last_build": _when(f.last_build)} for f in report.feeds]
+              "last_build": _when(f.last_build, zone)} for f in report.feeds]
     return templating.render(
-        "status.html", root="", assets=assets, site=config.site,
-        generated=_when(report.generated), scheduler_running=report.scheduler_running,
-        sources=[_source_row(s) for s in report.sources], feeds=feeds,
+        "status.html", root="", assets=assets, site=config.site, timezone=zone,
+        generated=_when(report.generated, zone), scheduler_running=report.scheduler_running,
+        sources=[_source_row(s, zone) for s in report.sources], feeds=feeds,
         broken=sum(1 for s in report.sources if s.broken))

@@ -1,12 +1,13 @@
-"""uvicorn's httptools protocol with the feed fast path moved down to the HTTP layer.
+"""uvicorn's httptools protocol with the fast path (prepared.py) moved down to the HTTP layer.
 
 Through ASGI, every request costs uvicorn a scope, a request-response cycle object, an
 asyncio Event and Task, two awaited sends, header validation and two socket writes: several
 times the CPU nginx spends on the same answer, and about as much again as the kernel spends
-sending a 200 KB feed over loopback. So for the requests that
-`FastPath` answers anyway (a GET or HEAD of a published feed or archive file, without a
-query string), `FeedHttpProtocol` writes the prepared answer straight to the transport,
-in one `writelines`, as soon as the request's headers are parsed; every other request takes
+sending a 200 KB feed over loopback. So for the requests that `FastPath` answers anyway (a
+GET or HEAD without a query string that a `PreparedRoute` of the app's route table has an
+answer for: feeds, archive pages, the directory pages, static and embed files),
+`FeedHttpProtocol` writes the prepared answer straight to the transport, in one
+`writelines`, as soon as the request's headers are parsed; every other request takes
 uvicorn's path to the ASGI app unchanged.
 
     uvicorn.Config(app, http=FeedHttpProtocol)        # `syndicator run` / `serve`
@@ -15,15 +16,15 @@ uvicorn's path to the ASGI app unchanged.
 Two per-request costs of uvicorn's protocol are cut for every request: the ASGI scope is
 built only for requests that go to the app, and the keep-alive timer is one lazy timer per
 idle connection instead of a timer armed and cancelled for every response (same rule).
-Together ~12 µs of Python per feed answer → ~6 µs (in-process loop over `data_received`).
 A body of 32 KB or more goes out with sendfile from a private file copy (sendfile.py): the
 kernel no longer copies it from this process's memory.
 
-The answer is the one `WebApp` gives through ASGI (same headers, plus uvicorn's `date` and
-`server` default headers), and is counted in the same metrics. uvicorn's path is taken
-whenever anything is unusual: no `WebApp` found behind uvicorn's own wrappers, an access
-log, a root path, a request still in progress on the connection (pipelining keeps its
-order), a paused writer (a slow reader), `Expect: 100-continue`, an upgrade, a query.
+The answer is the one `WebApp` gives through ASGI (the same `Prepared` header lines, plus
+uvicorn's `date` and `server` default headers), and is counted in the same metrics.
+uvicorn's path is taken whenever anything is unusual: no `WebApp` found behind uvicorn's
+own wrappers, an access log, a root path, a request still in progress on the connection
+(pipelining keeps its order), a paused writer (a slow reader), `Expect: 100-continue`, an
+upgrade, a query.
 
 Every request, fast or not, is held to the head limits of `server: {limits: ...}` here
 (limits.py): request line, header count and total head size (414/431 and the connection
@@ -32,14 +33,14 @@ requests come many to a read), the same count and size limits for a chunked body
 fields (431, or just the close when the request was answered already; trailers are never
 kept: no ASGI app reads them), deadlines for a complete head and body (408); an idle
 kept-alive connection is closed after uvicorn's `timeout_keep_alive`. uvicorn's httptools
-protocol has none of the head limits, and waits for a first request forever: a 150 MB
-header was parsed (by concatenation in httptools, quadratic) while every other client
-waited.
+protocol has none of the head limits, and waits for a first request forever; httptools
+joins a header's pieces by concatenation, so an unbounded header would stall every client.
 
 This subclasses uvicorn's HttpToolsProtocol and relies on its per-connection attributes
 (parser, url, headers, cycle, pipeline, flow, transport, server_state); tests/test_web.py
 runs the web tests through it on a real socket, so an uvicorn release that changes them
-fails there, not in production. The only module besides httpserver.py that imports uvicorn.
+fails there, not in production; pyproject.toml allows only the tested uvicorn minor
+release. The only module besides httpserver.py that imports uvicorn.
 """
 
 from __future__ import annotations
@@ -429,7 +430,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
         chosen = web.fast.select(path, self.headers)
         if chosen is None:
             return False
-        variant, status, route = chosen
+        _, variant, status, route = chosen
         method = "GET" if self.parser.get_method() == b"GET" else "HEAD"
         default_lines = self._lines_of_defaults()
         keep_alive = (self.parser.get_http_version() != "1.0"

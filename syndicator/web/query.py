@@ -79,14 +79,9 @@ class FeedQuery:
         return (self.limit, self.filter, self.filterout, self.format)
 
 
-def has_query(params: Mapping[str, str]) -> bool:
-    """Whether the request asks for anything but the published file (other parameters, such
-    as cache busters, are ignored)."""
-    return any(name in params for name in PARAMS)
-
-
 def asks_view(query_string: bytes) -> bool:
-    """`has_query` of a raw query string, parsed as Starlette parses it."""
+    """Whether a raw query string (parsed as Starlette parses it) asks for anything but the
+    published file (other parameters, such as cache busters, are ignored)."""
     pairs = urllib.parse.parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
     return any(name in PARAMS for name, _ in pairs)
 

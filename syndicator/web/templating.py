@@ -1,13 +1,15 @@
-"""The server-rendered pages' templates (through the Jinja2 adapter, autoescaped)."""
+"""The server-rendered pages' templates (through the Jinja2 adapter, autoescaped), with the
+publisher's partials (the subscribe box and help the feed directory shares)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+from syndicator.publish.pages import TEMPLATES
 from syndicator.templating import environment
 
-_ENVIRONMENT = environment([Path(__file__).parent / "templates"])
+_ENVIRONMENT = environment([Path(__file__).parent / "templates", TEMPLATES])
 
 
 def render(name: str, **context: Any) -> bytes:

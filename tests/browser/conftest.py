@@ -155,31 +155,12 @@ class Service:
 def _web_app(app: App, cache: FeedCache) -> Starlette:
     """The real web app with the embed routes mounted."""
     from syndicator.status import ServiceStatus
+    from syndicator.web.app import create_web_app
     from syndicator.web.context import WebContext
 
     ctx = WebContext(config=app.config, store=app.store, cache=cache,
                      status=ServiceStatus(app.config, app.store))
-    try:
-        from syndicator.web.app import create_web_app
-    except ImportError:     # TEMPORARY until web/app.py lands: feed JSON + embed routes only
-        return _stand_in(ctx)
     return create_web_app(ctx, extra_routes=embed_routes(ctx))
-
-
-def _stand_in(ctx: Any) -> Starlette:
-    from starlette.requests import Request
-    from starlette.responses import Response
-    from starlette.routing import Route
-
-    async def feed(request: Request) -> Response:
-        cached = ctx.cache.get(request.url.path)
-        if cached is None:
-            return Response("not found", status_code=404)
-        return Response(cached.body, media_type=cached.media_type,
-                        headers={"Access-Control-Allow-Origin": "*"})
-
-    return Starlette(routes=[*embed_routes(ctx), Route("/{name}.json", feed),
-                             Route("/{name}.rss", feed)])
 
 
 class _Uvicorn:

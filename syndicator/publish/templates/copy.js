@@ -1,5 +1,6 @@
 // Copy buttons: <button data-copy="ID"> copies the value of the input with that id.
-// A separate file (not inline) so the pages' Content-Security-Policy can forbid inline script.
+// The server's pages load it as a file (their Content-Security-Policy forbids inline script);
+// the published index.html has it inline, to work from any static host.
 document.addEventListener("click", function (event) {
   var button = event.target.closest("button[data-copy]");
   if (!button) { return; }
