@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,15 +19,16 @@ import pytest
 from syndicator.config import FetchConfig, load_config
 from syndicator.demo import demo_site_root
 from syndicator.demo.server import SiteServer
-from syndicator.discover import Discovery, discover
-from syndicator.errors import DiscoveryError, FetchError
+from syndicator.discover import Discovery, add_to_config, discover
+from syndicator.discover.render import source_block
+from syndicator.errors import ConfigError, DiscoveryError, FetchError
 from syndicator.fetch import Fetcher
 from tests.test_cli import run_cli
 
 DATA = Path(__file__).resolve().parent / "data" / "discover"
 SETTINGS = FetchConfig(delay=0, allow_private=True, retries=0)
 LISTINGS = {"wordpress": "", "table": "news/", "ullist": "be/news/", "noclass": "",
-            "jsonld": "news/", "feedsite": ""}
+            "jsonld": "news/", "feedsite": "", "linksonly": "press/"}
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +61,7 @@ def _right(found: Discovery, site: str) -> int:
     ("ullist", {"item", "link", "title", "date", "next"}),
     ("noclass", {"item", "link", "title", "date", "summary"}),
     ("jsonld", {"item", "link", "title", "summary", "image", "next"}),
+    ("linksonly", {"item", "link", "title"}),
 ])
 def test_discover_proposes_selectors_that_extract_the_cards(
         site: str, fields: set[str], fetcher: Fetcher) -> None:
@@ -69,6 +72,28 @@ def test_discover_proposes_selectors_that_extract_the_cards(
     assert ":nth-child" not in found.block
     assert len(found.preview) == 10, found.block
     assert _right(found, site) >= 8, (found.block, found.preview)
+
+
+@pytest.mark.parametrize(("site", "path", "source_id", "timezone"), [
+    ("cp1251", "news/", "zarechye-news", "Europe/Minsk"),
+    ("jsonld", "blog/", "riverside-blog", "Europe/Berlin"),
+    ("office", "en/news/", "office-en", "Europe/Minsk"),
+])
+def test_discover_on_fixture_sites_written_before_it(
+        site: str, path: str, source_id: str, timezone: str, fetcher: Fetcher) -> None:
+    """The other tests' sites (tests/data/README.md), with their hand-written expectations."""
+    root = demo_site_root() if site == "office" else DATA.parent / site
+    expected = [e for e in json.loads((DATA.parent / site / "expected.json").read_text(
+        encoding="utf-8")) if e["source"] == source_id]
+    with SiteServer(root) as server:
+        found = discover(server.url + path, fetcher, SETTINGS, cards=10, articles=10,
+                         timezone=timezone)
+    assert found.kind == "html" and len(found.preview) >= 4
+    for row, want in zip(found.preview, expected, strict=False):
+        assert (row.title, urlsplit(row.url).path) == (want["title"], want["url"])
+        if "T" in row.published:     # a time of day: the instant must be the expected one
+            instant = datetime.fromisoformat(row.published).astimezone(UTC)
+            assert instant.strftime("%Y-%m-%dT%H:%M:%SZ") == want["published"]
 
 
 def test_wordpress_proposal_names_the_theme_classes(fetcher: Fetcher) -> None:
@@ -94,6 +119,15 @@ def test_dates_only_in_json_ld_come_from_the_article_pages(fetcher: Fetcher) -> 
     assert found.source.article is None            # `article:` can stay empty
     assert any("JSON-LD" in why and "dates come from there" in why for why in found.why)
     assert all("T" in row.published for row in found.preview)   # a time of day: JSON-LD
+
+
+def test_dates_only_in_the_article_text_get_an_article_date_selector(
+        fetcher: Fetcher) -> None:
+    found, _url = _discover("linksonly", fetcher)
+    assert found.source.article is not None
+    assert found.source.article.date in ("p.meta", ".meta")
+    assert "  article:\n    date: " in found.block
+    assert found.preview[0].published == "2021-06-28"
 
 
 def test_an_advertised_feed_is_proposed_instead(fetcher: Fetcher) -> None:
@@ -187,3 +221,57 @@ def test_from_discover_to_a_feed_on_the_demo_site(tmp_path: Path) -> None:
     assert built.returncode == 0, built.stdout + built.stderr
     feed = (tmp_path / "feeds" / "demo-en.rss").read_text(encoding="utf-8")
     assert feed.count("<item>") == 12
+
+
+# --- --write ---------------------------------------------------------------------------------
+
+_EXISTING = """# the office's feeds
+timezone: Europe/Minsk
+sources:
+  - id: old            # the first source
+    type: feed
+    url: "https://example.org/feed.xml"
+
+# feeds follow
+feeds:
+  - {id: old, title: "Old", sources: [old]}
+output_dir: feeds
+"""
+_BLOCK = source_block("new", "https://example.org/news/", title='News: "all"', language="en",
+                      lists={"item": "li.news", "link": "a@href", "date": "span.date"})
+
+
+def test_write_adds_source_and_feed_and_keeps_the_file_as_written(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(_EXISTING)
+    add_to_config(config, _BLOCK, "new", 'News: "all"')
+    text = config.read_text()
+    for line in _EXISTING.splitlines():
+        assert line in text.splitlines()
+    loaded = load_config(config)
+    assert [s.id for s in loaded.sources] == ["old", "new"]
+    assert [f.id for f in loaded.feeds] == ["old", "new"]
+    assert loaded.feeds[1].sources == ("new",) and loaded.feeds[1].title == 'News: "all"'
+    new = loaded.source("new")
+    assert new.list is not None and new.list.item == "li.news" and new.list.date == "span.date"
+
+
+def test_write_creates_a_missing_config(tmp_path: Path) -> None:
+    config = tmp_path / "new.yaml"
+    add_to_config(config, _BLOCK, "new", "News")
+    loaded = load_config(config)
+    assert [s.id for s in loaded.sources] == ["new"] and [f.id for f in loaded.feeds] == ["new"]
+
+
+@pytest.mark.parametrize(("existing", "message"), [
+    (_EXISTING.replace("old", "new"), "already has a source or feed 'new'"),
+    ("sources: []\n", "`sources:` is written inline"),
+])
+def test_write_refuses_and_leaves_the_file_alone(tmp_path: Path, existing: str,
+                                                 message: str) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(existing)
+    with pytest.raises(ConfigError) as caught:
+        add_to_config(config, _BLOCK, "new", "News")
+    assert message in str(caught.value)
+    assert config.read_text() == existing

@@ -45,7 +45,7 @@ def run_discover(state: CliState, url: str, *, source_id: str | None, write_path
         fetcher = Fetcher()
         try:
             found = discover(url, fetcher, settings, source_id=source_id, timezone=timezone,
-                             scrape=scrape, cards=cards, private=private,
+                             scrape=scrape, cards=cards, articles=cards, private=private,
                              say=lambda line: click.echo(line, err=True))
         finally:
             fetcher.close()

@@ -26,13 +26,15 @@ from syndicator.extract.html import (
     element_image,
     element_text,
     is_inside,
+    node_key,
     same,
     select_all,
     select_value,
     tag_name,
 )
 
-__all__ = ["DATE_LANGUAGES", "FieldChoice", "best_selector", "date_targets", "image_targets",
+__all__ = ["DATE_LANGUAGES", "FieldChoice", "best_selector", "date_selector", "date_targets",
+           "image_targets",
            "next_link", "summary_targets", "title_targets"]
 
 # Languages tried for dates after the page's own, in this order.
@@ -213,6 +215,25 @@ def _first_dated(elements: Sequence[Node], language: str, timezone: str,
             if parse_date(text, language=language, timezone=timezone, now=now) is not None:
                 return element
     return None
+
+
+def date_selector(tree: Tree, cards: Sequence[Node],
+                  dates: Sequence[Node | None]) -> FieldChoice | None:
+    """The selector whose first match in each card is that card's date element."""
+    return best_selector(tree, cards, dates, [_identity(d) for d in dates], by_text=False,
+                         value=_identity_value)
+
+
+def _identity(element: Node | None) -> str | None:
+    return None if element is None else str(node_key(element))
+
+
+def _identity_value(card: Node, selector: str) -> str | None:
+    try:
+        found = select_all(card, selector)
+    except ExtractError:
+        return None
+    return str(node_key(found[0])) if found else None
 
 
 def summary_targets(cards: Sequence[Node], titles: Sequence[Node | None],

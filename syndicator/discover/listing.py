@@ -16,6 +16,7 @@ from syndicator.discover.fields import (
     DATE_LANGUAGES,
     FieldChoice,
     best_selector,
+    date_selector,
     date_targets,
     image_targets,
     next_link,
@@ -24,7 +25,7 @@ from syndicator.discover.fields import (
     title_targets,
 )
 from syndicator.discover.tree import Tree
-from syndicator.errors import DiscoveryError, ExtractError
+from syndicator.errors import DiscoveryError
 from syndicator.extract.html import (
     Node,
     absolute_url,
@@ -35,7 +36,7 @@ from syndicator.extract.html import (
     tag_name,
 )
 
-__all__ = ["Alternative", "ListProposal", "propose_list"]
+__all__ = ["Alternative", "ListProposal", "article_date", "propose_list"]
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,18 @@ def propose_list(root: Node, base: str, page_url: str, allows: Callable[[str], b
     return proposal
 
 
+def article_date(root: Node, title: str, *, page_language: str | None, timezone: str,
+                 now: datetime) -> str | None:
+    """A selector for the date of an article page that shows it only as text (no JSON-LD,
+    OpenGraph or `<time datetime>`): its first `<time>` or short text the date parser
+    reads."""
+    tree = Tree(root)
+    _language, found = date_targets([root], [title], [page_language or "en", *DATE_LANGUAGES],
+                                    timezone=timezone, now=now)
+    choice = date_selector(tree, [root], found)
+    return choice.selector if choice is not None else None
+
+
 def _fields(tree: Tree, group: CardGroup, item: str, base: str, *, languages: Sequence[str],
             timezone: str, now: datetime) -> ListProposal:
     linked = {node_key(m) for m in group.linked}
@@ -129,8 +142,7 @@ def _fields(tree: Tree, group: CardGroup, item: str, base: str, *, languages: Se
     keep("title", best_selector(tree, cards, titles, title_texts), required=True)
 
     language, dates = date_targets(cards, title_texts, languages, timezone=timezone, now=now)
-    keep("date", best_selector(tree, cards, dates, [_identity(d) for d in dates],
-                               by_text=False, value=_identity_value))
+    keep("date", date_selector(tree, cards, dates))
     if "date" not in selectors:
         language = None
     summaries = summary_targets(cards, titles, dates)
@@ -145,15 +157,3 @@ def _fields(tree: Tree, group: CardGroup, item: str, base: str, *, languages: Se
 
 def _texts(elements: Sequence[Node | None]) -> list[str | None]:
     return [element_text(e) if e is not None else None for e in elements]
-
-
-def _identity(element: Node | None) -> str | None:
-    return None if element is None else str(node_key(element))
-
-
-def _identity_value(card: Node, selector: str) -> str | None:
-    try:
-        found = select_all(card, selector)
-    except ExtractError:
-        return None
-    return str(node_key(found[0])) if found else None

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from syndicator.config import FetchConfig, SourceConfig, parse_config
-from syndicator.discover.listing import Alternative, ListProposal, propose_list
+from syndicator.discover.listing import Alternative, ListProposal, article_date, propose_list
 from syndicator.discover.render import source_block
 from syndicator.errors import DiscoveryError, SyndicatorError
 from syndicator.extract.feed import read_feed
@@ -117,7 +117,6 @@ def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: st
         why.append(f"the dates read as {proposal.date_language!r}, the page says "
                    f"lang={language!r}: the source's language is used for both")
         source_language = proposal.date_language
-    article_selectors: dict[str, str] = {}
     listing_page_source = _parse_block(source_block(
         ident, page.final_url, title=title, language=source_language, lists=proposal.selectors,
         private=private), ident)
@@ -126,15 +125,15 @@ def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: st
     if not listing.articles:
         raise DiscoveryError(f"the proposed selectors extract nothing from {page.final_url}")
     first = listing.articles[0]
-    article_note, article_selectors = _article_check(fetcher, settings, first, policy,
-                                                     has_list_date="date" in proposal.selectors,
-                                                     say=say)
+    article_note, article_selectors = _article_check(
+        fetcher, settings, first, policy, has_list_date="date" in proposal.selectors,
+        timezone=timezone, now=now, say=say)
     why.append(article_note)
     block = source_block(ident, page.final_url, title=title, language=source_language,
                          lists=proposal.selectors, article=article_selectors, private=private)
     source = _parse_block(block, ident)
     preview = _preview(fetcher, settings, source, page, policy, timezone, now, cards=cards,
-                       articles=articles if "date" not in proposal.selectors else 0, say=say)
+                       articles=0 if "date" in proposal.selectors else articles, say=say)
     return Discovery(block=block, source=source, kind="html", why=why, preview=preview,
                      alternatives=proposal.alternatives, list_proposal=proposal)
 
@@ -207,7 +206,7 @@ def _parse_block(block: str, ident: str) -> SourceConfig:
 
 
 def _article_check(fetcher: Fetcher, settings: FetchConfig, first: Article,
-                   policy: OriginPolicy, *, has_list_date: bool,
+                   policy: OriginPolicy, *, has_list_date: bool, timezone: str, now: datetime,
                    say: Callable[[str], None]) -> tuple[str, dict[str, str]]:
     """Read the first article page: what its metadata gives (so `article:` can stay empty),
     or the date selector the article page needs when neither the list nor the metadata
@@ -224,20 +223,25 @@ def _article_check(fetcher: Fetcher, settings: FetchConfig, first: Article,
     json_ld = json_ld_article(root)
     open_graph = select_one(root, 'meta[property^="og:"][content]') is not None
     article = extract_article(page, None)
-    marks = [name for name, present in (("JSON-LD", bool(json_ld)), ("OpenGraph", open_graph))
-             if present]
-    gives = [name for name, present in (("title", article.title), ("date", article.dates),
-                                        ("image", article.image), ("text", article.content))
-             if present]
+    marks = " and ".join(name for name, present in (("JSON-LD", bool(json_ld)),
+                                                     ("OpenGraph", open_graph)) if present)
+    gives = ", ".join(name for name, present in (
+        ("title", article.title), ("date", article.dates), ("image", article.image),
+        ("text", article.content)) if present) or "nothing"
     if article.dates and marks:
-        return (f"article pages carry {' and '.join(marks)} ({', '.join(gives)}): `article:` "
-                "can stay empty" + ("" if has_list_date else
-                                    "; the dates come from there"), {})
-    if has_list_date:
-        return ("article pages carry " + (" and ".join(marks) or "no JSON-LD or OpenGraph")
-                + f" ({', '.join(gives) or 'nothing'}); the listing's dates are used", {})
-    return ("WARNING: no date on the listing nor in the article page's metadata: set "
-            "`article: {date: SELECTOR}` by hand (see `syndicator check`)", {})
+        return (f"article pages carry {marks} ({gives}): `article:` can stay empty"
+                + ("" if has_list_date else "; the dates come from there"), {})
+    if has_list_date or article.dates:
+        return (f"article pages carry {marks or 'no JSON-LD or OpenGraph'} ({gives}); "
+                + ("the listing's dates are used" if has_list_date
+                   else "their <time datetime> gives the dates"), {})
+    selector = article_date(root, article.title or "", page_language=page_language(root),
+                            timezone=timezone, now=now)
+    if selector is None:
+        return ("WARNING: no date on the listing, in the article page's metadata or text: "
+                "items will carry the time they were first seen", {})
+    return (f"no date on the listing nor in the article page's metadata: `article.date` reads "
+            f"the page's visible date ({selector!r})", {"date": selector})
 
 
 def _preview(fetcher: Fetcher, settings: FetchConfig, source: SourceConfig, page: Page,
@@ -260,6 +264,8 @@ def _preview(fetcher: Fetcher, settings: FetchConfig, source: SourceConfig, page
             except SyndicatorError as exc:
                 say(f"  not readable: {exc}")
         row = _row(normalise_article(merged, ctx), timezone)
+        if row is not None and merged is card and articles and not card.dates:
+            row = Preview(row.title, row.url, "(on its page, not read)")
         if row is not None:
             rows.append(row)
     return rows

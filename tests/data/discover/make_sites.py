@@ -16,6 +16,8 @@ cards of its first listing page, in order, as {path, title, date}.
   jsonld/     a Drupal views listing without dates; each article page has a JSON-LD
               NewsArticle (`datePublished`) and OpenGraph, and no visible date
   feedsite/   a Hugo blog (PaperMod theme) that advertises its RSS feed `/index.xml`
+  linksonly/  a press-release list of bare links; each release shows "Released: 28 June 2021"
+              in its text and has no metadata (no JSON-LD, OpenGraph or <time>)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from html import escape
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SITES = ("wordpress", "table", "ullist", "noclass", "jsonld", "feedsite")
+SITES = ("wordpress", "table", "ullist", "noclass", "jsonld", "feedsite", "linksonly")
 
 EN_TITLES = [
     "City council approves the new cycling network plan",
@@ -459,6 +461,39 @@ def feedsite() -> None:
     expected("feedsite", items[:10])
 
 
+# --- a list of bare links; the dates only in each release's text ------------------------------
+
+def linksonly() -> None:
+    root = HERE / "linksonly"
+    items = stories(EN_TITLES, lambda t, _i, d: f"/press/{d.year}/{slug(t, 0)}.html")
+    links = "".join(f'  <li><a href="{h}">{escape(t)}</a></li>\n' for h, t, _d in items[:12])
+    write(root / "press/index.html", f"""<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Press releases — Harbour Trust</title></head>
+<body>
+<div id="header"><a href="/">Harbour Trust</a>
+<ul id="nav"><li><a href="/">Home</a></li><li><a href="/press/">Press</a></li><li><a href="/contact.html">Contact</a></li></ul></div>
+<div id="content">
+<h1>Press releases</h1>
+<ul>
+{links}</ul>
+<p>Journalists: call the press office on 555 0199.</p>
+</div>
+</body></html>
+""")
+    for href, title, day in items:
+        write(root / href.lstrip("/"), f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>{escape(title)} — Harbour Trust</title></head>
+<body><div id="content"><h1>{escape(title)}</h1>
+<p class="meta">Released: {day.day} {day:%B} {day.year}</p>
+<p>{SUMMARY}</p><p>{SUMMARY}</p>
+<p><a href="/press/">All press releases</a></p></div></body></html>
+""")
+    write(root / "index.html", simple_article("Harbour Trust", SUMMARY, lang="en"))
+    write(root / "contact.html", simple_article("Contact", SUMMARY, lang="en"))
+    expected("linksonly", items[:10])
+
+
 def main() -> None:
     for site in SITES:
         shutil.rmtree(HERE / site, ignore_errors=True)
@@ -468,6 +503,7 @@ def main() -> None:
     noclass()
     jsonld()
     feedsite()
+    linksonly()
 
 
 if __name__ == "__main__":
