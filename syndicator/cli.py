@@ -48,9 +48,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 @cli.command()
 @click.pass_obj
 def validate(state: CliState) -> None:
-    """Check the config file; exit 2 naming the key path and line of the first problem."""
+    """Check the config file, every selector and pattern compiled; exit 2 naming the key
+    path, line and column of every problem."""
     with reported_errors():
-        config = state.config()
+        config = state.config(check_selectors=True)
         path = resolve_config_path(state.config_path)
         click.echo(f"{path}: OK: {len(config.sources)} source(s), {len(config.feeds)} feed(s)")
         unused = {s.id for s in config.sources} - {sid for f in config.feeds for sid in f.sources}
@@ -79,7 +80,7 @@ def fetch(state: CliState, source_ids: tuple[str, ...], max_pages: int | None,
                         backfill=backfill, progress=progress)
         return
     with reported_errors():
-        config = state.config()
+        config = state.config(check_selectors=True)
         sources = [config.source(sid) for sid in source_ids] if source_ids else [
             s for s in config.sources if s.enabled]
         with make_app(config) as app:
@@ -165,7 +166,7 @@ def _fetch_backfill(state: CliState, source_ids: tuple[str, ...], *, max_pages: 
         raise click.UsageError("--backfill takes exactly one SOURCE_ID (and no --max-pages: "
                                "the bound is the source's list.backfill_pages)")
     with reported_errors():
-        config = state.config()
+        config = state.config(check_selectors=True)
         source = config.source(source_ids[0])
         stop = threading.Event()
 
@@ -252,7 +253,7 @@ def check(state: CliState, source_id: str, cards: int) -> None:
     from syndicator.check import check_source
 
     with reported_errors():
-        config = state.config()
+        config = state.config(check_selectors=True)
         source = config.source(source_id)
         from syndicator.fetch import Fetcher
 

@@ -22,8 +22,11 @@ class CliState:
         self.config_path = config_path
         self.verbose = verbose
 
-    def config(self) -> Config:
-        return load_config(resolve_config_path(self.config_path))
+    def config(self, *, check_selectors: bool = False) -> Config:
+        """The loaded config; `check_selectors` for the commands that read pages (the CSS
+        engine is not imported by the others)."""
+        return load_config(resolve_config_path(self.config_path),
+                           check_selectors=check_selectors)
 
 
 def fail_config(exc: ConfigError) -> None:

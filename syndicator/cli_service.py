@@ -30,7 +30,7 @@ def run(state: CliState) -> None:
     from syndicator.service import run_service
 
     with reported_errors():
-        config = state.config()
+        config = state.config(check_selectors=True)
         code = run_service(config, echo=lambda line: click.echo(line, err=True))
     sys.exit(code)
 

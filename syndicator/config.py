@@ -1,7 +1,8 @@
 """config.yaml → validated, frozen models.
 
-The one pydantic user. Errors name the key path (`sources[1].list.date`) and the line of the
-file, so an operator can fix them without reading code. Secrets are never written in the
+The one pydantic user. Errors name the key path (`sources[1].list.date`) and the line and
+column of the file (`config.yaml:12:15: sources[1].list.date: ...`), every problem at once,
+so an operator can fix them without reading code. Secrets are never written in the
 file: a value may be `{env: NAME}` or contain `${NAME}`, substituted from the environment
 when the config loads (a missing variable is an error naming the key and the variable, never
 the value).
@@ -25,9 +26,11 @@ from pydantic import (
 )
 
 from syndicator.config_base import (
+    CHECK_SELECTORS,
     DEFAULT_USER_AGENT,
     Duration,
     Model,
+    ShownValueError,
     Size,
     check_timezone,
     parse_duration,
@@ -145,13 +148,6 @@ class Config(Model):
                     known = ", ".join(sorted(seen)) or "none"
                     raise _RefError(f"unknown source {ref!r} (known: {known})",
                                     ("feeds", index, "sources", pos))
-            for key in ("include", "exclude"):
-                for pos, pattern in enumerate(getattr(feed, key)):
-                    try:
-                        re.compile(pattern)
-                    except re.error as exc:
-                        raise _RefError(f"invalid regular expression: {exc}",
-                                        ("feeds", index, key, pos)) from None
         target_ids: set[str] = set()
         for index, target in enumerate(self.push):
             if target.id in target_ids:
@@ -207,22 +203,29 @@ class _RefError(ValueError):
 
 
 
-class _LineLoader(yaml.SafeLoader):
-    """A safe loader that also remembers the line of every mapping key and sequence item."""
+# Where each key path's value starts in the file: 1-based line and column.
+Position = tuple[int, int]
+Positions = Mapping[tuple[str | int, ...], Position]
 
 
-def _compose_lines(node: yaml.Node, path: tuple[str | int, ...],
-                   lines: dict[tuple[str | int, ...], int]) -> None:
-    lines[path] = node.start_mark.line + 1
+def _positions(node: yaml.Node, path: tuple[str | int, ...],
+               found: dict[tuple[str | int, ...], Position]) -> None:
+    """The position of every mapping value and sequence item under `node`: a scalar's own,
+    a block's key's (a nested mapping starts on the lines below its key)."""
+    found[path] = _position(node)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
-            key = key_node.value
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            _compose_lines(value_node, (*path, key), lines)
-            lines[(*path, key)] = key_node.start_mark.line + 1
+            key_path = (*path, key_node.value)
+            _positions(value_node, key_path, found)
+            if not isinstance(value_node, yaml.ScalarNode):
+                found[key_path] = _position(key_node)
     elif isinstance(node, yaml.SequenceNode):
         for index, child in enumerate(node.value):
-            _compose_lines(child, (*path, index), lines)
+            _positions(child, (*path, index), found)
+
+
+def _position(node: yaml.Node) -> Position:
+    return node.start_mark.line + 1, node.start_mark.column + 1
 
 
 def format_path(loc: tuple[str | int, ...]) -> str:
@@ -235,35 +238,42 @@ def format_path(loc: tuple[str | int, ...]) -> str:
     return text
 
 
-def _line_for(loc: tuple[str | int, ...], lines: Mapping[tuple[str | int, ...], int]) -> int | None:
+def _position_of(loc: tuple[str | int, ...], positions: Positions) -> Position | None:
+    """The position of a key path, else of its nearest ancestor in the file (a missing key
+    is reported where its mapping is)."""
     for end in range(len(loc), -1, -1):
-        if loc[:end] in lines:
-            return lines[loc[:end]]
+        if loc[:end] in positions:
+            return positions[loc[:end]]
     return None
+
+
+def _error_at(message: str, loc: tuple[str | int, ...], positions: Positions,
+              file: str) -> ConfigError:
+    """The one way a key path becomes a ConfigError naming its line and column."""
+    line, column = _position_of(loc, positions) or (None, None)
+    return ConfigError(message, path=format_path(loc), line=line, column=column, file=file)
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, str],
-                    lines: Mapping[tuple[str | int, ...], int], file: str) -> Any:
+                    positions: Positions, file: str) -> Any:
     """Replace `{env: NAME}` mappings and `${NAME}` inside strings with environment values."""
     if isinstance(value, dict):
         if set(value) == {"env"} and isinstance(value["env"], str):
             name = value["env"]
             if name not in env:
-                raise ConfigError(_unset(name), path=format_path(path),
-                                  line=_line_for(path, lines), file=file)
+                raise _error_at(_unset(name), path, positions, file)
             return env[name]
-        return {k: _substitute_env(v, (*path, k), env, lines, file) for k, v in value.items()}
+        return {k: _substitute_env(v, (*path, k), env, positions, file) for k, v in value.items()}
     if isinstance(value, list):
-        return [_substitute_env(v, (*path, i), env, lines, file) for i, v in enumerate(value)]
+        return [_substitute_env(v, (*path, i), env, positions, file) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if name not in env:
-                raise ConfigError(_unset(name), path=format_path(path),
-                                  line=_line_for(path, lines), file=file)
+                raise _error_at(_unset(name), path, positions, file)
             return env[name]
         return _ENV_REF.sub(replace, value)
     return value
@@ -290,8 +300,12 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path:
     return Path(from_env) if from_env else Path(DEFAULT_CONFIG)
 
 
-def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file. Raises ConfigError naming the key path and line."""
+def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None,
+                check_selectors: bool = False) -> Config:
+    """Read and validate a config file. Raises ConfigError naming the key path and line.
+
+    `check_selectors` also compiles every selector with the extractor's CSS engine (for the
+    commands that read pages: validate, check, fetch, run)."""
     file_path = Path(path)
     try:
         text = file_path.read_text(encoding="utf-8")
@@ -300,63 +314,86 @@ def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
                           f"${CONFIG_ENV})", file=str(file_path)) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config: {exc}", file=str(file_path)) from None
-    return parse_config(text, file=str(file_path), base_dir=file_path.resolve().parent, env=env)
+    return parse_config(text, file=str(file_path), base_dir=file_path.resolve().parent, env=env,
+                        check_selectors=check_selectors)
 
 
 def parse_config(text: str, *, file: str = "<config>", base_dir: Path | None = None,
-                 env: Mapping[str, str] | None = None) -> Config:
+                 env: Mapping[str, str] | None = None, check_selectors: bool = False) -> Config:
+    loader = _Loader(text)
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}", line=line,
+        raise ConfigError(f"not valid YAML: {getattr(exc, 'problem', exc)}",
+                          line=mark.line + 1 if mark is not None else None,
+                          column=mark.column + 1 if mark is not None else None,
                           file=file) from None
-    lines: dict[tuple[str | int, ...], int] = {}
+    finally:
+        loader.dispose()
+    positions: dict[tuple[str | int, ...], Position] = {}
     if node is not None:
-        _compose_lines(node, (), lines)
+        _positions(node, (), positions)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("the config must be a mapping of keys (site, sources, feeds, ...)",
                           line=1, file=file)
-    data = _substitute_env(data, (), os.environ if env is None else env, lines, file)
+    data = _substitute_env(data, (), os.environ if env is None else env, positions, file)
     try:
-        config = Config.model_validate(data)
+        config = Config.model_validate(data, context={CHECK_SELECTORS: check_selectors})
     except ValidationError as exc:
-        raise _config_error(exc, lines, file) from None
+        raise _config_error(exc, data, positions, file) from None
     except _RefError as exc:  # pragma: no cover - pydantic wraps it; kept for safety
-        raise ConfigError(str(exc), path=format_path(exc.loc), line=_line_for(exc.loc, lines),
-                          file=file) from None
+        raise _error_at(str(exc), exc.loc, positions, file) from None
     return config.model_copy(update={"base_dir": base_dir or Path(".").resolve()})
 
 
-def _config_error(exc: ValidationError, lines: Mapping[tuple[str | int, ...], int],
+class _Loader(yaml.SafeLoader):
+    """The safe loader; the config is composed into nodes once, for the data and the
+    positions of its keys."""
+
+
+def _config_error(exc: ValidationError, data: Any, positions: Positions,
                   file: str) -> ConfigError:
-    messages: list[str] = []
-    first_path = ""
-    first_line: int | None = None
+    """Every problem pydantic found, each with its key path, line and column."""
+    errors: list[ConfigError] = []
     for error in exc.errors():
         loc: tuple[str | int, ...] = tuple(error["loc"])
         ctx_error = (error.get("ctx") or {}).get("error")
         if isinstance(ctx_error, _RefError):
             loc = loc + ctx_error.loc
             message = str(ctx_error)
+        elif isinstance(ctx_error, ShownValueError):
+            message = str(ctx_error)
         else:
             message = _explain(error)
-        # pydantic adds the tagged-union / function names into loc; keep only our keys
-        loc = tuple(p for p in loc if isinstance(p, int) or not str(p).startswith("function-"))
-        path = format_path(loc)
-        line = _line_for(loc, lines)
-        if not messages:
-            first_path, first_line = path, line
-        where = f"line {line}: " if line is not None else ""
-        messages.append(f"{where}{path or '(top level)'}: {message}")
-    summary = messages[0] if len(messages) == 1 else "\n  " + "\n  ".join(messages)
-    config_error = ConfigError(summary, path=first_path, line=first_line, file=file)
-    config_error.args = (f"{file}: {summary}",)
-    return config_error
+        errors.append(_error_at(message, _key_path(loc, data), positions, file))
+    if len(errors) == 1:
+        return errors[0]
+    first = errors[0]
+    summary = ConfigError(f"{len(errors)} problems:\n  " + "\n  ".join(map(str, errors)),
+                          file=file)
+    summary.path, summary.line, summary.column = first.path, first.line, first.column
+    return summary
+
+
+def _key_path(loc: tuple[str | int, ...], data: Any) -> tuple[str | int, ...]:
+    """pydantic's error location as a path of the file's keys: the names it adds (a tagged
+    union's tag, a validator's name) are no keys of the data and are left out; the last
+    part stays even then (a missing or unknown key)."""
+    path: list[str | int] = []
+    node = data
+    for index, part in enumerate(loc):
+        is_key = isinstance(node, dict) and part in node
+        is_index = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if is_key or is_index:
+            node = node[part]
+        elif index < len(loc) - 1 or (isinstance(part, str) and part.startswith("function-")):
+            continue
+        path.append(part)
+    return tuple(path)
 
 
 def _explain(error: Mapping[str, Any]) -> str:

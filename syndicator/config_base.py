@@ -1,5 +1,5 @@
-"""What every part of the config shares: units (durations, sizes), ids, the frozen model base
-and the time zone check."""
+"""What every part of the config shares: units (durations, sizes), ids, selectors and
+patterns, the frozen model base and the time zone check."""
 
 from __future__ import annotations
 
@@ -8,10 +8,14 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    ValidationInfo,
 )
+
+from syndicator.selection import compile_pattern
 
 DEFAULT_USER_AGENT = "Syndicator/0.1 (+https://github.com/syndicator/syndicator; news feeds)"
 
@@ -58,6 +62,44 @@ def parse_size(value: Any) -> int:
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class ShownValueError(ValueError):
+    """A config error whose message shows the value it rejects. Only for values the operator
+    must see exactly to fix them and that are never secrets: selectors and patterns (other
+    errors never echo a value, see config._explain)."""
+
+
+# The validation context key (`Config.model_validate(..., context={CHECK_SELECTORS: True})`)
+# that makes loading compile every selector. Off by default: the CSS engine is the
+# extractor's (selectolax), which a build or the feed server never needs to import.
+CHECK_SELECTORS = "check_selectors"
+
+
+def _checked_selector(value: str, info: ValidationInfo) -> str:
+    if info.context and info.context.get(CHECK_SELECTORS):
+        from syndicator.errors import InvalidSelector
+        from syndicator.extract.html import compile_selector
+
+        try:
+            compile_selector(value)
+        except InvalidSelector as exc:
+            raise ShownValueError(str(exc)) from None
+    return value
+
+
+def _checked_pattern(value: str) -> str:
+    try:
+        compile_pattern(value)
+    except re.error as exc:
+        raise ShownValueError(f"invalid regular expression '{value}': {exc}") from None
+    return value
+
+
+# A CSS selector with an optional final `@attr` (extract/html.py compiles it).
+Selector = Annotated[str, AfterValidator(_checked_selector)]
+# An include/exclude regular expression (selection.py compiles it).
+Pattern = Annotated[str, AfterValidator(_checked_pattern)]
 
 
 

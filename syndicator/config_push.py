@@ -11,7 +11,7 @@ from pydantic import (
     model_validator,
 )
 
-from syndicator.config_base import _ID, Duration, Model
+from syndicator.config_base import _ID, Duration, Model, Pattern
 from syndicator.config_sources import Schedule
 
 
@@ -27,22 +27,12 @@ class SmtpConfig(Model):
 class PushTargetBase(Model):
     id: Annotated[str, Field(pattern=_ID)]
     feeds: tuple[str, ...]
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    include: tuple[Pattern, ...] = ()
+    exclude: tuple[Pattern, ...] = ()
     template: str = "default"               # or a path to a Jinja2 template
     backfill: int = Field(default=0, ge=0, le=1000)
     max_attempts: int = Field(default=5, ge=1, le=100)
     enabled: bool = True
-
-    @field_validator("include", "exclude")
-    @classmethod
-    def _regexes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for pattern in value:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
-        return value
 
 
 class TelegramTarget(PushTargetBase):

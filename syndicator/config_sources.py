@@ -11,7 +11,15 @@ from pydantic import (
     model_validator,
 )
 
-from syndicator.config_base import _ID, DEFAULT_USER_AGENT, Duration, Model, Size
+from syndicator.config_base import (
+    _ID,
+    DEFAULT_USER_AGENT,
+    Duration,
+    Model,
+    Pattern,
+    Selector,
+    Size,
+)
 
 
 class FetchSettings(Model):
@@ -85,32 +93,32 @@ class Schedule(Model):
 
 
 class ListSelectors(Model):
-    item: str
-    link: str | None = None
-    title: str | None = None
-    date: str | None = None
-    summary: str | None = None
-    image: str | None = None
-    author: str | None = None
-    category: str | None = None
-    next: str | None = None
+    item: Selector
+    link: Selector | None = None
+    title: Selector | None = None
+    date: Selector | None = None
+    summary: Selector | None = None
+    image: Selector | None = None
+    author: Selector | None = None
+    category: Selector | None = None
+    next: Selector | None = None
     max_pages: int = Field(default=1, ge=1, le=10_000)
     backfill_pages: int = Field(default=500, ge=1, le=100_000)
 
 
 class ArticleSelectors(Model):
-    title: str | None = None
-    date: str | None = None
-    updated: str | None = None
-    content: str | None = None
-    summary: str | None = None
-    remove: tuple[str, ...] = ()
-    image: str | None = None
-    author: str | None = None
-    category: str | None = None
+    title: Selector | None = None
+    date: Selector | None = None
+    updated: Selector | None = None
+    content: Selector | None = None
+    summary: Selector | None = None
+    remove: tuple[Selector, ...] = ()
+    image: Selector | None = None
+    author: Selector | None = None
+    category: Selector | None = None
     # The page's language switcher (its links or the elements holding them): the other
     # language versions of the story, besides the hreflang and JSON-LD the page carries.
-    translations: str | None = None
+    translations: Selector | None = None
 
 
 class SourceConfig(Model):
@@ -165,8 +173,8 @@ class FeedConfig(Model):
     sources: tuple[str, ...]
     language: str | None = None
     limit: int = Field(default=50, ge=1, le=10_000)
-    include: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
+    include: tuple[Pattern, ...] = ()
+    exclude: tuple[Pattern, ...] = ()
     link: str | None = None               # the site the feed is about (defaults to first source)
     # `group`: each story once, in the first of `languages` it exists in (its other
     # versions linked); `all`: every version as an item of its own.

@@ -8,7 +8,8 @@
     │   ├── AddressRefused          the host is private/loopback/metadata, or off the origin policy
     │   └── DeadlineExceeded        no complete answer within the request or source-run deadline
     ├── ExtractError                a page or feed could not be turned into articles (url)
-    │   └── UnsafeDocument          XML with entity declarations (billion laughs, XXE) refused
+    │   ├── UnsafeDocument          XML with entity declarations (billion laughs, XXE) refused
+    │   └── InvalidSelector         a configured CSS selector the CSS engine cannot parse
     ├── AddressInvalid              an email address refused (the address and why)
     ├── StoreError                  the database refused or is unreachable
     └── PublishError                a feed could not be written (feed id, path)
@@ -25,16 +26,20 @@ class SyndicatorError(Exception):
 
 
 class ConfigError(SyndicatorError):
-    """The configuration is invalid; `path` is the key path, `line` the 1-based file line."""
+    """The configuration is invalid: `path` is the key path, `line` and `column` are 1-based
+    positions in `file`. Shown as `file:line:column: path: message`, the form editors and
+    terminals jump to."""
 
     def __init__(self, message: str, *, path: str = "", line: int | None = None,
-                 file: str = "") -> None:
+                 column: int | None = None, file: str = "") -> None:
         self.path = path
         self.line = line
+        self.column = column
         self.file = file
         where = file
         if line is not None:
-            where = f"{where}:{line}" if where else f"line {line}"
+            position = f"{line}:{column}" if column is not None else str(line)
+            where = f"{where}:{position}" if where else f"line {position}"
         prefix = ": ".join(p for p in (where, path) if p)
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
@@ -85,6 +90,16 @@ class UnsafeDocument(ExtractError):
 class DiscoveryError(SyndicatorError):
     """`syndicator discover` found nothing to propose on a page (not HTML, no repeated
     structure, no stable selector)."""
+
+
+class InvalidSelector(ExtractError):
+    """A configured selector (`css` or `css@attr`) that cannot be used: `selector` exactly
+    as written, `reason` why (config loading adds the key path and line)."""
+
+    def __init__(self, selector: str, reason: str) -> None:
+        self.selector = selector
+        self.reason = reason
+        super().__init__(f"invalid CSS selector '{selector}': {reason}")
 
 
 class AddressInvalid(SyndicatorError):

@@ -90,6 +90,15 @@ class Article:
     # switcher or a feed entry's alternate links. None: the document was not read for them
     # (a listing card); (): it was, and names none.
     translations: Translations | None = None
+    # Where each field's value came from, by field name ("link", "title", "date", "updated",
+    # "summary", "content", "image", "author", "category", "canonical"): BY_SELECTOR, or the
+    # fallback that filled it ("link text", "JSON-LD", "OpenGraph", ...). Set by the HTML
+    # extractors, shown by `syndicator check`; not part of what the story is.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+# Article.origins of a value the operator's selector found.
+BY_SELECTOR = "selector"
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,7 @@ class Listing:
 
     articles: tuple[Article, ...] = ()
     next_url: str | None = None
+    unlinked: int = 0             # `item` elements left out: no usable link in them
 
 
 @dataclass(frozen=True)

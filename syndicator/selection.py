@@ -50,6 +50,12 @@ class Patterns(Protocol):
     def exclude(self) -> Sequence[str]: ...
 
 
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """A configured include/exclude pattern as the filter runs it (case-insensitive); raises
+    re.error. Config loading calls it on every pattern, so a broken one is refused there."""
+    return re.compile(pattern, re.IGNORECASE)
+
+
 class Filter:
     """Include/exclude matchers: no include means everything; an exclude match wins."""
 
@@ -62,8 +68,8 @@ class Filter:
     @classmethod
     def of(cls, patterns: Patterns) -> Filter:
         """The configured patterns as case-insensitive regexes."""
-        return cls([re.compile(p, re.IGNORECASE).search for p in patterns.include],
-                   [re.compile(p, re.IGNORECASE).search for p in patterns.exclude])
+        return cls([compile_pattern(p).search for p in patterns.include],
+                   [compile_pattern(p).search for p in patterns.exclude])
 
     @property
     def active(self) -> bool:

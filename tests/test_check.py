@@ -1,7 +1,11 @@
-"""`syndicator check`: a dry run whose output makes a wrong selector obvious."""
+"""`syndicator check`: a dry run whose output makes a wrong selector obvious: per field
+whether the selector matched, matched nothing or which fallback filled it; per card the date
+as written and as parsed; exit 1 when most cards have no link or no title."""
 
 from __future__ import annotations
 
+import codecs
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,8 +46,10 @@ def test_check_makes_a_wrong_selector_obvious(demo_url: str, tmp_path: Path) -> 
     done = run_cli("--config", str(config), "check", "office-en",
                    env={"SYNDICATOR_DEMO_URL": demo_url})
     out = done.stdout
-    assert "list.date" in out and "0/" in out and "<-- WARNING" in out
-    assert "WARNING: list.date empty on" in out
+    line = next(x for x in out.splitlines() if x.strip().startswith("list.date"))
+    assert "selector '.news-card__when' matched nothing" in line and "<-- WARNING" in line
+    assert "WARNING: list.date selector '.news-card__when' matched nothing" in out
+    assert done.returncode == 0   # a missing date is a warning: the items are still items
 
 
 def test_check_reports_a_listing_that_matches_nothing(demo_url: str, tmp_path: Path) -> None:
@@ -64,3 +70,131 @@ def test_check_unreachable_site_is_a_clear_error(tmp_path: Path) -> None:
                    env={"SYNDICATOR_DEMO_URL": "http://127.0.0.1:9/"})
     assert done.returncode == 1
     assert "ERROR fetching the listing: http://127.0.0.1:9/en/news/" in done.stdout
+
+
+# A small news site written for these tests: a listing of four cards (each with a link, a
+# heading-less link text, a date and a lead) and article pages whose JSON-LD and OpenGraph
+# carry the title, date and image; a listing whose cards mostly have image-only links; one
+# whose cards mostly have no link; and one whose bytes are not the UTF-8 its BOM names.
+CARD = """<div class="card"><a class="more" href="/story-{n}.html">Story number {n} about the
+  budget</a><span class="when">{day} June 2024 10:15</span><p class="lead">Lead {n}.</p></div>"""
+ARTICLE = """<!doctype html><html lang="en"><head><title>Story {n} | Site</title>
+<meta property="og:image" content="/img/{n}.jpg">
+<script type="application/ld+json">{{"@type": "NewsArticle", "headline": "Story {n} in full",
+ "datePublished": "2024-06-0{n}T10:15:00+03:00"}}</script></head>
+<body><article><h1 class="headline">Story {n} in full</h1><div class="text"><p>{body}</p></div>
+</article></body></html>"""
+SENTENCE = "The council met on Monday and agreed the budget for the coming year. "
+
+
+def _write_site(root: Path) -> None:
+    cards = "\n".join(CARD.format(n=n, day=n) for n in range(1, 5))
+    pages = {
+        "news/index.html": f"<html><body><main>{cards}</main></body></html>",
+        "images/index.html": "<html><body>" + CARD.format(n=1, day=1) + "".join(
+            f'<div class="card"><a class="more" href="/story-{n}.html"><img src="/i{n}.jpg">'
+            f'</a><span class="when">{n} June 2024</span></div>' for n in range(2, 5))
+            + "</body></html>",
+        "teasers/index.html": "<html><body>" + CARD.format(n=1, day=1) + "".join(
+            f'<div class="card"><span class="more">Teaser {n}</span></div>'
+            for n in range(2, 5)) + "</body></html>",
+    }
+    for n in range(1, 5):
+        pages[f"story-{n}.html"] = ARTICLE.format(n=n, body=SENTENCE * 8)
+    for name, text in pages.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text, encoding="utf-8")
+    broken = (root / "broken" / "index.html")
+    broken.parent.mkdir()
+    broken.write_bytes(codecs.BOM_UTF8 + pages["news/index.html"].encode().replace(
+        b"budget", b"bud\xffget"))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("check-site")
+    _write_site(root)
+    with SiteServer(root) as server:
+        yield server.url
+
+
+def _check(site: str, tmp_path: Path, page: str, list_block: str,
+           article_block: str = "") -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "timezone: Europe/Minsk\n"
+        "fetch: {delay: 0s, allow_private: true}\n"
+        "sources:\n"
+        f"  - id: news\n    url: \"{site}{page}/\"\n    language: en\n"
+        f"    list: {list_block}\n" + (f"    article: {article_block}\n" if article_block
+                                        else ""))
+    return run_cli("--config", str(config), "check", "news", "--cards", "4")
+
+
+def _line(out: str, start: str) -> str:
+    return next(x.strip() for x in out.splitlines() if x.strip().startswith(start))
+
+
+def test_check_tells_matched_from_matched_nothing_and_fallbacks(site: str,
+                                                                tmp_path: Path) -> None:
+    done = _check(site, tmp_path, "news",
+                  "{item: .card, link: a.more@href, title: h2.nope, date: .when, summary: .lead}",
+                  "{title: h1.nope, date: .nope}")
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert _line(out, "list.link") == "list.link      4/4 by selector 'a.more@href'"
+    assert _line(out, "list.summary") == "list.summary   4/4 by selector '.lead'"
+    title = _line(out, "list.title")
+    assert title.startswith("list.title     selector 'h2.nope' matched nothing; "
+                            "4/4 from link text")
+    assert "<-- WARNING" in title and "4/4 filled" not in out
+    assert "WARNING: list.title selector 'h2.nope' matched nothing (link text filled it)" in out
+    assert "title     Story number 1 about the budget  [link text]" in out
+    # the article page: which fallback filled each field
+    assert ("article.title     Story 1 in full  [selector 'h1.nope' matched nothing; "
+            "from JSON-LD]") in out
+    assert f"article.image     {site}img/1.jpg  [from OpenGraph]" in out
+    assert "article.content   " in out and "[from main text (trafilatura)]" in out
+    assert "all fields extracted" not in out
+
+
+def test_check_shows_each_cards_date_parsed_in_the_source_zone_and_utc(
+        site: str, tmp_path: Path) -> None:
+    done = _check(site, tmp_path, "news", "{item: .card, link: a.more@href, date: .when}")
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert ("date      3 June 2024 10:15  →  2024-06-03 10:15 Europe/Minsk = "
+            "2024-06-03 07:15 UTC") in out
+    assert "does not parse" not in out
+
+
+def test_check_warns_when_the_date_is_not_a_date(site: str, tmp_path: Path) -> None:
+    done = _check(site, tmp_path, "news", "{item: .card, link: a.more@href, date: a.more}")
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr
+    assert "date      Story number 1 about the budget   <-- WARNING: not a date" in out
+    assert ("WARNING: the date text of 4 of 4 card(s) does not parse as a date "
+            "(e.g. 'Story number 1 about the budget')") in out
+
+
+@pytest.mark.parametrize(("page", "field", "line"), [
+    # three of four links hold only an image: no title on them
+    ("images", "title", "no selector; 1/4 from link text; 3/4 empty   <-- WARNING"),
+    # three of four cards are teasers without a link: no items at all
+    ("teasers", "link", "1/4 by selector 'a.more@href'; 3/4 empty   <-- WARNING"),
+])
+def test_check_fails_when_most_cards_lack_a_required_field(site: str, tmp_path: Path, page: str,
+                                                           field: str, line: str) -> None:
+    done = _check(site, tmp_path, page, "{item: .card, link: a.more@href, date: .when}")
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert _line(out, f"list.{field}") == f"{'list.' + field:<14} {line}"
+    assert f"WARNING: list.{field} empty on 3 of 4 cards: they are no items" in out
+
+
+def test_check_shows_a_charset_problem(site: str, tmp_path: Path) -> None:
+    done = _check(site, tmp_path, "broken", "{item: .card, link: a.more@href}")
+    out = done.stdout
+    assert "charset problem: the bytes are not valid utf-8, which their byte-order mark " \
+           "names" in out
+    assert "WARNING: " + site + "broken/: the bytes are not valid utf-8" in out

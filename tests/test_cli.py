@@ -43,7 +43,7 @@ def test_validate_error_names_key_path_and_line(tmp_path: Path) -> None:
     )
     done = run_cli("--config", str(config), "validate")
     assert done.returncode == 2
-    assert "line 9: sources[1].list.date" in done.stderr
+    assert "bad.yaml:9:7: sources[1].list.date: " in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -75,7 +75,7 @@ def test_errors_name_key_path_and_line(replace: str, path: str, line: int | None
     assert error.path == path
     assert error.line == line
     assert words in str(error)
-    assert f"line {line}: {path}" in str(error)
+    assert str(error).startswith(f"config.yaml:{line}:{error.column}: {path}: ")
 
 
 def test_server_workers_take_a_count_or_auto() -> None:
@@ -152,3 +152,108 @@ def test_repo_config_is_valid() -> None:
     languages = {s.language for s in config.sources}
     assert languages == {"en", "ru", "be"}
     assert any(set(f.sources) == {s.id for s in config.sources} for f in config.feeds)
+
+
+# Every kind of broken selector an operator has written, each under its own key: the config
+# loads (a build compiles no selector), and with check_selectors each is reported at once,
+# with its key path, line and column, echoed exactly as written.
+BROKEN_SELECTORS = """\
+sources:
+  - id: news
+    url: "https://news.example/en/news/"
+    list:
+      item: ".x[[class="
+      link: x@@href
+      title: div >> p
+      date: ..news
+      summary: "{bad}"
+      image: img@src
+    article:
+      remove: [".share", "a[href=", ".ok"]
+feeds:
+  - {id: all, title: All, sources: [news], include: ["(unclosed", "fine"], exclude: ["*x"]}
+push:
+  - id: tg
+    type: telegram
+    feeds: [all]
+    chat_id: "@news"
+    token: "1:x"
+    exclude: ["[a-"]
+"""
+
+
+@pytest.mark.parametrize(("path", "line", "column", "echo"), [
+    ("sources[0].list.item", 5, 13, "'.x[[class='"),
+    ("sources[0].list.link", 6, 13, "'x@@href'"),
+    ("sources[0].list.title", 7, 14, "'div >> p'"),
+    ("sources[0].list.date", 8, 13, "'..news'"),
+    ("sources[0].list.summary", 9, 16, "'{bad}'"),
+    ("sources[0].article.remove[1]", 12, 26, "'a[href='"),
+])
+def test_validate_names_every_broken_selector(path: str, line: int, column: int,
+                                              echo: str) -> None:
+    assert parse_config(BROKEN_SELECTORS.split("feeds:")[0]).sources[0].list is not None
+    with pytest.raises(ConfigError) as info:
+        parse_config(BROKEN_SELECTORS, file="config.yaml", check_selectors=True)
+    text = str(info.value)
+    assert text.startswith("config.yaml: 9 problems:\n"), text
+    entry = next(e for e in text.splitlines() if f": {path}: " in e)
+    assert entry.strip().startswith(f"config.yaml:{line}:{column}: {path}: invalid CSS "
+                                    f"selector {echo}: "), entry
+    assert "image" not in text and ".ok" not in text and "fine" not in text
+
+
+@pytest.mark.parametrize(("path", "line", "echo", "why"), [
+    ("feeds[0].include[0]", 14, "'(unclosed'", "missing ), unterminated subpattern"),
+    ("feeds[0].exclude[0]", 14, "'*x'", "nothing to repeat at position 0"),
+    ("push[0].exclude[0]", 21, "'[a-'", "unterminated character set"),
+])
+def test_validate_names_every_broken_regex(path: str, line: int, echo: str, why: str) -> None:
+    # Patterns are compiled on every load: a feed must not be built with a broken filter.
+    with pytest.raises(ConfigError) as info:
+        parse_config(BROKEN_SELECTORS, file="config.yaml")
+    text = str(info.value)
+    assert text.startswith("config.yaml: 3 problems:\n"), text
+    entry = next(e for e in text.splitlines() if f": {path}: " in e)
+    assert entry.strip().startswith(f"config.yaml:{line}:"), entry
+    assert f"{path}: invalid regular expression {echo}: " in entry and why in entry
+
+
+def test_a_single_problem_is_one_line_with_its_position() -> None:
+    text = GOOD.replace('link: "a@href"', 'link: "a@@href"')
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, file="config.yaml", check_selectors=True)
+    error = info.value
+    assert (error.path, error.line, error.column) == ("sources[0].list.link", 9, 35)
+    assert str(error) == ("config.yaml:9:35: sources[0].list.link: invalid CSS selector "
+                          "'a@@href': more than one `@`; write `css@attribute`, e.g. "
+                          "`a.more@href`")
+
+
+def test_positions_of_block_values_and_missing_keys() -> None:
+    text = GOOD.replace("    language: en\n", "    language: en\n    list:\n      link: a\n", 1)
+    text = text.replace('    list: {item: "article", link: "a@href", next: "a.next@href", '
+                        'max_pages: 3}\n', "")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, file="config.yaml")
+    # `item` is missing: reported where its mapping is, the `list:` key
+    assert (info.value.path, info.value.line, info.value.column) == (
+        "sources[0].list.item", 8, 5)
+
+
+def test_validate_command_lists_every_problem_and_exits_2(tmp_path: Path) -> None:
+    from tests.test_cli import run_cli
+
+    config = tmp_path / "config.yaml"
+    config.write_text(BROKEN_SELECTORS)
+    done = run_cli("--config", str(config), "validate")
+    assert done.returncode == 2, done.stdout
+    assert "OK" not in done.stdout and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: {config}: 9 problems:\n")
+    assert f"{config}:6:13: sources[0].list.link: invalid CSS selector 'x@@href'" in done.stderr
+    assert f"{config}:7:14: sources[0].list.title: invalid CSS selector 'div >> p'" \
+        in done.stderr
+    config.write_text(GOOD)
+    done = run_cli("--config", str(config), "validate")
+    assert done.returncode == 0, done.stderr
+    assert "OK: 2 source(s), 1 feed(s)" in done.stdout

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from syndicator.config import ArticleSelectors, ListSelectors
-from syndicator.errors import ExtractError
+from syndicator.errors import ExtractError, InvalidSelector
 from syndicator.extract import (
+    compile_selector,
     drop_tracking_pixels,
     extract_article,
     extract_listing,
@@ -14,7 +15,6 @@ from syndicator.extract import (
     remove_selectors,
     select_value,
     select_values,
-    selector_error,
     split_selector,
 )
 from syndicator.extract.html import attr, find_all, select_all, select_one
@@ -93,8 +93,9 @@ def test_img_without_attr_gives_the_real_source() -> None:
 def test_invalid_selector_is_an_extract_error() -> None:
     with pytest.raises(ExtractError, match="invalid CSS selector"):
         select_value(parse_html("<p>x</p>"), "p[[")
-    assert selector_error("p[[") is not None
-    assert selector_error('a[href*="@"]@href') is None
+    with pytest.raises(InvalidSelector, match=r"^invalid CSS selector 'x@@href': more than one"):
+        select_value(parse_html("<p>x</p>"), "x@@href")
+    assert compile_selector('a[href*="@"]@href') == ('a[href*="@"]', "href")
 
 
 def test_drop_tracking_pixels_and_remove_selectors() -> None:

@@ -177,7 +177,7 @@ def test_a_bad_extract_processes_is_named(value: str) -> None:
     from syndicator.config import parse_config
     from syndicator.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=r"line 1: extract_processes"):
+    with pytest.raises(ConfigError, match=r"config.yaml:1:\d+: extract_processes"):
         parse_config(f"extract_processes: {value}\n", file="config.yaml")
 
 

@@ -3,6 +3,7 @@
     html.py        the selectolax adapter (parsing, `css@attr` selectors, cleaning)
     selectors.py   listing and article pages by the operator's CSS selectors
     structured.py  JSON-LD / OpenGraph / meta fallbacks
+    jsonld.py      the article-typed JSON-LD node of a page, repaired where cheap
     maintext.py    the main text of a page without a `content` selector (trafilatura)
     feed.py        RSS / RDF / Atom (feedparser) and JSON Feed
     sitemap.py     XML sitemaps and sitemap indexes (news and image extensions)
@@ -16,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from syndicator.extract.feed import check_xml_safety, parse_feed
     from syndicator.extract.html import (
+        Selector,
+        compile_selector,
         drop_tracking_pixels,
         parse_html,
         remove_selectors,
         select_value,
         select_values,
-        selector_error,
         split_selector,
     )
     from syndicator.extract.selectors import extract_article, extract_listing, guess_content
@@ -33,8 +35,9 @@ if TYPE_CHECKING:
 # (~30 modules, ~6 MB) and the sitemap reader, which only the main process uses.
 _HOMES = {
     "check_xml_safety": "feed", "parse_feed": "feed",
-    "drop_tracking_pixels": "html", "parse_html": "html", "remove_selectors": "html",
-    "select_value": "html", "select_values": "html", "selector_error": "html",
+    "Selector": "html", "compile_selector": "html", "drop_tracking_pixels": "html",
+    "parse_html": "html", "remove_selectors": "html",
+    "select_value": "html", "select_values": "html",
     "split_selector": "html",
     "extract_article": "selectors", "extract_listing": "selectors",
     "guess_content": "selectors",
@@ -53,8 +56,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "Selector",
     "Sitemap",
     "check_xml_safety",
+    "compile_selector",
     "drop_tracking_pixels",
     "extract_article",
     "extract_listing",
@@ -66,6 +71,5 @@ __all__ = [
     "remove_selectors",
     "select_value",
     "select_values",
-    "selector_error",
     "split_selector",
 ]

@@ -23,21 +23,24 @@ import functools
 import html as html_lib
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
-from syndicator.errors import ExtractError
+from syndicator.errors import ExtractError, InvalidSelector
 from syndicator.model import Page
 from syndicator.sanitise import hidden_by_style, resolve_url, tiny_length
 
 __all__ = [
     "Node",
+    "Selector",
     "absolute_url",
     "ancestors",
     "attr",
     "base_url",
     "collapse",
+    "compile_selector",
     "drop_tracking_pixels",
     "element_attr",
     "element_image",
@@ -57,7 +60,6 @@ __all__ = [
     "select_one",
     "select_value",
     "select_values",
-    "selector_error",
     "set_attr",
     "split_selector",
     "tag_name",
@@ -133,9 +135,20 @@ def split_selector(selector: str) -> tuple[str, str | None]:
 
     Cached: the same few configured selectors are split for every card of every page
     (~100 times a listing page, ~7 µs each)."""
+    at = _top_level(selector, "@")
+    if not at:
+        return selector.strip(), None
+    attr = selector[at[-1] + 1:].strip()
+    if not _ATTR_NAME.match(attr):
+        return selector.strip(), None
+    return selector[:at[-1]].strip(), attr
+
+
+def _top_level(selector: str, wanted: str) -> list[int]:
+    """Where `wanted` occurs in `selector` outside brackets, parentheses and quotes."""
     depth = 0
     quote: str | None = None
-    split_at = -1
+    found: list[int] = []
     escaped = False
     for index, char in enumerate(selector):
         if escaped:
@@ -151,26 +164,60 @@ def split_selector(selector: str) -> tuple[str, str | None]:
             depth += 1
         elif char in "])":
             depth = max(0, depth - 1)
-        elif char == "@" and depth == 0:
-            split_at = index
-    if split_at < 0:
-        return selector.strip(), None
-    attr = selector[split_at + 1:].strip()
-    if not _ATTR_NAME.match(attr):
-        return selector.strip(), None
-    return selector[:split_at].strip(), attr
+        elif char == wanted and depth == 0:
+            found.append(index)
+    return found
 
 
-def selector_error(selector: str) -> str | None:
-    """Why a configured selector is unusable, or None when it compiles (for config checks)."""
-    css, _attr = split_selector(selector)
-    if not css:
-        return None
-    try:
-        select_all(parse_html("<p></p>"), css)
-    except ExtractError as exc:
-        return str(exc)
-    return None
+class Selector(NamedTuple):
+    """A configured selector taken apart: the CSS to match and the attribute to read (None:
+    the element's text, or an image's URL)."""
+
+    css: str
+    attr: str | None
+
+
+@functools.lru_cache(maxsize=1024)
+def compile_selector(selector: str) -> Selector:
+    """A configured selector (`css` or `css@attr`), checked by the CSS engine that runs it.
+
+    The one home of selector checking: the extractor reads every configured selector through
+    it, and `syndicator validate` (config loading with `check_selectors`) calls it on every
+    one. Raises InvalidSelector naming the selector exactly as written. Cached: the same few
+    selectors are read for every card of every page."""
+    css, attribute = split_selector(selector)
+    if attribute is not None and _top_level(css, "@"):
+        raise InvalidSelector(selector, "more than one `@`; write `css@attribute`, "
+                                        "e.g. `a.more@href`")
+    if css:
+        try:
+            LexborHTMLParser("<p></p>").css(css)
+        except SelectolaxError as exc:
+            raise InvalidSelector(selector, _css_reason(css, exc)) from None
+    return Selector(css, attribute)
+
+
+# Mistakes lexbor refuses without saying where ("Can't parse CSS selector."), and the hint.
+_CSS_HINTS = (
+    (re.compile(r"\[\s*\["), "`[[`: an attribute test is `[name]` or `[name=value]`"),
+    (re.compile(r">\s*>"), "`>>` is no combinator: `>` is a child, a space a descendant"),
+    (re.compile(r"(?:^|[^\\])\.\s*\."), "`..`: a class is `.name`, one dot"),
+    (re.compile(r"[{}]"), "`{` and `}` belong to style sheets, not to selectors"),
+)
+
+
+def _css_reason(css: str, exc: SelectolaxError) -> str:
+    """Why lexbor refused the CSS part of a selector, with a hint where one is known."""
+    hints = [hint for pattern, hint in _CSS_HINTS if pattern.search(css)]
+    for opening, closing in ("[]", "()"):
+        if css.count(opening) > css.count(closing):
+            hints.append(f"`{opening}` without its `{closing}`")
+    if css.count('"') % 2 or css.count("'") % 2:
+        hints.append("a quote without its pair")
+    if _top_level(css, "@"):
+        hints.append("`@` is followed by the name of the attribute to read, e.g. `a@href`")
+    return "not CSS that the extractor's engine (lexbor) can parse" + (
+        f" ({exc})" if not hints else ": " + "; ".join(hints))
 
 
 def select_all(node: Node, css: str) -> list[Node]:
@@ -205,7 +252,7 @@ def select_values(node: Node, selector: str) -> list[str]:
 
 
 def _values(node: Node, selector: str, *, first_only: bool) -> list[str]:
-    css, attr = split_selector(selector)
+    css, attr = compile_selector(selector)
     values: list[str] = []
     for element in select_all(node, css):
         value = element_attr(element, attr) if attr else element_value(element)
@@ -404,7 +451,7 @@ def remove_selectors(node: Node, selectors: Iterable[str]) -> int:
     """Remove every element matching any of the CSS selectors; returns how many went."""
     removed = 0
     for selector in selectors:
-        css, _attr = split_selector(selector)
+        css, _attr = compile_selector(selector)
         if not css:
             continue
         for element in select_all(node, css):

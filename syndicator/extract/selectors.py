@@ -17,6 +17,7 @@ from syndicator.extract.html import (
     ancestors,
     attr,
     base_url,
+    compile_selector,
     drop_tracking_pixels,
     element_attr,
     element_image,
@@ -37,12 +38,11 @@ from syndicator.extract.html import (
     select_value,
     select_values,
     set_attr,
-    split_selector,
     tag_name,
 )
 from syndicator.extract.structured import extract_structured, page_language
 from syndicator.extract.translations import switcher_links, translations_of
-from syndicator.model import Article, Listing, Page
+from syndicator.model import BY_SELECTOR, Article, Listing, Page
 
 __all__ = ["extract_article", "extract_article_markup", "extract_listing", "guess_content",
            "guessed_content"]
@@ -63,6 +63,7 @@ _MARKED_BODY = _CONTENT_CANDIDATES[:4]
 _SHORT_MAIN_TEXT = 250
 # Markup that shows trafilatura kept a body's structure, not only its paragraphs.
 _STRUCTURE = "h2, h3, h4, h5, h6, ul, ol, img, figure, table, blockquote, pre"
+_MAIN_TEXT = "main text (trafilatura)"
 # The container around its paragraphs replaces them when its text is at most this much longer.
 _CONTAINER_SLACK = 1.3
 
@@ -75,11 +76,15 @@ def extract_listing(page: Page, selectors: ListSelectors) -> Listing:
     base = base_url(soup, page.final_url)
     language = page_language(soup)
     articles: list[Article] = []
-    for item in select_all(soup, selectors.item):
+    unlinked = 0
+    for item in select_all(soup, compile_selector(selectors.item).css):
         article = _card(item, selectors, base, language)
         if article is not None:
             articles.append(article)
-    return Listing(articles=tuple(articles), next_url=_next_url(soup, selectors, base, page))
+        else:
+            unlinked += 1
+    return Listing(articles=tuple(articles), next_url=_next_url(soup, selectors, base, page),
+                   unlinked=unlinked)
 
 
 def _card(item: Node, selectors: ListSelectors, base: str,
@@ -88,28 +93,38 @@ def _card(item: Node, selectors: ListSelectors, base: str,
     url = absolute_url(base, href)
     if url is None:
         return None  # a card without a usable link is not an article (teaser, ad, ...)
+    origins = {"link": BY_SELECTOR if selectors.link else
+               "the card" if same(link_element, item) else "first link in the card"}
     title = select_value(item, selectors.title) if selectors.title else None
+    if title:
+        origins["title"] = BY_SELECTOR
     # The link's text is a title only when the link is an <a>, not e.g. the whole card.
-    if not title and link_element is not None and tag_name(link_element) == "a":
-        title = element_text(link_element) or element_attr(link_element, "title")
-    return Article(
-        url=url,
-        title=title or None,
-        dates=_date_candidates(item, selectors.date),
-        summary=select_value(item, selectors.summary) if selectors.summary else None,
-        image=absolute_url(base, _image(item, selectors.image)) if selectors.image else None,
-        author=_joined(select_values(item, selectors.author)) if selectors.author else None,
-        categories=_unique(select_values(item, selectors.category)) if selectors.category
-        else (),
-        language=language,
-    )
+    elif link_element is not None and tag_name(link_element) == "a":
+        title = element_text(link_element)
+        origins["title"] = "link text"
+        if not title:
+            title = element_attr(link_element, "title")
+            origins["title"] = "link title attribute"
+        if not title:
+            del origins["title"]
+    dates = _date_candidates(item, selectors.date)
+    summary = select_value(item, selectors.summary) if selectors.summary else None
+    image = absolute_url(base, _image(item, selectors.image)) if selectors.image else None
+    author = _joined(select_values(item, selectors.author)) if selectors.author else None
+    categories = _unique(select_values(item, selectors.category)) if selectors.category else ()
+    for field, value in (("date", dates), ("summary", summary), ("image", image),
+                         ("author", author), ("category", categories)):
+        if value:
+            origins[field] = BY_SELECTOR
+    return Article(url=url, title=title or None, dates=dates, summary=summary, image=image,
+                   author=author, categories=categories, language=language, origins=origins)
 
 
 def _find_link(node: Node, selector: str | None) -> tuple[Node | None, str | None]:
     """The link element and its href: by selector (`css` → its href, or its first a[href];
     `css@attr` → that attribute), else the node itself if it is an <a>, else its first a[href]."""
     if selector:
-        css, attr = split_selector(selector)
+        css, attr = compile_selector(selector)
         for element in select_all(node, css):
             if attr:
                 value = element_attr(element, attr)
@@ -154,7 +169,7 @@ def _date_candidates(node: Node, selector: str | None) -> tuple[str, ...]:
     (`<time datetime>`, `datetime=`/`content=` attributes, a <time datetime> inside)."""
     if not selector:
         return ()
-    css, attr = split_selector(selector)
+    css, attr = compile_selector(selector)
     for element in select_all(node, css):
         if attr:
             value = element_attr(element, attr)
@@ -178,7 +193,7 @@ def _date_candidates(node: Node, selector: str | None) -> tuple[str, ...]:
 
 
 def _image(node: Node, selector: str) -> str | None:
-    css, attr = split_selector(selector)
+    css, attr = compile_selector(selector)
     for element in select_all(node, css):
         value = element_attr(element, attr) if attr else element_image(element)
         if value:
@@ -211,24 +226,36 @@ def extract_article_markup(markup: str | bytes, final_url: str,
     visible_dates = _date_candidates(soup, sel.date)
     updated = select_value(soup, sel.updated) if sel.updated else None
     summary = select_value(soup, sel.summary) if sel.summary else None
-    image = _image(soup, sel.image) if sel.image else None
+    image = absolute_url(base, _image(soup, sel.image)) if sel.image else None
     author = _joined(select_values(soup, sel.author)) if sel.author else None
     categories = _unique(select_values(soup, sel.category)) if sel.category else ()
     content = _content(soup, sel.content, base)
+    body, body_origin = (content, BY_SELECTOR) if content else _body(soup, base, meta.content)
 
+    origins = {"content": body_origin} if body else {}
+    for field, own, fallback in (
+            ("title", title, meta.title), ("date", visible_dates, meta.dates),
+            ("updated", updated, meta.updated), ("summary", summary, meta.summary),
+            ("image", image, meta.image), ("author", author, meta.author),
+            ("category", categories, meta.categories), ("canonical", None, meta.canonical)):
+        if own:
+            origins[field] = BY_SELECTOR
+        elif fallback and field in meta.origins:
+            origins[field] = meta.origins[field]
     return Article(
         url=final_url,
         title=title or meta.title,
         dates=_unique([*visible_dates, *meta.dates]),
         updated=updated or meta.updated,
         summary=summary or meta.summary,
-        content=content or _body(soup, base, meta.content),
-        image=absolute_url(base, image) or meta.image,
+        content=body,
+        image=image or meta.image,
         author=author or meta.author,
         categories=categories or meta.categories,
         canonical=meta.canonical,
         language=meta.language,
         translations=translations,
+        origins=origins,
     )
 
 
@@ -236,7 +263,7 @@ def _content(soup: Node, selector: str | None, base: str) -> str | None:
     """The HTML of the selected content: inner HTML of one match, or the matches joined."""
     if not selector:
         return None
-    css, _attr = split_selector(selector)
+    css, _attr = compile_selector(selector)
     matches = select_all(soup, css)
     # Several matches (e.g. `.story p`): keep the outermost ones, in document order.
     ids = {node_key(m) for m in matches}
@@ -249,21 +276,24 @@ def _content(soup: Node, selector: str | None, base: str) -> str | None:
     return html or None
 
 
-def _body(soup: Node, base: str, structured: str | None) -> str | None:
+def _body(soup: Node, base: str, structured: str | None) -> tuple[str | None, str]:
     """The body of a page whose source gives no `content` selector (or whose selector found
-    nothing). The order was chosen on the article-extraction benchmark (bench/extraction.py):
-    a container the publisher marked as the body (microdata, WordPress's classes), then
-    trafilatura's main text, then the JSON-LD articleBody (plain text, and often cut at ~500
-    characters), then the guess among the usual containers. A main text shorter than
-    trafilatura's own minimum is its rescue (the page's text in one paragraph, say): a
-    container found by the guess is better then."""
+    nothing), and where it came from. The order was chosen on the article-extraction
+    benchmark (bench/extraction.py): a container the publisher marked as the body
+    (microdata, WordPress's classes), then trafilatura's main text, then the JSON-LD
+    articleBody (plain text, and often cut at ~500 characters), then the guess among the
+    usual containers. A main text shorter than trafilatura's own minimum is its rescue (the
+    page's text in one paragraph, say): a container found by the guess is better then."""
     marked = guess_content(soup, _MARKED_BODY)
     if marked is not None:
-        return _cleaned_body(marked, base)
+        return _cleaned_body(marked, base), "the publisher's body container"
     main, length = _main_text(soup, base)
     if main is not None and length >= _SHORT_MAIN_TEXT:
-        return main
-    return structured or guessed_content(soup, base) or main
+        return main, _MAIN_TEXT
+    if structured:
+        return structured, "JSON-LD articleBody"
+    guessed = guessed_content(soup, base)
+    return (guessed, "a guessed body container") if guessed else (main, _MAIN_TEXT)
 
 
 def _main_text(soup: Node, base: str) -> tuple[str | None, int]:

@@ -6,17 +6,13 @@ Every field comes from the most reliable source that has it, in this order:
     OpenGraph and article:* meta
     <meta name=description>, <title>, <time datetime>, <link rel=canonical>, <html lang>
 
-Publishers get JSON-LD wrong in every possible way (HTML-escaped, trailing commas, CDATA
-wrappers, literal newlines in strings): each block is repaired when that is cheap and ignored
-otherwise; nothing here raises on bad input.
+JSON-LD is found and repaired by jsonld.py; nothing here raises on bad input.
 """
 
 from __future__ import annotations
 
 import html as html_lib
-import json
 import re
-from collections import deque
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,26 +25,15 @@ from syndicator.extract.html import (
     element_text,
     is_inside,
     node_key,
-    raw_text,
     select_all,
     select_one,
     tag_name,
 )
+from syndicator.extract.jsonld import json_ld_article
 from syndicator.model import Article
 from syndicator.sanitise import tiny_length
 
 __all__ = ["extract_structured", "json_ld_article", "language_code", "page_language"]
-
-ARTICLE_TYPES = frozenset({
-    "article", "newsarticle", "blogposting", "reportagenewsarticle", "analysisnewsarticle",
-    "opinionnewsarticle", "reviewnewsarticle", "backgroundnewsarticle", "liveblogposting",
-    "techarticle", "scholarlyarticle", "report", "socialmediaposting", "posting",
-})
-_TRAILING_COMMA = re.compile(r",\s*([}\]])")
-_WRAPPER = re.compile(r"^\s*(?:<!--|<!\[CDATA\[)|(?:-->|\]\]>)\s*$")
-_MAX_NODES = 10_000           # a JSON-LD walk stops here: hostile pages can nest forever
-_MAX_DEPTH = 50
-
 
 class _Heads:
     """The elements the metadata lives in, found in one pass over the page (each CSS query
@@ -91,40 +76,84 @@ class _Heads:
                 self.itemprops.append(element)
 
 
+# Article.origins of the values found here.
+JSON_LD = "JSON-LD"
+OPENGRAPH = "OpenGraph"             # og:* and its article:* namespace
+TWITTER = "Twitter card"
+META = "<meta>"
+MICRODATA = "microdata"
+HATOM = "hAtom"
+
+Candidate = tuple[str, str | None]  # where a value would come from, and the value
+
+
 def extract_structured(soup: Node, base_url: str) -> Article:
-    """An Article (url=base_url) from the page's structured metadata; fields may be empty."""
+    """An Article (url=base_url) from the page's structured metadata; fields may be empty.
+    Its `origins` say which kind of metadata gave each field."""
     heads = _Heads(soup)
-    ld = json_ld_article(soup, heads)
+    ld = json_ld_article(soup, heads.scripts)
     meta = _meta_index(heads)
+    origins: dict[str, str] = {}
+    title = _pick(origins, "title", (JSON_LD, _text(ld.get("headline"))),
+                  (JSON_LD, _text(ld.get("name"))), (OPENGRAPH, meta.first("og:title")),
+                  (TWITTER, meta.first("twitter:title")), ("<title>", _title(heads)))
+    dates = [
+        (JSON_LD, _text(ld.get("datePublished"))), (JSON_LD, _text(ld.get("dateCreated"))),
+        (OPENGRAPH, meta.first("article:published_time")),
+        (OPENGRAPH, meta.first("og:published_time")),
+        (MICRODATA, _microdata_date(heads, "datePublished")),
+        (HATOM, _hatom_date(heads, "published")),
+        (META, meta.first("pubdate")), (META, meta.first("publishdate")),
+        (META, meta.first("dc.date.issued")), (META, meta.first("date")),
+        ("<time datetime>", _time_datetime(heads)),
+    ]
+    _pick(origins, "date", *dates)
+    updated = _pick(origins, "updated", (JSON_LD, _text(ld.get("dateModified"))),
+                    (OPENGRAPH, meta.first("article:modified_time")),
+                    (OPENGRAPH, meta.first("og:updated_time")),
+                    (MICRODATA, _microdata_date(heads, "dateModified")),
+                    (HATOM, _hatom_date(heads, "updated")))
+    summary = _pick(origins, "summary", (JSON_LD, _text(ld.get("description"))),
+                    (OPENGRAPH, meta.first("og:description")),
+                    (META, meta.first("description")),
+                    (TWITTER, meta.first("twitter:description")))
+    image = absolute_url(base_url, _pick(
+        origins, "image", (JSON_LD, _image(ld.get("image"))),
+        (JSON_LD, _image(ld.get("thumbnailUrl"))), (OPENGRAPH, _og_image(meta)),
+        (TWITTER, meta.first("twitter:image"))))
+    canonical = absolute_url(base_url, _pick(
+        origins, "canonical", ("<link rel=canonical>", _canonical_link(heads)),
+        (OPENGRAPH, meta.first("og:url"))))
+    author = _pick(origins, "author", _author(soup, ld, meta, heads))
+    categories, origins["category"] = _categories(ld, meta)
+    for field, value in (("image", image), ("canonical", canonical), ("category", categories)):
+        if not value:
+            origins.pop(field, None)
     return Article(
         url=base_url,
-        title=_first(_text(ld.get("headline")), _text(ld.get("name")), meta.first("og:title"),
-                     meta.first("twitter:title"), _title(heads)),
-        dates=_dedupe([
-            _text(ld.get("datePublished")), _text(ld.get("dateCreated")),
-            meta.first("article:published_time"), meta.first("og:published_time"),
-            _microdata_date(heads, "datePublished"), _hatom_date(heads, "published"),
-            meta.first("pubdate"),
-            meta.first("publishdate"), meta.first("dc.date.issued"), meta.first("date"),
-            _time_datetime(heads),
-        ]),
-        updated=_first(_text(ld.get("dateModified")), meta.first("article:modified_time"),
-                       meta.first("og:updated_time"), _microdata_date(heads, "dateModified"),
-                       _hatom_date(heads, "updated")),
-        summary=_first(_text(ld.get("description")), meta.first("og:description"),
-                       meta.first("description"), meta.first("twitter:description")),
+        title=title,
+        dates=_dedupe([value for _origin, value in dates]),
+        updated=updated,
+        summary=summary,
         content=_body_html(ld.get("articleBody")),
-        image=absolute_url(base_url, _first(_image(ld.get("image")),
-                                            _image(ld.get("thumbnailUrl")),
-                                            _og_image(meta),
-                                            meta.first("twitter:image"))),
-        author=_author(soup, ld, meta, heads),
-        categories=_categories(ld, meta),
-        canonical=absolute_url(base_url, _first(_canonical_link(heads), meta.first("og:url"))),
+        image=image,
+        author=author,
+        categories=categories,
+        canonical=canonical,
         language=_first(page_language(soup), language_code(meta.first("og:locale")),
                         language_code(_text(ld.get("inLanguage")))),
         translations=(*_hreflang_alternates(heads, base_url), *_ld_translations(ld, base_url)),
+        origins=origins,
     )
+
+
+def _pick(origins: dict[str, str], field: str, *candidates: Candidate) -> str | None:
+    """The first candidate with a value; its origin is recorded as the field's."""
+    for origin, value in candidates:
+        if value:
+            origins[field] = origin
+            return value
+    return None
 
 
 def page_language(soup: Node) -> str | None:
@@ -142,74 +171,6 @@ def language_code(value: str | None) -> str | None:
         return None
     primary = re.split(r"[-_\s]", value.strip(), maxsplit=1)[0].lower()
     return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
-
-
-# --- JSON-LD ---------------------------------------------------------------------------------
-
-def json_ld_article(soup: Node, heads: _Heads | None = None) -> dict[str, Any]:
-    """The first article-typed JSON-LD node, with `@id` references resolved one level."""
-    nodes: list[dict[str, Any]] = []
-    for script in (heads or _Heads(soup)).scripts:
-        kind = (attr(script, "type") or "").split(";")[0].strip().lower()
-        if kind != "application/ld+json":
-            continue
-        data = _load_json(raw_text(script))
-        if data is not None:
-            nodes.extend(_walk(data))
-    by_id = {str(node["@id"]): node for node in nodes if isinstance(node.get("@id"), str)}
-    for node in nodes:
-        if _types(node) & ARTICLE_TYPES:
-            return {key: _resolve(value, by_id) for key, value in node.items()}
-    return {}
-
-
-def _load_json(text: str) -> Any:
-    text = _WRAPPER.sub("", text.strip()).strip()
-    if not text:
-        return None
-    attempts = (text, html_lib.unescape(text))
-    for attempt in attempts:
-        for candidate in (attempt, _TRAILING_COMMA.sub(r"\1", attempt)):
-            try:
-                # strict=False: literal newlines and tabs inside strings are common.
-                return json.loads(candidate, strict=False)
-            except (ValueError, RecursionError):
-                continue
-    return None
-
-
-def _walk(data: Any) -> Iterator[dict[str, Any]]:
-    """Every JSON object in the document (lists, @graph, nested), breadth first, bounded."""
-    queue: deque[tuple[Any, int]] = deque([(data, 0)])
-    seen = 0
-    while queue and seen < _MAX_NODES:
-        value, depth = queue.popleft()
-        seen += 1
-        if depth > _MAX_DEPTH:
-            continue
-        if isinstance(value, list):
-            queue.extend((item, depth + 1) for item in value)
-        elif isinstance(value, dict):
-            yield value
-            for key in ("@graph", "mainEntity", "itemListElement"):
-                if key in value:
-                    queue.append((value[key], depth + 1))
-
-
-def _types(node: dict[str, Any]) -> set[str]:
-    raw = node.get("@type")
-    names = raw if isinstance(raw, list) else [raw]
-    # "schema:NewsArticle" and "http://schema.org/NewsArticle" name the same type.
-    return {re.split(r"[/:#]", name)[-1].lower() for name in names if isinstance(name, str)}
-
-
-def _resolve(value: Any, by_id: dict[str, dict[str, Any]]) -> Any:
-    """Replace `{"@id": ...}` references (Yoast's author/image) by the node they name."""
-    if isinstance(value, dict) and set(value) <= {"@id", "@type"} and "@id" in value:
-        return by_id.get(str(value["@id"]), value)
-    if isinstance(value, list):
-        return [_resolve(item, by_id) for item in value]
-    return value
 
 
 def _text(value: Any) -> str | None:
@@ -270,7 +231,8 @@ def _body_html(value: Any) -> str | None:
     return "\n".join(f"<p>{html_lib.escape(p)}</p>" for p in paragraphs if p) or None
 
 
-def _categories(ld: dict[str, Any], meta: _Meta) -> tuple[str, ...]:
+def _categories(ld: dict[str, Any], meta: _Meta) -> tuple[tuple[str, ...], str]:
+    """The page's categories and where they came from."""
     values: list[str | None] = []
     for key in ("articleSection", "keywords"):
         raw = ld.get(key)
@@ -281,10 +243,11 @@ def _categories(ld: dict[str, Any], meta: _Meta) -> tuple[str, ...]:
                 values.extend(part.strip() for part in text.split(","))
             else:
                 values.append(text)
-    if not any(values):
-        values.extend(meta.all("article:section"))
-        values.extend(meta.all("article:tag"))
-    return _dedupe(values, fold_case=True)
+    if any(values):
+        return _dedupe(values, fold_case=True), JSON_LD
+    values.extend(meta.all("article:section"))
+    values.extend(meta.all("article:tag"))
+    return _dedupe(values, fold_case=True), OPENGRAPH
 
 
 # --- translations ----------------------------------------------------------------------------
@@ -364,39 +327,40 @@ _HANDLE = re.compile(r"^@?[A-Za-z0-9_]{1,30}$")
 _MAX_BYLINE = 80
 
 
-def _author(soup: Node, ld: dict[str, Any], meta: _Meta, heads: _Heads) -> str | None:
-    """The byline: JSON-LD `author` names, `article:author` (a name; it is often the
-    author's profile URL), `<meta name=author>`, `itemprop=author`, then a `rel=author` link
-    or byline on the page. A social handle (`twitter:creator`, or a name that is only
-    `@BBCWorld`) is never the byline unless it is all there is; then it is shown as the
-    handle it is, with its `@`."""
-    handles: list[str] = []
-    for found in _author_candidates(soup, ld, meta, heads):
+def _author(soup: Node, ld: dict[str, Any], meta: _Meta, heads: _Heads) -> Candidate:
+    """The byline and where it came from: JSON-LD `author` names, `article:author` (a name;
+    it is often the author's profile URL), `<meta name=author>`, `itemprop=author`, then a
+    `rel=author` link or byline on the page. A social handle (`twitter:creator`, or a name
+    that is only `@BBCWorld`) is never the byline unless it is all there is; then it is
+    shown as the handle it is, with its `@`."""
+    handles: list[Candidate] = []
+    for origin, found in _author_candidates(soup, ld, meta, heads):
         if not found:
             continue
         if found.startswith("@") and _HANDLE.match(found):
-            handles.append(found)
+            handles.append((origin, found))
             continue
-        return found
-    handles.extend(f"@{value.lstrip('@')}" for value in meta.all("twitter:creator")
+        return origin, found
+    handles.extend((TWITTER, f"@{value.lstrip('@')}") for value in meta.all("twitter:creator")
                    if _HANDLE.match(value))
-    return handles[0] if handles else None
+    return handles[0] if handles else (JSON_LD, None)
 
 
 def _author_candidates(soup: Node, ld: dict[str, Any], meta: _Meta,
-                       heads: _Heads) -> Iterator[str | None]:
-    yield _names(ld.get("author"))
-    for key in ("article:author", "author", "dc.creator"):
+                       heads: _Heads) -> Iterator[Candidate]:
+    yield JSON_LD, _names(ld.get("author"))
+    for key, origin in (("article:author", OPENGRAPH), ("author", META), ("dc.creator", META)):
         for value in meta.all(key):
             if not _is_url(value):
-                yield value
+                yield origin, value
     for tag in heads.itemprops:
         if attr(tag, "itemprop") == "author":
             name = select_one(tag, '[itemprop="name"]')
-            yield _byline(attr(name, "content") or element_text(name) if name is not None
-                          else attr(tag, "content") or element_text(tag))
+            yield MICRODATA, _byline(attr(name, "content") or element_text(name)
+                                     if name is not None
+                                     else attr(tag, "content") or element_text(tag))
     for element in select_all(soup, _BYLINES):
-        yield _byline(element_text(element))
+        yield "byline on the page", _byline(element_text(element))
 
 
 def _byline(text: str | None) -> str | None:

@@ -18,10 +18,10 @@ from syndicator.extract.html import (
     Node,
     absolute_url,
     attr,
+    compile_selector,
     element_text,
     select_all,
     select_one,
-    split_selector,
     tag_name,
 )
 from syndicator.extract.structured import language_code
@@ -37,7 +37,7 @@ def switcher_links(soup: Node, selector: str | None, base: str) -> Translations:
     used once it is stored)."""
     if not selector:
         return ()
-    css, _attr = split_selector(selector)
+    css, _attr = compile_selector(selector)
     found: list[tuple[str | None, str]] = []
     for element in select_all(soup, css):
         anchors = [element] if tag_name(element) == "a" else select_all(element, "a[href]")
