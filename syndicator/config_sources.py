@@ -18,6 +18,7 @@ from syndicator.config_base import (
     Model,
     Pattern,
     Selector,
+    ShownValueError,
     Size,
 )
 
@@ -121,6 +122,10 @@ class ArticleSelectors(Model):
     translations: Selector | None = None
 
 
+# What datetime.strptime understands after a `%`.
+_STRPTIME_DIRECTIVES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
+
+
 class SourceConfig(Model):
     id: Annotated[str, Field(pattern=_ID)]
     type: Literal["html", "feed", "sitemap"] = "html"
@@ -148,6 +153,20 @@ class SourceConfig(Model):
     def _http(cls, value: str) -> str:
         if not re.match(r"^https?://", value):
             raise ValueError("url must start with http:// or https://")
+        return value
+
+    @field_validator("date_format")
+    @classmethod
+    def _strptime_format(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        directives = re.findall(r"%(.?)", value)
+        unknown = [d for d in directives if d not in _STRPTIME_DIRECTIVES]
+        if unknown or not directives:
+            why = (f"`%{unknown[0]}` is no strptime directive" if unknown
+                   else "it has no %-directive")
+            raise ShownValueError(f"date_format '{value}': {why} (write e.g. "
+                                  "'%d.%m.%Y %H:%M'; see Python's strptime)")
         return value
 
     @field_validator("follow_hosts")

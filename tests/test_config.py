@@ -257,3 +257,18 @@ def test_validate_command_lists_every_problem_and_exits_2(tmp_path: Path) -> Non
     done = run_cli("--config", str(config), "validate")
     assert done.returncode == 0, done.stderr
     assert "OK: 2 source(s), 1 feed(s)" in done.stdout
+
+
+@pytest.mark.parametrize(("date_format", "why"), [
+    ("%d.%m.%Q", "`%Q` is no strptime directive"),
+    ("dd.mm.yyyy", "it has no %-directive"),
+])
+def test_a_broken_date_format_is_named(date_format: str, why: str) -> None:
+    text = GOOD.replace("    language: en\n", f"    language: en\n    date_format: "
+                        f"\"{date_format}\"\n", 1)
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, file="config.yaml")
+    assert str(info.value).startswith(f"config.yaml:8:18: sources[0].date_format: date_format "
+                                      f"'{date_format}': {why}")
+    assert parse_config(GOOD.replace("    language: en\n", "    language: en\n    date_format: "
+                                     "\"%d.%m.%Y %H:%M\"\n", 1)).sources[0].date_format
