@@ -73,7 +73,7 @@ class ArticleReader:
                  progress: Progress, ctx: NormaliseContext) -> None:
         self.app = app
         self.source = source
-        self.settings = settings
+        self.settings = settings.for_articles()   # rendered only with render_articles
         self.run = run
         self.progress = progress
         self.ctx = ctx

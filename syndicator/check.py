@@ -187,7 +187,7 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
     elif wants_pages:
         echo(f"article page: {first.url}")
         try:
-            article_page = fetcher.get(first.url, settings, follow=policy)
+            article_page = fetcher.get(first.url, settings.for_articles(), follow=policy)
         except SyndicatorError as exc:
             echo(f"ERROR fetching the article: {exc}")
             return False

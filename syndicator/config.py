@@ -171,7 +171,7 @@ class Config(Model):
         raise ConfigError(f"unknown source {source_id!r} (known: {known})")
 
     def fetch_for(self, source: SourceConfig) -> FetchConfig:
-        return FetchConfig().merged(self.fetch).merged(source.fetch)
+        return FetchConfig().merged(self.fetch).merged(source.fetch).for_source(source)
 
     def timezone_for(self, source: SourceConfig) -> str:
         return source.timezone or self.timezone

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    BeforeValidator,
     Field,
     field_validator,
     model_validator,
@@ -21,6 +23,19 @@ from syndicator.config_base import (
     ShownValueError,
     Size,
 )
+
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
+
+class BrowserSettings(Model):
+    """`fetch.browser`: the headless Chromium that renders `render: browser` sources.
+
+    One browser serves every source: `executable` and `concurrency` are set at the top level
+    only; `timeout` (one page's whole render) may differ per source."""
+
+    executable: str = DEFAULT_CHROMIUM
+    concurrency: int = Field(default=1, ge=1, le=8)    # pages rendered at once
+    timeout: Duration = Field(default=30.0, gt=0)
 
 
 class FetchSettings(Model):
@@ -39,6 +54,7 @@ class FetchSettings(Model):
     allow_private: bool | None = None     # fetch loopback/private/metadata addresses
     request_deadline: Duration | None = Field(default=None, gt=0)  # connect + all reads
     run_deadline: Duration | None = Field(default=None, gt=0)      # one source run
+    browser: BrowserSettings | None = None
 
 
 class FetchConfig(Model):
@@ -57,12 +73,41 @@ class FetchConfig(Model):
     allow_private: bool = False
     request_deadline: float = 60.0
     run_deadline: float = 600.0
+    browser: BrowserSettings = BrowserSettings()
+    # What a source adds (for_source): its headers and cookies, sent only to
+    # its own origins (source_url's and follow_hosts'), and whether its pages are rendered.
+    source_url: str | None = None
+    follow_hosts: tuple[str, ...] = ()
+    headers: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
+    cookies: tuple[tuple[str, str], ...] = Field(default=(), repr=False)
+    render: bool = False               # through headless Chromium (fetch/browser.py)
+    render_articles: bool = False      # what `for_articles()` makes `render`
 
     def merged(self, override: FetchSettings | None) -> FetchConfig:
         if override is None:
             return self
-        changes = {k: v for k, v in override.model_dump().items() if v is not None}
+        changes: dict[str, Any] = {}
+        for name in type(override).model_fields:
+            value = getattr(override, name)
+            if isinstance(value, BrowserSettings):  # a source's timeout over the top level's
+                value = self.browser.model_copy(update={
+                    key: getattr(value, key) for key in value.model_fields_set})
+            if value is not None:
+                changes[name] = value
         return self.model_copy(update=changes)
+
+    def for_source(self, source: SourceConfig) -> FetchConfig:
+        """These settings with what the source adds: its headers, cookies and rendering."""
+        return self.model_copy(update={
+            "source_url": source.url, "follow_hosts": source.follow_hosts,
+            "headers": source.headers, "cookies": source.cookies,
+            "render": source.render == "browser", "render_articles": source.render_articles})
+
+    def for_articles(self) -> FetchConfig:
+        """The settings for a source's article pages: rendered only with `render_articles`."""
+        if self.render == self.render_articles:
+            return self
+        return self.model_copy(update={"render": self.render_articles})
 
 
 class Schedule(Model):
@@ -125,6 +170,70 @@ class ArticleSelectors(Model):
 # What datetime.strptime understands after a `%`.
 _STRPTIME_DIRECTIVES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")
 
+# Request headers a source may not set: the connection's framing and hop-by-hop headers,
+# and those the fetcher owns (conditional GET, content decoding, its own User-Agent and
+# cookies), each with where to set it instead.
+_HEADERS_NOT_SET: Mapping[str, str] = {
+    **dict.fromkeys(("host", "content-length", "transfer-encoding", "connection",
+                     "keep-alive", "proxy-connection", "upgrade", "te", "trailer", "expect",
+                     "proxy-authorization", "content-type", "range", "if-range"),
+                    "it belongs to the connection, not to a source"),
+    **dict.fromkeys(("if-none-match", "if-modified-since", "if-match",
+                     "if-unmodified-since"),
+                    "the fetcher sends conditional requests itself"),
+    "accept-encoding": "the fetcher asks for the encodings it decodes (gzip, deflate)",
+    "user-agent": "set fetch.user_agent instead",
+    "cookie": "write cookies under `cookies:` (name: value)",
+}
+# Matched whole (fullmatch): RFC 9110 field names; values of visible ASCII, spaces and tabs;
+# RFC 6265 cookie values (bare or in double quotes).
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_FIELD_VALUE = re.compile(r"[\x20-\x7e\t]*")
+_COOKIE_VALUE = re.compile(r'([\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*)|'
+                           r'"([\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*)"')
+
+
+def _pairs(value: Any) -> Any:
+    """A `name: value` mapping as pairs (a frozen config holds no dicts); numbers as text."""
+    if isinstance(value, Mapping):
+        return tuple((str(name), str(text) if isinstance(text, int | float)
+                      and not isinstance(text, bool) else text)
+                     for name, text in value.items())
+    return value
+
+
+# Written as a mapping, kept as pairs. The value is never shown in an error: it may be a
+# secret from {env: NAME}.
+NamedValues = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_pairs)]
+
+
+def check_headers(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    seen: set[str] = set()
+    for name, value in pairs:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"{name!r} is not a header name (letters, digits and -)")
+        why = _HEADERS_NOT_SET.get(name.lower())
+        if why is not None:
+            raise ValueError(f"header {name} cannot be set here: {why}")
+        if name.lower() in seen:
+            raise ValueError(f"header {name} is given twice")
+        seen.add(name.lower())
+        if not _FIELD_VALUE.fullmatch(value):
+            raise ValueError(f"the value of header {name} holds a line break, a control "
+                             "character or non-ASCII text (not shown)")
+    return pairs
+
+
+def check_cookies(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    for name, value in pairs:
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(f"{name!r} is not a cookie name (letters, digits and -_.)")
+        if not _COOKIE_VALUE.fullmatch(value):
+            raise ValueError(f"the value of cookie {name} holds a character a cookie cannot "
+                             "carry (spaces, quotes, commas, semicolons, backslashes, "
+                             "controls or non-ASCII; not shown)")
+    return pairs
+
 
 class SourceConfig(Model):
     id: Annotated[str, Field(pattern=_ID)]
@@ -147,6 +256,24 @@ class SourceConfig(Model):
     # Hosts (`cdn.example.org`, `*.example.org`) or origins (`https://cdn.example.org:8443`)
     # whose links may be followed besides the source URL's own origin.
     follow_hosts: tuple[str, ...] = ()
+    # Sent with every request of this source to its own origins (the URL's and follow_hosts');
+    # secrets through {env: NAME}. Never logged or shown.
+    headers: NamedValues = Field(default=(), repr=False)
+    cookies: NamedValues = Field(default=(), repr=False)
+    # html sources: listing pages rendered by headless Chromium (fetch.browser), for sites that
+    # build their lists with JavaScript; article pages too with render_articles.
+    render: Literal["http", "browser"] = "http"
+    render_articles: bool = False
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        return check_headers(value)
+
+    @field_validator("cookies")
+    @classmethod
+    def _cookies(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+        return check_cookies(value)
 
     @field_validator("url")
     @classmethod
@@ -182,6 +309,16 @@ class SourceConfig(Model):
     def _selectors(self) -> SourceConfig:
         if self.type == "html" and self.list is None:
             raise ValueError("an html source needs a `list:` block with at least `item` and `link`")
+        if self.type != "html" and (self.render != "http" or self.render_articles):
+            raise ValueError("`render` and `render_articles` are for html sources: a feed or "
+                             "sitemap is read as it is served")
+        if self.render_articles and self.render != "browser":
+            raise ValueError("`render_articles: true` needs `render: browser`")
+        browser = self.fetch.browser if self.fetch is not None else None
+        if browser is not None and browser.model_fields_set - {"timeout"}:
+            raise ValueError("fetch.browser of a source may set only `timeout`: one browser "
+                             "serves every source, set `executable` and `concurrency` in "
+                             "the top-level fetch.browser")
         return self
 
 

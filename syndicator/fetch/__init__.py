@@ -32,6 +32,10 @@ also allows, with a warning, and is asked again sooner (`ROBOTS_ERROR_TTL`).
 Bodies are streamed and capped at `settings.max_bytes` after content decoding, so neither a
 huge page nor a gzip bomb is ever held in memory beyond the cap plus one chunk.
 
+A source's own `headers:` and `cookies:` go with every request to its own origins
+(headers.py); `render: browser` pages are rendered by headless Chromium, every request of
+the page made through this Fetcher (browser.py).
+
 Fetch policy (fetchpolicy.py, connections.py): every connection goes to a public address
 unless `settings.allow_private`, checked at connect time so redirects are checked too; a
 caller may also keep redirects on some origins (`follow`). Each attempt has an overall
@@ -52,15 +56,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.exceptions
 from protego import Protego
 from requests.cookies import extract_cookies_to_jar
 from requests.structures import CaseInsensitiveDict
-from requests.utils import requote_uri
 
 from syndicator.config import FetchConfig
 from syndicator.deadline import watch
@@ -69,12 +72,26 @@ from syndicator.errors import (
     AddressRefused,
     DeadlineExceeded,
     FetchError,
-    ResponseTooLarge,
     RobotsDisallowed,
+)
+from syndicator.fetch.answers import (
+    Answer,
+    answer_body,
+    drain,
+    location,
+    merge_validators,
+    read_capped,
 )
 from syndicator.fetch.api import ApiAnswer, ApiClient, ApiFailure
 from syndicator.fetch.connections import adapter, check_url
 from syndicator.fetch.failures import describe, late, redact, transient
+from syndicator.fetch.headers import (
+    ACCEPT,
+    SOURCE_COOKIES,
+    SourceHeaders,
+    join_cookies,
+    request_headers,
+)
 from syndicator.fetchpolicy import OriginPolicy, check_host, origin
 from syndicator.model import Body, NotModified, Page, Validators
 from syndicator.politeness import (
@@ -86,39 +103,24 @@ from syndicator.politeness import (
     retry_wait,
 )
 
+if TYPE_CHECKING:
+    from syndicator.fetch.browser import Browser
+
 __all__ = ["ApiAnswer", "ApiClient", "ApiFailure", "Fetcher", "parse_retry_after",
            "product_token"]
 
 log = logging.getLogger(__name__)
 
-ACCEPT = ("text/html,application/xhtml+xml,application/rss+xml,application/atom+xml,"
-          "application/feed+json,application/xml;q=0.9,application/json;q=0.9,*/*;q=0.8")
-ACCEPT_ENCODING = "gzip, deflate"
 CRAWL_DELAY_MAX = 30.0
 ROBOTS_TTL = 3600.0
 ROBOTS_ERROR_TTL = 600.0
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
 ROBOTS_MAX_REDIRECTS = 5
-CHUNK = 64 * 1024
 # requests' own cookie extraction (untyped): the jar, the request and urllib3's response.
 _extract_cookies: Callable[[Any, Any, Any], None] = extract_cookies_to_jar
 
-# A page body is read in pieces of this size: most pages in one read, where 64 KB pieces
-# took two or three, each through urllib3's and http.client's layers (a few percent of the
-# CPU of a GET).
-BODY_CHUNK = 512 * 1024
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-
-
-@dataclass(frozen=True)
-class _Answer:
-    """One HTTP exchange that was read: the body only for 2xx answers."""
-
-    url: str
-    status: int
-    headers: Mapping[str, str]
-    body: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class Fetcher:
         self._robots_locks: dict[str, threading.Lock] = {}
         self._proxy_cache: dict[str, dict[str, str]] = {}
         self._base_headers = CaseInsensitiveDict(self._session.headers)
+        self._source_headers = SourceHeaders()
+        self._browser: Browser | None = None      # started by the first `render: browser`
         # Our own session's connections, by policy: see connections.py.
         self._adapters = {False: adapter(allow_private=False), True: adapter(allow_private=True)}
 
@@ -158,6 +162,9 @@ class Fetcher:
 
     def close(self) -> None:
         """Release the connection pool (only a session this Fetcher created itself)."""
+        if self._browser is not None:
+            self._browser.close()
+            self._browser = None
         if self._owns_session:
             self._session.close()
             for pooled in self._adapters.values():
@@ -178,23 +185,43 @@ class Fetcher:
                  deadline: float | None = None, follow: OriginPolicy | None = None
                  ) -> Body | NotModified:
         """`get` without decoding the text: for a caller that decodes elsewhere."""
-        headers = _request_headers(settings, ACCEPT, validators)
+        if settings.render:
+            return self._rendered(url, settings, deadline=deadline, follow=follow)
+        headers = request_headers(settings, ACCEPT, validators)
         answer = self._exchange(url, settings, headers=headers, retries=settings.retries,
                                 max_bytes=settings.max_bytes,
                                 max_redirects=settings.max_redirects, robots=settings.robots,
                                 deadline=deadline, follow=follow)
         if answer.status == 304:
-            return NotModified(url=url, validators=_merge(validators, answer.headers))
+            return NotModified(url=url, validators=merge_validators(validators, answer.headers))
         if not 200 <= answer.status < 300:
             raise FetchError(f"HTTP {answer.status}", url=redact(answer.url),
                              status=answer.status)
-        return _body(url, answer)
+        return answer_body(url, answer)
+
+    def _rendered(self, url: str, settings: FetchConfig, *, deadline: float | None,
+                  follow: OriginPolicy | None) -> Body:
+        """The page as headless Chromium renders it (fetch/browser.py), every request it
+        makes fetched by this Fetcher. Never conditional: its data may change when the
+        document does not."""
+        try:
+            from syndicator.fetch import browser
+        except ImportError as exc:
+            raise FetchError(f"render: browser needs Playwright: pip install "
+                             f"'syndicator[browser]' ({exc})", url=redact(url)) from None
+        with self._lock:
+            if self._browser is None:
+                self._browser = browser.Browser(settings.browser.executable,
+                                                settings.browser.concurrency)
+            chromium = self._browser
+        return browser.render_page(self.get_body, chromium, url, settings, deadline=deadline,
+                                   follow=follow)
 
     # --- one document: redirects, robots, retries ------------------------------------------
 
     def _exchange(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
                   retries: int, max_bytes: int, max_redirects: int, robots: bool,
-                  deadline: float | None = None, follow: OriginPolicy | None = None) -> _Answer:
+                  deadline: float | None = None, follow: OriginPolicy | None = None) -> Answer:
         """The final answer for `url` after following at most `max_redirects` redirects."""
         current = url
         for _hop in range(max_redirects + 1):
@@ -207,8 +234,12 @@ class Fetcher:
             if robots:
                 delay = max(delay, self._robots_check(current, settings))
             try:
-                answer = self._with_retries(current, settings, headers=headers, retries=retries,
-                                            max_bytes=max_bytes, delay=delay, deadline=deadline)
+                # The source's own headers and cookies, on its own origins only (headers.py).
+                answer = self._with_retries(current, settings,
+                                            headers=self._source_headers.add(headers, settings,
+                                                                             current),
+                                            retries=retries, max_bytes=max_bytes, delay=delay,
+                                            deadline=deadline)
             except AddressRefused as exc:
                 if current == url:
                     raise
@@ -216,12 +247,12 @@ class Fetcher:
                                      url=redact(url)) from None
             if answer.status not in _REDIRECTS:
                 return answer
-            current = _location(answer)
+            current = location(answer)
         raise FetchError(f"too many redirects (more than {max_redirects})", url=redact(url))
 
     def _with_retries(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
                       retries: int, max_bytes: int, delay: float,
-                      deadline: float | None) -> _Answer:
+                      deadline: float | None) -> Answer:
         for attempt in range(retries + 1):
             last = attempt == retries
             try:
@@ -238,7 +269,7 @@ class Fetcher:
         raise AssertionError("unreachable: the last attempt always returns or raises")
 
     def _attempt(self, url: str, settings: FetchConfig, *, headers: Mapping[str, str],
-                 max_bytes: int, delay: float, deadline: float | None) -> _Answer:
+                 max_bytes: int, delay: float, deadline: float | None) -> Answer:
         """One request through the host gate, within its deadline (the earlier of
         `settings.request_deadline` from now and the caller's `deadline`)."""
         gate = self._gate(url)
@@ -265,7 +296,7 @@ class Fetcher:
             return answer
 
     def _request(self, url: str, settings: FetchConfig, headers: Mapping[str, str],
-                 max_bytes: int) -> _Answer:
+                 max_bytes: int) -> Answer:
         """One GET; the body is read only for 2xx answers."""
         started = time.perf_counter()
         response = self._send(url, headers, (settings.connect_timeout, settings.timeout),
@@ -275,10 +306,10 @@ class Fetcher:
         try:
             body = b""
             if 200 <= response.status_code < 300:
-                body = _read_capped(response, max_bytes, url)
+                body = read_capped(response, max_bytes, url)
             else:
-                _drain(response)
-            return _Answer(url=url, status=response.status_code,
+                drain(response)
+            return Answer(url=url, status=response.status_code,
                            headers=response.headers, body=body)
         finally:
             # An abandoned body closes the connection; a fully read one returns it to
@@ -308,8 +339,15 @@ class Fetcher:
         prepared = requests.PreparedRequest()
         merged = self._base_headers.copy()
         merged.update(headers)
+        configured = headers.get(SOURCE_COOKIES)
+        if configured:
+            del merged[SOURCE_COOKIES]
         session = self._session
         prepared.prepare(method="GET", url=url, headers=merged, cookies=session.cookies)
+        if configured:
+            jar = prepared.headers.get("Cookie")
+            prepared.headers["Cookie"] = join_cookies(
+                configured, jar if isinstance(jar, str) else None)
         # Session.send's work, less what our own session never needs: no response hooks, no
         # redirect to look ahead to (we follow them ourselves), no `elapsed`. The cookie jar
         # is given the answer only when it sets a cookie (http.cookiejar scans every answer's
@@ -371,7 +409,7 @@ class Fetcher:
 
     def _load_robots(self, origin: str, settings: FetchConfig) -> tuple[Protego | None, float]:
         url = origin + "/robots.txt"
-        headers = _request_headers(settings, "text/plain,*/*;q=0.8", None)
+        headers = request_headers(settings, "text/plain,*/*;q=0.8", None)
         try:
             answer = self._exchange(url, settings, headers=headers, retries=0,
                                     max_bytes=min(settings.max_bytes, ROBOTS_MAX_BYTES),
@@ -405,66 +443,3 @@ def _new_session() -> requests.Session:
     if bundle:
         session.verify = bundle
     return session
-
-
-def _request_headers(settings: FetchConfig, accept: str,
-                     validators: Validators | None) -> dict[str, str]:
-    headers = {"User-Agent": settings.user_agent, "Accept": accept,
-               "Accept-Encoding": ACCEPT_ENCODING}
-    if validators is not None and validators.etag:
-        headers["If-None-Match"] = validators.etag
-    if validators is not None and validators.last_modified:
-        headers["If-Modified-Since"] = validators.last_modified
-    return headers
-
-
-def _read_capped(response: requests.Response, max_bytes: int, url: str) -> bytes:
-    """The decoded body, or ResponseTooLarge as soon as it is known to exceed `max_bytes`."""
-    length = response.headers.get("Content-Length", "").strip()
-    if length.isdigit() and int(length) > max_bytes:
-        raise ResponseTooLarge(f"Content-Length {length} exceeds the cap of {max_bytes} bytes",
-                               url=redact(url), status=response.status_code)
-    chunks: list[bytes] = []
-    total = 0
-    for chunk in response.iter_content(chunk_size=BODY_CHUNK):
-        total += len(chunk)
-        if total > max_bytes:
-            raise ResponseTooLarge(f"body exceeds the cap of {max_bytes} bytes",
-                                   url=redact(url), status=response.status_code)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _drain(response: requests.Response) -> None:
-    """Read away a small error or redirect body so its connection can be reused."""
-    length = response.headers.get("Content-Length", "").strip()
-    if length.isdigit() and int(length) > CHUNK:
-        return
-    read = 0
-    for chunk in response.iter_content(chunk_size=CHUNK):
-        read += len(chunk)
-        if read > CHUNK:
-            return
-
-
-def _location(answer: _Answer) -> str:
-    location = answer.headers.get("Location")
-    if not location:
-        raise FetchError(f"HTTP {answer.status} without a Location", url=redact(answer.url),
-                         status=answer.status)
-    # http.client reads headers as latin-1; servers mostly send UTF-8 (as requests assumes).
-    location = location.encode("latin-1", errors="replace").decode("utf-8", errors="replace")
-    return requote_uri(urljoin(answer.url, location))
-
-
-def _merge(validators: Validators | None, headers: Mapping[str, str]) -> Validators:
-    """Validators of an answer; a 304 may omit them, then the ones we sent stay valid."""
-    old = validators or Validators()
-    return Validators(etag=headers.get("ETag") or old.etag,
-                      last_modified=headers.get("Last-Modified") or old.last_modified)
-
-
-def _body(url: str, answer: _Answer) -> Body:
-    return Body(url=url, final_url=answer.url, status=answer.status, raw=answer.body,
-                content_type=answer.headers.get("Content-Type"),
-                validators=_merge(None, answer.headers))
