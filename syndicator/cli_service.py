@@ -1,13 +1,17 @@
-"""`syndicator run`, `syndicator serve` and `syndicator status` (registered by cli.py)."""
+"""`syndicator run`, `syndicator serve` and `syndicator status` (registered by cli.py), and
+the listening options `run`, `serve` and `demo` share."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import re
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,11 +21,61 @@ from syndicator.config import Config
 from syndicator.status import StatusReport
 
 STATUS_TIMEOUT = 2.0   # seconds to wait for a live `run` to answer /status.json
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """An IP address or a host name to listen on (exit 2 otherwise)."""
+    if value is None:
+        return None
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not _HOST_NAME.fullmatch(value):
+            raise click.BadParameter("expected an IP address (127.0.0.1, 0.0.0.0, ::) or a "
+                                     "host name") from None
+    return value
+
+
+def listen_options(default_note: str) -> Callable[[Command], Command]:
+    """`--host` and `--port` of a command that serves HTTP."""
+    def add(command: Command) -> Command:
+        command = click.option(
+            "--port", type=click.IntRange(0, 65535), default=None,
+            help=f"Port to listen on, 0 for any free one ({default_note}).")(command)
+        return click.option(
+            "--host", callback=_host, default=None, metavar="ADDRESS",
+            help=f"Address to listen on, e.g. 0.0.0.0 for every interface "
+                 f"({default_note}).")(command)
+    return add
+
+
+def with_listen(config: Config, host: str | None, port: int | None) -> Config:
+    """`config` with `--host`/`--port` over server.host/server.port."""
+    changes = {key: value for key, value in (("host", host), ("port", port))
+               if value is not None}
+    if not changes:
+        return config
+    return config.model_copy(update={"server": config.server.model_copy(update=changes)})
+
+
+def local_url(host: str, port: int) -> str:
+    """The http URL this machine reaches a server listening on host:port at."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
 
 
 @click.command()
+@listen_options("default: server.host and server.port")
 @click.pass_obj
-def run(state: CliState) -> None:
+def run(state: CliState, host: str | None, port: int | None) -> None:
     """Poll every enabled source on its schedule and serve the feeds over HTTP.
 
     Feeds that include a source are rebuilt as soon as a run stores new or changed items.
@@ -30,14 +84,15 @@ def run(state: CliState) -> None:
     from syndicator.service import run_service
 
     with reported_errors():
-        config = state.config(check_selectors=True)
+        config = with_listen(state.config(check_selectors=True), host, port)
         code = run_service(config, echo=lambda line: click.echo(line, err=True))
     sys.exit(code)
 
 
 @click.command()
+@listen_options("default: server.host and server.port")
 @click.pass_obj
-def serve(state: CliState) -> None:
+def serve(state: CliState, host: str | None, port: int | None) -> None:
     """Serve the feeds in output_dir and the status over HTTP, without polling anything.
 
     Feed files rewritten by another process (`syndicator build`) are picked up within
@@ -46,7 +101,7 @@ def serve(state: CliState) -> None:
     from syndicator.serving import serve_only
 
     with reported_errors():
-        config = state.config()
+        config = with_listen(state.config(), host, port)
         code = serve_only(config, echo=lambda line: click.echo(line, err=True))
     sys.exit(code)
 
@@ -77,16 +132,9 @@ def status(state: CliState, as_json: bool) -> None:
 
 
 def status_url(config: Config) -> str | None:
-    host, port = config.server.host, config.server.port
-    if port == 0:
+    if config.server.port == 0:
         return None
-    if host in ("", "0.0.0.0"):
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    if ":" in host:
-        host = f"[{host}]"
-    return f"http://{host}:{port}/status.json"
+    return local_url(config.server.host, config.server.port) + "status.json"
 
 
 def fetch_live_status(url: str, *, timeout: float = STATUS_TIMEOUT) -> StatusReport | None:
