@@ -1,5 +1,11 @@
 """The bookkeeping of one source run (pipeline.py, articles.py): `RunLog`, progress events,
-and the per-URL state and card key helpers both stages use."""
+the per-URL state and card key helpers both stages use, and `log_run`, the one log line of
+a run under the service.
+
+What a run logs: one line when it is over (`log_run`): INFO when it stored something,
+WARNING when it failed or met errors, DEBUG when nothing changed (a 304 or an unchanged
+listing). Its errors and warnings on the way are DEBUG lines: the run's line and its
+record in the run log (`status`, `/status`) say them."""
 
 from __future__ import annotations
 
@@ -54,11 +60,11 @@ class RunLog:
 
     def error(self, message: str) -> None:
         self.errors = [*(self.errors or []), message]
-        log.warning("source %s: %s", self.source.id, message)
+        log.debug("source %s: %s", self.source.id, message)
 
     def warn(self, message: str) -> None:
         self.warnings = [*(self.warnings or []), message]
-        log.info("source %s: %s", self.source.id, message)
+        log.debug("source %s: %s", self.source.id, message)
 
     def expired(self) -> bool:
         return time.monotonic() >= self.deadline
@@ -85,6 +91,45 @@ class RunLog:
                             **{f"{SKIPPED}{reason}": n for reason, n in skipped.items()}},
         )
 
+
+
+MESSAGE_CHARS = 200      # of an error or warning quoted in a run's log line
+
+
+def log_run(result: RunResult, *, rebuilt: Sequence[str] = ()) -> None:
+    """The one log line of a finished run (see the module's docstring); `rebuilt`: the
+    feeds whose files it changed."""
+    seconds = (result.finished - result.started).total_seconds()
+    stored = result.new or result.updated
+    if not result.ok:
+        level, what = logging.WARNING, "FAILED"
+    elif stored:
+        level = logging.WARNING if result.errors else logging.INFO
+        what = f"{result.new} new, {result.updated} updated"
+    else:
+        level = (logging.WARNING if result.errors else logging.INFO if result.warnings
+                 else logging.DEBUG)
+        what = "nothing new" + (" (not modified)" if result.not_modified and not result.pages
+                                else "")
+    if not log.isEnabledFor(level):
+        return
+    line = f"source {result.source_id}: {what} in {seconds:.1f} s"
+    if stored or result.pages:
+        line += f" ({result.pages} page(s), {result.items_seen} item(s) seen)"
+    if rebuilt:
+        line += f"; rebuilt {', '.join(rebuilt)}"
+    if result.errors:
+        more = len(result.errors) - 1
+        line += f"; {_short(result.errors[0])}" + (f" (and {more} more error(s))" if more
+                                                   else "")
+    elif result.warnings:
+        line += f"; warning: {_short(result.warnings[0])}"
+    log.log(level, "%s", line)
+
+
+def _short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS - 1] + "…"
 
 
 def url_state(url: str, etag: str | None, last_modified: str | None, listing_hash: str | None,

@@ -4,8 +4,9 @@
     Schedule(cron="*/15 * * * *") ─▶ CronTrigger(minute="*/15", ..., timezone=config.timezone)
 
 Jobs coalesce (missed fires run once), never overlap (max_instances=1) and run first soon
-after start. What a job does (run the source, rebuild feeds, back off) lives in
-`syndicator.service`; this module only decides *when*.
+after start; a fire skipped because the job is still running is logged at DEBUG only. What
+a job does (run the source, rebuild feeds, back off) lives in `syndicator.service`; this
+module only decides *when*.
 """
 
 from __future__ import annotations
@@ -77,6 +78,27 @@ def make_trigger(schedule: Schedule, timezone: str, *, source_id: str = "") -> B
         raise ConfigError(f"{where}invalid cron schedule {schedule.cron!r}: {exc}") from None
 
 
+class _NormalOverlap(logging.Filter):
+    """APScheduler warns when a fire finds the job still running (a long first crawl, a slow
+    site: `max_instances=1` skips it, and the next fire comes as usual) and when a fire ran
+    late. Both are how the schedule is meant to work, not something to act on: they are
+    logged at DEBUG under this module's name instead. Anything else passes as it is."""
+
+    MESSAGES = ("maximum number of running instances reached", "was missed by")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.WARNING:
+            return True
+        message = record.getMessage()
+        if not any(text in message for text in self.MESSAGES):
+            return True
+        log.debug("%s", message)
+        return False
+
+
+_NORMAL_OVERLAP = _NormalOverlap()
+
+
 class SourceScheduler:
     """A background scheduler of source jobs (thread pool); `running`/`next_run` for status."""
 
@@ -92,6 +114,10 @@ class SourceScheduler:
         self._lock = threading.Lock()
         # APScheduler logs every job start and end at INFO: one line per poll is ours to write.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        for name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+            chosen = logging.getLogger(name)
+            if _NORMAL_OVERLAP not in chosen.filters:
+                chosen.addFilter(_NORMAL_OVERLAP)
 
     def add(self, source_id: str, schedule: Schedule, job: Callable[[], object], *,
             first_run_in: float | None = FIRST_RUN_DELAY, name: str | None = None) -> None:

@@ -22,6 +22,7 @@ import contextlib
 import functools
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -159,6 +160,7 @@ class Service:
 
     def _poll(self, source_id: str) -> RunResult | None:
         from syndicator.pipeline import run_source
+        from syndicator.runlog import log_run
 
         app = self.app
         source = app.config.source(source_id)
@@ -166,14 +168,11 @@ class Service:
         history = app.store.runs(source_id, limit=HISTORY)
         until = health.backoff_until(history, interval)
         if health.backoff_skips(app.clock(), until, interval, source.schedule.jitter):
-            log.info("source %s: backing off after %d failed runs, next try after %s",
+            log.debug("source %s: backing off after %d failed runs, next try after %s",
                      source_id, health.consecutive_failures(history),
                      until.isoformat() if until else "-")
             return None
         result = run_source(app, source)
-        log.info("source %s: %s: %d page(s), %d not modified, %d item(s) seen, %d new, "
-                 "%d updated", source_id, "ok" if result.ok else "FAILED", result.pages,
-                 result.not_modified, result.items_seen, result.new, result.updated)
         self.metrics.source_run(source_id, result.ok,
                            (result.finished - result.started).total_seconds(),
                            result.new, result.updated)
@@ -182,6 +181,7 @@ class Service:
         if result.new or result.updated:
             changed = self.rebuild(source_id)
             self.metrics.items_stored(source_id, app.store.count_items([source_id]))
+        log_run(result, rebuilt=changed)
         if changed:
             _call_hooks("after_build", self.after_build, changed)
         _call_hooks("after_run", self.after_run, result)
@@ -243,8 +243,12 @@ def _call_hooks(kind: str, hooks: Sequence[Callable[[Any], None]], arg: object) 
 HUB_DRAIN_SECONDS = 2.0
 
 
-def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
-    """`syndicator run`: schedule every enabled source and serve HTTP. Returns the exit code."""
+def run_service(config: Config, *, echo: Callable[[str], None],
+                sock: socket.socket | None = None) -> int:
+    """`syndicator run`: schedule every enabled source and serve HTTP. Returns the exit code.
+
+    `sock`: a socket the caller bound already (the demo, which links to it before it builds);
+    else server.host:server.port is bound here."""
     from syndicator.metrics import Metrics
     from syndicator.scheduler import SourceScheduler
     from syndicator.web.app import create_web_app
@@ -255,8 +259,9 @@ def run_service(config: Config, *, echo: Callable[[str], None]) -> int:
         db = sqlite_path(config.storage_url)
         if db is not None:
             cleanup.callback(StoreLock(db).acquire().release)
-        sock = listen(config.server.host, config.server.port)
-        cleanup.callback(sock.close)
+        if sock is None:
+            sock = listen(config.server.host, config.server.port)
+            cleanup.callback(sock.close)
         if config.server.workers != 1:
             log.warning("server.workers is for `syndicator serve`; `run` answers HTTP from "
                         "its one process, beside its scheduler")

@@ -284,3 +284,91 @@ def test_a_second_lock_on_the_same_store_names_the_holder(tmp_path: Path) -> Non
     finally:
         first.release()
     StoreLock(db).acquire().release()               # free again once released
+
+
+# --- what a run logs ---------------------------------------------------------------------------
+
+def messages(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    """The run lines (and the run's own) at `level`."""
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == level and r.name == "syndicator.pipeline"]
+
+
+def test_a_run_that_stores_items_is_one_info_line(rig: Rig,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        result = rig.service.poll("s")
+    assert result is not None and result.new == 3
+    # Story 3 is dated after the test's clock: the run's first warning says so.
+    assert messages(caplog, logging.INFO) == [
+        "source s: 3 new, 0 updated in 0.0 s (1 page(s), 3 item(s) seen); rebuilt s, both; "
+        "warning: 1 item(s) without a parseable date (first-seen time used)"]
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+    write_listing(rig.site, range(1, 5))             # a new story
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        rig.service.poll("s")
+    [line] = messages(caplog, logging.INFO)
+    assert line.startswith("source s: 1 new, 0 updated in ")
+
+
+def test_an_unchanged_poll_logs_only_at_debug(rig: Rig,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    rig.service.poll("s")
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        result = rig.service.poll("s")                # the listing answers 304
+    assert result is not None and result.ok and result.not_modified == 1
+    assert [r for r in caplog.records if r.levelno >= logging.INFO] == []
+    assert "source s: nothing new (not modified) in 0.0 s" in messages(caplog, logging.DEBUG)
+
+
+def test_a_failure_is_one_short_warning_naming_source_and_url(
+        rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    rig.fail.append(1)
+    with caplog.at_level(logging.INFO):
+        result = rig.service.poll("s")
+    assert result is not None and not result.ok
+    assert messages(caplog, logging.WARNING) == [
+        f"source s: FAILED in 0.0 s; {rig.server.url}news/: HTTP 503"]
+    assert messages(caplog, logging.INFO) == []
+
+
+def test_a_fire_that_finds_the_job_running_is_not_a_warning(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A job of a 1 s schedule that takes longer than that: APScheduler skips the fires that
+    come meanwhile. That is the schedule working, logged at DEBUG only."""
+    scheduler = SourceScheduler("UTC", workers=2)
+    release = threading.Event()
+    started = threading.Event()
+    skipped = threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(30)
+
+    class Watch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "maximum number of running instances" in record.getMessage():
+                skipped.set()
+
+    watch = Watch(level=logging.DEBUG)
+    ours = logging.getLogger("syndicator.scheduler")
+    ours.addHandler(watch)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            scheduler.add("slow", Schedule(every="1s"), slow, first_run_in=0.01)
+            scheduler.start()
+            try:
+                assert started.wait(10), "the job never started"
+                assert skipped.wait(20), "no fire was skipped"
+            finally:
+                release.set()
+                scheduler.shutdown(wait=True)
+    finally:
+        ours.removeHandler(watch)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert any("skipped: maximum number of running instances" in r.getMessage()
+               and r.name == "syndicator.scheduler" and r.levelno == logging.DEBUG
+               for r in caplog.records)
