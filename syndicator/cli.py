@@ -6,6 +6,7 @@ config or command-line misuse.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -20,7 +21,7 @@ import click
 from syndicator import __version__, cli_push, cli_service
 from syndicator.app import App, make_app
 from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
-from syndicator.config import load_config, resolve_config_path
+from syndicator.config import resolve_config_path
 from syndicator.model import RunResult
 
 
@@ -295,29 +296,50 @@ def discover(state: CliState, url: str, source_id: str | None, write_path: Path 
 @cli.command()
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for the database and feeds (default: a new temporary folder).")
-def demo(output: Path | None) -> None:
-    """Serve the bundled demo site on loopback, fetch and build it, print where the feeds are."""
-    from syndicator.demo import demo_config_path, demo_site_root
+@click.option("--once", is_flag=True,
+              help="Fetch and build, print where the files are, and exit (for CI and scripts).")
+@cli_service.listen_options("default: 127.0.0.1, any free port")
+def demo(output: Path | None, once: bool, host: str | None, port: int | None) -> None:
+    """Serve the bundled demo site on loopback, fetch and build it, and serve the feeds
+    (index, previews, /status, /builder) until Ctrl-C; --once builds and exits."""
+    from syndicator.demo import demo_config, demo_links, demo_site_root
     from syndicator.demo.server import SiteServer
+    from syndicator.httpserver import listen
 
-    with reported_errors():
-        folder = output or Path(tempfile.mkdtemp(prefix="syndicator-demo-"))
-        folder.mkdir(parents=True, exist_ok=True)
-        with SiteServer(demo_site_root()) as site:
+    try:
+        with reported_errors(), contextlib.ExitStack() as cleanup:
+            folder = output or Path(tempfile.mkdtemp(prefix="syndicator-demo-"))
+            folder.mkdir(parents=True, exist_ok=True)
+            site = cleanup.enter_context(SiteServer(demo_site_root()))
             click.echo(f"demo site: {site.url}en/news/")
-            config = load_config(demo_config_path(), env={**os.environ,
-                                                          "SYNDICATOR_DEMO_URL": site.url})
-            config = config.model_copy(update={"base_dir": folder.resolve()})
+            # Bound before the build, so every page and feed links to where it is served.
+            sock = None if once else listen(host or "127.0.0.1", port or 0)
+            served_at = None
+            if sock is not None:
+                cleanup.callback(sock.close)
+                served_at = cli_service.local_url(*sock.getsockname()[:2])
+            config = demo_config(site.url, folder, served_at=served_at, env=dict(os.environ))
             with make_app(config) as app:
                 results = run_sources(app, [s.id for s in config.sources],
                                       show_progress=sys.stderr.isatty())
                 build_and_report(app)
-        click.echo(f"feeds: {config.output_path}")
-        for feed in config.feeds:
-            click.echo(f"  {config.output_path / (feed.id + '.rss')}")
-        click.echo(f"open {config.output_path / 'index.html'} in a browser to look around")
-        if any(not r.ok for r in results):
-            sys.exit(EXIT_FAILED)
+            failed = any(not r.ok for r in results)
+            click.echo(f"feeds: {config.output_path}")
+            if once:
+                for feed in config.feeds:
+                    click.echo(f"  {config.output_path / (feed.id + '.rss')}")
+                sys.exit(EXIT_FAILED if failed else 0)
+            from syndicator.service import run_service
+
+            click.echo("open in a browser:")
+            for what, url in demo_links(config, site.url):
+                click.echo(f"  {what + ':':<11}{url}")
+            click.echo("serving until Ctrl-C")
+            code = run_service(config, echo=lambda line: click.echo(line, err=True), sock=sock)
+        sys.exit(code or (EXIT_FAILED if failed else 0))
+    except KeyboardInterrupt:      # during the first fetch; serving handles its own
+        click.echo("demo: interrupted", err=True)
+        sys.exit(130)
 
 
 # The commands of the service and of push live in their own modules.

@@ -100,8 +100,8 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
 
 
 @pytest.mark.slow
-def test_demo_runs_offline_and_prints_feeds(tmp_path: Path) -> None:
-    done = run_cli("demo", "--output", str(tmp_path))
+def test_demo_once_runs_offline_prints_feeds_and_exits(tmp_path: Path) -> None:
+    done = run_cli("demo", "--once", "--output", str(tmp_path))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "office-en: ok" in done.stdout
     for feed in ("office-en", "office-ru", "office-be", "office-all"):
