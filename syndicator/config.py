@@ -35,6 +35,7 @@ from syndicator.config_base import (
     check_timezone,
     parse_duration,
     parse_size,
+    site_of,
 )
 from syndicator.config_push import (
     EmailTarget,
@@ -161,6 +162,18 @@ class Config(Model):
             if isinstance(target, EmailTarget) and not self.secret_key:
                 raise _RefError("email push needs `secret_key` (e.g. {env: SYNDICATOR_SECRET}) "
                                 "to sign unsubscribe links", ("push", index, "type"))
+        return self
+
+    @model_validator(mode="after")
+    def _feed_links(self) -> Config:
+        """A feed without `link` links to the site of its first source (the origin of its
+        URL): that is what readers mean by the feed's website, not this feed server."""
+        urls = {source.id: source.url for source in self.sources}
+        if any(feed.link is None and feed.sources for feed in self.feeds):
+            # The model is frozen; this runs while it is being made, before anyone sees it.
+            object.__setattr__(self, "feeds", tuple(
+                feed.model_copy(update={"link": site_of(urls[feed.sources[0]])})
+                if feed.link is None and feed.sources else feed for feed in self.feeds))
         return self
 
     def source(self, source_id: str) -> SourceConfig:

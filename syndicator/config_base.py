@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -60,8 +61,27 @@ def parse_size(value: Any) -> int:
     return size
 
 
+def check_http_url(value: str) -> str:
+    """An absolute http(s) URL with a host (the value is not echoed in the error)."""
+    try:
+        parts = urlsplit(value)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:      # e.g. an unclosed "[" in the host
+        usable = False
+    if not usable or any(c.isspace() for c in value):
+        raise ValueError("must be an http:// or https:// URL such as https://news.example.org/")
+    return value
+
+
+def site_of(url: str) -> str:
+    """The site (scheme, host and port, then "/") of an http(s) URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}/"
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 
 
 class ShownValueError(ValueError):

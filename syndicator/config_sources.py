@@ -17,6 +17,7 @@ from syndicator.config_base import (
     _ID,
     DEFAULT_USER_AGENT,
     Duration,
+    HttpUrl,
     Model,
     Pattern,
     Selector,
@@ -331,7 +332,9 @@ class FeedConfig(Model):
     limit: int = Field(default=50, ge=1, le=10_000)
     include: tuple[Pattern, ...] = ()
     exclude: tuple[Pattern, ...] = ()
-    link: str | None = None               # the site the feed is about (defaults to first source)
+    # The site the feed is about (the feed's <link>, the index's "Website", OPML htmlUrl);
+    # Config fills in the site of its first source when it is not given.
+    link: HttpUrl | None = None
     # `group`: each story once, in the first of `languages` it exists in (its other
     # versions linked); `all`: every version as an item of its own.
     translations: Literal["all", "group"] = "all"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,7 +15,8 @@ import pytest
 
 from syndicator.config import Config, FeedConfig
 from syndicator.model import Item
-from syndicator.publish import archive, build_feeds, fragments, pagerender, parallel
+from syndicator.publish import build_feeds, feeds, parallel
+from syndicator.publish.links import EntryLink
 from syndicator.store import Store
 from syndicator.store.reader import SqliteItems
 from tests.test_archive import NOW, T0, make_config, make_item, save
@@ -170,20 +172,16 @@ def test_rendered_items_leave_the_cache_after_their_last_page(
     # pages of 10 and 7 renders each item once although it is on pages of several feeds.
     monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
     renders: list[str] = []
-    real = fragments.render_item
+    real = feeds.render_item
 
-    def counting(item: Item) -> fragments.Rendered:
+    def counting(item: Item, links: Sequence[EntryLink] | None = None) -> feeds.Rendered:
         renders.append(item.id)
-        return real(item)
+        return real(item, links)
 
-    monkeypatch.setattr(fragments, "render_item", counting)
+    feeds.ENTRIES.clear()
+    monkeypatch.setattr(feeds, "render_item", counting)
     _build(tmp_path, "counted")
     assert renders and len(renders) == len(set(renders))
-
-
-def test_pages_are_rendered_in_the_formats_of_the_current_documents() -> None:
-    # pagerender (the worker's module) names the formats without importing their renderers.
-    assert tuple(archive.FORMATS) == pagerender.EXTENSIONS
 
 
 @pytest.mark.postgres

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from syndicator.config import Config, FeedConfig, SiteConfig, SourceConfig, WebSubConfig
 from syndicator.model import Item, RunResult
-from syndicator.publish import build_feeds, feeds, render_atom, render_rss
-from syndicator.publish.entries import ENTRIES
+from syndicator.publish import build_feeds
+from syndicator.publish.feeds import ENTRIES
 from syndicator.store import Store
 
 BASE = "https://feeds.example.org/"
@@ -136,22 +136,3 @@ def test_a_damaged_state_is_rebuilt_from_history(tmp_path: Path) -> None:
     assert result.written == ()
     assert published_files(cfg.output_path) == before
     store.close()
-
-
-def test_cached_entries_splice_into_the_bytes_of_one_feedgen_call() -> None:
-    site = SiteConfig(title="S", base_url=BASE)
-    feed = FeedConfig(id="x", title="X", sources=("a",), limit=10)
-    items = [make_item(n, language="be" if n == 2 else "en") for n in range(5, 0, -1)]
-    for render in (render_rss, render_atom):
-        ENTRIES.clear()
-        cold = render(feed, items, site, NOW)
-        assert render(feed, items, site, NOW) == cold               # all cached but the first
-        assert render(feed, items[1:3], site, NOW) == render(feed, items[1:3], site, NOW)
-        ENTRIES.clear()
-        assert render(feed, items[1:3], site, NOW) == render(feed, items[1:3], site, NOW)
-        edited = [items[0], replace(items[1], title="Edited"), *items[2:]]
-        ENTRIES.clear()
-        fresh = render(feed, edited, site, NOW)
-        render(feed, items, site, NOW)
-        assert render(feed, edited, site, NOW) == fresh
-    assert feeds.ENTRIES is ENTRIES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import functools
 import html
 import json
 import os
@@ -23,11 +24,9 @@ from syndicator.model import Item
 from syndicator.publish import (
     FeedSummary,
     build_feeds,
-    render_atom,
+    render_feed,
     render_index,
-    render_json,
     render_opml,
-    render_rss,
     select_items,
     write_atomic,
 )
@@ -38,6 +37,9 @@ FEED = FeedConfig(id="news", title="World news", description="News in three lang
 NOW = datetime(2024, 5, 10, 8, 0, tzinfo=UTC)
 T = datetime(2024, 5, 3, 12, 30, tzinfo=UTC)
 HOSTILE = 'Tom & "Jerry" <script>alert(\'x\')</script> it\'s'
+render_rss = functools.partial(render_feed, "rss")
+render_atom = functools.partial(render_feed, "atom")
+render_json = functools.partial(render_feed, "json")
 
 
 def with_(feed: FeedConfig, **changes: Any) -> FeedConfig:
@@ -499,5 +501,47 @@ def test_opml_lists_every_feed() -> None:
          "description": "News in three languages"},
         {"type": "rss", "version": "RSS2", "text": "Русская лента", "title": "Русская лента",
          "xmlUrl": "https://feeds.example.org/russian.rss",
-         "htmlUrl": "https://feeds.example.org/", "language": "ru"},
+         "htmlUrl": "https://news.example.org/", "language": "ru"},
     ]
+
+
+def test_feeds_link_to_their_sites_not_to_the_feed_server(tmp_path: Path) -> None:
+    # The feed's <link> / home_page_url, the index's link and OPML's htmlUrl: the configured
+    # `link`, else the site of the feed's first source.
+    config = Config(
+        site=SITE, output_dir=str(tmp_path / "feeds"),
+        sources=(SourceConfig(id="en", type="feed", url="https://news.example.org/en.xml"),
+                 SourceConfig(id="ru", type="feed", url="http://RU.example.net:8080/a/b?c=d")),
+        feeds=(FeedConfig(id="ru-first", title="R", sources=("ru", "en")),
+               FeedConfig(id="own", title="O", sources=("en",),
+                          link="https://office.example.org/press?x=1&y=2")))
+    sites = {"ru-first": "http://ru.example.net:8080/",
+             "own": "https://office.example.org/press?x=1&y=2"}
+    build_feeds(config, MemoryStore(sample_items()), NOW)
+    out = tmp_path / "feeds"
+    for feed_id, site in sites.items():
+        assert ET.parse(out / f"{feed_id}.rss").findtext("channel/link") == site
+        atom = ET.parse(out / f"{feed_id}.atom").getroot()
+        assert [link.get("href") for link in atom.findall("{http://www.w3.org/2005/Atom}link")
+                if link.get("rel") == "alternate"] == [site]
+        assert json.loads((out / f"{feed_id}.json").read_bytes())["home_page_url"] == site
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for feed_id, site in sites.items():
+        assert f'<a href="{html.escape(site)}">' in index, feed_id
+    opml = ET.parse(out / "feeds.opml").getroot()
+    assert {o.get("xmlUrl"): o.get("htmlUrl") for o in opml.iter("outline")} == {
+        f"{SITE.base_url}{feed_id}.rss": site for feed_id, site in sites.items()}
+
+
+@pytest.mark.parametrize("link", ["ftp://news.example.org/", "news.example.org", "https://",
+                                  "http://[::1", "https://exa mple.org/",
+                                  "javascript:alert(1)"])
+def test_a_feed_link_must_be_an_http_url(link: str) -> None:
+    from syndicator.config import parse_config
+
+    text = ("sources:\n  - {id: en, type: feed, url: 'https://news.example.org/feed'}\n"
+            f"feeds:\n  - {{id: a, title: A, sources: [en], link: '{link}'}}\n")
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert "<config>:4:" in str(caught.value) and "feeds[0].link" in str(caught.value)
+    assert link not in str(caught.value)

@@ -891,3 +891,12 @@ def test_pages_are_well_formed_html5(env: Env, path: str) -> None:
     parser = html5lib.HTMLParser(strict=True)     # raises on any HTML5 parse error
     document = parser.parse(env.client.get(path).text)
     assert document.get("lang") == "en"
+
+
+def test_the_directory_links_each_feed_to_its_news_site(env: Env) -> None:
+    # "Website" goes to the site of the feed's source, not back to this server.
+    text = env.client.get("/").text
+    websites = [part.rsplit('<a href="', 1)[-1].split('"', 1)[0]
+                for part in text.split(">Website</a>")[:-1]]
+    assert websites == ["https://office.example.org/", "https://office.example.org/",
+                        "https://fast.example.org/"]

@@ -2,7 +2,7 @@
 
     feed's items (its sources, after its include/exclude filters) in the order they joined it
         ──cut──▶ pages 1..m of `feed.limit` items (1 = oldest), complete pages only
-        ──render (fragments.py)──▶ archive/<feed id>/<n>.rss .atom .json
+        ──render (pagerender.py, feeds.py)──▶ archive/<feed id>/<n>.rss .atom .json
 
 Why the pages are cut this way:
 
@@ -55,7 +55,6 @@ from syndicator.publish.archivestate import (
     state_path,
     time_key,
 )
-from syndicator.publish.feeds import render_atom, render_rss
 from syndicator.publish.history import (
     Accepts,
     entries_by_item,
@@ -63,7 +62,6 @@ from syndicator.publish.history import (
     key_in,
     needs_text,
 )
-from syndicator.publish.jsonfeed import render_json
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pagerender import (
     ARCHIVE_DIR,
@@ -79,15 +77,6 @@ if TYPE_CHECKING:  # types only: publishing does not depend on the database laye
     from syndicator.model import FeedLink
 
 log = logging.getLogger(__name__)
-
-class Renderer(Protocol):
-    def __call__(self, feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
-                 now: datetime, *, links: FeedLinks | None = None) -> bytes: ...
-
-
-FORMATS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
-
-
 
 @runtime_checkable
 class ArchiveSource(Protocol):
@@ -395,7 +384,7 @@ def _missing_pages(config: Config, feed: FeedConfig, count: int) -> set[int]:
     except FileNotFoundError:
         names = set()
     missing = {n for n in range(1, count + 1)
-               if any(f"{n}.{ext}" not in names for ext in FORMATS)}
+               if any(f"{n}.{ext}" not in names for ext in common.FORMATS)}
     _MISSING[folder] = (mtime, count, frozenset(missing))
     return missing
 
@@ -468,7 +457,7 @@ def _remove_beyond(folder: Path, count: int) -> None:
         return
     for path in folder.iterdir():
         stem, _, ext = path.name.partition(".")
-        if ext in FORMATS and stem.isdigit() and int(stem) > count:
+        if ext in common.FORMATS and stem.isdigit() and int(stem) > count:
             try:
                 path.unlink()
             except OSError as exc:

@@ -115,9 +115,10 @@ class State:
 
 
 def feed_identity(config: Config, feed: FeedConfig) -> str:
-    """What cuts the pages; a change re-plans the feed from its whole history."""
+    """What cuts the pages, and the site the pages link to; a change re-plans the feed from
+    its whole history (and so re-renders every page)."""
     key = [LAYOUT_VERSION, common.feed_url(config.site, feed, "atom"), feed.limit,
-           sorted(feed.sources), list(feed.include), list(feed.exclude)]
+           sorted(feed.sources), list(feed.include), list(feed.exclude), feed.link]
     return hashlib.sha256(json.dumps(key).encode("utf-8")).hexdigest()
 
 

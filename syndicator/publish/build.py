@@ -27,12 +27,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from syndicator.config import Config, FeedConfig, SiteConfig
+from syndicator.config import Config, FeedConfig
 from syndicator.errors import ConfigError
 from syndicator.model import Item
 from syndicator.publish import archive, archivestate, common, pagerender, parallel
-from syndicator.publish.feeds import render_atom, render_rss
-from syndicator.publish.jsonfeed import render_json
+from syndicator.publish.feeds import render_feed
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.pagewriter import replace_file
@@ -49,9 +48,6 @@ SUMMARIES_FILE = "summaries.json"
 # `limit` passed, so that a rarely matching `include` does not scan all history every build.
 MAX_SCANNED = 20_000
 _MIN_PAGE = 100
-
-Renderer = Callable[[FeedConfig, Sequence[Item], SiteConfig, datetime], bytes]
-RENDERERS: dict[str, Renderer] = {"rss": render_rss, "atom": render_atom, "json": render_json}
 
 
 class FeedItemSource(Protocol):
@@ -197,11 +193,11 @@ def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, l
         outcome = archives.get(feed.id)
         if outcome is not None:
             items = outcome.current_items(items)
-        for ext, render in archive.FORMATS.items():
+        for ext in common.FORMATS:
             links = (archive.current_links(config.site, feed, outcome.pages, ext, hub=hub)
                      if outcome is not None else FeedLinks(hub=hub))
             jobs.append((output / f"{feed.id}.{ext}",
-                         render(feed, items, config.site, now, links=links)))
+                         render_feed(ext, feed, items, config.site, now, links=links)))
     jobs.append((output / INDEX_FILE, render_index(config, summaries)))
     jobs.append((output / OPML_FILE, render_opml(config)))
     return jobs

@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 from syndicator import __version__
 from syndicator.config import FeedConfig, SiteConfig
-from syndicator.model import Item
 
 GENERATOR = "Syndicator"
 GENERATOR_VERSION = __version__
@@ -88,26 +87,6 @@ def utc(value: datetime) -> datetime:
 
 def rfc3339(value: datetime) -> str:
     return utc(value).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def feed_updated(items: Sequence[Item], now: datetime) -> datetime:
-    """The newest `updated` among the items; `now` only for an empty feed.
-
-    Taking it from the items keeps the output byte-identical across builds of the same items.
-    """
-    if not items:
-        return utc(now)
-    return max(utc(item.updated) for item in items)
-
-
-def feed_language(feed: FeedConfig, items: Sequence[Item]) -> str | None:
-    """The configured language, else the one language all items share, else none."""
-    if feed.language:
-        return feed.language
-    languages = {item.language for item in items}
-    if len(languages) == 1:
-        return languages.pop()
-    return None
 
 
 def image_type(url: str) -> str:

@@ -1,74 +1,39 @@
-"""JSON Feed 1.1 (https://jsonfeed.org/version/1.1), written with the standard json module's
-string escaper (items: with jsonstring.quote, which writes the same bytes faster).
+"""The JSON Feed 1.1 syntax (https://jsonfeed.org/version/1.1) of feed documents: an item as
+bytes, a document's head and tail. feeds.py puts them together (the one writer of feed
+documents).
 
 Keys are emitted in a fixed order (dict insertion order, not sorted, so `version` comes
 first as readers expect) and optional keys are left out rather than written empty. The layout
-is json.dumps(indent=2, ensure_ascii=False)'s, produced by `dump` (json.dumps switches to its
-pure-Python encoder whenever `indent` is set, ~70 µs per item; archive pages hold every item).
+is json.dumps(indent=2, ensure_ascii=False)'s: the head through `dump`, items written directly
+as UTF-8 with jsonstring.quote (json.dumps switches to its pure-Python encoder whenever
+`indent` is set, ~70 µs per item; archive pages hold every item).
+
+An item's extra links (links.EntryLink) go into its `_syndicator` extension object:
+`"_syndicator": {"links": [{"url": ..., "rel": ..., "language": ..., "type": ...}]}`
+(`language` and `type` only when known); readers that do not know it ignore it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from json.encoder import encode_basestring  # C-backed
 from typing import Any
 
-from syndicator.config import FeedConfig, SiteConfig
 from syndicator.model import Item
 from syndicator.publish import common
-from syndicator.publish.entries import ENTRIES, entry_key
 from syndicator.publish.jsonstring import quote
-from syndicator.publish.links import FeedLinks
+from syndicator.publish.links import EntryLink, Frame
 
 VERSION = "https://jsonfeed.org/version/1.1"
+EXTENSION = "_syndicator"
 
 
-def render_json(feed: FeedConfig, items: Sequence[Item], site: SiteConfig,
-                now: datetime, *, links: FeedLinks | None = None) -> bytes:
-    """The feed as UTF-8 JSON with a trailing newline. `now` is unused: JSON Feed has no
-    feed-level date, which keeps the document stable while the items are.
-
-    `links`: `hub` becomes `hubs` (WebSub); `prev_archive` becomes `next_url`, JSON Feed's
-    pagination to the next (older) page. `feed_url` stays the subscription URL on archive
-    pages too: it identifies the feed."""
-    del now
-    head = dump(head_fields(feed, site, common.feed_language(feed, items), links))
-    if not items:
-        return (head[:-2] + ',\n  "items": []\n}\n').encode("utf-8")
-    # The items array goes in as the last key of the object `head` closes with "\n}".
-    body = b",\n".join([_item_bytes(item) for item in items])
-    return b"".join([(head[:-2] + ',\n  "items": [\n').encode("utf-8"), body, b"\n  ]\n}\n"])
-
-
-def _item_bytes(item: Item) -> bytes:
-    key = entry_key(item)
-    cached = ENTRIES.get("json", key)
-    if cached is not None:
-        return cached
-    entry = _render_item_bytes(item)
-    ENTRIES.put("json", key, entry)
-    return entry
-
-
-def _render_item_bytes(item: Item) -> bytes:
-    return item_bytes(item, **_shown(item))
-
-
-def _shown(item: Item) -> dict[str, Any]:
-    """What the item's object shows besides its URL, image and language: the text cleaned,
-    the dates formatted (the arguments of item_bytes and fields_of)."""
-    return {"title": common.clean(item.title), "summary": common.clean(item.summary),
-            "content": common.clean(item.content),
-            "author": common.clean(item.author) if item.author else None,
-            "tags": common.unique(item.categories),
-            "published": common.rfc3339(item.published),
-            "updated": common.rfc3339(item.updated)}
-
-
-def head_fields(feed: FeedConfig, site: SiteConfig, language: str | None,
-                links: FeedLinks | None) -> dict[str, Any]:
-    """The feed object without its items."""
+def head(frame: Frame, *, has_items: bool) -> str:
+    """The document up to its first item. `hub` becomes `hubs` (WebSub); `prev_archive`
+    becomes `next_url`, JSON Feed's pagination to the next (older) page. `feed_url` stays the
+    subscription URL on archive pages too: it identifies the feed. JSON Feed has no
+    feed-level date."""
+    feed, site, links = frame.feed, frame.site, frame.links
     document: dict[str, Any] = {
         "version": VERSION,
         "title": common.clean(feed.title),
@@ -76,51 +41,36 @@ def head_fields(feed: FeedConfig, site: SiteConfig, language: str | None,
         "feed_url": common.feed_url(site, feed, "json"),
         "description": common.description(feed),
     }
-    if language:
-        document["language"] = language
+    if frame.language:
+        document["language"] = frame.language
     document["authors"] = [{"name": common.clean(site.title)}]
     if links is not None and links.prev_archive:
         document["next_url"] = links.prev_archive
     if links is not None and links.hub:
         document["hubs"] = [{"type": "WebSub", "url": links.hub}]
-    return document
+    # `dump` ends the object with "\n}"; the items array goes in as its last key.
+    opening = dump(document)[:-2] + ',\n  "items": '
+    return opening + ("[\n" if has_items else "[]")
 
 
-def fields_of(item: Item, *, title: str, summary: str, content: str, author: str | None,
-              tags: list[str], published: str, updated: str) -> dict[str, Any]:
-    """The item object from already cleaned text and formatted dates (fragments.py shares
-    them between formats)."""
-    entry: dict[str, Any] = {"id": item.url, "url": item.url, "title": title}
-    # An item must carry content_html or content_text; fall back to the plain summary, or
-    # the title when there is not even that.
-    if content:
-        entry["content_html"] = content
-    else:
-        entry["content_text"] = summary or title
-    if summary:
-        entry["summary"] = summary
-    if item.image:
-        entry["image"] = item.image
-    entry["date_published"] = published
-    entry["date_modified"] = updated
-    if author is not None:
-        entry["authors"] = [{"name": author}]
-    if tags:
-        entry["tags"] = tags
-    if item.language:
-        entry["language"] = item.language
-    return entry
+def tail(*, has_items: bool) -> str:
+    return "\n  ]\n}\n" if has_items else "\n}\n"
+
+
+SEPARATOR = b",\n"      # between the items of the array
 
 
 def item_bytes(item: Item, *, title: str, summary: str, content: str, author: str | None,
-               tags: list[str], published: str, updated: str) -> bytes:
+               tags: list[str], published: str, updated: str,
+               links: Sequence[EntryLink] = ()) -> bytes:
     """The item object as `dump` lays it out inside a document's "items" array (indented
-    four spaces), written directly as UTF-8: archive pages hold every item. fields_of says
-    which keys appear; tests/test_fragments.py holds the two to the same bytes."""
+    four spaces), from already cleaned text and formatted dates, as UTF-8."""
     q = quote
     url = q(item.url)
     parts = [b'    {\n      "id": ', url, b',\n      "url": ', url, b',\n      "title": ',
              q(title), b",\n"]
+    # An item must carry content_html or content_text; fall back to the plain summary, or
+    # the title when there is not even that.
     if content:
         parts += (b'      "content_html": ', q(content), b",\n")
     else:
@@ -139,8 +89,21 @@ def item_bytes(item: Item, *, title: str, summary: str, content: str, author: st
                   b"\n      ]")
     if item.language:
         parts += (b',\n      "language": ', q(item.language))
+    if links:
+        extension = {"links": [_link_object(link) for link in links]}
+        parts += (f',\n      "{EXTENSION}": '.encode("ascii"),
+                  dump(extension, 3).encode("utf-8"))
     parts.append(b"\n    }")
     return b"".join(parts)
+
+
+def _link_object(link: EntryLink) -> dict[str, str]:
+    found = {"url": link.href, "rel": link.rel}
+    if link.hreflang:
+        found["language"] = link.hreflang
+    if link.media_type:
+        found["type"] = link.media_type
+    return found
 
 
 def dump(value: Any, level: int = 0) -> str:

@@ -4,7 +4,7 @@ A full build writes every stored item's content into JSON Feed archive pages; es
 content of a few KB with the standard library's C escaper (json.encoder.encode_basestring)
 and encoding the result costs over ten times what orjson does, which also hands back the
 UTF-8 bytes the pages are made of. The bytes are the same as
-`encode_basestring(value).encode("utf-8")` for every code point (tests/test_fragments.py
+`encode_basestring(value).encode("utf-8")` for every code point (tests/test_feed_writer.py
 checks all of them): both escape only the quote, the backslash and control characters, and
 leave the rest as is (ensure_ascii=False).
 """

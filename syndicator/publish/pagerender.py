@@ -1,6 +1,6 @@
 """Rendering archive pages: `render_pages` and what it needs, and no more, because a full
 build's worker process (parallel.py) imports this module and its imports are that process's
-memory (not feedgen and lxml, which only the subscription documents use: feeds.py).
+memory.
 
 The pages themselves, how they are cut and kept up to date: archive.py.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from syndicator.errors import PublishError
 from syndicator.model import Item
-from syndicator.publish import common, fragments
+from syndicator.publish import common, feeds
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pagewriter import PageWriter
 
@@ -28,9 +28,6 @@ if TYPE_CHECKING:  # types only: the worker process unpickles configs, it need n
 ARCHIVE_DIR = "archive"
 # Bump to re-render every archive page once (e.g. after a fix in how pages are written).
 LAYOUT_VERSION = 1
-# The formats of every page, in the order they are written (archive.FORMATS has their
-# feedgen renderers for the current documents).
-EXTENSIONS = ("rss", "atom", "json")
 # Upper bound on the rendered items kept for later pages of a pass (bytes of their three
 # entries): normally an item leaves the cache after the last page that holds it, long
 # before this.
@@ -119,7 +116,7 @@ def render_pages(config: Config, output: Path, jobs: Sequence[PageJob], store: I
     for index, job in enumerate(jobs):
         for item_id in job.ids:
             last_use[item_id] = index
-    cache: dict[str, fragments.Rendered] = {}
+    cache: dict[str, feeds.Rendered] = {}
     size = 0
     done: list[tuple[str, int, str]] = []
     start = 0
@@ -156,28 +153,30 @@ def render_pages(config: Config, output: Path, jobs: Sequence[PageJob], store: I
 
 
 def _render_item(item_id: str, known: Mapping[str, Item], fetched: dict[str, Item],
-                 job: PageJob) -> fragments.Rendered:
-    """The item rendered; a fetched Item is dropped once rendered (the cache holds that)."""
+                 job: PageJob) -> feeds.Rendered:
+    """The item rendered; a fetched Item is dropped once rendered (the cache holds that).
+    An item of a current window is taken from the entries the current documents keep (a page
+    that completes is mostly the previous current document)."""
     item = known.get(item_id)
     if item is not None:
-        return fragments.render_item_reusing(item)
+        return feeds.entry(item)
     item = fetched.pop(item_id, None)
     if item is None:
         raise PublishError(f"item {item_id} vanished while its archive page was being "
                            "written; build again", feed=job.feed.id)
-    return fragments.render_item(item)
+    return feeds.render_item(item)
 
 
-def _write_page(config: Config, output: Path, job: PageJob, entries: list[fragments.Rendered],
+def _write_page(config: Config, output: Path, job: PageJob, entries: list[feeds.Rendered],
                 writer: PageWriter, now: datetime) -> str:
     """Queue the page's documents; returns its digest (over the join order)."""
     digest = page_digest(job.identity, job.feed.limit, job.number,
                          [r.digest_entry for r in entries])
     # The document newest first, as the current one.
     entries.sort(key=lambda r: (r.published, r.id), reverse=True)
-    frame = fragments.frame_for(job.feed, config.site, entries, now)   # once for 3 formats
-    for ext in EXTENSIONS:
+    frame = feeds.frame_for(job.feed, config.site, entries, now)   # once for 3 formats
+    for ext in common.FORMATS:
         links = page_links(config.site, job.feed, job.number, ext)
         writer.submit(archive_path(output, job.feed, job.number, ext),
-                      fragments.document(ext, replace(frame, links=links), entries))
+                      feeds.document(ext, replace(frame, links=links), entries))
     return digest

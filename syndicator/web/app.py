@@ -45,7 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syndicator.config import Config, FeedConfig
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.metrics import Metrics
-from syndicator.publish import render_atom, render_json, render_rss
+from syndicator.publish import render_feed
 from syndicator.publish.pages import PAGE_ASSETS
 from syndicator.status import CachedStatus, StatusReport, log_store_error
 from syndicator.stories import with_versions
@@ -78,9 +78,6 @@ MAX_MAX_AGE = 3600
 ARCHIVE_CACHE_CONTROL = "public, max-age=31536000, immutable"
 STATIC_CACHE_CONTROL = "public, max-age=604800"
 
-_RENDERERS: dict[str, Callable[..., bytes]] = {
-    "rss": render_rss, "atom": render_atom, "json": render_json,
-}
 _CORS = {
     "Access-Control-Allow-Origin": "*",
     # Last-Modified is readable cross-origin anyway; ETag must be exposed explicitly.
@@ -238,7 +235,7 @@ class _Handlers:
         items = with_versions(select_items(feed, self.ctx.store, query), self.ctx.store)
         # The published file's date stands in for "now": the same items give the same bytes.
         mtime = _timestamp(cached.last_modified) if cached is not None else time.time()
-        body = _RENDERERS[ext](feed, items, self.config.site, datetime.fromtimestamp(mtime, UTC))
+        body = render_feed(ext, feed, items, self.config.site, datetime.fromtimestamp(mtime, UTC))
         return Prepared(make_cached(path, body, media_type=MEDIA_TYPES["." + ext], mtime=mtime),
                         self.feed_cache_control(feed.id), _FEED_HEADERS)
 

@@ -1,21 +1,25 @@
-"""The fast archive-page writer (publish/fragments.py) writes the same bytes as feedgen
-(publish/feeds.py) and the JSON Feed writer for the same items and links."""
+"""The one feed writer (publish/feeds.py) against its reference (tests/feedgen_reference.py:
+feedgen for RSS and Atom, json.dumps for JSON Feed) over hostile, multilingual and sparse items,
+and what only it does: extra entry links, the entry cache."""
 
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import feedparser
 import pytest
 
 from syndicator.config import FeedConfig, SiteConfig
 from syndicator.errors import PublishError
 from syndicator.model import Item
-from syndicator.publish import fragments, jsonfeed, render_atom, render_json, render_rss
-from syndicator.publish.links import FeedLinks
+from syndicator.publish import feeds, jsonfeed, xmlfeed
+from syndicator.publish.links import ATOM_NS, EntryLink, FeedLinks
+from tests.feedgen_reference import reference
 
 SITE = SiteConfig(title="Newsroom «Навіны» & Co", base_url="https://feeds.example.org/")
 FEED = FeedConfig(id="news", title="World news", description="News <in> three & languages",
@@ -63,13 +67,6 @@ LINKS = [
     FeedLinks(self_url="https://feeds.example.org/archive/news/1.x", current="https://c/",
               archive=True),
 ]
-RENDERERS = {"rss": render_rss, "atom": render_atom, "json": render_json}
-
-
-def fast(ext: str, feed: FeedConfig, items: list[Item], links: FeedLinks | None) -> bytes:
-    rendered = [fragments.render_item(i) for i in items]
-    frame = fragments.frame_for(feed, SITE, rendered, NOW, links)
-    return fragments.document(ext, frame, rendered)
 
 
 @pytest.mark.parametrize("ext", ["rss", "atom", "json"])
@@ -79,15 +76,19 @@ def test_documents_match_the_reference_writers_byte_for_byte(
     items = corpus()
     for feed in (FEED, FEED.model_copy(update={"language": "be", "title": HOSTILE})):
         for chosen in (items, items[:1], items[2:3], [], items[3:7]):
-            expected = RENDERERS[ext](feed, chosen, SITE, NOW, links=links)
-            assert fast(ext, feed, chosen, links) == expected, (ext, [i.id for i in chosen])
+            feeds.ENTRIES.clear()
+            expected = reference(ext, feed, chosen, SITE, NOW, links)
+            assert feeds.render_feed(ext, feed, chosen, SITE, NOW, links=links) == expected, (
+                ext, [i.id for i in chosen])
+            # again, from the entries the first call keeps
+            assert feeds.render_feed(ext, feed, chosen, SITE, NOW, links=links) == expected
 
 
 def test_feed_level_date_and_language_follow_the_items() -> None:
-    rendered = [fragments.render_item(i) for i in corpus()[:2]]
-    frame = fragments.frame_for(FEED, SITE, rendered, NOW)
+    rendered = [feeds.render_item(i) for i in corpus()[:2]]
+    frame = feeds.frame_for(FEED, SITE, rendered, NOW)
     assert frame.updated == T - timedelta(hours=1) and frame.language == "en"
-    assert fragments.frame_for(FEED, SITE, [], NOW).updated == NOW
+    assert feeds.frame_for(FEED, SITE, [], NOW).updated == NOW
 
 
 def test_json_layout_matches_json_dumps() -> None:
@@ -115,33 +116,61 @@ def test_json_strings_are_escaped_as_the_standard_library_does_for_every_code_po
         quote("a\ud800b")
 
 
-def test_json_feed_is_laid_out_as_json_dumps_would() -> None:
-    for links in LINKS:
-        data = render_json(FEED, corpus(), SITE, NOW, links=links)
-        document = json.loads(data)
-        assert data == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
-
-
 def test_an_item_the_reference_writer_refuses_is_refused() -> None:
     untitled = item(1, title="", summary="", content="")
     with pytest.raises(PublishError):
-        fragments.render_item(untitled)
-    with pytest.raises(PublishError):
-        render_atom(FEED, [untitled], SITE, NOW)
+        feeds.render_item(untitled)
+    with pytest.raises(ValueError):     # feedgen's way to reject a field
+        reference("atom", FEED, [untitled], SITE, NOW)
 
 
 def test_rfc2822_dates_are_utc_in_the_c_locale() -> None:
-    assert fragments.rfc2822(datetime(2024, 1, 7, 1, 2, 3, tzinfo=ZoneInfo("Europe/Minsk"))) \
+    assert xmlfeed.rfc2822(datetime(2024, 1, 7, 1, 2, 3, tzinfo=ZoneInfo("Europe/Minsk"))) \
         == "Sat, 06 Jan 2024 22:02:03 +0000"
 
 
-def test_entries_of_the_current_documents_are_reused_byte_for_byte() -> None:
-    from syndicator.publish.entries import ENTRIES
-
+def test_entries_are_kept_for_the_next_document_and_follow_edits() -> None:
     items = corpus()
-    ENTRIES.clear()
-    for render in RENDERERS.values():
-        render(FEED, items, SITE, NOW)       # fills the cache, as a current document does
-        render(FEED, items, SITE, NOW)
-    for item in items:
-        assert fragments.render_item_reusing(item) == fragments.render_item(item)
+    feeds.ENTRIES.clear()
+    for one in items:
+        assert feeds.entry(one) is feeds.entry(one)     # the second from the cache
+        assert feeds.entry(one) == feeds.render_item(one)
+    edited = replace(items[0], title="Edited")
+    assert b"Edited" in feeds.entry(edited).atom
+    assert b"Edited" not in feeds.entry(items[0]).atom
+
+
+def test_extra_entry_links_are_written_in_every_format() -> None:
+    links = (EntryLink(href="https://news.example.org/be/story/1?a=1&b=2", hreflang="be"),
+             EntryLink(href="https://news.example.org/ru/1", rel="related",
+                       media_type="text/html"))
+    rendered = [feeds.render_item(corpus()[0], links), feeds.render_item(corpus()[1])]
+    frame = feeds.frame_for(FEED, SITE, rendered, NOW)
+
+    atom = ET.fromstring(feeds.document("atom", frame, rendered))
+    entry = atom.findall(f"{{{ATOM_NS}}}entry")[0]
+    found = [(e.get("href"), e.get("rel"), e.get("hreflang"), e.get("type"))
+             for e in entry.findall(f"{{{ATOM_NS}}}link")]
+    assert found[-2:] == [("https://news.example.org/be/story/1?a=1&b=2", "alternate", "be",
+                           None),
+                          ("https://news.example.org/ru/1", "related", None, "text/html")]
+    parsed = feedparser.parse(feeds.document("atom", frame, rendered))
+    assert not parsed.bozo
+    assert {"https://news.example.org/be/story/1?a=1&b=2", "https://news.example.org/ru/1"} \
+        <= {link.href for link in parsed.entries[0].links}
+
+    rss = ET.fromstring(feeds.document("rss", frame, rendered))
+    extra = rss.findall(f"channel/item/{{{ATOM_NS}}}link")
+    assert [(e.get("href"), e.get("hreflang")) for e in extra] == [
+        ("https://news.example.org/be/story/1?a=1&b=2", "be"),
+        ("https://news.example.org/ru/1", None)]
+    assert not feedparser.parse(feeds.document("rss", frame, rendered)).bozo
+
+    data = feeds.document("json", frame, rendered)
+    document = json.loads(data)
+    assert document["items"][0][jsonfeed.EXTENSION] == {"links": [
+        {"url": "https://news.example.org/be/story/1?a=1&b=2", "rel": "alternate",
+         "language": "be"},
+        {"url": "https://news.example.org/ru/1", "rel": "related", "type": "text/html"}]}
+    assert jsonfeed.EXTENSION not in document["items"][1]
+    assert data == (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
