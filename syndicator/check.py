@@ -305,5 +305,7 @@ def _normalised(report: _Report, merged: Article) -> None:
     report.echo(f"  summary    {_short(item.summary)}")
     report.echo(f"  image      {item.image or '(none)'}")
     report.echo(f"  author     {item.author or '(none)'}")
+    named = ", ".join(f"{language or '?'} {url}" for language, url in item.translation_claims or ())
+    report.echo(f"  translations {named or '(none)'}")
     if item.published_precision == "none":
         report.warn("no date could be parsed: set list.date / article.date, or date_format")

@@ -22,7 +22,7 @@ from syndicator.push.email import valid_address
 from syndicator.push.job import TargetReport
 from syndicator.push.preview import Preview, preview
 from syndicator.push.status import push_status
-from syndicator.push.subscribers import add_confirmed, email_target, read_csv
+from syndicator.push.subscribers import add_confirmed, email_target, parse_languages, read_csv
 
 
 def _report_line(report: TargetReport) -> str:
@@ -126,14 +126,22 @@ def subscribers_group() -> None:
 @subscribers_group.command("add")
 @click.argument("emails", nargs=-1, required=True)
 @_target_option
+@click.option("--languages", default=None, metavar="CODES",
+              help="The languages read, in order (e.g. be,en): each story once, in the first "
+                   "it exists in; `all` for every item. An address already there keeps its "
+                   "languages unless given.")
 @click.pass_obj
-def add_command(state: CliState, emails: tuple[str, ...], target: str | None) -> None:
-    """Add addresses, confirmed."""
+def add_command(state: CliState, emails: tuple[str, ...], target: str | None,
+                languages: str | None) -> None:
+    """Add addresses, confirmed (or change the languages of addresses already there)."""
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
+        chosen = (parse_languages(languages, where="--languages") if languages is not None
+                  else None)
         with make_app(config) as app:
-            added, invalid = add_confirmed(app.store, config, target_id, emails, app.clock())
+            added, invalid = add_confirmed(app.store, config, target_id,
+                                           [(email, chosen) for email in emails], app.clock())
         _added_report(target_id, added, invalid)
 
 
@@ -171,7 +179,7 @@ def remove_command(state: CliState, emails: tuple[str, ...], target: str | None)
                                              "bounced"]), default=None)
 @click.pass_obj
 def list_command(state: CliState, target: str | None, status: str | None) -> None:
-    """List subscribers: address, status, since."""
+    """List subscribers: address, status, since, languages ("all": every item)."""
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
@@ -179,7 +187,8 @@ def list_command(state: CliState, target: str | None, status: str | None) -> Non
             for subscriber in app.store.subscribers(target_id, status=status):
                 since = subscriber.confirmed_at or subscriber.created
                 click.echo(f"{subscriber.email}\t{subscriber.status}\t"
-                           f"{since.strftime('%Y-%m-%d %H:%M')}")
+                           f"{since.strftime('%Y-%m-%d %H:%M')}\t"
+                           f"{','.join(subscriber.languages) or 'all'}")
 
 
 @subscribers_group.command("import")
@@ -187,7 +196,8 @@ def list_command(state: CliState, target: str | None, status: str | None) -> Non
 @_target_option
 @click.pass_obj
 def import_command(state: CliState, file: Path, target: str | None) -> None:
-    """Add the addresses of a CSV file (an `email` column, or the first column), confirmed."""
+    """Add the addresses of a CSV file (an `email` column, or the first column), confirmed;
+    a `languages` column ("be en") sets each address's languages."""
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)

@@ -232,10 +232,12 @@ class OutboxView:
     primed: frozenset[str] = frozenset()  # targets that had already seen the source
     subscribers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # confirmed
     # For targets that push a story once (OutboxHook.stories): the story (translation
-    # group) of each new item that has other versions, and per target the stories it has
-    # already been given a version of.
+    # group) of each new item that has other versions, and per (target, recipient) the
+    # stories it has already been given a version of.
     story_of: Mapping[str, str] = field(default_factory=dict)
-    told: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    told: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # (target, address) → the languages a subscriber chose (only those who chose).
+    languages: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -255,7 +257,7 @@ class OutboxHook:
     subscriber_targets: tuple[str, ...]       # email targets whose confirmed addresses to read
     history: int                              # how many stored items backfill may need
     decide: Callable[[OutboxView], OutboxPlan]
-    stories: tuple[str, ...] = ()             # targets that push each story once
+    stories: tuple[str, ...] = ()             # targets that may push a story once
 
 
 @dataclass(frozen=True)
@@ -282,6 +284,9 @@ class Subscriber:
     updated: datetime
     confirmed_at: datetime | None = None
     reason: str | None = None
+    # The languages read, in order of preference: each story once, in the first of them
+    # it exists in (push/outbox.py); (): every item, whatever its language.
+    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -135,3 +135,24 @@ def test_subscribers_add_import_list_remove(setup: Setup) -> None:
     dry = setup.run("push", "--dry-run", "mail")
     assert dry.returncode == 0 and "Subject: " in dry.stdout and "Unsubscribe: " in dry.stdout
     assert setup.run("subscribers", "list", "--target", "tg").returncode == 2
+
+
+def test_subscribers_choose_their_languages(setup: Setup) -> None:
+    csv = setup.folder / "readers.csv"
+    csv.write_text('email,languages\nada@example.net,"be, en"\nbob@example.net,\n',
+                   encoding="utf-8")
+    assert setup.run("subscribers", "import", str(csv)).returncode == 0
+    assert setup.run("subscribers", "add", "cy@example.org", "--languages", "ru").returncode == 0
+    listed = sorted(line.split("\t")[::3] for line in setup.run(
+        "subscribers", "list").stdout.splitlines())
+    assert listed == [["ada@example.net", "be,en"], ["bob@example.net", "all"],
+                      ["cy@example.org", "ru"]]
+    # Adding an address again changes its languages only when they are given.
+    assert setup.run("subscribers", "add", "ada@example.net").returncode == 0
+    assert setup.run("subscribers", "add", "cy@example.org", "--languages", "all").returncode == 0
+    listed = sorted(line.split("\t")[::3] for line in setup.run(
+        "subscribers", "list").stdout.splitlines())
+    assert listed == [["ada@example.net", "be,en"], ["bob@example.net", "all"],
+                      ["cy@example.org", "all"]]
+    misuse = setup.run("subscribers", "add", "dee@example.org", "--languages", "english")
+    assert misuse.returncode == 2 and "'english' is not a language code" in misuse.stderr

@@ -15,16 +15,20 @@ import httpx
 import pytest
 
 from syndicator.app import App, make_app
+from syndicator.check import check_source
 from syndicator.cli import run_sources
 from syndicator.demo.server import SiteServer
 from syndicator.extract import parse_feed
+from syndicator.fetch import Fetcher
 from syndicator.model import Page
 from syndicator.publish import build_feeds
+from syndicator.push import dispatch_due
+from syndicator.push.subscribers import add_confirmed
 from syndicator.web.app import create_web_app
 from syndicator.web.cache import FeedCache
 from syndicator.web.context import WebContext
 from tests.conftest import Site, serve_site
-from tests.push_support import telegram, with_targets
+from tests.push_support import SmtpServer, email, telegram, with_targets
 from tests.test_web import FakeStatus, Server
 from tests.translation_site import LANGUAGES, true_stories, write_site
 
@@ -178,3 +182,56 @@ def test_the_preview_and_query_answers_show_each_story_and_its_languages(site: S
     assert sorted(item["url"].removeprefix(prefix) for item in answer["items"]) == sorted([
         "/be/news/vote.html", "/ru/news/border.html", "/be/news/forum.html",
         "/be/news/storm.html", "/en/news/museum.html", "/en/news/decoy.html"])
+
+
+def test_check_shows_what_an_article_page_names(site: Site) -> None:
+    write_site(site.server.root, day=3)
+    lines: list[str] = []
+    fetcher = Fetcher()
+    try:
+        assert check_source(site.config, site.config.source("site-be"), fetcher,
+                            echo=lines.append)
+    finally:
+        fetcher.close()
+    prefix = site.url.rstrip("/")
+    [shown] = [line for line in lines if line.strip().startswith("translations")]
+    # The newest Belarusian story is `storm` (day 3), named in English by hreflang.
+    assert shown.split(None, 1)[1] == f"en {prefix}/en/news/storm.html"
+
+
+def test_three_subscribers_get_each_story_in_the_languages_they_chose(site: Site) -> None:
+    root = site.server.root
+    with SmtpServer() as smtp:
+        config = with_targets(site.config, email("mail-all", smtp=smtp.smtp_config(),
+                                                 feeds=("all",)))
+        with make_app(config) as app:
+            add_confirmed(app.store, config, "mail-all", [
+                ("be@example.org", ("be",)), ("ruen@example.org", ("ru", "en")),
+                ("every@example.org", None)], app.clock())
+            _fetch(app)                      # day 1: each source's first sight, not mailed
+            write_site(root, day=2)
+            _fetch(app)
+            dispatch_due(app)
+
+            def subjects(address: str) -> set[str]:
+                return {str(message["Subject"]) for message in smtp.to(address)}
+
+            assert subjects("be@example.org") == set()
+            day2 = {"The border reopens", "An unrelated story"}
+            assert subjects("ruen@example.org") == subjects("every@example.org") == day2
+            # A preferences change counts from the next mail on.
+            add_confirmed(app.store, config, "mail-all",
+                          [("every@example.org", ("be", "en"))], app.clock())
+            write_site(root, day=3)
+            _fetch(app, ("be", "ru", "en"))
+            dispatch_due(app)
+            listed = app.store.subscriber("mail-all", "every@example.org")
+            assert listed is not None and listed.languages == ("be", "en")
+        # Day 3 brought `vote` and `storm` in Belarusian, then `forum` and `storm` in
+        # English: each reader gets each story once, in the first language they read.
+        assert subjects("be@example.org") == {"Галасы падлічаны", "Бура на поўначы"}
+        assert subjects("ruen@example.org") == day2 | {"A forum in Vilnius",
+                                                       "A storm in the north"}
+        assert subjects("every@example.org") == day2 | {
+            "Галасы падлічаны", "Бура на поўначы", "A forum in Vilnius"}
+        assert len(smtp.to("every@example.org")) == 5     # no story twice

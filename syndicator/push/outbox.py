@@ -21,6 +21,9 @@ Rules:
 - A Telegram target with `translations: skip` pushes each story once: an item whose story
   (store/translations.py) the target was already given in another language, or that this
   run brings in several languages, is written as `suppressed` after the first (oldest).
+- An email subscriber who chose languages gets each story once, in the first of them it
+  exists in (among this run's new items; a story already given in any language is not
+  given again) and nothing in other languages; one who chose none gets every item.
 """
 
 from __future__ import annotations
@@ -72,8 +75,8 @@ def outbox_hook(config: Config, source_id: str) -> OutboxHook | None:
         # At least 1: the decision must know whether the source had any items before.
         history=max(1, *(t.backfill for t in targets)),
         decide=partial(decide, routes),
-        stories=tuple(t.id for t in targets
-                      if isinstance(t, TelegramTarget) and t.translations == "skip"))
+        stories=tuple(t.id for t in targets if isinstance(t, EmailTarget)
+                      or t.translations == "skip"))
 
 
 def _oldest_first(items: Sequence[Item]) -> list[Item]:
@@ -95,6 +98,23 @@ def _once_per_story(items: Sequence[Item], story_of: Mapping[str, str],
         else:
             again.append(item)
     return send, again
+
+
+def _in_languages(items: Sequence[Item], languages: Sequence[str], story_of: Mapping[str, str],
+                  told: Iterable[str]) -> set[str]:
+    """The ids of `items` a reader of `languages` gets: of each story not told yet, the
+    version in the first of them it exists in; nothing in other languages."""
+    rank = {language: position for position, language in enumerate(languages)}
+    done = set(told)
+    best: dict[str, tuple[int, Item]] = {}
+    for item in _oldest_first(items):
+        position = rank.get((item.language or "").split("-")[0].lower())
+        story = story_of.get(item.id, item.id)
+        if position is None or story in done:
+            continue
+        if story not in best or position < best[story][0]:
+            best[story] = (position, item)
+    return {item.id for _position, item in best.values()}
 
 
 def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
@@ -128,13 +148,19 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
                 send += [item for item in view.new if route.accepts(item)]
                 suppressed = []
         if isinstance(target, TelegramTarget) and target.translations == "skip":
-            send, again = _once_per_story(send, view.story_of, view.told.get(target.id, ()))
+            send, again = _once_per_story(send, view.story_of,
+                                          view.told.get((target.id, ""), ()))
             rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
                                  error="another language version of the story was pushed")
                         for item in again)
+        # A subscriber who chose languages gets each story once, in the first of them.
+        reads = {r: _in_languages(send, languages, view.story_of,
+                                  view.told.get((target.id, r), ()))
+                 for r in recipients
+                 if (languages := view.languages.get((target.id, r)))}
         for item in _oldest_first(send):
             rows.extend(Delivery(item_id=item.id, target_id=target.id, recipient=r)
-                        for r in recipients)
+                        for r in recipients if r not in reads or item.id in reads[r])
         rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
                              error=f"first sight of source {view.source_id}: not pushed")
                     for item in _oldest_first(suppressed))

@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -276,26 +277,45 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
 
 # --- operators --------------------------------------------------------------------------------
 
-def add_confirmed(store: Store, config: Config, target_id: str, addresses: Iterable[str],
+# An address and the languages it reads (None: leave the stored choice as it is).
+Entry = tuple[str, tuple[str, ...] | None]
+
+
+def parse_languages(text: str, *, where: str = "languages") -> tuple[str, ...]:
+    """A subscriber's languages as written by an operator: codes in order of preference,
+    separated by commas, semicolons or spaces ("be, en"); "all" or "" for every language."""
+    codes = tuple(code.lower() for code in re.split(r"[,;\s]+", text.strip()) if code)
+    if codes in ((), ("all",)):
+        return ()
+    for code in codes:
+        if not re.fullmatch(r"[a-z]{2,3}", code):
+            raise ConfigError(f"{where}: {code!r} is not a language code (be, ru, en)")
+    return tuple(dict.fromkeys(codes))
+
+
+def add_confirmed(store: Store, config: Config, target_id: str, entries: Iterable[Entry],
                   now: datetime) -> tuple[list[str], list[AddressInvalid]]:
-    """Addresses an operator adds are confirmed at once. Returns (added, refused): each
-    refusal names the address and says why."""
+    """Addresses an operator adds are confirmed at once, with the languages given (an
+    address already there keeps its languages when none are given). Returns (added,
+    refused): each refusal names the address and says why."""
     email_target(config, target_id)
     added: list[str] = []
     invalid: list[AddressInvalid] = []
-    for address in addresses:
+    for address, languages in entries:
         try:
             email = parse_address(address).email
         except AddressInvalid as exc:
             invalid.append(exc)
             continue
-        store.set_subscriber(target_id, email, "confirmed", now, reason="added by an operator")
+        store.set_subscriber(target_id, email, "confirmed", now, reason="added by an operator",
+                             languages=languages)
         added.append(email)
     return added, invalid
 
 
-def read_csv(path: Path) -> list[str]:
-    """Addresses from a CSV file: the `email` column if there is a header, else column 1."""
+def read_csv(path: Path) -> list[Entry]:
+    """Addresses from a CSV file: the `email` column if there is a header, else column 1;
+    with a header, a `languages` column gives each address its languages ("be en")."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
@@ -306,4 +326,8 @@ def read_csv(path: Path) -> list[str]:
     header = [cell.strip().lower() for cell in rows[0]]
     column = header.index("email") if "email" in header else 0
     start = 1 if "email" in header or valid_address(rows[0][0]) is None else 0
-    return [row[column].strip() for row in rows[start:] if len(row) > column]
+    chosen = header.index("languages") if start and "languages" in header else None
+    return [(row[column].strip(),
+             parse_languages(row[chosen], where=f"{path}, line {number}, languages")
+             if chosen is not None and len(row) > chosen else None)
+            for number, row in enumerate(rows[start:], start=start + 1) if len(row) > column]

@@ -49,20 +49,24 @@ class PushQueries(Database):
                 t_push_sources.c.source_id == view.source_id,
                 t_push_sources.c.target_id.in_(list(hook.targets))))}
         subscribers: dict[str, list[str]] = {}
+        languages: dict[tuple[str, str], tuple[str, ...]] = {}
         if hook.subscriber_targets:
             for row in conn.execute(
-                    select(t_subscribers.c.target_id, t_subscribers.c.email)
+                    select(t_subscribers.c.target_id, t_subscribers.c.email,
+                           t_subscribers.c.languages)
                     .where(t_subscribers.c.target_id.in_(list(hook.subscriber_targets)),
                            t_subscribers.c.status == "confirmed")
                     .order_by(t_subscribers.c.email)):
                 subscribers.setdefault(row.target_id, []).append(row.email)
+                if row.languages:
+                    languages[(row.target_id, row.email)] = tuple(row.languages)
         story_of, told = (stories_told(conn, [item.id for item in view.new], hook.stories)
                           if hook.stories else ({}, {}))
         plan = hook.decide(OutboxView(
             source_id=view.source_id, now=view.now, new=view.new, updated=view.updated,
             history=view.history, primed=frozenset(primed),
             subscribers={k: tuple(v) for k, v in subscribers.items()},
-            story_of=story_of, told=told))
+            story_of=story_of, told=told, languages=languages))
         now = view.now
         self._ensure_targets(conn, hook.targets, now)
         if plan.primed:
@@ -233,9 +237,11 @@ class PushQueries(Database):
             return [_subscriber(row) for row in conn.execute(stmt)]
 
     def set_subscriber(self, target_id: str, email: str, status: str, now: datetime, *,
-                       reason: str | None = None) -> Subscriber:
+                       reason: str | None = None,
+                       languages: Sequence[str] | None = None) -> Subscriber:
         """Create or update a subscriber. Leaving `confirmed` also suppresses the address's
-        queued deliveries, in the same transaction: nothing more reaches it."""
+        queued deliveries, in the same transaction: nothing more reaches it. `languages`
+        (in order; empty: every language) replaces the stored choice; None keeps it."""
         with self._write_tx("save a subscriber") as conn:
             before = conn.execute(select(t_subscribers).where(
                 t_subscribers.c.target_id == target_id,
@@ -245,7 +251,9 @@ class PushQueries(Database):
                 else None if before is None else before.confirmed_at)
             row = {"target_id": target_id, "email": email, "status": status,
                    "created": now if before is None else before.created, "updated": now,
-                   "confirmed_at": confirmed_at, "reason": reason}
+                   "confirmed_at": confirmed_at, "reason": reason,
+                   "languages": (list(languages) or None) if languages is not None
+                   else None if before is None else before.languages}
             if before is None:
                 conn.execute(t_subscribers.insert(), row)
             else:
@@ -302,4 +310,5 @@ def _subscriber(row: Row[Any] | Mapping[str, Any]) -> Subscriber:
     r = row._mapping if isinstance(row, Row) else row
     return Subscriber(
         target_id=r["target_id"], email=r["email"], status=r["status"], created=r["created"],
-        updated=r["updated"], confirmed_at=r["confirmed_at"], reason=r["reason"])
+        updated=r["updated"], confirmed_at=r["confirmed_at"], reason=r["reason"],
+        languages=tuple(r["languages"] or ()))

@@ -225,6 +225,9 @@ subscribers = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("confirmed_at", UTCDateTime),
     Column("reason", Text),
+    # The languages the subscriber reads, in order (migration 0007): each story once, in
+    # the first of them it exists in. JSON list; NULL: every item, whatever its language.
+    Column("languages", JSONText),
     PrimaryKeyConstraint("target_id", "email"),
 )
 

@@ -114,22 +114,22 @@ class TranslationQueries(ItemQueries):
 
 
 def stories_told(conn: Connection, item_ids: Sequence[str], target_ids: Sequence[str]
-                 ) -> tuple[dict[str, str], dict[str, frozenset[str]]]:
-    """The story of each item that has other versions, and for each target the stories of
-    those it has already been given a version of (queued or sent; not suppressed)."""
+                 ) -> tuple[dict[str, str], dict[tuple[str, str], frozenset[str]]]:
+    """The story of each item that has other versions, and for each target and recipient
+    the stories it has already been given a version of (queued or sent; not suppressed)."""
     story_of = {row.item_id: row.group_id for row in chunked_select(
         conn, lambda part: select(t_groups).where(t_groups.c.item_id.in_(part)), item_ids)}
     if not story_of or not target_ids:
         return story_of, {}
-    told: dict[str, set[str]] = {}
+    told: dict[tuple[str, str], set[str]] = {}
     rows = chunked_select(conn, lambda part: (
-        select(t_deliveries.c.target_id, t_groups.c.group_id)
+        select(t_deliveries.c.target_id, t_deliveries.c.recipient, t_groups.c.group_id)
         .select_from(t_deliveries.join(t_groups, t_groups.c.item_id == t_deliveries.c.item_id))
         .where(t_groups.c.group_id.in_(part), t_deliveries.c.target_id.in_(list(target_ids)),
                t_deliveries.c.state != "suppressed")), set(story_of.values()))
     for row in rows:
-        told.setdefault(row.target_id, set()).add(row.group_id)
-    return story_of, {target: frozenset(groups) for target, groups in told.items()}
+        told.setdefault((row.target_id, row.recipient), set()).add(row.group_id)
+    return story_of, {key: frozenset(groups) for key, groups in told.items()}
 
 
 def _regroup(conn: Connection, ids: list[str]) -> None:
