@@ -9,8 +9,10 @@ The only user of dateparser (language-aware dates), imported where used.
     local_day         the calendar day of an instant in a time zone
 
 A date is true or absent: a string that leaves the year or month to be guessed (`03-12-31`,
-`-03-12`, `Sun, 16 zzz 2012`, `1 July` long ago) is no date, and the caller falls back to
-the first-seen time.
+`-03-12`, `Sun, 16 zzz 2012`, a day and month without a year: `1 July`, `3 июня, 14:30`,
+`3 чэрвеня`) is no date, and the caller falls back to the next candidate (an article page's
+metadata) or the first-seen time. Relative dates (`вчера, 14:30`, `2 hours ago`, a bare
+`14:30`) name their day by the moment they are read at, and are read against `now`.
 """
 
 from __future__ import annotations
@@ -75,10 +77,9 @@ _BARE_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
 # the string: "03-12-31" (which of the three is the year?) is no date.
 _FULL_YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)")
 _LETTER = re.compile(r"[^\W\d_]")
-# A day and month without a year ("3 июня", "1 July") is read as the most recent such day
-# only when that is this recent: listings show the last days' stories so; anything older
-# would be a guess at the year.
-YEARLESS_WINDOW = timedelta(days=7)
+# A relative date ("вчера", "3 weeks ago") read one day earlier moves by one day; a day and
+# month without a year ("3 июня", "1 July") stays put: it does not say which year, so it is
+# no date, however recent the day would be.
 _SHIFT = timedelta(days=1)
 EARLIEST_YEAR = 1990              # older dates on news are typos and placeholders (0100)
 FUTURE_SLACK = timedelta(days=1)  # later than now + this: a wrong date, not a time zone
@@ -86,11 +87,11 @@ FUTURE_SLACK = timedelta(days=1)  # later than now + this: a wrong date, not a t
 
 def parse_date(text: str, *, language: str | None, timezone: str,
                date_format: str | None = None, now: datetime | None = None) -> ParsedDate | None:
-    """Parse a date as found on a page; None when unparseable (never "now").
+    """Parse a date as found on a page; None when unparseable or partial (never "now").
 
-    A date without an offset is in `timezone`. Relative or incomplete dates ("вчера, 14:30",
-    "2 hours ago", "3 июня" without a year, a bare "14:30") are resolved against `now`, the
-    most recent such moment, and rejected when `now` is not given.
+    A date without an offset is in `timezone`. Relative dates ("вчера, 14:30", "2 hours
+    ago", a bare "14:30") are resolved against `now`, the most recent such moment, and
+    rejected when `now` is not given. A day and month without a year ("3 июня") is None.
     """
     cleaned = _LABEL.sub("", " ".join(text.split()))
     if not cleaned or len(cleaned) > _MAX_DATE_TEXT:
@@ -208,12 +209,11 @@ def _parse_relative(text: str, language: str | None, timezone: str,
     if read is None:
         return None
     value, period = read
-    if not _BARE_TIME.match(text) and not timedelta(0) <= local_now - value <= YEARLESS_WINDOW:
+    if not _BARE_TIME.match(text):
         earlier = _relative_value(text, language, timezone, local_now - _SHIFT)
-        moves = earlier is not None and value - earlier[0] == _SHIFT
         # "вчера", "3 weeks ago" move with the moment they are read at; a day and month
-        # without a year ("1 July") stay put: they are read only within YEARLESS_WINDOW.
-        if not moves:
+        # without a year ("1 July") stays put: which year is a guess.
+        if earlier is None or value - earlier[0] != _SHIFT:
             return None
     if period == "time":
         if _BARE_TIME.match(text) and value > local_now:

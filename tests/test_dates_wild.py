@@ -162,13 +162,36 @@ def test_partial_or_ambiguous_dates_are_no_dates(text: str) -> None:
         assert parse_date(text, language=language, timezone="UTC", now=NOW) is None, text
 
 
-def test_a_yearless_day_is_read_only_within_the_last_week() -> None:
-    assert parse_date("1 December", language="en", timezone="UTC", now=NOW) == \
-        ParsedDate(datetime(2026, 12, 1, tzinfo=UTC), False)
-    assert parse_date("1 July", language="en", timezone="UTC", now=NOW) is None
-    # relative words still move with the moment they are read at
-    assert parse_date("yesterday", language="en", timezone="UTC", now=NOW) == \
-        ParsedDate(datetime(2026, 12, 5, tzinfo=UTC), False)
+# A day and month without a year, as listings in the three languages write them: no date,
+# however recent the day (NOW is 6 December 2026), and whether or not a time follows.
+YEARLESS = [
+    ("en", "1 July"), ("en", "December 5"), ("en", "Dec 5, 14:30"), ("en", "5 December at 9:05"),
+    ("en", "Saturday, December 5"), ("en", "Updated: December 4"),
+    ("ru", "5 декабря"), ("ru", "5 декабря, 14:30"), ("ru", "5 дек. в 14:30"),
+    ("ru", "Опубликовано: 4 декабря"), ("ru", "31 декабря"), ("ru", "1 июля 09:00"),
+    ("be", "5 снежня"), ("be", "5 снежня, 14:30"), ("be", "4 снежня ў 10:15"),
+    ("be", "1 ліпеня"),
+]
+
+
+@pytest.mark.parametrize(("language", "text"), YEARLESS)
+def test_a_day_without_a_year_is_no_date(language: str, text: str) -> None:
+    assert parse_date(text, language=language, timezone="Europe/Minsk", now=NOW) is None
+
+
+@pytest.mark.parametrize(("language", "text", "expected"), [
+    ("en", "yesterday", datetime(2026, 12, 4, 21, tzinfo=UTC)),
+    ("en", "2 hours ago", NOW - timedelta(hours=2)),
+    ("ru", "вчера, 14:30", datetime(2026, 12, 5, 11, 30, tzinfo=UTC)),
+    ("ru", "Сегодня в 10:15", datetime(2026, 12, 6, 7, 15, tzinfo=UTC)),
+    ("be", "учора", datetime(2026, 12, 4, 21, tzinfo=UTC)),
+    ("ru", "10:15", datetime(2026, 12, 6, 7, 15, tzinfo=UTC)),
+])
+def test_relative_dates_are_read_against_the_run(language: str, text: str,
+                                                 expected: datetime) -> None:
+    # They name their day by the moment they are read at: no year is guessed.
+    parsed = parse_date(text, language=language, timezone="Europe/Minsk", now=NOW)
+    assert parsed is not None and parsed.value == expected
 
 
 def test_implausible_dates_are_skipped_with_a_reason() -> None:
