@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from syndicator.app import App
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError
+from syndicator.extract.entries import alternatives, remembered
 from syndicator.model import Article, Item, NotModified, UrlState, Validators
 from syndicator.normalise import NormaliseContext
 from syndicator.runlog import Progress, RunLog, article_key, url_state
@@ -92,8 +93,12 @@ class ArticleReader:
         app = self.app
         urls = [card.url for card in cards]
         states = app.store.url_states(urls)
-        # By item URL: a card's identity (a #fragment, a guid) is part of it (entries.py).
-        stored = app.store.items_by_url(article_key(card) for card in cards)
+        # By item URL: a card's identity (a #fragment, a guid) is part of it; a card alone
+        # on its page now keeps the identity its item was stored under (entries.py).
+        stored = app.store.items_by_url(article_key(other) for card in cards
+                                        for other in (card, *alternatives(card)))
+        cards = [remembered(card, lambda again: article_key(again) in stored)
+                 for card in cards]
         fetches: list[Pending] = []
         wants_pages = wants_article_pages(self.source)
         elsewhere: list[str] = []

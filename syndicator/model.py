@@ -82,9 +82,10 @@ class Article:
     canonical: str | None = None          # <link rel=canonical> / og:url, absolute
     language: str | None = None
     # What tells this story from others at the same URL, when the URL alone does not (set
-    # by extract/entries.py): "#fragment" or the feed's guid, kept in the item's URL as its
-    # fragment.
+    # by extract/entries.py for feed entries and listing cards alike): "#fragment" or the
+    # feed's guid, kept in the item's URL as its fragment.
     identity: str | None = None
+    guid: str | None = None               # a feed entry's guid (RSS guid, Atom/JSON id)
     # The other-language versions the document names: (language or None, absolute URL), from
     # hreflang alternates, JSON-LD workTranslation/translationOfWork, the source's language
     # switcher or a feed entry's alternate links. None: the document was not read for them

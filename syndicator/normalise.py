@@ -359,6 +359,8 @@ def merge_card_and_page(card: Article, page: Article | None) -> Article:
     dates = tuple(dict.fromkeys((*page.dates[:1], *card.dates, *page.dates[1:])))
     return Article(
         url=card.url,
+        identity=card.identity,
+        guid=card.guid,
         title=card.title or page.title,
         dates=dates,
         updated=page.updated or card.updated,

@@ -45,7 +45,7 @@ from syndicator.normalise import (
     order_undated,
 )
 from syndicator.push.outbox import outbox_hook
-from syndicator.runlog import Progress, RunLog, article_key, card_key, no_progress, url_state
+from syndicator.runlog import Progress, RunLog, article_key, no_progress, url_state
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
         result = run.result(app.clock(), ok=False, missing=missing)
         app.store.save_run(result, (), ())
         return result, True
-    new, changed = _changes(app, source, items)
+    new, changed, items = _changes(app, source, items)
     claims = run_claims(app, settings, run, items)
     result = run.result(app.clock(), ok=not run.errors or bool(items), new=len(new),
                         updated=len(changed), missing=missing)
@@ -205,7 +205,7 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: R
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
         fresh = []
         for card in listing.articles:
-            key = card_key(card.url)
+            key = article_key(card)
             if key not in cards:
                 cards[key] = card
                 fresh.append(card)
@@ -279,7 +279,7 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: Ru
     articles.sort(key=lambda a: (a.dates[0] if a.dates else "") or a.updated or "", reverse=True)
     cards: dict[str, Article] = {}
     for card in articles[:source.max_items]:
-        cards.setdefault(card_key(card.url), card)
+        cards.setdefault(article_key(card), card)
     return list(cards.values()), states
 
 
@@ -323,7 +323,7 @@ def _normalise(candidates: Sequence[Candidate], run: RunLog,
             continue
         if item.published_precision == "none":
             missing["date"] += 1
-        items.setdefault(item.id, item)
+        items.setdefault(item.url, item)      # one URL is one item in the store
     if missing["date"]:
         run.warn(f"{missing['date']} item(s) without a parseable date (first-seen time used)")
     ordered = order_undated(list(items.values()), ctx.now, ctx.timezone)
@@ -344,8 +344,13 @@ def _quality_gate(app: App, source: SourceConfig, seen: int,
 
 
 def _changes(app: App, source: SourceConfig,
-             items: Iterable[Item]) -> tuple[list[Item], list[Item]]:
+             items: Iterable[Item]) -> tuple[list[Item], list[Item], list[Item]]:
     """Split items into new ones and changed ones; unchanged stored items are dropped.
+    The third list is all of them, with their ids as stored.
+
+    A stored item is found by its id, else by its URL as published: the URL is one item in
+    the store, also when the key its id was made from differed (a link written unencoded
+    on one run and encoded on another), so such an item is updated, never added twice.
 
     A story several sources carry (an RSS and an Atom feed of one wire) is one item whose
     version is that of the configured source linked to it first: the others only link to
@@ -354,6 +359,10 @@ def _changes(app: App, source: SourceConfig,
     """
     fresh = list(items)
     stored = app.store.items_by_id(item.id for item in fresh)
+    by_url = app.store.items_by_url(item.url for item in fresh if item.id not in stored)
+    fresh = [replace(item, id=by_url[item.url].id) if item.url in by_url else item
+             for item in fresh]
+    stored.update((item.id, item) for item in by_url.values())
     owners = app.store.first_sources(stored, [s.id for s in app.config.sources]) if stored else {}
     timezone = app.config.timezone_for(source)
     now = app.clock()
@@ -368,7 +377,7 @@ def _changes(app: App, source: SourceConfig,
             new.append(item)
         elif merged is not None:
             changed.append(merged)
-    return new, changed
+    return new, changed, fresh
 
 
 # --- one listing page as a run of its own (backfill) ---------------------------------------
@@ -405,7 +414,7 @@ def run_listing_page(app: App, source: SourceConfig, url: str, *,
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
         cards: dict[str, Article] = {}
         for card in listing.articles:
-            cards.setdefault(card_key(card.url), card)
+            cards.setdefault(article_key(card), card)
         listing_state = url_state(url, answer.validators.etag, answer.validators.last_modified,
                                None, app.clock())
         result, refused = _store_cards(app, source, settings, list(cards.values()),

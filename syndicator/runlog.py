@@ -142,16 +142,10 @@ SKIPPED = "skipped: "              # prefix of the missing_fields keys of skippe
 
 
 def article_key(card: Article) -> str:
-    """card_key, with the card's identity when its URL alone does not tell it apart."""
+    """The URL a stored item of this card has: canonical, with the card's identity when its
+    URL alone does not tell it apart (extract/entries.py), as published (normalise.uri)."""
     try:
         return uri(identity_key(canonical_url(card.url), card.identity)[0])
     except ValueError:
         return card.url
 
-
-def card_key(url: str) -> str:
-    """The URL a stored item of this card has: canonical, as published (normalise.uri)."""
-    try:
-        return uri(canonical_url(url))
-    except ValueError:
-        return url

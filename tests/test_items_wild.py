@@ -18,7 +18,8 @@ from syndicator.app import App
 from syndicator.check import check_source
 from syndicator.demo.server import SiteServer
 from syndicator.extract.entries import derived_title
-from syndicator.model import Item
+from syndicator.model import Item, RunResult
+from syndicator.normalise import item_id
 from syndicator.pipeline import run_source
 from syndicator.status import ServiceStatus, StatusReport
 from syndicator.web.pages import render_status
@@ -200,6 +201,19 @@ def test_a_micro_blog_json_feed_publishes_every_post(tmp_path: Path) -> None:
     assert "1 entry skipped: no link" in result.warnings
 
 
+def _run_twice(tmp_path: Path, first: str, second: str) -> tuple[RunResult, list[Item]]:
+    """The feed source run on `first`, then an hour later on `second`: the second run's
+    result and what is stored then."""
+    root = tmp_path / "site"
+    root.mkdir()
+    _serve(root, "feed.xml", first)
+    with SiteServer(root) as server, _app(server, tmp_path, SOURCE) as app:
+        assert run_source(app, app.config.sources[0]).ok
+        _serve(root, "feed.xml", second)
+        app.clock.now = NOW + timedelta(hours=1)  # type: ignore[attr-defined]
+        return run_source(app, app.config.sources[0]), _stored(app)
+
+
 def test_a_live_blog_post_keeps_its_id_when_it_is_the_last_on_the_page(tmp_path: Path) -> None:
     live = "http://live.example/blog/election"
 
@@ -211,14 +225,61 @@ def test_a_live_blog_post_keeps_its_id_when_it_is_the_last_on_the_page(tmp_path:
                     f'<link href="{live}#post-{n}"/><updated>2026-12-06T0{n}:00:00Z</updated>'
                     "</entry>" for n in posts) + "</feed>")
 
+    # The other posts leave the feed and the last one is edited: the same item changes.
+    second, stored = _run_twice(tmp_path, atom(range(1, 4)),
+                                atom(range(3, 4), edited=" (corrected)"))
+    assert (second.new, second.updated) == (0, 1)
+    assert len(stored) == 3
+
+
+def test_a_digest_entry_keeps_its_guid_identity_when_it_is_left_alone(tmp_path: Path) -> None:
+    digest = "http://digest.example/today"
+
+    def briefs(numbers: range, edited: str = "") -> str:
+        return _rss("".join(f"<item><title>Brief {n}{edited}</title><link>{digest}</link>"
+                            f'<guid isPermaLink="false">urn:digest:{n}</guid></item>'
+                            for n in numbers))
+
+    # Brief 1 leaves the feed; Brief 2, alone on its URL now, is edited: the same item.
+    second, stored = _run_twice(tmp_path, briefs(range(1, 3)),
+                                briefs(range(2, 3), edited=" (corrected)"))
+    assert (second.new, second.updated) == (0, 1)
+    assert {item.title: item.url for item in stored} == {
+        "Brief 1": f"{digest}#urn:digest:1", "Brief 2 (corrected)": f"{digest}#urn:digest:2"}
+
+
+def test_duplicate_and_non_permalink_guids_have_one_meaning(tmp_path: Path) -> None:
+    items = (
+        # One guid on two URLs names nothing: the URLs tell the entries apart.
+        '<item><title>A</title><link>http://w.example/a</link><guid isPermaLink="false">g'
+        '</guid></item><item><title>B</title><link>http://w.example/b</link>'
+        '<guid isPermaLink="false">g</guid></item>'
+        # One guid repeated on one URL: one item, the first in the feed.
+        '<item><title>C</title><link>http://w.example/c</link><guid isPermaLink="false">h'
+        '</guid></item><item><title>C again</title><link>http://w.example/c</link>'
+        '<guid isPermaLink="false">h</guid></item>'
+        # No link, a guid that is an http URL though not a permalink: it is the link.
+        '<item><title>E</title><guid isPermaLink="false">http://w.example/?p=5</guid></item>')
     root = tmp_path / "site"
     root.mkdir()
-    _serve(root, "feed.xml", atom(range(1, 4)))
+    _serve(root, "feed.xml", _rss(items))
     with SiteServer(root) as server, _app(server, tmp_path, SOURCE) as app:
-        assert run_source(app, app.config.sources[0]).new == 3
-        # The other posts leave the feed and the last one is edited: the same item changes.
-        _serve(root, "feed.xml", atom(range(3, 4), edited=" (corrected)"))
-        app.clock.now = NOW + timedelta(hours=1)  # type: ignore[attr-defined]
-        second = run_source(app, app.config.sources[0])
-        assert (second.new, second.updated) == (0, 1)
-        assert len(_stored(app)) == 3
+        result = run_source(app, app.config.sources[0])
+        stored = {item.title: item.url for item in _stored(app)}
+    assert result.ok and result.new == 4
+    assert stored == {"A": "http://w.example/a", "B": "http://w.example/b",
+                      "C": "http://w.example/c", "E": "http://w.example/?p=5"}
+
+
+def test_a_link_written_unencoded_then_encoded_is_one_item(tmp_path: Path) -> None:
+    # The id is made from the URL as first found; the published (encoded) URL is one item
+    # in the store, so the second spelling updates it instead of failing the run.
+    unencoded = "http://w.example/insert value here"
+    second, stored = _run_twice(
+        tmp_path, _rss(f"<item><title>Value</title><link>{unencoded}</link></item>"),
+        _rss("<item><title>Value, corrected</title>"
+             "<link>http://w.example/insert%20value%20here</link></item>"))
+    assert second.ok, second.errors
+    assert (second.new, second.updated) == (0, 1)
+    assert [(item.id, item.url, item.title) for item in stored] == [
+        (item_id(unencoded), "http://w.example/insert%20value%20here", "Value, corrected")]

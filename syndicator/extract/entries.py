@@ -1,31 +1,49 @@
-"""A feed's entries → the Articles its items come from, none lost without a word. Pure.
+"""A feed's entries or a listing's cards → the Articles its items come from, told apart
+and none lost without a word. Pure.
 
-    collect         entries (an Article, or None when no http URL was found) with their
-                    guids → FeedRead: the Articles, titled and told apart, and what was
+    collect         a feed's entries (an Article, or None when no http URL was found) with
+                    their guids → FeedRead: the Articles, titled and told apart, and what was
                     skipped, by reason
+    told_apart      entries or cards (with their guids, if any) → the Articles with their
+                    `identity` set where the URL alone does not tell them apart
+    listing_cards   a listing page's cards, told apart; links to the listing page itself
+                    only when their #anchor tells them apart
+    remembered      a card, with the identity its item was stored under before
     derived_title   a title from an entry's text, for entries that have none
 
-Identity: an item is its canonical URL, which drops the `#fragment`. When a feed's entries
-differ only by the fragment (a day's page of a weblog with one anchor per post, as in the
-RSS 2.0 specification's sample; a live blog), or share one URL under distinct guids (a
-digest page), each entry gets an `identity` that normalise.py makes the fragment of its
-item URL (so of its id): the entry's own fragment (so the link leads to the post) or its
-guid. A fragment the entry's own guid carries, or of an entry whose guid is no link (a urn,
-a tag), is identity even when the entry is alone on its page in this fetch, so the item
-keeps its id when its neighbours leave the feed.
+Identity, one rule for every source type (feeds, HTML listings): an item is its canonical
+URL, which drops the `#fragment`, unless the fragment or the guid has to tell it apart.
+Then it gets an `identity` that normalise.py makes the fragment of its item URL (so of its
+id): the entry's own fragment (so the link leads to the post) or its guid.
+
+- A fragment is identity when the entries or cards of one page (one canonical URL) carry
+  different fragments: a day's page of a weblog with one anchor per post (the RSS 2.0
+  specification's sample), a live blog, a single-page site whose cards link to its own
+  `#anchors`. The same article linked with and without a fragment, or with one fragment
+  only, stays one item.
+- It is also identity when the entry's own guid carries it, or when the guid is no link (a
+  urn, a tag), even for an entry alone on its page in this fetch.
+- Entries sharing one URL under distinct guids (a digest page) are told apart by their guids;
+  entries repeating one guid on one URL are one item (the first in the feed). A guid shared
+  by entries with different URLs names nothing: their URLs tell them apart.
+- Fragments that mark where a reader came from ("#xtor=RSS-3", "#utm_source=…") or a part of
+  every page ("#comments", "#main") are never identity.
+- Once stored under a fragment or guid, an item keeps it (`remembered`, used where a run
+  looks its cards up), so it keeps its id when its neighbours leave the page.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from syndicator.model import Article
 from syndicator.normalise import canonical_url, plain_text_summary
 
-__all__ = ["NO_LINK", "FeedRead", "collect", "derived_title"]
+__all__ = ["NO_LINK", "FeedRead", "alternatives", "collect", "derived_title", "listing_cards",
+           "remembered", "told_apart"]
 
 NO_LINK = "no link"
 TITLE_CHARS = 80                  # a derived title is at most this long (plus "…")
@@ -49,15 +67,52 @@ def collect(entries: Iterable[tuple[Article | None, str | None]]) -> FeedRead:
     found = list(entries)
     kept = [(article, guid) for article, guid in found if article is not None]
     skipped = len(found) - len(kept)
-    pages: dict[str, list[tuple[Article, str | None]]] = {}
-    for article, guid in kept:
-        pages.setdefault(_page(article.url), []).append((article, guid))
-    articles = []
-    for article, guid in kept:
-        identity = _identity(article, guid, pages[_page(article.url)])
-        title = article.title or derived_title(article.summary, article.content)
-        articles.append(replace(article, title=title, identity=identity))
-    return FeedRead(tuple(articles), {NO_LINK: skipped} if skipped else {})
+    articles = tuple(
+        replace(article, title=article.title or derived_title(article.summary, article.content))
+        for article in told_apart(kept))
+    return FeedRead(articles, {NO_LINK: skipped} if skipped else {})
+
+
+def told_apart(entries: Iterable[tuple[Article, str | None]]) -> list[Article]:
+    """The entries of one feed or the cards of one listing page, given as (Article, guid or
+    None) in page order, with their `identity` set where their URL alone does not tell them
+    apart (the rule in this module's docstring) and their guid kept."""
+    kept = [(article, guid, _page(article.url)) for article, guid in entries]
+    pages: dict[str, _Page] = {}
+    for article, guid, page in kept:
+        pages.setdefault(page, _Page()).add(article, guid)
+    return [article if guid is None and identity is None
+            else replace(article, identity=identity, guid=guid)
+            for article, guid, identity in (
+                (article, guid, _identity(article, guid, pages[page]))
+                for article, guid, page in kept)]
+
+
+def listing_cards(cards: Iterable[Article], *pages: str) -> list[Article]:
+    """The cards of a listing page (at the URLs `pages`: asked for, redirected to) told apart
+    as a feed's entries are. A card that links to the listing page itself is a story only
+    when its `#anchor` tells it apart from others (a single-page site); otherwise it is a
+    share button or a "back to top" link, not a story."""
+    here = {_page(url) for url in pages}
+    return [card for card in told_apart((card, None) for card in cards)
+            if card.identity is not None or _page(card.url) not in here]
+
+
+def alternatives(card: Article) -> list[Article]:
+    """The card with each identity its item may have been stored under, when it has none
+    now: its fragment, its guid (see remembered)."""
+    if card.identity is not None:
+        return []
+    fragment = _fragment(card.url)
+    return [replace(card, identity=identity)
+            for identity in (f"#{fragment}" if fragment else None, card.guid) if identity]
+
+
+def remembered(card: Article, stored: Callable[[Article], bool]) -> Article:
+    """The card with the identity its item was stored under, when it has none now (its
+    fragment or guid told it apart on an earlier run): the first of `alternatives` that
+    `stored` finds in the store, else the card as it is."""
+    return next((again for again in alternatives(card) if stored(again)), card)
 
 
 def derived_title(summary: str | None, content: str | None) -> str | None:
@@ -85,17 +140,30 @@ def _fragment(url: str | None) -> str:
     return "" if not fragment or _NOT_IDENTITY.search(fragment) else fragment
 
 
-def _identity(article: Article, guid: str | None,
-              page: list[tuple[Article, str | None]]) -> str | None:
+@dataclass
+class _Page:
+    """What the entries linking to one page carry: their fragments and guids."""
+
+    fragments: set[str] = field(default_factory=set)
+    guids: set[str] = field(default_factory=set)
+
+    def add(self, article: Article, guid: str | None) -> None:
+        fragment = _fragment(article.url)
+        if fragment:
+            self.fragments.add(fragment)
+        if guid:
+            self.guids.add(guid)
+
+
+def _identity(article: Article, guid: str | None, page: _Page) -> str | None:
     fragment = _fragment(article.url)
     if fragment:
         if _fragment(guid) == fragment or (guid and not _HTTP.match(guid)):
             # The feed says so in the entry's own guid, or names the entry by a guid that
             # is no link (a urn, a tag: a live blog's posts).
             return f"#{fragment}"
-        if len({_fragment(other.url) for other, _ in page} - {""}) > 1:
+        if len(page.fragments) > 1:
             return f"#{fragment}"          # the entries on this page differ only by it
-    guids = {other_guid for _, other_guid in page if other_guid}
-    if guid and len(guids) > 1:
+    if guid and len(page.guids) > 1:
         return guid                        # one URL, entries the feed says are different
     return None

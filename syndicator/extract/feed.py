@@ -146,12 +146,13 @@ def _entry_url(entry: Mapping[str, Any], base: str) -> str | None:
     own = ([link for link in alternates if not link.get("hreflang")]
            or [link for link in alternates if language
                and _language(_str(link.get("hreflang"))) == language])
-    url = absolute_url(base, _str(own[0].get("href")) if own else _str(entry.get("link")))
+    url = absolute_url(base, _str(own[0].get("href")) if own else _str(entry.get("link")),
+                       anchors=True)
     if url:
         return url
     for link in entry.get("links") or ():
         if isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate":
-            url = absolute_url(base, _str(link.get("href")))
+            url = absolute_url(base, _str(link.get("href")), anchors=True)
             if url:
                 return url
     entry_id = _str(entry.get("id")) or ""

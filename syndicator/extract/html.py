@@ -420,13 +420,15 @@ def base_url(root: Node, page_url: str) -> str:
     return page_url
 
 
-def absolute_url(base: str, url: str | None) -> str | None:
+def absolute_url(base: str, url: str | None, *, anchors: bool = False) -> str | None:
     """An absolute http(s) URL, or None for empty, `javascript:`, `mailto:`, `#` links;
-    resolved as a browser does (sanitise.resolve_url: a backslash is a slash)."""
+    resolved as a browser does (sanitise.resolve_url: a backslash is a slash). With
+    `anchors` (an item's link), `#name` is that anchor of the base page: a story on the
+    page itself (a single-page site, a weblog's day page); a bare `#` is still None."""
     if not url:
         return None
     url = url.strip()
-    if not url or url.startswith("#"):
+    if not url or url == "#" or (url.startswith("#") and not anchors):
         return None
     try:
         joined = resolve_url(base, url)

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from syndicator.config import ArticleSelectors, ListSelectors
+from syndicator.extract.entries import listing_cards
 from syndicator.extract.html import (
     Node,
     absolute_url,
@@ -83,14 +84,17 @@ def extract_listing(page: Page, selectors: ListSelectors) -> Listing:
             articles.append(article)
         else:
             unlinked += 1
-    return Listing(articles=tuple(articles), next_url=_next_url(soup, selectors, base, page),
-                   unlinked=unlinked)
+    # Cards that link to one page's #anchors are told apart as a feed's entries are; a card
+    # that links to the listing page itself without an anchor of its own has no story link.
+    stories = listing_cards(articles, page.url, page.final_url)
+    return Listing(articles=tuple(stories), next_url=_next_url(soup, selectors, base, page),
+                   unlinked=unlinked + len(articles) - len(stories))
 
 
 def _card(item: Node, selectors: ListSelectors, base: str,
           language: str | None) -> Article | None:
     link_element, href = _find_link(item, selectors.link)
-    url = absolute_url(base, href)
+    url = absolute_url(base, href, anchors=True)
     if url is None:
         return None  # a card without a usable link is not an article (teaser, ad, ...)
     origins = {"link": BY_SELECTOR if selectors.link else
