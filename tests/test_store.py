@@ -26,12 +26,24 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, make_url, select, text
 
+from syndicator.app import make_app
+from syndicator.config import parse_config
+from syndicator.demo.server import SiteServer
 from syndicator.errors import StoreError
 from syndicator.model import Item, RunResult, UrlState
+from syndicator.pipeline import run_source
 from syndicator.store import Store, safe_url
-from syndicator.store.database import HEAD_REVISION
+from syndicator.store.database import HEAD_REVISION, MIGRATIONS
+from syndicator.store.items import item_row
 from syndicator.store.reader import SqliteItems
-from syndicator.store.schema import items, metadata
+from syndicator.store.schema import (
+    deliveries,
+    item_sources,
+    items,
+    metadata,
+    translation_claims,
+    translation_groups,
+)
 
 # An existing database to connect to for CREATE/DROP DATABASE; overridable for other setups.
 PG_ADMIN_URL = os.environ.get("SYNDICATOR_TEST_POSTGRES_URL",
@@ -477,3 +489,122 @@ def test_a_database_locked_by_another_writer_is_a_store_error(
     finally:
         other.close()
         store.close()
+
+
+# -- migration 0007: stored item URLs in their published form ---------------------------------
+
+def _store_at_0006(db_url: str) -> None:
+    """A database migrated to 0006 only, as a store of the code before 0007 left it."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    database = make_url(db_url).database or ""
+    if make_url(db_url).get_backend_name() == "sqlite":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0006")
+    finally:
+        engine.dispose()
+
+
+def _delivery(item_id: str, target: str, recipient: str, state: str) -> dict[str, object]:
+    return {"item_id": item_id, "target_id": target, "recipient": recipient, "state": state,
+            "action": "send", "attempts": 0, "created": T0, "updated": T0, "message_ids": []}
+
+
+def test_migration_0007_publishes_stored_urls_encoded_and_merges_duplicates(
+        db_url: str) -> None:
+    _store_at_0006(db_url)
+    day = timedelta(days=1)
+    rows = [
+        # One story stored twice: first linked unencoded, a day later encoded.
+        item_row(make_item(1, id="old", url="https://news.example/insert value here",
+                           title="Old title", published=T0), T0),
+        item_row(make_item(2, id="new", url="https://news.example/insert%20value%20here",
+                           title="New title", published=T0 + day), T0 + day),
+        item_row(make_item(3, id="ru", url="https://news.example/новости/a b"), T0),
+        item_row(make_item(4, id="ok", url="https://news.example/ok"), T0),
+    ]
+    rows[1]["last_seen"] = T0 + 2 * day
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(items.insert(), rows)
+            conn.execute(item_sources.insert(), [
+                {"item_id": "old", "source_id": "news", "first_seen": T0},
+                {"item_id": "new", "source_id": "news", "first_seen": T0 + day},
+                {"item_id": "new", "source_id": "wire", "first_seen": T0 + day},
+                {"item_id": "ru", "source_id": "news", "first_seen": T0}])
+            conn.execute(deliveries.insert(), [
+                _delivery("old", "tg", "", "sent"), _delivery("new", "tg", "", "pending"),
+                _delivery("new", "mail", "a@example.org", "pending")])
+            conn.execute(translation_claims.insert(), [
+                {"item_id": "new", "url": "https://news.example/ru/x", "language": "ru"}])
+            conn.execute(translation_groups.insert(), [{"item_id": "new", "group_id": "g"}])
+    finally:
+        engine.dispose()
+    store = Store(db_url)                               # migrates to head
+    try:
+        encoded = "https://news.example/insert%20value%20here"
+        merged = store.items_by_url([encoded])[encoded]
+        assert store.items_by_id(["new"]) == {}
+        assert (merged.id, merged.title, merged.published) == ("old", "New title", T0)
+        assert store.items_by_id(["ru"])["ru"].url == \
+            "https://news.example/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/a%20b"
+        assert store.items_by_id(["ok"])["ok"].url == "https://news.example/ok"
+        with store.engine.connect() as conn:
+            links = set(conn.execute(select(item_sources.c.item_id, item_sources.c.source_id)))
+            sent = set(conn.execute(select(deliveries.c.item_id, deliveries.c.target_id,
+                                           deliveries.c.state)))
+            seen = conn.execute(select(items.c.first_seen, items.c.last_seen)
+                                .where(items.c.id == "old")).one()
+        assert links == {("old", "news"), ("old", "wire"), ("ru", "news")}
+        assert sent == {("old", "tg", "sent"), ("old", "mail", "pending")}
+        assert tuple(seen) == (T0, T0 + 2 * day)
+        with store.engine.connect() as conn:
+            assert set(conn.execute(select(translation_claims.c.item_id))) == {("old",)}
+            assert set(conn.execute(select(translation_groups))) == {("old", "g")}
+        assert store.first_sources(["old"], ["news", "wire"]) == {"old": "news"}
+    finally:
+        store.close()
+
+
+def test_after_0007_the_next_poll_finds_an_item_stored_with_its_url_unencoded(
+        db_url: str, tmp_path: Path) -> None:
+    root = tmp_path / "site"
+    root.mkdir()
+    listing = root / "index.html"
+
+    def cards(*links: str) -> str:
+        return "".join(f'<div class="card"><a href="/{link}">{link.title()}</a></div>'
+                       for link in links)
+
+    listing.write_text(cards("insert value here", "b"), encoding="utf-8")
+    clock = [T0]
+    with SiteServer(root) as server:
+        config = parse_config(
+            "timezone: UTC\nfetch: {delay: 0s, allow_private: true}\n"
+            f"storage: {db_url}\nsources:\n  - id: one\n    url: {server.url}\n"
+            "    fetch_articles: false\n    list: {item: div.card, link: a}\n",
+            base_dir=tmp_path)
+        with make_app(config, clock=lambda: clock[0]) as app:
+            assert run_source(app, config.sources[0]).new == 2
+            # As a store from before URLs were published encoded holds it, at 0006.
+            with app.store.engine.begin() as conn:
+                conn.execute(items.update().where(items.c.title == "Insert Value Here")
+                             .values(url=f"{server.url}insert value here"))
+                conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+        listing.write_text(cards("insert value here", "b", "c"), encoding="utf-8")
+        clock[0] = T0 + timedelta(hours=1)
+        with make_app(config, clock=lambda: clock[0]) as app:    # migrates to 0007
+            result = run_source(app, config.sources[0])
+            with app.store.engine.connect() as conn:
+                last_seen = dict(conn.execute(select(items.c.title, items.c.last_seen)).all())
+    assert (result.new, result.updated) == (1, 0)
+    # The unchanged card was matched to its stored item: seen by this run, not missed.
+    assert last_seen["Insert Value Here"] == clock[0]
