@@ -491,10 +491,10 @@ def test_a_database_locked_by_another_writer_is_a_store_error(
         store.close()
 
 
-# -- migration 0007: stored item URLs in their published form ---------------------------------
+# -- migration 0008: stored item URLs in their published form ---------------------------------
 
-def _store_at_0006(db_url: str) -> None:
-    """A database migrated to 0006 only, as a store of the code before 0007 left it."""
+def _store_at_0007(db_url: str) -> None:
+    """A database migrated to 0007 only, as a store of the code before 0008 left it."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -507,7 +507,7 @@ def _store_at_0006(db_url: str) -> None:
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0006")
+            command.upgrade(cfg, "0007")
     finally:
         engine.dispose()
 
@@ -517,9 +517,9 @@ def _delivery(item_id: str, target: str, recipient: str, state: str) -> dict[str
             "action": "send", "attempts": 0, "created": T0, "updated": T0, "message_ids": []}
 
 
-def test_migration_0007_publishes_stored_urls_encoded_and_merges_duplicates(
+def test_migration_0008_publishes_stored_urls_encoded_and_merges_duplicates(
         db_url: str) -> None:
-    _store_at_0006(db_url)
+    _store_at_0007(db_url)
     day = timedelta(days=1)
     rows = [
         # One story stored twice: first linked unencoded, a day later encoded.
@@ -574,7 +574,7 @@ def test_migration_0007_publishes_stored_urls_encoded_and_merges_duplicates(
         store.close()
 
 
-def test_after_0007_the_next_poll_finds_an_item_stored_with_its_url_unencoded(
+def test_after_0008_the_next_poll_finds_an_item_stored_with_its_url_unencoded(
         db_url: str, tmp_path: Path) -> None:
     root = tmp_path / "site"
     root.mkdir()
@@ -594,14 +594,14 @@ def test_after_0007_the_next_poll_finds_an_item_stored_with_its_url_unencoded(
             base_dir=tmp_path)
         with make_app(config, clock=lambda: clock[0]) as app:
             assert run_source(app, config.sources[0]).new == 2
-            # As a store from before URLs were published encoded holds it, at 0006.
+            # As a store from before URLs were published encoded holds it, at 0007.
             with app.store.engine.begin() as conn:
                 conn.execute(items.update().where(items.c.title == "Insert Value Here")
                              .values(url=f"{server.url}insert value here"))
-                conn.execute(text("UPDATE alembic_version SET version_num = '0006'"))
+                conn.execute(text("UPDATE alembic_version SET version_num = '0007'"))
         listing.write_text(cards("insert value here", "b", "c"), encoding="utf-8")
         clock[0] = T0 + timedelta(hours=1)
-        with make_app(config, clock=lambda: clock[0]) as app:    # migrates to 0007
+        with make_app(config, clock=lambda: clock[0]) as app:    # migrates to 0008
             result = run_source(app, config.sources[0])
             with app.store.engine.connect() as conn:
                 last_seen = dict(conn.execute(select(items.c.title, items.c.last_seen)).all())

@@ -14,10 +14,10 @@ translation claims join it; where the older one already has the same (a delivery
 same target and recipient, a claim of the same URL, a translation group), the older one's
 stays; a source link keeps the earlier first sighting.
 
-Downgrade leaves the URLs encoded and merged items merged: both are valid at 0006.
+Downgrade leaves the URLs encoded and merged items merged: both are valid at 0007.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-06
 """
 
@@ -30,12 +30,12 @@ from alembic import op
 
 from syndicator.uris import uri
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
-# The tables as they are at 0006, with untyped columns: values are copied as the database
+# The tables as they are at 0007, with untyped columns: values are copied as the database
 # returns them, so SQLite's timestamp text and PostgreSQL's timestamptz both pass unchanged.
 _CONTENT = ("title", "summary", "content", "image", "author", "categories", "language",
             "content_hash")
@@ -69,7 +69,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Nothing to undo: encoded URLs and merged items are valid at 0006 too."""
+    """Nothing to undo: encoded URLs and merged items are valid at 0007 too."""
 
 
 def _merge(conn: sa.Connection, one: sa.Row[Any], two: sa.Row[Any], url: str) -> None:
