@@ -16,6 +16,7 @@ not the listing itself, a category, tag, author or page-number URL.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -60,6 +61,7 @@ class StoryLinks:
     def urls(self) -> set[str]:
         return {url for _anchor, url in self.anchors}
 
+    @functools.cached_property
     def title_link(self) -> tuple[Node, str] | None:
         """The anchor that carries the story's title: in a heading if one is, else the
         one with the longest text (an image link has none)."""
@@ -83,7 +85,7 @@ class CardGroup:
     @property
     def linked(self) -> tuple[Node, ...]:
         return tuple(m for m, links in zip(self.members, self.links, strict=True)
-                     if links.title_link() is not None)
+                     if links.title_link is not None)
 
 
 def _link_text(anchor: Node) -> str:
@@ -165,7 +167,7 @@ def card_groups(tree: Tree, links: dict[int, StoryLinks], *, limit: int = 3) -> 
 
 def _score(members: tuple[Node, ...], links: tuple[StoryLinks, ...]) -> CardGroup | None:
     titled = [(m, found) for m, found in zip(members, links, strict=True)
-              if found.title_link() is not None]
+              if found.title_link is not None]
     if len(titled) < MIN_CARDS:
         return None
     title_urls = []
@@ -173,7 +175,7 @@ def _score(members: tuple[Node, ...], links: tuple[StoryLinks, ...]) -> CardGrou
     per_card = []
     dated = imaged = texted = 0
     for member, card_links in titled:
-        anchor, url = card_links.title_link() or (member, "")
+        anchor, url = card_links.title_link or (member, "")
         title = _link_text(anchor)
         title_urls.append(url)
         title_lengths.append(min(len(title), 80))

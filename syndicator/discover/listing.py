@@ -73,7 +73,7 @@ def propose_list(root: Node, base: str, page_url: str, allows: Callable[[str], b
     alternatives: list[Alternative] = []
     chosen: tuple[CardGroup, str] | None = None
     for group in groups:
-        first_link = next(found for found in (links.title_link() for links in group.links)
+        first_link = next(found for found in (links.title_link for links in group.links)
                           if found is not None)
         item_selectors = tree.item_selectors(group.linked, group.members, first_link[0])
         if not item_selectors:
@@ -113,7 +113,7 @@ def _fields(tree: Tree, group: CardGroup, item: str, base: str, *, languages: Se
     linked = {node_key(m) for m in group.linked}
     cards = [c for c in select_all(tree.root, item) if node_key(c) in linked]
     by_key = dict(zip((node_key(m) for m in group.members), group.links, strict=True))
-    title_links = [by_key[node_key(c)].title_link() for c in cards]
+    title_links = [by_key[node_key(c)].title_link for c in cards]
     selectors: dict[str, str] = {"item": item}
     hits: dict[str, tuple[int, int]] = {}
 

@@ -138,8 +138,11 @@ def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: st
                      alternatives=proposal.alternatives, list_proposal=proposal)
 
 
-def _get(fetcher: Fetcher, url: str, settings: FetchConfig) -> Page:
-    page = fetcher.get(url, settings)
+def _get(fetcher: Fetcher, url: str, settings: FetchConfig,
+         follow: OriginPolicy | None = None) -> Page:
+    """A page, fetched as a crawl fetches it; article pages with the run's origin policy
+    (redirects kept on the source's origins)."""
+    page = fetcher.get(url, settings, follow=follow)
     assert not isinstance(page, NotModified)  # no validators were sent
     return page
 
@@ -216,7 +219,7 @@ def _article_check(fetcher: Fetcher, settings: FetchConfig, first: Article,
                 "follow_hosts to fetch article pages", {})
     say(f"reading one article page: {first.url}")
     try:
-        page = _get(fetcher, first.url, settings)
+        page = _get(fetcher, first.url, settings, policy)
     except SyndicatorError as exc:
         return f"the first article page could not be read: {exc}", {}
     root = parse_html(page_markup(page))
@@ -260,7 +263,7 @@ def _preview(fetcher: Fetcher, settings: FetchConfig, source: SourceConfig, page
             say(f"reading {card.url} for its date")
             try:
                 merged = merge_card_and_page(card, extract_article(
-                    _get(fetcher, card.url, settings), source.article))
+                    _get(fetcher, card.url, settings, policy), source.article))
             except SyndicatorError as exc:
                 say(f"  not readable: {exc}")
         row = _row(normalise_article(merged, ctx), timezone)
