@@ -326,3 +326,23 @@ def test_bad_addresses_and_tokens_get_4xx_with_a_reason(tmp_path: Path,
     [received] = smtp.received
     assert received.rcpt_tos == ["user@xn--exmple-cua.com"]
     assert received.message["To"] == "user@xn--exmple-cua.com"
+
+
+def test_the_pages_speak_the_language_of_the_lists_feed(tmp_path: Path,
+                                                         smtp: SmtpServer) -> None:
+    config = make_config(tmp_path, smtp.smtp_config(), feeds=("office-be",),
+                         signups={"per_ip": 1, "window": "1h"})
+    with make_app(config) as app, serve(app) as server:
+        status, html = get(server.port, "/subscribe/mail")
+        assert status == 200 and '<html lang="be">' in html
+        assert "Атрымлівайце навіны па пошце" in html and ">Падпісацца</button>" in html
+        token = form_token(html)
+        status, _headers, body = post_form(server.port, "/subscribe/mail",
+                                           {"email": "b1@example.net", "form_token": token})
+        assert status == 200 and "Праверце пошту" in body
+        status, _headers, body = post_form(server.port, "/subscribe/mail",
+                                           {"email": "b2@example.net", "form_token": token})
+        assert status == 429
+        assert "Занадта шмат падпісак з вашай сеткі: паспрабуйце праз 60 хвілін." in body
+        status, html = get(server.port, "/unsubscribe/not-a-token")
+        assert status == 200 and "Stop receiving these emails?" in html   # no list: English

@@ -884,13 +884,14 @@ def test_dates_in_languages(language: str | None, text: str) -> None:
     assert format_date(late, language, "Europe/Minsk") == text
 
 
-@pytest.mark.parametrize("path", ["/", "/feeds/office-be", "/feeds/fast", "/status"])
-def test_pages_are_well_formed_html5(env: Env, path: str) -> None:
+@pytest.mark.parametrize(("path", "lang"), [("/", "en"), ("/feeds/office-be", "be"),
+                                            ("/feeds/fast", "en"), ("/status", "en")])
+def test_pages_are_well_formed_html5(env: Env, path: str, lang: str) -> None:
     import html5lib  # a dev dependency (pyproject [dev])
 
     parser = html5lib.HTMLParser(strict=True)     # raises on any HTML5 parse error
     document = parser.parse(env.client.get(path).text)
-    assert document.get("lang") == "en"
+    assert document.get("lang") == lang
 
 
 def test_the_directory_links_each_feed_to_its_news_site(env: Env) -> None:
@@ -900,3 +901,13 @@ def test_the_directory_links_each_feed_to_its_news_site(env: Env) -> None:
                 for part in text.split(">Website</a>")[:-1]]
     assert websites == ["https://office.example.org/", "https://office.example.org/",
                         "https://fast.example.org/"]
+
+
+def test_the_preview_page_speaks_its_feeds_language(env: Env) -> None:
+    be = env.client.get("/feeds/office-be").text
+    for text in ("Апошнія матэрыялы", "Як падпісацца", ">Капіяваць</button>", ">Стужкі</a>",
+                 'data-copied="Скапіявана"', 'aria-label="Адрас RSS стужкі «Навіны»"'):
+        assert text in be, text
+    assert "Latest items" not in be and "How to subscribe" not in be
+    en = env.client.get("/feeds/office-en").text
+    assert "Latest items" in en and ">Copy</button>" in en

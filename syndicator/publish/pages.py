@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from syndicator.config import Config, FeedConfig
+from syndicator.locales import page_language
 from syndicator.publish import common
 from syndicator.templating import environment
 
@@ -27,7 +28,6 @@ PAGE_ASSETS = (TEMPLATES / "style.css", TEMPLATES / "copy.js")
 # Feed readers named in the subscribe help (all accept a plain https:// feed URL).
 READERS = ("Feedly", "Inoreader", "NetNewsWire", "Thunderbird", "FreshRSS")
 
-_ENVIRONMENT = environment([TEMPLATES], keep_trailing_newline=True)
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,23 @@ def render_index(config: Config, summaries: Sequence[FeedSummary] | None, *,
     a copy button for each: published (with each summary's item count and newest date),
     or, with `served` (`{"assets": {"style.css": URL, "copy.js": URL}}`), the server's `/`
     for every configured feed, with links to the server's previews."""
-    template = _ENVIRONMENT.get_template("index.html")
     if summaries is None:
         feeds = [feed_view(config, feed) for feed in config.feeds]
     else:
         feeds = [feed_view(config, summary.feed, summary) for summary in summaries]
-    text = template.render(site=config.site, feeds=feeds, readers=READERS, served=served)
+    lang = directory_language(config.feeds)
+    template = environment([TEMPLATES], keep_trailing_newline=True,
+                           language=lang).get_template("index.html")
+    text = template.render(site=config.site, feeds=feeds, readers=READERS, served=served,
+                           lang=lang)
     return text.encode("utf-8")
+
+
+def directory_language(feeds: Sequence[FeedConfig]) -> str:
+    """The language of the feed directory's text: the feeds' one when they all share it
+    (by base language, with a catalog), else English."""
+    languages = {page_language(feed.language) for feed in feeds}
+    return languages.pop() if len(languages) == 1 else "en"
 
 
 def feed_view(config: Config, feed: FeedConfig,

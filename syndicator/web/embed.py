@@ -36,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 
 from syndicator.config import Config, EmailTarget, FeedConfig
 from syndicator.errors import AddressInvalid, SyndicatorError
+from syndicator.locales import LANGUAGES, N_, translations
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached
@@ -43,6 +44,7 @@ from syndicator.web.dates import format_date
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.prepared import Prepared, PreparedRoute
 from syndicator.web.signup_guard import Refusal, guard_for
+from syndicator.web.subscribe import target_language
 from syndicator.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -64,54 +66,23 @@ _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
-# Everything the embed pages say, by language; English for any other language.
-MESSAGES: dict[str, dict[str, str]] = {
-    "en": {
-        "more": "All news (RSS feed)",
-        "empty": "No news yet.",
-        "subscribe_title": "News by email",
-        "email": "Email address",
-        "button": "Subscribe",
-        "ok": "Almost done: we sent a confirmation link to {email}. "
-              "Open it to start receiving the news.",
-        "invalid": "This does not look like an email address. Please check it.",
-        "unavailable": "Subscribing is not possible right now. Please try again later.",
-        "unknown": "This subscription does not exist.",
-        "form": "This form has expired. Please reload the page and try again.",
-        "busy": "Too many sign-ups just now. Please try again later.",
-        "too_large": "This form is too large.",
-    },
-    "ru": {
-        "more": "Все новости (RSS)",
-        "empty": "Новостей пока нет.",
-        "subscribe_title": "Новости по почте",
-        "email": "Адрес электронной почты",
-        "button": "Подписаться",
-        "ok": "Почти готово: мы отправили ссылку для подтверждения на {email}. "
-              "Откройте её, чтобы начать получать новости.",
-        "invalid": "Это не похоже на адрес электронной почты. Проверьте его, пожалуйста.",
-        "unavailable": "Подписаться сейчас не получается. Попробуйте позже.",
-        "unknown": "Такой подписки нет.",
-        "form": "Эта форма устарела. Обновите страницу и попробуйте ещё раз.",
-        "busy": "Слишком много подписок за короткое время. Попробуйте позже.",
-        "too_large": "Эта форма слишком большая.",
-    },
-    "be": {
-        "more": "Усе навіны (RSS)",
-        "empty": "Навін пакуль няма.",
-        "subscribe_title": "Навіны па пошце",
-        "email": "Адрас электроннай пошты",
-        "button": "Падпісацца",
-        "ok": "Амаль гатова: мы адправілі спасылку для пацвярджэння на {email}. "
-              "Адкрыйце яе, каб пачаць атрымліваць навіны.",
-        "invalid": "Гэта не падобна на адрас электроннай пошты. Праверце яго, калі ласка.",
-        "unavailable": "Падпісацца зараз не атрымліваецца. Паспрабуйце пазней.",
-        "unknown": "Такой падпіскі няма.",
-        "form": "Гэтая форма састарэла. Абнавіце старонку і паспрабуйце яшчэ раз.",
-        "busy": "Занадта шмат падпісак за кароткі час. Паспрабуйце пазней.",
-        "too_large": "Гэтая форма занадта вялікая.",
-    },
+# Everything the embed pages say, in English; the catalogs (locales.py) hold ru and be.
+MESSAGES: dict[str, str] = {
+    "more": N_("All news (RSS feed)"),
+    "empty": N_("No news yet."),
+    "subscribe_title": N_("News by email"),
+    "email": N_("Email address"),
+    "button": N_("Subscribe"),
+    "ok": N_("Almost done: we sent a confirmation link to {email}. "
+             "Open it to start receiving the news."),
+    "invalid": N_("This does not look like an email address. Please check it."),
+    "unavailable": N_("Subscribing is not possible right now. Please try again later."),
+    "unknown": N_("This subscription does not exist."),
+    "form": N_("This form has expired. Please reload the page and try again."),
+    "busy": N_("Too many sign-ups just now. Please try again later."),
+    "too_large": N_("This form is too large."),
 }
+
 
 class EmbedContext(Protocol):
     """What the embed routes need of the server's WebContext."""
@@ -146,7 +117,9 @@ def embed_routes(ctx: EmbedContext, *,
 # --- pure helpers -----------------------------------------------------------------------------
 
 def messages(lang: str) -> dict[str, str]:
-    return MESSAGES.get(lang.split("-")[0].lower(), MESSAGES["en"])
+    """MESSAGES in `lang` (English where there is no catalog)."""
+    catalog = translations(lang)
+    return {key: catalog.gettext(text) for key, text in MESSAGES.items()}
 
 
 def safe_url(value: object) -> str | None:
@@ -348,7 +321,7 @@ class _Embed:
         target_id = fields.get("target") or request.query_params.get("target", "")
         target = self._email_target(target_id)
         lang = _lang(fields.get("lang") or request.query_params.get("lang"),
-                     self._target_language(target))
+                     target_language(self.config, target))
         text = messages(lang)
         if target is None:
             return self._subscribe_page(lang, "", text["unknown"], "error", status=404)
@@ -387,15 +360,6 @@ class _Embed:
                 return target
         return None
 
-    def _target_language(self, target: EmailTarget | None) -> str | None:
-        if target is None:
-            return None
-        for feed_id in target.feeds:
-            feed = self._feed(feed_id)
-            if feed is not None and feed.language:
-                return feed.language
-        return None
-
     def _subscribe_page(self, lang: str, target_id: str, message: str = "", kind: str = "",
                         *, status: int = 200, email: str = "") -> Response:
         show_form = bool(target_id) and kind != "ok"
@@ -415,7 +379,7 @@ class _Embed:
         targets = [t.id for t in self.config.push if isinstance(t, EmailTarget) and t.enabled]
         html = render("builder.html",
             site=self.config.site, base=self.config.site.base_url, feeds=feeds,
-            targets=targets, languages=sorted(MESSAGES), max_limit=MAX_LIMIT,
+            targets=targets, languages=sorted(LANGUAGES), max_limit=MAX_LIMIT,
             default_limit=DEFAULT_LIMIT,
         )
         return _page(html, BUILDER_CSP, cache=False)

@@ -67,7 +67,7 @@ def render_preview(config: Config, feed: FeedConfig, items: Sequence[Item],
                          for v in item.versions if _web_url(v.url)],
         })
     return templating.render(
-        "feed.html", root="../", assets=assets, site=config.site,
+        "feed.html", language=feed.language, root="../", assets=assets, site=config.site,
         readers=publish_pages.READERS, feed=publish_pages.feed_view(config, feed), items=views)
 
 

@@ -18,6 +18,7 @@ their counts.
 
 from __future__ import annotations
 
+import gettext
 import math
 import threading
 import time
@@ -30,6 +31,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 
 from syndicator.config import Config, EmailTarget
+from syndicator.locales import N_
 from syndicator.push.pacing import SlidingWindow
 from syndicator.push.subscribers import form_token, form_token_valid
 from syndicator.store import Store
@@ -43,9 +45,17 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 @dataclass(frozen=True)
 class Refusal:
     status: int                       # 403 | 429
-    reason: str                       # one line, for the page
+    reason: str                       # one line for the page, in English: see `text`
     kind: str                         # "form" | "busy"
     retry_after: int | None = None    # 429: seconds
+
+    def text(self, catalog: gettext.NullTranslations) -> str:
+        """The reason in the catalog's language, with the wait in minutes."""
+        if self.retry_after is None:
+            return catalog.gettext(self.reason)
+        minutes = max(1, math.ceil(self.retry_after / 60))
+        wait = catalog.ngettext("%(count)s minute", "%(count)s minutes", minutes)
+        return catalog.gettext(self.reason) % {"wait": wait % {"count": minutes}}
 
 
 class SignupGuard:
@@ -62,11 +72,11 @@ class SignupGuard:
               target: EmailTarget, now: datetime) -> Refusal | None:
         """None when the sign-up may be queued (and then it is counted)."""
         if _cross_site(request, config):
-            return Refusal(403, "Sign-ups are taken only through the form on this site.",
+            return Refusal(403, N_("Sign-ups are taken only through the form on this site."),
                            "form")
         if not form_token_valid(config, fields.get(FORM_FIELD, ""), target.id, now):
-            return Refusal(403, "This form has expired or did not come from this site: "
-                           "reload it and try again.", "form")
+            return Refusal(403, N_("This form has expired or did not come from this site: "
+                              "reload it and try again."), "form")
         return self._count(_client_key(request), target)
 
     def _count(self, client: str, target: EmailTarget) -> Refusal | None:
@@ -87,12 +97,12 @@ class SignupGuard:
                 self._clients.popitem(last=False)
             wait = per_client.wait_time(moment)
             if wait > 0:
-                return Refusal(429, "Too many sign-ups from your network: try again in "
-                               f"{_minutes(wait)}.", "busy", math.ceil(wait))
+                return Refusal(429, N_("Too many sign-ups from your network: try again in "
+                                       "%(wait)s."), "busy", math.ceil(wait))
             wait = per_target.wait_time(moment)
             if wait > 0:
-                return Refusal(429, "Too many sign-ups to this list just now: try again in "
-                               f"{_minutes(wait)}.", "busy", math.ceil(wait))
+                return Refusal(429, N_("Too many sign-ups to this list just now: try again in "
+                                       "%(wait)s."), "busy", math.ceil(wait))
             per_client.record(moment)
             per_target.record(moment)
         return None
@@ -109,11 +119,6 @@ def guard_for(store: Store) -> SignupGuard:
         if guard is None:
             guard = _guards[store] = SignupGuard()
         return guard
-
-
-def _minutes(seconds: float) -> str:
-    minutes = max(1, math.ceil(seconds / 60))
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _client_key(request: Request) -> str:

@@ -8,6 +8,7 @@
                                          `List-Unsubscribe=One-Click`, no login, no
                                          cookies, no redirect, 200
 
+The pages are in the mailing list's language (its first feed's: locales.py, en/ru/be).
 Forms are read by web/forms.py (capped: 413 past a few KB). A sign-up passes the guard
 (web/signup_guard.py: our own form token, 403; rate limits, 429) and is then only queued,
 so the answer is the same page, after the same work, whatever the address's state. Every
@@ -25,18 +26,22 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from syndicator.app import utc_now
-from syndicator.config import Config
+from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, SyndicatorError
-from syndicator.push import templating
+from syndicator.locales import page_language, translations
 from syndicator.push.subscribers import (
+    CONFIRM,
+    UNSUBSCRIBE,
     confirm,
     enabled_email_target,
+    read_token,
     request_subscription,
     unsubscribe,
 )
 from syndicator.store import Store
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.signup_guard import guard_for
+from syndicator.web.templating import render
 
 log = logging.getLogger(__name__)
 
@@ -58,106 +63,151 @@ class SubscribeContext(Protocol):
     def store(self) -> Store: ...
 
 
-def _page(title: str, message: str = "", *, status: int = 200, form: str = "",
-          action: str = "", token: str = "", retry_after: int | None = None) -> HTMLResponse:
-    body = templating.render("page.html.j2", title=title, message=message, form=form,
-                             action=action, form_token=token)
-    headers = dict(_HEADERS)
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
-    return HTMLResponse(body, status_code=status, headers=headers)
+def target_language(config: Config, target: EmailTarget | None) -> str | None:
+    """The language of a mailing list's pages: its first feed's that has one."""
+    if target is None:
+        return None
+    for feed in config.feeds:
+        if feed.id in target.feeds and feed.language:
+            return feed.language
+    return None
 
 
-def _too_large() -> HTMLResponse:
-    return _page("Too large", "This form is larger than any of ours.", status=413)
+class _Pages:
+    """The pages of one request, in its mailing list's language (`text` translates)."""
+
+    def __init__(self, config: Config, target: EmailTarget | None) -> None:
+        self.language = page_language(target_language(config, target))
+        self.catalog = translations(self.language)
+        self.text = self.catalog.gettext
+
+    def page(self, title: str, message: str = "", *, status: int = 200, form: str = "",
+             action: str = "", token: str = "", retry_after: int | None = None
+             ) -> HTMLResponse:
+        body = render("subscribe.html", language=self.language, title=title,
+                      message=message, form=form, action=action, form_token=token)
+        headers = dict(_HEADERS)
+        if retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        return HTMLResponse(body, status_code=status, headers=headers)
+
+    def too_large(self) -> HTMLResponse:
+        _ = self.text
+        return self.page(_("Too large"), _("This form is larger than any of ours."),
+                         status=413)
+
+    def later(self, message: str) -> HTMLResponse:
+        _ = self.text
+        return self.page(_("Please try again later"), message, status=503)
 
 
 def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
     """The routes; mount them with `create_web_app(ctx, extra_routes=subscribe_routes(ctx))`."""
     guard = guard_for(ctx.store)
 
-    def form_page(target_id: str, action: str, message: str, *, status: int = 200,
-                  retry_after: int | None = None) -> HTMLResponse:
-        return _page("Subscribe", message, status=status, form="subscribe", action=action,
-                     token=guard.token(ctx.config, target_id, utc_now()),
-                     retry_after=retry_after)
+    def of_token(token: str, purpose: str) -> _Pages:
+        data = read_token(ctx.config, token, purpose, utc_now())
+        target = enabled_email_target(ctx.config, data.target_id) if data else None
+        return _Pages(ctx.config, target)
+
+    def form_page(pages: _Pages, target_id: str, action: str, message: str, *,
+                  status: int = 200, retry_after: int | None = None) -> HTMLResponse:
+        _ = pages.text
+        return pages.page(_("Subscribe"), message, status=status, form="subscribe",
+                          action=action, token=guard.token(ctx.config, target_id, utc_now()),
+                          retry_after=retry_after)
 
     async def form(request: Request) -> Response:
         target = enabled_email_target(ctx.config, request.path_params["target_id"])
+        pages = _Pages(ctx.config, target)
+        _ = pages.text
         if target is None:
-            return _page("Not found", "There is no such mailing list.", status=404)
-        return form_page(target.id, request.url.path,
-                         "Get the news by email. We will send you a link to confirm.")
+            return pages.page(_("Not found"), _("There is no such mailing list."), status=404)
+        return form_page(pages, target.id, request.url.path,
+                         _("Get the news by email. We will send you a link to confirm."))
 
     async def sign_up(request: Request) -> Response:
         target = enabled_email_target(ctx.config, request.path_params["target_id"])
+        pages = _Pages(ctx.config, target)
+        _ = pages.text
         if target is None:
-            return _page("Not found", "There is no such mailing list.", status=404)
+            return pages.page(_("Not found"), _("There is no such mailing list."), status=404)
         try:
             fields = await read_form(request)
         except FormTooLarge:
-            return _too_large()
+            return pages.too_large()
         refusal = guard.check(request, fields, ctx.config, target, utc_now())
         if refusal is not None:
-            return form_page(target.id, request.url.path, refusal.reason,
+            return form_page(pages, target.id, request.url.path, refusal.text(pages.catalog),
                              status=refusal.status, retry_after=refusal.retry_after)
         try:
             await run_in_threadpool(request_subscription, ctx.store, ctx.config, target.id,
                                     fields.get("email", ""), utc_now())
         except AddressInvalid as exc:
-            return form_page(target.id, request.url.path, "That is not an email address we "
-                             f"can take: {exc.reason}", status=400)
+            return form_page(pages, target.id, request.url.path,
+                             _("That is not an email address we can take: %(reason)s")
+                             % {"reason": exc.reason}, status=400)
         except SyndicatorError as exc:
             log.error("subscribe %s: %s", target.id, exc)
-            return _page("Please try again later", "We could not record your subscription.",
-                         status=503)
-        return _page("Check your inbox", "If the address is right, a message with a link to "
-                     "confirm your subscription is on its way.")
+            return pages.later(_("We could not record your subscription."))
+        return pages.page(_("Check your inbox"), _("If the address is right, a message with a "
+                          "link to confirm your subscription is on its way."))
 
     async def confirm_link(request: Request) -> Response:
+        token = request.path_params["token"]
+        pages = of_token(token, CONFIRM)
+        _ = pages.text
         try:
-            result = await run_in_threadpool(confirm, ctx.store, ctx.config,
-                                             request.path_params["token"], utc_now())
+            result = await run_in_threadpool(confirm, ctx.store, ctx.config, token, utc_now())
         except SyndicatorError as exc:
             log.error("confirm: %s", exc)
-            return _page("Please try again later", "We could not confirm your subscription.",
-                         status=503)
+            return pages.later(_("We could not confirm your subscription."))
         if result.kind == "unknown":
-            return _page("Not found", "This mailing list no longer exists.", status=404)
+            return pages.page(_("Not found"), _("This mailing list no longer exists."),
+                              status=404)
         if result.kind == "stale":
-            return _page("Link no longer valid", "This link was replaced or the address was "
-                         "unsubscribed since it was sent. Please subscribe again.", status=410)
+            return pages.page(_("Link no longer valid"), _(
+                "This link was replaced or the address was unsubscribed since it was sent. "
+                "Please subscribe again."), status=410)
         if result.subscriber is None:
-            return _page("Link not valid", "This confirmation link is wrong or has expired. "
-                         "Please subscribe again.", status=400)
-        return _page("Subscribed", f"{result.subscriber.email} will receive the news. Every "
-                     "message has a link to unsubscribe.")
+            return pages.page(_("Link not valid"), _(
+                "This confirmation link is wrong or has expired. Please subscribe again."),
+                status=400)
+        return pages.page(_("Subscribed"), _(
+            "%(email)s will receive the news. Every message has a link to unsubscribe.")
+            % {"email": result.subscriber.email})
 
     async def unsubscribe_page(request: Request) -> Response:
-        return _page("Unsubscribe", "Stop receiving these emails?", form="unsubscribe",
-                     action=request.url.path)
+        pages = of_token(request.path_params["token"], UNSUBSCRIBE)
+        _ = pages.text
+        return pages.page(_("Unsubscribe"), _("Stop receiving these emails?"),
+                          form="unsubscribe", action=request.url.path)
 
     async def one_click(request: Request) -> Response:
         # RFC 8058: the body is `List-Unsubscribe=One-Click`; our own button sends the same.
         # The signed token alone authorises it; no cookies, no login, no redirect.
+        token = request.path_params["token"]
+        pages = of_token(token, UNSUBSCRIBE)
+        _ = pages.text
         try:
             fields = await read_form(request)
         except FormTooLarge:
-            return _too_large()
+            return pages.too_large()
         if fields.get("List-Unsubscribe") != "One-Click":
-            return _page("Unsubscribe", "Use the button to unsubscribe.", status=400,
-                         form="unsubscribe", action=request.url.path)
+            return pages.page(_("Unsubscribe"), _("Use the button to unsubscribe."),
+                              status=400, form="unsubscribe", action=request.url.path)
         try:
-            subscriber = await run_in_threadpool(unsubscribe, ctx.store, ctx.config,
-                                                 request.path_params["token"], utc_now())
+            subscriber = await run_in_threadpool(unsubscribe, ctx.store, ctx.config, token,
+                                                 utc_now())
         except SyndicatorError as exc:
             log.error("unsubscribe: %s", exc)
-            return _page("Please try again later", "We could not record it; please try "
-                         "again.", status=503)
+            return pages.later(_("We could not record it; please try again."))
         if subscriber is None:
-            return _page("Link not valid", "This unsubscribe link is not valid.", status=400)
-        return _page("Unsubscribed", f"{subscriber.email} will receive no more messages "
-                     "from this list.")
+            return pages.page(_("Link not valid"), _("This unsubscribe link is not valid."),
+                              status=400)
+        return pages.page(_("Unsubscribed"), _(
+            "%(email)s will receive no more messages from this list.")
+            % {"email": subscriber.email})
 
     return [
         Route("/subscribe/confirm/{token}", confirm_link, methods=["GET"]),

@@ -6,12 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from syndicator.locales import page_language
 from syndicator.publish.pages import TEMPLATES
 from syndicator.templating import environment
 
-_ENVIRONMENT = environment([Path(__file__).parent / "templates", TEMPLATES])
+_FOLDERS = [Path(__file__).parent / "templates", TEMPLATES]
 
 
-def render(name: str, **context: Any) -> bytes:
-    """Render templates/`name` with `context` to UTF-8 bytes."""
-    return _ENVIRONMENT.get_template(name).render(**context).encode("utf-8")
+def render(name: str, *, language: str | None = None, **context: Any) -> bytes:
+    """Render templates/`name` with `context` to UTF-8 bytes, its text in `language`
+    (English when there is no catalog for it; the page's `lang` says which)."""
+    lang = page_language(language)
+    template = environment(_FOLDERS, language=lang).get_template(name)
+    return template.render(**{"lang": lang, **context}).encode("utf-8")

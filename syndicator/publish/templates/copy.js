@@ -1,4 +1,5 @@
-// Copy buttons: <button data-copy="ID"> copies the value of the input with that id.
+// Copy buttons: <button data-copy="ID" data-copied="TEXT"> copies the value of the input
+// with that id, and says TEXT (the page's language) for a moment.
 // The server's pages load it as a file (their Content-Security-Policy forbids inline script);
 // the published index.html has it inline, to work from any static host.
 document.addEventListener("click", function (event) {
@@ -7,9 +8,11 @@ document.addEventListener("click", function (event) {
   var input = document.getElementById(button.getAttribute("data-copy"));
   if (!input) { return; }
   input.select();
+  var label = button.getAttribute("data-label") || button.textContent;
+  button.setAttribute("data-label", label);
   var done = function () {
-    button.textContent = "Copied";
-    setTimeout(function () { button.textContent = "Copy"; }, 1500);
+    button.textContent = button.getAttribute("data-copied") || "Copied";
+    setTimeout(function () { button.textContent = label; }, 1500);
   };
   var fallback = function () { document.execCommand("copy"); done(); };
   if (navigator.clipboard) { navigator.clipboard.writeText(input.value).then(done, fallback); }
