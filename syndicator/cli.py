@@ -22,14 +22,13 @@ from syndicator import __version__, cli_push, cli_service
 from syndicator.app import App, make_app
 from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
 from syndicator.config import resolve_config_path
+from syndicator.logsetup import setup_logging
 from syndicator.model import RunResult
 
 
 def _setup_logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("urllib3", "charset_normalizer", "alembic"):
-        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    setup_logging(logging.WARNING if verbose == 0 else logging.INFO if verbose == 1
+                  else logging.DEBUG)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -6,12 +6,9 @@ GRACEFUL_HTTP seconds); the process exits STOP_DEADLINE seconds after the signal
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import signal
 import socket
-import sys
 import threading
 import time
 from types import FrameType
@@ -144,12 +141,3 @@ def worker_sockets(sock: socket.socket, workers: int) -> list[socket.socket]:
             member.close()
         raise
     return group
-
-
-def hard_exit(code: int) -> None:
-    """Exit now, without waiting for worker threads (a run past the stop deadline)."""
-    logging.shutdown()
-    with contextlib.suppress(Exception):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(code)

@@ -32,8 +32,9 @@ from syndicator import health
 from syndicator.app import App, make_app
 from syndicator.config import Config
 from syndicator.errors import StoreError, SyndicatorError
-from syndicator.httpserver import STOP_DEADLINE, StopSignals, address, hard_exit, listen, serve_http
+from syndicator.httpserver import STOP_DEADLINE, StopSignals, address, listen, serve_http
 from syndicator.model import RunResult
+from syndicator.processes import hard_exit
 from syndicator.serving import FeedFiles, partner_routes, push_status_of
 from syndicator.status import HISTORY, ServiceStatus
 from syndicator.store.outage import StoreOutage

@@ -1,15 +1,13 @@
-"""`syndicator serve`: serve the existing feeds and status, one process or forked workers,
-each reloading the feed files another process rewrote."""
+"""`syndicator serve`: serve the existing feeds and status, in one process or several
+(processes.start_process), each reloading the feed files another process rewrote."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
-import signal
 import socket
 import threading
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -18,15 +16,16 @@ from starlette.routing import BaseRoute
 
 from syndicator.app import App, make_app
 from syndicator.config import Config
+from syndicator.errors import SyndicatorError
 from syndicator.httpserver import (
     STOP_DEADLINE,
     StopSignals,
     address,
-    hard_exit,
     listen,
     serve_http,
     worker_sockets,
 )
+from syndicator.processes import Child, start_process, supervise
 from syndicator.status import ServiceStatus
 from syndicator.web.context import WebContext
 
@@ -58,8 +57,9 @@ def partner_routes(ctx: WebContext) -> list[BaseRoute]:
 def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
     """`syndicator serve`: serve the existing feeds and status; poll nothing.
 
-    With `server.workers: N` (N > 1) N forked processes answer on the one listening socket,
-    each with its own store connection, feed cache and folder watcher."""
+    With `server.workers: N` (N > 1) N processes answer on the one port (processes.py:
+    fresh interpreters, each inheriting a listening socket), each with its own store
+    connection, feed cache and folder watcher."""
     stop = StopSignals().install()
     with contextlib.ExitStack() as cleanup:
         sock = listen(config.server.host, config.server.port)
@@ -72,7 +72,7 @@ def serve_only(config: Config, *, echo: Callable[[str], None]) -> int:
                  f"(pid {os.getpid()}{f', {workers} workers' if workers > 1 else ''})")
 
         if workers > 1:
-            return _prefork(config, worker_sockets(sock, workers), stop, announce)
+            return _serve_in_processes(config, worker_sockets(sock, workers), stop, announce)
         _serve_on(config, sock, stop, announce)
     return 0
 
@@ -99,62 +99,34 @@ def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
         serve_http(web, sock, stop, config.server.limits)
 
 
-def _prefork(config: Config, socks: list[socket.socket], stop: StopSignals,
-             ready: Callable[[], None]) -> int:
-    """Fork a process serving each of `socks`, forward SIGTERM/SIGINT to them, wait for all.
+def serve_process(config: Config, sock: socket.socket) -> None:
+    """One of `serve`'s processes (started by processes.start_process): serve on `sock`,
+    inherited from the parent, until the parent asks it to stop (SIGTERM)."""
+    _serve_on(config, sock, StopSignals().install())
 
-    Forked before this process opened anything but the socket (no threads, no database
-    connection to share). If a worker dies on its own the others are stopped and the exit
-    code is 1: a supervisor (systemd, Docker) restarts the whole service.
-    """
-    children: set[int] = set()
-    for sock in socks:
-        pid = os.fork()
-        if pid == 0:                       # the worker: never returns into the CLI
-            code = 1
-            try:
-                for other in socks:        # the other workers' (or the one shared socket)
-                    if other is not sock:
-                        other.close()
-                _serve_on(config, sock, StopSignals().install())
-                code = 0
-            except BaseException:
-                log.exception("serve worker %d failed", os.getpid())
-            finally:
-                hard_exit(code)
-        children.add(pid)
+
+def _serve_in_processes(config: Config, socks: list[socket.socket], stop: StopSignals,
+                        ready: Callable[[], None]) -> int:
+    """Start a process serving each of `socks` and wait for them; SIGTERM/SIGINT here stops
+    them all (processes.supervise). If one exits on its own the others are stopped and the
+    exit code is 1: a supervisor (systemd, Docker) restarts the whole service."""
+    children: list[Child] = []
+    try:
+        for sock in socks:
+            children.append(start_process(serve_process, config, sockets=[sock]))
+    except OSError as exc:
+        for child in children:
+            child.ask_to_stop()
+        for child in children:
+            child.wait(STOP_DEADLINE)
+        raise SyndicatorError(f"cannot start the serve processes: {exc}") from exc
+    finally:
+        # The children hold their sockets; one that dies takes its socket with it, and the
+        # kernel stops sending it connections.
+        for sock in socks:
+            sock.close()
     ready()
-    # The workers hold their sockets; a worker that dies takes its socket with it, and the
-    # kernel stops sending it connections.
-    for sock in socks:
-        sock.close()
-    code = 0
-    signalled_at: float | None = None
-    while children:
-        if stop.requested.is_set() and signalled_at is None:
-            signalled_at = time.monotonic()
-            _signal_all(children, signal.SIGTERM)
-        if signalled_at is not None and time.monotonic() - signalled_at > STOP_DEADLINE:
-            _signal_all(children, signal.SIGKILL)
-        pid, status = os.waitpid(-1, os.WNOHANG)
-        if pid == 0:               # none exited: wait for a signal, or poll while stopping
-            if stop.requested.is_set():
-                time.sleep(0.05)
-            else:
-                stop.requested.wait(0.2)
-            continue
-        children.discard(pid)
-        if not stop.requested.is_set():
-            log.error("serve worker %d exited unexpectedly (status %d); stopping", pid, status)
-            code = 1
-            stop.requested.set()
-    return code
-
-
-def _signal_all(pids: set[int], sig: signal.Signals) -> None:
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+    return supervise(children, stop.requested, STOP_DEADLINE)
 
 
 class OutputWatcher:

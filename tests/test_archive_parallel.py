@@ -5,14 +5,15 @@ cannot start only costs time; and a pass's cache of rendered items stays small."
 from __future__ import annotations
 
 import functools
-import subprocess
-import sys
+import logging
+import os
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from syndicator import processes
 from syndicator.config import Config, FeedConfig
 from syndicator.model import Item
 from syndicator.publish import build_feeds, feeds, parallel
@@ -68,20 +69,30 @@ def test_a_build_shared_with_a_worker_writes_the_same_bytes(
     monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 1)
     monkeypatch.setattr(parallel, "MIN_RUN", 2)
     monkeypatch.setattr(parallel, "workers", lambda: 1)
-    launched: list[object] = []
-    real_launch = parallel._launch
-
-    def counting_launch() -> subprocess.Popen[bytes] | None:
-        process = real_launch()
-        launched.append(process)
-        return process
-
-    monkeypatch.setattr(parallel, "_launch", counting_launch)
+    sent = _tasks_sent(monkeypatch)
     shared, shared_written = _build(tmp_path, "shared")
-    assert launched and all(p is not None for p in launched)
+    assert sent and sent[0] > 0       # the worker rendered runs of pages
     assert shared == alone            # archive pages, current documents and .state files
     assert shared_written == alone_written
     assert any(name.startswith("archive/") for name in shared)
+
+
+def _tasks_sent(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The tasks each pass's own pool was given, recorded as it closes."""
+    sent: list[int] = []
+    real_close = parallel.Prestarted.close
+
+    def recording_close(self: parallel.Prestarted) -> None:
+        sent.append(sum(worker.sent for worker in self.pool.workers))
+        real_close(self)
+
+    monkeypatch.setattr(parallel.Prestarted, "close", recording_close)
+    return sent
+
+
+def _exit_at_once() -> None:
+    """A worker's preparation that ends the worker process."""
+    os._exit(3)
 
 
 def _split(monkeypatch: pytest.MonkeyPatch) -> list[object]:
@@ -136,24 +147,23 @@ def test_a_worker_that_dies_before_its_part_of_the_history_leaves_it_here(
     alone, _ = _build(tmp_path, "alone")
     answers = _split(monkeypatch)
 
-    def exiting_launch() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE)
-
-    monkeypatch.setattr(parallel, "_launch", exiting_launch)
+    monkeypatch.setattr(parallel, "prepare", _exit_at_once)
     dead, _ = _build(tmp_path, "dead")
     assert answers in ([None], [])    # [] when it was gone before the part was sent
     assert dead == alone
 
 
 def test_a_worker_that_cannot_start_leaves_the_work_to_this_process(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 10**9)
     alone, _ = _build(tmp_path, "alone")
     monkeypatch.setattr(parallel, "PARALLEL_MIN_PAGES", 1)
     monkeypatch.setattr(parallel, "workers", lambda: 1)
-    monkeypatch.setattr(parallel, "_launch", lambda: None)
-    shared, _ = _build(tmp_path, "broken")
+    monkeypatch.setattr(processes.sys, "executable", str(tmp_path / "no-such-python"))
+    with caplog.at_level(logging.WARNING, logger="syndicator.processes"):
+        shared, _ = _build(tmp_path, "broken")
+    assert "cannot start worker processes" in caplog.text
     assert shared == alone
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -48,27 +49,39 @@ def _reference_then_small_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def _counting(monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> list[str]:
-    """The targets of the calls the build makes on the lent workers, as they happen."""
+    """The tasks the build gives the lent workers, by function name, as they happen."""
     calls: list[str] = []
-    real_call = workers.call
+    real_submit = workers.submit
 
-    def counting_call(target: str, *args: object) -> object:
-        calls.append(target)
-        return real_call(target, *args)
+    def counting_submit(function: Callable[..., object], *args: object) -> object:
+        calls.append(function.__name__)
+        return real_submit(function, *args)
 
-    monkeypatch.setattr(workers, "call", counting_call)
+    monkeypatch.setattr(workers, "submit", counting_submit)
     return calls
+
+
+def _own_pools_started(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many worker processes each pass's own pool started, recorded as it closes."""
+    started: list[int] = []
+    real_close = parallel.Prestarted.close
+
+    def recording_close(self: parallel.Prestarted) -> None:
+        started.append(self.pool.started)
+        real_close(self)
+
+    monkeypatch.setattr(parallel.Prestarted, "close", recording_close)
+    return started
 
 
 def test_a_lent_page_worker_renders_archive_pages_with_the_same_bytes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: PageWorkers) -> None:
     alone, alone_written = _reference_then_small_passes(tmp_path, monkeypatch)
-    launched: list[object] = []
-    monkeypatch.setattr(parallel, "_launch", lambda: launched.append(1))   # must not start
+    own = _own_pools_started(monkeypatch)
     calls = _counting(monkeypatch, workers)
     lent, lent_written = _build(tmp_path, "lent", workers)
-    assert calls and set(calls) == {"syndicator.publish.parallel_worker:render_task"}
-    assert not launched
+    assert calls and set(calls) == {"render_task"}
+    assert own and not any(own)       # no pass started processes of its own
     assert lent == alone              # archive pages, current documents and .state files
     assert lent_written == alone_written
     assert any(name.startswith("archive/") for name in lent)
@@ -80,8 +93,8 @@ def test_a_lent_page_worker_reads_part_of_a_long_history_with_the_same_outcome(
     monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
     calls = _counting(monkeypatch, workers)
     lent, lent_written = _build(tmp_path, "lent", workers)
-    assert calls[0] == "syndicator.publish.parallel_worker:keys_task"
-    assert set(calls[1:]) == {"syndicator.publish.parallel_worker:render_task"}
+    assert calls[0] == "keys_task"
+    assert set(calls[1:]) == {"render_task"}
     assert lent == alone
     assert lent_written == alone_written
 
@@ -93,15 +106,15 @@ def test_pages_go_back_to_this_process_when_the_lent_worker_dies(
     alone, _ = _reference_then_small_passes(tmp_path, monkeypatch)
     if split:       # it dies on its part of the history, the first thing it is lent for
         monkeypatch.setattr(parallel, "SPLIT_MIN_LINKS", 1)
-    real_call = workers.call
+    real_submit = workers.submit
 
-    def dying_call(target: str, *args: object) -> object:
-        future = real_call("time:sleep", 30)      # busy, then killed with the run pending
+    def dying_submit(function: Callable[..., object], *args: object) -> object:
+        future = real_submit(time.sleep, 30)      # busy, then killed with the run pending
         (pid,) = workers.pids
         os.kill(pid, signal.SIGKILL)
         return future
 
-    monkeypatch.setattr(workers, "call", dying_call)
+    monkeypatch.setattr(workers, "submit", dying_submit)
     dead, _ = _build(tmp_path, "dead", workers)
     assert dead == alone
     assert workers.ready == 0         # the pool is broken now: pages are read here
@@ -124,5 +137,5 @@ def test_a_small_pass_or_no_ready_worker_keeps_the_work_here(
 class _Ready:
     ready = 1
 
-    def call(self, target: str, *args: object) -> None:
+    def submit(self, function: Callable[..., object], *args: object) -> None:
         return None

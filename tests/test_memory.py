@@ -65,9 +65,11 @@ def test_the_archive_worker_imports_no_sqlalchemy_and_no_feedgen(tmp_path: Path)
         factory = store.reopener()
     finally:
         store.close()
-    # What the worker imports (parallel_worker.BOOT, then serve's imports), then it opens the store.
-    code = ("from syndicator.publish.parallel_worker import serve\n"
-            "from syndicator.publish.pagerender import no_gc, render_pages\n"
+    # What a build's worker imports (processes.py, then the tasks and their preparation),
+    # then it opens the store.
+    code = ("import syndicator.processes\n"
+            "from syndicator.publish.parallel_worker import keys_task, prepare, render_task\n"
+            "prepare()\n"
             "pickle = __import__('pickle')\n"
             "pickle.loads(sys.stdin.buffer.read())().items_for_build(['x'])\n")
     assert _imported(code, NOT_FOR_A_WORKER, pickle.dumps(factory)) == []
@@ -79,8 +81,8 @@ NOT_FOR_A_PAGE_WORKER = {"feedparser", "requests", "urllib3", "sqlalchemy", "ale
 
 
 def test_a_page_worker_imports_only_what_reading_a_page_needs() -> None:
-    # What `python -m syndicator.workers FD` imports before it says READY.
-    code = ("import syndicator.workers\n"
-            "from syndicator.normalise import load_libraries\n"
-            "load_libraries()\n")
+    # What a page worker (processes.py) imports before it says READY.
+    code = ("import syndicator.processes\n"
+            "from syndicator.workers import prepare_reading, read_body\n"
+            "prepare_reading()\n")
     assert _imported(code, NOT_FOR_A_PAGE_WORKER) == []

@@ -3,10 +3,12 @@ dying worker never loses a page."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import threading
+import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +44,8 @@ def _crawl(config: Config, base: Path, workers: PageWorkers) -> dict[str, dict[s
             assert result.ok, result.errors
         assert workers.started == workers.processes
         if workers.processes:
-            assert sum(w.sent for w in workers._all) >= (20 if workers.share_at > 100 else 1)
+            sent = sum(w.sent for w in workers.pool.workers)
+            assert sent >= (20 if workers.share_at > 100 else 1)
         items = app.store.latest([s.id for s in config.sources], limit=1000)
     # first_seen/last_seen are the run's time; everything else must be the same.
     return {item.url: {k: v for k, v in asdict(item).items() if k not in {"first_seen",
@@ -72,15 +75,15 @@ def test_a_busy_worker_leaves_the_page_to_this_process(office_site: Site) -> Non
     workers = PageWorkers(1, min_batch=1, share_at=2)
     try:
         assert workers.wants(1) and workers.wait_ready(30)
-        (worker,) = workers._all
-        busy = [workers.call("time:sleep", 0.5) for _ in range(2)]
+        (worker,) = workers.pool.workers
+        busy = [workers.submit(time.sleep, 0.5) for _ in range(2)]
         assert worker.load == 2
         assert workers.read(page, selectors, card, CTX, pooled=True) == expected
-        assert (workers.shared, worker.sent) == (1, 0)      # read here, not queued
+        assert (workers.shared, worker.sent) == (1, 2)      # read here, not queued
         for future in busy:
             assert future is not None and future.result(timeout=30) is None
         assert workers.read(page, selectors, card, CTX, pooled=True) == expected
-        assert (workers.shared, worker.sent) == (1, 1)      # idle again: the worker reads
+        assert (workers.shared, worker.sent) == (1, 3)      # idle again: the worker reads
     finally:
         workers.close()
 
@@ -113,9 +116,10 @@ def test_a_killed_worker_is_replaced_by_inline_reading(office_site: Site,
         assert workers.read(page, selectors, card, CTX, pooled=True) == expected
         (pid,) = workers.pids
         os.kill(pid, signal.SIGKILL)
-        with caplog.at_level(logging.WARNING, logger="syndicator.workers"):
+        with caplog.at_level(logging.WARNING, logger="syndicator.processes"):
             assert workers.read(page, selectors, card, CTX, pooled=True) == expected
-        assert "page worker process failed" in caplog.text
+        assert f"worker process {pid} failed" in caplog.text
+        assert "doing the reading of pages in this process" in caplog.text
         # From now on pages are read here, and no new batch starts workers again.
         assert not workers.wants(100)
         assert workers.read(page, selectors, card, CTX, pooled=True) == expected
@@ -147,7 +151,7 @@ def test_workers_end_with_the_app(office_site: Site) -> None:
     app.workers.close()
     app.workers = PageWorkers(2, min_batch=1)
     assert app.workers.wants(5)
-    processes = [w.process for w in app.workers._all]
+    processes = [w.child.process for w in app.workers.pool.workers]
     assert all(p.poll() is None for p in processes)
     app.close()
     assert all(p.poll() is not None for p in processes)
@@ -221,7 +225,7 @@ def test_a_worker_waits_for_its_parent_to_end_it(office_site: Site) -> None:
     expected = read_body(page, selectors, card, CTX)
     assert workers.read(page, selectors, card, CTX, pooled=True) == expected   # it is up
     (pid,) = workers.pids
-    process = workers._all[0].process
+    process = workers.pool.workers[0].child.process
     os.kill(pid, signal.SIGTERM)
     os.kill(pid, signal.SIGINT)
     assert workers.read(page, selectors, card, CTX, pooled=True) == expected
@@ -277,7 +281,7 @@ def test_pages_are_read_here_while_the_workers_start(office_site: Site) -> None:
     workers = PageWorkers(1, min_batch=1)
     try:
         assert workers.wants(1) and workers.wait_ready(30)
-        (worker,) = workers._all
+        (worker,) = workers.pool.workers
         worker.ready.clear()            # as if it were still importing
         assert workers.read(page, selectors, card, CTX, pooled=True) == read_body(
             page, selectors, card, CTX)
@@ -289,26 +293,27 @@ def test_pages_are_read_here_while_the_workers_start(office_site: Site) -> None:
         workers.close()
 
 
-def test_a_call_runs_in_the_worker_and_its_errors_come_back() -> None:
-    """Other CPU work (a build's archive pages) can use a worker that is already up."""
+def test_other_work_runs_in_a_worker_and_its_errors_come_back() -> None:
+    """Other CPU work (a build's archive pages) can use a worker that is already up: any
+    module-level function, sent by reference."""
     workers = PageWorkers(1, min_batch=1)
     try:
-        assert workers.call("os:getpid") is None and workers.ready == 0   # caller works
+        assert workers.submit(os.getpid) is None and workers.ready == 0   # caller works
         assert workers.wants(1) and workers.wait_ready(30)
         assert workers.ready == 1
         (pid,) = workers.pids
-        future = workers.call("os:getpid")
+        future = workers.submit(os.getpid)
         assert future is not None and future.result(timeout=30) == pid != os.getpid()
-        joined = workers.call("os.path:join", "a", "b")
+        joined = workers.submit(os.path.join, "a", "b")
         assert joined is not None and joined.result(timeout=30) == os.path.join("a", "b")
-        failing = workers.call("json:loads", "{not json")
+        failing = workers.submit(json.loads, "{not json")
         assert failing is not None
         with pytest.raises(ValueError, match="Expecting property name"):
             failing.result(timeout=30)
-        missing = workers.call("syndicator.no_such_module:f")
-        assert missing is not None
-        with pytest.raises(ModuleNotFoundError):
-            missing.result(timeout=30)
+        unpicklable = workers.submit(_raise_unpicklable)
+        assert unpicklable is not None
+        with pytest.raises(RuntimeError, match="_Unpicklable: lock held"):
+            unpicklable.result(timeout=30)
         # The worker goes on reading pages after all that.
         body = Body(url="https://example.org/a.html", final_url="https://example.org/a.html",
                     status=200, raw=b"<html><body><article><h1>Title</h1><p>Text.</p>"
@@ -317,21 +322,31 @@ def test_a_call_runs_in_the_worker_and_its_errors_come_back() -> None:
         selectors = ArticleSelectors(title="h1", content="article")
         work = workers.read(body, selectors, Article(url=body.url), CTX, pooled=True)
         assert work.item is not None and work.item.title == "Title"
-        assert workers._all[0].sent == 1
+        assert workers.pool.workers[0].sent == 5
     finally:
         workers.close()
 
 
-def test_a_call_to_a_dead_worker_fails_cleanly() -> None:
+class _Unpicklable(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.lock = threading.Lock()
+
+
+def _raise_unpicklable() -> None:
+    raise _Unpicklable("lock held")
+
+
+def test_work_given_to_a_dead_worker_fails_cleanly() -> None:
     workers = PageWorkers(1, min_batch=1)
     try:
         assert workers.wants(1) and workers.wait_ready(30)
         (pid,) = workers.pids
-        future = workers.call("time:sleep", 30)
+        future = workers.submit(time.sleep, 30)
         assert future is not None
         os.kill(pid, signal.SIGKILL)
         with pytest.raises(WorkerFailed):
             future.result(timeout=30)
-        assert workers.call("os:getpid") is None           # broken: caller works
+        assert workers.submit(os.getpid) is None           # broken: caller works
     finally:
         workers.close()

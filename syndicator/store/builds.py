@@ -1,21 +1,29 @@
 """What a feed build reads (publish/archive.py): light rows of the items linked to a feed's
-sources, decoded without the SQLAlchemy column types. A build's worker process on an SQLite
-file reads items with reader.SqliteItems instead, which decodes the same columns with the
-same ItemDecoder."""
+sources, decoded without the SQLAlchemy column types. The feed-links query and the row
+decoders are reader.py's, which a build's worker process on an SQLite file runs with
+sqlite3 alone (reader.SqliteItems)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Row, Text, func, select, type_coerce
+from sqlalchemy import Text, bindparam, func, select, type_coerce
+from sqlalchemy import text as sql
 
 from syndicator.model import FeedLink, Item
 from syndicator.store.database import Database, chunked_select
 from syndicator.store.items import linked_to
-from syndicator.store.reader import BUILD_COLUMNS, RAW_COLUMNS, ItemDecoder
+from syndicator.store.reader import (
+    BUILD_COLUMNS,
+    RAW_COLUMNS,
+    ItemDecoder,
+    feed_link,
+    feed_links_query,
+    time_key,
+)
 from syndicator.store.schema import item_sources as t_links
 from syndicator.store.schema import items as t_items
 from syndicator.store.schema import runs as t_runs
@@ -44,15 +52,12 @@ class BuildReads(Database):
         A generator: its read transaction stays open until it is exhausted or closed."""
         if not source_ids:
             return
-        stmt = _feed_link_select(text).where(t_links.c.source_id.in_(list(source_ids)))
-        if first_id is not None:
-            stmt = stmt.where(t_links.c.item_id >= first_id)
-        if below_id is not None:
-            stmt = stmt.where(t_links.c.item_id < below_id)
+        query, params = feed_links_query(source_ids, text=text, first_id=first_id,
+                                         below_id=below_id)
         with self._read_tx("read the feed links") as conn:
-            result = conn.execute(stmt.order_by(t_links.c.item_id))
+            result = conn.execute(sql(query), params)
             while rows := result.fetchmany(batch):
-                yield from (_feed_link(row) for row in rows)
+                yield from map(feed_link, rows)
 
     def link_split(self, source_ids: Sequence[str], share: float) -> str | None:
         """The item id that splits the links to the sources (in item id order) after about
@@ -90,12 +95,12 @@ class BuildReads(Database):
                                  .where(t_runs.c.id > after)).scalar()
             if since is None or not source_ids:
                 return mark, []
-            touched = select(t_items.c.id).where(t_items.c.last_seen >= since)
-            stmt = (_feed_link_select(True)
-                    .where(t_links.c.source_id.in_(list(source_ids)),
-                           t_links.c.item_id.in_(touched))
-                    .order_by(t_links.c.item_id))
-            return mark, [_feed_link(row) for row in conn.execute(stmt)]
+            query, params = feed_links_query(
+                source_ids, condition="l.item_id IN (SELECT id FROM items"
+                                      " WHERE last_seen >= :since)")
+            stmt = sql(query).bindparams(bindparam("since", since,
+                                                   type_=t_items.c.last_seen.type))
+            return mark, [feed_link(row) for row in conn.execute(stmt, params)]
 
     def feed_links_entered(self, source_ids: Sequence[str], first: str,
                            last: str) -> list[FeedLink]:
@@ -103,16 +108,15 @@ class BuildReads(Database):
         time keys `first` and `last` (inclusive; FeedLink.first_seen values)."""
         if not source_ids:
             return []
-        wanted = list(source_ids)
-        entered = (select(t_links.c.item_id).where(t_links.c.source_id.in_(wanted))
-                   .group_by(t_links.c.item_id)
-                   .having(func.min(t_links.c.first_seen)
-                           .between(_key_time(first), _key_time(last))))
-        stmt = (_feed_link_select(True)
-                .where(t_links.c.source_id.in_(wanted), t_links.c.item_id.in_(entered))
-                .order_by(t_links.c.item_id))
+        query, params = feed_links_query(
+            source_ids, condition="l.item_id IN (SELECT item_id FROM item_sources"
+                                  " WHERE source_id IN ({sources}) GROUP BY item_id"
+                                  " HAVING MIN(first_seen) BETWEEN :first AND :last)")
+        seen = t_links.c.first_seen.type
+        stmt = sql(query).bindparams(bindparam("first", _key_time(first), type_=seen),
+                                     bindparam("last", _key_time(last), type_=seen))
         with self._read_tx("read the feed links") as conn:
-            return [_feed_link(row) for row in conn.execute(stmt)]
+            return [feed_link(row) for row in conn.execute(stmt, params)]
 
     def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]:
         """Stored items by id, as items_by_id but without their source (left empty) and
@@ -140,7 +144,7 @@ class BuildReads(Database):
                 .order_by(t_items.c.published.desc(), t_items.c.id.desc())
                 .limit(limit).offset(offset))
         with self._read_tx("read the latest items") as conn:
-            return [ItemHead(id=row.id, published=_time_key(row.published),
+            return [ItemHead(id=row.id, published=time_key(row.published),
                              title=row.title if text else "", summary=row.summary if text else "")
                     for row in conn.execute(stmt)]
 
@@ -154,41 +158,6 @@ class ItemHead:
     published: str
     title: str
     summary: str
-
-
-def _feed_link_select(text: bool) -> Any:
-    columns: list[Any] = [
-        t_links.c.item_id, t_links.c.source_id,
-        type_coerce(t_links.c.first_seen, Text).label("first_seen"),
-        type_coerce(t_items.c.published, Text).label("published"),
-        type_coerce(t_items.c.updated, Text).label("updated"),
-        t_items.c.content_hash]
-    if text:
-        columns += [t_items.c.title, t_items.c.summary]
-    return select(*columns).join(t_items, t_items.c.id == t_links.c.item_id)
-
-
-_NO_TEXT = ("", "")
-
-
-def _feed_link(row: Row[Any]) -> FeedLink:
-    # By position (the columns of _feed_link_select): name look-ups on a Row cost more than
-    # the rest of a link, and a full build reads every link of the history.
-    item_id, source_id, first_seen, published, updated, content_hash, *text = cast(
-        "tuple[Any, ...]", row)
-    if first_seen.__class__ is not str:     # PostgreSQL hands back datetimes
-        first_seen, published, updated = (_time_key(first_seen), _time_key(published),
-                                          _time_key(updated))
-    title, summary = text or _NO_TEXT
-    return FeedLink(item_id, source_id, first_seen, published, updated, content_hash, title,
-                    summary)
-
-
-def _time_key(value: str | datetime) -> str:
-    """SQLite hands back its stored text (already a time key); PostgreSQL a datetime."""
-    if isinstance(value, str):
-        return value
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _key_time(key: str) -> datetime:

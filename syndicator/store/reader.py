@@ -1,9 +1,13 @@
-"""Items for a build's archive worker process (publish/parallel.py), read from an SQLite
-file with the standard library's sqlite3 instead of SQLAlchemy: the worker only ever reads
-items by id, and is spared ~20 MB of imports. No SQLAlchemy imports here.
+"""What a build reads, as SQL text and row decoders shared by the Store (builds.py, through
+SQLAlchemy) and `SqliteItems`, a reader of an SQLite file with the standard library's
+sqlite3 alone: a build's worker process (publish/parallel.py) reads through it and is spared
+SQLAlchemy's imports (~20 MB, on top of a page worker it may be lent from). No SQLAlchemy
+imports here.
 
-`ItemDecoder` turns the raw rows into Items for both this reader and
-Store.items_for_build, which select the same columns (tests/test_store.py compares them).
+`feed_links_query` is the one feed-links query (Store.feed_links and its variants,
+SqliteItems.feed_links) and `feed_link` the one decoder of its rows; `ItemDecoder` turns the
+raw item rows into Items for both SqliteItems and Store.items_for_build, which select the
+same columns (tests/test_store.py compares them).
 """
 
 from __future__ import annotations
@@ -24,10 +28,56 @@ RAW_COLUMNS = ("categories", "published", "updated")
 # Ids per IN (...) list: well under SQLite's bound-parameter limit (as the Store's).
 CHUNK = 500
 _SELECT = f"SELECT {', '.join(BUILD_COLUMNS + RAW_COLUMNS)} FROM items WHERE id IN "
-# Store.feed_links's query (builds._feed_link_select), as text.
-_LINKS = ("SELECT l.item_id, l.source_id, l.first_seen, i.published, i.updated, i.content_hash"
-          "{text} FROM item_sources AS l JOIN items AS i ON i.id = l.item_id"
-          " WHERE l.source_id IN ({sources}){range} ORDER BY l.item_id")
+_LINK_COLUMNS = "l.item_id, l.source_id, l.first_seen, i.published, i.updated, i.content_hash"
+_NO_TEXT = ("", "")
+
+
+def feed_links_query(source_ids: Sequence[str], *, text: bool = True,
+                     first_id: str | None = None, below_id: str | None = None,
+                     condition: str = "") -> tuple[str, dict[str, Any]]:
+    """The query of every link of an item to one of the sources (`l`, item_sources) with
+    the item's light fields (`i`, items), grouped by item (in item id order), and its named
+    parameters. `text` False leaves title and summary out; `first_id`, `below_id`: only the
+    items with ids in [first_id, below_id) (a bound left out: unbounded), so that two
+    processes can read a history's halves; `condition`: more SQL ANDed to the filter, in
+    which `{sources}` is the list of the sources' parameters.
+
+    Named parameters (`:name`) and plain SQL: sqlite3 and SQLAlchemy's text() both run it.
+    Times come back as stored (text on SQLite, datetimes on PostgreSQL): `feed_link`
+    decodes a row either way."""
+    params: dict[str, Any] = {f"s{n}": source for n, source in enumerate(source_ids)}
+    sources = ", ".join(f":{name}" for name in params)
+    where = f"l.source_id IN ({sources})"
+    if first_id is not None:
+        where, params["first_id"] = where + " AND l.item_id >= :first_id", first_id
+    if below_id is not None:
+        where, params["below_id"] = where + " AND l.item_id < :below_id", below_id
+    if condition:
+        where += " AND " + condition.format(sources=sources)
+    columns = _LINK_COLUMNS + (", i.title, i.summary" if text else "")
+    return (f"SELECT {columns} FROM item_sources AS l JOIN items AS i ON i.id = l.item_id"
+            f" WHERE {where} ORDER BY l.item_id", params)
+
+
+def feed_link(row: Sequence[Any]) -> FeedLink:
+    """A row of feed_links_query as a FeedLink (title and summary empty without `text`).
+    By position: name look-ups on a row cost more than the rest of a link, and a full
+    build reads every link of the history."""
+    item_id, source_id, first_seen, published, updated, content_hash, *text = row
+    if first_seen.__class__ is not str:     # PostgreSQL hands back datetimes
+        first_seen, published, updated = (time_key(first_seen), time_key(published),
+                                          time_key(updated))
+    title, summary = text or _NO_TEXT
+    return FeedLink(item_id, source_id, first_seen, published, updated, content_hash, title,
+                    summary)
+
+
+def time_key(value: str | datetime) -> str:
+    """A stored time as the text SQLite keeps (a time key): PostgreSQL hands back a
+    datetime."""
+    if isinstance(value, str):
+        return value
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 class ItemDecoder:
@@ -94,25 +144,19 @@ class SqliteItems:
     def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
                    first_id: str | None = None, below_id: str | None = None,
                    batch: int = 2000) -> Iterator[FeedLink]:
-        """Store.feed_links on this file: the links to the sources of the items with ids in
-        [first_id, below_id) (either bound left out: unbounded), grouped by item."""
+        """Store.feed_links on this file."""
         if not source_ids:
             return
-        where, values = "", list(source_ids)
-        if first_id is not None:
-            where, values = where + " AND l.item_id >= ?", [*values, first_id]
-        if below_id is not None:
-            where, values = where + " AND l.item_id < ?", [*values, below_id]
-        query = _LINKS.format(text=", i.title, i.summary" if text else "",
-                              sources=", ".join("?" * len(source_ids)), range=where)
+        query, params = feed_links_query(source_ids, text=text, first_id=first_id,
+                                         below_id=below_id)
         try:
             conn = self._connect()
             conn.execute("BEGIN")
             try:
-                cursor = conn.execute(query, values)
+                cursor = conn.execute(query, params)
                 while rows := cursor.fetchmany(batch):
                     for row in rows:
-                        yield FeedLink._make(row if text else (*row, "", ""))
+                        yield feed_link(row)
             finally:
                 conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
