@@ -99,12 +99,16 @@ def _three_days(app: App, root: Path) -> None:
     _fetch(app, ("be", "ru", "en"))
 
 
-def test_a_grouped_feed_shows_each_story_once_in_the_preferred_language(site: Site) -> None:
+def _built(site: Site) -> tuple[str, Path]:
+    """The site fetched over its three days and built: (its URL prefix, the output folder)."""
     with site.app() as app:
         _three_days(app, site.server.root)
         build_feeds(app.config, app.store, datetime.now(UTC))
-    prefix = site.url.rstrip("/")
-    output = site.config.output_path
+    return site.url.rstrip("/"), site.config.output_path
+
+
+def test_a_grouped_feed_shows_each_story_once_in_the_preferred_language(site: Site) -> None:
+    prefix, output = _built(site)
 
     def paths(feed_id: str) -> list[str]:
         data = json.loads((output / f"{feed_id}.json").read_text(encoding="utf-8"))
@@ -235,3 +239,32 @@ def test_three_subscribers_get_each_story_in_the_languages_they_chose(site: Site
         assert subjects("every@example.org") == day2 | {
             "Галасы падлічаны", "Бура на поўначы", "A forum in Vilnius"}
         assert len(smtp.to("every@example.org")) == 5     # no story twice
+
+
+def test_every_output_links_the_other_languages_of_a_story(site: Site) -> None:
+    prefix, output = _built(site)
+    vote = {f"{prefix}/{lang}/news/vote.html": lang for lang in LANGUAGES}
+    others = {url: lang for url, lang in vote.items() if lang != "en"}
+    english = f"{prefix}/en/news/vote.html"
+    for ext in ("atom", "rss"):
+        parsed = feedparser.parse((output / f"all.{ext}").read_bytes())
+        assert not parsed.bozo, (ext, parsed.bozo_exception)
+        entries = {entry.id: entry for entry in parsed.entries}    # id: the item URL
+        links = {link["href"]: link.get("hreflang") for link in entries[english].links
+                 if link["href"] != english and link.get("rel") == "alternate"}
+        assert links == others, ext
+        # A story in one language links nothing; the decoy links nothing either.
+        for alone in ("museum", "decoy"):
+            own = f"{prefix}/en/news/{alone}.html"
+            assert [link for link in entries[own].links
+                    if link.get("hreflang") and link["href"] != own] == [], (ext, alone)
+    data = json.loads((output / "all.json").read_text(encoding="utf-8"))
+    items = {item["url"]: item for item in data["items"]}
+    assert {(link["url"], link["language"], link["rel"])
+            for link in items[english]["_syndicator"]["links"]} == {
+        (url, lang, "alternate") for url, lang in others.items()}
+    assert "_syndicator" not in items[f"{prefix}/en/news/museum.html"]
+    # The grouped feed links the versions it leaves out.
+    grouped = json.loads((output / "stories.json").read_text(encoding="utf-8"))
+    [shown] = [i for i in grouped["items"] if i["url"] == f"{prefix}/be/news/vote.html"]
+    assert {link["language"] for link in shown["_syndicator"]["links"]} == {"en", "ru"}

@@ -37,7 +37,7 @@ from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.pagewriter import replace_file
 from syndicator.publish.writer import fsync_threads, write_atomic
 from syndicator.selection import Filter, leaving_out, newest
-from syndicator.stories import left_out
+from syndicator.stories import left_out, with_versions
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
         state_writes.append(_summaries_file(config, summaries))
     try:
         # Rendered while the archive pages' fsyncs wait for the disk.
-        jobs = _documents(config, built, windows, pages.feeds if pages else {}, summaries, now)
+        jobs = _documents(config, built, windows, pages.feeds if pages else {}, summaries, now,
+                          store)
     finally:
         if pages is not None:
             pages_written, pages_unchanged = pages.finish()
@@ -183,8 +184,10 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
 
 def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, list[Item]],
                archives: dict[str, archive.FeedArchive], summaries: Sequence[FeedSummary],
-               now: datetime) -> list[tuple[Path, bytes]]:
-    """The current documents of the built feeds, the index and the OPML list: (path, bytes)."""
+               now: datetime, store: FeedItemSource) -> list[tuple[Path, bytes]]:
+    """The current documents of the built feeds, the index and the OPML list: (path, bytes).
+    Their items link the other language versions of their stories (archive pages, written
+    once, do not: a translation published later would never reach them)."""
     output = config.output_path
     jobs: list[tuple[Path, bytes]] = []
     hub = config.websub.hub
@@ -193,6 +196,7 @@ def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, l
         outcome = archives.get(feed.id)
         if outcome is not None:
             items = outcome.current_items(items)
+        items = with_versions(items, store)
         for ext in common.FORMATS:
             links = (archive.current_links(config.site, feed, outcome.pages, ext, hub=hub)
                      if outcome is not None else FeedLinks(hub=hub))

@@ -56,11 +56,19 @@ class Rendered:
 
 
 def entry_links(item: Item) -> tuple[EntryLink, ...]:
-    """The links an item's entry carries besides its URL and its image: none yet. What adds
-    some (e.g. other-language versions of the story) derives them from the item here, and
-    `entry_key` must then include what they are made from."""
-    del item
-    return ()
+    """The links an item's entry carries besides its URL and its image: the other language
+    versions of its story (`Item.versions`, which the build fills for current documents),
+    each `rel="alternate"` with its language and title. One per language other than the
+    item's own: Atom allows one alternate link per hreflang, and a version without a
+    language could not say what it is. `entry_key` includes them."""
+    languages = {item.language}
+    links: list[EntryLink] = []
+    for version in item.versions:
+        if version.language and version.language not in languages:
+            languages.add(version.language)
+            links.append(EntryLink(href=version.url, hreflang=version.language,
+                                   title=version.title))
+    return tuple(links)
 
 
 def render_item(item: Item, links: Sequence[EntryLink] | None = None) -> Rendered:
@@ -129,7 +137,8 @@ def entry_key(item: Item) -> _EntryKey:
     converting them here cost more than the rest of a lookup. The content hash rides along
     for Rendered.digest_entry."""
     return (item.id, item.url, item.title, item.summary, item.content, item.image, item.author,
-            item.categories, item.language, item.published, item.updated, item.content_hash)
+            item.categories, item.language, item.published, item.updated, item.content_hash,
+            item.versions)
 
 
 def entry(item: Item) -> Rendered:

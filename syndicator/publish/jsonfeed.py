@@ -103,6 +103,8 @@ def _link_object(link: EntryLink) -> dict[str, str]:
         found["language"] = link.hreflang
     if link.media_type:
         found["type"] = link.media_type
+    if link.title:
+        found["title"] = link.title
     return found
 
 

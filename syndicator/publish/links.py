@@ -53,6 +53,7 @@ class EntryLink:
     rel: str = "alternate"
     hreflang: str | None = None
     media_type: str | None = None
+    title: str | None = None            # what it points at is called (a version's title)
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,8 @@ def _link_attributes(link: EntryLink, escape: Callable[[str], str]) -> str:
         found += f' type="{escape(link.media_type)}"'
     if link.hreflang:
         found += f' hreflang="{escape(link.hreflang)}"'
+    if link.title:
+        found += f' title="{escape(link.title)}"'
     return found
 
 

@@ -49,6 +49,8 @@ a:hover{text-decoration-thickness:2px}
 a:focus-visible{outline:2px solid var(--syndicator-focus-color,var(--syndicator-link-color,#0b57d0));outline-offset:2px}
 time{display:block;font-size:.875em;color:var(--syndicator-muted-color,#59636e)}
 p{margin:.25em 0 0}
+.l{display:flex;gap:.5em;font-size:.8em;color:var(--syndicator-muted-color,#59636e)}
+.l a{font-weight:400}
 img{flex:none;width:var(--syndicator-image-size,4.5em);height:var(--syndicator-image-size,4.5em);
 object-fit:cover;border-radius:var(--syndicator-radius,0)}
 iframe{display:block;width:100%;height:10em;border:0}`;
@@ -72,8 +74,22 @@ iframe{display:block;width:100%;height:10em;border:0}`;
     const v = host.getAttribute(name);
     return v !== null && !/^(false|0|no|off)$/i.test(v);
   };
-  const langOf = (host, feed) =>
-    host.getAttribute("data-lang") || (feed && feed.language) || document.documentElement.lang || "en";
+  // data-lang="auto": the partner page's <html lang>, else data-lang-fallback, else as unset.
+  const langOf = (host, feed) => {
+    let lang = host.getAttribute("data-lang");
+    if (lang && lang.toLowerCase() === "auto") {
+      lang = document.documentElement.lang || host.getAttribute("data-lang-fallback");
+    }
+    return lang || (feed && feed.language) || document.documentElement.lang || "en";
+  };
+  const primary = (lang) => String(lang || "").toLowerCase().split("-")[0];
+  // The other language versions of an item (its "_syndicator" extension, docs/embed.md).
+  const versionsOf = (item) => {
+    const ext = item._syndicator;
+    const links = ext && Array.isArray(ext.links) ? ext.links : [];
+    return links.filter((l) => l && l.rel === "alternate" && typeof l.language === "string"
+      && safeUrl(l.url));
+  };
   const text = (lang, i) => (TEXT[lang.toLowerCase().split("-")[0]] || TEXT.en)[i];
 
   function dateFormat(lang) {
@@ -152,12 +168,19 @@ iframe{display:block;width:100%;height:10em;border:0}`;
     const list = el("ul");
     list.setAttribute("part", "list");
     if (typeof feed.title === "string") list.setAttribute("aria-label", feed.title);
+    const want = primary(lang);
     for (const item of feed.items.slice(0, limit)) {
       if (!item || typeof item.title !== "string") continue;
       const li = el("li");
       const body = el("div", "t");
-      const url = safeUrl(item.url);
-      const title = el(url ? "a" : "span", "", item.title);
+      const versions = versionsOf(item);
+      // The story in the widget's language when it has a version in it, else as published.
+      const mine = primary(item.language) === want ? null
+        : versions.find((v) => primary(v.language) === want && typeof v.title === "string");
+      const shown = mine ? { url: mine.url, title: mine.title, language: mine.language } : item;
+      const url = safeUrl(shown.url);
+      const title = el(url ? "a" : "span", "", shown.title);
+      if (typeof shown.language === "string") title.lang = shown.language;
       if (url) {
         title.href = url;
         title.rel = "noopener noreferrer";
@@ -170,8 +193,29 @@ iframe{display:block;width:100%;height:10em;border:0}`;
         time.dateTime = when.toISOString();
         body.append(time);
       }
-      if (summaries && typeof item.summary === "string" && item.summary) {
+      if (summaries && !mine && typeof item.summary === "string" && item.summary) {
         body.append(el("p", "", item.summary));
+      }
+      if (versions.length) {
+        // Every language of the story as a link, the one shown first and unlinked.
+        const langs = el("p", "l");
+        langs.setAttribute("part", "languages");
+        const all = [{ url: item.url, language: item.language, title: item.title }, ...versions];
+        const current = all.find((v) => safeUrl(v.url) === url) || all[0];
+        for (const v of [current, ...all.filter((v) => v !== current)]) {
+          if (typeof v.language !== "string") continue;
+          const code = primary(v.language).toUpperCase();
+          const link = v === current ? el("span", "", code) : el("a", "", code);
+          if (v !== current) {
+            link.href = safeUrl(v.url);
+            link.hreflang = v.language;
+            link.rel = "noopener noreferrer";
+            if (typeof v.title === "string") link.title = v.title;
+            if (host.getAttribute("data-target") !== "_self") link.target = "_blank";
+          }
+          langs.append(link);
+        }
+        if (langs.children.length > 1) body.append(langs);
       }
       const src = images && safeUrl(item.image);
       if (src) {
