@@ -198,3 +198,10 @@ def test_check_shows_a_charset_problem(site: str, tmp_path: Path) -> None:
     assert "charset problem: the bytes are not valid utf-8, which their byte-order mark " \
            "names" in out
     assert "WARNING: " + site + "broken/: the bytes are not valid utf-8" in out
+
+
+def test_check_fails_when_no_card_has_a_link(site: str, tmp_path: Path) -> None:
+    done = _check(site, tmp_path, "news", "{item: .card, link: a.gone@href}")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert ("WARNING: no items: list.item matched 4 element(s), none with a usable link "
+            "(list.link 'a.gone@href')") in done.stdout
