@@ -92,24 +92,30 @@ def test_demo_serves_until_interrupted_and_every_link_works(tmp_path: Path) -> N
         with httpx.Client(timeout=10, trust_env=False, follow_redirects=True) as client:
             for url in urls.values():
                 assert client.get(url).status_code == 200, url
-            pages = [urls["index"], urls["index"] + "index.html", urls["preview"]]
-            checked: set[str] = set()
-            for page in pages:
+            # Every page of the feed server the demo's pages lead to (the previews of every
+            # feed, the status and builder pages) is read for its links too.
+            pages = [urls["index"], urls["index"] + "index.html", urls["preview"],
+                     urls["status"], urls["builder"]]
+            checked: set[str] = set(pages)
+            while pages:
+                page = pages.pop()
                 for link in links_of(page, client):
                     parts = urlsplit(link)
                     if parts.scheme not in ("http", "https"):
                         continue
-                    # Nothing points at a loopback port where nothing listens.
-                    if parts.hostname in ("127.0.0.1", "localhost", "::1"):
-                        assert parts.netloc in (served, site), (page, link)
-                    else:
+                    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
                         continue                      # no test reaches the internet
+                    # Nothing points at a loopback port where nothing listens.
+                    assert parts.netloc in (served, site), (page, link)
                     target = link.split("#")[0]
                     if target in checked:
                         continue
                     checked.add(target)
                     answer = client.get(target)
                     assert answer.status_code == 200, (page, link, answer.status_code)
+                    if (parts.netloc == served and "text/html" in answer.headers.get(
+                            "content-type", "") and len(checked) < 400):
+                        pages.append(target)
             assert len(checked) > 20                  # feeds, archives, items, assets
     finally:
         process.send_signal(signal.SIGINT)
