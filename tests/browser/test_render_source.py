@@ -3,6 +3,7 @@ through headless Chromium (Debian's), every request of the page made by the Fetc
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -87,3 +88,19 @@ def test_a_missing_chromium_is_a_clear_error(harbour: Site) -> None:
     assert not result.ok
     assert "render: browser needs Chromium, not found at /nonexistent/chromium" in \
         result.errors[0], result.errors
+
+
+def test_a_missing_playwright_is_a_clear_error(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """An install without the [browser] extra: the adapter module cannot be imported."""
+    import syndicator.fetch
+
+    monkeypatch.setitem(sys.modules, "syndicator.fetch.browser", None)
+    monkeypatch.delattr(syndicator.fetch, "browser", raising=False)
+    with serve_site(SITE, SITE / "config.yaml", "SITE_URL", tmp_path) as site:
+        with make_app(site.config) as app:
+            [result] = run_sources(app, ["harbour"], echo=lambda line: None)
+        assert not result.ok
+        assert "render: browser needs Playwright: pip install 'syndicator[browser]'" in \
+            result.errors[0], result.errors
+        assert not any(path.startswith("/assets/") for _m, path, _h in site.server.requests)
