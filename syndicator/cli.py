@@ -280,14 +280,17 @@ def check(state: CliState, source_id: str, cards: int) -> None:
               help="How many cards to show as the proposal extracts them.")
 @click.option("--allow-private", is_flag=True,
               help="Allow a site on loopback or a private network (as fetch.allow_private).")
+@click.option("--render", is_flag=True,
+              help="Render the listing in headless Chromium (render: browser), for lists "
+                   "built by JavaScript.")
 @click.pass_obj
 def discover(state: CliState, url: str, source_id: str | None, write_path: Path | None,
-             scrape: bool, cards: int, allow_private: bool) -> None:
+             scrape: bool, cards: int, allow_private: bool, render: bool) -> None:
     """Propose a config source block for the listing page at URL (printed as YAML)."""
     from syndicator.discover.command import run_discover
 
     run_discover(state, url, source_id=source_id, write_path=write_path, scrape=scrape,
-                 cards=cards, allow_private=allow_private)
+                 cards=cards, allow_private=allow_private, render=render)
 
 
 # --- demo ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from syndicator.discover import Discovery, add_to_config, discover
 from syndicator.discover.render import source_block
 from syndicator.errors import ConfigError, DiscoveryError, FetchError
 from syndicator.fetch import Fetcher
+from tests.browser.conftest import CHROMIUM
 from tests.test_cli import run_cli
 
 DATA = Path(__file__).resolve().parent / "data" / "discover"
@@ -275,3 +276,24 @@ def test_write_refuses_and_leaves_the_file_alone(tmp_path: Path, existing: str,
         add_to_config(config, _BLOCK, "new", "News")
     assert message in str(caught.value)
     assert config.read_text() == existing
+
+
+# --- lists built by JavaScript ---------------------------------------------------------------
+
+def test_a_list_built_by_javascript_is_found_with_render(fetcher: Fetcher) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    with SiteServer(DATA.parent / "jsrender") as server:
+        url = server.url + "news/"
+        with pytest.raises(DiscoveryError) as caught:
+            discover(url, fetcher, SETTINGS)
+        assert "try --render" in str(caught.value)
+        found = discover(url, fetcher, SETTINGS, render=True, timezone="Europe/Berlin")
+    assert found.source.render == "browser" and "  render: browser" in found.block
+    assert found.list_proposal is not None
+    assert found.list_proposal.selectors["item"] == "article.card"
+    assert [(row.title, urlsplit(row.url).path) for row in found.preview] == [
+        ("The harbour reopens after the storm", "/news/harbour-reopens.html"),
+        ("The Saturday market moves to the square", "/news/market-moves.html"),
+        ("Lighthouse tours start in spring", "/news/lighthouse-tours.html")]
+    assert found.preview[0].published == "2025-03-14T09:30+01:00"

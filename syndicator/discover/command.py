@@ -18,13 +18,14 @@ from syndicator.config import FetchConfig, resolve_config_path
 from syndicator.config_base import _ID
 from syndicator.discover.propose import Discovery, discover
 from syndicator.discover.render import add_to_config
+from syndicator.errors import AddressRefused
 from syndicator.fetch import Fetcher
 
 __all__ = ["report_lines", "run_discover"]
 
 
 def run_discover(state: CliState, url: str, *, source_id: str | None, write_path: Path | None,
-                 scrape: bool, cards: int, allow_private: bool) -> None:
+                 scrape: bool, cards: int, allow_private: bool, render: bool) -> None:
     if not re.match(r"^https?://[^/\s]+", url):
         raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
     if source_id is not None and not re.match(_ID, source_id):
@@ -46,7 +47,12 @@ def run_discover(state: CliState, url: str, *, source_id: str | None, write_path
         try:
             found = discover(url, fetcher, settings, source_id=source_id, timezone=timezone,
                              scrape=scrape, cards=cards, articles=cards, private=private,
-                             say=lambda line: click.echo(line, err=True))
+                             render=render, say=lambda line: click.echo(line, err=True))
+        except AddressRefused:
+            if not allow_private:
+                click.echo("hint: a site on loopback or a private network needs "
+                           "--allow-private", err=True)
+            raise
         finally:
             fetcher.close()
         click.echo("\n".join(report_lines(found, timezone)))

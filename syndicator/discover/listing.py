@@ -61,7 +61,8 @@ class ListProposal:
 
 
 def propose_list(root: Node, base: str, page_url: str, allows: Callable[[str], bool], *,
-                 page_language: str | None, timezone: str, now: datetime) -> ListProposal:
+                 page_language: str | None, timezone: str, now: datetime,
+                 rendered: bool = False) -> ListProposal:
     """Selectors for the page's cards; DiscoveryError when there is no repeated structure."""
     tree = Tree(root)
     links = story_links(tree, base, page_url, allows)
@@ -69,7 +70,8 @@ def propose_list(root: Node, base: str, page_url: str, allows: Callable[[str], b
     if not groups:
         raise DiscoveryError(
             f"no repeated structure found on {page_url}: no run of three or more like elements "
-            "each linking to a page on the same site (is the list built by JavaScript?)")
+            "each linking to a page on the same site" + (
+                "" if rendered else " (if the list is built by JavaScript, try --render)"))
     alternatives: list[Alternative] = []
     chosen: tuple[CardGroup, str] | None = None
     for group in groups:

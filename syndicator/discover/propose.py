@@ -73,14 +73,17 @@ class Discovery:
 
 def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: str | None = None,
              timezone: str = "UTC", scrape: bool = False, cards: int = 5,
-             articles: int = 3, private: bool = False,
+             articles: int = 3, private: bool = False, render: bool = False,
              say: Callable[[str], None] = lambda _line: None) -> Discovery:
     """Propose a source for the listing at `url`. `scrape`: an html source even when the
     page advertises a feed; `articles`: how many article pages to read for the preview
-    when the dates are only there; `private`: the block says `fetch: {allow_private: true}`."""
+    when the dates are only there; `private`: the block says `fetch: {allow_private: true}`;
+    `render`: the listing is rendered by headless Chromium (`render: browser`), for lists
+    built by JavaScript."""
     now = datetime.now(UTC)
-    say(f"fetching {url}")
-    page = _get(fetcher, url, settings)
+    say(f"fetching {url}" + (" (rendered by headless Chromium)" if render else ""))
+    page = _get(fetcher, url, settings.model_copy(update={"render": True, "source_url": url})
+                if render else settings)
     policy = OriginPolicy(url)
     policy.add(page.final_url)
     ident = source_id or default_id(page.final_url)
@@ -109,7 +112,7 @@ def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: st
                 say(f"the advertised feed is not usable ({exc}); scraping the page instead")
     say(f"looking for repeated cards on {page.final_url}")
     proposal = propose_list(root, base, page.final_url, policy.allows, page_language=language,
-                            timezone=timezone, now=now)
+                            timezone=timezone, now=now, rendered=render)
     say(f"cards: {proposal.selectors['item']} ({proposal.reason})")
     source_language = language or proposal.date_language
     why = [f"cards: {proposal.selectors['item']}: {proposal.reason}"]
@@ -119,7 +122,7 @@ def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: st
         source_language = proposal.date_language
     listing_page_source = _parse_block(source_block(
         ident, page.final_url, title=title, language=source_language, lists=proposal.selectors,
-        private=private), ident)
+        private=private, render=render), ident)
     assert listing_page_source.list is not None
     listing = extract_listing(page, listing_page_source.list)
     if not listing.articles:
@@ -130,7 +133,8 @@ def discover(url: str, fetcher: Fetcher, settings: FetchConfig, *, source_id: st
         timezone=timezone, now=now, say=say)
     why.append(article_note)
     block = source_block(ident, page.final_url, title=title, language=source_language,
-                         lists=proposal.selectors, article=article_selectors, private=private)
+                         lists=proposal.selectors, article=article_selectors, private=private,
+                         render=render)
     source = _parse_block(block, ident)
     preview = _preview(fetcher, settings, source, page, policy, timezone, now, cards=cards,
                        articles=0 if "date" in proposal.selectors else articles, say=say)

@@ -30,7 +30,8 @@ def _quoted(value: str) -> str:
 
 def source_block(ident: str, url: str, *, title: str | None, language: str | None,
                  lists: Mapping[str, str] | None = None, article: Mapping[str, str] | None = None,
-                 kind: str = "html", private: bool = False, notes: Sequence[str] = ()) -> str:
+                 kind: str = "html", private: bool = False, render: bool = False,
+                 notes: Sequence[str] = ()) -> str:
     """One entry of `sources:` (a YAML list item, not indented)."""
     lines = [f"# {line}" for note in notes for line in _wrapped(note)]
     lines.append(f"- id: {ident}")
@@ -42,6 +43,8 @@ def source_block(ident: str, url: str, *, title: str | None, language: str | Non
     lines.append("  schedule: {every: 30m}")
     if private:
         lines.append("  fetch: {allow_private: true}   # the site is on a private network")
+    if render:
+        lines.append("  render: browser               # the list is built by JavaScript")
     if lists:
         lines.append("  list:")
         for key in _LIST_ORDER:
