@@ -205,10 +205,9 @@ class FastPath:
         self._routes = routes
         self._cache = cache
         self._files: Mapping[str, CachedFile] | None = None
-        # path → (route template, prepared, path params), for paths a PreparedRoute had an
-        # answer for (so unknown paths leave no trace); forgotten at every reload.
-        self._memo: dict[str, tuple[str, Callable[[Mapping[str, str]], Prepared | None],
-                                    dict[str, str]]] = {}
+        # path → (answer, route template), for paths a PreparedRoute had an answer for (so
+        # unknown paths leave no trace); forgotten at every reload of the feed cache.
+        self._memo: dict[str, tuple[Prepared, str]] = {}
         # Private file copies of large bodies for sendfile; closed at every reload (the
         # bodies they hold are then replaced) and when this FastPath is dropped.
         self._open_files = OpenFiles(cache.output_dir)
@@ -235,20 +234,18 @@ class FastPath:
             self._memo = {}
             self._open_files.close_all()       # no answer names these descriptors now
         known = self._memo.get(path)
-        if known is not None:
-            template, prepared_for, params = known
-            prepared = prepared_for(params)
-        else:
+        if known is None:
             routed = self.route(path)
             if routed is None or not isinstance(routed[0], PreparedRoute):
                 return None
             route, params = routed[0], routed[1]
-            template, prepared_for = route.path, route.prepared
-            prepared = prepared_for(params)
-            if prepared is not None and len(self._memo) < _MEMO_MAX:
-                self._memo[path] = (template, prepared_for, params)
-        if prepared is None:
-            return None                        # the endpoint's 404, or its rendering
+            found = route.prepared(params)
+            if found is None:
+                return None                    # the endpoint's 404, or its rendering
+            known = (found, route.path)
+            if len(self._memo) < _MEMO_MAX:
+                self._memo[path] = known
+        prepared, template = known
         variant, status = prepared.choose(headers)
         return prepared, variant, status, template
 
