@@ -1,32 +1,24 @@
-"""Other processes: the one way Syndicator starts them, gives them work and stops them.
+"""Other processes: the one way Syndicator starts them, gives them work and stops them
+(docs/architecture.md, "The process model", says why this way).
 
-Every process Syndicator starts is a fresh interpreter running this module
-(`python -m syndicator.processes FD`, with this process's sys.path), connected to its parent
-by a socket pair. Not a fork: the service runs scheduler and server threads, and a fork of a
-threaded process can inherit a held lock. Not multiprocessing's spawn or forkserver either:
-both re-import the parent's main module in the child (for `python -m syndicator` the whole
-command line, ~75 MB), while a child started here imports only what its work needs. The
-first message says what the child is for; it names its functions by reference (pickle
-imports their modules), so every function a child runs is reachable by a plain import:
+Every child is a fresh interpreter running this module (`python -m syndicator.processes`,
+with this process's sys.path), joined to its parent by a socket pair: not a fork (a fork of
+a threaded process can inherit a held lock), not multiprocessing's spawn or forkserver
+(they re-import the parent's main module, the whole command line). Its first message says
+what it is for and names its functions by reference (pickle imports their modules):
 
-- `Pool`: worker processes running typed tasks. `pool.submit(read_body, body, ...)` sends
-  the function and its arguments, the worker calls it, the future gets its return value or
-  its exception. Jobs are pipelined over the socket (no manager thread, no queue feeder:
-  ProcessPoolExecutor costs the parent, per task, about what reading a small page costs
-  the worker); a receiver thread hands each answer to the oldest waiting future.
-  The crawl reads article pages with one (workers.py) and a build renders archive pages
-  with one (publish/parallel.py), its own or the crawl's.
+- `Pool`: worker processes running typed tasks, `pool.submit(read_body, body, ...)`;
+  pipelined (any thread sends, the worker answers in order, a receiver thread hands each
+  answer to the oldest waiting future). The crawl reads article pages with one
+  (workers.py), a build renders archive pages with one (publish/parallel.py).
 - `start_process(main, *args, sockets=...)`: a long-running process (`syndicator serve`'s
-  HTTP workers) calling `main(*args)` with the given sockets inherited; `supervise` waits
-  for a group of them.
+  HTTP processes) calling `main(*args, *sockets)`; `supervise` waits for a group of them.
 
-Stopping is the parent's decision. Children ignore SIGINT (Ctrl-C reaches the whole process
-group) and pool workers SIGTERM too (a supervisor may signal the whole control group), so
-that the parent can finish in order. The parent stops a child through its socket: a pool
-worker answers what it has and exits; a long-running process gets SIGTERM from itself, so
-that its own stop handling (uvicorn's graceful shutdown) runs (before `main` installs one,
-it exits at once). A child whose parent died sees its socket close and stops the same way:
-no orphans.
+Stopping is the parent's decision: children ignore SIGINT, pool workers SIGTERM too, and
+the parent stops a child through its socket. A pool worker answers what it has and exits;
+a long-running process sends itself SIGTERM, so that its own stop handling runs (before
+`main` installs one, it exits at once). A child whose parent died sees its socket close
+and stops the same way: no orphans.
 """
 
 from __future__ import annotations
@@ -45,8 +37,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from types import FrameType
 from typing import Any, ParamSpec, TypeVar
 
 from syndicator.errors import WorkerFailed
@@ -96,6 +86,33 @@ class _Raised:
     error: BaseException
 
 
+class Channel:
+    """Pickles both ways over one end of a socket pair, streamed through buffered files:
+    a large message (a history's keys) is never held whole as bytes beside its objects."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._reader = sock.makefile("rb")
+        self._writer = sock.makefile("wb")
+
+    def send(self, message: object) -> None:
+        pickle.dump(message, self._writer, pickle.HIGHEST_PROTOCOL)
+        self._writer.flush()
+
+    def send_pickled(self, message: bytes) -> None:
+        self._writer.write(message)
+        self._writer.flush()
+
+    def recv(self) -> Any:
+        """The next message; EOFError when the other side is gone."""
+        return pickle.load(self._reader)
+
+    def close(self) -> None:
+        for closing in (self._reader, self._writer, self._sock):
+            with contextlib.suppress(OSError):
+                closing.close()
+
+
 class Child:
     """A started process and the parent's end of its socket."""
 
@@ -114,8 +131,8 @@ class Child:
         except BaseException:
             ours.close()
             raise
-        self.connection = Connection(ours.detach())
-        self.connection.send(first)
+        self.channel = Channel(ours)
+        self.channel.send(first)
 
     @property
     def pid(self) -> int:
@@ -124,7 +141,7 @@ class Child:
     def ask_to_stop(self) -> None:
         """Tell the child to finish (it may already be gone)."""
         with contextlib.suppress(OSError, ValueError):
-            self.connection.send(None)
+            self.channel.send(None)
 
     def wait(self, timeout: float) -> int:
         """Its exit status, killed first if it has not exited within `timeout` seconds."""
@@ -133,10 +150,6 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
-
-    def peak_rss_mb(self) -> float:
-        """The child's peak memory so far (while it runs)."""
-        return peak_rss_mb(self.pid)
 
 
 def peak_rss_mb(pid: int | None = None) -> float:
@@ -200,7 +213,7 @@ class Worker:
             with self._pending_lock:
                 self._pending.append(future)
             try:
-                self.child.connection.send_bytes(message)
+                self.child.channel.send_pickled(message)
             except (OSError, ValueError) as exc:
                 with self._pending_lock:
                     if future in self._pending:
@@ -210,9 +223,9 @@ class Worker:
         return future
 
     def _receive(self) -> None:
-        connection = self.child.connection
+        channel = self.child.channel
         try:
-            hello = connection.recv()
+            hello = channel.recv()
         except Exception as exc:    # it died (EOFError, OSError) or sent what cannot load
             self._fail_all(exc)
             return
@@ -222,7 +235,7 @@ class Worker:
         self.ready.set()
         while True:
             try:
-                answer = connection.recv()
+                answer = channel.recv()
             except Exception as exc:
                 self._fail_all(exc)
                 return
@@ -253,7 +266,7 @@ class Worker:
             self.child.ask_to_stop()
         self.child.wait(POOL_STOP_WAIT)
         self._receiver.join(timeout=POOL_STOP_WAIT)
-        self.child.connection.close()
+        self.child.channel.close()
 
 
 class Pool:
@@ -335,7 +348,7 @@ class Pool:
 
     def peaks_mb(self) -> list[float]:
         """Each running worker's peak memory so far."""
-        return [worker.child.peak_rss_mb() for worker in self._all]
+        return [peak_rss_mb(worker.pid) for worker in self._all]
 
     def _give_up(self, worker: Worker, exc: BaseException) -> None:
         with self._lock:
@@ -350,12 +363,6 @@ class Pool:
             workers, self._all = self._all, []
         for worker in workers:
             worker.stop()
-
-    def __enter__(self) -> Pool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 # --- long-running processes -----------------------------------------------------------------
@@ -391,14 +398,10 @@ def supervise(children: Sequence[Child], stop: threading.Event, deadline: float)
         if kill_at is not None and running and time.monotonic() > kill_at:
             for child in running.values():
                 child.process.kill()
-        if running:
-            # Stopping: poll often, so that the caller returns soon after the last exit.
-            if kill_at is None:
-                stop.wait(0.2)
-            else:
-                time.sleep(0.05)
+        if running:     # once stopping, polled often: returns soon after the last exit
+            stop.wait(0.2) if kill_at is None else time.sleep(0.05)
     for child in children:
-        child.connection.close()
+        child.channel.close()
     return code
 
 
@@ -410,30 +413,27 @@ def child_main(kind: str, fds: Sequence[int]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A pool worker leaves stopping to its parent; a long-running process asked to stop
     # before `main` took over SIGTERM has nothing to finish.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN if kind == "work" else _stop_now)
-    connection = Connection(fds[0])
-    first = connection.recv()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN if kind == "work"
+                  else lambda signum, frame: hard_exit(0))
+    channel = Channel(socket.socket(fileno=fds[0]))
+    first = channel.recv()
     setup_logging(first.log_level)
     if isinstance(first, _Run):
-        _run(connection, first, [socket.socket(fileno=fd) for fd in fds[1:]])
+        _run(channel, first, [socket.socket(fileno=fd) for fd in fds[1:]])
     else:
-        _work(connection, first)
+        _work(channel, first)
 
 
-def _stop_now(signum: int, frame: FrameType | None) -> None:
-    hard_exit(0)
-
-
-def _work(connection: Connection, work: _Work) -> None:
+def _work(channel: Channel, work: _Work) -> None:
     """A pool worker's loop: tasks in, one answer each, until told to stop or the parent is
     gone."""
     if work.prepare is not None:
         work.prepare()
-    connection.send(READY)
+    channel.send(READY)
     while True:
         try:
-            task = connection.recv()
-        except EOFError:
+            task = channel.recv()
+        except (EOFError, OSError, pickle.UnpicklingError):     # the parent is gone
             return
         if task is None:
             # The parent is done with us, and every answer is in the socket already (sent
@@ -443,12 +443,10 @@ def _work(connection: Connection, work: _Work) -> None:
         answer = _answer(task)
         # Not kept until the next task: a large task would sit under the next one's work.
         del task
-        try:
-            message = pickle.dumps(answer, pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            message = pickle.dumps(_Raised(RuntimeError(f"cannot send the answer: {exc}")))
+        # Streamed: a large answer is not copied into bytes first. One that cannot be
+        # pickled ends this worker (the stream is spoilt); its pool does the work itself.
+        channel.send(answer)
         del answer
-        connection.send_bytes(message)
 
 
 def _answer(task: _Task) -> object:
@@ -462,13 +460,13 @@ def _answer(task: _Task) -> object:
         return _Raised(exc)
 
 
-def _run(connection: Connection, run: _Run, sockets: list[socket.socket]) -> None:
+def _run(channel: Channel, run: _Run, sockets: list[socket.socket]) -> None:
     """A long-running process: `main` in the main thread; a thread waits for the parent's
     word (or its end) and turns it into SIGTERM, which `main`'s own handlers take."""
 
     def watch() -> None:
-        with contextlib.suppress(EOFError, OSError):
-            connection.recv()
+        with contextlib.suppress(Exception):     # its word, or its end
+            channel.recv()
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -5,6 +5,7 @@ test_archive_parallel.py; `syndicator serve` with workers: test_serve_workers.py
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -115,7 +116,7 @@ def test_children_of_a_killed_parent_stop(tmp_path: Path, kind: str) -> None:
 
 
 def test_a_pool_task_is_an_imported_function_and_its_errors_come_back() -> None:
-    with processes.Pool(1) as pool:
+    with contextlib.closing(processes.Pool(1)) as pool:
         assert pool.submit(os.getpid) is None            # not started: the caller works
         assert pool.start()
         found = pool.submit(os.getpid)
