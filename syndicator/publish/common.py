@@ -37,7 +37,7 @@ _IMAGE_TYPES = {
 # an `image/*` type to show the enclosure as a picture.
 _DEFAULT_IMAGE_TYPE = "image/jpeg"
 
-# Characters XML 1.0 cannot carry at all (lxml refuses them); stripped from every text field
+# Characters XML 1.0 cannot carry at all (XML parsers refuse them); stripped from every text field
 # so that one stray control character in a scraped title cannot break a whole feed.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # The same check on UTF-8 bytes, which C does ~10x faster than the regex scans a long text:

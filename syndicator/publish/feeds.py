@@ -82,12 +82,14 @@ def render_item(item: Item, links: Sequence[EntryLink] | None = None) -> Rendere
     author = common.clean(item.author) if item.author else None
     categories = common.unique(item.categories)
     published, updated = common.utc(item.published), common.utc(item.updated)
-    published_z, updated_z = common.rfc3339(published), common.rfc3339(updated)
+    # ISO 8601 with +00:00 (Atom), and the same as RFC 3339 with Z (JSON Feed, digests).
+    published_iso, updated_iso = published.isoformat(), updated.isoformat()
+    published_z, updated_z = published_iso[:19] + "Z", updated_iso[:19] + "Z"
     shown = xmlfeed.Shown(
         title=title, summary=summary, content_xml=xmlfeed.text(content), author=author,
         categories=categories, image_type=common.image_type(item.image) if item.image else "",
-        published=published.isoformat(), updated=updated.isoformat(),
-        pub_date=xmlfeed.rfc2822(published), links=links)
+        published=published_iso, updated=updated_iso, pub_date=xmlfeed.rfc2822(published),
+        links=links)
     return Rendered(
         id=item.id, published=published, updated=updated, language=item.language,
         digest_entry=(item.id, item.content_hash, published_z, updated_z),

@@ -1,7 +1,7 @@
 """A feed's history as join keys: which stored items are in a feed (its sources, its
 include/exclude filter: selection.Filter) and in what order they joined it.
 
-Light on imports (no feedgen, no SQLAlchemy): a full build's worker process (parallel.py)
+Light on imports (no SQLAlchemy): a full build's worker process (parallel.py)
 reads half of a long history with it while the build reads the other half.
 """
 

@@ -73,7 +73,7 @@ def _rss_attr(value: str) -> str:
 def rfc2822(value: datetime) -> str:
     """An RSS date: '%a, %d %b %Y %H:%M:%S +0000' in UTC with English names, whatever the
     process's locale."""
-    d = common.utc(value)
+    d = common.utc(value)   # returns a UTC whole-second value as it is
     return (f"{_DAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year} "
             f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} +0000")
 
@@ -131,7 +131,9 @@ def rss_item(item: Item, shown: Shown) -> str:
         parts.append(f"      <dc:creator>{_rss_text(shown.author)}</dc:creator>\n")
     if item.language:
         parts.append(f"      <dc:language>{_rss_text(item.language)}</dc:language>\n")
-    parts += (f"      <atom:link{_link_attributes(link, _rss_attr)}/>\n" for link in shown.links)
+    if shown.links:
+        parts += (f"      <atom:link{_link_attributes(link, _rss_attr)}/>\n"
+                  for link in shown.links)
     parts.append("    </item>\n")
     return "".join(parts)
 
@@ -166,7 +168,8 @@ def atom_entry(item: Item, shown: Shown) -> str:
         # No length: Atom makes it optional and "0" would claim an empty file.
         parts.append(f'    <link href="{_attr(item.image)}" rel="enclosure" '
                      f'type="{_attr(shown.image_type)}"/>\n')
-    parts += (f"    <link{_link_attributes(link, _attr)}/>\n" for link in shown.links)
+    if shown.links:
+        parts += (f"    <link{_link_attributes(link, _attr)}/>\n" for link in shown.links)
     parts.append("  </entry>\n")
     return "".join(parts)
 
