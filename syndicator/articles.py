@@ -97,8 +97,8 @@ class ArticleReader:
         # on its page now keeps the identity its item was stored under (entries.py).
         stored = app.store.items_by_url(article_key(other) for card in cards
                                         for other in (card, *alternatives(card)))
-        cards = [remembered(card, lambda again: article_key(again) in stored)
-                 for card in cards]
+        cards = [remembered(card, lambda again: article_key(again) in stored,
+                            seen=card.url in states) for card in cards]
         fetches: list[Pending] = []
         wants_pages = wants_article_pages(self.source)
         elsewhere: list[str] = []

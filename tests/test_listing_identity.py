@@ -120,3 +120,24 @@ def test_the_rule_is_the_feeds_rule() -> None:
                 text=text, encoding="utf-8", content_type="text/html")
     cards = extract_listing(page, ListSelectors(item="div.card", link="a")).articles
     assert [card.identity for card in cards] == ["#a", "#b", None]
+
+
+def test_a_post_first_seen_alone_keeps_its_item_when_others_join_it(
+        site: SiteServer, tmp_path: Path) -> None:
+    root = Path(site.root)
+    index = root / "index.html"
+    index.write_text(_cards(("/live#post-1", "Polls open")), encoding="utf-8")
+    with _app(site, tmp_path, LISTING_ONLY) as app:
+        assert run_source(app, app.config.sources[0]).new == 1
+        before = _stored(app)["Polls open"]
+        # A second post joins it: the fragments now tell them apart, and the first post
+        # stays the item it was stored as (under the page's plain URL), not a new one.
+        index.write_text(_cards(("/live#post-1", "Polls open"), ("/live#post-2", "Turnout")),
+                         encoding="utf-8")
+        app.clock.now = NOW + timedelta(hours=1)  # type: ignore[attr-defined]
+        second = run_source(app, app.config.sources[0])
+        stored = _stored(app)
+    assert (second.new, second.updated) == (1, 0)
+    assert sorted(item.url for item in stored.values()) == [f"{site.url}live",
+                                                            f"{site.url}live#post-2"]
+    assert stored["Polls open"].id == before.id

@@ -28,8 +28,9 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
   by entries with different URLs names nothing: their URLs tell them apart.
 - Fragments that mark where a reader came from ("#xtor=RSS-3", "#utm_source=…") or a part of
   every page ("#comments", "#main") are never identity.
-- Once stored under a fragment or guid, an item keeps it (`remembered`, used where a run
-  looks its cards up), so it keeps its id when its neighbours leave the page.
+- Once stored, an item keeps its identity (`remembered`, used where a run looks its cards
+  up): under a fragment or guid when it is later alone on its page (its neighbours left),
+  under the plain URL when a post first seen alone is later joined by others.
 """
 
 from __future__ import annotations
@@ -99,19 +100,29 @@ def listing_cards(cards: Iterable[Article], *pages: str) -> list[Article]:
 
 
 def alternatives(card: Article) -> list[Article]:
-    """The card with each identity its item may have been stored under, when it has none
-    now: its fragment, its guid (see remembered)."""
-    if card.identity is not None:
-        return []
+    """The card with each identity its item may have been stored under (see remembered):
+    without one now, its fragment or its guid; with its fragment as identity, none (the
+    plain URL, from when it was alone on its page)."""
     fragment = _fragment(card.url)
-    return [replace(card, identity=identity)
-            for identity in (f"#{fragment}" if fragment else None, card.guid) if identity]
+    if card.identity is None:
+        return [replace(card, identity=identity)
+                for identity in (f"#{fragment}" if fragment else None, card.guid) if identity]
+    return [replace(card, identity=None)] if card.identity == f"#{fragment}" else []
 
 
-def remembered(card: Article, stored: Callable[[Article], bool]) -> Article:
-    """The card with the identity its item was stored under, when it has none now (its
-    fragment or guid told it apart on an earlier run): the first of `alternatives` that
-    `stored` finds in the store, else the card as it is."""
+def remembered(card: Article, stored: Callable[[Article], bool], *, seen: bool) -> Article:
+    """The card with the identity its item was stored under (`stored` says whether an
+    item of a card is in the store), so that the item keeps its id:
+
+    - a card without an identity now (alone on its page) whose fragment or guid told it
+      apart on an earlier run: that identity;
+    - a card told apart by its fragment now that was `seen` before (its URL, fragment and
+      all, has a fetch state) when it was alone on its page, so stored under the plain URL:
+      no identity.
+
+    Else the card as it is."""
+    if card.identity is not None and (not seen or stored(card)):
+        return card
     return next((again for again in alternatives(card) if stored(again)), card)
 
 
