@@ -78,15 +78,22 @@ def told_apart(entries: Iterable[tuple[Article, str | None]]) -> list[Article]:
     """The entries of one feed or the cards of one listing page, given as (Article, guid or
     None) in page order, with their `identity` set where their URL alone does not tell them
     apart (the rule in this module's docstring) and their guid kept."""
+    return [article for article, _page_url in _told_apart(entries)]
+
+
+def _told_apart(entries: Iterable[tuple[Article, str | None]]) -> list[tuple[Article, str]]:
+    """told_apart, each Article with the page it links to."""
     kept = [(article, guid, _page(article.url)) for article, guid in entries]
     pages: dict[str, _Page] = {}
     for article, guid, page in kept:
         pages.setdefault(page, _Page()).add(article, guid)
-    return [article if guid is None and identity is None
-            else replace(article, identity=identity, guid=guid)
-            for article, guid, identity in (
-                (article, guid, _identity(article, guid, pages[page]))
-                for article, guid, page in kept)]
+    told = []
+    for article, guid, page in kept:
+        identity = _identity(article, guid, pages[page])
+        if guid is not None or identity is not None:
+            article = replace(article, identity=identity, guid=guid)
+        told.append((article, page))
+    return told
 
 
 def listing_cards(cards: Iterable[Article], *pages: str) -> list[Article]:
@@ -95,8 +102,8 @@ def listing_cards(cards: Iterable[Article], *pages: str) -> list[Article]:
     when its `#anchor` tells it apart from others (a single-page site); otherwise it is a
     share button or a "back to top" link, not a story."""
     here = {_page(url) for url in pages}
-    return [card for card in told_apart((card, None) for card in cards)
-            if card.identity is not None or _page(card.url) not in here]
+    return [card for card, page in _told_apart((card, None) for card in cards)
+            if card.identity is not None or page not in here]
 
 
 def alternatives(card: Article) -> list[Article]:
@@ -147,7 +154,9 @@ def _page(url: str) -> str:
 
 
 def _fragment(url: str | None) -> str:
-    fragment = urlsplit(url or "").fragment
+    if not url or "#" not in url:
+        return ""
+    fragment = urlsplit(url).fragment
     return "" if not fragment or _NOT_IDENTITY.search(fragment) else fragment
 
 
