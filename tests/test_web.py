@@ -715,6 +715,8 @@ def test_preview_writes_dates_in_the_feed_language(env: Env) -> None:
     assert len(page.alternates) == 3
     english = env.client.get("/feeds/office-en").text
     assert "May 10, 2024, 10:00" in english
+    # The feed's time zone on the page, UTC on hover: as /status and the CLI show times.
+    assert '<time datetime="2021-06-03T09:00:00Z" title="2021-06-03 09:00 UTC">' in text
     assert "<p>Body 1</p>" not in english      # summaries only
     assert env.client.get("/feeds/office-en", headers={
         "If-None-Match": response.headers["etag"]}).status_code == 200
@@ -747,6 +749,9 @@ def test_the_served_and_the_published_index_are_one_page(env: Env) -> None:
     assert env.client.get(f"/{script}").text in published
     # Only the server has previews; only the build knows the item counts.
     assert 'href="feeds/office-en"' in served and 'href="feeds/office-en"' not in published
+    newest = ('<time datetime="2024-05-10T07:00:00Z" title="2024-05-10 07:00 UTC">'
+              "2024-05-10 10:00</time>")              # the configured zone, Europe/Minsk
+    assert newest in published
     counted = re.compile(r"\b\d+ items?\b")
     assert counted.search(published) and not counted.search(served)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from syndicator.config import Config, FeedConfig
 from syndicator.locales import page_language
@@ -70,16 +71,14 @@ def feed_view(config: Config, feed: FeedConfig,
     """What the pages show of a feed: its titles, home page and URLs (and with a
     `summary`, its item count and newest date)."""
     site = config.site
-    newest = (common.utc(summary.newest)
-              if summary is not None and summary.newest is not None else None)
+    newest = moment(summary.newest if summary is not None else None, config.timezone)
     return {
         "id": feed.id,
         "title": feed.title,
         "description": feed.description or "",
         "language": feed.language,
         "count": summary.items if summary is not None else None,
-        "newest_iso": common.rfc3339(newest) if newest else None,
-        "newest_text": newest.strftime("%Y-%m-%d %H:%M UTC") if newest else None,
+        "newest": newest,
         "home": common.home_url(feed, site),
         "links": [
             {"ext": ext, "name": common.FORMAT_NAMES[ext], "type": media_type,
@@ -87,6 +86,17 @@ def feed_view(config: Config, feed: FeedConfig,
             for ext, media_type in common.FORMATS.items()
         ],
     }
+
+
+def moment(value: datetime | None, timezone: str) -> dict[str, str] | None:
+    """A moment as the pages show it: in the configured time zone (`timezone`), as the CLI
+    shows it, with UTC in the `datetime` attribute (`iso`) and on hover (`utc`)."""
+    if value is None:
+        return None
+    instant = common.utc(value if value.tzinfo else value.replace(tzinfo=UTC))
+    return {"iso": common.rfc3339(instant),
+            "text": instant.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M"),
+            "utc": instant.strftime("%Y-%m-%d %H:%M UTC")}
 
 
 def render_opml(config: Config) -> bytes:

@@ -8,16 +8,16 @@ site root ("" or "../"), so the pages also work behind a proxy that mounts us un
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.config import Config, FeedConfig
 from syndicator.model import Item
 from syndicator.publish import common
 from syndicator.publish import pages as publish_pages
+from syndicator.publish.pages import moment
 from syndicator.status import SourceStatus, StatusReport
 from syndicator.web import templating
-from syndicator.web.dates import format_date, format_time, local
+from syndicator.web.dates import format_date, format_time
 
 PREVIEW_ITEMS = 30
 
@@ -57,6 +57,7 @@ def render_preview(config: Config, feed: FeedConfig, items: Sequence[Item],
             "url": _web_url(item.url),
             "language": language if language != feed.language else None,
             "iso": common.rfc3339(published),
+            "utc": published.strftime("%Y-%m-%d %H:%M UTC"),
             "date": format_date(published, language, timezone),
             "time": (format_time(published, timezone)
                      if item.published_precision == "time" else None),
@@ -74,17 +75,6 @@ def render_preview(config: Config, feed: FeedConfig, items: Sequence[Item],
 ERROR_CHARS = 160            # an error longer than this is cut on /status (whole on hover)
 
 
-def _when(value: datetime | None, timezone: str) -> dict[str, str] | None:
-    """A moment for /status: in the configured zone, as the CLI shows it, with UTC in the
-    `datetime` attribute and on hover."""
-    if value is None:
-        return None
-    moment = common.utc(value if value.tzinfo else value.replace(tzinfo=UTC))
-    return {"iso": common.rfc3339(moment),
-            "text": local(moment, timezone).strftime("%Y-%m-%d %H:%M"),
-            "utc": moment.strftime("%Y-%m-%d %H:%M UTC")}
-
-
 def _error(text: str) -> dict[str, str]:
     """An error line of a run: its first line, cut to ERROR_CHARS; the whole on hover."""
     line = text.strip().splitlines()[0] if text.strip() else ""
@@ -96,21 +86,21 @@ def _source_row(source: SourceStatus, timezone: str) -> dict[str, Any]:
     run = source.last_run
     return {
         "id": source.source_id,
-        "last_run": _when(run.finished, timezone) if run else None,
+        "last_run": moment(run.finished, timezone) if run else None,
         "outcome": None if run is None else ("ok" if run.ok else "failed"),
         "errors": [_error(error) for error in run.errors[:3]] if run else [],
         "pages": run.pages if run else None,
         "not_modified": run.not_modified if run else None,
         "new": run.new if run else None,
         "updated": run.updated if run else None,
-        "next_run": _when(source.next_run, timezone),
+        "next_run": moment(source.next_run, timezone),
         "broken": source.broken,
         "broken_reason": source.broken_reason,
         "warning": source.warning,
         "stale": source.stale,
         "failures": source.consecutive_failures,
         "count": source.items,
-        "backoff_until": _when(source.backoff_until, timezone),
+        "backoff_until": moment(source.backoff_until, timezone),
     }
 
 
@@ -120,9 +110,9 @@ def render_status(config: Config, report: StatusReport, assets: Mapping[str, str
     zone = config.timezone
     titles = {feed.id: feed.title for feed in config.feeds}
     feeds = [{"id": f.feed_id, "title": titles.get(f.feed_id, f.feed_id), "count": f.items,
-              "last_build": _when(f.last_build, zone)} for f in report.feeds]
+              "last_build": moment(f.last_build, zone)} for f in report.feeds]
     return templating.render(
         "status.html", root="", assets=assets, site=config.site, timezone=zone,
-        generated=_when(report.generated, zone), scheduler_running=report.scheduler_running,
+        generated=moment(report.generated, zone), scheduler_running=report.scheduler_running,
         sources=[_source_row(s, zone) for s in report.sources], feeds=feeds,
         broken=sum(1 for s in report.sources if s.broken))
