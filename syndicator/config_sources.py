@@ -212,7 +212,9 @@ def check_headers(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], 
     seen: set[str] = set()
     for name, value in pairs:
         if not _TOKEN.fullmatch(name):
-            raise ValueError(f"{name!r} is not a header name (letters, digits and -)")
+            # Not shown: `{"Authorization: Bearer …"}` puts a secret where a name goes.
+            raise ValueError("a key is not a header name (letters, digits and -; not shown: "
+                             "a name with `:` or spaces may be a header and its secret value)")
         why = _HEADERS_NOT_SET.get(name.lower())
         if why is not None:
             raise ValueError(f"header {name} cannot be set here: {why}")
@@ -228,7 +230,9 @@ def check_headers(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], 
 def check_cookies(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     for name, value in pairs:
         if not _TOKEN.fullmatch(name):
-            raise ValueError(f"{name!r} is not a cookie name (letters, digits and -_.)")
+            # Not shown: `{"sid=…"}` puts a secret where a name goes.
+            raise ValueError("a key is not a cookie name (letters, digits and -_.; not shown: "
+                             "a name with `=` may be a cookie and its secret value)")
         if not _COOKIE_VALUE.fullmatch(value):
             raise ValueError(f"the value of cookie {name} holds a character a cookie cannot "
                              "carry (spaces, quotes, commas, semicolons, backslashes, "
