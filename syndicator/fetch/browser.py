@@ -37,7 +37,7 @@ from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import Playwright, Route, WebSocketRoute, async_playwright
 
 from syndicator.config import FetchConfig
-from syndicator.errors import DeadlineExceeded, FetchError
+from syndicator.errors import DeadlineExceeded, FetchError, ResponseTooLarge
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import Body, NotModified
 
@@ -86,8 +86,13 @@ def render_page(get_body: GetBody, browser: Browser, url: str, settings: FetchCo
 
     html = browser.render(document, fetch, timeout=settings.browser.timeout, deadline=deadline,
                           user_agent=settings.user_agent)
+    raw = html.encode("utf-8")
+    # The cap of a fetched body holds for the DOM a page's scripts built too.
+    if len(raw) > settings.max_bytes:
+        raise ResponseTooLarge(f"the rendered page exceeds the cap of {settings.max_bytes} "
+                               "bytes", url=url)
     return Body(url=url, final_url=document.final_url, status=document.status,
-                raw=html.encode("utf-8"), content_type="text/html; charset=utf-8")
+                raw=raw, content_type="text/html; charset=utf-8")
 
 
 class Browser:

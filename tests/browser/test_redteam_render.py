@@ -1,0 +1,37 @@
+"""Red team: a rendered page is held to fetch.max_bytes as a fetched one is. A page of a few
+hundred bytes whose script builds a large DOM (`'A'.repeat(…)`) gave page.content() whole to
+the crawl: 63 MB from a 168-byte page under the default 5 MB cap, ~0.5 GB in the process."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from syndicator.config import FetchConfig
+from syndicator.config_sources import BrowserSettings
+from syndicator.demo.server import SiteServer
+from syndicator.errors import FetchError
+from syndicator.fetch import Fetcher
+from tests.browser.conftest import CHROMIUM
+
+pytestmark = pytest.mark.browser
+
+PAGE = """<html><body><div id="x" style="display:none"></div><script>
+document.getElementById("x").textContent = "A".repeat(2 * 1024 * 1024);
+</script><p>built</p></body></html>"""
+
+
+def test_a_rendered_dom_past_max_bytes_is_refused(tmp_path: Path) -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    (tmp_path / "grow.html").write_text(PAGE, encoding="utf-8")
+    with SiteServer(tmp_path) as site:
+        settings = FetchConfig(allow_private=True, delay=0.0, render=True, max_bytes=1_000_000,
+                               source_url=site.url, browser=BrowserSettings(timeout=20.0))
+        with Fetcher() as fetcher:
+            with pytest.raises(FetchError) as caught:
+                fetcher.get_body(site.url + "grow.html", settings,
+                                 deadline=time.monotonic() + 60)
+    assert "1000000 bytes" in str(caught.value)
