@@ -30,8 +30,6 @@ def test_a_rendered_dom_past_max_bytes_is_refused(tmp_path: Path) -> None:
     with SiteServer(tmp_path) as site:
         settings = FetchConfig(allow_private=True, delay=0.0, render=True, max_bytes=1_000_000,
                                source_url=site.url, browser=BrowserSettings(timeout=20.0))
-        with Fetcher() as fetcher:
-            with pytest.raises(FetchError) as caught:
-                fetcher.get_body(site.url + "grow.html", settings,
-                                 deadline=time.monotonic() + 60)
+        with Fetcher() as fetcher, pytest.raises(FetchError) as caught:
+            fetcher.get_body(site.url + "grow.html", settings, deadline=time.monotonic() + 60)
     assert "1000000 bytes" in str(caught.value)
