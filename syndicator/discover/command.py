@@ -65,8 +65,19 @@ def run_discover(state: CliState, url: str, *, source_id: str | None, write_path
                        f"{found.source.id}", err=True)
 
 
+# What a YAML comment cannot hold: characters YAML refuses anywhere in a stream, and line
+# breaks (YAML's \x85, U+2028 and U+2029 besides \r and \n), which would end the comment.
+_NOT_IN_COMMENT = re.compile("[^\t\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd"
+                             "\U00010000-\U0010ffff]")
+
+
 def report_lines(found: Discovery, timezone: str) -> list[str]:
-    """What was found and what the proposal extracts, as YAML comments."""
+    """What was found and what the proposal extracts, as YAML comments (a page's text in
+    them with whatever would break the YAML shown as U+FFFD)."""
+    return [_NOT_IN_COMMENT.sub("\ufffd", line) for line in _report(found, timezone)]
+
+
+def _report(found: Discovery, timezone: str) -> list[str]:
     lines = [f"# syndicator discover: a `type: {found.kind}` source for {found.source.url}"]
     lines += [f"# {why}" for why in found.why]
     proposal = found.list_proposal

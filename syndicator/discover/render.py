@@ -25,7 +25,9 @@ _TOP_KEY = re.compile(r"^[A-Za-z_][\w-]*\s*:")
 
 
 def _quoted(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    # YAML reads \x85, U+2028 and U+2029 as line breaks, which a double-quoted scalar folds.
+    return (json.dumps(value, ensure_ascii=False).replace("\x85", "\\u0085")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
 def source_block(ident: str, url: str, *, title: str | None, language: str | None,
