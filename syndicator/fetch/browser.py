@@ -240,6 +240,12 @@ class Browser:
             with contextlib.suppress(PlaywrightError):   # still busy: the DOM as it is
                 await page.wait_for_load_state("networkidle", timeout=_milliseconds(until))
             html = await page.content()
+            # A navigation that was not fetched leaves Chromium's own error page, not the
+            # site's: an error, not a listing without cards.
+            if page.url.startswith("chrome-error:"):
+                why = refused[-1] if refused else "it failed"
+                raise FetchError(f"the page navigated to a page that was not fetched: {why}",
+                                 url=document.url)
         finally:
             await context.close()
         if refused:

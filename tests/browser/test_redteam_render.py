@@ -33,3 +33,26 @@ def test_a_rendered_dom_past_max_bytes_is_refused(tmp_path: Path) -> None:
         with Fetcher() as fetcher, pytest.raises(FetchError) as caught:
             fetcher.get_body(site.url + "grow.html", settings, deadline=time.monotonic() + 60)
     assert "1000000 bytes" in str(caught.value)
+
+
+NAVIGATES = """<html><body><article class="card">a card</article><script>
+location.href = new URLSearchParams(location.search).get("to");
+</script></body></html>"""
+
+
+def test_a_page_that_navigates_away_is_an_error_not_chromes_error_page(tmp_path: Path) -> None:
+    """location.href to an origin the source does not follow: not fetched, and the crawl is
+    told so (it was handed Chromium's 250 KB "This site can't be reached" page as the
+    listing)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    (tmp_path / "away.html").write_text(NAVIGATES, encoding="utf-8")
+    with SiteServer(tmp_path) as site, SiteServer(tmp_path) as other:
+        elsewhere = other.url.replace("127.0.0.1", "localhost") + "away.html"
+        settings = FetchConfig(allow_private=True, delay=0.0, render=True,
+                               source_url=site.url, browser=BrowserSettings(timeout=20.0))
+        with Fetcher() as fetcher, pytest.raises(FetchError) as caught:
+            fetcher.get_body(site.url + f"away.html?to={elsewhere}", settings,
+                             deadline=time.monotonic() + 60)
+        assert other.requests == []
+    assert "navigated" in str(caught.value) and "not an origin" in str(caught.value)
