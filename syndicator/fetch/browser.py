@@ -38,6 +38,7 @@ from playwright.async_api import Playwright, Route, WebSocketRoute, async_playwr
 
 from syndicator.config import FetchConfig
 from syndicator.errors import DeadlineExceeded, FetchError, ResponseTooLarge
+from syndicator.fetch.failures import redact
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import Body, NotModified
 
@@ -72,7 +73,7 @@ def render_page(get_body: GetBody, browser: Browser, url: str, settings: FetchCo
     plain = settings.model_copy(update={"render": False, "render_articles": False})
     document = get_body(url, plain, deadline=deadline, follow=follow)
     if isinstance(document, NotModified):  # not asked for: no validators were sent
-        raise FetchError("304 answer to an unconditional request", url=url)
+        raise FetchError("304 answer to an unconditional request", url=redact(url))
     # The page's own requests: the source's origins and the document's, as content links.
     policy = OriginPolicy(settings.source_url or url, settings.follow_hosts)
     policy.add(url)
@@ -81,7 +82,7 @@ def render_page(get_body: GetBody, browser: Browser, url: str, settings: FetchCo
     def fetch(resource: str, until: float) -> Body:
         answer = get_body(resource, plain, deadline=until, follow=policy)
         if isinstance(answer, NotModified):
-            raise FetchError("304 answer to an unconditional request", url=resource)
+            raise FetchError("304 answer to an unconditional request", url=redact(resource))
         return answer
 
     html = browser.render(document, fetch, timeout=settings.browser.timeout, deadline=deadline,
@@ -90,7 +91,7 @@ def render_page(get_body: GetBody, browser: Browser, url: str, settings: FetchCo
     # The cap of a fetched body holds for the DOM a page's scripts built too.
     if len(raw) > settings.max_bytes:
         raise ResponseTooLarge(f"the rendered page exceeds the cap of {settings.max_bytes} "
-                               "bytes", url=url)
+                               "bytes", url=redact(url))
     return Body(url=url, final_url=document.final_url, status=document.status,
                 raw=raw, content_type="text/html; charset=utf-8")
 
@@ -120,7 +121,7 @@ class Browser:
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         if not self._slots.acquire(timeout=wait):
             raise DeadlineExceeded("no browser tab free before the source run's deadline "
-                                   "(fetch.browser.concurrency)", url=document.url)
+                                   "(fetch.browser.concurrency)", url=redact(document.url))
         try:
             until = time.monotonic() + timeout
             if deadline is not None:
@@ -133,9 +134,10 @@ class Browser:
             except TimeoutError:
                 job.cancel()
                 raise DeadlineExceeded("the browser did not finish the page in time",
-                                       url=document.url) from None
+                                       url=redact(document.url)) from None
             except PlaywrightError as exc:
-                raise FetchError(f"browser: {_first_line(exc)}", url=document.url) from None
+                raise FetchError(f"browser: {_first_line(exc)}",
+                                 url=redact(document.url)) from None
         finally:
             self._slots.release()
 
@@ -159,7 +161,8 @@ class Browser:
                 if not Path(self.executable).is_file():
                     raise BrowserMissing(
                         f"render: browser needs Chromium, not found at {self.executable} "
-                        "(apt-get install chromium, or set fetch.browser.executable)", url=url)
+                        "(apt-get install chromium, or set fetch.browser.executable)",
+                        url=redact(url))
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="browser", daemon=True)
                 thread.start()
@@ -172,7 +175,7 @@ class Browser:
                     _stop(loop, thread)
                     self._playwright = self._browser = None
                     raise BrowserMissing(f"Chromium at {self.executable} did not start: "
-                                         f"{_first_line(exc)}", url=url) from None
+                                         f"{_first_line(exc)}", url=redact(url)) from None
                 self._loop, self._thread = loop, thread
             return self._loop
 
@@ -245,12 +248,12 @@ class Browser:
             if page.url.startswith("chrome-error:"):
                 why = refused[-1] if refused else "it failed"
                 raise FetchError(f"the page navigated to a page that was not fetched: {why}",
-                                 url=document.url)
+                                 url=redact(document.url))
         finally:
             await context.close()
         if refused:
             log.info("rendering %s: %d request(s) of the page not fetched: %s",
-                     document.url, len(refused), "; ".join(refused[:3]))
+                     redact(document.url), len(refused), "; ".join(refused[:3]))
         return html
 
 

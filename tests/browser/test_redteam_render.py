@@ -56,3 +56,17 @@ def test_a_page_that_navigates_away_is_an_error_not_chromes_error_page(tmp_path:
                              deadline=time.monotonic() + 60)
         assert other.requests == []
     assert "navigated" in str(caught.value) and "not an origin" in str(caught.value)
+
+
+def test_errors_of_a_rendered_source_do_not_show_the_password_of_its_url(tmp_path: Path) -> None:
+    """A source URL with user:password@ (redacted in every other fetch error) appeared whole
+    in the errors of `render: browser` runs, which /status shows to anyone."""
+    (tmp_path / "page.html").write_text("<html><body><p>x</p></body></html>", encoding="utf-8")
+    with SiteServer(tmp_path) as site:
+        url = site.url.replace("http://", "http://reader:s3cr3t-pw@") + "page.html"
+        settings = FetchConfig(allow_private=True, delay=0.0, render=True, source_url=url,
+                               browser=BrowserSettings(executable="/nonexistent/chromium"))
+        with Fetcher() as fetcher, pytest.raises(FetchError) as caught:
+            fetcher.get_body(url, settings, deadline=time.monotonic() + 60)
+    assert "needs Chromium" in str(caught.value)
+    assert "s3cr3t-pw" not in str(caught.value) and "s3cr3t-pw" not in caught.value.url
