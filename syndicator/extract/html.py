@@ -29,6 +29,7 @@ from urllib.parse import urlsplit
 from selectolax.lexbor import LexborHTMLParser, LexborNode, SelectolaxError
 
 from syndicator.errors import ExtractError, InvalidSelector
+from syndicator.extract.nesting import bounded_nesting
 from syndicator.model import Page
 from syndicator.sanitise import hidden_by_style, resolve_url, tiny_length
 
@@ -106,7 +107,8 @@ def parse_html(text: str | bytes) -> Node:
     `text` was decoded once by the fetcher, or is UTF-8 bytes (page_markup); lexbor reads
     both as UTF-8, so a `<meta charset>` in the page cannot make it decode the bytes a second
     time (invalid bytes become U+FFFD, as in the decoded text). Parsing is HTML5 (what a
-    browser builds) and has no nesting limit.
+    browser builds), with elements nested at most `nesting.MAX_NESTING` deep (a deeper page
+    is cut there: parsing time grows with the square of the depth).
     """
     if isinstance(text, bytes):
         data = _XML_DECL_BYTES.sub(b"", text, count=1)
@@ -120,7 +122,7 @@ def parse_html(text: str | bytes) -> Node:
 
 
 def _root(markup: str | bytes) -> Node:
-    root = LexborHTMLParser(markup).root
+    root = LexborHTMLParser(bounded_nesting(markup)).root
     if root is None:  # not seen in practice: lexbor always builds <html>
         root = LexborHTMLParser("<html></html>").root
         assert root is not None
