@@ -288,6 +288,41 @@ def test_gzip_variant_with_its_own_etag(env: Env) -> None:
     assert star.headers["content-encoding"] == "gzip"
 
 
+def test_the_other_variants_etag_gets_the_bytes_not_a_304(env: Env) -> None:
+    """RFC 9110 §13.1.2: If-None-Match is compared with the ETag of the representation the
+    request would get. A client holding the gzip bytes that now asks for identity (or the
+    reverse) has not got them: it gets a 200 with the bytes it asked for."""
+    plain_tag = env.client.get("/office-en.atom", headers=PLAIN).headers["etag"]
+    with env.client.stream("GET", "/office-en.atom",
+                           headers={"Accept-Encoding": "gzip"}) as response:
+        response.read()
+        gzip_tag = response.headers["etag"]
+    assert gzip_tag != plain_tag
+    for header in (gzip_tag, f"W/{gzip_tag}", f'"nope", {gzip_tag}'):
+        identity = env.client.get("/office-en.atom",
+                                  headers={**PLAIN, "If-None-Match": header})
+        assert identity.status_code == 200, header
+        assert identity.headers["etag"] == plain_tag
+        assert "content-encoding" not in identity.headers
+        assert identity.content == env.file("office-en.atom")
+    for header in (plain_tag, f"W/{plain_tag}", f'"nope", {plain_tag}'):
+        with env.client.stream("GET", "/office-en.atom", headers={
+                "Accept-Encoding": "gzip", "If-None-Match": header}) as response:
+            raw = b"".join(response.iter_raw())
+            assert response.status_code == 200, header
+            assert response.headers["etag"] == gzip_tag
+            assert response.headers["content-encoding"] == "gzip"
+        assert gzip.decompress(raw) == env.file("office-en.atom")
+    # Each variant's own tag (and a list holding both) still revalidates it.
+    both = f"{plain_tag}, {gzip_tag}"
+    for encoding, tag in (("identity", plain_tag), ("gzip", gzip_tag)):
+        for header in (tag, both):
+            again = env.client.get("/office-en.atom", headers={
+                "Accept-Encoding": encoding, "If-None-Match": header})
+            assert again.status_code == 304, (encoding, header)
+            assert again.headers["etag"] == tag
+
+
 def test_head_has_the_headers_without_a_body(env: Env) -> None:
     get = env.client.get("/office-en.rss", headers=PLAIN)
     head = env.client.head("/office-en.rss", headers=PLAIN)

@@ -7,7 +7,8 @@
 Every route that sends bytes made in advance (feeds, query views, archive pages, the
 directory pages, OPML, previews, status pages, static and embed files) answers a GET or
 HEAD with a `Prepared`: one strong ETag per representation (the gzip variant has its own,
-cache.py), `If-None-Match` (a list, `*`, weak tags compared weakly) before
+cache.py), `If-None-Match` (a list, `*`, weak tags compared weakly, against the tag of the
+representation the request would get, never the other one's) before
 `If-Modified-Since` → 304 without a body, gzip when the client accepts it, with
 `Vary: Accept-Encoding` whenever a gzip variant exists, HEAD as GET without the body, and
 the route's Cache-Control and fixed headers (CORS, nosniff, a page's CSP). A `Prepared` is
@@ -60,12 +61,15 @@ class Variant:
     """One representation (identity or gzip) of a file, as ready-made ASGI messages and,
     for the HTTP layer (protocol.py), as ready-made header lines."""
 
-    __slots__ = ("body", "data", "not_modified", "not_modified_lines", "ok", "ok_lines")
+    __slots__ = ("body", "data", "etag", "etag_bytes", "not_modified", "not_modified_lines",
+                 "ok", "ok_lines")
 
     def __init__(self, data: bytes, etag: str, media_type: str, common: Sequence[Header],
                  encoding: bytes | None) -> None:
+        self.etag = etag
+        self.etag_bytes = etag.encode("latin-1")
         # A 304 has no Content-Type or Content-Length (RFC 9110 §15.4.5), a 200 has both.
-        tagged = [*common, (b"etag", etag.encode("latin-1"))]
+        tagged = [*common, (b"etag", self.etag_bytes)]
         full = [*tagged, *([(b"content-encoding", encoding)] if encoding else []),
                 (b"content-length", str(len(data)).encode("latin-1")),
                 (b"content-type", media_type.encode("latin-1"))]
@@ -89,7 +93,7 @@ class Prepared:
     """A file's answers to GET and HEAD, with `cache_control` and the route's fixed
     `headers`. An ASGI app: `await prepared(scope, receive, send)` answers the request."""
 
-    __slots__ = ("file", "packed", "plain", "tags", "tags_bytes")
+    __slots__ = ("file", "packed", "plain")
 
     def __init__(self, file: CachedFile, cache_control: str,
                  headers: Mapping[str, str]) -> None:
@@ -100,8 +104,6 @@ class Prepared:
         if file.gzip is not None:
             common.append((b"vary", b"Accept-Encoding"))
         self.file = file
-        self.tags = (file.etag, file.gzip_etag)         # as conditional.none_match takes them
-        self.tags_bytes = frozenset(tag.encode("latin-1") for tag in self.tags)
         self.plain = Variant(file.body, file.etag, file.media_type, common, None)
         self.packed = (Variant(file.gzip, file.gzip_etag, file.media_type, common, b"gzip")
                        if file.gzip is not None else None)
@@ -125,8 +127,12 @@ class Prepared:
                 and conditional.accepts_gzip(accept_encoding.decode("latin-1"))):
             variant = self.packed
         if if_none_match is not None:
-            fresh = (if_none_match in self.tags_bytes
-                     or conditional.none_match(if_none_match.decode("latin-1"), self.tags))
+            # Only the tag of the representation this request gets counts (RFC 9110
+            # §13.1.2): a client holding the gzip bytes that now asks for identity (or the
+            # reverse) has not got what it would receive, so it gets a 200.
+            fresh = (if_none_match == variant.etag_bytes
+                     or conditional.none_match(if_none_match.decode("latin-1"),
+                                               (variant.etag,)))
         elif if_modified_since is not None:
             fresh = conditional.not_modified_since(if_modified_since.decode("latin-1"),
                                                    self.file.last_modified)
