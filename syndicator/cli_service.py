@@ -27,7 +27,7 @@ Command = TypeVar("Command", bound=Callable[..., Any])
 
 
 def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """An IP address or a host name to listen on (exit 2 otherwise)."""
+    """An IP address or a host name (exit 2 otherwise)."""
     if value is None:
         return None
     try:
@@ -39,16 +39,18 @@ def _host(ctx: click.Context, param: click.Parameter, value: str | None) -> str 
     return value
 
 
-def listen_options(default_note: str) -> Callable[[Command], Command]:
-    """`--host` and `--port` of a command that serves HTTP."""
+def listen_options(default_note: str, *, port_zero: str = "0 for any free one",
+                   host_note: str = "Address to listen on, e.g. 0.0.0.0 for every interface",
+                   port_note: str = "Port to listen on") -> Callable[[Command], Command]:
+    """`--host` and `--port` of a command that serves HTTP (or, with other notes, of one
+    that asks the service serving there)."""
     def add(command: Command) -> Command:
         command = click.option(
             "--port", type=click.IntRange(0, 65535), default=None,
-            help=f"Port to listen on, 0 for any free one ({default_note}).")(command)
+            help=f"{port_note}, {port_zero} ({default_note}).")(command)
         return click.option(
             "--host", callback=_host, default=None, metavar="ADDRESS",
-            help=f"Address to listen on, e.g. 0.0.0.0 for every interface "
-                 f"({default_note}).")(command)
+            help=f"{host_note} ({default_note}).")(command)
     return add
 
 
@@ -108,15 +110,20 @@ def serve(state: CliState, host: str | None, port: int | None) -> None:
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@listen_options("default: server.host and server.port", port_zero="0 to read the store only",
+                host_note="Address of the running service to ask; 0.0.0.0 and :: ask this "
+                          "machine's loopback",
+                port_note="Port of the running service to ask")
 @click.pass_obj
-def status(state: CliState, as_json: bool) -> None:
+def status(state: CliState, as_json: bool, host: str | None, port: int | None) -> None:
     """Show every source's last run, health and next run, and every feed's size.
 
-    Asks a live `syndicator run` at server.host:server.port first (it knows the next runs);
-    otherwise reads the store (next runs shown as "-").
+    Asks a live `syndicator run` at server.host:server.port (or --host/--port, as `run`
+    was started with) first: it knows the next runs; otherwise reads the store (next runs
+    shown as "-").
     """
     with reported_errors():
-        config = state.config()
+        config = with_listen(state.config(), host, port)
         url = status_url(config)
         report = fetch_live_status(url) if url else None
         live = report is not None
