@@ -123,9 +123,24 @@ class Schedule(Model):
                              "(e.g. '*/15 * * * *')")
         if self.every is not None and self.every < 1:
             raise ValueError("`every` must be at least 1s")
-        if self.cron is not None and len(self.cron.split()) != 5:
-            raise ValueError("`cron` needs five fields: minute hour day month weekday")
         return self
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        """A line the scheduler can run, checked by the trigger it will become."""
+        if value is None:
+            return value
+        from syndicator.scheduler import cron_trigger  # APScheduler only for cron lines
+
+        try:
+            cron_trigger(value, "UTC")
+        except ValueError as exc:
+            # The line is shown: it is no secret, and the operator must see what was read.
+            raise ShownValueError(f"invalid cron schedule '{value}': {exc} (five fields: "
+                                  "minute hour day month weekday, e.g. '*/15 * * * *')"
+                                  ) from None
+        return value
 
     @property
     def interval_seconds(self) -> float:

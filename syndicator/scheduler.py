@@ -7,6 +7,11 @@ Jobs coalesce (missed fires run once), never overlap (max_instances=1) and run f
 after start; a fire skipped because the job is still running is logged at DEBUG only. What
 a job does (run the source, rebuild feeds, back off) lives in `syndicator.service`; this
 module only decides *when*.
+
+`cron_trigger` is the one place a crontab line becomes a trigger: config loading calls it
+to check every `cron:` (so `validate` refuses a line the scheduler could not run). For that
+this module imports nothing of the package but `errors`: a schedule is anything with the
+fields of config's `Schedule` (`ScheduleFields`).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -24,7 +30,6 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from syndicator.config import Schedule
 from syndicator.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,19 @@ log = logging.getLogger(__name__)
 # Numbers are translated to names, which both read the same way.
 _CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FIRST_RUN_DELAY = 1.0   # seconds after start before the first run of every source
+
+
+class ScheduleFields(Protocol):
+    """What a schedule gives the scheduler (config's `Schedule`)."""
+
+    @property
+    def every(self) -> float | None: ...
+    @property
+    def cron(self) -> str | None: ...
+    @property
+    def jitter(self) -> float: ...
+    @property
+    def interval_seconds(self) -> float: ...
 
 
 def _crontab_weekdays(field: str) -> str:
@@ -62,17 +80,32 @@ def _crontab_weekdays(field: str) -> str:
     return ",".join(dict.fromkeys(parts))
 
 
-def make_trigger(schedule: Schedule, timezone: str, *, source_id: str = "") -> BaseTrigger:
+def cron_trigger(line: str, timezone: str, *, jitter: int | None = None) -> CronTrigger:
+    """The trigger of a crontab line (minute hour day month weekday); ValueError saying
+    what is wrong (not five fields, a value out of range, a date that never comes)."""
+    fields = line.split()
+    if len(fields) != 5:
+        raise ValueError("needs five fields: minute hour day month weekday")
+    minute, hour, day, month, weekday = fields
+    trigger = CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                          day_of_week=_crontab_weekdays(weekday), timezone=ZoneInfo(timezone),
+                          jitter=jitter)
+    # "0 0 30 2 *" reads well and never fires: the source would never run.
+    if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
+        raise ValueError("no date matches it (e.g. 30 February): it would never run")
+    return trigger
+
+
+def make_trigger(schedule: ScheduleFields, timezone: str, *, source_id: str = ""
+                 ) -> BaseTrigger:
     """The APScheduler trigger for a source schedule; ConfigError for an invalid cron line."""
     jitter = int(schedule.jitter) if schedule.jitter >= 1 else None
-    zone = ZoneInfo(timezone)
     if schedule.every is not None:
-        return IntervalTrigger(seconds=schedule.every, timezone=zone, jitter=jitter)
+        return IntervalTrigger(seconds=schedule.every, timezone=ZoneInfo(timezone),
+                               jitter=jitter)
     assert schedule.cron is not None  # Schedule validates exactly one of every/cron
-    minute, hour, day, month, weekday = schedule.cron.split()
     try:
-        return CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=_crontab_weekdays(weekday), timezone=zone, jitter=jitter)
+        return cron_trigger(schedule.cron, timezone, jitter=jitter)
     except ValueError as exc:
         where = f"source {source_id}: " if source_id else ""
         raise ConfigError(f"{where}invalid cron schedule {schedule.cron!r}: {exc}") from None
@@ -119,7 +152,7 @@ class SourceScheduler:
             if _NORMAL_OVERLAP not in chosen.filters:
                 chosen.addFilter(_NORMAL_OVERLAP)
 
-    def add(self, source_id: str, schedule: Schedule, job: Callable[[], object], *,
+    def add(self, source_id: str, schedule: ScheduleFields, job: Callable[[], object], *,
             first_run_in: float | None = FIRST_RUN_DELAY, name: str | None = None) -> None:
         """Schedule `job` for a source; the first run is `first_run_in` seconds from now.
 
