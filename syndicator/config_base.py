@@ -4,6 +4,7 @@ patterns, the frozen model base and the time zone check."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -96,16 +97,38 @@ class ShownValueError(ValueError):
 CHECK_SELECTORS = "check_selectors"
 
 
-def _checked_selector(value: str, info: ValidationInfo) -> str:
-    if info.context and info.context.get(CHECK_SELECTORS):
-        from syndicator.errors import InvalidSelector
-        from syndicator.extract.html import compile_selector
+def _compiled(value: str, info: ValidationInfo) -> tuple[str, str | None] | None:
+    """The selector's CSS and attribute, compiled when loading checks selectors (else None)."""
+    if not (info.context and info.context.get(CHECK_SELECTORS)):
+        return None
+    from syndicator.errors import InvalidSelector
+    from syndicator.extract.html import compile_selector
 
-        try:
-            compile_selector(value)
-        except InvalidSelector as exc:
-            raise ShownValueError(str(exc)) from None
+    try:
+        css, attribute = compile_selector(value)
+    except InvalidSelector as exc:
+        raise ShownValueError(str(exc)) from None
+    return css, attribute
+
+
+def _checked_selector(value: str, info: ValidationInfo) -> str:
+    _compiled(value, info)
     return value
+
+
+def _element_selector(advice: str) -> Callable[[str, ValidationInfo], str]:
+    """The check of a selector that picks elements (cards, parts to remove, a switcher):
+    nothing is read from them, so an `@attr` would be ignored and is refused. `advice`
+    says what to write instead ({css} and {attr} filled in)."""
+    def check(value: str, info: ValidationInfo) -> str:
+        compiled = _compiled(value, info)
+        if compiled is not None and compiled[1] is not None:
+            css, attribute = compiled
+            raise ShownValueError(f"'{value}': this selector picks elements and reads "
+                                  f"nothing, so `@{attribute}` would be ignored; "
+                                  + advice.format(css=css or "a.card", attr=attribute))
+        return value
+    return check
 
 
 def _checked_pattern(value: str) -> str:
@@ -118,6 +141,13 @@ def _checked_pattern(value: str) -> str:
 
 # A CSS selector with an optional final `@attr` (extract/html.py compiles it).
 Selector = Annotated[str, AfterValidator(_checked_selector)]
+# `list.item`: the cards. A card that is the link itself reads it with `link: '@href'`.
+CardSelector = Annotated[str, AfterValidator(_element_selector(
+    "select the cards here and read the attribute with `link` "
+    "(item: '{css}', link: '@{attr}')"))]
+# `article.remove`, `article.translations`: elements, without `@attr`.
+ElementSelector = Annotated[str, AfterValidator(_element_selector(
+    "write it without `@{attr}`"))]
 # An include/exclude regular expression (selection.py compiles it).
 Pattern = Annotated[str, AfterValidator(_checked_pattern)]
 

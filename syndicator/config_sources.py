@@ -16,7 +16,9 @@ from pydantic import (
 from syndicator.config_base import (
     _ID,
     DEFAULT_USER_AGENT,
+    CardSelector,
     Duration,
+    ElementSelector,
     HttpUrl,
     Model,
     Pattern,
@@ -155,7 +157,7 @@ class Schedule(Model):
 
 
 class ListSelectors(Model):
-    item: Selector
+    item: CardSelector
     link: Selector | None = None
     title: Selector | None = None
     date: Selector | None = None
@@ -174,13 +176,13 @@ class ArticleSelectors(Model):
     updated: Selector | None = None
     content: Selector | None = None
     summary: Selector | None = None
-    remove: tuple[Selector, ...] = ()
+    remove: tuple[ElementSelector, ...] = ()
     image: Selector | None = None
     author: Selector | None = None
     category: Selector | None = None
     # The page's language switcher (its links or the elements holding them): the other
     # language versions of the story, besides the hreflang and JSON-LD the page carries.
-    translations: Selector | None = None
+    translations: ElementSelector | None = None
 
 
 # What datetime.strptime understands after a `%`.

@@ -1,6 +1,6 @@
 """What loading the config (and so `syndicator validate`) refuses before anything runs: a
-cron line the scheduler could not run. Each error names the key path, the line and column,
-and what was read."""
+cron line the scheduler could not run, an `@attr` on a selector that picks elements (it
+would be ignored). Each error names the key path, the line and column, and what was read."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from syndicator.cli import cli
-from syndicator.config import parse_config
+from syndicator.config import ListSelectors, parse_config
 from syndicator.errors import ConfigError
+from syndicator.extract import extract_listing
+from syndicator.model import Page
 
 SOURCE = """
 sources:
@@ -88,3 +90,61 @@ def test_a_cron_line_the_scheduler_runs_loads(tmp_path: Path, line: str) -> None
     assert config.sources[0].schedule.cron == line
     code, output = validate(tmp_path, text)
     assert code == 0 and "OK: 1 source(s)" in output
+
+
+# --- `@attr` on selectors that pick elements ------------------------------------------------
+
+CARDS = """
+sources:
+  - id: news
+    url: "https://news.example.org/"
+    list:
+      item: {item}
+      title: h2
+{article}
+"""
+
+
+@pytest.mark.parametrize(("item", "article", "path", "advice"), [
+    ('"a.card@href"', "", "sources[0].list.item",
+     "(item: 'a.card', link: '@href')"),
+    ('"@href"', "", "sources[0].list.item", "link: '@href'"),
+    ("'li > a[data-x=\"@\"]@data-url'", "", "sources[0].list.item",
+     "(item: 'li > a[data-x=\"@\"]', link: '@data-url')"),
+    ("article.card", "    article: {remove: [.share, aside@class]}",
+     "sources[0].article.remove[1]", "write it without `@class`"),
+    ("article.card", "    article: {translations: nav.languages@href}",
+     "sources[0].article.translations", "write it without `@href`"),
+])
+def test_an_attribute_on_a_selector_that_picks_elements_is_refused(
+        tmp_path: Path, item: str, article: str, path: str, advice: str) -> None:
+    text = CARDS.format(item=item, article=article)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, file="config.yaml", check_selectors=True)
+    message = str(caught.value)
+    assert caught.value.path == path
+    assert "this selector picks elements and reads nothing" in message
+    assert advice in message
+
+    code, output = validate(tmp_path, text)
+    assert code == 2
+    assert f"{path}: '" in output and advice in output
+
+
+def test_the_advice_for_a_card_that_is_a_link_extracts_its_links() -> None:
+    """`item: a.card@href` means "the cards are links": `item: a.card` with `link: '@href'`
+    reads them (and `list.link`, `list.next` keep their `@attr`)."""
+    config = parse_config(CARDS.format(item="a.card", article="").replace(
+        "title: h2", "title: h2\n      link: '@data-href'\n      next: 'a.more@data-next'"),
+        check_selectors=True)
+    selectors = config.sources[0].list
+    assert isinstance(selectors, ListSelectors)
+    html = ('<html><body><a class="card" href="/x" data-href="/one"><h2>One</h2></a>'
+            '<a class="card" href="/y" data-href="/two"><h2>Two</h2></a>'
+            '<a class="more" href="/n" data-next="/page/2">more</a></body></html>')
+    page = Page(url="https://news.example.org/", final_url="https://news.example.org/",
+                status=200, text=html, encoding="utf-8", content_type="text/html")
+    listing = extract_listing(page, selectors)
+    assert [(a.url, a.title) for a in listing.articles] == [
+        ("https://news.example.org/one", "One"), ("https://news.example.org/two", "Two")]
+    assert listing.next_url == "https://news.example.org/page/2"
