@@ -9,10 +9,12 @@ The only user of dateparser (language-aware dates), imported where used.
     local_day         the calendar day of an instant in a time zone
 
 A date is true or absent: a string that leaves the year or month to be guessed (`03-12-31`,
-`-03-12`, `Sun, 16 zzz 2012`, a day and month without a year: `1 July`, `3 июня, 14:30`,
-`3 чэрвеня`) is no date, and the caller falls back to the next candidate (an article page's
-metadata) or the first-seen time. Relative dates (`вчера, 14:30`, `2 hours ago`, a bare
-`14:30`) name their day by the moment they are read at, and are read against `now`.
+`-03-12`, `Sun, 16 zzz 2012`, a year in two digits: `03.06.21`, RFC 822's `Sun, 16 Dec 12`,
+a day and month without a year: `1 July`, `3 июня, 14:30`, `3 чэрвеня`) is no date, and
+the caller falls back to the next candidate (an article page's metadata) or the first-seen
+time. Only a source's own `date_format` reads a two-digit year (`%y`), as the operator says.
+Relative dates (`вчера, 14:30`, `2 hours ago`, a bare `14:30`) name their day by the moment
+they are read at, and are read against `now`.
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class ParsedDate:
 
 _MAX_DATE_TEXT = 200                                   # longer strings are prose, not dates
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
-_RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{2,4}\s+\d{1,2}:\d{2}")
+# RFC 822 allows a two-digit year ("16 Dec 12"); which century is a guess, so only four.
+_RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 # An RFC 822 date ("Sun, 16 Jun 2012") is English: with a month that is not an English one
 # ("Sun, 16 zzz 2012") it is broken, not another language's (dateparser would find
 # Tongan, where "Sun" is June).
@@ -51,9 +54,10 @@ _RFC822_SHAPE = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,\s*\d{1,2}\s
                            re.IGNORECASE)
 _EN_MONTHS = frozenset(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
                         "nov", "dec"))
-_NUMERIC_DATE = r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}|\d{2})"
+_NUMERIC_DATE = r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})"
 _NUMERIC_TIME = r"(?P<H>\d{1,2}):(?P<M>\d{2})(?::(?P<S>\d{2}))?"
 # dd.mm.yyyy is always day-first, whatever the language; a time may follow or precede it.
+# dd.mm.yy is no date: its century is a guess.
 _NUMERIC = (
     re.compile(rf"^{_NUMERIC_DATE}(?:[\s,|/-]+(?:в\s+|у\s+|at\s+)?{_NUMERIC_TIME})?$", re.I),
     re.compile(rf"^{_NUMERIC_TIME}[\s,|/-]+{_NUMERIC_DATE}$"),
@@ -298,11 +302,9 @@ def _parse_numeric(text: str, timezone: str) -> ParsedDate | None:
             break
     else:
         return None
-    year = int(match["y"])
-    year = year + 2000 if year < 100 else year
     has_time = match["H"] is not None
     try:
-        value = datetime(year, int(match["m"]), int(match["d"]),
+        value = datetime(int(match["y"]), int(match["m"]), int(match["d"]),
                          int(match["H"] or 0), int(match["M"] or 0), int(match["S"] or 0))
     except ValueError:
         return None

@@ -156,7 +156,9 @@ def test_feed_parsers_date_is_used_as_given() -> None:
 
 # --- the date parser ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [*list(BAD_DATES.values())[:4], "31-12-03", "12/03/31"])
+@pytest.mark.parametrize("text", [*list(BAD_DATES.values())[:4], "31-12-03", "12/03/31",
+                                  # a two-digit year, also where RFC 822 allows one
+                                  "03.06.21", "Thu, 03 Jun 21 14:30:00 GMT", "16 Dec 12 10:00"])
 def test_partial_or_ambiguous_dates_are_no_dates(text: str) -> None:
     for language in ("en", "ru", None):
         assert parse_date(text, language=language, timezone="UTC", now=NOW) is None, text
@@ -211,8 +213,8 @@ def test_implausible_dates_are_skipped_with_a_reason() -> None:
     ("June 03, 2021", "en", datetime(2021, 6, 3, tzinfo=UTC)),
     ("3 чэрвеня 2021", "be", datetime(2021, 6, 3, tzinfo=UTC)),
     ("3 июня 2021 г.", "ru", datetime(2021, 6, 3, tzinfo=UTC)),
-    ("03.06.21", "ru", datetime(2021, 6, 3, tzinfo=UTC)),        # dd.mm.yy: day first always
-    ("Thu, 03 Jun 21 14:30:00 GMT", "en", datetime(2021, 6, 3, 14, 30, tzinfo=UTC)),
+    ("Thu, 03 Jun 2021 14:30:00 GMT", "en", datetime(2021, 6, 3, 14, 30, tzinfo=UTC)),
+    ("2021-06-03T14:30:00+03:00", None, datetime(2021, 6, 3, 11, 30, tzinfo=UTC)),
     ("Sun, 16 Jun 2012", None, datetime(2012, 6, 16, tzinfo=UTC)),
     ("Saturday, 16 June 2012", None, datetime(2012, 6, 16, tzinfo=UTC)),
 ])
