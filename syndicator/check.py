@@ -6,7 +6,8 @@ JSON-LD, OpenGraph, ...: the extractor's `Article.origins`); per card, the date 
 beside the date it parses to, in the source's time zone and in UTC. A selector that matches
 nothing, a date that is not one and a charset that did not decode are warnings; a required
 field (link, title) missing on most cards fails the check. Nothing is written: no store, no
-feeds.
+feeds. Every line is printed without the user:password@ of the URLs in it (a page may link
+to one, a redirect may lead to one).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from syndicator.normalise import (
     normalise_article,
     sanitize_html,
 )
+from syndicator.uris import redact
 
 _LIST_FIELDS = ("link", "title", "date", "summary", "image", "author", "category")
 _ARTICLE_FIELDS = ("title", "date", "updated", "summary", "content", "image", "author",
@@ -102,9 +104,17 @@ class _Report:
         return f"{local:%Y-%m-%d %H:%M} {zone} = {utc}"
 
 
+def _redacting(echo: Callable[[str], None]) -> Callable[[str], None]:
+    """`echo` of lines without the credentials of the URLs in them."""
+    def shown(line: str) -> None:
+        echo(redact(line))
+    return shown
+
+
 def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, cards: int = 3,
                  echo: Callable[[str], None] = print) -> bool:
     """Print what the source's selectors extract; return False when something is clearly wrong."""
+    echo = _redacting(echo)
     settings = config.fetch_for(source)
     # The run's origin policy (fetchpolicy.py), as a fetch applies it: the links the check
     # follows (a sitemap's child, the first article) go where a fetch would go, no further.

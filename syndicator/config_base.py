@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from syndicator.selection import compile_pattern
+from syndicator.uris import uri
 
 DEFAULT_USER_AGENT = "Syndicator/0.1 (+https://github.com/syndicator/syndicator; news feeds)"
 
@@ -63,15 +64,30 @@ def parse_size(value: Any) -> int:
 
 
 def check_http_url(value: str) -> str:
-    """An absolute http(s) URL with a host (the value is not echoed in the error)."""
+    """An absolute http(s) URL with a host and without user:password@, kept as the URI it
+    is written as (an IRI's non-ASCII percent-encoded, its host in IDNA: uris.uri). The
+    value is never echoed in the error: it may hold a password."""
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise ValueError("holds a space, a line break or a control character: a URL has "
+                         "none (write a space in a path as %20)")
+    if "\\" in value:
+        raise ValueError("holds a backslash: a URL separates its parts with /")
     try:
         parts = urlsplit(value)
         usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:      # e.g. an unclosed "[" in the host
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:      # e.g. an unclosed "[" in the host, a port out of range
         usable = False
-    if not usable or any(c.isspace() for c in value):
+    if not usable:
         raise ValueError("must be an http:// or https:// URL such as https://news.example.org/")
-    return value
+    if "@" in parts.netloc:
+        # Credentials in a URL are shown wherever the URL is (logs, check, links resolved
+        # against it), and each of those would need to hide them: they are refused instead.
+        raise ValueError("holds user:password@ (not shown): credentials are not written in a "
+                         "URL; send them as a header from the environment, e.g. a source's "
+                         "headers: {Authorization: \"${NEWS_AUTH}\"} with NEWS_AUTH set to "
+                         "'Basic ' and the base64 of user:password")
+    return uri(value)
 
 
 def site_of(url: str) -> str:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import (
     Field,
-    field_validator,
     model_validator,
 )
 
-from syndicator.config_base import _ID, Duration, Model, Pattern
+from syndicator.config_base import _ID, Duration, HttpUrl, Model, Pattern
 from syndicator.config_sources import Schedule
 
 
@@ -39,7 +37,7 @@ class TelegramTarget(PushTargetBase):
     type: Literal["telegram"]
     chat_id: str | int
     token: str = Field(repr=False)          # from {env: NAME}, never in logs
-    api_url: str = "https://api.telegram.org"
+    api_url: HttpUrl = "https://api.telegram.org"
     on_update: Literal["ignore", "edit"] = "ignore"
     disable_notification: bool = False
     link_preview: bool = True
@@ -47,13 +45,6 @@ class TelegramTarget(PushTargetBase):
     translations: Literal["all", "skip"] = "all"
     # Read timeout of one Bot API request: no answer by then = outcome unknown, not resent.
     timeout: Duration = Field(default=30.0, gt=0)
-
-    @field_validator("api_url")
-    @classmethod
-    def _api_http(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("api_url must be an http:// or https:// URL")
-        return value
 
 
 class SignupLimits(Model):

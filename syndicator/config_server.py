@@ -4,7 +4,6 @@ are."""
 from __future__ import annotations
 
 import os
-import re
 from typing import Literal
 
 from pydantic import (
@@ -12,19 +11,17 @@ from pydantic import (
     field_validator,
 )
 
-from syndicator.config_base import Duration, Model, Size
+from syndicator.config_base import Duration, HttpUrl, Model, Size
 
 
 class SiteConfig(Model):
     title: str = "Syndicator feeds"
-    base_url: str = "http://127.0.0.1:8080/"
+    base_url: HttpUrl = "http://127.0.0.1:8080/"
     description: str = ""
 
     @field_validator("base_url")
     @classmethod
     def _slash(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("base_url must start with http:// or https://")
         return value if value.endswith("/") else value + "/"
 
 
@@ -82,15 +79,8 @@ class ServerConfig(Model):
 class WebSubConfig(Model):
     """`websub:` a hub to advertise in every feed and to ping after a feed changed."""
 
-    hub: str | None = None
+    hub: HttpUrl | None = None
     timeout: Duration = 10.0
     retries: int = Field(default=3, ge=0, le=10)
-
-    @field_validator("hub")
-    @classmethod
-    def _hub_http(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^https?://", value):
-            raise ValueError("hub must be an http:// or https:// URL")
-        return value
 
 

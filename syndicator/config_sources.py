@@ -260,7 +260,7 @@ def check_cookies(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], 
 class SourceConfig(Model):
     id: Annotated[str, Field(pattern=_ID)]
     type: Literal["html", "feed", "sitemap"] = "html"
-    url: str
+    url: HttpUrl
     title: str | None = None
     language: str | None = None
     timezone: str | None = None
@@ -296,13 +296,6 @@ class SourceConfig(Model):
     @classmethod
     def _cookies(cls, value: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
         return check_cookies(value)
-
-    @field_validator("url")
-    @classmethod
-    def _http(cls, value: str) -> str:
-        if not re.match(r"^https?://", value):
-            raise ValueError("url must start with http:// or https://")
-        return value
 
     @field_validator("date_format")
     @classmethod

@@ -19,6 +19,7 @@ from syndicator.config import SourceConfig
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import Article, RunResult, UrlState
 from syndicator.normalise import canonical_url, identity_key, uri
+from syndicator.uris import redact
 
 # Run messages log under the pipeline's name, as they did when they were written there.
 log = logging.getLogger("syndicator.pipeline")
@@ -58,11 +59,15 @@ class RunLog:
                                 reason: (self.skipped or {}).get(reason, 0) + count}
                 self.warn(f"{count} {'entry' if count == 1 else 'entries'} skipped: {reason}")
 
+    # A run's messages are stored and shown (the fetch summary, `status`, /status): the
+    # URLs in them never carry user:password@ (a page may link to one).
     def error(self, message: str) -> None:
+        message = redact(message)
         self.errors = [*(self.errors or []), message]
         log.debug("source %s: %s", self.source.id, message)
 
     def warn(self, message: str) -> None:
+        message = redact(message)
         self.warnings = [*(self.warnings or []), message]
         log.debug("source %s: %s", self.source.id, message)
 

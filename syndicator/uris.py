@@ -1,8 +1,11 @@
-"""URLs as they are published: an IRI written as a URI (RFC 3987 §3.1). Pure, no I/O.
+"""URLs as they are published: an IRI written as a URI (RFC 3987 §3.1), and URLs as they
+are shown: without user:password@. Pure, no I/O.
 
 The only user of idna. Every URL Syndicator publishes goes through `uri`: an item's URL and
-image (normalise.py) and every href, src and srcset kept in sanitised content (sanitise.py),
-so RSS, Atom, JSON Feed, the HTML pages and push messages carry the same encoded form.
+image (normalise.py), every href, src and srcset kept in sanitised content (sanitise.py) and
+every http(s) URL of the config (config_base.check_http_url), so RSS, Atom, JSON Feed, the
+HTML pages and push messages carry the same encoded form. Every URL shown goes through
+`redact`: fetch errors, `check`'s output and every log line (logsetup.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ _PORT = re.compile(r":\d*$")
 _PATH = "/:@!$&'()*+,;=-._~%"
 _QUERY = _PATH + "?"
 _USERINFO = ":!$&'()*+,;=-._~%"
+# A URL's scheme and user info: up to the last "@" before the authority ends (a password
+# may hold "@"; a path such as /@name has a "/" before its "@" and is left alone).
+_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
 
 
 def uri(url: str) -> str:
@@ -54,3 +60,11 @@ def _idna(host: str) -> str:
         return idna.encode(host, uts46=True, transitional=False).decode("ascii")
     except (idna.IDNAError, UnicodeError):
         return quote(host, safe=_PATH)
+
+
+def redact(text: str) -> str:
+    """`text` (a URL, or a message or log line holding URLs) with every URL's
+    user:password@ removed: what a URL may show in messages, output and logs."""
+    if "@" not in text:
+        return text
+    return _CREDENTIALS.sub(r"\1", text)

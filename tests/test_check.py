@@ -205,3 +205,47 @@ def test_check_fails_when_no_card_has_a_link(site: str, tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     assert ("WARNING: no items: list.item matched 4 element(s), none with a usable link "
             "(list.link 'a.gone@href')") in done.stdout
+
+
+def test_no_url_credentials_in_check_fetch_status_or_the_log(tmp_path: Path) -> None:
+    """A page may link to a URL with user:password@ (and the config may not hold one):
+    `check`, `fetch` (its summary, its log at -vv), the run log and `status` show every URL
+    without them."""
+    root = tmp_path / "site"
+    root.mkdir()
+    with SiteServer(root) as server:
+        leaky = server.url.replace("http://", "http://reader:s3cret-pw@")
+        (root / "news").mkdir()
+        (root / "news" / "index.html").write_text(
+            "<html><body>" + "".join(
+                f'<div class="card"><a class="more" href="{leaky}story-{n}.html">Story {n} '
+                f'about the budget</a></div>' for n in (1, 2))
+            + f'<a class="next" href="{leaky}news/2/">more</a></body></html>')
+        done = _check(server.url, tmp_path, "news", "{item: .card, link: a.more@href, "
+                                                    "next: a.next@href, max_pages: 2}")
+        assert "s3cret-pw" not in done.stdout + done.stderr
+        assert "reader" not in done.stdout + done.stderr
+        assert f"link      {server.url}story-1.html" in done.stdout
+        assert f"next page: {server.url}news/2/" in done.stdout
+
+        config = tmp_path / "config.yaml"
+        config.write_text(f'storage: "sqlite:///{tmp_path / "store.db"}"\n'
+                          + config.read_text()
+                          + "feeds:\n  - {id: news, title: News, sources: [news]}\n")
+        fetched = run_cli("--config", str(config), "-vv", "fetch")
+        assert fetched.returncode == 0, fetched.stderr
+        assert f"not followed (list it in follow_hosts to follow it): {server.url}news/2/" \
+            in fetched.stdout
+        assert "source news: 2 link(s) on another origin not followed" in fetched.stderr
+        status = run_cli("--config", str(config), "status", "--json", "--port", "0")
+        assert status.returncode == 0, status.stderr
+        assert f"{server.url}news/2/" in status.stdout          # the run's warning, stored
+        for shown in (fetched, status):
+            assert "s3cret-pw" not in shown.stdout + shown.stderr
+            assert "reader" not in shown.stdout + shown.stderr
+
+        config.write_text(config.read_text().replace(f"{server.url}news/", f"{leaky}news/"))
+        refused = run_cli("--config", str(config), "check", "news")
+        assert refused.returncode == 2
+        assert "sources[0].url: holds user:password@ (not shown)" in refused.stderr
+        assert "s3cret-pw" not in refused.stdout + refused.stderr

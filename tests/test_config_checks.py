@@ -1,6 +1,7 @@
 """What loading the config (and so `syndicator validate`) refuses before anything runs: a
 cron line the scheduler could not run, an `@attr` on a selector that picks elements (it
-would be ignored). Each error names the key path, the line and column, and what was read."""
+would be ignored), a URL that is no http(s) URL or holds user:password@. Each error names
+the key path, the line and column, and what was read (never a URL's password)."""
 
 from __future__ import annotations
 
@@ -148,3 +149,73 @@ def test_the_advice_for_a_card_that_is_a_link_extracts_its_links() -> None:
     assert [(a.url, a.title) for a in listing.articles] == [
         ("https://news.example.org/one", "One"), ("https://news.example.org/two", "Two")]
     assert listing.next_url == "https://news.example.org/page/2"
+
+
+# --- URLs ------------------------------------------------------------------------------------
+
+PASSWORD = "S3cr3t-pw-Zq9"
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    (f"https://reader:{PASSWORD}@news.example.org/", "holds user:password@ (not shown)"),
+    (f"https://reader:{PASSWORD}@@news.example.org/", "holds user:password@ (not shown)"),
+    (f"https://{PASSWORD}@news.example.org/", "holds user:password@ (not shown)"),
+    ("https://reader:${NEWS_PW}@news.example.org/", "holds user:password@ (not shown)"),
+    (f"https://news.example.org/news list/{PASSWORD}", "holds a space"),
+    (f"https://news.example.org/\t{PASSWORD}", "control character"),
+    (f"https://news.example.org/\u200b{PASSWORD}", "control character"),
+    (f"https://news.example.org\\@{PASSWORD}/", "holds a backslash"),
+    (f"ftp://news.example.org/{PASSWORD}", "must be an http:// or https:// URL"),
+    (f"javascript:alert(1)//{PASSWORD}", "must be an http:// or https:// URL"),
+    (f"file:///etc/{PASSWORD}", "must be an http:// or https:// URL"),
+    (f"https:///{PASSWORD}", "must be an http:// or https:// URL"),
+    (f"https://news.example.org:99999/{PASSWORD}", "must be an http:// or https:// URL"),
+    (f"https://[news.example.org/{PASSWORD}", "must be an http:// or https:// URL"),
+])
+def test_a_source_url_that_is_no_http_url_or_holds_credentials_is_refused(
+        tmp_path: Path, url: str, why: str) -> None:
+    text = f"""
+sources:
+  - id: news
+    url: '{url}'
+    list: {{item: article, link: a@href}}
+"""
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, file="config.yaml", env={"NEWS_PW": PASSWORD})
+    message = str(caught.value)
+    assert message.startswith("config.yaml:4:10: sources[0].url: ") and why in message
+    assert PASSWORD not in message and "reader" not in message
+    if "user:password" in why:
+        assert "headers: {Authorization:" in message
+
+    code, output = validate(tmp_path, text.replace("${NEWS_PW}", "pw"))
+    assert code == 2 and "sources[0].url: " in output and PASSWORD not in output
+
+
+@pytest.mark.parametrize(("block", "path"), [
+    ("site: {{base_url: '{url}'}}", "site.base_url"),
+    ("websub: {{hub: '{url}'}}", "websub.hub"),
+    ("feeds: [{{id: news, title: News, sources: [news], link: '{url}'}}]", "feeds[0].link"),
+    ("push: [{{id: tg, type: telegram, feeds: [], chat_id: 1, token: t, api_url: '{url}'}}]",
+     "push[0].api_url"),
+])
+def test_every_url_of_the_config_is_checked_alike(block: str, path: str) -> None:
+    text = SOURCE.format(extra=block.format(url=f"https://u:{PASSWORD}@feeds.example.org/"))
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text)
+    assert caught.value.path == path
+    assert "holds user:password@ (not shown)" in str(caught.value)
+    assert PASSWORD not in str(caught.value)
+
+
+def test_an_iri_is_kept_as_the_uri_it_is_written_as() -> None:
+    """Non-ASCII is allowed (an IRI) and kept percent-encoded, the host in IDNA: the form
+    the fetcher requests and every published URL takes (uris.uri)."""
+    iri = "https://навіны.бел/стужка/?тэг=эканоміка"
+    source = parse_config(SOURCE.format(extra="").replace("https://news.example.org/", iri)
+                          ).sources[0]
+    assert source.url == ("https://xn--80ae5ac4e2c.xn--90ais/%D1%81%D1%82%D1%83%D0%B6%D0%BA%D0%B0/"
+                          "?%D1%82%D1%8D%D0%B3=%D1%8D%D0%BA%D0%B0%D0%BD%D0%BE%D0%BC%D1%96%D0%BA%D0%B0")
+    plain = "https://news.example.org/news/?page=1&a=%20b"
+    text = SOURCE.format(extra="").replace("https://news.example.org/", plain)
+    assert parse_config(text).sources[0].url == plain

@@ -84,7 +84,7 @@ from syndicator.fetch.answers import (
 )
 from syndicator.fetch.api import ApiAnswer, ApiClient, ApiFailure
 from syndicator.fetch.connections import adapter, check_url
-from syndicator.fetch.failures import describe, late, redact, transient
+from syndicator.fetch.failures import describe, late, transient
 from syndicator.fetch.headers import (
     ACCEPT,
     SOURCE_COOKIES,
@@ -102,6 +102,7 @@ from syndicator.politeness import (
     retry_status,
     retry_wait,
 )
+from syndicator.uris import redact
 
 if TYPE_CHECKING:
     from syndicator.fetch.browser import Browser

@@ -11,8 +11,8 @@ import requests
 from requests.utils import requote_uri
 
 from syndicator.errors import FetchError, ResponseTooLarge
-from syndicator.fetch.failures import redact
 from syndicator.model import Body, Validators
+from syndicator.uris import redact
 
 CHUNK = 64 * 1024
 # A page body is read in pieces of this size: most pages in one read, where 64 KB pieces

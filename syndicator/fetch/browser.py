@@ -38,9 +38,9 @@ from playwright.async_api import Playwright, Route, WebSocketRoute, async_playwr
 
 from syndicator.config import FetchConfig
 from syndicator.errors import DeadlineExceeded, FetchError, ResponseTooLarge
-from syndicator.fetch.failures import redact
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import Body, NotModified
+from syndicator.uris import redact
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,8 @@ from urllib3.util import parse_url
 from syndicator import fetchpolicy
 from syndicator.deadline import current
 from syndicator.errors import AddressRefused, FetchError
-from syndicator.fetch.failures import redact
 from syndicator.fetchpolicy import origin
-from syndicator.uris import uri
+from syndicator.uris import redact, uri
 
 
 class _Checked(HTTPConnection):

@@ -5,11 +5,11 @@ credentials). Part of the `requests` adapter."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from syndicator.errors import DeadlineExceeded
+from syndicator.uris import redact
 
 # urllib3 starts a connection error's text with the connection object's repr:
 # "<urllib3.connection.HTTPSConnection object at 0x7f...>: Failed to resolve ...".
@@ -53,11 +53,3 @@ def _reason(exc: Exception) -> str:
     inner = exc.args[0] if exc.args else None
     reason = getattr(inner, "reason", None)
     return _OBJECT.sub("", str(reason if reason is not None else exc))
-
-
-def redact(url: str) -> str:
-    """`url` without user:password@, for messages and logs."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
