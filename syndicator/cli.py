@@ -59,6 +59,24 @@ def validate(state: CliState) -> None:
             click.echo(f"warning: source {source_id!r} is in no feed", err=True)
 
 
+@cli.command()
+@click.pass_obj
+def migrate(state: CliState) -> None:
+    """Bring the store's schema to this version's and exit (every command that opens the
+    store does it too; an upgrade of several instances runs this first)."""
+    from syndicator.store import Store
+    from syndicator.store.outage import describe_store
+
+    with reported_errors():
+        config = state.config()
+        store = Store(config.storage_url)
+        try:
+            revision = store.head_revision()
+        finally:
+            store.close()
+        click.echo(f"{describe_store(config.storage_url)}: schema at revision {revision}")
+
+
 # --- fetch -----------------------------------------------------------------------------------
 
 @cli.command()

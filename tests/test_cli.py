@@ -47,6 +47,24 @@ def test_validate_error_names_key_path_and_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+
+def test_migrate_brings_a_new_store_to_the_head_and_exits(tmp_path: Path) -> None:
+    import sqlite3
+
+    from syndicator.store.database import HEAD_REVISION
+
+    config = tmp_path / "config.yaml"
+    config.write_text('storage: "sqlite:///state/news.db"\nsources: []\nfeeds: []\n')
+    done = run_cli("--config", str(config), "migrate")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"sqlite database 'news.db': schema at revision {HEAD_REVISION}\n"
+    with sqlite3.connect(tmp_path / "state" / "news.db") as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (HEAD_REVISION,)]
+    again = run_cli("--config", str(config), "migrate")      # at the head: nothing to do
+    assert again.returncode == 0 and again.stdout == done.stdout
+
+
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 PASSWORD = "Tr0ub4dor&3-horse"
 DSN = "postgresql+psycopg://news:S3cretPw@db.internal:5432/news"

@@ -1,16 +1,13 @@
 """A PostgreSQL outage under the service: one clear log line, not a traceback per poll.
 
-The store is the machine's PostgreSQL reached through a TCP relay on loopback; stopping the
-relay (and cutting its connections) is the outage, starting it again on the same port is
-the recovery.
+The store is the machine's PostgreSQL reached through a TCP proxy on loopback; stopping the
+proxy (refusing connections, resetting open ones) is the outage, starting it again on the
+same port is the recovery.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import socket
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,64 +21,10 @@ from syndicator.errors import StoreError
 from syndicator.service import Service
 from syndicator.store import Store
 from syndicator.store.outage import describe_store, outage_reason
+from tests.pgproxy import PgProxy
 from tests.test_store import _postgres_database
 
 pytestmark = pytest.mark.postgres
-
-
-class Relay:
-    """Forwards a loopback port to PostgreSQL until stopped; can start again on its port."""
-
-    def __init__(self, target: tuple[str, int]) -> None:
-        self.target = target
-        self.port = 0
-        self._server: socket.socket | None = None
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-
-    def start(self) -> None:
-        server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", self.port))
-        server.listen(16)
-        self.port = server.getsockname()[1]
-        self._server = server
-        threading.Thread(target=self._accept, args=(server,), daemon=True).start()
-
-    def _accept(self, server: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = server.accept()
-            except OSError:
-                return
-            upstream = socket.create_connection(self.target)
-            with self._lock:
-                self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source: socket.socket, sink: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := source.recv(65536):
-                sink.sendall(data)
-        with contextlib.suppress(OSError):
-            sink.shutdown(socket.SHUT_RDWR)
-
-    def stop(self) -> None:
-        if self._server is not None:
-            # shutdown() wakes the accept() blocked in the relay's thread (close alone does
-            # not: that accept would go on taking connections).
-            with contextlib.suppress(OSError):
-                self._server.shutdown(socket.SHUT_RDWR)
-            self._server.close()
-            self._server = None
-        with self._lock:
-            doomed, self._sockets = self._sockets, []
-        for sock in doomed:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
 
 
 class Clock:
@@ -93,10 +36,10 @@ class Clock:
 
 
 @pytest.fixture
-def relayed_url() -> Iterator[tuple[str, Relay]]:
+def relayed_url() -> Iterator[tuple[str, PgProxy]]:
     for url in _postgres_database():
         parsed = make_url(url)
-        relay = Relay((parsed.host or "127.0.0.1", parsed.port or 5432))
+        relay = PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
         relay.start()
         Store(url).close()                     # the schema, made directly
         try:
@@ -107,7 +50,7 @@ def relayed_url() -> Iterator[tuple[str, Relay]]:
 
 
 def test_an_outage_is_one_line_per_five_minutes_and_names_no_host(
-        relayed_url: tuple[str, Relay], tmp_path: Path,
+        relayed_url: tuple[str, PgProxy], tmp_path: Path,
         caplog: pytest.LogCaptureFixture) -> None:
     url, relay = relayed_url
     parsed = make_url(url)
