@@ -21,6 +21,7 @@ from syndicator.push.dispatch import (
 from syndicator.push.email import valid_address
 from syndicator.push.job import TargetReport
 from syndicator.push.preview import Preview, preview
+from syndicator.push.rhythm import RHYTHMS, rhythm_of
 from syndicator.push.status import push_status
 from syndicator.push.subscribers import add_confirmed, email_target, parse_languages, read_csv
 
@@ -130,18 +131,24 @@ def subscribers_group() -> None:
               help="The languages read, in order (e.g. be,en): each story once, in the first "
                    "it exists in; `all` for every item. An address already there keeps its "
                    "languages unless given.")
+@click.option("--rhythm", type=click.Choice([*RHYTHMS, "default"]), default=None,
+              help="A mail per item, or a daily or weekly digest; `default`: the target's "
+                   "mode. An address already there keeps its rhythm unless given.")
 @click.pass_obj
 def add_command(state: CliState, emails: tuple[str, ...], target: str | None,
-                languages: str | None) -> None:
-    """Add addresses, confirmed (or change the languages of addresses already there)."""
+                languages: str | None, rhythm: str | None) -> None:
+    """Add addresses, confirmed (or change the languages or rhythm of addresses already
+    there)."""
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
         chosen = (parse_languages(languages, where="--languages") if languages is not None
                   else None)
+        pace = None if rhythm is None else "" if rhythm == "default" else rhythm
         with make_app(config) as app:
             added, invalid = add_confirmed(app.store, config, target_id,
-                                           [(email, chosen) for email in emails], app.clock())
+                                           [(email, chosen, pace) for email in emails],
+                                           app.clock())
         _added_report(target_id, added, invalid)
 
 
@@ -179,16 +186,20 @@ def remove_command(state: CliState, emails: tuple[str, ...], target: str | None)
                                              "bounced"]), default=None)
 @click.pass_obj
 def list_command(state: CliState, target: str | None, status: str | None) -> None:
-    """List subscribers: address, status, since, languages ("all": every item)."""
+    """List subscribers: address, status, since, languages ("all": every item), rhythm
+    (item, daily or weekly; "(default)" when it is the target's mode)."""
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
+        email_list = email_target(config, target_id)
         with make_app(config) as app:
             for subscriber in app.store.subscribers(target_id, status=status):
                 since = subscriber.confirmed_at or subscriber.created
+                pace = rhythm_of(email_list, subscriber.rhythm)
                 click.echo(f"{subscriber.email}\t{subscriber.status}\t"
                            f"{since.strftime('%Y-%m-%d %H:%M')}\t"
-                           f"{','.join(subscriber.languages) or 'all'}")
+                           f"{','.join(subscriber.languages) or 'all'}\t"
+                           f"{pace if subscriber.rhythm else pace + ' (default)'}")
 
 
 @subscribers_group.command("import")
@@ -197,7 +208,8 @@ def list_command(state: CliState, target: str | None, status: str | None) -> Non
 @click.pass_obj
 def import_command(state: CliState, file: Path, target: str | None) -> None:
     """Add the addresses of a CSV file (an `email` column, or the first column), confirmed;
-    a `languages` column ("be en") sets each address's languages."""
+    a `languages` column ("be en") sets each address's languages, a `rhythm` column (item,
+    daily, weekly) its rhythm."""
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)

@@ -59,8 +59,14 @@ class SignupLimits(Model):
 
 class EmailTarget(PushTargetBase):
     type: Literal["email"]
+    # The rhythm of subscribers who chose none: a mail per item, or the daily digest.
     mode: Literal["per_item", "digest"] = "per_item"
     schedule: Schedule | None = None        # digests: when to send (cron)
+    # When the digests of subscribers who chose one go out (push/rhythm.py): daily, the
+    # target's `schedule` for a digest target, else 07:00; weekly, Monday 07:00 (in the
+    # configured `timezone`).
+    daily: Schedule | None = None
+    weekly: Schedule | None = None
     smtp: SmtpConfig
     from_: str = Field(alias="from")
     reply_to: str | None = None

@@ -16,6 +16,7 @@ import io
 from functools import lru_cache
 from pathlib import Path
 
+from babel.core import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -49,3 +50,14 @@ def translations(language: str | None) -> gettext.NullTranslations:
     write_mo(compiled, catalog)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+@lru_cache(maxsize=64)
+def language_name(code: str) -> str:
+    """A language's name in itself ("be" → "беларуская"), for choosing among languages;
+    the code itself when Babel does not know it."""
+    try:
+        name = Locale.parse(code).get_display_name(code)
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name or code

@@ -288,6 +288,8 @@ class Subscriber:
     # The languages read, in order of preference: each story once, in the first of them
     # it exists in (push/outbox.py); (): every item, whatever its language.
     languages: tuple[str, ...] = ()
+    # item | daily | weekly (push/rhythm.py); None: the target's `mode`.
+    rhythm: str | None = None
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,8 @@ class Signup:
     state: str
     attempts: int
     created: datetime
+    languages: tuple[str, ...] | None = None   # chosen on the form (None: not asked)
+    rhythm: str | None = None
 
 
 @dataclass(frozen=True)

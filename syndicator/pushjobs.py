@@ -1,9 +1,9 @@
 """The push jobs of `syndicator run`, beside the source jobs: due deliveries every few
-seconds (and at once after a poll that stored items), digests on their schedule."""
+seconds (and at once after a poll that stored items); digests go out with them when each
+subscriber's rhythm says (push/rhythm.py)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -25,14 +25,14 @@ PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retri
 
 def schedule_push(scheduler: SourceScheduler, app: App, *, outage: StoreOutage | None = None,
                   after_run: list[Callable[[RunResult], None]] | None = None) -> None:
-    """Push jobs beside the source jobs: per-item deliveries every few seconds, and digests.
+    """The push job beside the source jobs: due deliveries and digests every few seconds.
 
     The outbox rows are written with the items, so a push job only has to look at what is
     due; running it often keeps a new item's delay short and retries on time. With the
     service's `after_run` hooks, a poll that stored new or changed items starts it at once
     rather than at its next tick; with its `outage`, a store outage is reported once.
     """
-    from syndicator.push.dispatch import digest_jobs, dispatch_due, send_digest
+    from syndicator.push.dispatch import dispatch_due
 
     kick = _Kick(lambda: scheduler.wake("push:dispatch"))
 
@@ -59,17 +59,7 @@ def schedule_push(scheduler: SourceScheduler, app: App, *, outage: StoreOutage |
         after_run.append(lambda result: kick() if result.new or result.updated
                                  else None)
 
-    def digest(target_id: str) -> None:
-        try:
-            send_digest(app, target_id)
-        except SyndicatorError as exc:
-            log.error("push %s: digest failed: %s", target_id, exc)
-
     scheduler.add("push:dispatch", PUSH_EVERY, dispatch, name="push deliveries")
-    for target_id, schedule in digest_jobs(app.config):
-        scheduler.add(f"push:digest:{target_id}", schedule,
-                      functools.partial(digest, target_id), first_run_in=None,
-                      name=f"digest {target_id}")
 
 
 class _Kick:

@@ -111,6 +111,31 @@ def make_trigger(schedule: ScheduleFields, timezone: str, *, source_id: str = ""
         raise ConfigError(f"{where}invalid cron schedule {schedule.cron!r}: {exc}") from None
 
 
+# How far back `last_fire` looks for a cron schedule's latest time, widening step by step
+# (a daily schedule is found in the second window without walking every minute of a year).
+_LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32),
+             timedelta(days=367))
+
+
+def last_fire(schedule: Schedule, timezone: str, now: datetime) -> datetime | None:
+    """The latest time at or before `now` the schedule names (its jitter left out): an
+    `every` schedule counts from the Unix epoch; None when a cron line names no time in
+    the past year."""
+    if schedule.every is not None:
+        step = schedule.every
+        return datetime.fromtimestamp(now.timestamp() // step * step, UTC)
+    trigger = make_trigger(schedule.model_copy(update={"jitter": 0.0}), timezone)
+    for back in _LOOKBACK:
+        found: datetime | None = None
+        moment: datetime | None = trigger.get_next_fire_time(None, now - back)
+        while moment is not None and moment <= now:
+            found = moment
+            moment = trigger.get_next_fire_time(moment, moment + timedelta(seconds=1))
+        if found is not None:
+            return found.astimezone(UTC)
+    return None
+
+
 class _NormalOverlap(logging.Filter):
     """APScheduler warns when a fire finds the job still running (a long first crawl, a slow
     site: `max_instances=1` skips it, and the next fire comes as usual) and when a fire ran

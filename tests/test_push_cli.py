@@ -156,3 +156,27 @@ def test_subscribers_choose_their_languages(setup: Setup) -> None:
                       ["cy@example.org", "all"]]
     misuse = setup.run("subscribers", "add", "dee@example.org", "--languages", "english")
     assert misuse.returncode == 2 and "'english' is not a language code" in misuse.stderr
+
+
+def test_subscribers_choose_their_rhythm(setup: Setup) -> None:
+    csv = setup.folder / "rhythms.csv"
+    csv.write_text("email,rhythm\nada@example.net,weekly\nbob@example.net,\n", encoding="utf-8")
+    assert setup.run("subscribers", "import", str(csv)).returncode == 0
+    assert setup.run("subscribers", "add", "cy@example.org", "--rhythm", "daily").returncode == 0
+
+    def rhythms() -> list[list[str]]:
+        return sorted([line.split("\t")[0], line.split("\t")[4]]
+                      for line in setup.run("subscribers", "list").stdout.splitlines())
+
+    assert rhythms() == [["ada@example.net", "weekly"], ["bob@example.net", "item (default)"],
+                         ["cy@example.org", "daily"]]
+    # Adding again keeps the rhythm unless one is given; `default` gives back the target's.
+    assert setup.run("subscribers", "add", "ada@example.net").returncode == 0
+    assert setup.run("subscribers", "add", "cy@example.org", "--rhythm", "default").returncode == 0
+    assert rhythms() == [["ada@example.net", "weekly"], ["bob@example.net", "item (default)"],
+                         ["cy@example.org", "item (default)"]]
+    misuse = setup.run("subscribers", "add", "dee@example.org", "--rhythm", "hourly")
+    assert misuse.returncode == 2 and "hourly" in misuse.stderr
+    csv.write_text("email,rhythm\nada@example.net,monthly\n", encoding="utf-8")
+    bad = setup.run("subscribers", "import", str(csv))
+    assert bad.returncode == 2 and "rhythms.csv, line 2, rhythm: 'monthly'" in bad.stderr

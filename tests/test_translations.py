@@ -210,8 +210,8 @@ def test_three_subscribers_get_each_story_in_the_languages_they_chose(site: Site
                                                  feeds=("all",)))
         with make_app(config) as app:
             add_confirmed(app.store, config, "mail-all", [
-                ("be@example.org", ("be",)), ("ruen@example.org", ("ru", "en")),
-                ("every@example.org", None)], app.clock())
+                ("be@example.org", ("be",), None), ("ruen@example.org", ("ru", "en"), None),
+                ("every@example.org", None, None)], app.clock())
             _fetch(app)                      # day 1: each source's first sight, not mailed
             write_site(root, day=2)
             _fetch(app)
@@ -225,7 +225,7 @@ def test_three_subscribers_get_each_story_in_the_languages_they_chose(site: Site
             assert subjects("ruen@example.org") == subjects("every@example.org") == day2
             # A preferences change counts from the next mail on.
             add_confirmed(app.store, config, "mail-all",
-                          [("every@example.org", ("be", "en"))], app.clock())
+                          [("every@example.org", ("be", "en"), None)], app.clock())
             write_site(root, day=3)
             _fetch(app, ("be", "ru", "en"))
             dispatch_due(app)

@@ -2,18 +2,20 @@
 
     pipeline ──save_run(outbox=outbox_hook(...))──▶ deliveries (same transaction as the item)
     scheduler ──dispatch_due(app)──▶ claim ─▶ render ─▶ send (paced) ─▶ record the outcome
-              ──send_digest(app, target, now)── on each digest target's schedule
+                                     (digests too, when each subscriber's rhythm says)
+    operator  ──send_digest(app, target, now)── a target's digests now
     status    ──push_status(store, config)──▶ TargetStatus per target
 
 Modules: outbox (the pure decision), pacing, tghtml (Telegram HTML, budgets, splitting),
 render (items → posts), telegram (Bot API client), email (messages + SMTP), addresses
-(email-validator), subscribers (double opt-in, signed tokens, confirmation mails), job
+(email-validator), subscribers (double opt-in, signed tokens, confirmation mails),
+preferences (languages and rhythm chosen on forms and the preferences page), rhythm
+(per item, daily or weekly: when a subscriber's mail is due), job
 (what every target's share has in common), email_job, dispatch (the job), status, preview.
 """
 
 from syndicator.push.dispatch import (
     DispatchReport,
-    digest_jobs,
     dispatch_due,
     resume_target,
     send_digest,
@@ -26,7 +28,6 @@ __all__ = [
     "DispatchReport",
     "TargetReport",
     "TargetStatus",
-    "digest_jobs",
     "dispatch_due",
     "outbox_hook",
     "push_status",

@@ -1,8 +1,8 @@
 """The push job: claim due deliveries, send them, record each outcome.
 
-    dispatch_due(app)            per-item targets (Telegram, email per_item)
-    send_digest(app, id, now)    one digest mail per subscriber with what is queued
-    digest_jobs(config)          (target id, schedule) of digest targets, for the scheduler
+    dispatch_due(app)            Telegram posts, email per item, and the digests due by
+                                 each subscriber's rhythm (push/rhythm.py)
+    send_digest(app, id, now)    now: one digest mail per digest reader with what is queued
 
 Deliveries are claimed one at a time (one transaction each, atomic on SQLite and
 PostgreSQL), so concurrent push jobs never send the same row and a job killed mid-batch
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from syndicator.app import App
-from syndicator.config import Config, EmailTarget, PushTarget, Schedule, TelegramTarget
+from syndicator.config import Config, EmailTarget, PushTarget, TelegramTarget
 from syndicator.errors import ConfigError
 from syndicator.model import Delivery, Item, PushTargetState
 from syndicator.push.email_job import EmailJob
@@ -73,13 +73,6 @@ def find_target(config: Config, target_id: str) -> PushTarget:
             return target
     known = ", ".join(t.id for t in config.push) or "none"
     raise ConfigError(f"unknown push target {target_id!r} (known: {known})")
-
-
-def digest_jobs(config: Config) -> list[tuple[str, Schedule]]:
-    """The digest targets and when to send them (the scheduler calls `send_digest`)."""
-    return [(t.id, t.schedule) for t in config.push
-            if isinstance(t, EmailTarget) and t.enabled and t.mode == "digest"
-            and t.schedule is not None]
 
 
 # --- Telegram ---------------------------------------------------------------------------------
@@ -301,9 +294,8 @@ def dispatch_due(app: App, *, now: datetime | None = None,
             continue
         if isinstance(target, EmailTarget):
             jobs.append(functools.partial(send_confirmations, app, target, clock, report.notes))
-            if target.mode == "per_item":
-                jobs.append(functools.partial(EmailJob(app, target, clock, report).run_items,
-                                              limit))
+            job = EmailJob(app, target, clock, report)
+            jobs.append(functools.partial(_email, job, limit))
             continue
         if state is not None and state.hold_until is not None and state.hold_until > clock():
             report.deferred = True
@@ -322,13 +314,21 @@ def dispatch_due(app: App, *, now: datetime | None = None,
     return DispatchReport(tuple(reports))
 
 
+def _email(job: EmailJob, limit: int) -> None:
+    """An email target's mails: each item to those who read them so, then due digests."""
+    job.run_items(limit)
+    job.run_digest(due_only=True)
+
+
 def send_digest(app: App, target_id: str, now: datetime | None = None) -> DispatchReport:
-    """Send the digest of an email target: one message per subscriber with what is queued."""
+    """Send the digests of an email target now, whatever their schedule: one message per
+    subscriber reading a digest, with what is queued for them (dispatch_due sends them on
+    their schedules)."""
     target = find_target(app.config, target_id)
-    if not isinstance(target, EmailTarget) or target.mode != "digest":
-        raise ConfigError(f"push target {target_id!r} is not an email digest")
+    if not isinstance(target, EmailTarget):
+        raise ConfigError(f"push target {target_id!r} is not an email target")
     report = TargetReport(target.id)
-    EmailJob(app, target, _clock(app, now), report).run_digest()
+    EmailJob(app, target, _clock(app, now), report).run_digest(due_only=False)
     return DispatchReport((report,))
 
 

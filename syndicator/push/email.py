@@ -86,11 +86,12 @@ def _folder(config: Config, target: EmailTarget) -> str | None:
 
 
 def item_message(config: Config, target: EmailTarget, item: Item, recipient: str, *,
-                 unsubscribe_url: str, now: datetime) -> EmailMessage:
+                 unsubscribe_url: str, preferences_url: str, now: datetime) -> EmailMessage:
+    """One item's mail; its story's other versions (`item.versions`) are linked."""
     context: dict[str, Any] = {
         "item": item, "published": local_date(item.published, config),
         "list_name": list_name(config, target), "unsubscribe_url": unsubscribe_url,
-        "site": config.site,
+        "preferences_url": preferences_url, "site": config.site,
     }
     folder = _folder(config, target)
     msg = EmailMessage()
@@ -110,13 +111,16 @@ def digest_subject(config: Config, target: EmailTarget, items: Sequence[Item],
 
 
 def digest_message(config: Config, target: EmailTarget, items: Sequence[Item], recipient: str,
-                   *, unsubscribe_url: str, now: datetime) -> EmailMessage:
-    """One multipart/alternative message listing the items (not multipart/digest, which
-    common clients render badly)."""
+                   *, unsubscribe_url: str, preferences_url: str, now: datetime,
+                   item_ids: Sequence[str] | None = None) -> EmailMessage:
+    """One multipart/alternative message listing the items, one entry per story with its
+    other versions linked (not multipart/digest, which common clients render badly).
+    `item_ids`: every item the digest stands for (the Message-ID's), when more than shown."""
     subject = digest_subject(config, target, items, now)
     context: dict[str, Any] = {
         "subject": subject, "list_name": list_name(config, target),
-        "unsubscribe_url": unsubscribe_url, "site": config.site,
+        "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url,
+        "site": config.site,
         "entries": [{"item": item, "published": local_date(item.published, config)}
                     for item in items],
     }
@@ -124,16 +128,20 @@ def digest_message(config: Config, target: EmailTarget, items: Sequence[Item], r
     msg = EmailMessage()
     msg["Subject"] = subject
     _headers(msg, config, target, recipient, unsubscribe_url, now)
-    msg["Message-ID"] = message_id(target, [item.id for item in items], recipient)
+    msg["Message-ID"] = message_id(
+        target, list(item_ids) if item_ids is not None else [item.id for item in items],
+        recipient)
     _alternative(msg, templating.render("email_digest.txt.j2", folder=folder, **context),
                  templating.render("email_digest.html.j2", folder=folder, **context))
     return msg
 
 
 def confirmation_message(config: Config, target: EmailTarget, recipient: str, *,
-                         confirm_url: str, expires_days: int, now: datetime) -> EmailMessage:
+                         confirm_url: str, preferences_url: str, expires_days: int,
+                         now: datetime) -> EmailMessage:
     context: dict[str, Any] = {"list_name": list_name(config, target), "email": recipient,
-                               "confirm_url": confirm_url, "expires_days": expires_days}
+                               "confirm_url": confirm_url, "expires_days": expires_days,
+                               "preferences_url": preferences_url}
     folder = _folder(config, target)
     msg = EmailMessage()
     msg["Subject"] = f"Confirm your subscription to {list_name(config, target)}"

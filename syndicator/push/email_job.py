@@ -1,15 +1,21 @@
 """The email share of the push job: per-item mails and digests over one SMTP connection,
-each outcome recorded on its delivery rows (a 5xx for the recipient bounces the address)."""
+each outcome recorded on its delivery rows (a 5xx for the recipient bounces the address).
+Who gets which is each subscriber's rhythm (push/rhythm.py); a digest has one entry per
+story, in the reader's first language, its other versions linked."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from syndicator.config import EmailTarget
-from syndicator.model import Delivery
+from syndicator.model import Delivery, Item
 from syndicator.push.email import SendResult, SmtpSession, digest_message, item_message
 from syndicator.push.job import BATCH, Job
-from syndicator.push.subscribers import unsubscribe_url
+from syndicator.push.preferences import list_languages
+from syndicator.push.rhythm import DIGESTS, ITEM, default_rhythm, due_digests, rhythm_of
+from syndicator.push.subscribers import list_links
+from syndicator.stories import with_versions
 
 
 class EmailJob(Job):
@@ -48,11 +54,13 @@ class EmailJob(Job):
         return subscriber is not None and subscriber.status == "confirmed"
 
     def run_items(self, limit: int) -> None:
+        """Mail the due items of the subscribers who read each item as it comes."""
         config = self.app.config
+        rhythm = (ITEM, default_rhythm(self.target))
         with SmtpSession(self.target.smtp) as session:
             for _ in range(limit):
                 rows = self.app.store.claim_deliveries(self.target.id, self.now(), self.claim,
-                                                       lease=self.lease)
+                                                       lease=self.lease, rhythm=rhythm)
                 if not rows:
                     return
                 row = rows[0]
@@ -64,44 +72,82 @@ class EmailJob(Job):
                 if item is None:
                     self.dead(row, (), "the item is no longer stored")
                     continue
+                [item] = with_versions([item], self.app.store)
                 msg = item_message(config, self.target, item, row.recipient,
-                                   unsubscribe_url=unsubscribe_url(config, self.target.id,
-                                                                   row.recipient),
+                                   **list_links(config, self.target.id, row.recipient,
+                                                self.now()),
                                    now=self.now())
                 result = session.send(msg, row.recipient)
                 if self.outcome([row], result, str(msg["Message-ID"]), row.recipient):
                     return
 
-    def run_digest(self) -> None:
-        config = self.app.config
+    def run_digest(self, *, due_only: bool) -> None:
+        """Mail the digests: those due by each subscriber's rhythm (push/rhythm.py), or,
+        with `due_only` False, every digest reader's queued items now."""
         store = self.app.store
+        now = self.now()
+        queued = store.queued_since(self.target.id, now)
+        if not queued:
+            return
+        subscribers = {s.email: s for s in store.subscribers(self.target.id)}
+        chosen = {email: s.rhythm for email, s in subscribers.items()}
+        if due_only:
+            recipients = due_digests(self.target, self.app.config.timezone, queued, chosen,
+                                     now)
+        else:
+            recipients = [r for r in sorted(queued)
+                          if rhythm_of(self.target, chosen.get(r)) in DIGESTS]
         with SmtpSession(self.target.smtp) as session:
-            for recipient in store.due_recipients(self.target.id, self.now()):
-                if not recipient:
-                    continue
-                rows = store.claim_deliveries(self.target.id, self.now(), self.claim,
-                                              lease=self.lease, limit=BATCH,
-                                              recipient=recipient)
-                if not rows:
-                    continue
-                if not self.confirmed(recipient):
-                    for row in rows:
-                        self.finish(row, "suppressed", error="address no longer subscribed")
-                    self.report.suppressed += len(rows)
-                    continue
-                items = store.items_by_id(row.item_id for row in rows)
-                for row in rows:
-                    if row.item_id not in items:
-                        self.dead(row, (), "the item is no longer stored")
-                present = [row for row in rows if row.item_id in items]
-                if not present:
-                    continue
-                ordered = sorted((items[row.item_id] for row in present),
-                                 key=lambda i: (i.published, i.id), reverse=True)
-                msg = digest_message(config, self.target, ordered, recipient,
-                                     unsubscribe_url=unsubscribe_url(config, self.target.id,
-                                                                     recipient),
-                                     now=self.now())
-                result = session.send(msg, recipient)
-                if self.outcome(present, result, str(msg["Message-ID"]), recipient):
+            for recipient in recipients:
+                found = subscribers.get(recipient)
+                languages = found.languages if found else ()
+                if recipient and self._digest(session, recipient, languages):
                     return
+
+    def _digest(self, session: SmtpSession, recipient: str,
+                languages: Sequence[str]) -> bool:
+        """One recipient's digest; True: stop this target."""
+        store = self.app.store
+        rows = store.claim_deliveries(self.target.id, self.now(), self.claim,
+                                      lease=self.lease, limit=BATCH, recipient=recipient)
+        if not rows:
+            return False
+        if not self.confirmed(recipient):
+            for row in rows:
+                self.finish(row, "suppressed", error="address no longer subscribed")
+            self.report.suppressed += len(rows)
+            return False
+        items = store.items_by_id(row.item_id for row in rows)
+        for row in rows:
+            if row.item_id not in items:
+                self.dead(row, (), "the item is no longer stored")
+        present = [row for row in rows if row.item_id in items]
+        if not present:
+            return False
+        config = self.app.config
+        shown = story_entries([items[row.item_id] for row in present],
+                              store.story_groups(row.item_id for row in present),
+                              languages or list_languages(config, self.target))
+        msg = digest_message(config, self.target, with_versions(shown, store), recipient,
+                             **list_links(config, self.target.id, recipient, self.now()),
+                             now=self.now(), item_ids=[row.item_id for row in present])
+        result = session.send(msg, recipient)
+        return self.outcome(present, result, str(msg["Message-ID"]), recipient)
+
+
+def story_entries(items: Sequence[Item], story_of: Mapping[str, str],
+                  languages: Sequence[str]) -> list[Item]:
+    """A digest's entries, newest first: one item per story, the version in the first of
+    `languages` it exists in (else the oldest); the others are linked from it."""
+    rank = {code: position for position, code in enumerate(languages)}
+    best: dict[str, Item] = {}
+
+    def key(item: Item) -> tuple[int, datetime, str]:
+        code = (item.language or "").split("-")[0].lower()
+        return (rank.get(code, len(rank)), item.published, item.id)
+
+    for item in items:
+        story = story_of.get(item.id, item.id)
+        if story not in best or key(item) < key(best[story]):
+            best[story] = item
+    return sorted(best.values(), key=lambda i: (i.published, i.id), reverse=True)

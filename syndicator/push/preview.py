@@ -11,7 +11,7 @@ from syndicator.model import Item
 from syndicator.push.dispatch import find_target
 from syndicator.push.email import digest_message, item_message
 from syndicator.push.render import telegram_post
-from syndicator.push.subscribers import unsubscribe_url
+from syndicator.push.subscribers import list_links
 from syndicator.store.push import CLAIMABLE
 
 SAMPLE_ADDRESS = "subscriber@example.org"
@@ -57,15 +57,13 @@ def preview(app: App, target_id: str, *, limit: int = 5,
             recipient = pairs[0][1] or SAMPLE_ADDRESS
             chosen = [item for item, r in pairs if r in (recipient, "")]
             msg = digest_message(config, target, chosen, recipient,
-                                 unsubscribe_url=unsubscribe_url(config, target.id, recipient),
-                                 now=when)
+                                 **list_links(config, target.id, recipient, when), now=when)
             return [Preview("email", recipient, _text_part(msg), chosen[0].url, sample,
                             subject=str(msg["Subject"]))]
         for item, recipient in pairs:
             address = recipient or SAMPLE_ADDRESS
             msg = item_message(config, target, item, address,
-                               unsubscribe_url=unsubscribe_url(config, target.id, address),
-                               now=when)
+                               **list_links(config, target.id, address, when), now=when)
             out.append(Preview("email", address, _text_part(msg), item.url, sample,
                                subject=str(msg["Subject"])))
         return out

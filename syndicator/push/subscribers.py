@@ -32,6 +32,7 @@ from syndicator.errors import AddressInvalid, ConfigError
 from syndicator.model import Signup, Subscriber
 from syndicator.push.addresses import parse_address
 from syndicator.push.email import SmtpSession, confirmation_message, valid_address
+from syndicator.push.rhythm import parse_rhythm
 from syndicator.store import Store
 
 CONFIRM_DAYS = 7
@@ -43,6 +44,8 @@ RETRY_CAP = 3600.0
 CONFIRM = "confirm"
 UNSUBSCRIBE = "unsubscribe"
 FORM = "form"
+PREFERENCES = "preferences"
+PREFERENCES_DAYS = 365   # a mail's preferences link works this long (then: a newer mail's)
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +116,19 @@ def unsubscribe_url(config: Config, target_id: str, email: str) -> str:
     return f"{config.site.base_url}unsubscribe/{quote(token)}"
 
 
+def preferences_url(config: Config, target_id: str, email: str, now: datetime) -> str:
+    """The signed link to the address's preferences page (push/preferences.py)."""
+    token = make_token(config, PREFERENCES, target_id, email,
+                       expires=now + timedelta(days=PREFERENCES_DAYS), issued=now)
+    return f"{config.site.base_url}preferences/{quote(token)}"
+
+
+def list_links(config: Config, target_id: str, email: str, now: datetime) -> dict[str, str]:
+    """The links every list mail carries: `unsubscribe_url` and `preferences_url`."""
+    return {"unsubscribe_url": unsubscribe_url(config, target_id, email),
+            "preferences_url": preferences_url(config, target_id, email, now)}
+
+
 def confirm_url(config: Config, target_id: str, email: str, now: datetime) -> str:
     token = make_token(config, CONFIRM, target_id, email,
                        expires=now + timedelta(days=CONFIRM_DAYS), issued=now)
@@ -148,14 +164,17 @@ def enabled_email_target(config: Config, target_id: str) -> EmailTarget | None:
 # --- double opt-in ----------------------------------------------------------------------------
 
 def request_subscription(store: Store, config: Config, target_id: str, address: str,
-                         now: datetime) -> str:
+                         now: datetime, *, languages: tuple[str, ...] | None = None,
+                         rhythm: str | None = None) -> str:
     """A sign-up through a form: queue it for the push job and return the normalised
     address. The same single insert whatever the address's state (new, pending, confirmed,
     unsubscribed), so neither the answer nor its time tells them apart. AddressInvalid
-    (with a one-line reason) when the address is not one we can take."""
+    (with a one-line reason) when the address is not one we can take. The languages and
+    rhythm chosen on the form are the address's once it is confirmed (an address already
+    subscribed keeps its own: only its preferences link changes them)."""
     email_target(config, target_id)
     email = parse_address(address).email
-    store.queue_signup(target_id, email, now)
+    store.queue_signup(target_id, email, now, languages=languages, rhythm=rhythm)
     return email
 
 
@@ -194,10 +213,15 @@ def unsubscribe(store: Store, config: Config, token: str, now: datetime) -> Subs
     data = read_token(config, token, UNSUBSCRIBE, now)
     if data is None:
         return None
-    existing = store.subscriber(data.target_id, data.email)
+    return leave(store, data.target_id, data.email, now)
+
+
+def leave(store: Store, target_id: str, email: str, now: datetime) -> Subscriber:
+    """The address leaves the list (a link or a page said so): no more mails."""
+    existing = store.subscriber(target_id, email)
     if existing is not None and existing.status == "unsubscribed":
         return existing
-    return store.set_subscriber(data.target_id, data.email, "unsubscribed", now,
+    return store.set_subscriber(target_id, email, "unsubscribed", now,
                                 reason="unsubscribed by link")
 
 
@@ -254,11 +278,14 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
     if (existing is not None and existing.status == "pending" and last is not None
             and now - last < RESEND_AFTER):
         return _Outcome("skipped", "a confirmation mail went out moments ago")
-    if existing is None or existing.status != "pending":
+    if existing is None or existing.status != "pending" or row.languages is not None:
         store.set_subscriber(target.id, row.email, "pending", now,
-                             reason="signed up through the form")
+                             reason="signed up through the form", languages=row.languages,
+                             rhythm=row.rhythm)
     msg = confirmation_message(config, target, row.email,
                                confirm_url=confirm_url(config, target.id, row.email, now),
+                               preferences_url=preferences_url(config, target.id, row.email,
+                                                               now),
                                expires_days=CONFIRM_DAYS, now=now)
     result = session.send(msg, row.email)
     if result.kind == "ok":
@@ -277,8 +304,9 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
 
 # --- operators --------------------------------------------------------------------------------
 
-# An address and the languages it reads (None: leave the stored choice as it is).
-Entry = tuple[str, tuple[str, ...] | None]
+# An address, the languages it reads and its rhythm (None: leave the stored choice as it
+# is; rhythm "": the target's).
+Entry = tuple[str, tuple[str, ...] | None, str | None]
 
 
 def parse_languages(text: str, *, where: str = "languages") -> tuple[str, ...]:
@@ -295,27 +323,28 @@ def parse_languages(text: str, *, where: str = "languages") -> tuple[str, ...]:
 
 def add_confirmed(store: Store, config: Config, target_id: str, entries: Iterable[Entry],
                   now: datetime) -> tuple[list[str], list[AddressInvalid]]:
-    """Addresses an operator adds are confirmed at once, with the languages given (an
-    address already there keeps its languages when none are given). Returns (added,
+    """Addresses an operator adds are confirmed at once, with the languages and rhythm
+    given (an address already there keeps its own when none are given). Returns (added,
     refused): each refusal names the address and says why."""
     email_target(config, target_id)
     added: list[str] = []
     invalid: list[AddressInvalid] = []
-    for address, languages in entries:
+    for address, languages, rhythm in entries:
         try:
             email = parse_address(address).email
         except AddressInvalid as exc:
             invalid.append(exc)
             continue
         store.set_subscriber(target_id, email, "confirmed", now, reason="added by an operator",
-                             languages=languages)
+                             languages=languages, rhythm=rhythm)
         added.append(email)
     return added, invalid
 
 
 def read_csv(path: Path) -> list[Entry]:
     """Addresses from a CSV file: the `email` column if there is a header, else column 1;
-    with a header, a `languages` column gives each address its languages ("be en")."""
+    with a header, a `languages` column gives each address its languages ("be en") and a
+    `rhythm` column its rhythm (item, daily, weekly)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
@@ -327,7 +356,10 @@ def read_csv(path: Path) -> list[Entry]:
     column = header.index("email") if "email" in header else 0
     start = 1 if "email" in header or valid_address(rows[0][0]) is None else 0
     chosen = header.index("languages") if start and "languages" in header else None
+    rhythm = header.index("rhythm") if start and "rhythm" in header else None
     return [(row[column].strip(),
              parse_languages(row[chosen], where=f"{path}, line {number}, languages")
-             if chosen is not None and len(row) > chosen else None)
+             if chosen is not None and len(row) > chosen else None,
+             parse_rhythm(row[rhythm], where=f"{path}, line {number}, rhythm")
+             if rhythm is not None and len(row) > rhythm else None)
             for number, row in enumerate(rows[start:], start=start + 1) if len(row) > column]

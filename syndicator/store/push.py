@@ -20,6 +20,7 @@ from syndicator.model import (
 )
 from syndicator.store.database import Database
 from syndicator.store.items import item_from_row, linked_to
+from syndicator.store.reader import as_utc
 from syndicator.store.schema import deliveries as t_deliveries
 from syndicator.store.schema import items as t_items
 from syndicator.store.schema import push_sources as t_push_sources
@@ -107,12 +108,15 @@ class PushQueries(Database):
                          .where(t_push_targets.c.target_id == target_id).values(**values))
 
     def claim_deliveries(self, target_id: str, now: datetime, claim: str, *,
-                         lease: float, limit: int = 1,
-                         recipient: str | None = None) -> list[Delivery]:
+                         lease: float, limit: int = 1, recipient: str | None = None,
+                         rhythm: tuple[str, str] | None = None) -> list[Delivery]:
         """Atomically take the oldest due deliveries of a target: they become `sending`.
 
         Rows left `sending` for longer than `lease` seconds belong to a push job that died
         mid-request; they become `unknown` first (their message may have gone out).
+        `rhythm` = (chosen, default): only rows of recipients who read in the `chosen`
+        rhythm, `default` standing for the subscribers who chose none (and for addresses
+        no longer listed, so that their rows are still taken and suppressed).
         """
         with self._write_tx("claim deliveries of " + target_id) as conn:
             self._expire_claims(conn, now, lease, target_id)
@@ -124,6 +128,8 @@ class PushQueries(Database):
                     .order_by(t_deliveries.c.id).limit(limit))
             if recipient is not None:
                 stmt = stmt.where(t_deliveries.c.recipient == recipient)
+            if rhythm is not None:
+                stmt = stmt.where(_in_rhythm(target_id, *rhythm))
             rows = list(conn.execute(stmt))
             if not rows:
                 return []
@@ -209,6 +215,17 @@ class PushQueries(Database):
         with self._read_tx("read recent sends") as conn:
             return [row.claimed_at for row in conn.execute(stmt)]
 
+    def queued_since(self, target_id: str, now: datetime) -> dict[str, datetime]:
+        """Per recipient with deliveries of the target due now, when the oldest of them was
+        queued (a digest is due once one of them waited past its schedule's time)."""
+        stmt = (select(t_deliveries.c.recipient, func.min(t_deliveries.c.created))
+                .where(t_deliveries.c.target_id == target_id,
+                       t_deliveries.c.state.in_(CLAIMABLE),
+                       or_(t_deliveries.c.next_at.is_(None), t_deliveries.c.next_at <= now))
+                .group_by(t_deliveries.c.recipient))
+        with self._read_tx("read queued recipients") as conn:
+            return {recipient: as_utc(oldest) for recipient, oldest in conn.execute(stmt)}
+
     def due_recipients(self, target_id: str, now: datetime) -> list[str]:
         """The addresses with deliveries of the target due now (digests group by them)."""
         stmt = (select(t_deliveries.c.recipient).distinct()
@@ -238,10 +255,12 @@ class PushQueries(Database):
 
     def set_subscriber(self, target_id: str, email: str, status: str, now: datetime, *,
                        reason: str | None = None,
-                       languages: Sequence[str] | None = None) -> Subscriber:
+                       languages: Sequence[str] | None = None,
+                       rhythm: str | None = None) -> Subscriber:
         """Create or update a subscriber. Leaving `confirmed` also suppresses the address's
         queued deliveries, in the same transaction: nothing more reaches it. `languages`
-        (in order; empty: every language) replaces the stored choice; None keeps it."""
+        (in order; empty: every language) replaces the stored choice; None keeps it.
+        `rhythm` (item | daily | weekly; "" for the target's) likewise."""
         with self._write_tx("save a subscriber") as conn:
             before = conn.execute(select(t_subscribers).where(
                 t_subscribers.c.target_id == target_id,
@@ -249,11 +268,17 @@ class PushQueries(Database):
             confirmed_at = (now if status == "confirmed" and (
                 before is None or before.status != "confirmed")
                 else None if before is None else before.confirmed_at)
+            # `updated`: when the status last changed (a confirmation link is good only
+            # for the address as it became pending); a new choice alone leaves it.
             row = {"target_id": target_id, "email": email, "status": status,
-                   "created": now if before is None else before.created, "updated": now,
+                   "created": now if before is None else before.created,
+                   "updated": before.updated if before is not None
+                   and before.status == status else now,
                    "confirmed_at": confirmed_at, "reason": reason,
                    "languages": (list(languages) or None) if languages is not None
-                   else None if before is None else before.languages}
+                   else None if before is None else before.languages,
+                   "rhythm": (rhythm or None) if rhythm is not None
+                   else None if before is None else before.rhythm}
             if before is None:
                 conn.execute(t_subscribers.insert(), row)
             else:
@@ -311,4 +336,12 @@ def _subscriber(row: Row[Any] | Mapping[str, Any]) -> Subscriber:
     return Subscriber(
         target_id=r["target_id"], email=r["email"], status=r["status"], created=r["created"],
         updated=r["updated"], confirmed_at=r["confirmed_at"], reason=r["reason"],
-        languages=tuple(r["languages"] or ()))
+        languages=tuple(r["languages"] or ()), rhythm=r["rhythm"])
+
+
+def _in_rhythm(target_id: str, chosen: str, default: str) -> Any:
+    """Deliveries whose recipient reads in `chosen` (see claim_deliveries)."""
+    others = select(t_subscribers.c.email).where(
+        t_subscribers.c.target_id == target_id,
+        func.coalesce(t_subscribers.c.rhythm, default) != chosen)
+    return t_deliveries.c.recipient.not_in(others)

@@ -228,6 +228,9 @@ subscribers = Table(
     # The languages the subscriber reads, in order (migration 0007): each story once, in
     # the first of them it exists in. JSON list; NULL: every item, whatever its language.
     Column("languages", JSONText),
+    # How the subscriber reads (migration 0009): item | daily | weekly; NULL: the target's
+    # `mode` (push/rhythm.py).
+    Column("rhythm", Text),
     PrimaryKeyConstraint("target_id", "email"),
 )
 
@@ -249,6 +252,10 @@ signups = Table(
     Column("claimed_at", UTCDateTime),
     Column("claim", Text),
     Column("error", Text),
+    # The choice made on the form (migration 0009), given to the address when it is
+    # confirmed: languages (JSON list; NULL: every item) and rhythm (NULL: the target's).
+    Column("languages", JSONText),
+    Column("rhythm", Text),
     Index("ix_signups_target_id_state_next_at", "target_id", "state", "next_at"),
     Index("ix_signups_target_id_email", "target_id", "email"),
 )

@@ -8,7 +8,7 @@ deliveries), decides whether a confirmation mail is due, sends it and records th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,12 +25,16 @@ FINAL = ("sent", "dead", "unknown", "skipped")
 class SignupQueries(Database):
     """The queries of the sign-up queue (a part of Store)."""
 
-    def queue_signup(self, target_id: str, email: str, now: datetime) -> None:
-        """One sign-up through a form: one row, the same work for every address."""
+    def queue_signup(self, target_id: str, email: str, now: datetime, *,
+                     languages: Sequence[str] | None = None,
+                     rhythm: str | None = None) -> None:
+        """One sign-up through a form: one row, the same work for every address. The
+        languages and rhythm chosen on the form wait here until the confirmation mail."""
         with self._write_tx("queue a sign-up") as conn:
             conn.execute(t_signups.insert().values(
                 target_id=target_id, email=email, state="queued", attempts=0, next_at=None,
-                created=now, updated=now))
+                created=now, updated=now,
+                languages=None if languages is None else list(languages), rhythm=rhythm))
 
     def claim_signup(self, target_id: str, now: datetime, claim: str, *,
                      lease: float) -> Signup | None:
@@ -110,6 +114,8 @@ def _as_datetime(value: Any) -> datetime | None:
 
 def _signup(row: Row[Any], **changes: Any) -> Signup:
     values = {"id": row.id, "target_id": row.target_id, "email": row.email,
-              "state": row.state, "attempts": row.attempts, "created": row.created}
+              "state": row.state, "attempts": row.attempts, "created": row.created,
+              "languages": None if row.languages is None else tuple(row.languages),
+              "rhythm": row.rhythm}
     values.update(changes)
     return Signup(**values)

@@ -19,6 +19,7 @@ hosts of the items shown). `subscribe` is therefore not usable as a feed id for 
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -37,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 from syndicator.config import Config, EmailTarget, FeedConfig
 from syndicator.errors import AddressInvalid, SyndicatorError
 from syndicator.locales import LANGUAGES, N_, translations
+from syndicator.push.preferences import ChoiceInvalid, choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached
@@ -81,6 +83,7 @@ MESSAGES: dict[str, str] = {
     "form": N_("This form has expired. Please reload the page and try again."),
     "busy": N_("Too many sign-ups just now. Please try again later."),
     "too_large": N_("This form is too large."),
+    "choice": N_("That choice is not offered: %(reason)s"),
 }
 
 
@@ -335,8 +338,14 @@ class _Embed:
             return self._subscribe_page(lang, target.id, text["ok"].format(email=""), "ok")
         address = fields.get("email", "")
         try:
-            await run_in_threadpool(request_subscription, self._ctx.store, self.config,
-                                    target.id, address, self._clock())
+            choice = read_choice(self.config, target, fields.get("languages", ""),
+                                 fields.get("rhythm", ""))
+            await run_in_threadpool(functools.partial(
+                request_subscription, self._ctx.store, self.config, target.id, address,
+                self._clock(), languages=choice.languages, rhythm=choice.rhythm))
+        except ChoiceInvalid as exc:
+            return self._subscribe_page(lang, target.id, text["choice"] % {"reason": exc},
+                                        "error", status=400, email=address)
         except AddressInvalid as exc:
             return self._subscribe_page(lang, target.id, f"{text['invalid']} ({exc.reason})",
                                         "error", status=400, email=address)
@@ -362,11 +371,13 @@ class _Embed:
 
     def _subscribe_page(self, lang: str, target_id: str, message: str = "", kind: str = "",
                         *, status: int = 200, email: str = "") -> Response:
-        show_form = bool(target_id) and kind != "ok"
-        html = render("embed_subscribe.html",
+        target = self._email_target(target_id)
+        show_form = target is not None and kind != "ok"
+        html = render("embed_subscribe.html", language=lang,
             lang=lang, target_id=target_id, text=messages(lang), message=message, kind=kind,
             email=email, form=show_form, form_token=self._guard.token(
                 self.config, target_id, self._clock()) if show_form else "",
+            choice=choice_view(self.config, target) if target is not None else None,
         )
         return _page(html, frame_csp(), status=status, cache=False)
 

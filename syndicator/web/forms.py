@@ -23,7 +23,8 @@ class FormTooLarge(SyndicatorError):
 
 
 async def read_form(request: Request, *, limit: int = MAX_FORM_BYTES) -> dict[str, str]:
-    """The form's fields, the first value of each; {} for a body that is not a form."""
+    """The form's fields; a field sent several times (the language boxes of a sign-up
+    form) has its values joined by commas. {} for a body that is not a form."""
     declared = request.headers.get("content-length", "")
     if declared.strip().isascii() and declared.strip().isdigit() and int(declared) > limit:
         raise FormTooLarge
@@ -37,4 +38,4 @@ async def read_form(request: Request, *, limit: int = MAX_FORM_BYTES) -> dict[st
                           max_num_fields=MAX_FIELDS)
     except (UnicodeDecodeError, ValueError):
         return {}
-    return {key: values[0] for key, values in fields.items() if values}
+    return {key: ",".join(values) for key, values in fields.items() if values}

@@ -7,16 +7,21 @@
     POST /unsubscribe/{token}            one-click unsubscribe (RFC 8058): body
                                          `List-Unsubscribe=One-Click`, no login, no
                                          cookies, no redirect, 200
+    GET  /preferences/{token}            the link in every mail: languages and rhythm
+    POST /preferences/{token}            save them (action=save) or leave (action=leave)
 
 The pages are in the mailing list's language (its first feed's: locales.py, en/ru/be).
 Forms are read by web/forms.py (capped: 413 past a few KB). A sign-up passes the guard
 (web/signup_guard.py: our own form token, 403; rate limits, 429) and is then only queued,
-so the answer is the same page, after the same work, whatever the address's state. Every
-refusal of remote input is a 4xx page with a one-line reason.
+so the answer is the same page, after the same work, whatever the address's state. The
+languages and rhythm chosen on it are checked by push/preferences.py (400 otherwise). A
+preferences POST passes the same guard. Every refusal of remote input is a 4xx page with a
+one-line reason.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Protocol
 
@@ -29,8 +34,19 @@ from syndicator.app import utc_now
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, SyndicatorError
 from syndicator.locales import page_language, translations
+from syndicator.push.preferences import (
+    ChoiceInvalid,
+    ChoiceView,
+    Preferences,
+    choice_view,
+    leave_list,
+    open_preferences,
+    read_choice,
+    save_preferences,
+)
 from syndicator.push.subscribers import (
     CONFIRM,
+    PREFERENCES,
     UNSUBSCRIBE,
     confirm,
     enabled_email_target,
@@ -82,10 +98,11 @@ class _Pages:
         self.text = self.catalog.gettext
 
     def page(self, title: str, message: str = "", *, status: int = 200, form: str = "",
-             action: str = "", token: str = "", retry_after: int | None = None
-             ) -> HTMLResponse:
+             action: str = "", token: str = "", retry_after: int | None = None,
+             choice: ChoiceView | None = None) -> HTMLResponse:
         body = render("subscribe.html", language=self.language, title=title,
-                      message=message, form=form, action=action, form_token=token)
+                      message=message, form=form, action=action, form_token=token,
+                      choice=choice)
         headers = dict(_HEADERS)
         if retry_after is not None:
             headers["Retry-After"] = str(retry_after)
@@ -110,12 +127,12 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         target = enabled_email_target(ctx.config, data.target_id) if data else None
         return _Pages(ctx.config, target)
 
-    def form_page(pages: _Pages, target_id: str, action: str, message: str, *,
+    def form_page(pages: _Pages, target: EmailTarget, action: str, message: str, *,
                   status: int = 200, retry_after: int | None = None) -> HTMLResponse:
         _ = pages.text
         return pages.page(_("Subscribe"), message, status=status, form="subscribe",
-                          action=action, token=guard.token(ctx.config, target_id, utc_now()),
-                          retry_after=retry_after)
+                          action=action, token=guard.token(ctx.config, target.id, utc_now()),
+                          retry_after=retry_after, choice=choice_view(ctx.config, target))
 
     async def form(request: Request) -> Response:
         target = enabled_email_target(ctx.config, request.path_params["target_id"])
@@ -123,7 +140,7 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         _ = pages.text
         if target is None:
             return pages.page(_("Not found"), _("There is no such mailing list."), status=404)
-        return form_page(pages, target.id, request.url.path,
+        return form_page(pages, target, request.url.path,
                          _("Get the news by email. We will send you a link to confirm."))
 
     async def sign_up(request: Request) -> Response:
@@ -138,13 +155,21 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             return pages.too_large()
         refusal = guard.check(request, fields, ctx.config, target, utc_now())
         if refusal is not None:
-            return form_page(pages, target.id, request.url.path, refusal.text(pages.catalog),
+            return form_page(pages, target, request.url.path, refusal.text(pages.catalog),
                              status=refusal.status, retry_after=refusal.retry_after)
         try:
-            await run_in_threadpool(request_subscription, ctx.store, ctx.config, target.id,
-                                    fields.get("email", ""), utc_now())
+            choice = read_choice(ctx.config, target, fields.get("languages", ""),
+                                 fields.get("rhythm", ""))
+            await run_in_threadpool(functools.partial(
+                request_subscription, ctx.store, ctx.config, target.id,
+                fields.get("email", ""), utc_now(), languages=choice.languages,
+                rhythm=choice.rhythm))
+        except ChoiceInvalid as exc:
+            return form_page(pages, target, request.url.path,
+                             _("That choice is not offered: %(reason)s") % {"reason": exc},
+                             status=400)
         except AddressInvalid as exc:
-            return form_page(pages, target.id, request.url.path,
+            return form_page(pages, target, request.url.path,
                              _("That is not an email address we can take: %(reason)s")
                              % {"reason": exc.reason}, status=400)
         except SyndicatorError as exc:
@@ -209,7 +234,78 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             "%(email)s will receive no more messages from this list.")
             % {"email": subscriber.email})
 
+    def preferences_form(pages: _Pages, opened: Preferences, action: str, message: str, *,
+                         status: int = 200, retry_after: int | None = None) -> HTMLResponse:
+        _ = pages.text
+        subscriber = opened.subscriber
+        return pages.page(_("Your subscription"), message, status=status, form="preferences",
+                          action=action, retry_after=retry_after,
+                          token=guard.token(ctx.config, opened.target.id, utc_now()),
+                          choice=choice_view(ctx.config, opened.target, subscriber.languages,
+                                             subscriber.rhythm))
+
+    async def opened_by(request: Request) -> tuple[_Pages, Preferences | HTMLResponse]:
+        """The page's list and subscriber, or the answer when there are none to show."""
+        token = request.path_params["token"]
+        pages = of_token(token, PREFERENCES)
+        _ = pages.text
+        try:
+            opened = await run_in_threadpool(open_preferences, ctx.store, ctx.config, token,
+                                             utc_now())
+        except SyndicatorError as exc:
+            log.error("preferences: %s", exc)
+            return pages, pages.later(_("We could not read your subscription."))
+        if opened is None:
+            return pages, pages.page(_("Link not valid"), _(
+                "This link is wrong, has expired, or the address is no longer subscribed. "
+                "The newest message from the list has a fresh link."), status=404)
+        return pages, opened
+
+    async def preferences_page(request: Request) -> Response:
+        pages, opened = await opened_by(request)
+        if not isinstance(opened, Preferences):
+            return opened
+        _ = pages.text
+        return preferences_form(pages, opened, request.url.path, _(
+            "%(email)s: choose your languages and how often we write.")
+            % {"email": opened.subscriber.email})
+
+    async def change_preferences(request: Request) -> Response:
+        pages, opened = await opened_by(request)
+        if not isinstance(opened, Preferences):
+            return opened
+        _ = pages.text
+        try:
+            fields = await read_form(request)
+        except FormTooLarge:
+            return pages.too_large()
+        path = request.url.path
+        refusal = guard.check(request, fields, ctx.config, opened.target, utc_now())
+        if refusal is not None:
+            return preferences_form(pages, opened, path, refusal.text(pages.catalog),
+                                    status=refusal.status, retry_after=refusal.retry_after)
+        try:
+            if fields.get("action") == "leave":
+                subscriber = await run_in_threadpool(leave_list, ctx.store, opened, utc_now())
+                return pages.page(_("Unsubscribed"), _(
+                    "%(email)s will receive no more messages from this list.")
+                    % {"email": subscriber.email})
+            choice = read_choice(ctx.config, opened.target, fields.get("languages", ""),
+                                 fields.get("rhythm", ""))
+            saved = await run_in_threadpool(save_preferences, ctx.store, opened, choice,
+                                            utc_now())
+        except ChoiceInvalid as exc:
+            return preferences_form(pages, opened, path, _(
+                "That choice is not offered: %(reason)s") % {"reason": exc}, status=400)
+        except SyndicatorError as exc:
+            log.error("preferences: %s", exc)
+            return pages.later(_("We could not record it; please try again."))
+        return preferences_form(pages, Preferences(opened.target, saved), path, _(
+            "Saved. The next message follows your new choice."))
+
     return [
+        Route("/preferences/{token}", preferences_page, methods=["GET"]),
+        Route("/preferences/{token}", change_preferences, methods=["POST"]),
         Route("/subscribe/confirm/{token}", confirm_link, methods=["GET"]),
         Route("/subscribe/{target_id}", form, methods=["GET"]),
         Route("/subscribe/{target_id}", sign_up, methods=["POST"]),

@@ -1,0 +1,137 @@
+"""A subscriber's preferences: the languages they read and their rhythm, as the subscribe
+forms offer them and the preferences page (a signed link in every mail, no login) changes
+them.
+
+The choice is checked here for every form (the page, the embedded frame, the preferences
+page): only languages the list publishes in, at most one of each, and a rhythm of
+push/rhythm.py; anything else is a `ChoiceInvalid` naming what was wrong. Preferences links
+are tokens of push/subscribers.py's one signing scheme (`preferences_url`: purpose
+`preferences`, bound to the list and the address), issued when a mail is made and good
+for PREFERENCES_DAYS; they
+open the page only while the address is pending or subscribed (an address that left has
+nothing to change: it signs up again).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from syndicator.config import Config, EmailTarget
+from syndicator.errors import SyndicatorError
+from syndicator.locales import language_name
+from syndicator.model import Subscriber
+from syndicator.push.rhythm import RHYTHMS, rhythm_of
+from syndicator.push.subscribers import PREFERENCES, enabled_email_target, leave, read_token
+from syndicator.store import Store
+
+MAX_LANGUAGES = 8
+
+
+class ChoiceInvalid(SyndicatorError):
+    """A posted choice of languages or rhythm that the list does not offer (a 400)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What a form asked for: languages in order (empty: every language) and a rhythm
+    ("": the list's, push/rhythm.py)."""
+
+    languages: tuple[str, ...]
+    rhythm: str
+
+
+def _base(code: str | None) -> str:
+    return re.split(r"[-_]", code or "")[0].lower()
+
+
+def list_languages(config: Config, target: EmailTarget) -> tuple[str, ...]:
+    """The languages a mailing list publishes in, in its feeds' order of preference (a
+    grouped feed's `languages`, each feed's own language, then its sources')."""
+    found: list[str] = []
+    for feed in config.feeds:
+        if feed.id not in target.feeds:
+            continue
+        found.extend(feed.preferred_languages)
+        found.append(_base(feed.language))
+        found.extend(_base(s.language) for s in config.sources if s.id in feed.sources)
+    return tuple(dict.fromkeys(code for code in found if code))
+
+
+def read_choice(config: Config, target: EmailTarget, languages: str, rhythm: str) -> Choice:
+    """The choice posted by a form: `languages` the checked codes joined by commas (web
+    forms send one field per box), `rhythm` one of push/rhythm.py's or "" for the list's."""
+    offered = list_languages(config, target)
+    codes = [code.strip().lower() for code in languages.split(",") if code.strip()]
+    if len(codes) > MAX_LANGUAGES:
+        raise ChoiceInvalid(f"languages: at most {MAX_LANGUAGES} may be chosen")
+    for code in codes:
+        if code not in offered:
+            raise ChoiceInvalid(f"languages: {code[:20]!r} is not a language of this list "
+                                f"({', '.join(offered) or 'none'})")
+    chosen_rhythm = rhythm.strip().lower()
+    if chosen_rhythm and chosen_rhythm not in RHYTHMS:
+        raise ChoiceInvalid(f"rhythm: {rhythm[:20]!r} is not one of {', '.join(RHYTHMS)}")
+    chosen = tuple(dict.fromkeys(codes))
+    # Every language the list has is the same as no choice: every item.
+    return Choice(() if set(chosen) == set(offered) else chosen, chosen_rhythm)
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """What a preferences link opens: the list and the address as stored."""
+
+    target: EmailTarget
+    subscriber: Subscriber
+
+
+def open_preferences(store: Store, config: Config, token: str,
+                     now: datetime) -> Preferences | None:
+    """The list and subscriber a (valid, unexpired) link names, while the address is
+    pending or subscribed; None otherwise."""
+    data = read_token(config, token, PREFERENCES, now)
+    if data is None:
+        return None
+    target = enabled_email_target(config, data.target_id)
+    if target is None:
+        return None
+    subscriber = store.subscriber(target.id, data.email)
+    if subscriber is None or subscriber.status not in ("pending", "confirmed"):
+        return None
+    return Preferences(target, subscriber)
+
+
+def save_preferences(store: Store, opened: Preferences, choice: Choice,
+                     now: datetime) -> Subscriber:
+    """Store the new choice; it counts from the next mail on."""
+    current = opened.subscriber
+    return store.set_subscriber(opened.target.id, current.email, current.status, now,
+                                reason="preferences changed by link",
+                                languages=choice.languages, rhythm=choice.rhythm)
+
+
+def leave_list(store: Store, opened: Preferences, now: datetime) -> Subscriber:
+    """Unsubscribe from the preferences page (as the unsubscribe link does)."""
+    return leave(store, opened.target.id, opened.subscriber.email, now)
+
+
+@dataclass(frozen=True)
+class ChoiceView:
+    """What a form shows of the choice (web/templates/choice.html): the list's languages
+    (code, name in itself, checked) and the rhythms (the checked one)."""
+
+    languages: tuple[tuple[str, str, bool], ...]
+    rhythm: str
+
+
+def choice_view(config: Config, target: EmailTarget, languages: Sequence[str] = (),
+                rhythm: str | None = None) -> ChoiceView:
+    """The form's fields for the list, `languages` checked (none: every language) and
+    `rhythm` chosen (None: the list's)."""
+    checked = set(languages)
+    return ChoiceView(
+        tuple((code, language_name(code), code in checked)
+              for code in list_languages(config, target)),
+        rhythm_of(target, rhythm))
