@@ -117,14 +117,15 @@ _LOOKBACK = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta
              timedelta(days=367))
 
 
-def last_fire(schedule: Schedule, timezone: str, now: datetime) -> datetime | None:
+def last_fire(schedule: ScheduleFields, timezone: str, now: datetime) -> datetime | None:
     """The latest time at or before `now` the schedule names (its jitter left out): an
     `every` schedule counts from the Unix epoch; None when a cron line names no time in
     the past year."""
     if schedule.every is not None:
         step = schedule.every
         return datetime.fromtimestamp(now.timestamp() // step * step, UTC)
-    trigger = make_trigger(schedule.model_copy(update={"jitter": 0.0}), timezone)
+    assert schedule.cron is not None  # Schedule validates exactly one of every/cron
+    trigger = cron_trigger(schedule.cron, timezone)
     for back in _LOOKBACK:
         found: datetime | None = None
         moment: datetime | None = trigger.get_next_fire_time(None, now - back)

@@ -375,3 +375,17 @@ def test_a_fire_that_finds_the_job_running_is_not_a_warning(
     assert any("skipped: maximum number of running instances" in r.getMessage()
                and r.name == "syndicator.scheduler" and r.levelno == logging.DEBUG
                for r in caplog.records)
+
+
+def test_last_fire_is_the_latest_time_a_schedule_names() -> None:
+    from syndicator.scheduler import last_fire
+
+    now = datetime(2026, 12, 6, 7, 30, tzinfo=UTC)          # a Sunday
+    assert last_fire(Schedule(cron="0 7 * * *"), "UTC", now) == now.replace(minute=0)
+    assert last_fire(Schedule(cron="30 7 * * *"), "UTC", now) == now
+    # Monday 07:00 in Minsk (UTC+3) is Monday 04:00 UTC, six days back.
+    assert last_fire(Schedule(cron="0 7 * * 1"), "Europe/Minsk", now) == datetime(
+        2026, 11, 30, 4, 0, tzinfo=UTC)
+    assert last_fire(Schedule(cron="*/5 * * * *"), "UTC", now) == now
+    assert last_fire(Schedule(every=3600), "UTC", now) == now.replace(minute=0)
+    assert last_fire(Schedule(cron="0 0 29 2 *"), "UTC", now) is None   # none in a year
