@@ -49,7 +49,10 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int) -> None:
 @click.pass_obj
 def validate(state: CliState) -> None:
     """Check the config file, every selector and pattern compiled; exit 2 naming the key
-    path, line and column of every problem."""
+    path, line and column of every problem.
+
+    Warns (exit 0) about what the file cannot say: a source in no feed, a `render: browser`
+    source this machine cannot render (no Playwright, no Chromium)."""
     with reported_errors():
         config = state.config(check_selectors=True)
         path = resolve_config_path(state.config_path)
@@ -57,6 +60,15 @@ def validate(state: CliState) -> None:
         unused = {s.id for s in config.sources} - {sid for f in config.feeds for sid in f.sources}
         for source_id in sorted(unused):
             click.echo(f"warning: source {source_id!r} is in no feed", err=True)
+        rendered = [s for s in config.sources if s.render == "browser"]
+        if rendered:
+            from syndicator.fetch import render_problem
+
+            for source in rendered:
+                problem = render_problem(config.fetch_for(source).browser.executable)
+                if problem is not None:
+                    click.echo(f"warning: source {source.id!r} cannot run on this machine: "
+                               f"{problem}", err=True)
 
 
 @cli.command()

@@ -1,10 +1,14 @@
 """What loading the config (and so `syndicator validate`) refuses before anything runs: a
 cron line the scheduler could not run, an `@attr` on a selector that picks elements (it
 would be ignored), a URL that is no http(s) URL or holds user:password@. Each error names
-the key path, the line and column, and what was read (never a URL's password)."""
+the key path, the line and column, and what was read (never a URL's password). And what it
+warns about without failing: a `render: browser` source this machine cannot render."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -219,3 +223,75 @@ def test_an_iri_is_kept_as_the_uri_it_is_written_as() -> None:
     plain = "https://news.example.org/news/?page=1&a=%20b"
     text = SOURCE.format(extra="").replace("https://news.example.org/", plain)
     assert parse_config(text).sources[0].url == plain
+
+
+# --- `render: browser` on this machine -------------------------------------------------------
+
+RENDERED = """
+fetch:
+  browser: {{executable: "{executable}"}}
+sources:
+  - id: spa
+    url: "https://gazette.example.org/news/"
+    render: browser
+    list: {{item: article.card, link: "a@href"}}
+  - id: plain
+    url: "https://news.example.org/"
+    list: {{item: article, link: "a@href"}}
+feeds:
+  - {{id: all, title: All, sources: [spa, plain]}}
+"""
+
+
+def _validate_process(config: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """`syndicator validate` in a process of its own (with `env` added)."""
+    full = {**os.environ, **env}
+    full.pop("SYNDICATOR_CONFIG", None)
+    return subprocess.run([sys.executable, "-m", "syndicator", "--config", str(config),
+                           "validate"], capture_output=True, text=True, env=full, timeout=120,
+                          check=False)
+
+
+def test_a_rendered_source_without_chromium_is_a_warning_naming_it(tmp_path: Path) -> None:
+    """The file is valid (exit 0: it may be checked on another machine than the one that runs
+    it), and validate says which source cannot run here, and why."""
+    config = tmp_path / "config.yaml"
+    config.write_text(RENDERED.format(executable="/nonexistent/chromium"))
+    done = _validate_process(config)
+    assert done.returncode == 0, done.stderr
+    assert "OK: 2 source(s), 1 feed(s)" in done.stdout
+    assert ("warning: source 'spa' cannot run on this machine: render: browser needs "
+            "Chromium, not found at /nonexistent/chromium (apt-get install chromium, or set "
+            "fetch.browser.executable)") in done.stderr
+    assert "'plain'" not in done.stderr
+
+    not_a_program = tmp_path / "chromium"
+    not_a_program.write_text("#!/bin/sh\n")
+    config.write_text(RENDERED.format(executable=not_a_program))
+    done = _validate_process(config)
+    assert done.returncode == 0, done.stderr
+    assert (f"warning: source 'spa' cannot run on this machine: render: browser needs "
+            f"Chromium, but {not_a_program} is not executable") in done.stderr
+
+
+def test_a_rendered_source_without_playwright_is_a_warning_naming_it(tmp_path: Path) -> None:
+    """An install without the [browser] extra: `playwright` does not import."""
+    blocker = tmp_path / "blocker" / "playwright"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("No module named playwright")\n')
+    config = tmp_path / "config.yaml"
+    config.write_text(RENDERED.format(executable=sys.executable))
+    path = os.pathsep.join(p for p in (str(blocker.parent), os.environ.get("PYTHONPATH")) if p)
+    done = _validate_process(config, PYTHONPATH=path)
+    assert done.returncode == 0, done.stderr
+    assert ("warning: source 'spa' cannot run on this machine: render: browser needs "
+            "Playwright: pip install 'syndicator[browser]'") in done.stderr
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").is_file(), reason="needs /usr/bin/chromium")
+def test_a_rendered_source_that_can_run_gets_no_warning(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(RENDERED.format(executable="/usr/bin/chromium"))
+    done = _validate_process(config)
+    assert done.returncode == 0, done.stderr
+    assert "OK: 2 source(s)" in done.stdout and "warning" not in done.stderr

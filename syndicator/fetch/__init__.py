@@ -108,11 +108,28 @@ if TYPE_CHECKING:
     from syndicator.fetch.browser import Browser
 
 __all__ = ["ApiAnswer", "ApiClient", "ApiFailure", "Fetcher", "parse_retry_after",
-           "product_token"]
+           "product_token", "render_problem"]
 
 log = logging.getLogger(__name__)
 
 CRAWL_DELAY_MAX = 30.0
+
+
+def render_problem(executable: str) -> str | None:
+    """Why `render: browser` cannot run on this machine, or None when it can: Playwright
+    must import (the `[browser]` extra) and Chromium be an executable file at `executable`.
+    The one check: the Fetcher makes it before its first render, `validate` warns with it."""
+    try:
+        from syndicator.fetch import browser  # noqa: F401 - Playwright, as a render imports it
+    except ImportError as exc:
+        return f"render: browser needs Playwright: pip install 'syndicator[browser]' ({exc})"
+    if not os.path.isfile(executable):
+        return (f"render: browser needs Chromium, not found at {executable} "
+                "(apt-get install chromium, or set fetch.browser.executable)")
+    if not os.access(executable, os.X_OK):
+        return (f"render: browser needs Chromium, but {executable} is not executable "
+                "(set fetch.browser.executable to the chromium program)")
+    return None
 ROBOTS_TTL = 3600.0
 ROBOTS_ERROR_TTL = 600.0
 ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 asks crawlers to read at least 500 KiB
@@ -205,12 +222,13 @@ class Fetcher:
         """The page as headless Chromium renders it (fetch/browser.py), every request it
         makes fetched by this Fetcher. Never conditional: its data may change when the
         document does not."""
-        try:
-            from syndicator.fetch import browser
-        except ImportError as exc:
-            raise FetchError(f"render: browser needs Playwright: pip install "
-                             f"'syndicator[browser]' ({exc})", url=redact(url)) from None
         with self._lock:
+            if self._browser is None:
+                problem = render_problem(settings.browser.executable)
+                if problem is not None:
+                    raise FetchError(problem, url=redact(url))
+            from syndicator.fetch import browser
+
             if self._browser is None:
                 self._browser = browser.Browser(settings.browser.executable,
                                                 settings.browser.concurrency)

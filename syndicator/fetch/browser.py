@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from playwright.async_api import Browser as PlaywrightBrowser
 from playwright.async_api import Error as PlaywrightError
@@ -63,7 +62,8 @@ Fetch = Callable[[str, float], Body]
 
 
 class BrowserMissing(FetchError):
-    """Playwright or Chromium is not installed (or Chromium does not start)."""
+    """Chromium does not start (that Playwright and Chromium are installed is checked
+    before: fetch.render_problem)."""
 
 
 def render_page(get_body: GetBody, browser: Browser, url: str, settings: FetchConfig, *,
@@ -158,11 +158,7 @@ class Browser:
     def _started(self, url: str) -> asyncio.AbstractEventLoop:
         with self._lock:
             if self._loop is None:
-                if not Path(self.executable).is_file():
-                    raise BrowserMissing(
-                        f"render: browser needs Chromium, not found at {self.executable} "
-                        "(apt-get install chromium, or set fetch.browser.executable)",
-                        url=redact(url))
+                # Playwright and the executable were checked by the Fetcher (render_problem).
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name="browser", daemon=True)
                 thread.start()
