@@ -23,7 +23,10 @@ _QUERY = _PATH + "?"
 _USERINFO = ":!$&'()*+,;=-._~%"
 # A URL's scheme and user info: up to the last "@" before the authority ends (a password
 # may hold "@"; a path such as /@name has a "/" before its "@" and is left alone).
-_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+# User info whose password is already `***` (the store's database URLs, store.safe_url)
+# keeps its user name: it tells the operator which account failed.
+_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
+_HIDDEN = re.compile(r"[^:@]*:\*\*\*")
 
 
 def uri(url: str) -> str:
@@ -67,4 +70,9 @@ def redact(text: str) -> str:
     user:password@ removed: what a URL may show in messages, output and logs."""
     if "@" not in text:
         return text
-    return _CREDENTIALS.sub(r"\1", text)
+    return _CREDENTIALS.sub(_shown, text)
+
+
+def _shown(match: re.Match[str]) -> str:
+    scheme, userinfo = match.group(1), match.group(2)
+    return match.group(0) if _HIDDEN.fullmatch(userinfo) else scheme

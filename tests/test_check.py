@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import codecs
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.demo.server import SiteServer
+from syndicator.uris import redact
 from tests.test_cli import run_cli
 
 
@@ -249,3 +251,34 @@ def test_no_url_credentials_in_check_fetch_status_or_the_log(tmp_path: Path) -> 
         assert refused.returncode == 2
         assert "sources[0].url: holds user:password@ (not shown)" in refused.stderr
         assert "s3cret-pw" not in refused.stdout + refused.stderr
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("http://u:p@h/x", "http://h/x"),
+    ("failed: https://u:p@ss@host:8/p?q=a@b (HTTP 500)",
+     "failed: https://host:8/p?q=a@b (HTTP 500)"),
+    ("x http://a:1\\@b:2/ y HTTPS://TOKEN@h/", "x http://b:2/ y HTTPS://h/"),
+    ("http://u:***@evil:pw@h/", "http://h/"),
+    # Left as they are: a path's @, an address, a URL whose password is already hidden.
+    ("https://medium.com/@user and news@example.org", "https://medium.com/@user and "
+                                                      "news@example.org"),
+    ("postgresql+psycopg://syn:***@127.0.0.1:1/db", "postgresql+psycopg://syn:***@127.0.0.1:1/db"),
+])
+def test_redact_removes_the_user_info_of_every_url_in_a_text(text: str, shown: str) -> None:
+    assert redact(text) == shown
+
+
+def test_every_log_line_is_written_without_url_credentials() -> None:
+    """Whoever logs a URL with user:password@ (a library, a traceback), the line written
+    through the one logging setup has none."""
+    script = ("import logging; from syndicator.logsetup import setup_logging\n"
+              "setup_logging(logging.INFO)\n"
+              "logging.getLogger('somelib').warning('retrying %s', 'http://reader:pw-77@h/a')\n"
+              "try:\n    raise ValueError('bad http://reader:pw-77@h/b')\n"
+              "except ValueError:\n    logging.getLogger('x').exception('failed')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "WARNING somelib: retrying http://h/a" in done.stderr
+    assert "ValueError: bad http://h/b" in done.stderr
+    assert "pw-77" not in done.stderr and "reader" not in done.stderr
