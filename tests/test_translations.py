@@ -6,6 +6,7 @@ hreflang joins nothing."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from syndicator.push.subscribers import add_confirmed
 from syndicator.web.app import create_web_app
 from syndicator.web.cache import FeedCache
 from syndicator.web.context import WebContext
+from syndicator.web.embed import embed_routes
 from tests.conftest import Site, serve_site
 from tests.push_support import SmtpServer, email, telegram, with_targets
 from tests.test_web import FakeStatus, Server
@@ -268,3 +270,41 @@ def test_every_output_links_the_other_languages_of_a_story(site: Site) -> None:
     grouped = json.loads((output / "stories.json").read_text(encoding="utf-8"))
     [shown] = [i for i in grouped["items"] if i["url"] == f"{prefix}/be/news/vote.html"]
     assert {link["language"] for link in shown["_syndicator"]["links"]} == {"en", "ru"}
+
+
+def test_the_feed_iframe_shows_each_story_in_its_language(site: Site) -> None:
+    prefix, _output = _built(site)
+    with make_app(site.config) as app:
+        cache = FeedCache(app.config.output_path)
+        cache.load_all()
+        ctx = WebContext(config=app.config, store=app.store, cache=cache, status=FakeStatus())
+        with Server(create_web_app(ctx, extra_routes=embed_routes(ctx))) as server, \
+                httpx.Client(base_url=server.url, timeout=10) as client:
+
+            def titles(*, headers: dict[str, str] | None = None, **params: str) -> list[str]:
+                page = client.get("/embed/stories", params={"limit": "50", **params},
+                                  headers=headers or {})
+                assert page.status_code == 200
+                return re.findall(r'rel="noopener noreferrer"(?: lang="\w+")?>([^<]+)</a>\n',
+                                  page.text)
+
+            # The grouped feed publishes `vote` in Belarusian; a frame in English (the
+            # default of a feed without a language) shows its English version and links the
+            # others.
+            assert "Галасы падлічаны" in titles(lang="be")
+            assert "The vote is counted" in titles()
+            english = client.get("/embed/stories", params={"lang": "en", "limit": "50"}).text
+            assert "The vote is counted" in titles(lang="en")
+            assert (f'<span>EN</span> <a href="{prefix}/be/news/vote.html" hreflang="be" '
+                    'lang="be" title="Галасы падлічаны"') in english
+            # `auto`: the reader's languages (a frame cannot read the partner page's), with
+            # a fallback when the browser names none.
+            assert "Голоса подсчитаны" in titles(lang="auto",
+                                                  headers={"Accept-Language": "ru;q=0.9, *"})
+            assert "The vote is counted" in titles(lang="auto", fallback="en")
+            auto = client.get("/embed/stories", params={"lang": "auto"},
+                              headers={"Accept-Language": "en-GB,en;q=0.8"})
+            assert auto.headers["vary"] == "Accept-Language" and 'lang="en-GB"' in auto.text
+            # A story without a Russian version stays as published.
+            russian = titles(lang="ru")
+            assert "Форум у Вільні" in russian and "Голоса подсчитаны" in russian

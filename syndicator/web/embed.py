@@ -24,7 +24,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,7 +42,7 @@ from syndicator.push.preferences import ChoiceInvalid, choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached
-from syndicator.web.dates import format_date
+from syndicator.web.embed_items import frame_language, item_views
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.prepared import Prepared, PreparedRoute
 from syndicator.web.signup_guard import Refusal, guard_for
@@ -64,7 +64,6 @@ SCRIPT_MEDIA_TYPE = "text/javascript; charset=utf-8"
 ASSET_CACHE = "public, max-age=3600"     # partners link a fixed URL: revalidate hourly (ETag)
 PAGE_CACHE = "public, max-age=60"
 
-_LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.\-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
 _TRUE = frozenset({"1", "true", "yes", "on"})
 
@@ -125,19 +124,6 @@ def messages(lang: str) -> dict[str, str]:
     return {key: catalog.gettext(text) for key, text in MESSAGES.items()}
 
 
-def safe_url(value: object) -> str | None:
-    """An http(s) URL to put in href/src, or None (javascript:, data:, relative, junk)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parts = urlsplit(value.strip())
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
-        return None
-    return value.strip()
-
-
 def url_origin(url: str) -> str | None:
     """scheme://host[:port] of an http(s) URL, only when it is safe to write into a CSP."""
     parts = urlsplit(url)
@@ -173,55 +159,6 @@ def _limit(raw: str | None) -> int:
     if len(digits) > 6:                 # no int() of a 5000-digit string
         return MAX_LIMIT
     return max(1, min(int(digits or "0"), MAX_LIMIT))
-
-
-def _lang(raw: str | None, default: str | None) -> str:
-    if raw and _LANG.match(raw):
-        return raw
-    return default or "en"
-
-
-@dataclass(frozen=True)
-class ItemView:
-    title: str
-    url: str | None
-    iso: str | None
-    date: str | None
-    summary: str | None
-    image: str | None
-
-
-def item_views(document: Mapping[str, Any], *, limit: int, lang: str, timezone: str,
-               summaries: bool, images: bool) -> list[ItemView]:
-    """The first `limit` usable items of a JSON Feed document, ready for the template."""
-    views: list[ItemView] = []
-    raw_items = document.get("items")
-    for raw in raw_items if isinstance(raw_items, list) else []:
-        if len(views) >= limit:
-            break
-        if not isinstance(raw, dict) or not isinstance(raw.get("title"), str):
-            continue
-        published = _parse_time(raw.get("date_published"))
-        summary = raw.get("summary")
-        views.append(ItemView(
-            title=raw["title"],
-            url=safe_url(raw.get("url")),
-            iso=published.isoformat().replace("+00:00", "Z") if published else None,
-            date=format_date(published, lang, timezone) if published else None,
-            summary=summary if summaries and isinstance(summary, str) and summary else None,
-            image=safe_url(raw.get("image")) if images else None,
-        ))
-    return views
-
-
-def _parse_time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 # --- the routes -------------------------------------------------------------------------------
@@ -270,7 +207,9 @@ class _Embed:
                             headers=_PAGE_HEADERS)
         params = request.query_params
         document = self._document(feed.id)
-        lang = _lang(params.get("lang"), _feed_language(feed, document))
+        lang = frame_language(params.get("lang"), params.get("fallback"),
+                              request.headers.get("accept-language", ""),
+                              _feed_language(feed, document))
         images = _flag(params, "images")
         items = item_views(document, limit=_limit(params.get("limit")), lang=lang,
                            timezone=self.config.timezone, summaries=_flag(params, "summary"),
@@ -279,8 +218,7 @@ class _Embed:
                           for o in [url_origin(item.image)] if o})
         if images:   # an image whose host cannot be written into the CSP is not shown
             items = [item if item.image and url_origin(item.image) else
-                     ItemView(item.title, item.url, item.iso, item.date, item.summary, None)
-                     for item in items]
+                     replace(item, image=None) for item in items]
         title = document.get("title")
         html = render("embed_feed.html",
             lang=lang, feed_id=feed.id, items=items, text=messages(lang),
@@ -288,7 +226,10 @@ class _Embed:
             rss=f"{self.config.site.base_url}{feed.id}.rss",
             dark=params.get("theme") == "dark",
         )
-        return _page(html, frame_csp(origins))
+        response = _page(html, frame_csp(origins))
+        if (params.get("lang") or "").strip().lower() == "auto":
+            response.headers["Vary"] = "Accept-Language"
+        return response
 
     def _feed(self, feed_id: str) -> FeedConfig | None:
         return next((f for f in self.config.feeds if f.id == feed_id), None)
@@ -318,13 +259,13 @@ class _Embed:
             try:
                 fields = await read_form(request)
             except FormTooLarge:
-                lang = _lang(request.query_params.get("lang"), None)
+                lang = frame_language(request.query_params.get("lang"), None, "", None)
                 return self._subscribe_page(lang, "", messages(lang)["too_large"], "error",
                                             status=413)
         target_id = fields.get("target") or request.query_params.get("target", "")
         target = self._email_target(target_id)
-        lang = _lang(fields.get("lang") or request.query_params.get("lang"),
-                     target_language(self.config, target))
+        lang = frame_language(fields.get("lang") or request.query_params.get("lang"), None,
+                              "", target_language(self.config, target))
         text = messages(lang)
         if target is None:
             return self._subscribe_page(lang, "", text["unknown"], "error", status=404)

@@ -11,7 +11,8 @@ import httpx
 import pytest
 
 from syndicator.web import embed
-from syndicator.web.embed import frame_csp, item_views, safe_url, url_origin
+from syndicator.web.embed import frame_csp, url_origin
+from syndicator.web.embed_items import item_views, safe_url
 
 from .conftest import EMAIL_TARGET, Service
 
