@@ -185,9 +185,21 @@ def test_unreachable_url_is_a_fetch_error(fetcher: Fetcher) -> None:
 def test_cli_misuse_exits_2() -> None:
     done = run_cli("discover", "ftp://example.org/")
     assert done.returncode == 2
-    assert "is not an http(s) URL" in done.stderr
+    assert "must be an http:// or https:// URL" in done.stderr
     done = run_cli("discover", "--id", "Bad Id", "http://127.0.0.1:9/")
     assert done.returncode == 2
+
+
+def test_a_url_with_credentials_is_refused_unshown(tmp_path: Path) -> None:
+    """As in a source's url (the block would not load): refused before anything is fetched
+    or printed, pointing at a header from the environment."""
+    done = run_cli("discover", "--allow-private", "http://reader:pw-4711@127.0.0.1:9/news/",
+                   cwd=tmp_path)
+    assert done.returncode == 2
+    assert "holds user:password@ (not shown)" in done.stderr and "Authorization" in done.stderr
+    assert "pw-4711" not in done.stdout + done.stderr
+    assert "reader" not in done.stdout + done.stderr
+    assert "fetching" not in done.stderr
 
 
 def test_cli_errors_exit_1_with_one_line(tmp_path: Path) -> None:

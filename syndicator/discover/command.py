@@ -15,7 +15,7 @@ import click
 
 from syndicator.cli_common import CliState, reported_errors
 from syndicator.config import FetchConfig, resolve_config_path
-from syndicator.config_base import _ID
+from syndicator.config_base import _ID, check_http_url
 from syndicator.discover.propose import Discovery, discover
 from syndicator.discover.render import add_to_config
 from syndicator.errors import AddressRefused
@@ -26,8 +26,10 @@ __all__ = ["report_lines", "run_discover"]
 
 def run_discover(state: CliState, url: str, *, source_id: str | None, write_path: Path | None,
                  scrape: bool, cards: int, allow_private: bool, render: bool) -> None:
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="URL")
+    try:
+        url = check_http_url(url)      # as a source's url: the proposed block must load
+    except ValueError as exc:          # the URL is not shown: it may hold a password
+        raise click.BadParameter(str(exc), param_hint="URL") from None
     if source_id is not None and not re.match(_ID, source_id):
         raise click.BadParameter(f"{source_id!r}: lower-case letters, digits, - and _ only",
                                  param_hint="--id")
