@@ -93,12 +93,11 @@ class ArticleReader:
         app = self.app
         urls = [card.url for card in cards]
         states = app.store.url_states(urls)
-        # By item URL: a card's identity (a #fragment, a guid) is part of it; a card alone
-        # on its page now keeps the identity its item was stored under (entries.py).
+        # By item URL: a card's identity (a #fragment, a guid) is part of it; each card
+        # keeps the identity its item was stored under (entries.py).
         stored = app.store.items_by_url(article_key(other) for card in cards
                                         for other in (card, *alternatives(card)))
-        cards = [remembered(card, lambda again: article_key(again) in stored,
-                            seen=card.url in states) for card in cards]
+        cards = remembered(cards, lambda again: stored.get(article_key(again)), self.source.id)
         fetches: list[Pending] = []
         wants_pages = wants_article_pages(self.source)
         elsewhere: list[str] = []

@@ -138,6 +138,10 @@ class Item:
     # stored apart from the item (store/translations.py) and join items into one story only
     # when both sides name each other; they are not part of `content_hash`.
     translation_claims: Translations | None = None
+    # What the source names the story by among those on its page (normalise.entry_key): a
+    # feed entry's guid, else the "#fragment" of its link; None: neither. It tells whose an
+    # item stored under a page's plain URL is (extract/entries.py); not in `content_hash`.
+    entry_key: str | None = None
     # The other versions of its story (store/translations.py), as a feed build found them
     # for the current documents (publish/build.py); () wherever nobody looked.
     versions: tuple[Translation, ...] = ()

@@ -3,6 +3,7 @@
 Dates are read by dates.py (dateparser) and HTML cleaned by sanitise.py (nh3).
 
     canonical_url / item_id        one story = one canonical URL = one stable id
+    anchor / entry_key / own_link  what names a story among those on one page
     plain_text_summary             a short plain-text excerpt
     normalise_article              Article → Item
     order_undated                  undated items of one listing get distinct instants
@@ -92,6 +93,36 @@ def identity_key(canonical: str, identity: str | None) -> tuple[str, str]:
     if identity:
         canonical = f"{canonical}#{identity.removeprefix('#')}"
     return canonical, canonical
+
+
+# Fragments that mark where a reader came from, not what they read ("#xtor=RSS-3",
+# "#ref=rss", "#utm_source=..."), or a part of every page ("#comments").
+_NOT_ANCHOR = re.compile(r"=|^(?:comments?|respond|more|top|content|main)$", re.IGNORECASE)
+
+
+def anchor(url: str | None) -> str:
+    """The `#fragment` of a URL when it can name a story on its page ("post-2"), else "":
+    none, a tracking mark ("xtor=RSS-3") or a part of every page ("comments")."""
+    if not url or "#" not in url:
+        return ""
+    fragment = urlsplit(url).fragment
+    return "" if not fragment or _NOT_ANCHOR.search(fragment) else fragment
+
+
+def entry_key(article: Article) -> str | None:
+    """What the source names a story by among those on its page: a feed entry's guid, else
+    the "#fragment" of its link (see `anchor`); None when it has neither."""
+    if article.guid:
+        return article.guid
+    fragment = anchor(article.url)
+    return f"#{fragment}" if fragment else None
+
+
+def own_link(item: Item, article: Article) -> Item:
+    """The item of `article` under its own link (and identity), not under the canonical URL
+    its page named (see extract/entries.py: entries whose guids differ stay apart)."""
+    url, key = identity_key(canonical_url(article.url), article.identity)
+    return replace(item, id=item_id(key), url=uri(url))
 
 
 def item_id(canonical: str) -> str:
@@ -214,6 +245,7 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
         language=language,
         published_precision=precision,
         translation_claims=translation_claims(article.translations, uri(url)),
+        entry_key=entry_key(article),
     )
     return replace(item, content_hash=content_hash(item))
 
@@ -320,7 +352,11 @@ def merge_with_stored(stored: Item | None, fresh: Item, *, timezone: str,
     if stored is None:
         return fresh
     published, precision = _merged_published(stored, fresh, timezone)
-    merged = replace(fresh, id=stored.id, published=published, published_precision=precision)
+    # The name the source gives the story is written with the item (so recorded for items
+    # stored before names were, at their next change; alone it is no change to publish);
+    # a run that does not give one keeps the stored one.
+    merged = replace(fresh, id=stored.id, published=published, published_precision=precision,
+                     entry_key=fresh.entry_key or stored.entry_key)
     merged = replace(merged, content_hash=content_hash(merged))
     changed = merged.content_hash != stored.content_hash
     if (not changed and published == stored.published and precision == stored.published_precision

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from syndicator import __version__
@@ -26,6 +26,7 @@ from syndicator.backlinks import run_claims
 from syndicator.config import FetchConfig, SourceConfig
 from syndicator.errors import FetchError, SyndicatorError
 from syndicator.extract import extract_listing
+from syndicator.extract.entries import kept_apart, settled, told_apart
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.health import layout_check
 from syndicator.model import (
@@ -110,7 +111,7 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
                                 push=push, reader=own)
     ctx = reader.ctx
     candidates, article_states, unchanged = reader.finish()
-    items, missing = _normalise(candidates, run, ctx)
+    items, missing = _normalise(candidates, run, ctx, app.store.items_by_url)
     refused = _quality_gate(app, source, run.items_seen, missing)
     if refused is not None:
         # Subscribers keep the last good items: store nothing of this run, not even URL
@@ -157,6 +158,7 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: R
     assert source.list is not None  # guaranteed by config validation for html sources
     limit = max_pages or source.list.max_pages
     cards: dict[str, Article] = {}
+    walked: list[Article] = []        # every card of every page, in listing order
     states: list[UrlState] = []
     url: str | None = source.url
     seen_pages: set[str] = set()
@@ -203,18 +205,30 @@ def _read_listings(app: App, source: SourceConfig, settings: FetchConfig, run: R
         listing = extract_listing(answer, source.list)
         if not listing.articles:
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
-        fresh = []
-        for card in listing.articles:
-            key = article_key(card)
-            if key not in cards:
-                cards[key] = card
-                fresh.append(card)
+        walked.extend(listing.articles)
+        # A card alone on its page so far waits for the other listing pages (entries.py).
+        fresh = _unseen(cards, [card for card in listing.articles if settled(card)])
         url = listing.next_url
         if url and not run.policy.allows(url):
             run.off_origin([url], "next page")
             url = None
         reader.add(fresh, more=bool(url) and len(seen_pages) < limit)
-    return list(cards.values()), states
+    decided = told_apart((card, None) for card in walked)
+    reader.add(_unseen(cards, [card for card, before in zip(decided, walked, strict=True)
+                               if not settled(before)]))
+    return _unseen({}, decided), states
+
+
+def _unseen(cards: dict[str, Article], new: Iterable[Article]) -> list[Article]:
+    """The cards of `new` whose items are not among `cards` yet (by item URL: one story is
+    one item, the first card of it wins); they join `cards`."""
+    fresh = []
+    for card in new:
+        key = article_key(card)
+        if key not in cards:
+            cards[key] = card
+            fresh.append(card)
+    return fresh
 
 
 def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
@@ -235,10 +249,7 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLo
 
     read = read_feed(answer)
     run.skip(read.skipped)
-    cards: dict[str, Article] = {}
-    for card in read.articles:
-        cards.setdefault(article_key(card), card)
-    return list(cards.values()), [state]
+    return _unseen({}, read.articles), [state]
 
 
 def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
@@ -277,10 +288,7 @@ def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: Ru
             articles.extend(parse_sitemap(page).articles)
     # Newest first by the dates the sitemap gives (ISO 8601 sorts as text); stable otherwise.
     articles.sort(key=lambda a: (a.dates[0] if a.dates else "") or a.updated or "", reverse=True)
-    cards: dict[str, Article] = {}
-    for card in articles[:source.max_items]:
-        cards.setdefault(article_key(card), card)
-    return list(cards.values()), states
+    return _unseen({}, articles[:source.max_items]), states
 
 
 def listing_body_hash(source: SourceConfig, page: Page) -> str:
@@ -308,10 +316,13 @@ def _changed(known: UrlState | None, validators: Validators) -> bool:
 _REQUIRED = ("link", "title", "date")
 
 
-def _normalise(candidates: Sequence[Candidate], run: RunLog,
-               ctx: NormaliseContext) -> tuple[list[Item], dict[str, int]]:
+def _normalise(candidates: Sequence[Candidate], run: RunLog, ctx: NormaliseContext,
+               stored: Callable[[list[str]], Mapping[str, Item]]
+               ) -> tuple[list[Item], dict[str, int]]:
+    """The items of the candidates, one per URL, and how many lacked each required field.
+    `stored(urls)`: the stored items of those URLs (entries.kept_apart asks)."""
     missing = dict.fromkeys(_REQUIRED, 0)
-    items: dict[str, Item] = {}
+    made: list[tuple[Article, Item]] = []
     for candidate in candidates:
         if not candidate.card.url:
             missing["link"] += 1
@@ -323,6 +334,14 @@ def _normalise(candidates: Sequence[Candidate], run: RunLog,
             continue
         if item.published_precision == "none":
             missing["date"] += 1
+        made.append((candidate.card, item))
+    kept, apart = kept_apart(made, stored)
+    for canonical, links in apart.items():
+        log.info("source %s: entries with different guids name %s as their "
+                 "canonical URL: kept apart under their own links %s", ctx.source_id,
+                 canonical, ", ".join(links))
+    items: dict[str, Item] = {}
+    for item in kept:
         items.setdefault(item.url, item)      # one URL is one item in the store
     if missing["date"]:
         run.warn(f"{missing['date']} item(s) without a parseable date (first-seen time used)")
@@ -412,13 +431,11 @@ def run_listing_page(app: App, source: SourceConfig, url: str, *,
         listing = extract_listing(answer, source.list)
         if not listing.articles:
             run.warn(f"no items matched list.item {source.list.item!r} on {url}")
-        cards: dict[str, Article] = {}
-        for card in listing.articles:
-            cards.setdefault(article_key(card), card)
+        cards = _unseen({}, listing.articles)
         listing_state = url_state(url, answer.validators.etag, answer.validators.last_modified,
                                None, app.clock())
-        result, refused = _store_cards(app, source, settings, list(cards.values()),
-                                       [listing_state], run, progress, push=False)
+        result, refused = _store_cards(app, source, settings, cards, [listing_state], run,
+                                       progress, push=False)
         if refused:
             return PageRun(result, None, done=False)
         next_url = listing.next_url

@@ -8,7 +8,10 @@ and none lost without a word. Pure.
                     `identity` set where the URL alone does not tell them apart
     listing_cards   a listing page's cards, told apart; links to the listing page itself
                     only when their #anchor tells them apart
-    remembered      a card, with the identity its item was stored under before
+    settled         whether a card's identity is decided, whatever later listing pages hold
+    remembered      cards, each with the identity its item is stored under
+    kept_apart      the items of a run's entries, those whose guids differ never merged by
+                    the canonical URL their pages name
     derived_title   a title from an entry's text, for entries that have none
 
 Identity, one rule for every source type (feeds, HTML listings): an item is its canonical
@@ -20,7 +23,8 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
   different fragments: a day's page of a weblog with one anchor per post (the RSS 2.0
   specification's sample), a live blog, a single-page site whose cards link to its own
   `#anchors`. The same article linked with and without a fragment, or with one fragment
-  only, stays one item.
+  only, stays one item. A listing walked over several pages is one listing: the cards of
+  all its pages are counted before a card alone on its page so far is decided.
 - It is also identity when the entry's own guid carries it, or when the guid is no link (a
   urn, a tag), even for an entry alone on its page in this fetch.
 - Entries sharing one URL under distinct guids (a digest page) are told apart by their guids;
@@ -29,28 +33,35 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
 - Fragments that mark where a reader came from ("#xtor=RSS-3", "#utm_source=…") or a part of
   every page ("#comments", "#main") are never identity.
 - Once stored, an item keeps its identity (`remembered`, used where a run looks its cards
-  up): under a fragment or guid when it is later alone on its page (its neighbours left),
-  under the plain URL when a post first seen alone is later joined by others.
+  up). An item stored under a fragment or guid keeps it when it is later alone on its page.
+  An item stored under the page's plain URL (its entry was alone there) stays the item of
+  that entry, which the item's `entry_key` names (its guid, else its "#fragment"): when
+  others join it, that entry keeps the plain URL and the others get their own identities,
+  and an entry of another name found alone on that page later gets its own identity too.
+  Whichever order entries arrive in, each keeps one item. An entry alone on its page under
+  another name but the stored item's title is that entry renamed (a feed whose guids
+  changed); an item stored before names were recorded goes to the first entry on its page
+  with its title, or, for an entry alone there, to that entry.
+- Canonical URLs never merge entries whose guids differ (`kept_apart`): an entry whose
+  article page names as canonical a URL that another entry of the run, or the stored item
+  of another name, has is kept under its own link.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from urllib.parse import urlsplit
 
-from syndicator.model import Article
-from syndicator.normalise import canonical_url, plain_text_summary
+from syndicator.model import Article, Item
+from syndicator.normalise import anchor, canonical_url, entry_key, own_link, plain_text_summary
+from syndicator.sanitise import clean_text
 
-__all__ = ["NO_LINK", "FeedRead", "alternatives", "collect", "derived_title", "listing_cards",
-           "remembered", "told_apart"]
+__all__ = ["NO_LINK", "FeedRead", "alternatives", "collect", "derived_title", "kept_apart",
+           "listing_cards", "remembered", "settled", "told_apart"]
 
 NO_LINK = "no link"
 TITLE_CHARS = 80                  # a derived title is at most this long (plus "…")
-# Fragments that mark where a reader came from, not what they read ("#xtor=RSS-3",
-# "#ref=rss", "#utm_source=..."), or a part of every page ("#comments").
-_NOT_IDENTITY = re.compile(r"=|^(?:comments?|respond|more|top|content|main)$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
 
@@ -106,31 +117,95 @@ def listing_cards(cards: Iterable[Article], *pages: str) -> list[Article]:
             if card.identity is not None or page not in here]
 
 
+def settled(card: Article) -> bool:
+    """Whether the card's identity stays as it is whatever other cards of its page a later
+    listing page of the run brings: it has one, or no fragment that could become one."""
+    return card.identity is not None or not anchor(card.url)
+
+
 def alternatives(card: Article) -> list[Article]:
-    """The card with each identity its item may have been stored under (see remembered):
-    without one now, its fragment or its guid; with its fragment as identity, none (the
-    plain URL, from when it was alone on its page)."""
-    fragment = _fragment(card.url)
-    if card.identity is None:
-        return [replace(card, identity=identity)
-                for identity in (f"#{fragment}" if fragment else None, card.guid) if identity]
-    return [replace(card, identity=None)] if card.identity == f"#{fragment}" else []
+    """The card with each other identity its item may be stored under (see remembered):
+    with an identity now, none (the page's plain URL); without one, its fragment or its
+    guid."""
+    if card.identity is not None:
+        return [replace(card, identity=None)]
+    fragment = anchor(card.url)
+    return [replace(card, identity=identity)
+            for identity in (f"#{fragment}" if fragment else None, card.guid) if identity]
 
 
-def remembered(card: Article, stored: Callable[[Article], bool], *, seen: bool) -> Article:
-    """The card with the identity its item was stored under (`stored` says whether an
-    item of a card is in the store), so that the item keeps its id:
+def remembered(cards: Sequence[Article], stored: Callable[[Article], Item | None],
+               source: str) -> list[Article]:
+    """The cards of source `source` (of one listing page, or a feed's entries), each with
+    the identity its item is stored under, so that every item keeps its id (the rule in
+    this module's docstring). `stored(card)` is the stored item of a card as it stands, if
+    any; it is asked about the cards and their `alternatives`. An item another source
+    wrote first names its entries by that source's names: only found, never claimed."""
+    claimed: set[str] = set()          # pages whose plain URL a card of these claims
+    kept = []
+    for card in cards:
+        card = _remembered(card, stored, source, claimed)
+        if card.identity is None:
+            claimed.add(_page(card.url))
+        kept.append(card)
+    return kept
 
-    - a card without an identity now (alone on its page) whose fragment or guid told it
-      apart on an earlier run: that identity;
-    - a card told apart by its fragment now that was `seen` before (its URL, fragment and
-      all, has a fetch state) when it was alone on its page, so stored under the plain URL:
-      no identity.
 
-    Else the card as it is."""
-    if card.identity is not None and (not seen or stored(card)):
+def _remembered(card: Article, stored: Callable[[Article], Item | None], source: str,
+                claimed: set[str]) -> Article:
+    if card.identity is not None and stored(card) is not None:
         return card
-    return next((again for again in alternatives(card) if stored(again)), card)
+    plain = replace(card, identity=None)
+    owner = stored(plain)
+    if owner is not None and owner.source_id != source:
+        owner = None
+    name = entry_key(card)
+    if owner is not None and owner.entry_key is not None and name is not None:
+        if name == owner.entry_key or (card.identity is None
+                                       and clean_text(card.title) == owner.title):
+            return plain                   # the entry the item is of (renamed: by title)
+        if card.identity is not None:
+            return card
+        mine = alternatives(card)          # alone on the page of another entry's item
+        return next((again for again in mine if stored(again)), mine[0])
+    if card.identity is None:
+        return next((again for again in alternatives(card) if stored(again)), card)
+    if (owner is not None and _page(card.url) not in claimed
+            and clean_text(card.title) == owner.title):
+        return plain                       # stored before names were: by its title
+    return card
+
+
+def kept_apart(made: Sequence[tuple[Article, Item]],
+               stored: Callable[[list[str]], Mapping[str, Item]]
+               ) -> tuple[list[Item], dict[str, list[str]]]:
+    """The items of a run's entries (each with the card it was made from, in run order),
+    those that canonicalisation would merge although their guids differ kept under their
+    own links. An entry with a guid whose item is the canonical URL its page named, not its
+    own link, keeps its own link when that is stored already, when another entry of the
+    run with another guid has that canonical URL too, or when the item stored there is of
+    this source under another name. `stored(urls)` gives the stored items of those URLs.
+    Also returns, by canonical URL, the links of the entries kept apart from it."""
+    own = [own_link(item, card) if card.guid else item for card, item in made]
+    moved = [n for n, (_card, item) in enumerate(made) if own[n].url != item.url]
+    kept = [item for _card, item in made]
+    if not moved:
+        return kept, {}
+    guids: dict[str, set[str]] = {}
+    for card, item in made:
+        if card.guid:
+            guids.setdefault(item.url, set()).add(card.guid)
+    known = stored([url for n in moved for url in (kept[n].url, own[n].url)])
+    notes: dict[str, list[str]] = {}
+    for n in moved:
+        card, item = made[n]
+        owner = known.get(item.url)
+        if (own[n].url in known or len(guids[item.url]) > 1
+                or (owner is not None and owner.source_id == item.source_id
+                    and owner.entry_key not in (None, card.guid))):
+            kept[n] = own[n]
+            notes.setdefault(item.url, []).append(own[n].url)
+    return kept, notes
 
 
 def derived_title(summary: str | None, content: str | None) -> str | None:
@@ -153,13 +228,6 @@ def _page(url: str) -> str:
         return url.split("#", 1)[0]
 
 
-def _fragment(url: str | None) -> str:
-    if not url or "#" not in url:
-        return ""
-    fragment = urlsplit(url).fragment
-    return "" if not fragment or _NOT_IDENTITY.search(fragment) else fragment
-
-
 @dataclass
 class _Page:
     """What the entries linking to one page carry: their fragments and guids."""
@@ -168,7 +236,7 @@ class _Page:
     guids: set[str] = field(default_factory=set)
 
     def add(self, article: Article, guid: str | None) -> None:
-        fragment = _fragment(article.url)
+        fragment = anchor(article.url)
         if fragment:
             self.fragments.add(fragment)
         if guid:
@@ -176,9 +244,9 @@ class _Page:
 
 
 def _identity(article: Article, guid: str | None, page: _Page) -> str | None:
-    fragment = _fragment(article.url)
+    fragment = anchor(article.url)
     if fragment:
-        if _fragment(guid) == fragment or (guid and not _HTTP.match(guid)):
+        if anchor(guid) == fragment or (guid and not _HTTP.match(guid)):
             # The feed says so in the entry's own guid, or names the entry by a guid that
             # is no link (a urn, a tag: a live blog's posts).
             return f"#{fragment}"

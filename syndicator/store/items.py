@@ -184,7 +184,7 @@ def item_row(item: Item, seen_at: datetime) -> dict[str, Any]:
         "categories": list(item.categories), "language": item.language,
         "published": item.published, "published_precision": item.published_precision,
         "updated": item.updated, "content_hash": item.content_hash,
-        "first_seen": seen_at, "last_seen": seen_at,
+        "first_seen": seen_at, "last_seen": seen_at, "entry_key": item.entry_key,
     }
 
 
@@ -195,6 +195,7 @@ def item_from_row(row: Row[Any], source_id: str) -> Item:
         content=row.content, image=row.image, author=row.author,
         categories=tuple(row.categories), language=row.language,
         published_precision=row.published_precision, content_hash=row.content_hash,
+        entry_key=row.entry_key,
     )
 
 

@@ -102,6 +102,8 @@ items = Table(
     Column("content_hash", Text, nullable=False),
     Column("first_seen", UTCDateTime, nullable=False),
     Column("last_seen", UTCDateTime, nullable=False),
+    # What the source names the story by among those on its page (Item.entry_key; 0010).
+    Column("entry_key", Text),
     # The feed query: newest first, ties broken by id, so paging is stable.
     Index("ix_items_published_id", "published", "id"),
     # Incremental builds: what was stored or seen since the previous build (migration 0004).
