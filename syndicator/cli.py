@@ -377,6 +377,7 @@ def demo(output: Path | None, once: bool, host: str | None, port: int | None) ->
 # The commands of the service and of push live in their own modules.
 cli.add_command(cli_service.run)
 cli.add_command(cli_service.serve)
+cli.add_command(cli_service.worker)
 cli.add_command(cli_service.status)
 cli.add_command(cli_push.push_command)
 cli.add_command(cli_push.subscribers_group)

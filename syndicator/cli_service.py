@@ -92,6 +92,23 @@ def run(state: CliState, host: str | None, port: int | None) -> None:
 
 
 @click.command()
+@click.pass_obj
+def worker(state: CliState) -> None:
+    """Run the jobs (polls, builds, pushes) without serving HTTP.
+
+    With PostgreSQL storage, every `worker` and `run` on the database shares the work
+    (procrastinate); with SQLite, this is the one process polling the store. Stops cleanly
+    on SIGTERM or Ctrl-C.
+    """
+    from syndicator.service import run_service
+
+    with reported_errors():
+        config = state.config(check_selectors=True)
+        code = run_service(config, echo=lambda line: click.echo(line, err=True), http=False)
+    sys.exit(code)
+
+
+@click.command()
 @listen_options("default: server.host and server.port")
 @click.pass_obj
 def serve(state: CliState, host: str | None, port: int | None) -> None:

@@ -45,7 +45,13 @@ from syndicator.config_push import (
     SmtpConfig,
     TelegramTarget,
 )
-from syndicator.config_server import ServerConfig, ServerLimits, SiteConfig, WebSubConfig
+from syndicator.config_server import (
+    JobsConfig,
+    ServerConfig,
+    ServerLimits,
+    SiteConfig,
+    WebSubConfig,
+)
 from syndicator.config_sources import (
     ArticleSelectors,
     FeedConfig,
@@ -68,6 +74,7 @@ __all__ = [
     "FeedConfig",
     "FetchConfig",
     "FetchSettings",
+    "JobsConfig",
     "ListSelectors",
     "PushTarget",
     "PushTargetBase",
@@ -114,6 +121,7 @@ class Config(Model):
     feeds: tuple[FeedConfig, ...] = ()
     server: ServerConfig = ServerConfig()
     websub: WebSubConfig = WebSubConfig()
+    jobs: JobsConfig = JobsConfig()
     push: tuple[PushTarget, ...] = ()
     # Secret used to sign subscribe/unsubscribe tokens: {env: NAME}; required with email push.
     secret_key: str | None = Field(default=None, repr=False)

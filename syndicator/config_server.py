@@ -76,6 +76,13 @@ class ServerConfig(Model):
         return max(1, min(64, cpus))
 
 
+class JobsConfig(Model):
+    """`jobs:` how many jobs (polls, builds, pushes) one `run` or `worker` process runs at
+    once; unset: one per enabled source up to 8 in process, 4 per process in a cluster."""
+
+    concurrency: int | None = Field(default=None, ge=1, le=64)
+
+
 class WebSubConfig(Model):
     """`websub:` a hub to advertise in every feed and to ping after a feed changed."""
 

@@ -4,15 +4,15 @@ subscriber's rhythm says (push/rhythm.py)."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from syndicator.app import App
 from syndicator.config import Schedule
 from syndicator.errors import StoreError, SyndicatorError
-from syndicator.model import RunResult
 from syndicator.store.outage import StoreOutage
 
 if TYPE_CHECKING:  # apscheduler is imported only by the commands that schedule
@@ -23,43 +23,44 @@ log = logging.getLogger("syndicator.service")
 PUSH_EVERY = Schedule(every=10.0)   # how often due deliveries (new items, retries) are sent
 
 
-def schedule_push(scheduler: SourceScheduler, app: App, *, outage: StoreOutage | None = None,
-                  after_run: list[Callable[[RunResult], None]] | None = None) -> None:
+def schedule_push(scheduler: SourceScheduler, app: App, *,
+                  outage: StoreOutage | None = None) -> Callable[[], None]:
     """The push job beside the source jobs: due deliveries and digests every few seconds.
 
     The outbox rows are written with the items, so a push job only has to look at what is
-    due; running it often keeps a new item's delay short and retries on time. With the
-    service's `after_run` hooks, a poll that stored new or changed items starts it at once
-    rather than at its next tick; with its `outage`, a store outage is reported once.
+    due; running it often keeps a new item's delay short and retries on time. Returns the
+    kick that runs it at once rather than at its next tick (after a poll that stored new or
+    changed items); with `outage`, a store outage is reported once.
     """
-    from syndicator.push.dispatch import dispatch_due
-
     kick = _Kick(lambda: scheduler.wake("push:dispatch"))
 
-    def send_due() -> None:
-        try:
-            report = dispatch_due(app)
-        except StoreError as exc:
-            if outage is not None:
-                outage.failed(exc, "the push job")
-            else:
-                log.error("push: %s", exc)
-            return
-        except SyndicatorError as exc:
-            log.error("push: %s", exc)
-            return
-        if outage is not None:
-            outage.answered()
-        log.debug("push: %s", report)
-
     def dispatch() -> None:
-        kick.run(send_due)
-
-    if after_run is not None:
-        after_run.append(lambda result: kick() if result.new or result.updated
-                                 else None)
+        kick.run(functools.partial(send_due, app, outage=outage))
 
     scheduler.add("push:dispatch", PUSH_EVERY, dispatch, name="push deliveries")
+    return kick
+
+
+def send_due(app: App, *, outage: StoreOutage | None = None,
+             target_ids: Sequence[str] | None = None) -> None:
+    """One push job: send what is due (for every target, or only `target_ids`). Never
+    raises: failures are logged, a store outage through `outage` (once per outage)."""
+    from syndicator.push.dispatch import dispatch_due
+
+    try:
+        report = dispatch_due(app, target_ids=target_ids)
+    except StoreError as exc:
+        if outage is not None:
+            outage.failed(exc, "the push job")
+        else:
+            log.error("push: %s", exc)
+        return
+    except SyndicatorError as exc:
+        log.error("push: %s", exc)
+        return
+    if outage is not None:
+        outage.answered()
+    log.debug("push: %s", report)
 
 
 class _Kick:

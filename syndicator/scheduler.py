@@ -137,6 +137,16 @@ def last_fire(schedule: ScheduleFields, timezone: str, now: datetime) -> datetim
     return None
 
 
+def next_due(schedule: Schedule, timezone: str, after: datetime, *,
+             source_id: str = "") -> datetime:
+    """When a job on `schedule` is due next after `after` (jitter included): the cluster
+    engine's dispatcher moves a job on by the same triggers the in-process scheduler fires."""
+    trigger = make_trigger(schedule, timezone, source_id=source_id)
+    when = trigger.get_next_fire_time(after, after)
+    assert isinstance(when, datetime)     # every/cron triggers always have a next time
+    return max(when.astimezone(UTC), after)
+
+
 class _NormalOverlap(logging.Filter):
     """APScheduler warns when a fire finds the job still running (a long first crawl, a slow
     site: `max_instances=1` skips it, and the next fire comes as usual) and when a fire ran

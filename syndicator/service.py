@@ -19,13 +19,13 @@ The HTTP server is httpserver.py, `syndicator serve` serving.py, the store lock 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from syndicator import health
@@ -33,6 +33,7 @@ from syndicator.app import App, make_app
 from syndicator.config import Config
 from syndicator.errors import StoreError, SyndicatorError
 from syndicator.httpserver import STOP_DEADLINE, StopSignals, address, listen, serve_http
+from syndicator.jobs.interface import Inline, Work
 from syndicator.model import RunResult
 from syndicator.processes import hard_exit
 from syndicator.serving import FeedFiles, partner_routes, push_status_of
@@ -99,6 +100,9 @@ class Service:
         # An unreachable store is one log line (and a reminder every few minutes), not a
         # traceback per poll: every source's job fails the same way while it lasts.
         self.outage = StoreOutage(app.config.storage_url, app.clock)
+        # Where follow-up work goes (feed builds, pushes): done here and now unless an
+        # engine (syndicator.jobs) queues it instead.
+        self.work: Work = Inline(self.build)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -183,8 +187,8 @@ class Service:
             changed = self.rebuild(source_id)
             self.metrics.items_stored(source_id, app.store.count_items([source_id]))
         log_run(result, rebuilt=changed)
-        if changed:
-            _call_hooks("after_build", self.after_build, changed)
+        if result.new or result.updated:
+            self.work.send_due(source_id)
         _call_hooks("after_run", self.after_run, result)
         return result
 
@@ -202,25 +206,35 @@ class Service:
             self.metrics.source_broken(source_id, now.broken)
 
     def rebuild(self, source_id: str) -> tuple[str, ...]:
-        """Rebuild the feeds that include the source; returns the ids of feeds that changed."""
-        from syndicator.publish import build_feeds
-
+        """Have the feeds that include the source rebuilt (by the engine: at once in
+        process, as build jobs in a cluster); the ids of feeds already changed on return."""
         feed_ids = [feed.id for feed in self.app.config.feeds_for_source(source_id)]
         if not feed_ids:
             return ()
+        return self.work.build_feeds(feed_ids)
+
+    def build(self, feed_ids: Sequence[str]) -> tuple[str, ...]:
+        """Build these feeds now (the body of a build job); the ids of those that changed."""
+        from syndicator.publish import build_feeds
+
         try:
             with self._build_lock:
                 result = build_feeds(self.app.config, self.app.store, self.app.clock(),
-                                     only=feed_ids, workers=self.app.workers_if_made)
+                                     only=list(feed_ids), workers=self.app.workers_if_made)
                 if self.cache is not None and result.written:
                     self.cache.reload(result.written)
+        except StoreError as exc:
+            self.outage.failed(exc, f"the build of {', '.join(feed_ids)}")
+            raise
         except SyndicatorError as exc:
-            log.error("source %s: cannot rebuild feeds %s: %s", source_id,
-                      ", ".join(feed_ids), exc)
+            log.error("cannot rebuild feeds %s: %s", ", ".join(feed_ids), exc)
             return ()
         names = {path.name for path in result.written}
-        return tuple(fid for fid in feed_ids
-                     if any(name.startswith(fid + ".") for name in names))
+        changed = tuple(fid for fid in feed_ids
+                        if any(name.startswith(fid + ".") for name in names))
+        if changed:
+            _call_hooks("after_build", self.after_build, changed)
+        return changed
 
     def build_all(self) -> None:
         """Build every feed (at start: the files then match the store and the config)."""
@@ -245,65 +259,101 @@ HUB_DRAIN_SECONDS = 2.0
 
 
 def run_service(config: Config, *, echo: Callable[[str], None],
-                sock: socket.socket | None = None) -> int:
-    """`syndicator run`: schedule every enabled source and serve HTTP. Returns the exit code.
+                sock: socket.socket | None = None, http: bool = True) -> int:
+    """`syndicator run` (jobs and HTTP in one process) or, with `http` False, `syndicator
+    worker` (jobs only). Returns the exit code.
 
     `sock`: a socket the caller bound already (the demo, which links to it before it builds);
     else server.host:server.port is bound here."""
-    from syndicator.metrics import Metrics
-    from syndicator.scheduler import SourceScheduler
-    from syndicator.web.app import create_web_app
-    from syndicator.web.cache import FeedCache
+    from syndicator.jobs.engine import make_engine
 
     stop = StopSignals().install()
     with contextlib.ExitStack() as cleanup:
         db = sqlite_path(config.storage_url)
         if db is not None:
             cleanup.callback(StoreLock(db).acquire().release)
-        if sock is None:
+        if http and sock is None:
             sock = listen(config.server.host, config.server.port)
             cleanup.callback(sock.close)
-        if config.server.workers != 1:
+        if http and config.server.workers != 1:
             log.warning("server.workers is for `syndicator serve`; `run` answers HTTP from "
-                        "its one process, beside its scheduler")
-        enabled = [s for s in config.sources if s.enabled]
-        app = make_app(config)
+                        "its one process, beside its jobs")
+        app = open_app(config, stop)
+        if app is None:
+            return 0
         cleanup.callback(app.close)
-        cache = FeedCache(config.output_path)
-        metrics = Metrics()
-        app.fetcher.on_response = metrics.fetch_latency
+        metrics, cache = _http_parts(config) if http else (None, None)
+        if metrics is not None:
+            app.fetcher.on_response = metrics.fetch_latency
         service = Service(app, cache, metrics=metrics)
-        scheduler = SourceScheduler(config.timezone, workers=min(8, max(1, len(enabled))))
-        status = ServiceStatus(config, app.store, scheduler=scheduler, clock=app.clock,
-                               targets=push_status_of(app) if config.push else None)
         hub = hook_for(config)
+        engine = make_engine(service, hub=hub)
         if hub is not None:
-            service.after_build.append(hub)
             # Pending pings get a short grace period; the shutdown deadline is 10 s in all.
             cleanup.callback(hub.close, HUB_DRAIN_SECONDS)
         service.build_all()
-        cache.load_all()
         service.prime()
-        ctx = WebContext(config=config, store=app.store, cache=cache, status=status,
-                         metrics=metrics)
-        web = create_web_app(ctx, extra_routes=partner_routes(ctx))
-        for source in enabled:
-            scheduler.add(source.id, source.schedule, functools.partial(service.poll, source.id))
-        if config.push:
-            from syndicator.pushjobs import schedule_push
-
-            schedule_push(scheduler, app, outage=service.outage, after_run=service.after_run)
-        scheduler.start()
-        echo(f"syndicator run: {len(enabled)} source(s) scheduled; serving {address(sock)} "
-             f"(pid {os.getpid()})")
+        web = None
+        if http:
+            web = _web_app(config, app, cache, metrics, engine)
+        engine.start()
+        enabled = sum(1 for s in config.sources if s.enabled)
+        where = f"serving {address(sock)}" if sock is not None else "no HTTP"
+        command = "run" if http else "worker"
+        echo(f"syndicator {command}: {engine.description}; {enabled} source(s) scheduled; "
+             f"{where} (pid {os.getpid()})")
         try:
-            serve_http(web, sock, stop, config.server.limits)
+            if web is not None and sock is not None:
+                serve_http(web, sock, stop, config.server.limits)
+            else:
+                stop.requested.wait()
         finally:
             stop.mark()
-            service.stop()
-            scheduler.shutdown(wait=False)
-            if not service.wait_idle(stop.remaining(STOP_DEADLINE)):
-                log.warning("a source run is still in progress; exiting anyway (its "
-                            "transaction is not committed and will be rolled back)")
+            if not engine.stop(stop.remaining(STOP_DEADLINE)):
+                log.warning("a source run is still in progress; exiting anyway (its transaction is "
+                            "not committed and will be rolled back)")
                 hard_exit(0)
     return 0
+
+
+STARTUP_BACKOFF_CAP = 5.0   # seconds between attempts to reach the store at start, at most
+
+
+def open_app(config: Config, stop: StopSignals) -> App | None:
+    """The App, its store opened (and migrated). A store that cannot be reached is tried
+    again with backoff until it answers (one log line, not one per attempt), unless the
+    process is asked to stop meanwhile (then None)."""
+    outage = StoreOutage(config.storage_url, lambda: datetime.now(UTC))
+    delay = 0.5
+    while True:
+        try:
+            app = make_app(config)
+        except StoreError as exc:
+            if sqlite_path(config.storage_url) is not None:
+                raise      # a SQLite file that cannot be opened will not get better
+            outage.failed(exc, "the start")
+        else:
+            outage.answered()
+            return app
+        if stop.requested.wait(delay):
+            return None
+        delay = min(delay * 2, STARTUP_BACKOFF_CAP)
+
+
+def _http_parts(config: Config) -> tuple[Any, Any]:
+    from syndicator.metrics import Metrics
+    from syndicator.web.cache import FeedCache
+
+    cache = FeedCache(config.output_path)
+    return Metrics(), cache
+
+
+def _web_app(config: Config, app: App, cache: Any, metrics: Any, engine: Any) -> Any:
+    from syndicator.web.app import create_web_app
+
+    status = ServiceStatus(config, app.store, scheduler=engine, clock=app.clock,
+                           targets=push_status_of(app) if config.push else None)
+    cache.load_all()
+    ctx = WebContext(config=config, store=app.store, cache=cache, status=status,
+                     metrics=metrics)
+    return create_web_app(ctx, extra_routes=partner_routes(ctx))

@@ -53,6 +53,12 @@ def safe_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
+def libpq_url(url: str) -> str:
+    """The same PostgreSQL database as a plain postgresql:// URL, as libpq (and so psycopg
+    and the job engine) reads it, password included: never for messages."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class Database:
     """One database: its engine, transactions and schema. Each method of the domain parts
     takes its own connection and transaction from here."""

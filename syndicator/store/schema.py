@@ -286,3 +286,25 @@ translation_groups = Table(
     Column("group_id", Text, nullable=False),
     Index("ix_translation_groups_group_id", "group_id"),
 )
+
+# --- jobs (migration 0010) ---------------------------------------------------------------------
+
+# When each scheduled job of the cluster engine is due next (syndicator/jobs/): one row per
+# key, "source:<id>" or "push". The dispatcher claims due rows with
+# FOR UPDATE SKIP LOCKED and moves them on in the transaction that queues their jobs.
+job_schedule = Table(
+    "job_schedule",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("next_due_at", UTCDateTime, nullable=False),
+    Index("ix_job_schedule_next_due_at", "next_due_at"),
+)
+
+# The job engine's own tables, functions and types (procrastinate_*, created by migration
+# 0010 on PostgreSQL) are not described here: procrastinate's SQL owns them.
+FOREIGN_PREFIX = "procrastinate_"
+
+
+def described_here(name: str | None, type_: str, _parent: object) -> bool:
+    """Alembic's include_name: whether a database object is one this metadata describes."""
+    return not (type_ == "table" and name is not None and name.startswith(FOREIGN_PREFIX))

@@ -6,6 +6,7 @@ domain (each takes its own connection and transaction from database.Database):
     push.py     the push outbox, delivery claims, push targets, subscribers
     signups.py  the sign-up queue of the subscribe forms
     builds.py   what a feed build reads
+    schedule.py when the cluster engine's scheduled jobs are due
     translations.py  translation claims and the stories (groups) they confirm
 
 Callers hold one `Store` and call its methods; the parts are mixins rather than attributes
@@ -38,6 +39,7 @@ from syndicator.store.database import safe_url
 from syndicator.store.items import RUN_INSERT, ItemQueries, existing_ids, item_row, run_row
 from syndicator.store.push import PushQueries
 from syndicator.store.reader import SqliteItems
+from syndicator.store.schedule import ScheduleQueries
 from syndicator.store.signups import SignupQueries
 from syndicator.store.translations import TranslationQueries
 from syndicator.store.urls import UrlStateQueries, url_state_row
@@ -46,7 +48,7 @@ __all__ = ["Store", "safe_url"]
 
 
 class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, SignupQueries,
-            BuildReads):
+            BuildReads, ScheduleQueries):
     """Items, their sources, per-URL fetch state, the run log and push state, in one database."""
 
     def reopener(self) -> Callable[[], Store | SqliteItems] | None:

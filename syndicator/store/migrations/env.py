@@ -10,13 +10,14 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from syndicator.store.schema import metadata
+from syndicator.store.schema import described_here, metadata
 
 
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
+        include_name=described_here,
         # SQLite cannot ALTER most things; batch mode recreates tables in later migrations.
         render_as_batch=connection.dialect.name == "sqlite",
     )

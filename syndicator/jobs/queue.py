@@ -1,0 +1,319 @@
+"""The job queue of the cluster engine: procrastinate on PostgreSQL. The only procrastinate
+(and psycopg_pool) user.
+
+    defer(kind, key)        queue one job from any thread; False when one with the same
+                            queueing lock is already waiting (it will do the same work)
+    start() / stop(timeout) the workers of this process, in a thread of their own
+
+Jobs, each keyed so that the engine keeps one at a time:
+
+    kind          lock (one running)   queueing lock (one waiting)   queue
+    poll_source   source:<id>          poll:<id>                     jobs
+    build_feed    feed:<id>            build:<id>                    jobs
+    send_target   target:<id>          send:<id>                     jobs
+    websub_ping   ping:<id>            ping:<id>                     jobs
+    dispatch      -                    dispatch                      control, every 2 s
+    sweep         -                    sweep                         control, every 5 s
+
+Two procrastinate workers run in this process on one connection pool: `jobs` with the
+configured concurrency, and `control` with one slot for the periodic dispatcher and sweeper,
+so that long polls never keep them waiting. Periodic jobs are deferred by every worker and
+de-duplicated by procrastinate (one job per tick across the cluster). The control jobs take
+no `lock`: a control job that stalled (its process killed) never blocks the next tick.
+
+Failover: every worker writes a heartbeat every HEARTBEAT s. The sweeper prunes workers
+silent for STALLED s and puts their `doing` jobs back to `todo` (procrastinate's
+`retry_job`), which also frees the job's `lock`; when a job of the same queueing lock is
+already waiting, the stalled one is finished instead (the waiting one does its work).
+Worker ids come from an identity column, so a restarted process is always a new worker and
+never inherits (or keeps alive) the jobs of its previous life.
+
+Database outage: a worker that loses the database stops (procrastinate stops a worker whose
+heartbeat or listener fails); the loop here reports it through the shared StoreOutage (one
+line per outage, not a traceback per job), waits with backoff (at most BACKOFF_CAP s) and
+starts new workers, which register under new ids; jobs the old ones left `doing` are swept
+after STALLED s like those of a killed process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from procrastinate import App, PsycopgConnector, RetryStrategy
+from procrastinate import exceptions as pexc
+from procrastinate.jobs import Status
+
+from syndicator.errors import StoreError
+from syndicator.store.outage import StoreOutage
+
+log = logging.getLogger("syndicator.jobs")
+
+HEARTBEAT = 2.0          # seconds between a worker's heartbeats
+STALLED = 10.0           # seconds without a heartbeat after which a worker is taken for dead
+FETCH_POLL = 2.0         # seconds between looks for jobs when no notification came
+BACKOFF_CAP = 4.0        # seconds between restarts of the workers while the database is away
+DEFER_TIMEOUT = 30.0     # seconds a defer may take before the caller gives up
+POOL_TIMEOUT = 5.0       # seconds to wait for a database connection
+DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
+SWEEP_CRON = "* * * * * */5"      # every 5 s
+RETRIES = 8              # attempts of a job whose body raised StoreError (2, 4, ... 256 s apart)
+JOBS, CONTROL = "jobs", "control"
+
+# kind → (lock prefix or None, queueing lock prefix)
+KEYS: Mapping[str, tuple[str | None, str]] = {
+    "poll_source": ("source", "poll"),
+    "build_feed": ("feed", "build"),
+    "send_target": ("target", "send"),
+    "websub_ping": ("ping", "ping"),
+}
+
+
+@dataclass(frozen=True)
+class Handlers:
+    """The bodies of the jobs (run in worker threads): each takes the job's key."""
+
+    poll_source: Callable[[str], None]
+    build_feed: Callable[[str], None]
+    send_target: Callable[[str], None]
+    websub_ping: Callable[[str], None]
+    dispatch: Callable[[], None]
+
+
+class TaskQueue:
+    def __init__(self, url: str, handlers: Handlers, *, concurrency: int,
+                 outage: StoreOutage, probe: Callable[[], object],
+                 name: str = "syndicator") -> None:
+        """`url`: the database as libpq reads it (password included, never logged);
+        `probe()` raises StoreError while the database cannot be reached: it is asked
+        before the workers start (quicker to fail than opening their pool)."""
+        self.concurrency = concurrency
+        self._probe = probe
+        self._outage = outage
+        self._name = name
+        connector = PsycopgConnector(conninfo=url, min_size=1, max_size=concurrency + 4,
+                                     timeout=POOL_TIMEOUT, kwargs={"connect_timeout": 5})
+        self._app = App(connector=connector)
+        self._register(handlers)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._main: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._up = threading.Event()     # workers registered and running
+        self.started: float | None = None
+        _quiet_libraries()
+
+    # -- the tasks -----------------------------------------------------------------------
+
+    def _register(self, handlers: Handlers) -> None:
+        app = self._app
+
+        def keyed(kind: str, body: Callable[[str], None]) -> None:
+            def run(key: str) -> None:
+                body(key)
+            run.__name__ = kind
+            # A body that could not reach the store (a build) raises StoreError: it is
+            # tried again, later and later, rather than lost.
+            app.task(name=kind, queue=JOBS, pass_context=False,
+                     retry=RetryStrategy(max_attempts=RETRIES, exponential_wait=2,
+                                         retry_exceptions={StoreError}))(run)
+
+        for kind in KEYS:
+            keyed(kind, getattr(handlers, kind))
+
+        def dispatch(timestamp: int) -> None:
+            handlers.dispatch()
+
+        app.periodic(cron=DISPATCH_CRON, periodic_id="dispatch")(
+            app.task(name="dispatch", queue=CONTROL, queueing_lock="dispatch",
+                     pass_context=False)(dispatch))
+
+        async def sweep(timestamp: int) -> None:
+            await self._sweep()
+
+        app.periodic(cron=SWEEP_CRON, periodic_id="sweep")(
+            app.task(name="sweep", queue=CONTROL, queueing_lock="sweep",
+                     pass_context=False)(sweep))
+
+    async def _sweep(self) -> None:
+        """Give the jobs of dead workers to the living (see the module docstring)."""
+        manager = self._app.job_manager
+        pruned = await manager.prune_stalled_workers(STALLED)
+        if pruned:
+            log.info("jobs: workers %s stopped sending heartbeats; their jobs go to others",
+                     ", ".join(map(str, pruned)))
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED):
+            try:
+                await manager.retry_job(job)
+            except pexc.UniqueViolation:
+                # A job of the same queueing lock is waiting: it does this one's work.
+                await manager.finish_job(job, status=Status.FAILED, delete_job=True)
+                log.info("jobs: %s of a stopped worker dropped: the same job is queued",
+                         job.call_string)
+            except pexc.ConnectorException as exc:
+                if "invalid status" in str(exc.__cause__ or ""):
+                    continue     # another sweeper took it meanwhile
+                raise
+            else:
+                log.warning("jobs: %s of a stopped worker is run again", job.call_string)
+
+    # -- deferring -------------------------------------------------------------------------
+
+    def defer(self, kind: str, key: str) -> bool:
+        """Queue a job (from a thread other than the workers' loop); False when the same
+        job is already waiting. StoreError when the database cannot be reached."""
+        loop = self._loop
+        if loop is None or not self._up.is_set():
+            raise StoreError(f"cannot queue {kind} {key}: the job queue is not connected")
+        future = asyncio.run_coroutine_threadsafe(self._defer(kind, key), loop)
+        try:
+            return future.result(DEFER_TIMEOUT)
+        except pexc.ConnectorException as exc:
+            raise _store_error(f"cannot queue {kind} {key}", exc) from exc
+        except TimeoutError:
+            future.cancel()
+            raise StoreError(f"cannot queue {kind} {key}: no answer in "
+                             f"{DEFER_TIMEOUT:.0f} s") from None
+
+    async def _defer(self, kind: str, key: str) -> bool:
+        lock, queueing = KEYS[kind]
+        task = self._app.tasks[kind]
+        try:
+            await task.configure(lock=f"{lock}:{key}" if lock else None,
+                                 queueing_lock=f"{queueing}:{key}").defer_async(key=key)
+        except pexc.AlreadyEnqueued:
+            return False
+        return True
+
+    # -- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.started = time.time()
+        self._thread = threading.Thread(target=self._run, name="jobs", daemon=True)
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._up.is_set()
+
+    def wait_up(self, timeout: float) -> bool:
+        """Wait until the workers run (tests, and a caller that defers at once)."""
+        return self._up.wait(timeout)
+
+    def stop(self, timeout: float) -> bool:
+        """Take no more jobs, let running ones finish for up to `timeout` s."""
+        self._stopping.set()
+        loop, main = self._loop, self._main
+        if loop is not None and main is not None:
+            with contextlib.suppress(RuntimeError):     # the loop closed meanwhile
+                loop.call_soon_threadsafe(main.cancel)
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        asyncio.run(self._forever())
+
+    async def _forever(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        delay = 0.5
+        while not self._stopping.is_set():
+            began = time.monotonic()
+            self._main = asyncio.current_task()
+            try:
+                await self._workers()
+            except asyncio.CancelledError:
+                break
+            except Exception as exc:
+                if self._stopping.is_set():
+                    break
+                self._report(exc)
+            finally:
+                self._up.clear()
+            if time.monotonic() - began > 10 * BACKOFF_CAP:
+                delay = 0.5     # it ran a while: this is a new outage
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                break
+            delay = min(delay * 2, BACKOFF_CAP)
+
+    async def _workers(self) -> None:
+        await asyncio.to_thread(self._probe)
+        async with self._app.open_async():
+            options: dict[str, Any] = {
+                "install_signal_handlers": False,
+                "update_heartbeat_interval": HEARTBEAT,
+                "stalled_worker_timeout": STALLED,
+                "fetch_job_polling_interval": FETCH_POLL,
+                "delete_jobs": "successful",
+                "shutdown_graceful_timeout": 1.0,
+            }
+            runs: list[Coroutine[Any, Any, None]] = [
+                self._app.run_worker_async(queues=[JOBS], concurrency=self.concurrency,
+                                           name=f"{self._name}-jobs", **options),
+                self._app.run_worker_async(queues=[CONTROL], concurrency=1,
+                                           name=f"{self._name}-control", **options),
+            ]
+            tasks = [asyncio.ensure_future(run) for run in runs]
+            self._up.set()
+            try:
+                # One worker ending (its database gone) ends the other too, and both start
+                # again together.
+                await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in tasks:
+                    task.cancel()
+                results = await asyncio.gather(*tasks, return_exceptions=True)
+            for result in results:
+                if isinstance(result, Exception):
+                    raise result
+            if not self._stopping.is_set():
+                raise StoreError("the job workers stopped")
+
+    def _report(self, exc: Exception) -> None:
+        if _from_database(exc):
+            self._outage.failed(_store_error("run the job workers", exc), "the job workers")
+        else:
+            log.error("jobs: the workers stopped (%s: %s); starting them again",
+                      type(exc).__name__, exc)
+
+
+def _from_database(exc: BaseException) -> bool:
+    """Whether an error comes from the database connection (an outage), by its chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, pexc.ConnectorException | StoreError | OSError):
+            return True
+        if type(seen).__module__.split(".")[0] in ("psycopg", "psycopg_pool"):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _store_error(action: str, exc: BaseException) -> StoreError:
+    """A StoreError whose cause is the driver's own error (which StoreOutage reads to say
+    what kind of failure it is), without the driver's message (it names host and port)."""
+    root: BaseException = exc
+    while root.__cause__ is not None or root.__context__ is not None:
+        nxt = root.__cause__ or root.__context__
+        assert nxt is not None
+        root = nxt
+    error = StoreError(f"cannot {action}: {type(root).__name__}")
+    error.__cause__ = root
+    return error
+
+
+def _quiet_libraries() -> None:
+    """procrastinate logs every job start and end at INFO, and each failure of a worker
+    whose database went away with a traceback; psycopg_pool each failed connection. What is
+    worth a line is logged here (a job body logs its own outcome, an outage once)."""
+    for name in ("procrastinate", "psycopg.pool"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)

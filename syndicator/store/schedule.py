@@ -1,0 +1,65 @@
+"""When the cluster engine's scheduled jobs are due: one `job_schedule` row per key.
+
+    plan_due({key: first due})      a row for every key that has none (existing rows kept)
+    claim_due(keys, now, advance, then)
+                                    the due rows among `keys`, locked FOR UPDATE SKIP LOCKED
+                                    (a second dispatcher skips them instead of waiting),
+                                    each moved to `advance(key)`, and `then(due keys)` called
+                                    before the transaction commits: if it raises, nothing moves
+    due_times(keys)                 {key: next due}, for the status page
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+
+from syndicator.store.database import Database, chunked_select
+from syndicator.store.schema import job_schedule as t_schedule
+
+CLAIM_LIMIT = 1000   # rows one dispatch takes at most; the rest wait for the next one
+
+
+class ScheduleQueries(Database):
+    def plan_due(self, first: Mapping[str, datetime]) -> None:
+        """Give each key without a row one, due at its value; rows already there stay."""
+        if not first:
+            return
+        rows = [{"key": key, "next_due_at": when} for key, when in first.items()]
+        with self._write_tx("plan the scheduled jobs") as conn:
+            conn.execute(self._insert(t_schedule).on_conflict_do_nothing(
+                index_elements=["key"]), rows)
+
+    def claim_due(self, keys: Sequence[str], now: datetime,
+                  advance: Callable[[str], datetime],
+                  then: Callable[[list[str]], None]) -> list[str]:
+        """The keys due at `now` (of those given), moved on to `advance(key)` in the same
+        transaction in which `then(keys)` queues their jobs. Rows another dispatcher holds
+        are skipped, so two dispatchers never take one key for one due time."""
+        if not keys:
+            return []
+        wanted = set(keys)
+        with self._write_tx("claim the due jobs") as conn:
+            rows = conn.execute(
+                select(t_schedule.c.key)
+                .where(t_schedule.c.next_due_at <= now)
+                .order_by(t_schedule.c.next_due_at)
+                .limit(CLAIM_LIMIT)
+                .with_for_update(skip_locked=True)).all()
+            due = [key for (key,) in rows if key in wanted]
+            for key in due:
+                conn.execute(t_schedule.update().where(t_schedule.c.key == key)
+                             .values(next_due_at=advance(key)))
+            if due:
+                then(due)
+        return due
+
+    def due_times(self, keys: Sequence[str]) -> dict[str, datetime]:
+        """When each of `keys` is due next (keys without a row are left out)."""
+        with self._read_tx("read the job schedule") as conn:
+            rows = chunked_select(conn, lambda part: select(
+                t_schedule.c.key, t_schedule.c.next_due_at).where(
+                t_schedule.c.key.in_(part)), keys)
+        return {row.key: row.next_due_at for row in rows}
