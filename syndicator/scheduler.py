@@ -137,7 +137,7 @@ def last_fire(schedule: ScheduleFields, timezone: str, now: datetime) -> datetim
     return None
 
 
-def next_due(schedule: Schedule, timezone: str, after: datetime, *,
+def next_due(schedule: ScheduleFields, timezone: str, after: datetime, *,
              source_id: str = "") -> datetime:
     """When a job on `schedule` is due next after `after` (jitter included): the cluster
     engine's dispatcher moves a job on by the same triggers the in-process scheduler fires."""
