@@ -1,9 +1,9 @@
 """The in-process engine (SQLite, the embedded default): APScheduler in this process.
 
 Every enabled source is an APScheduler job calling the service's poll; a poll that stored
-something builds its feeds at once in its own thread (`jobs.Inline`) and wakes the push job;
-the push job (deliveries and digests) is an APScheduler job too (`pushjobs.py`). One process does all
-the work, so nothing is queued anywhere: what `syndicator run` always did.
+something builds its feeds at once in its own thread (`Inline`) and wakes the push job, an
+APScheduler job too (`pushjobs.py`: deliveries and digests). One process does all the work,
+so nothing is queued anywhere: what `syndicator run` always did.
 """
 
 from __future__ import annotations
