@@ -287,7 +287,7 @@ translation_groups = Table(
     Index("ix_translation_groups_group_id", "group_id"),
 )
 
-# --- jobs (migration 0010) ---------------------------------------------------------------------
+# --- jobs (migration 0011) ---------------------------------------------------------------------
 
 # When each scheduled job of the cluster engine is due next (syndicator/jobs/): one row per
 # key, "source:<id>" or "push". The dispatcher claims due rows with
@@ -301,7 +301,7 @@ job_schedule = Table(
 )
 
 # The job engine's own tables, functions and types (procrastinate_*, created by migration
-# 0010 on PostgreSQL) are not described here: procrastinate's SQL owns them.
+# 0011 on PostgreSQL) are not described here: procrastinate's SQL owns them.
 FOREIGN_PREFIX = "procrastinate_"
 
 

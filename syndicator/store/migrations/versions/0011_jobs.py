@@ -8,8 +8,8 @@ procrastinate is pinned to 3.10 (pyproject.toml). Moving to a later release is a
 migration that applies that release's `sql/migrations/*.sql` files after this one, so that
 `migrations first` stays one upgrade step.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-06
 """
 
@@ -20,8 +20,8 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0011"
+down_revision: str | None = "0010"
 branch_labels: str | None = None
 depends_on: str | None = None
 
