@@ -111,6 +111,10 @@ def _store_cards(app: App, source: SourceConfig, settings: FetchConfig, cards: l
                                 push=push, reader=own)
     ctx = reader.ctx
     candidates, article_states, unchanged = reader.finish()
+    # In the order of `cards` (the listing's, which undated items keep): the reader has
+    # the cards a listing page left undecided only after the walk (_read_listings).
+    order = {card.url: position for position, card in reversed(list(enumerate(cards)))}
+    candidates.sort(key=lambda candidate: order.get(candidate.card.url, len(order)))
     items, missing = _normalise(candidates, run, ctx, app.store.items_by_url)
     refused = _quality_gate(app, source, run.items_seen, missing)
     if refused is not None:

@@ -176,6 +176,9 @@ def test_a_live_blogs_posts_on_several_listing_pages_are_told_apart_in_the_first
         "Results": f"{site.url}live#post-3", "Turnout": f"{site.url}live#post-2",
         "Polls open": f"{site.url}live#post-1", "Another story": f"{site.url}other",
         "The live blog": f"{site.url}live"}
+    # Undated, they keep the listing's order (newest first), the cards decided last too.
+    assert list(stored) == ["Results", "Another story", "Turnout", "Polls open",
+                            "The live blog"]
 
 
 def test_a_post_on_the_listing_page_of_another_posts_item_gets_its_own(
