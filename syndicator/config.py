@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -199,6 +199,19 @@ class Config(Model):
 
     def feeds_for_source(self, source_id: str) -> tuple[FeedConfig, ...]:
         return tuple(f for f in self.feeds if source_id in f.sources)
+
+    def languages_of(self, feed_ids: Sequence[str]) -> tuple[str, ...]:
+        """The languages of these feeds, in their order of preference: a grouped feed's
+        `languages`, each feed's own language, then its sources' (primary subtags)."""
+        found: list[str] = []
+        for feed in self.feeds:
+            if feed.id not in feed_ids:
+                continue
+            found.extend(feed.preferred_languages)
+            found.append(_primary_language(feed.language))
+            found.extend(_primary_language(s.language) for s in self.sources
+                         if s.id in feed.sources)
+        return tuple(dict.fromkeys(code for code in found if code))
 
     @property
     def output_path(self) -> Path:
@@ -446,3 +459,8 @@ def _shape(value: Any) -> str:
         return "a number"
     return "a list" if isinstance(value, list) else "a mapping" if isinstance(
         value, dict) else type(value).__name__
+
+
+def _primary_language(tag: str | None) -> str:
+    """"be" of "be-BY" (lower case); "" for none."""
+    return re.split(r"[-_]", tag or "")[0].lower()

@@ -96,7 +96,15 @@ def site_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2].lower()}/"
 
 
+def _language_code(value: str) -> str:
+    code = value.strip().lower()
+    if not re.fullmatch(r"[a-z]{2,3}", code):
+        raise ValueError(f"{value!r} is not a language code (be, ru, en)")
+    return code
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+LanguageCode = Annotated[str, AfterValidator(_language_code)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 HttpUrl = Annotated[str, AfterValidator(check_http_url)]
 

@@ -9,7 +9,7 @@ from pydantic import (
     model_validator,
 )
 
-from syndicator.config_base import _ID, Duration, HttpUrl, Model, Pattern
+from syndicator.config_base import _ID, Duration, HttpUrl, LanguageCode, Model, Pattern
 from syndicator.config_sources import Schedule
 
 
@@ -41,8 +41,11 @@ class TelegramTarget(PushTargetBase):
     on_update: Literal["ignore", "edit"] = "ignore"
     disable_notification: bool = False
     link_preview: bool = True
-    # `skip`: a story already pushed in one language is not pushed again in another.
+    # `skip`: a story already pushed in one language is not pushed again in another; of
+    # the versions a run brings, the one in the first of `languages` goes out (default:
+    # the order of its feeds' languages, Config.languages_of).
     translations: Literal["all", "skip"] = "all"
+    languages: tuple[LanguageCode, ...] = ()
     # Read timeout of one Bot API request: no answer by then = outcome unknown, not resent.
     timeout: Duration = Field(default=30.0, gt=0)
 

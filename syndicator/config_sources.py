@@ -20,6 +20,7 @@ from syndicator.config_base import (
     Duration,
     ElementSelector,
     HttpUrl,
+    LanguageCode,
     Model,
     Pattern,
     Selector,
@@ -352,16 +353,7 @@ class FeedConfig(Model):
     # `group`: each story once, in the first of `languages` it exists in (its other
     # versions linked); `all`: every version as an item of its own.
     translations: Literal["all", "group"] = "all"
-    languages: tuple[str, ...] = ()       # preference order of a grouped feed
-
-    @field_validator("languages")
-    @classmethod
-    def _language_codes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        codes = tuple(code.strip().lower() for code in value)
-        for code in codes:
-            if not re.fullmatch(r"[a-z]{2,3}", code):
-                raise ValueError(f"{code!r} is not a language code (be, ru, en)")
-        return codes
+    languages: tuple[LanguageCode, ...] = ()   # preference order of a grouped feed
 
     @property
     def preferred_languages(self) -> tuple[str, ...]:

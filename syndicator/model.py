@@ -241,6 +241,10 @@ class OutboxView:
     # stories it has already been given a version of.
     story_of: Mapping[str, str] = field(default_factory=dict)
     told: Mapping[tuple[str, str], frozenset[str]] = field(default_factory=dict)
+    # Of those, per (target, recipient): story → (delivery id, language) of the version
+    # still waiting to go out, never tried (another version may take its place).
+    waiting: Mapping[tuple[str, str], Mapping[str, tuple[int, str | None]]] = field(
+        default_factory=dict)
     # (target, address) → the languages a subscriber chose (only those who chose).
     languages: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
@@ -252,6 +256,9 @@ class OutboxPlan:
     deliveries: tuple[Delivery, ...] = ()
     edits: tuple[tuple[str, str], ...] = ()   # (item id, target id): edit the sent messages
     primed: tuple[str, ...] = ()              # target ids that have now seen the source
+    # (waiting delivery id, its replacement): the new row goes out instead when the old one
+    # is still waiting as the decision saw it; else it is written suppressed.
+    swaps: tuple[tuple[int, Delivery], ...] = ()
 
 
 @dataclass(frozen=True)

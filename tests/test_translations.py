@@ -125,22 +125,34 @@ def test_a_grouped_feed_shows_each_story_once_in_the_preferred_language(site: Si
 
 
 def test_a_channel_skipping_translations_gets_each_story_once(site: Site) -> None:
-    config = with_targets(site.config, telegram("tg-all", api_url="http://127.0.0.1:9",
-                                                feeds=("all",), translations="skip"))
+    config = with_targets(site.config,
+                          telegram("tg-all", api_url="http://127.0.0.1:9", feeds=("all",),
+                                   translations="skip"),
+                          telegram("tg-be", api_url="http://127.0.0.1:9", feeds=("all",),
+                                   chat_id="@office_be", translations="skip",
+                                   languages=["be", "ru", "en"]))
     with make_app(config) as app:
         _three_days(app, site.server.root)
         prefix = site.url.rstrip("/")
-        rows = app.store.deliveries("tg-all", states=["pending", "suppressed"])
-        items = app.store.items_by_id(row.item_id for row in rows)
-        queued = {items[r.item_id].url.removeprefix(prefix) for r in rows if r.state == "pending"}
-        skipped = {items[r.item_id].url.removeprefix(prefix): r.error for r in rows
-                   if r.state == "suppressed" and "another language" in (r.error or "")}
+
+        def pushed(target_id: str) -> tuple[set[str], set[str]]:
+            rows = app.store.deliveries(target_id, states=["pending", "suppressed"])
+            items = app.store.items_by_id(row.item_id for row in rows)
+            return ({items[r.item_id].url.removeprefix(prefix) for r in rows
+                     if r.state == "pending"},
+                    {items[r.item_id].url.removeprefix(prefix) for r in rows
+                     if r.state == "suppressed" and "language" in (r.error or "")})
+
+        default, preferred = pushed("tg-all"), pushed("tg-be")
     # A source's first run is its first sight (not pushed: English and Belarusian on day 1,
-    # Russian on day 2). On day 3 `storm` came in Belarusian, then in English, which is
-    # the same story: pushed once.
-    assert queued == {"/en/news/border.html", "/en/news/decoy.html", "/be/news/vote.html",
-                      "/be/news/storm.html", "/en/news/forum.html"}
-    assert set(skipped) == {"/en/news/storm.html"}
+    # Russian on day 2). On day 3 `storm` came in Belarusian, then in English, which is the
+    # same story: pushed once, in the target's first language (its `languages`, else its
+    # feed's sources' order: en, ru, be). For the channel preferring English, the English
+    # version took the place of the Belarusian one, queued and not yet sent.
+    common = {"/en/news/border.html", "/en/news/decoy.html", "/be/news/vote.html",
+              "/en/news/forum.html"}
+    assert default == (common | {"/en/news/storm.html"}, {"/be/news/storm.html"})
+    assert preferred == (common | {"/be/news/storm.html"}, {"/en/news/storm.html"})
 
 
 def test_feed_entries_name_their_translations_by_hreflang_links() -> None:
@@ -308,3 +320,28 @@ def test_the_feed_iframe_shows_each_story_in_its_language(site: Site) -> None:
             # A story without a Russian version stays as published.
             russian = titles(lang="ru")
             assert "Форум у Вільні" in russian and "Голоса подсчитаны" in russian
+
+
+def test_a_version_already_tried_is_never_replaced(site: Site) -> None:
+    config = with_targets(site.config, telegram("tg-all", api_url="http://127.0.0.1:9",
+                                                feeds=("all",), translations="skip"))
+    with make_app(config) as app:
+        prefix = site.url.rstrip("/")
+
+        def storm() -> dict[str, str]:
+            rows = app.store.deliveries("tg-all")
+            items = app.store.items_by_id(row.item_id for row in rows)
+            return {items[r.item_id].url.removeprefix(prefix): r.state for r in rows
+                    if items[r.item_id].url.endswith("/storm.html")}
+
+        _fetch(app)
+        write_site(site.server.root, day=2)
+        _fetch(app)
+        write_site(site.server.root, day=3)
+        _fetch(app, ("be",))
+        assert storm() == {"/be/news/storm.html": "pending"}
+        # A push job takes the Belarusian `storm` (it is being sent) before the English
+        # version, which the channel prefers, is stored: the English one is not pushed.
+        app.store.claim_deliveries("tg-all", app.clock(), "job", lease=60, limit=50)
+        _fetch(app, ("ru", "en"))
+        assert storm() == {"/be/news/storm.html": "sending", "/en/news/storm.html": "suppressed"}

@@ -19,8 +19,11 @@ Rules:
 - Updated items are not pushed again; with `on_update: edit` a sent Telegram message is
   queued to be edited in place.
 - A Telegram target with `translations: skip` pushes each story once: an item whose story
-  (store/translations.py) the target was already given in another language, or that this
-  run brings in several languages, is written as `suppressed` after the first (oldest).
+  (store/translations.py) the target was already given in another language is written as
+  `suppressed`, and of the versions one run brings, only the one in the target's first
+  language (its `languages`, else its feeds' order) goes out (else the oldest). A version
+  in a better language than the one queued for the story, still waiting and never tried,
+  takes its place (the store makes the swap only if that is still so).
 - An email subscriber who chose languages gets each story once, in the first of them it
   exists in (among this run's new items; a story already given in any language is not
   given again) and nothing in other languages; one who chose none gets every item.
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 
 from syndicator.config import Config, EmailTarget, FeedConfig, PushTarget, TelegramTarget
@@ -44,6 +48,7 @@ class _Route:
     target: PushTarget
     feeds: tuple[Filter, ...]       # the filters of the target's feeds containing the source
     own: Filter                     # the target's own, which also searches the categories
+    languages: tuple[str, ...] = ()  # `translations: skip`: the versions preferred, in order
 
     def accepts(self, item: Item) -> bool:
         return any(f.accepts(item) for f in self.feeds) and self.own.accepts_tagged(item)
@@ -55,11 +60,13 @@ def targets_for_source(config: Config, source_id: str) -> list[PushTarget]:
     return [t for t in config.push if t.enabled and any(f in feeds for f in t.feeds)]
 
 
-def _route(target: PushTarget, feeds: dict[str, FeedConfig]) -> _Route:
+def _route(config: Config, target: PushTarget, feeds: dict[str, FeedConfig]) -> _Route:
+    languages = ((target.languages or config.languages_of(target.feeds))
+                 if isinstance(target, TelegramTarget) else ())
     return _Route(
         target=target,
         feeds=tuple(Filter.of(feeds[f]) for f in target.feeds if f in feeds),
-        own=Filter.of(target))
+        own=Filter.of(target), languages=languages)
 
 
 def outbox_hook(config: Config, source_id: str) -> OutboxHook | None:
@@ -68,7 +75,7 @@ def outbox_hook(config: Config, source_id: str) -> OutboxHook | None:
     if not targets:
         return None
     feeds = {feed.id: feed for feed in config.feeds_for_source(source_id)}
-    routes = tuple(_route(t, feeds) for t in targets)
+    routes = tuple(_route(config, t, feeds) for t in targets)
     return OutboxHook(
         targets=tuple(t.id for t in targets),
         subscriber_targets=tuple(t.id for t in targets if isinstance(t, EmailTarget)),
@@ -83,21 +90,36 @@ def _oldest_first(items: Sequence[Item]) -> list[Item]:
     return sorted(items, key=lambda i: (i.published, i.id))
 
 
-def _once_per_story(items: Sequence[Item], story_of: Mapping[str, str],
-                    told: Iterable[str]) -> tuple[list[Item], list[Item]]:
-    """The items to push, oldest first, one per story not told yet; and the others."""
-    seen = set(told)
-    send: list[Item] = []
-    again: list[Item] = []
-    for item in _oldest_first(items):
-        story = story_of.get(item.id)
-        if story is None or story not in seen:
-            send.append(item)
-            if story is not None:
-                seen.add(story)
-        else:
-            again.append(item)
-    return send, again
+def _once_per_story(items: Sequence[Item], story_of: Mapping[str, str], told: Iterable[str],
+                    waiting: Mapping[str, tuple[int, str | None]], languages: Sequence[str]
+                    ) -> tuple[list[Item], list[Item], list[tuple[int, Item]]]:
+    """Of `items`, one per story, in the first of `languages` it exists in (else the
+    oldest): (to push, the others, swaps). A story told already is not pushed again,
+    except that a version in a better language takes the place of one still `waiting`
+    (delivery id, language): a swap (the waiting delivery's id, the item)."""
+    done = set(told)
+    rank = {language: position for position, language in enumerate(languages)}
+
+    def position(language: str | None) -> int:
+        return rank.get((language or "").split("-")[0].lower(), len(rank))
+
+    def key(item: Item) -> tuple[int, datetime, str]:
+        return (position(item.language), item.published, item.id)
+
+    chosen: dict[str, Item] = {}
+    for item in items:
+        story = story_of.get(item.id, item.id)
+        if story in done and story not in waiting:
+            continue
+        if story not in chosen or key(item) < key(chosen[story]):
+            chosen[story] = item
+    swaps = [(waiting[story][0], item) for story, item in chosen.items()
+             if story in waiting and position(item.language) < position(waiting[story][1])]
+    push = {item.id for story, item in chosen.items() if story not in waiting}
+    kept = push | {item.id for _old, item in swaps}
+    ordered = _oldest_first(items)
+    return ([i for i in ordered if i.id in push], [i for i in ordered if i.id not in kept],
+            swaps)
 
 
 def _in_languages(items: Sequence[Item], languages: Sequence[str], story_of: Mapping[str, str],
@@ -119,6 +141,7 @@ def _in_languages(items: Sequence[Item], languages: Sequence[str], story_of: Map
 
 def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
     rows: list[Delivery] = []
+    swaps: list[tuple[int, Delivery]] = []
     edits: list[tuple[str, str]] = []
     primed: list[str] = []
     for route in routes:
@@ -148,11 +171,14 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
                 send += [item for item in view.new if route.accepts(item)]
                 suppressed = []
         if isinstance(target, TelegramTarget) and target.translations == "skip":
-            send, again = _once_per_story(send, view.story_of,
-                                          view.told.get((target.id, ""), ()))
+            send, again, swapped = _once_per_story(
+                send, view.story_of, view.told.get((target.id, ""), ()),
+                view.waiting.get((target.id, ""), {}), route.languages)
             rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
                                  error="another language version of the story was pushed")
                         for item in again)
+            swaps.extend((old, Delivery(item_id=item.id, target_id=target.id))
+                         for old, item in swapped)
         # A subscriber who chose languages gets each story once, in the first of them.
         reads = {r: _in_languages(send, languages, view.story_of,
                                   view.told.get((target.id, r), ()))
@@ -164,4 +190,5 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
         rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
                              error=f"first sight of source {view.source_id}: not pushed")
                     for item in _oldest_first(suppressed))
-    return OutboxPlan(deliveries=tuple(rows), edits=tuple(edits), primed=tuple(primed))
+    return OutboxPlan(deliveries=tuple(rows), edits=tuple(edits), primed=tuple(primed),
+                      swaps=tuple(swaps))

@@ -14,7 +14,6 @@ nothing to change: it signs up again).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,21 +42,9 @@ class Choice:
     rhythm: str
 
 
-def _base(code: str | None) -> str:
-    return re.split(r"[-_]", code or "")[0].lower()
-
-
 def list_languages(config: Config, target: EmailTarget) -> tuple[str, ...]:
-    """The languages a mailing list publishes in, in its feeds' order of preference (a
-    grouped feed's `languages`, each feed's own language, then its sources')."""
-    found: list[str] = []
-    for feed in config.feeds:
-        if feed.id not in target.feeds:
-            continue
-        found.extend(feed.preferred_languages)
-        found.append(_base(feed.language))
-        found.extend(_base(s.language) for s in config.sources if s.id in feed.sources)
-    return tuple(dict.fromkeys(code for code in found if code))
+    """The languages a mailing list publishes in (its feeds', Config.languages_of)."""
+    return config.languages_of(target.feeds)
 
 
 def read_choice(config: Config, target: EmailTarget, languages: str, rhythm: str) -> Choice:

@@ -5,6 +5,7 @@ The records are model.py's (push imports them from there, not from the store).""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,13 +62,14 @@ class PushQueries(Database):
                 subscribers.setdefault(row.target_id, []).append(row.email)
                 if row.languages:
                     languages[(row.target_id, row.email)] = tuple(row.languages)
-        story_of, told = (stories_told(conn, [item.id for item in view.new], hook.stories)
-                          if hook.stories else ({}, {}))
+        story_of, told, waiting = (
+            stories_told(conn, [item.id for item in view.new], hook.stories)
+            if hook.stories else ({}, {}, {}))
         plan = hook.decide(OutboxView(
             source_id=view.source_id, now=view.now, new=view.new, updated=view.updated,
             history=view.history, primed=frozenset(primed),
             subscribers={k: tuple(v) for k, v in subscribers.items()},
-            story_of=story_of, told=told, languages=languages))
+            story_of=story_of, told=told, waiting=waiting, languages=languages))
         now = view.now
         self._ensure_targets(conn, hook.targets, now)
         if plan.primed:
@@ -77,6 +79,17 @@ class PushQueries(Database):
         if plan.deliveries:
             conn.execute(self._insert(t_deliveries).on_conflict_do_nothing(),
                          [_delivery_row(d, now) for d in plan.deliveries])
+        for old, new in plan.swaps:
+            replaced = conn.execute(t_deliveries.update().where(
+                t_deliveries.c.id == old, t_deliveries.c.state == "pending",
+                t_deliveries.c.attempts == 0).values(
+                    state="suppressed", updated=now,
+                    error="a version in a language the target prefers went out instead"))
+            if not replaced.rowcount:
+                new = replace(new, state="suppressed",
+                              error="another language version of the story was pushed")
+            conn.execute(self._insert(t_deliveries).on_conflict_do_nothing(),
+                         [_delivery_row(new, now)])
         for item_id, target_id in plan.edits:
             conn.execute(t_deliveries.update().where(
                 t_deliveries.c.item_id == item_id, t_deliveries.c.target_id == target_id,
@@ -134,10 +147,14 @@ class PushQueries(Database):
             if not rows:
                 return []
             ids = [row.id for row in rows]
-            conn.execute(t_deliveries.update().where(t_deliveries.c.id.in_(ids)).values(
+            # Still claimable: a row suppressed since it was read (a concurrent outbox swap
+            # or unsubscribe on PostgreSQL) is not taken.
+            conn.execute(t_deliveries.update().where(
+                t_deliveries.c.id.in_(ids), t_deliveries.c.state.in_(CLAIMABLE)).values(
                 state="sending", attempts=t_deliveries.c.attempts + 1, claimed_at=now,
                 claim=claim, updated=now))
-            fresh = conn.execute(select(t_deliveries).where(t_deliveries.c.id.in_(ids))
+            fresh = conn.execute(select(t_deliveries).where(t_deliveries.c.id.in_(ids),
+                                                            t_deliveries.c.claim == claim)
                                  .order_by(t_deliveries.c.id))
             return [_delivery(row) for row in fresh]
 

@@ -113,23 +113,38 @@ class TranslationQueries(ItemQueries):
         _regroup(conn, ids)
 
 
+Told = dict[tuple[str, str], frozenset[str]]
+Waiting = dict[tuple[str, str], dict[str, tuple[int, str | None]]]
+
+
 def stories_told(conn: Connection, item_ids: Sequence[str], target_ids: Sequence[str]
-                 ) -> tuple[dict[str, str], dict[tuple[str, str], frozenset[str]]]:
-    """The story of each item that has other versions, and for each target and recipient
-    the stories it has already been given a version of (queued or sent; not suppressed)."""
+                 ) -> tuple[dict[str, str], Told, Waiting]:
+    """The story of each item that has other versions; for each target and recipient the
+    stories it has already been given a version of (queued or sent; not suppressed); and of
+    those, the version still waiting, never tried (pending, no attempt, no part sent):
+    story → (delivery id, language)."""
     story_of = {row.item_id: row.group_id for row in chunked_select(
         conn, lambda part: select(t_groups).where(t_groups.c.item_id.in_(part)), item_ids)}
     if not story_of or not target_ids:
-        return story_of, {}
+        return story_of, {}, {}
     told: dict[tuple[str, str], set[str]] = {}
+    waiting: Waiting = {}
     rows = chunked_select(conn, lambda part: (
-        select(t_deliveries.c.target_id, t_deliveries.c.recipient, t_groups.c.group_id)
-        .select_from(t_deliveries.join(t_groups, t_groups.c.item_id == t_deliveries.c.item_id))
+        select(t_deliveries.c.id, t_deliveries.c.target_id, t_deliveries.c.recipient,
+               t_deliveries.c.state, t_deliveries.c.attempts, t_deliveries.c.message_ids,
+               t_groups.c.group_id, t_items.c.language)
+        .select_from(t_deliveries.join(t_groups, t_groups.c.item_id == t_deliveries.c.item_id)
+                     .join(t_items, t_items.c.id == t_deliveries.c.item_id))
         .where(t_groups.c.group_id.in_(part), t_deliveries.c.target_id.in_(list(target_ids)),
                t_deliveries.c.state != "suppressed")), set(story_of.values()))
-    for row in rows:
-        told.setdefault((row.target_id, row.recipient), set()).add(row.group_id)
-    return story_of, {key: frozenset(groups) for key, groups in told.items()}
+    for row in sorted(rows, key=lambda r: r.id):
+        key = (row.target_id, row.recipient)
+        if row.group_id in told.get(key, ()):
+            waiting.get(key, {}).pop(row.group_id, None)   # two versions told: leave both
+        elif row.state == "pending" and row.attempts == 0 and not row.message_ids:
+            waiting.setdefault(key, {})[row.group_id] = (row.id, row.language)
+        told.setdefault(key, set()).add(row.group_id)
+    return story_of, {key: frozenset(groups) for key, groups in told.items()}, waiting
 
 
 def _regroup(conn: Connection, ids: list[str]) -> None:
