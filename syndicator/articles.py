@@ -58,7 +58,9 @@ def wants_article_pages(source: SourceConfig) -> bool:
 def listing_hash(card: Article) -> str:
     """What the listing shows of a story; an article page is fetched again only if it changes."""
     parts = [card.title or "", *card.dates, card.summary or "", card.image or "",
-             card.updated or "", card.content or ""]
+             card.updated or "", card.content or "",
+             # a sitemap entry's language versions (none on a listing card)
+             *(f"{language}={url}" for language, url in card.translations or ())]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
 
 

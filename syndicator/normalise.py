@@ -407,6 +407,8 @@ def merge_card_and_page(card: Article, page: Article | None) -> Article:
         categories=page.categories or card.categories,
         canonical=page.canonical or card.canonical,
         language=page.language or card.language,
-        translations=page.translations if page.translations is not None
-        else card.translations,
+        # What the page names and what its card named (a sitemap's hreflang alternates),
+        # once each in translation_claims.
+        translations=None if page.translations is None and card.translations is None
+        else (*(page.translations or ()), *(card.translations or ())),
     )

@@ -120,3 +120,56 @@ sources:
         assert item.title == row["title"]   # from the page's JSON-LD / OpenGraph
         assert item.published == datetime.fromisoformat(row["published"].replace("Z", "+00:00"))
         assert item.content and "Last news" not in item.content
+
+
+def test_hreflang_alternates_in_a_sitemap_are_translation_claims(tmp_path: Path) -> None:
+    """`<xhtml:link rel="alternate" hreflang>` inside `<url>` names the page's versions:
+    two pages naming each other are one story, also when the translation and the links
+    come a run later; a decoy naming one of them is not."""
+    site = tmp_path / "site"
+    for path, lang, title in [("en/vote.html", "en", "The vote is counted"),
+                              ("ru/vote.html", "ru", "Голоса подсчитаны"),
+                              ("en/decoy.html", "en", "An unrelated story")]:
+        (site / path).parent.mkdir(parents=True, exist_ok=True)
+        (site / path).write_text(
+            f'<!doctype html><html lang="{lang}"><head><title>{title}</title></head><body>'
+            f'<h1>{title}</h1><time datetime="2026-11-01T09:00:00Z">1 Nov</time>'
+            f'<div class="body"><p>{title}: the story.</p></div></body></html>',
+            encoding="utf-8")
+
+    def alternates(*pairs: tuple[str, str]) -> str:
+        return "".join(f'<xhtml:link rel="alternate" hreflang="{lang}" href="/{path}"/>'
+                       for lang, path in pairs)
+
+    vote = (("en", "en/vote.html"), ("ru", "ru/vote.html"), ("x-default", "en/vote.html"))
+    (site / "first.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        "<url><loc>/en/vote.html</loc></url></urlset>", encoding="utf-8")
+    (site / "sitemap.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+        'xmlns:xhtml="http://www.w3.org/1999/xhtml">'
+        f"<url><loc>/en/vote.html</loc>{alternates(*vote)}</url>"
+        f"<url><loc>/ru/vote.html</loc>{alternates(*vote)}</url>"
+        f'<url><loc>/en/decoy.html</loc>{alternates(("ru", "ru/vote.html"))}</url>'
+        "</urlset>", encoding="utf-8")
+    parsed = parse_sitemap(page((site / "sitemap.xml").read_bytes()))
+    assert parsed.articles[0].translations == (
+        ("en", "https://site.example/en/vote.html"), ("ru", "https://site.example/ru/vote.html"))
+    with SiteServer(site) as server:
+        base = server.url
+        first, later = (parse_config(f"""
+timezone: UTC
+fetch: {{delay: 0s, allow_private: true}}
+sources:
+  - {{id: map, type: sitemap, url: "{base}{name}"}}
+""", base_dir=tmp_path) for name in ("first.xml", "sitemap.xml"))
+        with make_app(first) as app:
+            assert run_source(app, first.sources[0]).new == 1
+        with make_app(later) as app:
+            result = run_source(app, later.sources[0])
+            items = {i.url.removeprefix(base): i for i in app.store.latest(["map"], limit=10)}
+            versions = app.store.translations_of(i.id for i in items.values())
+    assert result.ok, result.errors
+    assert {path: [v.url.removeprefix(base) for v in versions.get(item.id, ())]
+            for path, item in items.items()} == {
+        "en/vote.html": ["ru/vote.html"], "ru/vote.html": ["en/vote.html"], "en/decoy.html": []}

@@ -1,8 +1,12 @@
 """XML sitemaps (sitemaps.org, with the Google News and image extensions) → Articles.
 
-A sitemap lists article URLs, sometimes with a title and publication date (news sitemaps)
-and an image; the pipeline fetches the article pages for everything else. A sitemap index
-lists further sitemaps, which the pipeline follows (newest first, bounded).
+A sitemap lists article URLs, sometimes with a title and publication date (news sitemaps),
+an image, and the page's other language versions (`<xhtml:link rel="alternate"
+hreflang="be" href="…">` inside `<url>`, as multilingual sites write them): these are the
+page's translation claims, kept as a page's own are (store/translations.py joins two items
+only when each names the other). The pipeline fetches the article pages for everything
+else. A sitemap index lists further sitemaps, which the pipeline follows (newest first,
+bounded).
 
 Decoded by decode.py like every other body; parsed with the standard library after
 `check_xml_safety` has refused any document that declares entities, so neither entity
@@ -19,7 +23,8 @@ from xml.etree import ElementTree
 from syndicator.decode import decode, xml_utf8
 from syndicator.errors import ExtractError
 from syndicator.extract.feed import check_xml_safety
-from syndicator.model import Article, Page
+from syndicator.extract.structured import language_code
+from syndicator.model import Article, Page, Translations
 from syndicator.sanitise import resolve_url as urljoin  # as a browser reads a link
 
 MAX_UNCOMPRESSED = 50 * 1024 * 1024   # the sitemaps.org limit for one sitemap file
@@ -47,6 +52,17 @@ def _child_text(node: ElementTree.Element, *path: str) -> str | None:
     if current is None or current.text is None:
         return None
     return " ".join(current.text.split()) or None
+
+
+def _alternates(node: ElementTree.Element, base: str) -> Translations | None:
+    """The `<xhtml:link rel="alternate" hreflang>` children of a `<url>` (`x-default` left
+    out); None when it has none (the sitemap says nothing of translations)."""
+    found = tuple((code, urljoin(base, href)) for link in node
+                  if _local(link.tag) == "link"
+                  and (link.get("rel") or "").strip().lower() == "alternate"
+                  and (code := language_code(link.get("hreflang")))
+                  and (href := (link.get("href") or "").strip()))
+    return found or None
 
 
 def _raw_xml(page: Page) -> bytes:
@@ -100,5 +116,6 @@ def parse_sitemap(page: Page) -> Sitemap:
             image=(lambda src: urljoin(base, src) if src else None)(
                 _child_text(node, "image", "loc")),
             language=_child_text(node, "news", "publication", "language"),
+            translations=_alternates(node, base),
         ))
     return Sitemap(articles=tuple(articles))
