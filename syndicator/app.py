@@ -1,5 +1,11 @@
 """make_app(): the one place that wires a Config to its store, fetcher and clock.
 
+It also chooses where politeness and pacing live: a PostgreSQL store gives every instance
+on it one shared rate state (`App.rates`, store/rates.py), so the per-host limits of the
+Fetcher (`politeness.ClusterGates`) and Telegram's limits (`push/pacing.py`) hold across
+all of them; on SQLite (one process) they stay in memory, as `LocalGates` and the
+in-process windows.
+
 Tests and commands inject real-but-local parts through the keyword arguments instead of
 monkeypatching (a Store on a tmp path, a Fetcher with a custom session, a fixed clock).
 
@@ -20,6 +26,7 @@ from syndicator.store import Store
 
 if TYPE_CHECKING:
     from syndicator.fetch import Fetcher
+    from syndicator.politeness import SharedRates
     from syndicator.workers import PageWorkers
 
 Clock = Callable[[], datetime]
@@ -33,11 +40,14 @@ class App:
     """What a command works with: config, store, fetcher, clock and page workers."""
 
     def __init__(self, config: Config, store: Store, fetcher: Fetcher | None = None,
-                 clock: Clock = utc_now, workers: PageWorkers | None = None) -> None:
-        """Without `workers`, the page workers are those the config asks for."""
+                 clock: Clock = utc_now, workers: PageWorkers | None = None,
+                 rates: SharedRates | None = None) -> None:
+        """Without `workers`, the page workers are those the config asks for; without
+        `rates`, politeness and pacing are this process's own."""
         self.config = config
         self.store = store
         self.clock = clock
+        self.rates = rates
         self._fetcher = fetcher
         self._workers = workers
         # Fetch threads may be the first to ask for the fetcher.
@@ -51,7 +61,9 @@ class App:
         with self._lock:
             if self._fetcher is None:
                 from syndicator.fetch import Fetcher
-                self._fetcher = Fetcher()
+                from syndicator.politeness import ClusterGates
+                rates = self.rates
+                self._fetcher = Fetcher(gates=None if rates is None else ClusterGates(rates))
             return self._fetcher
 
     @fetcher.setter
@@ -84,6 +96,8 @@ class App:
             self._workers.close()
         if self._fetcher is not None:
             self._fetcher.close()
+        if self.rates is not None:
+            self.rates.close()
         self.store.close()
 
     def __enter__(self) -> App:
@@ -95,11 +109,13 @@ class App:
 
 def make_app(config: Config, *, store: Store | None = None, fetcher: Fetcher | None = None,
              clock: Clock | None = None) -> App:
+    store = store if store is not None else Store(config.storage_url)
     return App(
         config=config,
-        store=store if store is not None else Store(config.storage_url),
+        store=store,
         fetcher=fetcher,
         clock=clock or utc_now,
+        rates=store.shared_rates(),
     )
 
 

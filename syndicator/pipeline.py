@@ -24,7 +24,7 @@ from syndicator.app import App
 from syndicator.articles import ArticleReader, Candidate
 from syndicator.backlinks import run_claims
 from syndicator.config import FetchConfig, SourceConfig
-from syndicator.errors import FetchError, SyndicatorError
+from syndicator.errors import FetchError, StoreError, SyndicatorError
 from syndicator.extract import extract_listing
 from syndicator.extract.entries import kept_apart, settled, told_apart
 from syndicator.fetchpolicy import OriginPolicy
@@ -53,7 +53,8 @@ log = logging.getLogger(__name__)
 
 def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
                progress: Progress = no_progress) -> RunResult:
-    """Fetch, extract, normalise and store one source. Never raises for a source's faults."""
+    """Fetch, extract, normalise and store one source. Never raises for a source's faults;
+    a StoreError (the database is unreachable) goes to the caller."""
     settings = app.config.fetch_for(source)
     run = _new_run(app, source, settings)
     try:
@@ -77,6 +78,10 @@ def run_source(app: App, source: SourceConfig, *, max_pages: int | None = None,
                                             progress, push=True, reader=reader)
         progress("done", source.id)
         return result
+    except StoreError:
+        # The store (or the rate state shared through it) is unreachable: not the source's
+        # failure, and nothing could record it; the caller reports the outage.
+        raise
     except SyndicatorError as exc:
         return _record_failure(app, run, exc)
 

@@ -14,7 +14,8 @@ Politeness model
 ----------------
 One `Fetcher` is shared by every thread of the service, and so is its politeness state, kept
 per *host* (the host name, whatever the scheme or port: it is the machine we must not
-overload):
+overload) by its `gates` (politeness.py): the process's own, or, on PostgreSQL, shared by
+every instance on the database (`ClusterGates`, given by app.py):
 
 * at most `settings.per_host` requests to one host are in flight at a time; a request holds
   its slot from before it is sent until its body is read (or abandoned);
@@ -95,7 +96,8 @@ from syndicator.fetch.headers import (
 from syndicator.fetchpolicy import OriginPolicy, check_host, origin
 from syndicator.model import Body, NotModified, Page, Validators
 from syndicator.politeness import (
-    HostGate,
+    HostGates,
+    LocalGates,
     backoff,
     parse_retry_after,
     product_token,
@@ -153,15 +155,18 @@ class Fetcher:
     def __init__(self, *, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic,
-                 on_response: Callable[[str, float], None] | None = None) -> None:
-        """`on_response(host, seconds)` is told how long each answer took (for metrics)."""
+                 on_response: Callable[[str, float], None] | None = None,
+                 gates: HostGates | None = None) -> None:
+        """`on_response(host, seconds)` is told how long each answer took (for metrics);
+        `gates` keep the politeness per host (default: this process's own, `LocalGates`;
+        app.py gives every instance on one PostgreSQL database shared ones)."""
         self.on_response = on_response
         self._owns_session = session is None
         self._session = session if session is not None else _new_session()
         self._sleep = sleep
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._gates: dict[str, HostGate] = {}
+        self._gates = gates if gates is not None else LocalGates(sleep, monotonic)
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._proxy_cache: dict[str, dict[str, str]] = {}
@@ -291,8 +296,8 @@ class Fetcher:
                  max_bytes: int, delay: float, deadline: float | None) -> Answer:
         """One request through the host gate, within its deadline (the earlier of
         `settings.request_deadline` from now and the caller's `deadline`)."""
-        gate = self._gate(url)
-        with gate.slot(settings.per_host, delay, self._sleep, self._monotonic):
+        host = (urlsplit(url).hostname or "").lower()
+        with self._gates.slot(host, settings.per_host, delay):
             now = time.monotonic()
             until = now + settings.request_deadline
             by_run = deadline is not None and deadline < until   # the run's comes first
@@ -392,14 +397,6 @@ class Fetcher:
                 found = self._proxy_cache[key] = dict(
                     requests.utils.get_environ_proxies(key + "/"))
             return found
-
-    def _gate(self, url: str) -> HostGate:
-        host = (urlsplit(url).hostname or "").lower()
-        with self._lock:
-            gate = self._gates.get(host)
-            if gate is None:
-                gate = self._gates[host] = HostGate()
-            return gate
 
     # --- robots.txt --------------------------------------------------------------------------
 

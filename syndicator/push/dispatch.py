@@ -27,7 +27,7 @@ from syndicator.errors import ConfigError
 from syndicator.model import Delivery, Item, PushTargetState
 from syndicator.push.email_job import EmailJob
 from syndicator.push.job import BATCH, Job, TargetReport
-from syndicator.push.pacing import PER_CHAT, PER_CHAT_WINDOW, SlidingWindow, overall_window
+from syndicator.push.pacing import PER_CHAT_WINDOW, chat_pace
 from syndicator.push.render import TelegramPost, telegram_post, without_photo
 from syndicator.push.subscribers import send_confirmations
 from syndicator.push.telegram import ApiResult, TelegramClient, chat_id_value, quick_retry_delay
@@ -84,18 +84,20 @@ class _TelegramJob(Job):
                  now: Callable[[], datetime], report: TargetReport) -> None:
         super().__init__(app, target, now, report)
         self.chat = state.chat_id if state and state.chat_id else chat_id_value(target.chat_id)
-        start = now()
-        recent = app.store.recent_claims(target.id, start - timedelta(seconds=PER_CHAT_WINDOW))
-        self.window = SlidingWindow(PER_CHAT, PER_CHAT_WINDOW,
-                                    seed=[t.timestamp() for t in recent])
         token_key = hashlib.sha256(target.token.encode("utf-8")).hexdigest()[:16]
-        self.overall = overall_window(token_key)
+
+        def recent() -> list[float]:
+            since = now() - timedelta(seconds=PER_CHAT_WINDOW)
+            return [t.timestamp() for t in app.store.recent_claims(target.id, since)]
+
+        self.pace = chat_pace(app.rates, token_key, f"{token_key}:{self.chat}", recent=recent,
+                              now=lambda: now().timestamp())
         self.client = TelegramClient(target.api_url, target.token, timeout=target.timeout)
 
     def run(self, limit: int) -> None:
         try:
             for _ in range(limit):
-                if self.window.wait_time(self.now().timestamp()) > 0:
+                if self.pace.ready() > 0:
                     self.report.deferred = True
                     return
                 rows = self.app.store.claim_deliveries(self.target.id, self.now(), self.claim,
@@ -106,17 +108,6 @@ class _TelegramJob(Job):
                     return
         finally:
             self.client.close()
-
-    def _paced(self) -> float:
-        """Take a slot for one message: 0, or the seconds until this chat may get one.
-        After 0, the caller makes its request and then calls self.overall.release()."""
-        now = self.now().timestamp()
-        wait = self.window.wait_time(now)
-        if wait > 0:
-            return wait
-        self.overall.acquire()
-        self.window.record(now)
-        return 0.0
 
     def send(self, row: Delivery) -> bool:
         """Send one claimed delivery; True when this target must stop for this call."""
@@ -133,7 +124,7 @@ class _TelegramJob(Job):
         quick = 0
         while len(sent) < len(post.parts):
             index = len(sent)
-            wait = self._paced()
+            wait = self.pace.take()
             if wait > 0:
                 self.give_back(row, sent, next_at=self.now() + timedelta(seconds=wait),
                                error=None)
@@ -142,7 +133,7 @@ class _TelegramJob(Job):
             try:
                 result = self._send_part(post, index, plain)
             finally:
-                self.overall.release()
+                self.pace.done()
             if result.ok:
                 assert result.message_id is not None
                 sent.append(result.message_id)
@@ -212,7 +203,7 @@ class _TelegramJob(Job):
         if not row.message_ids:
             self.finish(row, "sent", error=None)
             return False
-        if self._paced() > 0:
+        if self.pace.take() > 0:
             self.give_back(row, row.message_ids, next_at=None, error=None)
             self.report.deferred = True
             return True
@@ -226,7 +217,7 @@ class _TelegramJob(Job):
                 text_post = without_photo(post, self.target, self.app.config, item)
                 result = self.client.edit_message_text(self.chat, first, text_post.parts[0])
         finally:
-            self.overall.release()
+            self.pace.done()
         if result.ok:
             self.finish(row, "sent", error=None)
             self.report.edited += 1

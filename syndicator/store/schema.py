@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -308,3 +310,16 @@ FOREIGN_PREFIX = "procrastinate_"
 def described_here(name: str | None, type_: str, _parent: object) -> bool:
     """Alembic's include_name: whether a database object is one this metadata describes."""
     return not (type_ == "table" and name is not None and name.startswith(FOREIGN_PREFIX))
+
+# --- shared pacing (migration 0012) -------------------------------------------------------------
+
+# Rate state every instance on one PostgreSQL database shares (store/rates.py): per key (a
+# host, a Telegram bot, a chat), the last starts given out, in seconds since the epoch on the
+# database's clock, oldest first. One process on SQLite keeps this in memory; the table is
+# there, empty, so that both schemas are the same.
+pacing = Table(
+    "pacing",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("starts", ARRAY(Float(precision=53)).with_variant(Text(), "sqlite"), nullable=False),
+)

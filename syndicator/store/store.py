@@ -38,6 +38,7 @@ from syndicator.store.builds import BuildReads
 from syndicator.store.database import safe_url
 from syndicator.store.items import RUN_INSERT, ItemQueries, existing_ids, item_row, run_row
 from syndicator.store.push import PushQueries
+from syndicator.store.rates import DatabaseRates
 from syndicator.store.reader import SqliteItems
 from syndicator.store.schedule import ScheduleQueries
 from syndicator.store.signups import SignupQueries
@@ -66,6 +67,14 @@ class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, Signu
                 # As SQLAlchemy's pysqlite dialect opens it: relative to the working folder.
                 return functools.partial(SqliteItems, os.path.abspath(database))
         return functools.partial(Store, self._url, migrate=False)
+
+    def shared_rates(self) -> DatabaseRates | None:
+        """The rate state every instance on this database shares (politeness per host,
+        Telegram pacing), or None where one process is all there is (SQLite): its pacing
+        stays in that process's memory."""
+        if self._dialect != "postgresql":
+            return None
+        return DatabaseRates(self._url)
 
     # -- the write -----------------------------------------------------------------------
 

@@ -1,0 +1,32 @@
+"""Shared pacing: the `pacing` table, the rate state every instance on one PostgreSQL
+database shares (store/rates.py): per host, Telegram bot and chat, the last starts given out.
+
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0012"
+down_revision: str | None = "0011"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "pacing",
+        sa.Column("key", sa.Text(), nullable=False),
+        sa.Column("starts", postgresql.ARRAY(sa.Float(precision=53))
+                  .with_variant(sa.Text(), "sqlite"), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_pacing")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("pacing")

@@ -1,0 +1,278 @@
+"""Politeness and pacing that hold across instances on one PostgreSQL database.
+
+Real processes share the machine's PostgreSQL: two fetching one host through a server that
+records when each request starts and how many are in flight; two sending to the strict
+fake Telegram (tests/fake_telegram.py). The rate state itself (store/rates.py) is checked
+directly: reservations, slots, a slot freed by a process killed with -9, an unreachable
+database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fake_telegram import FakeTelegram
+from push_support import SECRET, TOKEN, fetch
+from test_push_telegram import wait_for
+
+from syndicator.app import make_app
+from syndicator.config import FetchConfig, load_config
+from syndicator.demo import demo_config_path, demo_site_root
+from syndicator.demo.server import SiteServer
+from syndicator.errors import StoreError
+from syndicator.fetch import Fetcher
+from syndicator.politeness import ClusterGates
+from syndicator.push.telegram import TelegramClient
+from syndicator.store import Store
+from syndicator.store.rates import DatabaseRates
+from tests.test_store import _postgres_database
+
+# A start is reserved on the database's clock and slept for here; the server stamps it when it
+# accepts the connection, whenever a busy machine lets its thread run.
+CLOCK_TOLERANCE = 0.1
+UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:9/nothing?connect_timeout=5"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    for url in _postgres_database():
+        Store(url).close()          # the schema, before any process uses it
+        yield url
+
+
+# --- the shared rate state -----------------------------------------------------------------
+
+@pytest.mark.postgres
+def test_reservations_keep_limit_starts_in_any_window_across_connections(pg_url: str) -> None:
+    one, two = DatabaseRates(pg_url), DatabaseRates(pg_url)
+    try:
+        firsts = [rates.reserve("k", 3, 30.0) for rates in (one, two, one)]
+        assert all(r.taken and r.wait < 1.0 for r in firsts)
+        fourth = two.reserve("k", 3, 30.0)          # the oldest of the three plus the window
+        assert fourth.taken and 28.0 < fourth.wait <= 30.0
+        refused = one.reserve("k", 3, 30.0, max_wait=0.0)
+        assert not refused.taken and 28.0 < refused.wait <= 30.0
+        assert 28.0 < one.wait_time("k", 3, 30.0) <= 30.0
+        fifth = one.reserve("k", 3, 30.0)           # the refusal took nothing
+        assert fifth.taken and refused.wait - 1.0 < fifth.wait <= 30.0
+        assert two.wait_time("other", 3, 30.0) == 0.0
+        # A minimum delay is the same with one start per window.
+        assert one.reserve("host:h", 1, 5.0).wait < 1.0
+        assert 4.0 < two.reserve("host:h", 1, 5.0).wait <= 5.0
+    finally:
+        one.close()
+        two.close()
+
+
+HOLD = """
+import sys, time
+from syndicator.store.rates import DatabaseRates
+rates = DatabaseRates(sys.argv[1])
+assert rates.try_lock("host:held", 0) is not None
+print("held", flush=True)
+time.sleep(120)
+"""
+
+
+@pytest.mark.postgres
+def test_a_slot_has_one_holder_and_is_freed_when_its_process_dies(pg_url: str) -> None:
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, pg_url], stdout=subprocess.PIPE,
+                              text=True)
+    rates = DatabaseRates(pg_url)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert rates.try_lock("host:held", 0) is None
+        token = rates.try_lock("host:held", 1)
+        assert token is not None
+        holder.kill()
+        holder.wait()
+        wait_for(lambda: rates.try_lock("host:held", 0) is not None, timeout=60.0)
+        rates.unlock("host:held", 1, token)
+        other = DatabaseRates(pg_url)
+        try:
+            assert other.try_lock("host:held", 1) is not None
+            assert other.try_lock("host:held", 0) is None     # still ours
+        finally:
+            other.close()
+    finally:
+        holder.kill()
+        holder.communicate()
+        rates.close()
+
+
+def test_an_unreachable_database_is_a_store_error_from_the_gate() -> None:
+    rates = DatabaseRates(UNREACHABLE)
+    try:
+        with pytest.raises(StoreError, match="cannot reserve a start for host:h"):
+            rates.reserve("host:h", 1, 1.0)
+        rates.unlock("host:h", 0, object())          # never raises: nothing is held
+        with Fetcher(gates=ClusterGates(rates)) as fetcher, \
+                pytest.raises(StoreError, match=r"cannot take a slot of host:127\.0\.0\.1"):
+            fetcher.get("http://127.0.0.1:9/", FetchConfig(allow_private=True, robots=False))
+    finally:
+        rates.close()
+
+
+# --- two processes fetching one host ---------------------------------------------------------
+
+class _Recorder(ThreadingHTTPServer):
+    """Records when each request starts and the most requests ever in flight at once."""
+
+    daemon_threads = True
+
+    def __init__(self, takes: float) -> None:
+        super().__init__(("127.0.0.1", 0), _RecordingHandler)
+        self.takes = takes
+        self.lock = threading.Lock()
+        self.accepted: list[float] = []
+        self.paths: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Stamped on accepting (every request comes on a new connection: the answers are
+        # HTTP/1.0), before a thread is started for it.
+        self.accepted.append(time.monotonic())
+        super().process_request(request, client_address)
+
+
+class _RecordingHandler(BaseHTTPRequestHandler):
+    server: _Recorder
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+    def do_GET(self) -> None:
+        recorder = self.server
+        with recorder.lock:
+            recorder.paths.append(self.path)
+            recorder.in_flight += 1
+            recorder.most_in_flight = max(recorder.most_in_flight, recorder.in_flight)
+        try:
+            time.sleep(recorder.takes)     # a request takes a while: overlaps would show
+            body = f"<html><body>{self.path}</body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        finally:
+            with recorder.lock:
+                recorder.in_flight -= 1
+
+
+FETCH = """
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from syndicator.app import make_app
+from syndicator.config import load_config
+config = load_config(sys.argv[1])
+with make_app(config) as app:
+    settings = config.fetch_for(config.sources[0])
+    with ThreadPoolExecutor(3) as pool:
+        pages = list(pool.map(lambda url: app.fetcher.get(url, settings), sys.argv[2:]))
+print(len(pages), flush=True)
+"""
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("per_host", "delay", "takes"), [(1, 0.3, 0.05), (2, 0.0, 0.2)])
+def test_two_processes_fetching_one_host_keep_its_limit_and_delay(
+        pg_url: str, tmp_path: Path, per_host: int, delay: float, takes: float) -> None:
+    with _Recorder(takes) as server:
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+        config = tmp_path / "config.yaml"
+        config.write_text(
+            f'storage: "{pg_url}"\n'
+            f"fetch: {{delay: {delay}s, per_host: {per_host}, allow_private: true, "
+            "robots: false, retries: 0}\n"
+            "sources:\n"
+            f'  - {{id: site, type: feed, url: "{server.url}/feed.xml", '
+            "schedule: {every: 1h}}\n"
+            "feeds:\n  - {id: site, title: Site, sources: [site]}\n", encoding="utf-8")
+        processes = [subprocess.Popen(
+            [sys.executable, "-c", FETCH, str(config),
+             *(f"{server.url}/{name}/{n}" for n in range(10))],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for name in "ab"]
+        outputs = [p.communicate(timeout=180) for p in processes]
+        server.shutdown()
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err
+        assert out.strip() == "10"
+    assert len(server.accepted) == len(server.paths) == 20
+    assert {path.split("/")[1] for path in server.paths} == {"a", "b"}
+    assert server.most_in_flight == per_host     # each process alone would take as many
+    if delay:
+        gaps = [later - earlier for earlier, later in itertools.pairwise(server.accepted)]
+        assert min(gaps) >= delay - CLOCK_TOLERANCE, gaps
+
+
+# --- two processes sending to Telegram -------------------------------------------------------
+
+CHATS = ("@c1", "@c2", "@c3", "@c4")
+
+
+def test_the_fake_refuses_a_31st_message_a_second_per_bot_with_retry_after() -> None:
+    now = 500.0
+    with FakeTelegram(TOKEN, clock=lambda: now) as tg:
+        client = TelegramClient(tg.url, TOKEN, timeout=5)
+        for n in range(30):
+            assert client.send_message(f"@chat{n}", "one each").ok
+        limited = client.send_message("@chat30", "one too many for the bot")
+        assert limited.kind == "retry_after" and limited.retry_after == 1
+        now += 1.0
+        assert client.send_message("@chat30", "a second later").ok
+        client.close()
+    assert len(tg.accepted) == 31 and tg.refusals == [
+        ("sendMessage", 429, "Too Many Requests: retry after 1")]
+
+
+@pytest.mark.postgres
+def test_two_processes_sending_to_one_chat_never_draw_a_429(pg_url: str,
+                                                            tmp_path: Path) -> None:
+    with SiteServer(demo_site_root()) as site, FakeTelegram(TOKEN) as tg:
+        text = demo_config_path().read_text(encoding="utf-8").replace(
+            '"sqlite:///syndicator-demo.db"', f'"{pg_url}"')
+        text += "\nsecret_key: {env: SYNDICATOR_SECRET}\n\npush:\n" + "".join(
+            f"  - {{id: tg{n}, type: telegram, feeds: [office-all], chat_id: \"{chat}\", "
+            f"token: {{env: TG_TOKEN}}, api_url: \"{tg.url}\", backfill: 100}}\n"
+            for n, chat in enumerate(CHATS))
+        path = tmp_path / "config.yaml"
+        path.write_text(text, encoding="utf-8")
+        env = {**os.environ, "SYNDICATOR_DEMO_URL": site.url, "TG_TOKEN": TOKEN,
+               "SYNDICATOR_SECRET": SECRET}
+        with make_app(load_config(path, env=env)) as app:
+            fetch(app, "office-en", "office-ru", "office-be", "office-updates-en")
+            queued = [len(app.store.deliveries(f"tg{n}", states=["pending"]))
+                      for n in range(len(CHATS))]
+        assert min(queued) > 20      # more than a chat may get in a minute
+        command = [sys.executable, "-m", "syndicator", "--config", str(path), "push"]
+        # Two instances at once, then one more after them.
+        together = [subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs = [p.communicate(timeout=180) for p in together]
+        after = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
+                               timeout=180)
+        accepted = {chat: len(tg.messages(chat)) for chat in CHATS}
+        refusals = list(tg.refusals)
+    for process, (_out, err) in zip(together, outputs, strict=True):
+        assert process.returncode == 0, err
+    assert after.returncode == 0, after.stderr
+    assert refusals == []                            # never a 429, per chat or per bot
+    assert accepted == dict.fromkeys(CHATS, 20)      # each chat full for this minute
+    assert "more due later" in after.stdout
