@@ -43,8 +43,9 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
   changed); an item stored before names were recorded goes to the first entry on its page
   with its title, or, for an entry alone there, to that entry.
 - Canonical URLs never merge entries whose guids differ (`kept_apart`): an entry whose
-  article page names as canonical a URL that another entry of the run, or the stored item
-  of another name, has is kept under its own link.
+  article page names as canonical a URL that another entry of the run (of another guid)
+  has too, or that is the stored item of another name, is kept under its own link; so is
+  one whose item is stored under its own link already.
 """
 
 from __future__ import annotations
