@@ -54,10 +54,10 @@ def translations(language: str | None) -> gettext.NullTranslations:
 
 @lru_cache(maxsize=64)
 def language_name(code: str) -> str:
-    """A language's name in itself ("be" → "беларуская"), for choosing among languages;
-    the code itself when Babel does not know it."""
+    """A language's name in itself, capitalised as a choice is ("be" → "Беларуская"); the
+    code itself when Babel does not know it."""
     try:
         name = Locale.parse(code).get_display_name(code)
     except (ValueError, UnknownLocaleError):
         return code
-    return name or code
+    return name[:1].upper() + name[1:] if name else code

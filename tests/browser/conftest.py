@@ -37,6 +37,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 EMAIL_TARGET = "office-email"
+EMAIL_TARGET_ALL = "office-email-all"    # a list in several languages
 SECRET = "browser-test-secret"
 
 
@@ -199,14 +200,15 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     try:
         with SiteServer(demo_site_root()) as site:
             config = load_config(demo_config_path(), env={"SYNDICATOR_DEMO_URL": site.url})
-            target = EmailTarget.model_validate({
-                "id": EMAIL_TARGET, "type": "email", "feeds": ["office-be"],
+            targets = tuple(EmailTarget.model_validate({
+                "id": target_id, "type": "email", "feeds": feeds,
                 "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none"},
                 "from": "news@office.example",
                 "signups": {"per_ip": 1000},     # every test signs up from 127.0.0.1
-            })
+            }) for target_id, feeds in [(EMAIL_TARGET, ["office-be"]),
+                                        (EMAIL_TARGET_ALL, ["office-be", "office-all"])])
             config = config.model_copy(update={
-                "base_dir": tmp, "secret_key": SECRET, "push": (target,),
+                "base_dir": tmp, "secret_key": SECRET, "push": targets,
                 "site": config.site.model_copy(update={"base_url": url}),
             })
             with make_app(config) as app:

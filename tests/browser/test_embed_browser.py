@@ -17,7 +17,7 @@ import pytest
 from syndicator.push import dispatch_due
 from syndicator.web.dates import format_date
 
-from .conftest import EMAIL_TARGET, Partner, Recorder, Service, screenshot
+from .conftest import EMAIL_TARGET, EMAIL_TARGET_ALL, Partner, Recorder, Service, screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -418,14 +418,21 @@ def test_iframe_sends_a_strict_content_security_policy(
 
 # --- the subscribe form -----------------------------------------------------------------------
 
+def _belarusian_widget(tab: Any, service: Service, partner: Partner, target: str,
+                       name: str) -> Any:
+    """The subscribe widget of `target` on a Belarusian partner page, once its form shows."""
+    body = (f'<div id="s" data-syndicator-subscribe="{target}" data-lang="be"></div>'
+            f'<script src="{service.url}embed.js" async></script>')
+    tab.goto(partner.page(name, body))
+    frame = tab.frame_locator("#s iframe")
+    frame.locator("input[type=email]").wait_for()
+    return frame
+
+
 def test_subscribe_widget_double_opt_in_in_the_page_language(
         page: tuple[Any, Recorder], service: Service, partner: Partner) -> None:
     tab, record = page
-    body = (f'<div id="s" data-syndicator-subscribe="{EMAIL_TARGET}" data-lang="be"></div>'
-            f'<script src="{service.url}embed.js" async></script>')
-    tab.goto(partner.page("subscribe.html", body))
-    frame = tab.frame_locator("#s iframe")
-    frame.locator("input[type=email]").wait_for()
+    frame = _belarusian_widget(tab, service, partner, EMAIL_TARGET, "subscribe.html")
     assert frame.locator("button").text_content() == "Падпісацца"
     # An address the browser accepts but the service does not: the error, in Belarusian.
     frame.locator("input[type=email]").fill("reader@localhost")
@@ -451,6 +458,36 @@ def test_subscribe_widget_double_opt_in_in_the_page_language(
     assert_clean(record, partner.url, service.url, console=False)
     assert [e for e in record.console_errors if "400" not in e] == []   # the refused address
     screenshot(tab, "subscribe-widget")
+
+
+def test_subscribe_widget_asks_for_languages_and_rhythm(
+        page: tuple[Any, Recorder], service: Service, partner: Partner) -> None:
+    tab, record = page
+    frame = _belarusian_widget(tab, service, partner, EMAIL_TARGET_ALL, "subscribe-choice.html")
+    # The list's languages, each named in itself, and the three rhythms, in Belarusian.
+    assert frame.locator("legend").all_text_contents() == ["Мовы", "Як часта"]
+    boxes = frame.locator("input[name=languages]")
+    assert [boxes.nth(i).get_attribute("value") for i in range(boxes.count())] == [
+        "be", "en", "ru"]
+    assert "Беларуская" in (frame.locator("fieldset").first.text_content() or "")
+    assert frame.locator("input[name=rhythm]:checked").get_attribute("value") == "item"
+    frame.locator("input[name=languages][value=be]").check()
+    frame.locator("input[name=languages][value=en]").check()
+    frame.locator("input[name=rhythm][value=weekly]").check()
+    address = "chooser@example.org"
+    frame.locator("input[type=email]").fill(address)
+    screenshot(tab, "subscribe-widget-choosing")
+    frame.locator("button").click()
+    frame.locator(".message.ok").wait_for()
+    # The choice waits with the sign-up and is the address's once it is pending.
+    dispatch_due(service.app)
+    subscriber = service.app.store.subscriber(EMAIL_TARGET_ALL, address)
+    assert subscriber is not None and subscriber.status == "pending"
+    assert (subscriber.languages, subscriber.rhythm) == (("be", "en"), "weekly")
+    mails = [m for to, m in service.mailbox.messages if address in to]
+    assert len(mails) == 1 and b"/preferences/" in mails[0]
+    assert_clean(record, partner.url, service.url)
+    screenshot(tab, "subscribe-widget-choice")
 
 
 def test_subscribe_iframe_without_script(
