@@ -21,12 +21,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from syndicator.app import App
+from syndicator.app import App, make_app
+from syndicator.config import parse_config
 from syndicator.demo.server import SiteServer
 from syndicator.model import Item, RunResult
 from syndicator.pipeline import run_source
 from syndicator.store.schema import items as t_items
+from tests.push_support import telegram, with_targets
 from tests.test_dates_wild import NOW, _app
+from tests.test_item_dates import Clock
 
 DIGEST = "http://digest.example/today"
 FEED = "  - id: wire\n    type: feed\n    url: ${SITE}feed.xml\n"
@@ -93,6 +96,25 @@ def test_entries_on_one_url_keep_one_item_each_whichever_order_they_come_in(
     assert sorted(ids) == [f"Brief {name}" for name in names]
     assert len(set(ids.values())) == len(names)
     assert news == len(names)                  # each entry new once: pushed once
+
+
+def test_each_entry_on_one_url_is_pushed_once(site: SiteServer, tmp_path: Path) -> None:
+    config = parse_config(
+        "timezone: UTC\nfetch: {delay: 0s, allow_private: true}\n"
+        f"storage: sqlite:///{tmp_path / 'items.db'}\nsources:\n"
+        f"{FEED.replace('${SITE}', site.url)}"
+        "feeds:\n  - {id: wire, title: Wire, sources: [wire]}\n", base_dir=tmp_path)
+    # Deliveries are queued in the run's transaction; nothing is sent here.
+    config = with_targets(config, telegram("tg", api_url="http://127.0.0.1:9/",
+                                           feeds=("wire",)))
+    with make_app(config, clock=Clock(NOW)) as app:
+        # The first run's items are old news to a new target (suppressed), the rest news.
+        list(_runs(app, site, [_briefs("A"), _briefs("B"), _briefs("AB"), _briefs("CBA")]))
+        rows = app.store.deliveries("tg")
+        items = app.store.items_by_id(row.item_id for row in rows)
+    assert len({row.item_id for row in rows}) == len(rows) == 3
+    assert sorted((items[row.item_id].title, row.state) for row in rows) == [
+        ("Brief A", "suppressed"), ("Brief B", "pending"), ("Brief C", "pending")]
 
 
 def test_the_entry_first_alone_keeps_the_plain_url_when_others_join(
