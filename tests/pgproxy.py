@@ -163,8 +163,14 @@ class PgProxy:
 
 
 def _reset(sock: socket.socket) -> None:
-    """Close with a TCP RST rather than a FIN, as a crashed or unplugged server does."""
+    """Close with a TCP RST rather than a FIN, as a crashed or unplugged server does.
+
+    shutdown() first: close() alone does not end a recv() another thread is blocked in
+    (the pipe threads always are), and the kernel keeps that socket open, so the client
+    would see neither RST nor FIN and wait on its query forever."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
     with contextlib.suppress(OSError):
         sock.close()

@@ -60,7 +60,11 @@ STALLED = 10.0           # seconds without a heartbeat after which a worker is t
 FETCH_POLL = 2.0         # seconds between looks for jobs when no notification came
 BACKOFF_CAP = 4.0        # seconds between restarts of the workers while the database is away
 DEFER_TIMEOUT = 30.0     # seconds a defer may take before the caller gives up
-POOL_TIMEOUT = 5.0       # seconds to wait for a database connection
+POOL_TIMEOUT = 3.0       # seconds to wait for a database connection
+# libpq options of the workers' connections: a database host that vanished without closing
+# them (a partition, a dead machine) is noticed within about 20 s, not hours.
+CONNECTION = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
+              "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": 20000}
 DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
 SWEEP_CRON = "* * * * * */5"      # every 5 s
 RETRIES = 8              # attempts of a job whose body raised StoreError (2, 4, ... 256 s apart)
@@ -98,7 +102,7 @@ class TaskQueue:
         self._outage = outage
         self._name = name
         connector = PsycopgConnector(conninfo=url, min_size=1, max_size=concurrency + 4,
-                                     timeout=POOL_TIMEOUT, kwargs={"connect_timeout": 5})
+                                     timeout=POOL_TIMEOUT, kwargs=CONNECTION)
         self._app = App(connector=connector)
         self._register(handlers)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -234,7 +238,7 @@ class TaskQueue:
             except Exception as exc:
                 if self._stopping.is_set():
                     break
-                self._report(exc)
+                await asyncio.to_thread(self._report, exc)
             finally:
                 self._up.clear()
             if time.monotonic() - began > 10 * BACKOFF_CAP:
@@ -279,6 +283,13 @@ class TaskQueue:
                 raise StoreError("the job workers stopped")
 
     def _report(self, exc: Exception) -> None:
+        """One line per outage: the store's own error says what kind (connection refused,
+        ...) better than the pool's timeout that stopped the workers."""
+        try:
+            self._probe()
+        except StoreError as down:
+            self._outage.failed(down, "the job workers")
+            return
         if _from_database(exc):
             self._outage.failed(_store_error("run the job workers", exc), "the job workers")
         else:
@@ -317,3 +328,5 @@ def _quiet_libraries() -> None:
     worth a line is logged here (a job body logs its own outcome, an outage once)."""
     for name in ("procrastinate", "psycopg.pool"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
+    # psycopg warns when it cannot cancel a query on a connection that is gone.
+    logging.getLogger("psycopg").setLevel(logging.ERROR)

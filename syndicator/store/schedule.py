@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from syndicator.store.database import Database, chunked_select
 from syndicator.store.schema import job_schedule as t_schedule
@@ -23,12 +24,19 @@ CLAIM_LIMIT = 1000   # rows one dispatch takes at most; the rest wait for the ne
 
 
 class ScheduleQueries(Database):
+    def _schedule_tx(self, action: str) -> AbstractContextManager[Connection]:
+        """On PostgreSQL the rows' own locks order the dispatchers (SKIP LOCKED needs them
+        to, not one lock over every writer); SQLite serialises writers anyway."""
+        if self._dialect == "postgresql":
+            return self._read_tx(action)
+        return self._write_tx(action)
+
     def plan_due(self, first: Mapping[str, datetime]) -> None:
         """Give each key without a row one, due at its value; rows already there stay."""
         if not first:
             return
         rows = [{"key": key, "next_due_at": when} for key, when in first.items()]
-        with self._write_tx("plan the scheduled jobs") as conn:
+        with self._schedule_tx("plan the scheduled jobs") as conn:
             conn.execute(self._insert(t_schedule).on_conflict_do_nothing(
                 index_elements=["key"]), rows)
 
@@ -41,7 +49,7 @@ class ScheduleQueries(Database):
         if not keys:
             return []
         wanted = set(keys)
-        with self._write_tx("claim the due jobs") as conn:
+        with self._schedule_tx("claim the due jobs") as conn:
             rows = conn.execute(
                 select(t_schedule.c.key)
                 .where(t_schedule.c.next_due_at <= now)

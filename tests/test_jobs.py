@@ -1,0 +1,333 @@
+"""The cluster engine (procrastinate on PostgreSQL): job keys, the dispatcher, several
+worker processes on one database, failover after kill -9 and a database outage.
+
+Everything runs against the machine's PostgreSQL (a database per test) and a local fixture
+site of RSS feeds whose requests the test counts and can hold. Waits poll with generous
+upper bounds; they are not timing assertions.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, make_url, text
+
+from syndicator.app import make_app
+from syndicator.config import load_config
+from syndicator.demo.server import SiteServer
+from syndicator.jobs.cluster import ClusterEngine
+from syndicator.service import Service
+from syndicator.store import Store
+from tests.pgproxy import PgProxy
+from tests.test_store import _postgres_database
+
+pytestmark = pytest.mark.postgres
+
+WAIT = 30.0
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{name}</title><link>{site}</link>
+<description>d</description>
+<item><title>{name} story</title><link>{site}{name}/1</link><guid>{site}{name}/1</guid>
+<pubDate>Thu, 01 Jan 2026 10:00:00 GMT</pubDate><description>Body</description></item>
+</channel></rss>
+"""
+
+CONFIG = """
+site: {{title: "Jobs", base_url: "http://127.0.0.1:9/"}}
+storage: "{storage}"
+output_dir: feeds
+fetch: {{delay: 0s, retries: 0, timeout: 60s, allow_private: true}}
+jobs: {{concurrency: 3}}
+sources:
+{sources}
+feeds:
+  - {{id: all, title: "All", sources: [{ids}]}}
+"""
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A new database, migrated (migrations first, as an upgrade does them)."""
+    for url in _postgres_database():
+        Store(url).close()
+        yield url
+
+
+class Site:
+    """RSS feeds on loopback: counts the requests per path; a held path waits for release."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.requests: Counter[str] = Counter()
+        self.held: set[str] = set()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self.server = SiteServer(root, hook=self._hook)
+
+    def _hook(self, handler: BaseHTTPRequestHandler, path: str) -> bool:
+        with self._lock:
+            self.requests[path] += 1
+            hold = path in self.held
+            self.held.discard(path)        # only the first request is held
+        if hold:
+            self.holding.set()
+            self.release.wait(WAIT * 2)
+        return False
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return self.requests[path]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    root = tmp_path / "site"
+    root.mkdir()
+    made = Site(root)
+    with made.server as server:
+        for name in ("a", "b", "c", "d", "slow"):
+            (root / f"{name}.xml").write_text(RSS.format(name=name, site=server.url))
+        yield made
+        made.release.set()
+
+
+def write_config(folder: Path, storage: str, site_url: str,
+                 schedules: dict[str, str]) -> Path:
+    sources = "\n".join(
+        f'  - {{id: {name}, type: feed, url: "{site_url}{name}.xml", '
+        f"schedule: {{every: {every}}}}}" for name, every in schedules.items())
+    path = folder / "config.yaml"
+    path.write_text(CONFIG.format(storage=storage, sources=sources,
+                                  ids=", ".join(schedules)))
+    return path
+
+
+def wait_for(condition: Callable[[], object], what: str, timeout: float = WAIT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout:.0f} s: {what}")
+        time.sleep(0.1)
+
+
+def query(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+class Worker:
+    """`syndicator worker` as a real process, its output in a file."""
+
+    def __init__(self, config: Path, name: str) -> None:
+        self.log = config.parent / f"{name}.log"
+        with self.log.open("wb") as handle:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "syndicator", "--config", str(config), "worker"],
+                stdout=handle, stderr=subprocess.STDOUT, cwd=config.parent,
+                env={**os.environ, "COLUMNS": "200"})
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise AssertionError(f"no exit within 15 s of SIGTERM:\n{self.output()}") from None
+
+
+def run_starts(url: str, source: str) -> list[datetime]:
+    return [row[0] for row in query(  # type: ignore[misc]
+        url, "SELECT started FROM runs WHERE source_id = :s ORDER BY started", s=source)]
+
+
+# --- the dispatcher's rows ------------------------------------------------------------------
+
+def test_two_dispatchers_never_claim_one_due_time(pg_url: str) -> None:
+    """A due row is claimed by one transaction (the other skips it), moved on by `advance`
+    in it; a dispatch whose queueing fails leaves its rows due."""
+    stores = [Store(pg_url), Store(pg_url)]
+    try:
+        stores[0].plan_due({"source:a": T0, "source:b": T0, "source:later": T0 + timedelta(1)})
+        stores[0].plan_due({"source:a": T0 + timedelta(days=9)})      # kept as it was
+        inside, leave = threading.Event(), threading.Event()
+        claimed: dict[str, list[str]] = {}
+
+        def first(keys: list[str]) -> None:
+            claimed["first"] = keys
+            inside.set()
+            assert leave.wait(WAIT)
+
+        keys = ["source:a", "source:b", "source:later"]
+        thread = threading.Thread(target=lambda: stores[0].claim_due(
+            keys, T0, lambda key: T0 + timedelta(minutes=15), first))
+        thread.start()
+        assert inside.wait(WAIT)
+        second = stores[1].claim_due(keys, T0, lambda key: T0 + timedelta(minutes=15),
+                                     lambda keys: claimed.setdefault("second", keys))
+        leave.set()
+        thread.join(WAIT)
+        assert (sorted(claimed["first"]), second) == (["source:a", "source:b"], [])
+        assert "second" not in claimed
+        assert stores[1].due_times(keys) == {"source:a": T0 + timedelta(minutes=15),
+                                             "source:b": T0 + timedelta(minutes=15),
+                                             "source:later": T0 + timedelta(1)}
+        # Queueing failed: the transaction rolls back, the rows stay due.
+        late = T0 + timedelta(hours=1)
+
+        def fail(keys: list[str]) -> None:
+            raise RuntimeError("the queue is away")
+
+        with pytest.raises(RuntimeError):
+            stores[1].claim_due(keys, late, lambda key: late + timedelta(hours=1), fail)
+        assert stores[1].due_times(["source:a"]) == {"source:a": T0 + timedelta(minutes=15)}
+        # Keys not asked for (a source removed from the config) are never claimed.
+        assert stores[1].claim_due(["source:b"], late, lambda key: late, lambda keys: None) \
+            == ["source:b"]
+        assert stores[1].due_times(["source:a"]) == {"source:a": T0 + timedelta(minutes=15)}
+    finally:
+        for store in stores:
+            store.close()
+
+
+# --- job keys -------------------------------------------------------------------------------
+
+def test_a_poll_waiting_is_not_queued_twice_and_never_runs_beside_the_running_one(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    site.held.add("/slow.xml")
+    config = load_config(write_config(tmp_path, pg_url, site.server.url, {"slow": "1h"}))
+    app = make_app(config)
+    service = Service(app)
+    engine = ClusterEngine(service)
+    engine.start()
+    try:
+        assert engine.queue.wait_up(WAIT)
+        assert site.holding.wait(WAIT), "the first poll never came"
+        # The running poll holds the lock "source:slow"; one more may wait, not two.
+        assert engine.queue.defer("poll_source", "slow") is True
+        assert engine.queue.defer("poll_source", "slow") is False
+        jobs = query(pg_url, "SELECT status::text, lock, queueing_lock FROM procrastinate_jobs "
+                             "WHERE task_name = 'poll_source' ORDER BY id")
+        assert jobs == [("doing", "source:slow", "poll:slow"),
+                        ("todo", "source:slow", "poll:slow")]
+        site.release.set()
+        wait_for(lambda: len(app.store.runs("slow")) == 2, "the queued poll ran")
+        first, second = sorted(app.store.runs("slow"), key=lambda run: run.started)
+        assert second.started >= first.finished            # one after the other
+        assert site.count("/slow.xml") == 2
+        wait_for(lambda: not query(pg_url, "SELECT id FROM procrastinate_jobs WHERE "
+                                           "task_name = 'poll_source'"), "jobs cleaned up")
+        # The poll stored a new item: its feed was built by a build_feed job.
+        wait_for(lambda: (tmp_path / "feeds" / "all.rss").exists(), "the feed was built")
+    finally:
+        site.release.set()
+        assert engine.stop(WAIT)
+        app.close()
+
+
+# --- processes ------------------------------------------------------------------------------
+
+def test_two_workers_on_one_database_poll_each_source_once_per_due_time(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    names = ["a", "b", "c", "d"]
+    config = write_config(tmp_path, pg_url, site.server.url, dict.fromkeys(names, "3s"))
+    began = time.monotonic()
+    workers = [Worker(config, "one"), Worker(config, "two")]
+    try:
+        wait_for(lambda: all(len(run_starts(pg_url, n)) >= 3 for n in names),
+                 "three polls of every source", timeout=60)
+    finally:
+        codes = [worker.stop() for worker in workers]
+        took = time.monotonic() - began
+    outputs = "\n".join(worker.output() for worker in workers)
+    assert codes == [0, 0], outputs
+    assert outputs.count("procrastinate on postgresql database") == 2, outputs
+    for name in names:
+        starts = run_starts(pg_url, name)
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(starts)]
+        # One poll per due time: polls of a source are seconds apart (a second poll of one
+        # due time would follow the first at once), and no more than the due times.
+        assert min(gaps) > 0.5, (name, gaps, outputs)
+        assert len(starts) <= took / 3 + 1, (name, starts, took)
+        assert site.count(f"/{name}.xml") == len(starts)
+    assert "Traceback" not in outputs
+
+
+def test_kill_9_mid_poll_another_worker_finishes_it(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    site.held.add("/slow.xml")
+    config = write_config(tmp_path, pg_url, site.server.url, {"slow": "1h"})
+    first = Worker(config, "first")
+    second: Worker | None = None
+    try:
+        assert site.holding.wait(WAIT), first.output()
+        second = Worker(config, "second")
+        wait_for(lambda: "procrastinate on" in second.output(), "the second worker started")
+        first.process.kill()              # SIGKILL mid-poll
+        first.process.wait()
+        killed = time.monotonic()
+        # The poll of a source due every hour runs again only as the dead worker's job.
+        wait_for(lambda: query(pg_url, "SELECT ok FROM runs WHERE source_id = 'slow' "
+                                       "AND ok"), "another worker finished the poll")
+        assert time.monotonic() - killed < WAIT
+        assert site.count("/slow.xml") == 2     # the held request, then the retried one
+    finally:
+        site.release.set()
+        if second is not None:
+            assert second.stop() == 0, second.output()
+    assert "of a stopped worker is run again" in second.output(), second.output()
+
+
+def test_a_database_outage_is_one_line_and_polling_resumes(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    """Cut the database at start (the worker waits for it), then mid-run (it stays up):
+    each outage is one line and one when it ends, and polls resume after."""
+    with PgProxy(("127.0.0.1", 5432)) as proxy:
+        through = make_url(pg_url).set(host="127.0.0.1", port=proxy.port)
+        storage = through.render_as_string(hide_password=False)
+        config = write_config(tmp_path, storage, site.server.url, {"a": "2s"})
+        proxy.stop()
+        worker = Worker(config, "worker")
+        try:
+            wait_for(lambda: "is unavailable" in worker.output(), "the line at start")
+            assert worker.process.poll() is None, worker.output()
+            proxy.start()
+            wait_for(lambda: len(run_starts(pg_url, "a")) >= 1, "the first poll")
+            proxy.stop()
+            wait_for(lambda: worker.output().count("is unavailable") == 2, "the outage line")
+            time.sleep(3)                  # the outage goes on over a few due times
+            cut = datetime.now(UTC)
+            proxy.start()
+            wait_for(lambda: any(start > cut for start in run_starts(pg_url, "a")),
+                     "a poll after the database came back")
+        finally:
+            code = worker.stop()
+    output = worker.output()
+    assert code == 0, output
+    assert output.count("is unavailable (connection refused)") == 2, output
+    assert output.count("is available again") == 2, output
+    assert "Traceback" not in output, output
+    assert "postgres@" not in output and str(proxy.port) not in output, output
