@@ -373,3 +373,16 @@ class FeedLink(NamedTuple):
     content_hash: str
     title: str
     summary: str
+
+
+# -- shared build output: what a build published for the other serving processes -----------
+
+@dataclass(frozen=True)
+class PublishedFile:
+    """One file of the output folder as the store shares it (PostgreSQL): its path relative
+    to the folder ("office-en.rss", "archive/office-en/1.atom"), the version of the build
+    that wrote it last, and its bytes (None: that build removed it)."""
+
+    path: str
+    version: int
+    data: bytes | None

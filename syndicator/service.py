@@ -36,7 +36,7 @@ from syndicator.httpserver import STOP_DEADLINE, StopSignals, address, listen, s
 from syndicator.jobs.interface import Inline, Work
 from syndicator.model import RunResult
 from syndicator.processes import hard_exit
-from syndicator.serving import FeedFiles, partner_routes, push_status_of
+from syndicator.serving import FeedFiles, follow_builds, partner_routes, push_status_of
 from syndicator.status import HISTORY, ServiceStatus
 from syndicator.store.outage import StoreOutage
 from syndicator.storelock import StoreLock, sqlite_path
@@ -296,6 +296,9 @@ def run_service(config: Config, *, echo: Callable[[str], None],
         web = None
         if http:
             web = _web_app(config, app, cache, metrics, engine)
+        if cache is not None:
+            cleanup.callback(follow_builds(app, cache, watch_folder=False,
+                                           outage=service.outage))
         engine.start()
         enabled = sum(1 for s in config.sources if s.enabled)
         where = f"serving {address(sock)}" if sock is not None else "no HTTP"
@@ -353,7 +356,6 @@ def _web_app(config: Config, app: App, cache: Any, metrics: Any, engine: Any) ->
 
     status = ServiceStatus(config, app.store, scheduler=engine, clock=app.clock,
                            targets=push_status_of(app) if config.push else None)
-    cache.load_all()
     ctx = WebContext(config=config, store=app.store, cache=cache, status=status,
                      metrics=metrics)
     return create_web_app(ctx, extra_routes=partner_routes(ctx))

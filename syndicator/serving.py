@@ -1,5 +1,11 @@
 """`syndicator serve`: serve the existing feeds and status, in one process or several
-(processes.start_process), each reloading the feed files another process rewrote."""
+(processes.start_process), each reloading the feed files another process rewrote.
+
+`follow_builds` is how every serving process (`run`, `serve` and each of its workers) keeps
+its feed cache current with builds made elsewhere: on a store that shares build output
+(PostgreSQL) an OutputSync (outputsync.py) follows the builds of every instance; else
+`serve` watches its output folder (OutputWatcher), and `run` reloads after its own builds.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +32,9 @@ from syndicator.httpserver import (
     worker_sockets,
 )
 from syndicator.processes import Child, start_process, supervise
+from syndicator.publish.shared import sharing
 from syndicator.status import ServiceStatus
+from syndicator.store.outage import StoreOutage
 from syndicator.web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -38,6 +46,12 @@ class FeedFiles(Protocol):
     """What the service and the output watcher need of the web server's feed cache."""
 
     def reload(self, paths: Sequence[Path]) -> Any: ...
+
+
+class Followed(FeedFiles, Protocol):
+    """A feed cache that follow_builds fills: FeedFiles, and loading the whole folder."""
+
+    def load_all(self) -> None: ...
 
 
 def push_status_of(app: App) -> Callable[[], tuple[Any, ...]]:
@@ -87,16 +101,35 @@ def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
         app = make_app(config)
         cleanup.callback(app.close)
         cache = FeedCache(config.output_path)
-        cache.load_all()
+        cleanup.callback(follow_builds(app, cache, watch_folder=True))
         status = ServiceStatus(config, app.store, scheduler=None, clock=app.clock,
                                targets=push_status_of(app) if config.push else None)
         ctx = WebContext(config=config, store=app.store, cache=cache, status=status)
         web = create_web_app(ctx, extra_routes=partner_routes(ctx))
-        watcher = OutputWatcher(config.output_path, cache)
-        watcher.start()
-        cleanup.callback(watcher.stop)
         ready()
         serve_http(web, sock, stop, config.server.limits)
+
+
+def follow_builds(app: App, cache: Followed, *, watch_folder: bool,
+                  outage: StoreOutage | None = None) -> Callable[[], None]:
+    """Load the output folder into `cache` and keep it current with the builds; returns
+    the function that stops following. On a store that shares build output: the builds of
+    every instance (OutputSync; `outage`: the process's StoreOutage, so that an outage is
+    logged once). Else with `watch_folder` (`serve`): the files a `syndicator build` beside
+    it rewrites; without (`run`, whose own builds reload what they wrote): nothing more."""
+    store = app.store
+    if sharing(store) is not None:
+        from syndicator.outputsync import OutputSync
+
+        sync = OutputSync(app.config.output_path, store, cache,
+                          outage or StoreOutage(app.config.storage_url, app.clock))
+        return sync.start().stop
+    cache.load_all()
+    if not watch_folder:
+        return lambda: None
+    watcher = OutputWatcher(app.config.output_path, cache)
+    watcher.start()
+    return watcher.stop
 
 
 def serve_process(config: Config, sock: socket.socket) -> None:

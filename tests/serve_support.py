@@ -113,21 +113,33 @@ def serve(folder: Path, *, header_timeout: float = HEADER_TIMEOUT,
                                    stderr=subprocess.STDOUT)
     served = Served(process, port, log)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"serve did not start:\n{served.log_text()}")
-            try:
-                if httpx.get(served.url + "/news.rss", timeout=5,
-                             trust_env=False).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_answered(process, served.url + "/news.rss", log)
         yield served
     finally:
-        process.terminate()
+        stop_process(process)
+
+
+def wait_until_answered(process: subprocess.Popen[bytes], url: str, log: Path, *,
+                        timeout: float = 30) -> None:
+    """Wait until a GET of `url` answers 200; fail with the log when the process exits or
+    `timeout` passes first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"{url}: the server did not start:\n"
+                                 f"{log.read_text(errors='replace')}")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            if httpx.get(url, timeout=5, trust_env=False).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL if it has not exited 15 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -209,13 +209,14 @@ class Archives:
     _stale: list[tuple[Path, int]]          # archive folders and their page counts
     _elsewhere: tuple[list[Path], list[Path]]   # written and unchanged by worker processes
     worker_peaks_mb: list[float]            # peak memory of each worker process of the pass
+    removed: list[Path] = field(default_factory=list)   # stale pages deleted by finish()
 
     def finish(self) -> tuple[list[Path], list[Path]]:
         """Wait until the pages are durable; returns the archive files written and left
         unchanged. Only then may the state files and the current documents follow."""
         written, unchanged = self._durable.wait()
         for folder, count in self._stale:
-            _remove_beyond(folder, count)
+            self.removed += _remove_beyond(folder, count)
         return written + self._elsewhere[0], unchanged + self._elsewhere[1]
 
 
@@ -451,10 +452,12 @@ def _render(config: Config, output: Path, jobs: list[PageJob], plans: Mapping[st
     return rendered, written, unchanged, peaks
 
 
-def _remove_beyond(folder: Path, count: int) -> None:
-    """Delete page files numbered above `count` (left by a larger history or page size)."""
+def _remove_beyond(folder: Path, count: int) -> list[Path]:
+    """Delete page files numbered above `count` (left by a larger history or page size);
+    returns the files deleted."""
     if not folder.is_dir():
-        return
+        return []
+    removed = []
     for path in folder.iterdir():
         stem, _, ext = path.name.partition(".")
         if ext in common.FORMATS and stem.isdigit() and int(stem) > count:
@@ -463,3 +466,5 @@ def _remove_beyond(folder: Path, count: int) -> None:
             except OSError as exc:
                 raise PublishError(f"cannot remove a stale archive page: {exc}",
                                    path=str(path)) from exc
+            removed.append(path)
+    return removed

@@ -11,6 +11,10 @@ Every document carries the WebSub hub (`websub.hub`) next to its self link.
 A file whose bytes did not change is not rewritten, so its mtime (and the validators a web
 server derives from it) only move when the feed really changed.
 
+On a store that shares build output (PostgreSQL, publish/shared.py) the build holds the
+output folder's lock while it writes, and then shares what it wrote, and what it found
+unchanged, through the store, where every serving process of the cluster picks it up.
+
 With `only`, the other feeds are not read at all: the index lists them as their last build
 left them (`.state/summaries.json`), so a service rebuilding one source's feeds after a run
 does not pay for every feed.
@@ -18,11 +22,12 @@ does not pay for every feed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from concurrent import futures
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -30,20 +35,18 @@ from typing import Protocol, runtime_checkable
 from syndicator.config import Config, FeedConfig
 from syndicator.errors import ConfigError
 from syndicator.model import Item
-from syndicator.publish import archive, archivestate, common, pagerender, parallel
+from syndicator.publish import archive, archivestate, common, pagerender, parallel, shared
 from syndicator.publish.feeds import render_feed
 from syndicator.publish.links import FeedLinks
 from syndicator.publish.pages import FeedSummary, render_index, render_opml
 from syndicator.publish.pagewriter import replace_file
+from syndicator.publish.shared import INDEX_FILE, OPML_FILE, SUMMARIES_FILE
 from syndicator.publish.writer import fsync_threads, write_atomic
 from syndicator.selection import Filter, leaving_out, newest
 from syndicator.stories import left_out, with_versions
 
 log = logging.getLogger(__name__)
 
-INDEX_FILE = "index.html"
-OPML_FILE = "feeds.opml"
-SUMMARIES_FILE = "summaries.json"
 # Filtered feeds page through the store; stop after this many items even if fewer than
 # `limit` passed, so that a rarely matching `include` does not scan all history every build.
 MAX_SCANNED = 20_000
@@ -86,6 +89,11 @@ class BuildResult:
     # Peak memory (MB) of each worker process that shared the archive pass (a full build),
     # to count beside this process's own.
     worker_peaks_mb: tuple[float, ...] = ()
+    # The archive state files (not published) and the stale archive pages deleted.
+    states: tuple[Path, ...] = ()
+    removed: tuple[Path, ...] = ()
+    # The version the build's files were shared under (None: not shared, or nothing new).
+    shared_version: int | None = None
 
 
 def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
@@ -119,9 +127,20 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
     """Render and write every feed (or only the feeds with ids in `only`) plus the index and
     the OPML list. Archives are kept up to date when the store can tell what changed
     (archive.ArchiveSource). `workers`: running worker processes (the App's page workers)
-    that a large archive pass may borrow, e.g. after a crawl, when they sit idle."""
-    with pagerender.no_gc():
-        return _build(config, store, now, only, workers)
+    that a large archive pass may borrow, e.g. after a crawl, when they sit idle.
+
+    On a store that shares build output, the files are then shared through it (see the
+    module docstring); its StoreError is the build's."""
+    share = shared.sharing(store)
+    with pagerender.no_gc(), (shared.folder_lock(config.output_path) if share is not None
+                              else contextlib.nullcontext()):
+        result = _build(config, store, now, only, workers)
+        if share is None:
+            return result
+        version = shared.share_build(
+            config, share, [*result.written, *result.states, *result.unchanged],
+            result.removed, now, full=only is None)
+    return replace(result, shared_version=version)
 
 
 def _build(config: Config, store: FeedItemSource, now: datetime,
@@ -179,7 +198,9 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
         (written if changed else unchanged).append(path)
     return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
                        feeds=tuple(s for s in summaries if s.feed.id in selected),
-                       worker_peaks_mb=tuple(pages.worker_peaks_mb) if pages else ())
+                       worker_peaks_mb=tuple(pages.worker_peaks_mb) if pages else (),
+                       states=tuple(path for path, _ in state_writes),
+                       removed=tuple(pages.removed) if pages else ())
 
 
 def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, list[Item]],

@@ -24,7 +24,7 @@ from syndicator.errors import StoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (tests/test_store.py checks it against Alembic's
 # head): a store already there opens without importing Alembic (~10 MB of a build's memory).
-HEAD_REVISION = "0012"
+HEAD_REVISION = "0013"
 
 # Applied to every SQLite connection: WAL lets readers (web server) run beside the writer
 # (scheduler); busy_timeout makes a second writer wait instead of failing at once.
@@ -137,6 +137,13 @@ class Database:
             yield conn
 
     @contextmanager
+    def _row_locking_tx(self, action: str) -> Iterator[Connection]:
+        """A transaction without the store's write lock, for writes that serialise on the
+        row locks they take (the shared output's version row, outputs.py)."""
+        with self._errors(action), self._engine.begin() as conn:
+            yield conn
+
+    @contextmanager
     def _write_tx(self, action: str) -> Iterator[Connection]:
         """A transaction that holds the write lock from its start.
 
@@ -169,7 +176,7 @@ class Database:
         except SQLAlchemyError as exc:
             raise StoreError(self._message(action, exc)) from exc
 
-    def _message(self, action: str, exc: SQLAlchemyError) -> str:
+    def _message(self, action: str, exc: Exception) -> str:
         detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         if self._password:
             detail = detail.replace(self._password, "***")

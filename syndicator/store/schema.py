@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     Table,
@@ -322,4 +324,32 @@ pacing = Table(
     metadata,
     Column("key", Text, primary_key=True),
     Column("starts", ARRAY(Float(precision=53)).with_variant(Text(), "sqlite"), nullable=False),
+)
+
+# --- shared build output (migration 0013) ------------------------------------------------------
+
+# On PostgreSQL every file a build writes into its output folder, so that every serving
+# process of the cluster writes it into its own folder (publish/shared.py, outputsync.py).
+# One row per path: its latest bytes (NULL: the file was removed), their SHA-256 and the
+# version of the build that wrote it. Unused on SQLite (one process: its folder is the truth).
+published_files = Table(
+    "published_files",
+    metadata,
+    Column("path", Text, primary_key=True),           # relative to the output folder
+    Column("version", BigInteger, nullable=False),
+    Column("data", LargeBinary),
+    Column("sha256", Text),
+    Column("published", UTCDateTime, nullable=False),
+    Index("ix_published_files_version_path", "version", "path"),
+)
+
+# One row (id 1): the last version given to a build's files, and a random name of this
+# database, so that a folder filled from another database is filled again. Publishing
+# increments the version under this row's lock: versions commit in the order they are given.
+published_state = Table(
+    "published_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+    Column("database_id", Text, nullable=False),
 )

@@ -8,6 +8,7 @@ domain (each takes its own connection and transaction from database.Database):
     builds.py   what a feed build reads
     schedule.py when the cluster engine's scheduled jobs are due
     translations.py  translation claims and the stories (groups) they confirm
+    outputs.py  the shared build output (PostgreSQL): what builds wrote, for every server
 
 Callers hold one `Store` and call its methods; the parts are mixins rather than attributes
 (`store.items...`) so that a caller never needs to know which table a query reads. What lives
@@ -37,6 +38,7 @@ from syndicator.model import (
 from syndicator.store.builds import BuildReads
 from syndicator.store.database import safe_url
 from syndicator.store.items import RUN_INSERT, ItemQueries, existing_ids, item_row, run_row
+from syndicator.store.outputs import OutputQueries
 from syndicator.store.push import PushQueries
 from syndicator.store.rates import DatabaseRates
 from syndicator.store.reader import SqliteItems
@@ -49,7 +51,7 @@ __all__ = ["Store", "safe_url"]
 
 
 class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, SignupQueries,
-            BuildReads, ScheduleQueries):
+            BuildReads, ScheduleQueries, OutputQueries):
     """Items, their sources, per-URL fetch state, the run log and push state, in one database."""
 
     def reopener(self) -> Callable[[], Store | SqliteItems] | None:

@@ -1,0 +1,133 @@
+"""A build's files shared through the store, and the lock that makes an output folder's
+writers take turns.
+
+On PostgreSQL (`Store.shares_outputs`) several instances, each with its own output folder,
+serve one cluster's feeds: every build shares the files it wrote (current documents, index,
+OPML, archive pages, the archive state its next build reads) through the store, and each
+serving process's follower (outputsync.py) writes them into its own folder. On SQLite nothing
+is shared: one process, and its folder is the truth.
+
+    sharing(store)            the store, if builds share through it; else None
+    share_build(config, share, paths, now, full=)
+                              the files read back from the folder and shared in one
+                              transaction, under one new version (Store.share_outputs)
+    folder_lock(folder)       an exclusive flock on <folder>/.state/shared.lock
+
+The lock: a build holds it while it writes and shares, a follower while it reads what is
+shared and writes it, so the follower never writes an older shared file over one a build has
+just written (a build's files become a version only when its share commits).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from syndicator.config import Config
+from syndicator.errors import PublishError
+from syndicator.publish import common
+from syndicator.publish.archivestate import STATE_DIR
+from syndicator.publish.pagerender import ARCHIVE_DIR
+
+LOCK_NAME = "shared.lock"
+INDEX_FILE = "index.html"
+OPML_FILE = "feeds.opml"
+SUMMARIES_FILE = "summaries.json"
+
+
+@runtime_checkable
+class OutputShare(Protocol):
+    """What sharing needs of the store (Store has it; store/outputs.py)."""
+
+    @property
+    def shares_outputs(self) -> bool: ...
+
+    def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
+                      keep: Callable[[str], bool] | None = None,
+                      now: datetime) -> int | None: ...
+
+
+def sharing(store: object) -> OutputShare | None:
+    """`store` when builds share their files through it, else None."""
+    if isinstance(store, OutputShare) and store.shares_outputs:
+        return store
+    return None
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the output folder's lock (blocking until it is free). The OS drops it however
+    the process ends, so a crash never leaves it held."""
+    path = folder / STATE_DIR / LOCK_NAME
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise PublishError(f"cannot open the output folder's lock: {exc}",
+                           path=str(path)) from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)     # closing drops the flock
+
+
+def share_build(config: Config, share: OutputShare, written: Iterable[Path],
+                removed: Iterable[Path], now: datetime, *, full: bool) -> int | None:
+    """Share the files of a build (`written`: every file it wrote or found unchanged, so
+    that a file whose earlier share failed is shared now) and the ones it `removed`. A full
+    build also removes what is shared for feeds no longer configured. Returns the version,
+    or None when nothing differed from what was shared."""
+    root = config.output_path
+    keep = belongs_to(config) if full else None
+    return share.share_outputs(_read(root, dict.fromkeys(written)),
+                               removed=[relative(root, path) for path in removed],
+                               keep=keep, now=now)
+
+
+def relative(root: Path, path: Path) -> str:
+    """`path` as shared: relative to the output folder, with forward slashes."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        raise PublishError(f"not in the output folder {root}", path=str(path)) from None
+
+
+def _read(root: Path, paths: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue     # removed since (a stale archive page): not shared
+        except OSError as exc:
+            raise PublishError(f"cannot read a built file to share it: {exc}",
+                               path=str(path)) from exc
+        yield relative(root, path), data
+
+
+def belongs_to(config: Config) -> Callable[[str], bool]:
+    """Whether a shared path is one the configured feeds' builds write."""
+    feeds = {feed.id for feed in config.feeds}
+    fixed = {INDEX_FILE, OPML_FILE, f"{STATE_DIR}/{SUMMARIES_FILE}"}
+
+    def keep(path: str) -> bool:
+        if path in fixed:
+            return True
+        parts = path.split("/")
+        if len(parts) == 1:
+            feed, _, ext = parts[0].rpartition(".")
+            return feed in feeds and ext in common.FORMATS
+        if parts[0] == ARCHIVE_DIR:
+            return len(parts) == 3 and parts[1] in feeds
+        if parts[0] == STATE_DIR and len(parts) == 2:
+            name = parts[1]
+            return (name.startswith("archive-") and name.endswith(".json")
+                    and name[len("archive-"):-len(".json")] in feeds)
+        return False
+
+    return keep

@@ -1,0 +1,217 @@
+"""The shared build output (tables `published_files` and `published_state`), PostgreSQL only.
+
+A build on PostgreSQL shares the files it wrote here, so that every serving process of the
+cluster can write them into its own output folder (publish/shared.py publishes,
+outputsync.py follows). `Store` inherits these queries.
+
+    share_outputs(files, removed=, keep=, now=)   one transaction: the files whose bytes
+        differ from what is shared, and tombstones for removed ones, under one new version,
+        and a NOTIFY on CHANNEL with that version (delivered when it commits)
+    published_head()                   (this database's random id, the last version given)
+    published_since(version, path)     the rows after (version, path), in that order, up to
+                                       a byte budget: the pages a follower reads
+    output_listener()                  a connection of its own that LISTENs on CHANNEL
+
+Versions commit in the order they are given: a build takes its version by incrementing the
+one row of `published_state`, whose row lock it then holds until it commits, so a follower
+that has read every row up to version V never sees a row of version V or lower appear later.
+Only a build that changed something takes a version (and that lock).
+
+On SQLite nothing is shared (`shares_outputs` is False): one process, its folder is the truth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select, tuple_, update
+from sqlalchemy.dialects import postgresql
+
+from syndicator.errors import StoreError
+from syndicator.model import PublishedFile
+from syndicator.store.database import Database, chunks
+from syndicator.store.schema import published_files as t_files
+from syndicator.store.schema import published_state as t_state
+
+CHANNEL = "syndicator_outputs"
+# The application_name of a listening connection (as pg_stat_activity shows it).
+LISTENER_NAME = "syndicator outputs"
+# Files per statement when sharing, and bytes: one statement's parameters stay in memory.
+BATCH_FILES = 200
+BATCH_BYTES = 16 << 20
+# Rows looked at per page of published_since (the byte budget usually ends a page first).
+PAGE_ROWS = 1000
+
+
+class OutputQueries(Database):
+    """The shared build output (a part of Store)."""
+
+    @property
+    def shares_outputs(self) -> bool:
+        """Whether builds share their files through this store (PostgreSQL)."""
+        return self._dialect == "postgresql"
+
+    def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
+                      keep: Callable[[str], bool] | None = None,
+                      now: datetime) -> int | None:
+        """Share a build's files (path relative to the output folder, bytes): those whose
+        bytes differ from the shared ones get a new version, and so do tombstones for the
+        `removed` paths and, with `keep`, for every shared path it refuses (a feed dropped
+        from the configuration). Returns that version, or None when nothing changed (or the
+        store shares nothing). `files` is read once, in batches, inside the transaction."""
+        if not self.shares_outputs:
+            return None
+        with self._row_locking_tx("share the build's files") as conn:
+            share = _Share(conn, now)
+            for batch in _batches(files):
+                share.write(batch)
+            share.remove(list(removed))
+            if keep is not None:
+                live = conn.execute(select(t_files.c.path)
+                                    .where(t_files.c.data.is_not(None))).scalars().all()
+                share.remove([path for path in live if not keep(path)])
+            if share.version is not None:
+                conn.execute(select(func.pg_notify(CHANNEL, str(share.version))))
+            return share.version
+
+    def published_head(self) -> tuple[str, int]:
+        """This database's random id (a folder filled from another database starts over)
+        and the last version given to a build's files."""
+        with self._read_tx("read the shared build version") as conn:
+            row = conn.execute(select(t_state.c.database_id, t_state.c.version)
+                               .where(t_state.c.id == 1)).one()
+        return str(row.database_id), int(row.version)
+
+    def published_since(self, version: int, path: str = "", *, max_bytes: int = BATCH_BYTES,
+                        data: bool = True) -> list[PublishedFile]:
+        """The shared files after (version, path) in (version, path) order: as many as fit
+        in `max_bytes` (at least one), read in one statement (one snapshot). `data` False:
+        paths and versions only (`PublishedFile.data` is then None), PAGE_ROWS at most."""
+        after = tuple_(t_files.c.version, t_files.c.path) > tuple_(version, path)
+        order = (t_files.c.version, t_files.c.path)
+        if not data:
+            query = (select(t_files.c.path, t_files.c.version).where(after)
+                     .order_by(*order).limit(PAGE_ROWS))
+        else:
+            size = func.coalesce(func.length(t_files.c.data), 0)
+            page = (select(t_files.c.path, t_files.c.version, t_files.c.data,
+                           (func.sum(size).over(order_by=order) - size).label("before"))
+                    .where(after).order_by(*order).limit(PAGE_ROWS).subquery())
+            query = (select(page.c.path, page.c.version, page.c.data)
+                     .where(page.c.before < max_bytes)
+                     .order_by(page.c.version, page.c.path))
+        with self._read_tx("read the shared build files") as conn:
+            rows = conn.execute(query).all()
+        return [PublishedFile(path=row.path, version=int(row.version),
+                              data=bytes(row.data) if data and row.data is not None else None)
+                for row in rows]
+
+    def output_listener(self) -> OutputListener:
+        """A connection of its own, listening for new versions (raises StoreError)."""
+        return OutputListener(self)
+
+
+class OutputListener:
+    """A dedicated connection (outside the pool) that LISTENs on CHANNEL. Its errors are
+    StoreErrors; after one, close it and open another."""
+
+    def __init__(self, db: OutputQueries) -> None:
+        self._db = db
+        with db._errors("listen for new builds"):
+            raw = db.engine.raw_connection()
+        conn = raw.driver_connection
+        raw.detach()    # held for as long as the follower runs: not the pool's to reuse
+        if conn is None:
+            raise StoreError(f"{db._safe_url}: cannot listen for new builds: no connection")
+        self._conn: Any = conn
+        with self._errors():
+            self._conn.autocommit = True
+            self._conn.execute(f"SET application_name = '{LISTENER_NAME}'")
+            self._conn.execute(f"LISTEN {CHANNEL}")
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for a notification; True when one (or more) came."""
+        with self._errors():
+            if not list(self._conn.notifies(timeout=timeout, stop_after=1)):
+                return False
+            # Several builds may have committed meanwhile: one wake-up covers them all.
+            list(self._conn.notifies(timeout=0.0))
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):   # a broken connection is let go anyway
+            self._conn.close()
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """The connection's driver errors (psycopg's, not SQLAlchemy's) as StoreError."""
+        import psycopg
+
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise StoreError(self._db._message("listen for new builds", exc)) from exc
+
+
+class _Share:
+    """One share_outputs transaction: its version is taken at the first change."""
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.version: int | None = None
+
+    def _take_version(self) -> int:
+        if self.version is None:
+            self.version = int(self.conn.execute(
+                update(t_state).where(t_state.c.id == 1)
+                .values(version=t_state.c.version + 1)
+                .returning(t_state.c.version)).scalar_one())
+        return self.version
+
+    def write(self, batch: dict[str, bytes]) -> None:
+        digests = {path: hashlib.sha256(data).hexdigest() for path, data in batch.items()}
+        shared: dict[str, str | None] = {
+            path: digest for path, digest in self.conn.execute(
+                select(t_files.c.path, t_files.c.sha256)
+                .where(t_files.c.path.in_(list(batch))))}
+        changed = [path for path in batch if shared.get(path) != digests[path]]
+        if not changed:
+            return
+        version = self._take_version()
+        insert = postgresql.insert(t_files)
+        self.conn.execute(
+            insert.on_conflict_do_update(index_elements=[t_files.c.path], set_={
+                "version": insert.excluded.version, "data": insert.excluded.data,
+                "sha256": insert.excluded.sha256, "published": insert.excluded.published}),
+            [{"path": path, "version": version, "data": batch[path],
+              "sha256": digests[path], "published": self.now} for path in changed])
+
+    def remove(self, paths: list[str]) -> None:
+        for part in chunks(paths):
+            present = self.conn.execute(
+                select(t_files.c.path).where(t_files.c.path.in_(part),
+                                             t_files.c.data.is_not(None))).scalars().all()
+            if present:
+                self.conn.execute(update(t_files).where(t_files.c.path.in_(present)).values(
+                    version=self._take_version(), data=None, sha256=None,
+                    published=self.now))
+
+
+def _batches(files: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, bytes]]:
+    """The files in batches of at most BATCH_FILES files or about BATCH_BYTES bytes."""
+    batch: dict[str, bytes] = {}
+    size = 0
+    for path, data in files:
+        batch[path] = data
+        size += len(data)
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = {}, 0
+    if batch:
+        yield batch
