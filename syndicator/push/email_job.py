@@ -13,7 +13,15 @@ from syndicator.model import Delivery, Item
 from syndicator.push.email import SendResult, SmtpSession, digest_message, item_message
 from syndicator.push.job import BATCH, Job
 from syndicator.push.preferences import list_languages
-from syndicator.push.rhythm import DIGESTS, ITEM, default_rhythm, due_digests, rhythm_of
+from syndicator.push.rhythm import (
+    DIGESTS,
+    ITEM,
+    any_due,
+    default_rhythm,
+    due_digests,
+    latest_times,
+    rhythm_of,
+)
 from syndicator.push.subscribers import list_links
 from syndicator.stories import with_versions
 
@@ -89,11 +97,13 @@ class EmailJob(Job):
         queued = store.queued_since(self.target.id, now)
         if not queued:
             return
+        latest = latest_times(self.target, self.app.config.timezone, now)
+        if due_only and not any_due(latest, min(queued.values())):
+            return        # nothing queued before the latest digest time: none is due
         subscribers = {s.email: s for s in store.subscribers(self.target.id)}
         chosen = {email: s.rhythm for email, s in subscribers.items()}
         if due_only:
-            recipients = due_digests(self.target, self.app.config.timezone, queued, chosen,
-                                     now)
+            recipients = due_digests(self.target, latest, queued, chosen)
         else:
             recipients = [r for r in sorted(queued)
                           if rhythm_of(self.target, chosen.get(r)) in DIGESTS]

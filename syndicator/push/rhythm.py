@@ -55,14 +55,24 @@ def digest_schedule(target: EmailTarget, rhythm: str) -> Schedule:
     return target.schedule if target.mode == "digest" and target.schedule else DEFAULT_DAILY
 
 
-def due_digests(target: EmailTarget, timezone: str, queued: Mapping[str, datetime],
-                chosen: Mapping[str, str | None], now: datetime) -> list[str]:
-    """The recipients (of `queued`: the oldest due row of each) whose digest is due now.
-    `chosen`: each subscriber's own rhythm (None: the target's)."""
+def latest_times(target: EmailTarget, timezone: str, now: datetime
+                 ) -> dict[str, datetime | None]:
+    """Per digest rhythm, the latest time its schedule named up to `now`."""
     from syndicator.scheduler import last_fire  # APScheduler's cron arithmetic
 
-    latest = {rhythm: last_fire(digest_schedule(target, rhythm), timezone, now)
-              for rhythm in DIGESTS}
+    return {rhythm: last_fire(digest_schedule(target, rhythm), timezone, now)
+            for rhythm in DIGESTS}
+
+
+def any_due(latest: Mapping[str, datetime | None], oldest: datetime) -> bool:
+    """Whether a row queued at `oldest` may be due in some digest (a cheap first look)."""
+    return any(fired is not None and oldest <= fired for fired in latest.values())
+
+
+def due_digests(target: EmailTarget, latest: Mapping[str, datetime | None],
+                queued: Mapping[str, datetime], chosen: Mapping[str, str | None]) -> list[str]:
+    """The recipients (of `queued`: the oldest due row of each) whose digest is due, by
+    `latest` (latest_times). `chosen`: each subscriber's own rhythm (None: the target's)."""
     due = []
     for recipient, oldest in sorted(queued.items()):
         rhythm = rhythm_of(target, chosen.get(recipient))
