@@ -10,6 +10,7 @@ database.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import subprocess
 import sys
@@ -23,18 +24,22 @@ from typing import Any
 import pytest
 from fake_telegram import FakeTelegram
 from push_support import SECRET, TOKEN, fetch
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from test_push_telegram import wait_for
 
-from syndicator.app import make_app
-from syndicator.config import FetchConfig, load_config
+from syndicator.app import App, make_app
+from syndicator.config import FetchConfig, load_config, parse_config
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.demo.server import SiteServer
 from syndicator.errors import StoreError
 from syndicator.fetch import Fetcher
 from syndicator.politeness import ClusterGates
 from syndicator.push.telegram import TelegramClient
+from syndicator.service import Service
 from syndicator.store import Store
 from syndicator.store.rates import DatabaseRates
+from tests.pgproxy import PgProxy
 from tests.test_store import _postgres_database
 
 # A start is reserved on the database's clock and slept for here; the server stamps it when it
@@ -69,6 +74,9 @@ def test_reservations_keep_limit_starts_in_any_window_across_connections(pg_url:
         # A minimum delay is the same with one start per window.
         assert one.reserve("host:h", 1, 5.0).wait < 1.0
         assert 4.0 < two.reserve("host:h", 1, 5.0).wait <= 5.0
+        with one.engine.connect() as conn:      # rate state: no commit waits for the WAL
+            assert conn.execute(text("SELECT relpersistence FROM pg_class "
+                                     "WHERE relname = 'pacing'")).scalar() == "u"
     finally:
         one.close()
         two.close()
@@ -121,6 +129,60 @@ def test_an_unreachable_database_is_a_store_error_from_the_gate() -> None:
             fetcher.get("http://127.0.0.1:9/", FetchConfig(allow_private=True, robots=False))
     finally:
         rates.close()
+
+
+@pytest.mark.postgres
+def test_the_gates_database_lost_mid_poll_is_one_outage_line_not_a_failed_run(
+        pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    parsed = make_url(pg_url)
+    config = parse_config(
+        f'storage: "{pg_url}"\nfetch: {{delay: 0.1s, retries: 0, allow_private: true}}\n'
+        "sources:\n"
+        '  - {id: wire, type: feed, url: "http://127.0.0.1:9/feed.xml", schedule: {every: 1m}}\n'
+        "feeds:\n  - {id: wire, title: Wire, sources: [wire]}\n", base_dir=tmp_path)
+    with PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
+        # The store direct, the shared rate state through the proxy: only the gate loses it.
+        rates = DatabaseRates(parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(
+            hide_password=False))
+        with App(config, Store(pg_url), rates=rates) as app:
+            service = Service(app)
+            assert service.poll("wire") is not None          # the fetch fails, as it should
+            proxy.stop()
+            caplog.clear()
+            with caplog.at_level(logging.INFO):
+                assert service.poll("wire") is None
+                assert service.poll("wire") is None
+                down = [r for r in caplog.records if r.levelno >= logging.WARNING]
+                proxy.start()
+                back = service.poll("wire")
+            runs = app.store.runs("wire")
+    assert len(down) == 1 and down[0].exc_info is None and "Traceback" not in caplog.text
+    assert "is unavailable" in down[0].getMessage()
+    assert back is not None and not back.ok and "127.0.0.1:9" in " ".join(back.errors)
+    assert len(runs) == 2 and all("connection failed" in " ".join(r.errors) for r in runs)
+
+
+@pytest.mark.postgres
+def test_a_request_through_the_shared_gate_costs_three_round_trips(pg_url: str) -> None:
+    parsed = make_url(pg_url)
+    with PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
+        rates = DatabaseRates(parsed.set(host="127.0.0.1", port=proxy.port,
+                                         query={"sslmode": "disable"})
+                              .render_as_string(hide_password=False))
+        gates = ClusterGates(rates)
+        try:
+            for _ in range(6):     # connects; the driver prepares statements used 5 times
+                with gates.slot("example.org", 2, 0.001):
+                    pass
+            before = proxy.counts()
+            for _ in range(10):
+                with gates.slot("example.org", 2, 0.001):
+                    pass
+            spent = proxy.counts() - before
+        finally:
+            rates.close()
+    # Take a slot, reserve the start, give the slot back: one statement each.
+    assert spent["E"] + spent["Q"] == 30 and spent["S"] + spent["Q"] == 30, spent
 
 
 # --- two processes fetching one host ---------------------------------------------------------
@@ -178,7 +240,9 @@ class _RecordingHandler(BaseHTTPRequestHandler):
 FETCH = """
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from syndicator.app import make_app
+from sqlalchemy.engine import make_url
+
+from syndicator.app import App, make_app
 from syndicator.config import load_config
 config = load_config(sys.argv[1])
 with make_app(config) as app:

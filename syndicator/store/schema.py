@@ -317,8 +317,8 @@ def described_here(name: str | None, type_: str, _parent: object) -> bool:
 
 # Rate state every instance on one PostgreSQL database shares (store/rates.py): per key (a
 # host, a Telegram bot, a chat), the last starts given out, in seconds since the epoch on the
-# database's clock, oldest first. One process on SQLite keeps this in memory; the table is
-# there, empty, so that both schemas are the same.
+# database's clock, oldest first. UNLOGGED on PostgreSQL (see the migration). One process on
+# SQLite keeps this in memory; the table is there, empty, so that both schemas are the same.
 pacing = Table(
     "pacing",
     metadata,
