@@ -285,3 +285,20 @@ def test_one_entry_under_a_link_and_its_canonical_is_one_item(site: SiteServer,
     with _app(site, tmp_path, ARTICLES) as app:
         ((result, stored),) = list(_runs(app, site, [feed]))
     assert result.new == 1 and stored["Brief A"].url == f"{site.url}story"
+
+
+def test_a_renamed_entry_keeps_its_item_under_its_pages_canonical_url(
+        site: SiteServer, tmp_path: Path) -> None:
+    (Path(site.root) / "A").write_text(_page("Brief A"), encoding="utf-8")
+    link = site.url + "{}"
+    # Renamed, with its summary and its page edited: the page is read again.
+    renamed = _briefs("A", link=link, guid="tag:new:{}").replace("What happened", "What")
+    with _app(site, tmp_path, ARTICLES) as app:
+        runs = _runs(app, site, [_briefs("A", link=link), renamed])
+        _first, before = next(runs)
+        (Path(site.root) / "A").write_text(_page("Brief A").replace("today", "at noon"),
+                                           encoding="utf-8")
+        second, after = next(runs)
+    assert (second.new, second.updated) == (0, 1)
+    assert after["Brief A"].id == before["Brief A"].id
+    assert after["Brief A"].url == f"{site.url}story"

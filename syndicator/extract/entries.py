@@ -185,7 +185,8 @@ def kept_apart(made: Sequence[tuple[Article, Item]],
     own links. An entry with a guid whose item is the canonical URL its page named, not its
     own link, keeps its own link when that is stored already, when another entry of the
     run with another guid has that canonical URL too, or when the item stored there is of
-    this source under another name. `stored(urls)` gives the stored items of those URLs.
+    this source under another name and title (another name with its title: the entry,
+    renamed). `stored(urls)` gives the stored items of those URLs.
     Also returns, by canonical URL, the links of the entries kept apart from it."""
     own = [own_link(item, card) if card.guid else item for card, item in made]
     moved = [n for n, (_card, item) in enumerate(made) if own[n].url != item.url]
@@ -203,7 +204,8 @@ def kept_apart(made: Sequence[tuple[Article, Item]],
         owner = known.get(item.url)
         if (own[n].url in known or len(guids[item.url]) > 1
                 or (owner is not None and owner.source_id == item.source_id
-                    and owner.entry_key not in (None, card.guid))):
+                    and owner.entry_key not in (None, card.guid)
+                    and owner.title != item.title)):     # (not the entry renamed)
             kept[n] = own[n]
             notes.setdefault(item.url, []).append(own[n].url)
     return kept, notes
