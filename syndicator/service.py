@@ -295,7 +295,7 @@ def run_service(config: Config, *, echo: Callable[[str], None],
         service.prime()
         web = None
         if http:
-            web = _web_app(config, app, cache, metrics, engine)
+            web = _web_app(config, app, cache, metrics, engine, service.outage)
         if cache is not None:
             cleanup.callback(follow_builds(app, cache, watch_folder=False,
                                            outage=service.outage))
@@ -351,11 +351,13 @@ def _http_parts(config: Config) -> tuple[Any, Any]:
     return Metrics(), cache
 
 
-def _web_app(config: Config, app: App, cache: Any, metrics: Any, engine: Any) -> Any:
+def _web_app(config: Config, app: App, cache: Any, metrics: Any, engine: Any,
+             outage: StoreOutage) -> Any:
     from syndicator.web.app import create_web_app
 
     status = ServiceStatus(config, app.store, scheduler=engine, clock=app.clock,
-                           targets=push_status_of(app) if config.push else None)
+                           targets=push_status_of(app) if config.push else None,
+                           outage=outage)
     ctx = WebContext(config=config, store=app.store, cache=cache, status=status,
                      metrics=metrics)
     return create_web_app(ctx, extra_routes=partner_routes(ctx))

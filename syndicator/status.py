@@ -117,6 +117,12 @@ class StatusProvider(Protocol):
     def healthy(self) -> tuple[bool, dict[str, Any]]: ...
 
 
+class OutageReporter(Protocol):
+    """Where store failures go when the process has one reporter for them (StoreOutage)."""
+
+    def failed(self, exc: StoreError, job: str) -> None: ...
+
+
 class SchedulerView(Protocol):
     """What the status needs from the running scheduler."""
 
@@ -149,15 +155,32 @@ class ServiceStatus:
                  scheduler: SchedulerView | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  threshold: int = health.DEFAULT_THRESHOLD,
-                 targets: TargetsProvider | None = None) -> None:
+                 targets: TargetsProvider | None = None,
+                 outage: OutageReporter | None = None) -> None:
         self._config = config
         self._store = store
         self._scheduler = scheduler
         self._clock = clock
         self._threshold = threshold
         self._targets = targets
+        self._outage = outage
+
+    def _store_failed(self, exc: StoreError) -> None:
+        """Under `run` and `worker` the process's jobs share one outage reporter: a store
+        that went away is one line in the log, whether a poll or a status page met it."""
+        if self._outage is not None:
+            self._outage.failed(exc, "the status page")
+        else:
+            log_store_error(exc)
 
     def report(self) -> StatusReport:
+        try:
+            return self._report()
+        except StoreError as exc:
+            self._store_failed(exc)
+            raise
+
+    def _report(self) -> StatusReport:
         now = self._clock()
         running = self._scheduler is not None and self._scheduler.running
         sources = tuple(self._source(source, now) for source in self._config.sources)
@@ -174,13 +197,13 @@ class ServiceStatus:
             try:
                 self._store.runs(limit=1)
             except StoreError as exc:
-                log_store_error(exc)
+                self._store_failed(exc)
                 return False, {"mode": "serve", "store": STORE_UNAVAILABLE}
             return True, {"mode": "serve", "store": "ok", "scheduler_running": False}
         try:
             current = (report or self.report)()
-        except StoreError as exc:
-            log_store_error(exc)
+        except StoreError:
+            # Reported by report() (or by the provider that made the kept report).
             return False, {"mode": "run", "store": STORE_UNAVAILABLE}
         details = {s.source_id: {"stale": s.stale, "broken": s.broken,
                                  "consecutive_failures": s.consecutive_failures,

@@ -19,8 +19,9 @@ from syndicator.app import make_app
 from syndicator.config import parse_config
 from syndicator.errors import StoreError
 from syndicator.service import Service
+from syndicator.status import ServiceStatus
 from syndicator.store import Store
-from syndicator.store.outage import describe_store, outage_reason
+from syndicator.store.outage import StoreOutage, describe_store, outage_reason
 from tests.pgproxy import PgProxy
 from tests.test_store import _postgres_database
 
@@ -102,3 +103,44 @@ def test_store_descriptions_and_reasons() -> None:
         assert outage_reason(exc) == "connection refused"
     else:  # pragma: no cover
         raise AssertionError("nothing listens on port 9")
+
+
+def test_one_line_per_outage_whatever_mix_of_reasons_its_failures_give(
+        caplog: pytest.LogCaptureFixture) -> None:
+    clock = Clock()
+    outage = StoreOutage("postgresql+psycopg://news:pw@db.internal:5432/news", clock)
+    refused, pooled = StoreError("poll"), StoreError("job workers")
+    refused.__cause__ = OSError("connection refused")
+    pooled.__cause__ = TimeoutError("couldn't get a connection after 10.00 sec")
+    with caplog.at_level(logging.INFO, logger="syndicator.store"):
+        for exc in (pooled, refused, pooled, refused):
+            clock.now += timedelta(seconds=1)
+            outage.failed(exc, "the job workers")
+        clock.now += timedelta(seconds=1)
+        outage.answered()
+    assert [r.getMessage() for r in caplog.records] == [
+        "postgresql database 'news' is unavailable (no connection within the pool's timeout); "
+        "the job workers and other jobs wait for it; reported again every 5 min while it lasts",
+        "postgresql database 'news' is available again (down for 4 s)"]
+
+
+def test_the_status_pages_report_to_the_process_outage_line(tmp_path: Path) -> None:
+    """Under `run`, a status page that meets the store down adds no line of its own."""
+    failures: list[tuple[str, str]] = []
+
+    class Reporter:
+        def failed(self, exc: StoreError, job: str) -> None:
+            failures.append((outage_reason(exc), job))
+
+    config = parse_config(
+        'sources:\n  - {id: wire, type: feed, url: "http://127.0.0.1:9/feed.xml"}\n'
+        "feeds:\n  - {id: wire, title: Wire, sources: [wire]}\n", base_dir=tmp_path)
+    store = Store("postgresql+psycopg://news:pw@127.0.0.1:9/news", migrate=False)
+    try:
+        status = ServiceStatus(config, store, outage=Reporter())
+        with pytest.raises(StoreError):
+            status.report()
+        assert status.healthy() == (False, {"mode": "serve", "store": "unavailable"})
+    finally:
+        store.close()
+    assert failures == [("connection refused", "the status page")] * 2

@@ -38,6 +38,7 @@ _REASONS = (
     ("shutting down", "the server is shutting down"),
     ("starting up", "the server is starting up"),
     ("closed the connection", "the connection was closed"),
+    ("couldn't get a connection", "no connection within the pool's timeout"),
     ("database is locked", "the database is locked"),
     ("unable to open", "the database file cannot be opened"),
     ("database or disk is full", "the disk is full"),
@@ -92,7 +93,9 @@ class StoreOutage:
         now, reason = self._clock(), outage_reason(exc)
         with self._lock:
             first = self._since is None
-            due = (first or reason != self._reason or self._logged is None
+            # One line per outage, whatever mix of reasons its failures give (a refused
+            # connect, a reset one, a pool that timed out); the reminder says the latest.
+            due = (first or self._logged is None
                    or (now - self._logged).total_seconds() >= self._every)
             if first:
                 self._since = now

@@ -47,7 +47,7 @@ from syndicator.errors import StoreError, SyndicatorError
 from syndicator.metrics import Metrics
 from syndicator.publish import render_feed
 from syndicator.publish.pages import PAGE_ASSETS
-from syndicator.status import CachedStatus, StatusReport, log_store_error
+from syndicator.status import CachedStatus, StatusReport
 from syndicator.stories import with_versions
 from syndicator.web import pages
 from syndicator.web.cache import MEDIA_TYPES, CachedFile, FeedCache, RenderedCache, make_cached
@@ -275,11 +275,10 @@ class _Handlers:
             report = self.status.fresh()
             if report is None:
                 report = await run_in_threadpool(self.status.report)
+        except StoreError:
+            return None                  # the status provider logged it
         except SyndicatorError as exc:
-            if isinstance(exc, StoreError):
-                log_store_error(exc)
-            else:
-                log.warning("status: %s", exc)
+            log.warning("status: %s", exc)
             return None
         kept = self._status_pages
         if kept is None or kept[0] is not report:
