@@ -389,6 +389,23 @@ def test_a_long_post_is_split_into_parts_in_order(demo: Demo, tmp_path: Path,
     assert all(parse_html(m.raw) == m.text for m in accepted)
 
 
+def test_a_later_job_counts_the_parts_an_earlier_one_sent_to_the_chat(
+        demo: Demo, tmp_path: Path, tg: FakeTelegram) -> None:
+    template = tmp_path / "long.html.j2"
+    template.write_text("<b>{{ item.title }}</b>\n\n{% for n in range(3) %}<i>Part {{ n }}</i>"
+                        "\n\n{{ content }}\n\n{% endfor %}{{ item.url }}", encoding="utf-8")
+    with _app(demo, tmp_path, telegram("tg", api_url=tg.url, feeds=("office-all",),
+                                       template=str(template))) as app:
+        keep(app, "tg", 12)
+        first = dispatch_due(app, now=T0)
+        assert first.target("tg").deferred and len(tg.accepted) == 20
+        # Another process (a `syndicator push` after `run`): its window starts from the
+        # claims in the store, each as many messages as the delivery sent.
+        with make_app(app.config) as later:
+            assert dispatch_due(later, now=T0 + timedelta(seconds=30)).sent == 0
+    assert len(tg.accepted) == 20 and tg.refusals == []
+
+
 def test_concurrent_push_jobs_never_send_a_delivery_twice(demo: Demo, tmp_path: Path,
                                                           tg: FakeTelegram) -> None:
     with _app(demo, tmp_path, telegram("tg", api_url=tg.url, feeds=("office-all",))) as app:

@@ -224,13 +224,15 @@ class PushQueries(Database):
         return counts
 
     def recent_claims(self, target_id: str, since: datetime) -> list[datetime]:
-        """When deliveries of the target were last taken for sending, from `since` on."""
-        stmt = (select(t_deliveries.c.claimed_at)
+        """When deliveries of the target were last taken for sending, from `since` on: once
+        per message a delivery sent (the parts of a long post), at least once."""
+        stmt = (select(t_deliveries.c.claimed_at, t_deliveries.c.message_ids)
                 .where(t_deliveries.c.target_id == target_id,
                        t_deliveries.c.claimed_at >= since)
                 .order_by(t_deliveries.c.claimed_at))
         with self._read_tx("read recent sends") as conn:
-            return [row.claimed_at for row in conn.execute(stmt)]
+            return [row.claimed_at for row in conn.execute(stmt)
+                    for _ in range(max(1, len(row.message_ids or ())))]
 
     def queued_since(self, target_id: str, now: datetime) -> dict[str, datetime]:
         """Per recipient with deliveries of the target due now, when the oldest of them was
