@@ -1,5 +1,7 @@
 """The store lock: a `run` on a SQLite store holds an exclusive lock on `<db>.lock` for its
-lifetime, so a second `run` on the same file refuses to start."""
+lifetime, so a second `run` on the same file refuses to start. The lock is on the real file:
+`<db>` with every symbolic link resolved and made absolute, so a second `run` reaching the
+same file through a symlink, a symlinked folder or another relative path refuses too."""
 
 from __future__ import annotations
 
@@ -30,7 +32,10 @@ class StoreLock:
 
     def __init__(self, db: Path) -> None:
         self.db = db
-        self.path = db.with_name(db.name + ".lock")
+        # resolve(): symlinks followed (a dangling one too: the file it will create), ".."
+        # and relative parts taken against the working folder, as SQLite opens the file.
+        real = db.resolve()
+        self.path = real.with_name(real.name + ".lock")
         self._fd: int | None = None
 
     def acquire(self) -> StoreLock:

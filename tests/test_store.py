@@ -208,7 +208,8 @@ def test_item_in_two_sources_is_one_item_in_both_feeds(store: Store) -> None:
     store.save_run(make_run("news"), [make_item(1, source="news")], [])
     again = store.save_run(make_run("sport", started=T0 + timedelta(minutes=1)),
                            [make_item(1, source="sport")], [])
-    assert again.new == () and len(again.updated) == 1
+    # The same item as stored: neither new nor updated (nothing to push again), only linked.
+    assert (again.new, again.updated) == ((), ())
 
     both = store.latest(["news", "sport"], limit=10)
     assert [i.id for i in both] == ["id-0001"]

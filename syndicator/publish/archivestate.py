@@ -30,7 +30,9 @@ if TYPE_CHECKING:  # types only: publishing does not depend on the database laye
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".state"
-STATE_VERSION = 2
+# 3: marks are the store's build marks (Store.build_mark: a transaction horizon on
+# PostgreSQL), no longer run ids; a state of version 2 is re-planned from the history once.
+STATE_VERSION = 3
 
 
 # --- planning (pure) ---------------------------------------------------------------------------
@@ -100,7 +102,7 @@ def link_digest_entry(link: FeedLink) -> tuple[str, str, str, str]:
 @dataclass
 class State:
     identity: str
-    mark: int                                   # newest run id accounted for
+    mark: int                                   # Store.build_mark accounted for
     digests: list[str] = field(default_factory=list)    # archived pages, oldest first
     lasts: list[Key] = field(default_factory=list)      # each page's last join key
     tail: list[Key] = field(default_factory=list)       # unarchived entries, join order

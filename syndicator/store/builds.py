@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, bindparam, func, select, type_coerce
+from sqlalchemy import Connection, Text, bindparam, func, select, type_coerce
 from sqlalchemy import text as sql
 
 from syndicator.model import FeedLink, Item
-from syndicator.store.database import Database, chunked_select
+from syndicator.store.database import SNAPSHOT_HORIZON, Database, chunked_select
 from syndicator.store.items import linked_to
 from syndicator.store.reader import (
     BUILD_COLUMNS,
@@ -33,13 +33,19 @@ class BuildReads(Database):
     """The build's reads: links with the items' light fields, changes since a run, items."""
 
     def build_mark(self) -> int:
-        """The newest run's id (0 before the first run).
+        """Where the runs a build is about to read end: `feed_links_changed(sources, mark)`
+        later returns what every run after it stored or saw. Every item or link a run
+        writes carries the run's `finished` time as `last_seen`/`first_seen`.
 
-        Runs are numbered in commit order (every writer holds the write lock), and every item
-        or link a run writes carries the run's `finished` time as `last_seen`/`first_seen`; so
-        what changed after a mark is what runs numbered above it stored or saw."""
-        with self._read_tx("read the newest run") as conn:
-            return int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
+        SQLite: the newest run's id (0 before the first run); one writer at a time, so runs
+        commit in id order. PostgreSQL: run ids are handed out when a run's row is
+        inserted, and runs commit in any order (a run numbered 10 may commit after 11), so
+        a mark is a transaction horizon instead: the oldest transaction still running now
+        (every run whose transaction id is below it has committed or rolled back, and is
+        read by a build that takes the mark first). Runs at or above it may be read again
+        by the next build, never missed."""
+        with self._read_tx("read the build mark") as conn:
+            return _mark(conn)
 
     def feed_links(self, source_ids: Sequence[str], *, text: bool = True,
                    first_id: str | None = None, below_id: str | None = None,
@@ -87,12 +93,14 @@ class BuildReads(Database):
 
     def feed_links_changed(self, source_ids: Sequence[str],
                            after: int) -> tuple[int, list[FeedLink]]:
-        """(newest run id, links) where links are those to the sources of every item that a
-        run numbered above `after` stored, edited or saw (grouped by item, as feed_links)."""
+        """(mark, links): a new build mark (as build_mark) and the links to the sources of
+        every item that a run after the mark `after` stored, edited or saw (grouped by
+        item, as feed_links)."""
         with self._read_tx("read the changed items") as conn:
-            mark = int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
-            since = conn.execute(select(func.min(t_runs.c.finished))
-                                 .where(t_runs.c.id > after)).scalar()
+            mark = _mark(conn)
+            after_mark = (t_runs.c.xid >= after if conn.dialect.name == "postgresql"
+                          else t_runs.c.id > after)
+            since = conn.execute(select(func.min(t_runs.c.finished)).where(after_mark)).scalar()
             if since is None or not source_ids:
                 return mark, []
             query, params = feed_links_query(
@@ -148,6 +156,13 @@ class BuildReads(Database):
                              title=row.title if text else "", summary=row.summary if text else "")
                     for row in conn.execute(stmt)]
 
+
+
+def _mark(conn: Connection) -> int:
+    """The build mark (BuildReads.build_mark), read first in a read transaction."""
+    if conn.dialect.name == "postgresql":
+        return int(conn.execute(select(SNAPSHOT_HORIZON)).scalar_one())
+    return int(conn.execute(select(func.max(t_runs.c.id))).scalar() or 0)
 
 
 @dataclass(frozen=True, slots=True)

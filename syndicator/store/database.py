@@ -1,6 +1,15 @@
 """The connection and transaction handling every part of the store shares: the Engine
-(SQLite or PostgreSQL), SQLite's BEGIN/WAL rules, PostgreSQL's advisory write lock, the
-schema migrations and the translation of database errors into StoreError.
+(SQLite or PostgreSQL), SQLite's BEGIN/WAL rules, the retry of PostgreSQL transactions that
+lost a deadlock, transaction-scoped advisory locks on keys (`lock_keys`), the schema
+migrations and the translation of database errors into StoreError.
+
+Concurrency: SQLite has one writer at a time (BEGIN IMMEDIATE), so a writer's reads stay
+true until it commits. PostgreSQL has no such lock: writers of different rows run at once,
+and each write is made safe by the primitive that fits it (ON CONFLICT, row locks, FOR
+UPDATE SKIP LOCKED for claims, `lock_keys` where a group of rows has no one row to lock),
+in a consistent order (keys sorted) so that deadlocks stay rare; one that happens is
+retried here (`_write`), a bounded number of times. Migrations alone take one advisory lock
+for the whole database (two instances starting at once must not both migrate).
 
 `Database` is the base of each domain's queries (items.py, urls.py, push.py, signups.py,
 builds.py); store.py composes them into `Store`. The only SQLAlchemy engine and Alembic user.
@@ -8,12 +17,30 @@ builds.py); store.py composes them into `Store`. The only SQLAlchemy engine and 
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, create_engine, event, func, inspect, select, text
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Engine,
+    Row,
+    Text,
+    bindparam,
+    cast,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
@@ -37,12 +64,23 @@ _SQLITE_PRAGMAS = (
 # Key in a pooled connection's `info` marking the transaction it begins as a writer
 # (_write_tx sets it, _sqlite_begin reads it).
 _WRITE_MARK = "syndicator_write"
-# PostgreSQL advisory lock serialising writers and migrations (an arbitrary constant: "SYND").
-_PG_LOCK_KEY = 0x53594E44
+# PostgreSQL advisory lock serialising migrations (an arbitrary constant: "SYND"); no other
+# transaction takes it.
+_PG_MIGRATE_KEY = 0x53594E44
+# PostgreSQL errors after which the whole transaction may simply run again: a deadlock
+# (40P01, one of the two transactions is aborted) and a serialization failure (40001).
+_RETRY_STATES = frozenset({"40P01", "40001"})
+# Attempts of a write transaction before such an error reaches the caller, and the longest
+# pause before the next one (random up to it, doubling from 50 ms: the two losers of a
+# deadlock must not meet again in step).
+WRITE_ATTEMPTS = 6
+_MAX_PAUSE = 1.0
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
 
 T = TypeVar("T")
+
+log = logging.getLogger("syndicator.store")
 
 
 def safe_url(url: str) -> str:
@@ -116,6 +154,10 @@ class Database:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         with self._write_tx("migrate the schema") as conn:
+            if self._dialect == "postgresql":
+                # A second instance starting at once waits here, then finds the schema at
+                # head (Alembic reads the version after the lock) and does nothing.
+                conn.execute(select(func.pg_advisory_xact_lock(_PG_MIGRATE_KEY)))
             cfg.attributes["connection"] = conn
             try:
                 command.upgrade(cfg, "head")
@@ -136,19 +178,35 @@ class Database:
         with self._errors(action), self._engine.begin() as conn:
             yield conn
 
-    @contextmanager
-    def _row_locking_tx(self, action: str) -> Iterator[Connection]:
-        """A transaction without the store's write lock, for writes that serialise on the
-        row locks they take (the shared output's version row, outputs.py)."""
-        with self._errors(action), self._engine.begin() as conn:
-            yield conn
+    def _write(self, action: str, work: Callable[[Connection], T]) -> T:
+        """`work(conn)` in a write transaction, committed; its result.
+
+        On PostgreSQL a transaction aborted by a deadlock or a serialization failure runs
+        again from the start, up to WRITE_ATTEMPTS times in all, so `work` must do nothing
+        but its statements (and pure computation) before it returns. The one home of that
+        retry: every write of the store goes through here, but those that cannot run twice
+        and take their row locks in one order (outputs.share_outputs reads its files once).
+        """
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with self._write_tx(action) as conn:
+                    return work(conn)
+            except StoreError as exc:
+                if attempt == WRITE_ATTEMPTS or not _retryable(exc):
+                    raise
+                pause = random.uniform(0, min(_MAX_PAUSE, 0.05 * 2 ** attempt))
+                log.debug("%s: %s; attempt %d of %d in %.2f s", self._safe_url, exc,
+                          attempt + 1, WRITE_ATTEMPTS, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable")   # the last attempt returned or raised
 
     @contextmanager
     def _write_tx(self, action: str) -> Iterator[Connection]:
-        """A transaction that holds the write lock from its start.
+        """A write transaction (use `_write`, which retries it; migrations use this).
 
-        Writers read before they write (which ids exist); taking the lock first keeps that
-        read true until commit: BEGIN IMMEDIATE on SQLite, an advisory lock on PostgreSQL.
+        SQLite: BEGIN IMMEDIATE, the file's one writer from the start, so what a writer
+        reads stays true until it commits. PostgreSQL: a plain READ COMMITTED transaction;
+        writers lock only the rows (and `lock_keys` keys) they touch.
         """
         with self._errors(action), self._engine.connect() as conn:
             # Read by _sqlite_begin, on the connection it is handed; taken off after, as the
@@ -157,8 +215,6 @@ class Database:
             marks[_WRITE_MARK] = True
             try:
                 with conn.begin():
-                    if self._dialect == "postgresql":
-                        conn.execute(select(func.pg_advisory_xact_lock(_PG_LOCK_KEY)))
                     yield conn
             finally:
                 marks.pop(_WRITE_MARK, None)
@@ -181,6 +237,44 @@ class Database:
         if self._password:
             detail = detail.replace(self._password, "***")
         return f"{self._safe_url}: cannot {action}: {detail}"
+
+
+# -- locks and retries ----------------------------------------------------------------------
+
+# PostgreSQL: the id of the current transaction (assigned at its first write), and the oldest
+# transaction still running when the statement's snapshot was taken (every transaction with
+# a smaller id has ended: committed or rolled back). As bigint: xid8 has no bigint cast and
+# no comparison with it; 64-bit ids never wrap.
+CURRENT_XID = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
+SNAPSHOT_HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text),
+                        BigInteger)
+
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def lock_keys(conn: Connection, kind: str, keys: Iterable[str]) -> None:
+    """Hold, until the transaction ends, an exclusive lock on each of `keys` (of a kind:
+    "story", "url"...), for writes of a group of rows that has no single row to lock.
+    PostgreSQL: transaction-scoped advisory locks on a 64-bit hash of each key, taken in
+    sorted order (two writers wanting the same keys queue instead of deadlocking; two keys
+    sharing a hash only serialise a little more). SQLite: nothing, the transaction already
+    holds the file's one write lock."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({_lock_key(kind, key) for key in keys}):
+        conn.execute(_ADVISORY_LOCK, {"key": key})
+
+
+def _lock_key(kind: str, key: str) -> int:
+    digest = hashlib.blake2b(f"{kind}\0{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _retryable(exc: StoreError) -> bool:
+    """Whether a failed write transaction was aborted only because of another one."""
+    cause = exc.__cause__
+    state = getattr(getattr(cause, "orig", None), "sqlstate", None)
+    return isinstance(cause, DBAPIError) and state in _RETRY_STATES
 
 
 # -- engine ---------------------------------------------------------------------------------

@@ -7,17 +7,37 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Insert, Row, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Insert,
+    Row,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+)
+from sqlalchemy.sql.dml import ReturningInsert
 
 from syndicator.model import BackfillState, Item, RunResult
-from syndicator.store.database import Database, chunked_select, chunks
+from syndicator.store.database import CURRENT_XID, Database, chunked_select, chunks
 from syndicator.store.schema import backfill_state as t_backfill
 from syndicator.store.schema import item_sources as t_links
 from syndicator.store.schema import items as t_items
 from syndicator.store.schema import runs as t_runs
 
-# Every run (a 304 poll too) appends one row: the statement is built once, not per run.
-RUN_INSERT = t_runs.insert()
+# Every run (a 304 poll too) appends one row: the statements are built once, not per run.
+# On PostgreSQL the row carries its transaction's id, which build marks are made of
+# (builds.py): run ids are handed out in insert order, not in commit order.
+_RUN_INSERT = {"sqlite": t_runs.insert(),
+               "postgresql": t_runs.insert().values(xid=CURRENT_XID)}
+# Columns an upsert of a stored item leaves alone: identity and first sighting.
+_KEEP = frozenset({"id", "first_seen"})
+# Columns whose difference does not make a stored item updated: when and till when it was
+# seen, and `updated`, which two polls that read one edit at once compute each from its
+# own clock (the second must not count, nor push, the edit again).
+_NOT_A_CHANGE = frozenset({"id", "first_seen", "last_seen", "updated"})
 
 
 class ItemQueries(Database):
@@ -88,23 +108,63 @@ class ItemQueries(Database):
         with self._read_tx("read the last runs") as conn:
             return {row.source_id: _run_result(row) for row in conn.execute(stmt)}
 
-    def _mark_seen(self, conn: Connection, ids: Iterable[str], source_id: str,
-                   seen_at: datetime, *, touch: bool = False) -> None:
-        """Link the items to the source; with `touch`, also move their last_seen."""
-        for part in chunks(ids):
+    def _save_items(self, conn: Connection, items: Sequence[Item],
+                    seen_at: datetime) -> tuple[set[str], set[str]]:
+        """Insert or update the items (distinct ids); (ids inserted, ids updated), decided by
+        the write itself. An item that differs from the stored one in no column but those
+        of _NOT_A_CHANGE is neither: it is left as stored (the caller touches it).
+
+        The one home of "new or updated". PostgreSQL: the upsert returns `xmax = 0` for the
+        rows it inserted (an updated row carries this transaction's id there), so two
+        writers of one new item cannot both call it new: the second waits on the first's
+        row lock, then finds the row (and updates it only if it differs). SQLite: the ids
+        that existed are read first, which stays true as the transaction holds the file's
+        one write lock. Rows go in id order, so two writers lock shared items in one order.
+        """
+        rows = sorted((item_row(item, seen_at) for item in items), key=lambda r: r["id"])
+        postgres = self._dialect == "postgresql"
+        existed = set() if postgres else existing_ids(conn, [row["id"] for row in rows])
+        inserted: set[str] = set()
+        updated: set[str] = set()
+        for row in conn.execute(self._upsert_items(), rows):
+            new = row.inserted if postgres else row.id not in existed
+            (inserted if new else updated).add(row.id)
+        return inserted, updated
+
+    def _touch(self, conn: Connection, ids: Iterable[str], seen_at: datetime) -> set[str]:
+        """Move the last_seen of the stored items among `ids` to `seen_at`; their ids. The
+        rows are locked in id order (as _save_items writes them), not in the table's."""
+        touched: set[str] = set()
+        for part in chunks(sorted(set(ids))):
+            ordered = (select(t_items.c.id).where(t_items.c.id.in_(part))
+                       .order_by(t_items.c.id).with_for_update())
+            touched.update(conn.execute(
+                t_items.update().where(t_items.c.id.in_(ordered.scalar_subquery()))
+                .values(last_seen=seen_at).returning(t_items.c.id)).scalars())
+        return touched
+
+    def _link(self, conn: Connection, ids: Iterable[str], source_id: str,
+              seen_at: datetime) -> None:
+        """Link the (stored) items to the source, from `seen_at` unless linked before."""
+        for part in chunks(sorted(set(ids))):
             conn.execute(self._link_items(), [
                 {"item_id": item_id, "source_id": source_id, "first_seen": seen_at}
                 for item_id in part])
-            if touch:
-                conn.execute(t_items.update().where(t_items.c.id.in_(part))
-                             .values(last_seen=seen_at))
 
-    def _upsert_items(self) -> Insert:
+    def _insert_run(self, conn: Connection, result: RunResult, *, new: int,
+                    updated: int) -> None:
+        conn.execute(_RUN_INSERT[self._dialect], run_row(result, new=new, updated=updated))
+
+    def _upsert_items(self) -> ReturningInsert[Any]:
         stmt = self._insert(t_items)
-        keep = {"id", "first_seen"}   # identity and first sighting never change
-        update = {c.name: stmt.excluded[c.name] for c in t_items.c if c.name not in keep}
-        upsert: Insert = stmt.on_conflict_do_update(index_elements=[t_items.c.id], set_=update)
-        return upsert
+        update = {c.name: stmt.excluded[c.name] for c in t_items.c if c.name not in _KEEP}
+        changed = or_(*(c.is_distinct_from(stmt.excluded[c.name])
+                        for c in t_items.c if c.name not in _NOT_A_CHANGE))
+        upsert: Insert = stmt.on_conflict_do_update(
+            index_elements=[t_items.c.id], set_=update, where=changed)
+        inserted = (literal_column("xmax = 0") if self._dialect == "postgresql"
+                    else false())
+        return upsert.returning(t_items.c.id, inserted.label("inserted"))
 
     def _link_items(self) -> Insert:
         stmt = self._insert(t_links)
@@ -139,8 +199,8 @@ class ItemQueries(Database):
         upsert = stmt.on_conflict_do_update(
             index_elements=[t_backfill.c.source_id],
             set_={k: stmt.excluded[k] for k in row if k != "source_id"})
-        with self._write_tx("save the backfill state of " + state.source_id) as conn:
-            conn.execute(upsert, row)
+        self._write("save the backfill state of " + state.source_id,
+                    lambda conn: conn.execute(upsert, row))
 
 
 def linked_to(source_ids: Sequence[str]) -> ColumnElement[bool]:

@@ -66,7 +66,9 @@ class OutputQueries(Database):
         store shares nothing). `files` is read once, in batches, inside the transaction."""
         if not self.shares_outputs:
             return None
-        with self._row_locking_tx("share the build's files") as conn:
+        # Not through _write (no retry): `files` is read once. Two builds cannot deadlock:
+        # each takes the version row's lock before it writes any file row.
+        with self._write_tx("share the build's files") as conn:
             share = _Share(conn, now)
             for batch in _batches(files):
                 share.write(batch)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select
+from sqlalchemy import Connection, Row, Select, func, or_, select
 
 from syndicator.model import (
     Delivery,
@@ -45,11 +45,24 @@ class PushQueries(Database):
         return [item_from_row(row, source_id) for row in rows]
 
     def _write_outbox(self, conn: Connection, hook: OutboxHook, view: OutboxView) -> None:
-        """Run the outbox decision on state read in this transaction and write its rows."""
-        primed = {row.target_id for row in conn.execute(
-            select(t_push_sources.c.target_id).where(
-                t_push_sources.c.source_id == view.source_id,
-                t_push_sources.c.target_id.in_(list(hook.targets))))}
+        """Run the outbox decision on state read in this transaction and write its rows.
+
+        What the decision reads is made to stay true until commit, as other writers run
+        beside this one (PostgreSQL):
+        - first sight: this transaction marks the source seen by each target itself
+          (INSERT ... ON CONFLICT DO NOTHING RETURNING), and the targets it inserted are
+          those not primed before; a concurrent run of the source waits on those rows, then
+          finds them, so first sight is decided once;
+        - subscribers are read FOR SHARE: a change of an address (unsubscribe, removal)
+          waits for this transaction, then suppresses the rows it queued too;
+        - the stories of the new items are locked (stories_told) before reading which were
+          already told, so two runs bringing versions of one story tell it once.
+        """
+        primed_now = {row.target_id for row in conn.execute(
+            self._insert(t_push_sources).on_conflict_do_nothing()
+            .returning(t_push_sources.c.target_id),
+            [{"target_id": t, "source_id": view.source_id, "first_seen": view.now}
+             for t in sorted(set(hook.targets))])}
         subscribers: dict[str, list[str]] = {}
         languages: dict[tuple[str, str], tuple[str, ...]] = {}
         if hook.subscriber_targets:
@@ -58,25 +71,25 @@ class PushQueries(Database):
                            t_subscribers.c.languages)
                     .where(t_subscribers.c.target_id.in_(list(hook.subscriber_targets)),
                            t_subscribers.c.status == "confirmed")
-                    .order_by(t_subscribers.c.email)):
+                    .order_by(t_subscribers.c.target_id, t_subscribers.c.email)
+                    .with_for_update(read=True)):
                 subscribers.setdefault(row.target_id, []).append(row.email)
                 if row.languages:
                     languages[(row.target_id, row.email)] = tuple(row.languages)
         story_of, told, waiting = (
             stories_told(conn, [item.id for item in view.new], hook.stories)
             if hook.stories else ({}, {}, {}))
+        # The plan's `primed` (the targets not primed before) are the rows inserted above.
         plan = hook.decide(OutboxView(
             source_id=view.source_id, now=view.now, new=view.new, updated=view.updated,
-            history=view.history, primed=frozenset(primed),
+            history=view.history, primed=frozenset(set(hook.targets) - primed_now),
             subscribers={k: tuple(v) for k, v in subscribers.items()},
             story_of=story_of, told=told, waiting=waiting, languages=languages))
         now = view.now
         self._ensure_targets(conn, hook.targets, now)
-        if plan.primed:
-            conn.execute(self._insert(t_push_sources).on_conflict_do_nothing(), [
-                {"target_id": t, "source_id": view.source_id, "first_seen": now}
-                for t in plan.primed])
         if plan.deliveries:
+            # In the plan's order, which is the queue's (ids): no other writer inserts rows
+            # of these items, as only this one found them new (or primed the target).
             conn.execute(self._insert(t_deliveries).on_conflict_do_nothing(),
                          [_delivery_row(d, now) for d in plan.deliveries])
         for old, new in plan.swaps:
@@ -90,7 +103,7 @@ class PushQueries(Database):
                               error="another language version of the story was pushed")
             conn.execute(self._insert(t_deliveries).on_conflict_do_nothing(),
                          [_delivery_row(new, now)])
-        for item_id, target_id in plan.edits:
+        for item_id, target_id in sorted(set(plan.edits)):
             conn.execute(t_deliveries.update().where(
                 t_deliveries.c.item_id == item_id, t_deliveries.c.target_id == target_id,
                 t_deliveries.c.state == "sent").values(
@@ -99,7 +112,8 @@ class PushQueries(Database):
 
     def _ensure_targets(self, conn: Connection, target_ids: Iterable[str],
                         now: datetime) -> None:
-        rows = [{"target_id": t, "first_seen": now, "paused": False} for t in target_ids]
+        rows = [{"target_id": t, "first_seen": now, "paused": False}
+                for t in sorted(set(target_ids))]
         if rows:
             conn.execute(self._insert(t_push_targets).on_conflict_do_nothing(), rows)
 
@@ -115,10 +129,13 @@ class PushQueries(Database):
         unknown = set(values) - allowed
         if unknown:
             raise TypeError(f"unknown push target fields: {sorted(unknown)}")
-        with self._write_tx("update push target " + target_id) as conn:
+
+        def write(conn: Connection) -> None:
             self._ensure_targets(conn, [target_id], now)
             conn.execute(t_push_targets.update()
                          .where(t_push_targets.c.target_id == target_id).values(**values))
+
+        self._write("update push target " + target_id, write)
 
     def claim_deliveries(self, target_id: str, now: datetime, claim: str, *,
                          lease: float, limit: int = 1, recipient: str | None = None,
@@ -130,42 +147,46 @@ class PushQueries(Database):
         `rhythm` = (chosen, default): only rows of recipients who read in the `chosen`
         rhythm, `default` standing for the subscribers who chose none (and for addresses
         no longer listed, so that their rows are still taken and suppressed).
+        Concurrent claimers skip the rows another one is taking (FOR UPDATE SKIP LOCKED):
+        each row goes to one of them, and none waits for another's transaction.
         """
-        with self._write_tx("claim deliveries of " + target_id) as conn:
+        def write(conn: Connection) -> list[Delivery]:
             self._expire_claims(conn, now, lease, target_id)
-            stmt = (select(t_deliveries)
-                    .where(t_deliveries.c.target_id == target_id,
-                           t_deliveries.c.state.in_(CLAIMABLE),
-                           or_(t_deliveries.c.next_at.is_(None),
-                               t_deliveries.c.next_at <= now))
-                    .order_by(t_deliveries.c.id).limit(limit))
+            due = (select(t_deliveries.c.id)
+                   .where(t_deliveries.c.target_id == target_id,
+                          t_deliveries.c.state.in_(CLAIMABLE),
+                          or_(t_deliveries.c.next_at.is_(None), t_deliveries.c.next_at <= now))
+                   .order_by(t_deliveries.c.id).limit(limit)
+                   .with_for_update(skip_locked=True))
             if recipient is not None:
-                stmt = stmt.where(t_deliveries.c.recipient == recipient)
+                due = due.where(t_deliveries.c.recipient == recipient)
             if rhythm is not None:
-                stmt = stmt.where(_in_rhythm(target_id, *rhythm))
-            rows = list(conn.execute(stmt))
-            if not rows:
+                due = due.where(_in_rhythm(target_id, *rhythm))
+            ids = list(conn.execute(due).scalars())
+            if not ids:
                 return []
-            ids = [row.id for row in rows]
-            # Still claimable: a row suppressed since it was read (a concurrent outbox swap
-            # or unsubscribe on PostgreSQL) is not taken.
-            conn.execute(t_deliveries.update().where(
+            # Still claimable (as FOR UPDATE re-read them): a row suppressed since it was
+            # read (a concurrent outbox swap or unsubscribe) is not taken.
+            taken = conn.execute(t_deliveries.update().where(
                 t_deliveries.c.id.in_(ids), t_deliveries.c.state.in_(CLAIMABLE)).values(
                 state="sending", attempts=t_deliveries.c.attempts + 1, claimed_at=now,
-                claim=claim, updated=now))
-            fresh = conn.execute(select(t_deliveries).where(t_deliveries.c.id.in_(ids),
-                                                            t_deliveries.c.claim == claim)
-                                 .order_by(t_deliveries.c.id))
-            return [_delivery(row) for row in fresh]
+                claim=claim, updated=now).returning(*t_deliveries.c))
+            return sorted((_delivery(row) for row in taken), key=lambda d: d.id or 0)
+
+        return self._write("claim deliveries of " + target_id, write)
 
     def _expire_claims(self, conn: Connection, now: datetime, lease: float,
                        target_id: str | None) -> int:
-        stmt = t_deliveries.update().where(
-            t_deliveries.c.state == "sending",
-            t_deliveries.c.claimed_at < now - timedelta(seconds=lease))
+        """Rows `sending` past their lease become `unknown`; rows another transaction holds
+        (a claimer expiring them too, a job recording its outcome) are left to it."""
+        stale = (select(t_deliveries.c.id)
+                 .where(t_deliveries.c.state == "sending",
+                        t_deliveries.c.claimed_at < now - timedelta(seconds=lease))
+                 .order_by(t_deliveries.c.id).with_for_update(skip_locked=True))
         if target_id is not None:
-            stmt = stmt.where(t_deliveries.c.target_id == target_id)
-        result = conn.execute(stmt.values(
+            stale = stale.where(t_deliveries.c.target_id == target_id)
+        result = conn.execute(t_deliveries.update()
+                              .where(t_deliveries.c.id.in_(stale.scalar_subquery())).values(
             state="unknown", updated=now,
             error="the push job stopped while sending; not resent automatically"))
         return int(result.rowcount or 0)
@@ -182,20 +203,19 @@ class PushQueries(Database):
             values["attempts"] = attempts
         if state == "sent":
             values["action"] = "send"
-        with self._write_tx("record a delivery") as conn:
-            result = conn.execute(t_deliveries.update().where(
-                t_deliveries.c.id == delivery_id, t_deliveries.c.claim == claim)
-                .values(**values))
-            return bool(result.rowcount)
+        stmt = t_deliveries.update().where(t_deliveries.c.id == delivery_id,
+                                           t_deliveries.c.claim == claim).values(**values)
+        return self._write("record a delivery",
+                           lambda conn: bool(conn.execute(stmt).rowcount))
 
     def save_delivery_progress(self, delivery_id: int, claim: str, now: datetime,
                                message_ids: Sequence[str]) -> None:
         """Remember the parts already sent of a multi-part delivery still in flight (and
         renew its claim: the lease covers one request, not the whole delivery)."""
-        with self._write_tx("record delivery progress") as conn:
-            conn.execute(t_deliveries.update().where(
-                t_deliveries.c.id == delivery_id, t_deliveries.c.claim == claim)
+        stmt = (t_deliveries.update().where(t_deliveries.c.id == delivery_id,
+                                            t_deliveries.c.claim == claim)
                 .values(message_ids=list(message_ids), updated=now, claimed_at=now))
+        self._write("record delivery progress", lambda conn: conn.execute(stmt))
 
     def deliveries(self, target_id: str | None = None, *, states: Sequence[str] | None = None,
                    due_at: datetime | None = None, limit: int | None = None) -> list[Delivery]:
@@ -257,9 +277,7 @@ class PushQueries(Database):
 
     def subscriber(self, target_id: str, email: str) -> Subscriber | None:
         with self._read_tx("read a subscriber") as conn:
-            row = conn.execute(select(t_subscribers).where(
-                t_subscribers.c.target_id == target_id,
-                t_subscribers.c.email == email)).first()
+            row = conn.execute(_subscriber_row(target_id, email)).first()
         return None if row is None else _subscriber(row)
 
     def subscribers(self, target_id: str | None = None, *,
@@ -279,48 +297,69 @@ class PushQueries(Database):
         """Create or update a subscriber. Leaving `confirmed` also suppresses the address's
         queued deliveries, in the same transaction: nothing more reaches it. `languages`
         (in order; empty: every language) replaces the stored choice; None keeps it.
-        `rhythm` (item | daily | weekly; "" for the target's) likewise."""
-        with self._write_tx("save a subscriber") as conn:
-            before = conn.execute(select(t_subscribers).where(
-                t_subscribers.c.target_id == target_id,
-                t_subscribers.c.email == email)).first()
+        `rhythm` (item | daily | weekly; "" for the target's) likewise.
+
+        The address's row is inserted if absent (ON CONFLICT DO NOTHING) or else locked
+        (FOR UPDATE) before it is read: two changes of one address apply one after the
+        other, and a run queueing deliveries to it (which reads it FOR SHARE) either
+        commits first, so its rows are suppressed here, or sees the new status."""
+        def values(before: Row[Any] | None) -> dict[str, Any]:
             confirmed_at = (now if status == "confirmed" and (
                 before is None or before.status != "confirmed")
                 else None if before is None else before.confirmed_at)
             # `updated`: when the status last changed (a confirmation link is good only
             # for the address as it became pending); a new choice alone leaves it.
-            row = {"target_id": target_id, "email": email, "status": status,
-                   "created": now if before is None else before.created,
-                   "updated": before.updated if before is not None
-                   and before.status == status else now,
-                   "confirmed_at": confirmed_at, "reason": reason,
-                   "languages": (list(languages) or None) if languages is not None
-                   else None if before is None else before.languages,
-                   "rhythm": (rhythm or None) if rhythm is not None
-                   else None if before is None else before.rhythm}
-            if before is None:
-                conn.execute(t_subscribers.insert(), row)
-            else:
+            return {"target_id": target_id, "email": email, "status": status,
+                    "created": now if before is None else before.created,
+                    "updated": before.updated if before is not None
+                    and before.status == status else now,
+                    "confirmed_at": confirmed_at, "reason": reason,
+                    "languages": (list(languages) or None) if languages is not None
+                    else None if before is None else before.languages,
+                    "rhythm": (rhythm or None) if rhythm is not None
+                    else None if before is None else before.rhythm}
+
+        def write(conn: Connection) -> dict[str, Any]:
+            row = values(None)
+            added = conn.execute(self._insert(t_subscribers).values(**row)
+                                 .on_conflict_do_nothing()
+                                 .returning(t_subscribers.c.email)).first()
+            if added is None:
+                row = values(conn.execute(_subscriber_row(target_id, email)
+                                          .with_for_update()).one())
                 conn.execute(t_subscribers.update().where(
                     t_subscribers.c.target_id == target_id,
                     t_subscribers.c.email == email).values(**row))
             if status != "confirmed":
-                conn.execute(t_deliveries.update().where(
-                    t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
-                    t_deliveries.c.state.in_(CLAIMABLE)).values(
-                        state="suppressed", error=f"address {status}", updated=now))
-        return _subscriber(row)
+                self._suppress(conn, target_id, email, f"address {status}", now)
+            return row
+
+        return _subscriber(self._write("save a subscriber", write))
 
     def delete_subscriber(self, target_id: str, email: str, now: datetime) -> bool:
-        """Forget an address (the operator removed it); its queued deliveries are suppressed."""
-        with self._write_tx("delete a subscriber") as conn:
-            conn.execute(t_deliveries.update().where(
-                t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
-                t_deliveries.c.state.in_(CLAIMABLE)).values(
-                    state="suppressed", error="address removed", updated=now))
-            result = conn.execute(t_subscribers.delete().where(
-                t_subscribers.c.target_id == target_id, t_subscribers.c.email == email))
-            return bool(result.rowcount)
+        """Forget an address (the operator removed it); its queued deliveries are suppressed.
+        Its row is locked first, as in set_subscriber."""
+        def write(conn: Connection) -> bool:
+            conn.execute(_subscriber_row(target_id, email).with_for_update())
+            self._suppress(conn, target_id, email, "address removed", now)
+            return bool(conn.execute(t_subscribers.delete().where(
+                t_subscribers.c.target_id == target_id,
+                t_subscribers.c.email == email)).rowcount)
+
+        return self._write("delete a subscriber", write)
+
+    def _suppress(self, conn: Connection, target_id: str, email: str, error: str,
+                  now: datetime) -> None:
+        """The address's queued deliveries of the target are not to be sent."""
+        conn.execute(t_deliveries.update().where(
+            t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
+            t_deliveries.c.state.in_(CLAIMABLE)).values(
+                state="suppressed", error=error, updated=now))
+
+
+def _subscriber_row(target_id: str, email: str) -> Select[Any]:
+    return select(t_subscribers).where(t_subscribers.c.target_id == target_id,
+                                       t_subscribers.c.email == email)
 
 
 def _delivery_row(delivery: Delivery, now: datetime) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import Connection, Row, func, or_, select
 
 from syndicator.model import Signup
 from syndicator.store.database import Database
@@ -30,43 +30,49 @@ class SignupQueries(Database):
                      rhythm: str | None = None) -> None:
         """One sign-up through a form: one row, the same work for every address. The
         languages and rhythm chosen on the form wait here until the confirmation mail."""
-        with self._write_tx("queue a sign-up") as conn:
-            conn.execute(t_signups.insert().values(
-                target_id=target_id, email=email, state="queued", attempts=0, next_at=None,
-                created=now, updated=now,
-                languages=None if languages is None else list(languages), rhythm=rhythm))
+        stmt = t_signups.insert().values(
+            target_id=target_id, email=email, state="queued", attempts=0, next_at=None,
+            created=now, updated=now,
+            languages=None if languages is None else list(languages), rhythm=rhythm)
+        self._write("queue a sign-up", lambda conn: conn.execute(stmt))
 
     def claim_signup(self, target_id: str, now: datetime, claim: str, *,
                      lease: float) -> Signup | None:
         """Atomically take the oldest due sign-up of a target (it becomes `sending`). Rows
         left `sending` longer than `lease` seconds become `unknown` first: their mail may
-        have gone out, and a confirmation is never sent twice automatically."""
-        with self._write_tx("claim a sign-up of " + target_id) as conn:
-            conn.execute(t_signups.update().where(
-                t_signups.c.target_id == target_id, t_signups.c.state == "sending",
-                t_signups.c.claimed_at < now - timedelta(seconds=lease)).values(
-                    state="unknown", updated=now,
-                    error="the push job stopped while sending; not resent automatically"))
-            row = conn.execute(
-                select(t_signups).where(
-                    t_signups.c.target_id == target_id, t_signups.c.state.in_(CLAIMABLE),
-                    or_(t_signups.c.next_at.is_(None), t_signups.c.next_at <= now))
-                .order_by(t_signups.c.id).limit(1)).first()
-            if row is None:
+        have gone out, and a confirmation is never sent twice automatically. Concurrent
+        claimers skip the rows another one holds (FOR UPDATE SKIP LOCKED), as for
+        deliveries."""
+        def write(conn: Connection) -> Signup | None:
+            stale = (select(t_signups.c.id)
+                     .where(t_signups.c.target_id == target_id, t_signups.c.state == "sending",
+                            t_signups.c.claimed_at < now - timedelta(seconds=lease))
+                     .order_by(t_signups.c.id).with_for_update(skip_locked=True))
+            conn.execute(t_signups.update().where(t_signups.c.id.in_(stale.scalar_subquery()))
+                         .values(state="unknown", updated=now,
+                                 error="the push job stopped while sending; "
+                                       "not resent automatically"))
+            due = (select(t_signups.c.id)
+                   .where(t_signups.c.target_id == target_id, t_signups.c.state.in_(CLAIMABLE),
+                          or_(t_signups.c.next_at.is_(None), t_signups.c.next_at <= now))
+                   .order_by(t_signups.c.id).limit(1).with_for_update(skip_locked=True))
+            signup_id = conn.execute(due).scalar()
+            if signup_id is None:
                 return None
-            conn.execute(t_signups.update().where(t_signups.c.id == row.id).values(
-                state="sending", attempts=row.attempts + 1, claimed_at=now, claim=claim,
-                updated=now))
-            return _signup(row, state="sending", attempts=row.attempts + 1)
+            row = conn.execute(t_signups.update().where(t_signups.c.id == signup_id).values(
+                state="sending", attempts=t_signups.c.attempts + 1, claimed_at=now,
+                claim=claim, updated=now).returning(*t_signups.c)).one()
+            return _signup(row)
+
+        return self._write("claim a sign-up of " + target_id, write)
 
     def finish_signup(self, signup_id: int, claim: str, now: datetime, *, state: str,
                       error: str | None = None, next_at: datetime | None = None) -> bool:
         """Record the outcome of a claimed sign-up; False if the claim is no longer ours."""
-        with self._write_tx("record a sign-up") as conn:
-            result = conn.execute(t_signups.update().where(
-                t_signups.c.id == signup_id, t_signups.c.claim == claim).values(
-                    state=state, error=error, next_at=next_at, updated=now))
-            return bool(result.rowcount)
+        stmt = t_signups.update().where(
+            t_signups.c.id == signup_id, t_signups.c.claim == claim).values(
+                state=state, error=error, next_at=next_at, updated=now)
+        return self._write("record a sign-up", lambda conn: bool(conn.execute(stmt).rowcount))
 
     def last_confirmation(self, target_id: str, email: str) -> datetime | None:
         """When a confirmation mail to the address last went out (or may have)."""
@@ -99,10 +105,10 @@ class SignupQueries(Database):
     def purge_signups(self, before: datetime) -> int:
         """Forget finished sign-ups older than `before`: the queue keeps no address for
         longer than a confirmation link lives."""
-        with self._write_tx("purge old sign-ups") as conn:
-            result = conn.execute(t_signups.delete().where(
-                t_signups.c.state.in_(FINAL), t_signups.c.updated < before))
-            return int(result.rowcount or 0)
+        stmt = t_signups.delete().where(t_signups.c.state.in_(FINAL),
+                                        t_signups.c.updated < before)
+        return self._write("purge old sign-ups",
+                           lambda conn: int(conn.execute(stmt).rowcount or 0))
 
 
 def _as_datetime(value: Any) -> datetime | None:

@@ -24,6 +24,7 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from syndicator.model import (
@@ -37,7 +38,7 @@ from syndicator.model import (
 )
 from syndicator.store.builds import BuildReads
 from syndicator.store.database import safe_url
-from syndicator.store.items import RUN_INSERT, ItemQueries, existing_ids, item_row, run_row
+from syndicator.store.items import ItemQueries
 from syndicator.store.outputs import OutputQueries
 from syndicator.store.push import PushQueries
 from syndicator.store.rates import DatabaseRates
@@ -86,10 +87,13 @@ class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, Signu
                  translations: Mapping[str, Translations] | None = None) -> UpsertResult:
         """Store one source run in a single transaction: all of it or nothing.
 
-        Upserts the items (new or updated by whether the id existed), links each to
-        `source_id` (default `result.source_id`), upserts the URL states and appends the run
-        to the log, with `new`/`updated` counted here. `first_seen`/`last_seen` are the
-        run's `finished` time. A later duplicate id in `items` wins.
+        Upserts the items, links each to `source_id` (default `result.source_id`), upserts
+        the URL states and appends the run to the log, with `new`/`updated` counted here.
+        New or updated is decided by the write itself (ItemQueries._save_items), so that
+        runs saving one item at once never both count it new; an item no different from
+        the stored one (another run stored the same a moment before) is neither, and is
+        treated as seen. `first_seen`/`last_seen` are the run's `finished` time. A later
+        duplicate id in `items` wins.
 
         `seen` names stored items the run saw unchanged (so not in `items`): they are linked
         to the source too (an article already stored from another source's listing joins this
@@ -106,28 +110,32 @@ class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, Signu
         """
         link_to = source_id or result.source_id
         batch = list({item.id: item for item in items}.values())
-        states = list({state.url: state for state in url_states}.values())
+        states = sorted({state.url: state for state in url_states}.values(),
+                        key=lambda state: state.url)
         seen_at = result.finished
-        with self._write_tx("save the run of " + result.source_id) as conn:
-            existed = existing_ids(conn, [item.id for item in batch])
+        claims = {i.id: i.translation_claims for i in batch if i.translation_claims is not None}
+        claims.update(translations or {})
+
+        def write(conn: Connection) -> UpsertResult:
             history = (self._outbox_history(conn, link_to, outbox.history)
                        if outbox is not None and batch else [])
-            if batch:
-                conn.execute(self._upsert_items(), [item_row(i, seen_at) for i in batch])
-            self._mark_seen(conn, [i.id for i in batch], link_to, seen_at)
-            self._mark_seen(conn, existing_ids(conn, list(seen)), link_to, seen_at, touch=True)
-            claims = {i.id: i.translation_claims for i in batch
-                      if i.translation_claims is not None}
-            claims.update(translations or {})
+            inserted, changed = self._save_items(conn, batch, seen_at) if batch else (set(), set())
+            # Items the batch brought unchanged (another writer stored them first) count as
+            # seen, as do the stored ones among `seen`.
+            kept = [i.id for i in batch if i.id not in inserted and i.id not in changed]
+            touched = self._touch(conn, [*kept, *seen], seen_at)
+            self._link(conn, [*inserted, *changed, *touched], link_to, seen_at)
             if claims:
                 self._save_claims(conn, claims)
             if states:
                 conn.execute(self._upsert_url_states(), [url_state_row(s) for s in states])
-            new = tuple(item for item in batch if item.id not in existed)
-            updated = tuple(item for item in batch if item.id in existed)
-            conn.execute(RUN_INSERT, run_row(result, new=len(new), updated=len(updated)))
-            if outbox is not None and batch:
+            new = tuple(item for item in batch if item.id in inserted)
+            updated = tuple(item for item in batch if item.id in changed)
+            self._insert_run(conn, result, new=len(new), updated=len(updated))
+            if outbox is not None and (new or updated):
                 self._write_outbox(conn, outbox, OutboxView(
                     source_id=link_to, now=seen_at, new=new, updated=updated,
                     history=tuple(history)))
-        return UpsertResult(new=new, updated=updated)
+            return UpsertResult(new=new, updated=updated)
+
+        return self._write("save the run of " + result.source_id, write)

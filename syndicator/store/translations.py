@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from syndicator.model import Item, StoryVersion, Translation, Translations
-from syndicator.store.database import chunked_select, chunks
+from syndicator.store.database import chunked_select, chunks, lock_keys
 from syndicator.store.items import ItemQueries, existing_ids, linked_to
 from syndicator.store.schema import deliveries as t_deliveries
 from syndicator.store.schema import items as t_items
@@ -104,6 +104,7 @@ class TranslationQueries(ItemQueries):
         ids = sorted(existing_ids(conn, list(claims)))
         if not ids:
             return
+        _lock_stories(conn, ids, {url for item_id in ids for _language, url in claims[item_id]})
         for part in chunks(ids):
             conn.execute(t_claims.delete().where(t_claims.c.item_id.in_(part)))
         rows = [{"item_id": item_id, "url": url, "language": language}
@@ -111,6 +112,38 @@ class TranslationQueries(ItemQueries):
         if rows:
             conn.execute(t_claims.insert(), rows)
         _regroup(conn, ids)
+
+
+def _lock_stories(conn: Connection, ids: list[str], named: set[str]) -> None:
+    """Lock what a change of the claims of `ids` (now naming the URLs `named`) rebuilds, so
+    that writers of one story take turns (lock_keys; nothing to do on SQLite).
+
+    A story is a group of rows with no one row to lock, and it may form from items that
+    are not stored yet (two runs storing the English and the Russian version at once). Two
+    kinds of keys cover it: the URLs of the items and of every URL they name or named, so
+    two pages naming each other wait for one another (the second then reads the first's
+    claims and confirms the link); and the stories (group ids) those items belong to, so
+    writers joining or splitting one group wait for one another. A group id read before
+    its lock was granted may have changed meanwhile (a writer holding it merged or split
+    the group): the groups are read again until every one of them is locked.
+    """
+    own = chunked_select(conn, lambda part: select(t_items.c.url).where(
+        t_items.c.id.in_(part)), ids)
+    old = chunked_select(conn, lambda part: select(t_claims.c.url).where(
+        t_claims.c.item_id.in_(part)), ids)
+    urls = {row.url for row in own} | {row.url for row in old} | named
+    lock_keys(conn, "url", urls)
+    items = set(ids) | {row.id for row in chunked_select(
+        conn, lambda part: select(t_items.c.id).where(t_items.c.url.in_(part)), urls)}
+    locked: set[str] = set()
+    while True:
+        groups = {row.group_id for row in chunked_select(
+            conn, lambda part: select(t_groups.c.group_id).where(t_groups.c.item_id.in_(part)),
+            items)}
+        if groups <= locked:
+            return
+        lock_keys(conn, "story", groups - locked)
+        locked |= groups
 
 
 Told = dict[tuple[str, str], frozenset[str]]
@@ -122,11 +155,14 @@ def stories_told(conn: Connection, item_ids: Sequence[str], target_ids: Sequence
     """The story of each item that has other versions; for each target and recipient the
     stories it has already been given a version of (queued or sent; not suppressed); and of
     those, the version still waiting, never tried (pending, no attempt, no part sent):
-    story → (delivery id, language)."""
+    story → (delivery id, language). The stories are locked first (lock_keys "story", as
+    _lock_stories): a concurrent run queueing a version of one of them commits before this
+    reads, or reads after this transaction commits."""
     story_of = {row.item_id: row.group_id for row in chunked_select(
         conn, lambda part: select(t_groups).where(t_groups.c.item_id.in_(part)), item_ids)}
     if not story_of or not target_ids:
         return story_of, {}, {}
+    lock_keys(conn, "story", story_of.values())
     told: dict[tuple[str, str], set[str]] = {}
     waiting: Waiting = {}
     rows = chunked_select(conn, lambda part: (
