@@ -1,18 +1,23 @@
 """Incremental builds (archive state + what changed since) publish exactly what a build from
-scratch publishes, and touch only what changed. Real SQLite store, real files."""
+scratch publishes, and touch only what changed. Real SQLite (and PostgreSQL) store, real
+files."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from syndicator.config import Config, FeedConfig, SiteConfig, SourceConfig, WebSubConfig
 from syndicator.model import Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.publish.feeds import ENTRIES
 from syndicator.store import Store
+from tests.test_store import _postgres_database
 
 BASE = "https://feeds.example.org/"
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
@@ -70,8 +75,22 @@ def assert_same_as_from_scratch(cfg: Config, store: Store, scratch: Path) -> Non
     assert published_files(cfg.output_path) == published_files(fresh.output_path)
 
 
-def test_incremental_builds_match_builds_from_scratch(tmp_path: Path) -> None:
-    store = Store(f"sqlite:///{tmp_path / 'store.db'}")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A store on SQLite and on PostgreSQL, whose build marks differ (run ids, transaction
+    horizons: Store.build_mark)."""
+    urls = (iter([f"sqlite:///{tmp_path / 'store.db'}"]) if request.param == "sqlite"
+            else _postgres_database())
+    for url in urls:
+        opened = Store(url)
+        try:
+            yield opened
+        finally:
+            opened.close()
+
+
+def test_incremental_builds_match_builds_from_scratch(tmp_path: Path, any_store: Store) -> None:
+    store = any_store
     clock = Clock()
     cfg = config(tmp_path / "out")
     save(store, clock, [make_item(n) for n in range(40)])
@@ -94,7 +113,6 @@ def test_incremental_builds_match_builds_from_scratch(tmp_path: Path) -> None:
         step()
         build_feeds(cfg, store, NOW)
         assert_same_as_from_scratch(cfg, store, tmp_path / f"scratch{number}")
-    store.close()
 
 
 def test_an_incremental_build_reads_only_what_changed(tmp_path: Path) -> None:

@@ -203,6 +203,24 @@ def test_a_run_waits_for_one_saving_the_same_item_then_finds_it_unchanged(
     assert first.items_by_id(["id-0001"])["id-0001"].updated == item.updated
 
 
+def test_a_run_waiting_on_a_new_item_with_other_content_updates_it(
+        url: str, stores: Callable[[], Store]) -> None:
+    first, second = stores(), stores()
+    paused = Paused(each_new_to("tg"))
+    holding = Call(lambda: first.save_run(make_run("news"), [make_item(1)], [],
+                                          outbox=hook(paused, "tg")))
+    paused.wait_inside()
+    edited = make_item(1, source="wire", title="Edited meanwhile", content_hash="hash-1b")
+    waiting = Call(lambda: second.save_run(make_run("wire", started=T0 + timedelta(minutes=1)),
+                                           [edited], [], outbox=hook(each_new_to("tg"), "tg")))
+    wait_for_lock_waiter(url)
+    paused.release.set()
+    assert [i.id for i in holding.outcome().new] == ["id-0001"]
+    assert waiting.outcome() == UpsertResult(new=(), updated=(edited,))
+    assert [(d.item_id, d.action) for d in first.deliveries()] == [("id-0001", "send")]
+    assert first.items_by_id(["id-0001"])["id-0001"].title == "Edited meanwhile"
+
+
 def test_a_changed_version_saved_meanwhile_counts_as_updated_once(
         stores: Callable[[], Store]) -> None:
     store = stores()

@@ -71,8 +71,8 @@ _PG_MIGRATE_KEY = 0x53594E44
 # (40P01, one of the two transactions is aborted) and a serialization failure (40001).
 _RETRY_STATES = frozenset({"40P01", "40001"})
 # Attempts of a write transaction before such an error reaches the caller, and the longest
-# pause before the next one (random up to it, doubling from 50 ms: the two losers of a
-# deadlock must not meet again in step).
+# pause before the next one: a random pause up to 0.1 s, 0.2 s, ... (at most _MAX_PAUSE), so
+# that the transactions of a deadlock do not meet again in step.
 WRITE_ATTEMPTS = 6
 _MAX_PAUSE = 1.0
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
