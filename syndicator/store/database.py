@@ -184,8 +184,9 @@ class Database:
         On PostgreSQL a transaction aborted by a deadlock or a serialization failure runs
         again from the start, up to WRITE_ATTEMPTS times in all, so `work` must do nothing
         but its statements (and pure computation) before it returns. The one home of that
-        retry: every write of the store goes through here, but those that cannot run twice
-        and take their row locks in one order (outputs.share_outputs reads its files once).
+        retry: every write of the store goes through here, but those that must not run
+        twice and cannot deadlock (schedule.claim_due acts outside its transaction,
+        outputs.share_outputs reads its files once).
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:

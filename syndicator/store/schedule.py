@@ -12,10 +12,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from syndicator.store.database import Database, chunked_select
 from syndicator.store.schema import job_schedule as t_schedule
@@ -24,21 +23,13 @@ CLAIM_LIMIT = 1000   # rows one dispatch takes at most; the rest wait for the ne
 
 
 class ScheduleQueries(Database):
-    def _schedule_tx(self, action: str) -> AbstractContextManager[Connection]:
-        """On PostgreSQL the rows' own locks order the dispatchers (SKIP LOCKED needs them
-        to, not one lock over every writer); SQLite serialises writers anyway."""
-        if self._dialect == "postgresql":
-            return self._read_tx(action)
-        return self._write_tx(action)
-
     def plan_due(self, first: Mapping[str, datetime]) -> None:
         """Give each key without a row one, due at its value; rows already there stay."""
         if not first:
             return
-        rows = [{"key": key, "next_due_at": when} for key, when in first.items()]
-        with self._schedule_tx("plan the scheduled jobs") as conn:
-            conn.execute(self._insert(t_schedule).on_conflict_do_nothing(
-                index_elements=["key"]), rows)
+        rows = [{"key": key, "next_due_at": when} for key, when in sorted(first.items())]
+        stmt = self._insert(t_schedule).on_conflict_do_nothing(index_elements=["key"])
+        self._write("plan the scheduled jobs", lambda conn: conn.execute(stmt, rows))
 
     def claim_due(self, keys: Sequence[str], now: datetime,
                   advance: Callable[[str], datetime],
@@ -49,7 +40,10 @@ class ScheduleQueries(Database):
         if not keys:
             return []
         wanted = set(keys)
-        with self._schedule_tx("claim the due jobs") as conn:
+        # Not through _write: `then` queues jobs outside this transaction, so it must not
+        # run twice; nor does this transaction need a retry, as it locks only rows that no
+        # other transaction holds (SKIP LOCKED) and cannot deadlock.
+        with self._write_tx("claim the due jobs") as conn:
             rows = conn.execute(
                 select(t_schedule.c.key)
                 .where(t_schedule.c.next_due_at <= now)
