@@ -44,7 +44,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # First key of every slot's advisory lock ("SYNH"); the second is a hash of key and slot.
-# The writer lock of database.py is a one-bigint lock: a different space, never confused.
+# The key locks of database.py (lock_keys, the migration lock) are one-bigint locks: a
+# different space, never confused.
 _LOCK_SPACE = 0x53594E48
 
 _NOW = "extract(epoch FROM clock_timestamp())::float8"
