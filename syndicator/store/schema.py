@@ -152,7 +152,7 @@ runs = Table(
     Column("errors", JSONText, nullable=False),          # JSON list of strings
     Column("warnings", JSONText, nullable=False),        # JSON list of strings
     Column("missing_fields", JSONText, nullable=False),  # JSON object field -> count
-    # PostgreSQL: the id of the transaction that wrote the run (migration 0013), which build
+    # PostgreSQL: the id of the transaction that wrote the run (migration 0014), which build
     # marks compare against (builds.py); NULL on SQLite, whose marks are run ids.
     Column("xid", BigInteger),
     Index("ix_runs_source_id_started", "source_id", "started"),

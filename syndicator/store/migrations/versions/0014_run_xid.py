@@ -6,8 +6,8 @@ is the runs written by a transaction at or above it (store/builds.py). Runs writ
 this revision keep NULL: builds re-plan from the whole history once after the upgrade, as
 their archive states (publish/archivestate.py, version 3) are from before it.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -16,8 +16,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | None = None
 depends_on: str | None = None
 
