@@ -21,10 +21,12 @@ from push_support import free_port
 from serve_support import stop_process, wait_until_answered
 from sqlalchemy import create_engine, make_url, text
 
+from bench.freshness import config_text
 from syndicator.config import Config, parse_config
 from syndicator.publish import build_feeds
 from syndicator.store import Store
 from syndicator.store.outputs import LISTENER_NAME
+from tests.pgproxy import PgProxy
 from tests.test_store import _postgres_database, make_item, make_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -32,16 +34,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 FRESH_S = 2.0        # a build is served everywhere within this (the issue's promise)
 PATIENCE_S = 60.0    # how long a test waits for anything at all on a loaded machine
 
-CONFIG = """
-site: {{title: "Cluster", base_url: "http://feeds.example/"}}
-storage: "{url}"
-output_dir: "{output}"
-server: {{host: 127.0.0.1, port: {port}}}
-sources:
-  - {{id: news, type: feed, url: "http://127.0.0.1:9/feed.xml", language: en}}
-feeds:
-  - {{id: news, title: "News", sources: [news], limit: 5}}
-"""
 
 
 @dataclass
@@ -65,7 +57,7 @@ class Instance:
 def write_config(folder: Path, url: str, port: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "config.yaml"
-    path.write_text(CONFIG.format(url=url, output=folder / "feeds", port=port or free_port()))
+    path.write_text(config_text(url, folder / "feeds", port or free_port(), limit=5))
     return path
 
 
@@ -219,3 +211,36 @@ def test_a_killed_listener_is_caught_up_and_a_fresh_instance_serves_everything(
         for path in ("/news.rss", "/news.atom", "/news.json", "/index.html", "/feeds.opml"):
             assert fresh.get(path).content == one.get(path).content
         assert "Traceback" not in one.log.read_text()
+
+
+def test_a_database_outage_keeps_the_last_feeds_served_and_is_caught_up_after(
+        pg_url: str, tmp_path: Path) -> None:
+    """The serving process reaches PostgreSQL through a proxy that is cut: it goes on
+    serving what it has, logs the outage once, and serves what was built meanwhile once
+    the database is back."""
+    builder = parse_config(write_config(tmp_path / "builder", pg_url).read_text())
+    store = Store(pg_url)
+    with ExitStack() as stack:
+        stack.callback(store.close)
+        proxy = stack.enter_context(PgProxy(("127.0.0.1", 5432)))
+        through = make_url(pg_url).set(host="127.0.0.1", port=proxy.port)
+        add_item(store, 1)
+        build_feeds(builder, store, T0)
+        one = stack.enter_context(
+            serving(tmp_path, "one", through.render_as_string(hide_password=False)))
+        wait_for(lambda: one.serves("/news.rss", b"Title 1"))
+        wait_for(lambda: len(listeners(pg_url)) == 1)
+        proxy.stop()
+        add_item(store, 2)
+        build_feeds(builder, store, T0 + timedelta(minutes=2), only=["news"])
+        wait_for(lambda: "is unavailable" in one.log.read_text())
+        time.sleep(3)            # several rounds and retries while it lasts
+        answer = one.get("/news.rss")
+        assert answer.status_code == 200 and b"Title 1" in answer.content
+        assert b"Title 2" not in answer.content
+        proxy.start()
+        wait_for(lambda: one.serves("/news.rss", b"Title 2"))
+        wait_for(lambda: "is available again" in one.log.read_text())
+    log = one.log.read_text()
+    assert log.count("is unavailable") == 1, log
+    assert "Traceback" not in log, log

@@ -41,6 +41,12 @@ from syndicator.store.schema import published_state as t_state
 CHANNEL = "syndicator_outputs"
 # The application_name of a listening connection (as pg_stat_activity shows it).
 LISTENER_NAME = "syndicator outputs"
+# The listening connection: named, and given up within seconds when the network under it
+# dies silently (keepalives; unacknowledged data), so that the follower reconnects.
+LISTENER_CONNECTION: dict[str, Any] = {
+    "application_name": LISTENER_NAME, "connect_timeout": 5,
+    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
+    "tcp_user_timeout": 20000}
 # Files per statement when sharing, and bytes: one statement's parameters stay in memory.
 BATCH_FILES = 200
 BATCH_BYTES = 16 << 20
@@ -123,17 +129,13 @@ class OutputListener:
     StoreErrors; after one, close it and open another."""
 
     def __init__(self, db: OutputQueries) -> None:
+        import psycopg
+
         self._db = db
-        with db._errors("listen for new builds"):
-            raw = db.engine.raw_connection()
-        conn = raw.driver_connection
-        raw.detach()    # held for as long as the follower runs: not the pool's to reuse
-        if conn is None:
-            raise StoreError(f"{db._safe_url}: cannot listen for new builds: no connection")
-        self._conn: Any = conn
+        conninfo = db.engine.url.set(drivername="postgresql").render_as_string(
+            hide_password=False)
         with self._errors():
-            self._conn.autocommit = True
-            self._conn.execute(f"SET application_name = '{LISTENER_NAME}'")
+            self._conn: Any = psycopg.connect(conninfo, autocommit=True, **LISTENER_CONNECTION)
             self._conn.execute(f"LISTEN {CHANNEL}")
 
     def wait(self, timeout: float) -> bool:
