@@ -263,11 +263,12 @@ def _clock(app: App, now: datetime | None) -> Callable[[], datetime]:
 def dispatch_due(app: App, *, now: datetime | None = None,
                  target_ids: Sequence[str] | None = None,
                  limit: int = BATCH) -> DispatchReport:
-    """Send what is due for every per-item target (or only `target_ids`), respecting pacing.
+    """Send what is due for every target (or only `target_ids`), respecting pacing: Telegram
+    posts, email per item, and the digests each subscriber's rhythm makes due
+    (push/rhythm.py).
 
     Safe to call often and from several processes at once: rows are claimed atomically.
-    Paused targets and chats on a 429 hold are skipped; digest targets are left to
-    `send_digest`.
+    Paused targets and chats on a 429 hold are skipped.
     """
     config = app.config
     targets = ([find_target(config, t) for t in target_ids] if target_ids is not None
