@@ -227,3 +227,37 @@ def test_choices_are_checked_and_the_preferences_page_is_guarded(tmp_path: Path)
             assert left is not None and left.status == "unsubscribed"
             # The address left: its link opens nothing until it signs up again.
             assert get(server.port, link)[0] == 404
+
+
+def test_a_choice_changed_before_confirming_keeps_the_confirmation_link(
+        tmp_path: Path) -> None:
+    with SmtpServer() as smtp:
+        config = make_config(tmp_path, smtp.smtp_config(), feeds=["office-be", "office-all"])
+        with make_app(config) as app, serve(app) as server:
+            status, page = get(server.port, "/subscribe/mail")
+            status, _answer = _post_raw(server.port, "/subscribe/mail",
+                                        f"form_token={form_token(page)}"
+                                        "&email=dee@example.net&languages=ru&rhythm=daily")
+            assert status == 200
+            dispatch_due(app)
+            [confirmation] = smtp.to("dee@example.net")
+            preferences = _link(confirmation, "preferences")
+            status, page = get(server.port, preferences)
+            assert status == 200
+            assert re.findall(r'value="(\w+)" checked', page) == ["ru", "daily"]
+            status, answer = _post_raw(server.port, preferences,
+                                       f"form_token={form_token(page)}&action=save"
+                                       "&languages=be&rhythm=weekly")
+            assert status == 200 and "Захавана" in answer
+            status, answer = get(server.port, _link(confirmation, "subscribe/confirm"))
+            assert status == 200 and "dee@example.net" in answer
+            subscriber = app.store.subscriber("mail", "dee@example.net")
+            assert subscriber is not None and subscriber.status == "confirmed"
+            assert (subscriber.languages, subscriber.rhythm) == (("be",), "weekly")
+            # A sign-up through a form cannot change the choice of a subscribed address.
+            status, page = get(server.port, "/subscribe/mail")
+            _post_raw(server.port, "/subscribe/mail", f"form_token={form_token(page)}"
+                      "&email=dee@example.net&languages=en&rhythm=item")
+            dispatch_due(app)
+            again = app.store.subscriber("mail", "dee@example.net")
+            assert again is not None and (again.languages, again.rhythm) == (("be",), "weekly")
