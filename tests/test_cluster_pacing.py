@@ -32,9 +32,10 @@ from syndicator.app import App, make_app
 from syndicator.config import FetchConfig, load_config, parse_config
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.demo.server import SiteServer
-from syndicator.errors import StoreError
+from syndicator.errors import DeadlineExceeded, StoreError
 from syndicator.fetch import Fetcher
-from syndicator.politeness import ClusterGates
+from syndicator.politeness import SLOT_WAIT_MAX, ClusterGates, Reservation
+from syndicator.push.pacing import CLUSTER_OVERALL, PER_CHAT, ClusterPace
 from syndicator.push.telegram import TelegramClient
 from syndicator.service import Service
 from syndicator.store import Store
@@ -115,6 +116,65 @@ def test_a_slot_has_one_holder_and_is_freed_when_its_process_dies(pg_url: str) -
     finally:
         holder.kill()
         holder.communicate()
+        rates.close()
+
+
+class _Taken:
+    """SharedRates whose slots another instance holds for good; time passes by sleeping."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.looks = 0
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+    def try_lock(self, key: str, slot: int) -> object | None:
+        self.looks += 1
+        return None
+
+    def reserve(self, key: str, limit: int, window: float, *,
+                max_wait: float | None = None) -> Reservation:
+        raise AssertionError("no start without a slot")
+
+    def wait_time(self, key: str, limit: int, window: float) -> float:
+        raise AssertionError("not asked by the gates")
+
+    def unlock(self, key: str, slot: int, token: object) -> None:
+        raise AssertionError("nothing was taken")
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def test_waiting_for_a_hosts_shared_slot_is_bounded() -> None:
+    rates = _Taken()
+    gates = ClusterGates(rates, sleep=rates.sleep, monotonic=lambda: rates.now)
+    with pytest.raises(DeadlineExceeded, match=r"news\.example: no request slot free within "
+                       r"300 s \(per_host 2, shared by every instance\)"), \
+            gates.slot("news.example", 2, 1.0):
+        raise AssertionError("entered without a slot")
+    assert SLOT_WAIT_MAX <= rates.now < SLOT_WAIT_MAX + 1.0
+    # Looked at both slots each round, the pause growing to a quarter of a second.
+    assert 2 * SLOT_WAIT_MAX / 0.25 <= rates.looks < 2 * SLOT_WAIT_MAX / 0.25 + 30
+
+
+@pytest.mark.postgres
+def test_a_message_does_not_wait_long_for_a_busy_bot(pg_url: str) -> None:
+    rates = DatabaseRates(pg_url)
+    slept: list[float] = []
+    pace = ClusterPace(rates, "bot1", "bot1:@c", sleep=slept.append)
+    try:
+        assert pace.take() == 0.0 and pace.ready() == 0.0
+        for _ in range(50):          # other instances took the bot's next two seconds
+            rates.reserve("bot:bot1", 1, 1 / CLUSTER_OVERALL)
+        wait = pace.take()
+        assert 1.0 < wait <= 2.1 and slept == []
+        assert rates.wait_time("chat:bot1:@c", PER_CHAT, 60.0) == 0.0
+        starts = [r.wait for r in (rates.reserve("chat:bot1:@c", PER_CHAT, 60.0,
+                                                 max_wait=0.0) for _ in range(PER_CHAT))]
+        assert starts[:PER_CHAT - 1] == [0.0] * (PER_CHAT - 1)   # one went to the first take
+    finally:
         rates.close()
 
 

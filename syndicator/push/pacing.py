@@ -34,6 +34,8 @@ CLUSTER_OVERALL = 25     # per bot and second over all instances, one every 1/25
 CHAT_SLACK = 0.5         # seconds added to a chat's window in the shared state: a start is
                          # reserved just before its request leaves, not when it arrives
 IN_FLIGHT_POLL = 0.005   # seconds between looks when only answers in flight can free a place
+BOT_WAIT_MAX = 1.0       # seconds a message waits for the bot's shared start at most (within
+                         # the claim's slack, push/job.py); later, its delivery is given back
 
 
 class SlidingWindow:
@@ -165,9 +167,10 @@ class LocalPace:
 
 
 class ClusterPace:
-    """The pace every instance shares: the bot's start first (evenly spaced, a fraction of a
-    second away at most: slept), then the chat's, taken only when it is free now, so that
-    the chat's start is recorded when its request leaves."""
+    """The pace every instance shares: the bot's start first (evenly spaced; slept for when
+    it is at most `BOT_WAIT_MAX` away, else the message waits for a later job), then the
+    chat's, taken only when it is free now, so that the chat's start is recorded when its
+    request leaves."""
 
     def __init__(self, rates: SharedRates, bot_key: str, chat_key: str, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -182,7 +185,10 @@ class ClusterPace:
     def take(self) -> float:
         # The job asked `ready()` before claiming the delivery; a bot start taken for a chat
         # that filled up since is only a place left unused.
-        bot = self._rates.reserve(self._bot, 1, OVERALL_WINDOW / CLUSTER_OVERALL)
+        bot = self._rates.reserve(self._bot, 1, OVERALL_WINDOW / CLUSTER_OVERALL,
+                                  max_wait=BOT_WAIT_MAX)
+        if not bot.taken:
+            return bot.wait       # many instances sending at once: not worth a claim's lease
         if bot.wait > 0:
             self._sleep(bot.wait)
         chat = self._rates.reserve(self._chat, PER_CHAT, PER_CHAT_WINDOW + CHAT_SLACK,
