@@ -112,6 +112,11 @@ class AddressInvalid(SyndicatorError):
         super().__init__(f"{address!r}: {reason}")
 
 
+class ChoiceInvalid(SyndicatorError):
+    """A subscriber's posted choice of languages or rhythm that the list does not offer
+    (push/preferences.py; the form answers 400 with the message)."""
+
+
 class StoreError(SyndicatorError):
     """The database refused an operation or cannot be reached."""
 

@@ -7,9 +7,8 @@ page): only languages the list publishes in, at most one of each, and a rhythm o
 push/rhythm.py; anything else is a `ChoiceInvalid` naming what was wrong. Preferences links
 are tokens of push/subscribers.py's one signing scheme (`preferences_url`: purpose
 `preferences`, bound to the list and the address), issued when a mail is made and good
-for PREFERENCES_DAYS; they
-open the page only while the address is pending or subscribed (an address that left has
-nothing to change: it signs up again).
+for PREFERENCES_DAYS; they open the page only while the address is pending or subscribed
+(an address that left has nothing to change: it signs up again).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from syndicator.config import Config, EmailTarget
-from syndicator.errors import SyndicatorError
+from syndicator.errors import ChoiceInvalid
 from syndicator.locales import language_name
 from syndicator.model import Subscriber
 from syndicator.push.rhythm import RHYTHMS, rhythm_of
@@ -27,10 +26,6 @@ from syndicator.push.subscribers import PREFERENCES, enabled_email_target, leave
 from syndicator.store import Store
 
 MAX_LANGUAGES = 8
-
-
-class ChoiceInvalid(SyndicatorError):
-    """A posted choice of languages or rhythm that the list does not offer (a 400)."""
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from syndicator.config import Config, EmailTarget, FeedConfig
-from syndicator.errors import AddressInvalid, SyndicatorError
+from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import LANGUAGES, N_, translations
-from syndicator.push.preferences import ChoiceInvalid, choice_view, read_choice
+from syndicator.push.preferences import choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached

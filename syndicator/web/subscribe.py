@@ -32,10 +32,9 @@ from starlette.routing import Route
 
 from syndicator.app import utc_now
 from syndicator.config import Config, EmailTarget
-from syndicator.errors import AddressInvalid, SyndicatorError
+from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import page_language, translations
 from syndicator.push.preferences import (
-    ChoiceInvalid,
     ChoiceView,
     Preferences,
     choice_view,
