@@ -25,8 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from syndicator import health
 from syndicator.app import App, make_app
@@ -38,10 +37,16 @@ from syndicator.model import RunResult
 from syndicator.processes import hard_exit
 from syndicator.serving import FeedFiles, follow_builds, partner_routes, push_status_of
 from syndicator.status import HISTORY, ServiceStatus
+from syndicator.store import Store
 from syndicator.store.outage import StoreOutage
 from syndicator.storelock import StoreLock, sqlite_path
 from syndicator.web.context import WebContext
 from syndicator.websub import hook_for
+
+if TYPE_CHECKING:
+    from syndicator.jobs.interface import Engine
+    from syndicator.metrics import Metrics as PromMetrics
+    from syndicator.web.cache import FeedCache
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +241,11 @@ class Service:
             _call_hooks("after_build", self.after_build, changed)
         return changed
 
+    def start_up(self) -> None:
+        """Before the first job: every feed built, every source's health read."""
+        self.build_all()
+        self.prime()
+
     def build_all(self) -> None:
         """Build every feed (at start: the files then match the store and the config)."""
         from syndicator.publish import build_feeds
@@ -278,9 +288,7 @@ def run_service(config: Config, *, echo: Callable[[str], None],
         if http and config.server.workers != 1:
             log.warning("server.workers is for `syndicator serve`; `run` answers HTTP from "
                         "its one process, beside its jobs")
-        app = open_app(config, stop)
-        if app is None:
-            return 0
+        app, answered = open_app(config)
         cleanup.callback(app.close)
         metrics, cache = _http_parts(config) if http else (None, None)
         if metrics is not None:
@@ -291,15 +299,27 @@ def run_service(config: Config, *, echo: Callable[[str], None],
         if hub is not None:
             # Pending pings get a short grace period; the shutdown deadline is 10 s in all.
             cleanup.callback(hub.close, HUB_DRAIN_SECONDS)
-        service.build_all()
-        service.prime()
-        web = None
-        if http:
-            web = _web_app(config, app, cache, metrics, engine, service.outage)
+        web = (_web_app(config, app, cache, metrics, engine, service.outage)
+               if cache is not None and metrics is not None else None)
         if cache is not None:
             cleanup.callback(follow_builds(app, cache, watch_folder=False,
                                            outage=service.outage))
-        engine.start()
+
+        def begin() -> bool:
+            """Build, read the sources' health and start the jobs once the store answers;
+            False when asked to stop first."""
+            if not _until_store_answers(app, service.outage, stop, service.start_up):
+                return False
+            engine.start()
+            return True
+
+        if answered or web is None:
+            if not begin():
+                return 0
+        else:
+            # The store does not answer yet: serve what feeds/ holds meanwhile (/healthz
+            # says why it is unhealthy), and start the jobs when it does.
+            threading.Thread(target=begin, name="start", daemon=True).start()
         enabled = sum(1 for s in config.sources if s.enabled)
         where = f"serving {address(sock)}" if sock is not None else "no HTTP"
         command = "run" if http else "worker"
@@ -322,37 +342,51 @@ def run_service(config: Config, *, echo: Callable[[str], None],
 STARTUP_BACKOFF_CAP = 5.0   # seconds between attempts to reach the store at start, at most
 
 
-def open_app(config: Config, stop: StopSignals) -> App | None:
-    """The App, its store opened (and migrated). A store that cannot be reached is tried
-    again with backoff until it answers (one log line, not one per attempt), unless the
-    process is asked to stop meanwhile (then None)."""
-    outage = StoreOutage(config.storage_url, lambda: datetime.now(UTC))
+def open_app(config: Config) -> tuple[App, bool]:
+    """The App, and whether its store answered (it is migrated then). A PostgreSQL store
+    that does not answer yet is opened without touching it: `_until_store_answers` waits
+    for it. A SQLite store that cannot be opened is an error at once."""
+    try:
+        return make_app(config), True
+    except StoreError:
+        if sqlite_path(config.storage_url) is not None:
+            raise      # a local file that cannot be opened will not get better by waiting
+    return make_app(config, store=Store(config.storage_url, migrate=False)), False
+
+
+def _until_store_answers(app: App, outage: StoreOutage, stop: StopSignals,
+                         then: Callable[[], object]) -> bool:
+    """Migrate the store and run `then`, again with backoff while the store does not
+    answer (one log line per outage); False when asked to stop first."""
     delay = 0.5
-    while True:
+    while not stop.requested.is_set():
         try:
-            app = make_app(config)
+            app.store.upgrade()
+            then()
         except StoreError as exc:
-            if sqlite_path(config.storage_url) is not None:
-                raise      # a SQLite file that cannot be opened will not get better
+            if sqlite_path(app.config.storage_url) is not None:
+                raise
             outage.failed(exc, "the start")
         else:
             outage.answered()
-            return app
+            return not stop.requested.is_set()
         if stop.requested.wait(delay):
-            return None
+            break
         delay = min(delay * 2, STARTUP_BACKOFF_CAP)
+    return False
 
 
-def _http_parts(config: Config) -> tuple[Any, Any]:
-    from syndicator.metrics import Metrics
+def _http_parts(config: Config) -> tuple[PromMetrics, FeedCache]:
+    from syndicator.metrics import Metrics as PromMetrics
     from syndicator.web.cache import FeedCache
 
-    cache = FeedCache(config.output_path)
-    return Metrics(), cache
+    return PromMetrics(), FeedCache(config.output_path)
 
 
-def _web_app(config: Config, app: App, cache: Any, metrics: Any, engine: Any,
-             outage: StoreOutage) -> Any:
+def _web_app(config: Config, app: App, cache: FeedCache, metrics: PromMetrics,
+             engine: Engine, outage: StoreOutage) -> Any:
+    """The ASGI app of `run`: the feeds from `cache`, the status from the store and the
+    engine (next runs, whether it runs)."""
     from syndicator.web.app import create_web_app
 
     status = ServiceStatus(config, app.store, scheduler=engine, clock=app.clock,

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
@@ -29,8 +30,10 @@ from syndicator.config import load_config
 from syndicator.demo.server import SiteServer
 from syndicator.jobs.cluster import ClusterEngine
 from syndicator.service import Service
+from syndicator.status import STORE_UNAVAILABLE
 from syndicator.store import Store
 from tests.pgproxy import PgProxy
+from tests.test_service import free_port
 from tests.test_store import _postgres_database
 
 pytestmark = pytest.mark.postgres
@@ -135,13 +138,13 @@ def query(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
 
 
 class Worker:
-    """`syndicator worker` as a real process, its output in a file."""
+    """`syndicator worker` (or `run`) as a real process, its output in a file."""
 
-    def __init__(self, config: Path, name: str) -> None:
+    def __init__(self, config: Path, name: str, *, command: str = "worker") -> None:
         self.log = config.parent / f"{name}.log"
         with self.log.open("wb") as handle:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "syndicator", "--config", str(config), "worker"],
+                [sys.executable, "-m", "syndicator", "--config", str(config), command],
                 stdout=handle, stderr=subprocess.STDOUT, cwd=config.parent,
                 env={**os.environ, "COLUMNS": "200"})
 
@@ -157,6 +160,13 @@ class Worker:
             self.process.kill()
             self.process.wait()
             raise AssertionError(f"no exit within 15 s of SIGTERM:\n{self.output()}") from None
+
+
+def answer(url: str) -> httpx.Response | None:
+    try:
+        return httpx.get(url, timeout=5)
+    except httpx.HTTPError:
+        return None
 
 
 def run_starts(url: str, source: str) -> list[datetime]:
@@ -327,7 +337,42 @@ def test_a_database_outage_is_one_line_and_polling_resumes(
             code = worker.stop()
     output = worker.output()
     assert code == 0, output
-    assert output.count("is unavailable (connection refused)") == 2, output
+    assert output.count("is unavailable (") == 2, output
     assert output.count("is available again") == 2, output
     assert "Traceback" not in output, output
     assert "postgres@" not in output and str(proxy.port) not in output, output
+
+
+def test_run_serves_its_feeds_while_the_store_does_not_answer_and_starts_when_it_does(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    with PgProxy(("127.0.0.1", 5432)) as proxy:
+        through = make_url(pg_url).set(host="127.0.0.1", port=proxy.port)
+        config = write_config(tmp_path, through.render_as_string(hide_password=False),
+                              site.server.url, {"a": "2s"})
+        port = free_port()
+        text_ = config.read_text() + f"server: {{host: 127.0.0.1, port: {port}}}\n"
+        config.write_text(text_)
+        (tmp_path / "feeds").mkdir()
+        kept = RSS.format(name="kept", site=site.server.url)
+        (tmp_path / "feeds" / "all.rss").write_text(kept)
+        proxy.stop()
+        run = Worker(config, "run", command="run")
+        base = f"http://127.0.0.1:{port}/"
+        try:
+            wait_for(lambda: answer(base + "all.rss") is not None, "the feed served")
+            feed = answer(base + "all.rss")
+            assert feed is not None and feed.status_code == 200 and "kept story" in feed.text
+            health = answer(base + "healthz")
+            assert health is not None and health.status_code == 503, run.output()
+            assert health.json()["store"] == STORE_UNAVAILABLE
+            assert not run_starts(pg_url, "a")
+            proxy.start()
+            wait_for(lambda: len(run_starts(pg_url, "a")) >= 1, "the first poll")
+            wait_for(lambda: "a story" in (getattr(answer(base + "all.rss"), "text", "")),
+                     "the feed rebuilt from the store")
+            wait_for(lambda: getattr(answer(base + "healthz"), "status_code", 0) == 200,
+                     "healthy")
+        finally:
+            code = run.stop()
+    assert code == 0, run.output()
+    assert run.output().count("is unavailable (connection refused)") == 1, run.output()

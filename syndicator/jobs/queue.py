@@ -227,6 +227,7 @@ class TaskQueue:
 
     async def _forever(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._loop.set_exception_handler(self._unretrieved)
         delay = 0.5
         while not self._stopping.is_set():
             began = time.monotonic()
@@ -281,6 +282,16 @@ class TaskQueue:
                     raise result
             if not self._stopping.is_set():
                 raise StoreError("the job workers stopped")
+
+    def _unretrieved(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """A job's own task that failed after its workers stopped (it could not record its
+        end in a database that went away) is the outage already reported, not a traceback
+        of its own; anything else is one line."""
+        exc = context.get("exception")
+        if isinstance(exc, BaseException) and _from_database(exc):
+            return
+        log.error("jobs: %s%s", context.get("message", "error in the job loop"),
+                  f" ({type(exc).__name__}: {exc})" if exc is not None else "")
 
     def _report(self, exc: Exception) -> None:
         """One line per outage: the store's own error says what kind (connection refused,

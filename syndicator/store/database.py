@@ -114,8 +114,8 @@ class Database:
             if self._dialect not in ("sqlite", "postgresql"):
                 raise StoreError(f"{self._safe_url}: unsupported database {self._dialect!r}; "
                                  "use sqlite:/// or postgresql+psycopg://")
-            if migrate and not self._at_head():
-                self._migrate()
+            if migrate:
+                self.upgrade()
         except BaseException:
             self._engine.dispose()
             raise
@@ -134,6 +134,12 @@ class Database:
         if self._dialect == "postgresql":
             return postgresql.insert(table)
         return sqlite.insert(table)
+
+    def upgrade(self) -> None:
+        """Bring the schema to this code's revision (nothing to do when it is there): what
+        opening does, for a store opened with `migrate=False` while it did not answer."""
+        if not self._at_head():
+            self._migrate()
 
     def _at_head(self) -> bool:
         """Whether the schema is at HEAD_REVISION, so that there is nothing to migrate."""
