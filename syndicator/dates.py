@@ -93,7 +93,8 @@ def parse_date(text: str, *, language: str | None, timezone: str,
                date_format: str | None = None, now: datetime | None = None) -> ParsedDate | None:
     """Parse a date as found on a page; None when unparseable or partial (never "now").
 
-    A date without an offset is in `timezone`. Relative dates ("вчера, 14:30", "2 hours
+    Read in `language`, else in whichever language it is written in. A date without an
+    offset is in `timezone`. Relative dates ("вчера, 14:30", "2 hours
     ago", a bare "14:30") are resolved against `now`, the most recent such moment, and
     rejected when `now` is not given. A day and month without a year ("3 июня") is None.
     """
@@ -104,11 +105,21 @@ def parse_date(text: str, *, language: str | None, timezone: str,
     if rfc822 and rfc822[1][:3].lower() not in _EN_MONTHS:
         return None
     code = _language_code(language)
-    parsed = _parse_absolute(cleaned, code, timezone, date_format)
-    if parsed is not None or now is None:
-        return parsed
+    # The source's language first; then any language (detection): a Russian or Belarusian
+    # site writes dates in English too (its metadata), a Belarusian one in Russian.
+    codes = (code, None) if code is not None else (None,)
+    for each in codes:
+        parsed = _parse_absolute(cleaned, each, timezone, date_format)
+        if parsed is not None:
+            return parsed
+    if now is None:
+        return None
     local_now = now.astimezone(ZoneInfo(timezone)).replace(tzinfo=None, microsecond=0)
-    return _parse_relative(cleaned, code, timezone, local_now)
+    for each in codes:
+        parsed = _parse_relative(cleaned, each, timezone, local_now)
+        if parsed is not None:
+            return parsed
+    return None
 
 
 def choose_date(candidates: Sequence[str], *, language: str | None, timezone: str,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from syndicator.extract.html import (
@@ -34,6 +35,8 @@ from syndicator.model import Article
 from syndicator.sanitise import tiny_length
 
 __all__ = ["extract_structured", "json_ld_article", "language_code", "page_language"]
+
+_MILLISECONDS = 10**12           # a Unix time this large is in milliseconds (13 digits)
 
 class _Heads:
     """The elements the metadata lives in, found in one pass over the page (each CSS query
@@ -98,7 +101,7 @@ def extract_structured(soup: Node, base_url: str) -> Article:
                   (JSON_LD, _text(ld.get("name"))), (OPENGRAPH, meta.first("og:title")),
                   (TWITTER, meta.first("twitter:title")), ("<title>", _title(heads)))
     dates = [
-        (JSON_LD, _text(ld.get("datePublished"))), (JSON_LD, _text(ld.get("dateCreated"))),
+        (JSON_LD, _ld_date(ld.get("datePublished"))), (JSON_LD, _ld_date(ld.get("dateCreated"))),
         (OPENGRAPH, meta.first("article:published_time")),
         (OPENGRAPH, meta.first("og:published_time")),
         (MICRODATA, _microdata_date(heads, "datePublished")),
@@ -108,7 +111,7 @@ def extract_structured(soup: Node, base_url: str) -> Article:
         ("<time datetime>", _time_datetime(heads)),
     ]
     _pick(origins, "date", *dates)
-    updated = _pick(origins, "updated", (JSON_LD, _text(ld.get("dateModified"))),
+    updated = _pick(origins, "updated", (JSON_LD, _ld_date(ld.get("dateModified"))),
                     (OPENGRAPH, meta.first("article:modified_time")),
                     (OPENGRAPH, meta.first("og:updated_time")),
                     (MICRODATA, _microdata_date(heads, "dateModified")),
@@ -181,6 +184,21 @@ def _text(value: Any) -> str | None:
     if isinstance(value, str | int | float) and not isinstance(value, bool):
         return collapse(html_lib.unescape(str(value))) or None
     return None
+
+
+def _ld_date(value: Any) -> str | None:
+    """A JSON-LD date: a string as written; a number is a Unix time (some CMSs write one),
+    in milliseconds when it has 13 digits, given as ISO 8601 in UTC (an implausible one,
+    such as 20210603 read as seconds, is refused by the date's checks as any other)."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = value / 1000 if abs(value) >= _MILLISECONDS else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC).isoformat()
+        except (OverflowError, OSError, ValueError):
+            return None
+    return _text(value)
 
 
 def _image(value: Any) -> str | None:

@@ -1,0 +1,95 @@
+"""A source's language says how its pages write dates, not that no other writing is one.
+
+A Russian or Belarusian site dates its pages in English as often as in its own language
+(an `article:published_time` written `Thu, 3 June 2021 14:30:00 +0300`, a JSON-LD
+`June 3, 2021`), and a Belarusian site in Russian (`3 июня 2021`): a full date in another
+language is still the date. A JSON-LD date given as a number is a Unix time (seconds, or
+milliseconds when it has 13 digits). Real sources on loopback, real SQLite.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from syndicator.demo.server import SiteServer
+from syndicator.pipeline import run_source
+from tests.test_dates_wild import NOW, _app, _by_title
+
+# (the date as the page writes it, the instant, whether it gives a time of day)
+OTHER_LANGUAGE = {
+    "English month": ("June 3, 2021", datetime(2021, 6, 2, 21, tzinfo=UTC), False),
+    "English RFC 822, full month": ("Thu, 3 June 2021 14:30:00 +0300",
+                                    datetime(2021, 6, 3, 11, 30, tzinfo=UTC), True),
+    "asctime": ("Thu Jun  3 14:30:00 2021", datetime(2021, 6, 3, 11, 30, tzinfo=UTC), True),
+    "Russian genitive": ("3 июня 2021, 14:30", datetime(2021, 6, 3, 11, 30, tzinfo=UTC), True),
+    "Belarusian genitive": ("3 чэрвеня 2021", datetime(2021, 6, 2, 21, tzinfo=UTC), False),
+}
+# Still no date, whatever the language: a part of it would be a guess.
+GUESSES = {"two-digit year": "Thu, 03-Jun-21 14:30:00 GMT", "no year": "3 June",
+           "unknown month": "Sun, 16 zzz 2012 10:00:00 GMT"}
+
+
+def _pages(root: Path, dates: dict[str, object]) -> None:
+    cards = []
+    for n, (name, value) in enumerate(dates.items()):
+        cards.append(f'<div class="card"><a href="/a/{n}.html">{name}</a></div>')
+        data = {"@context": "https://schema.org", "@type": "NewsArticle", "headline": name,
+                "datePublished": value}
+        (root / "a").mkdir(exist_ok=True)
+        (root / "a" / f"{n}.html").write_text(
+            f"<!doctype html><html><head><title>{name}</title>"
+            f'<script type="application/ld+json">{json.dumps(data, ensure_ascii=False)}'
+            f"</script></head><body><article><h1>{name}</h1><p>The river rose in the night "
+            "and the bridge was closed by morning.</p></article></body></html>",
+            encoding="utf-8")
+    (root / "index.html").write_text(
+        f"<!doctype html><html><body>{''.join(cards)}</body></html>", encoding="utf-8")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SiteServer]:
+    (tmp_path / "site").mkdir()
+    with SiteServer(tmp_path / "site") as server:
+        yield server
+
+
+@pytest.mark.parametrize("language", ["ru", "be"])
+def test_a_full_date_in_another_language_than_the_sources_is_read(
+        language: str, site: SiteServer, tmp_path: Path) -> None:
+    dates = {name: text for name, (text, _when, _time) in OTHER_LANGUAGE.items()}
+    _pages(Path(site.root), {**dates, **GUESSES})
+    source = (f"  - id: src\n    url: ${{SITE}}index.html\n    language: {language}\n"
+              "    timezone: Europe/Minsk\n    list: {item: div.card, link: a}\n")
+    with _app(site, tmp_path, source) as app:
+        result = run_source(app, app.config.sources[0])
+        stored = _by_title(app, "src")
+    assert result.ok, result.errors
+    for name, (_text, when, has_time) in OTHER_LANGUAGE.items():
+        assert stored[name].published == when, (language, name, stored[name].published)
+        assert stored[name].published_precision == ("time" if has_time else "day"), name
+    for name in GUESSES:
+        assert stored[name].published_precision == "none", (language, name)
+        assert NOW - timedelta(minutes=1) <= stored[name].published <= NOW, name
+
+
+def test_a_json_ld_date_given_as_a_number_is_a_unix_time(
+        site: SiteServer, tmp_path: Path) -> None:
+    instant = datetime(2021, 6, 3, 11, 30, tzinfo=UTC)
+    seconds = int(instant.timestamp())
+    _pages(Path(site.root), {"seconds": seconds, "milliseconds": seconds * 1000,
+                             "a number that is no time": 20210603, "a bool": True})
+    source = "  - id: src\n    url: ${SITE}index.html\n    list: {item: div.card, link: a}\n"
+    with _app(site, tmp_path, source) as app:
+        result = run_source(app, app.config.sources[0])
+        stored = _by_title(app, "src")
+    assert result.ok, result.errors
+    for name in ("seconds", "milliseconds"):
+        assert stored[name].published == instant, (name, stored[name].published)
+        assert stored[name].published_precision == "time", name
+    for name in ("a number that is no time", "a bool"):
+        assert stored[name].published_precision == "none", name
