@@ -251,11 +251,11 @@ class OutboxView:
 
 @dataclass(frozen=True)
 class OutboxPlan:
-    """The outbox decision: rows to add, sent messages to edit, targets now primed."""
+    """The outbox decision: rows to add, sent messages to edit. (That the targets have now
+    seen the source is written by the store, which decides it: OutboxView.primed.)"""
 
     deliveries: tuple[Delivery, ...] = ()
     edits: tuple[tuple[str, str], ...] = ()   # (item id, target id): edit the sent messages
-    primed: tuple[str, ...] = ()              # target ids that have now seen the source
     # (waiting delivery id, its replacement): the new row goes out instead when the old one
     # is still waiting as the decision saw it; else it is written suppressed.
     swaps: tuple[tuple[int, Delivery], ...] = ()

@@ -149,8 +149,7 @@ def test_deliveries_are_written_in_the_item_transaction(site: Site) -> None:
 
         # A delivery the database refuses (an unknown item) takes the items down with it.
         def dangling(view: OutboxView) -> OutboxPlan:
-            return OutboxPlan(deliveries=(Delivery(item_id="nope", target_id="t"),),
-                              primed=("t",))
+            return OutboxPlan(deliveries=(Delivery(item_id="nope", target_id="t"),))
 
         hook = OutboxHook(targets=("t",), subscriber_targets=(), history=1, decide=dangling)
         with pytest.raises(StoreError):
@@ -159,7 +158,7 @@ def test_deliveries_are_written_in_the_item_transaction(site: Site) -> None:
 
         def good(view: OutboxView) -> OutboxPlan:
             assert [i.id for i in view.new] == ["a"] and view.history == ()
-            return OutboxPlan(deliveries=(Delivery(item_id="a", target_id="t"),), primed=("t",))
+            return OutboxPlan(deliveries=(Delivery(item_id="a", target_id="t"),))
 
         hook = OutboxHook(targets=("t",), subscriber_targets=(), history=1, decide=good)
         app.store.save_run(_run(), [_item("a")], [], outbox=hook)
@@ -177,7 +176,7 @@ def hammer_claims(store: Store, *, rows: int = 60, workers: int = 6) -> None:
 
     def all_of_them(view: OutboxView) -> OutboxPlan:
         return OutboxPlan(deliveries=tuple(Delivery(item_id=i.id, target_id="t")
-                                           for i in view.new), primed=("t",))
+                                           for i in view.new))
 
     store.save_run(_run(), items, [], outbox=OutboxHook(
         targets=("t",), subscriber_targets=(), history=1, decide=all_of_them))
@@ -233,7 +232,7 @@ def test_a_claim_left_by_a_dead_job_becomes_unknown_after_its_lease(any_store: S
     any_store.save_run(_run(), [_item("a"), _item("b")], [], outbox=OutboxHook(
         targets=("t",), subscriber_targets=(), history=1,
         decide=lambda view: OutboxPlan(deliveries=tuple(
-            Delivery(item_id=i.id, target_id="t") for i in view.new), primed=("t",))))
+            Delivery(item_id=i.id, target_id="t") for i in view.new))))
     now = datetime(2026, 1, 1, tzinfo=UTC)
     [first] = any_store.claim_deliveries("t", now, "dead-job", lease=60)
     [second] = any_store.claim_deliveries("t", now + timedelta(seconds=30), "live", lease=60)

@@ -34,7 +34,7 @@ def _queue_items(app: App, recipients: list[str], count: int = 2) -> None:
     def decide(view: OutboxView) -> OutboxPlan:
         return OutboxPlan(deliveries=tuple(
             Delivery(item_id=i.id, target_id="mail", recipient=r)
-            for i in view.new for r in recipients), primed=("mail",))
+            for i in view.new for r in recipients))
 
     app.store.save_run(RunResult("office-en", when, when, ok=True), items, [],
                        outbox=OutboxHook(targets=("mail",), subscriber_targets=(), history=1,

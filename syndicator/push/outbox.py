@@ -143,7 +143,6 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
     rows: list[Delivery] = []
     swaps: list[tuple[int, Delivery]] = []
     edits: list[tuple[str, str]] = []
-    primed: list[str] = []
     for route in routes:
         target = route.target
         recipients: tuple[str, ...] = ("",)
@@ -156,7 +155,6 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
                 edits.extend((item.id, target.id) for item in view.updated
                              if route.accepts(item))
         else:
-            primed.append(target.id)
             fresh_source = not view.history
             # A source's first run stores its whole listing as "new": old news, held back.
             # A source with history brought this run's items as real news: they go out.
@@ -190,5 +188,4 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
         rows.extend(Delivery(item_id=item.id, target_id=target.id, state="suppressed",
                              error=f"first sight of source {view.source_id}: not pushed")
                     for item in _oldest_first(suppressed))
-    return OutboxPlan(deliveries=tuple(rows), edits=tuple(edits), primed=tuple(primed),
-                      swaps=tuple(swaps))
+    return OutboxPlan(deliveries=tuple(rows), edits=tuple(edits), swaps=tuple(swaps))

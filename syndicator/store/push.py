@@ -79,7 +79,6 @@ class PushQueries(Database):
         story_of, told, waiting = (
             stories_told(conn, [item.id for item in view.new], hook.stories)
             if hook.stories else ({}, {}, {}))
-        # The plan's `primed` (the targets not primed before) are the rows inserted above.
         plan = hook.decide(OutboxView(
             source_id=view.source_id, now=view.now, new=view.new, updated=view.updated,
             history=view.history, primed=frozenset(set(hook.targets) - primed_now),
