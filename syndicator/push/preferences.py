@@ -86,12 +86,13 @@ def open_preferences(store: Store, config: Config, token: str,
 
 
 def save_preferences(store: Store, opened: Preferences, choice: Choice,
-                     now: datetime) -> Subscriber:
-    """Store the new choice; it counts from the next mail on."""
-    current = opened.subscriber
-    return store.set_subscriber(opened.target.id, current.email, current.status, now,
-                                reason="preferences changed by link",
-                                languages=choice.languages, rhythm=choice.rhythm)
+                     now: datetime) -> Subscriber | None:
+    """Store the new choice; it counts from the next mail on. The address's status is
+    left as it is by then (it may have confirmed or left since the page was opened): None
+    when it is no longer on the list."""
+    return store.set_choice(opened.target.id, opened.subscriber.email, now,
+                            languages=choice.languages, rhythm=choice.rhythm,
+                            reason="preferences changed by link")
 
 
 def leave_list(store: Store, opened: Preferences, now: datetime) -> Subscriber:

@@ -313,10 +313,7 @@ class PushQueries(Database):
                     "updated": before.updated if before is not None
                     and before.status == status else now,
                     "confirmed_at": confirmed_at, "reason": reason,
-                    "languages": (list(languages) or None) if languages is not None
-                    else None if before is None else before.languages,
-                    "rhythm": (rhythm or None) if rhythm is not None
-                    else None if before is None else before.rhythm}
+                    **_choice(languages, rhythm, before)}
 
         def write(conn: Connection) -> dict[str, Any]:
             row = values(None)
@@ -334,6 +331,26 @@ class PushQueries(Database):
             return row
 
         return _subscriber(self._write("save a subscriber", write))
+
+    def set_choice(self, target_id: str, email: str, now: datetime, *,
+                   languages: Sequence[str], rhythm: str, reason: str) -> Subscriber | None:
+        """Replace the languages and rhythm of an address still on the list (pending or
+        confirmed), leaving its status as it is now: a choice saved while the address
+        left, or confirmed, keeps that (the status read when a page opened may be stale).
+        None when the address is no longer on the list. Its row is locked first, as in
+        set_subscriber."""
+        def write(conn: Connection) -> dict[str, Any] | None:
+            before = conn.execute(_subscriber_row(target_id, email).with_for_update()).first()
+            if before is None or before.status not in ("pending", "confirmed"):
+                return None
+            row = {**before._mapping, **_choice(languages, rhythm, before), "reason": reason}
+            conn.execute(t_subscribers.update().where(
+                t_subscribers.c.target_id == target_id,
+                t_subscribers.c.email == email).values(**row))
+            return row
+
+        row = self._write("save a subscriber's choice", write)
+        return None if row is None else _subscriber(row)
 
     def delete_subscriber(self, target_id: str, email: str, now: datetime) -> bool:
         """Forget an address (the operator removed it); its queued deliveries are suppressed.
@@ -354,6 +371,16 @@ class PushQueries(Database):
             t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
             t_deliveries.c.state.in_(CLAIMABLE)).values(
                 state="suppressed", error=error, updated=now))
+
+
+def _choice(languages: Sequence[str] | None, rhythm: str | None,
+            before: Row[Any] | None) -> dict[str, Any]:
+    """A subscriber's stored languages and rhythm: the given ones (empty: every language,
+    "": the target's rhythm), else the stored ones (None: keep)."""
+    return {"languages": (list(languages) or None) if languages is not None
+            else None if before is None else before.languages,
+            "rhythm": (rhythm or None) if rhythm is not None
+            else None if before is None else before.rhythm}
 
 
 def _subscriber_row(target_id: str, email: str) -> Select[Any]:

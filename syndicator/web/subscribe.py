@@ -255,10 +255,14 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             log.error("preferences: %s", exc)
             return pages, pages.later(_("We could not read your subscription."))
         if opened is None:
-            return pages, pages.page(_("Link not valid"), _(
-                "This link is wrong, has expired, or the address is no longer subscribed. "
-                "The newest message from the list has a fresh link."), status=404)
+            return pages, not_open(pages)
         return pages, opened
+
+    def not_open(pages: _Pages) -> HTMLResponse:
+        _ = pages.text
+        return pages.page(_("Link not valid"), _(
+            "This link is wrong, has expired, or the address is no longer subscribed. "
+            "The newest message from the list has a fresh link."), status=404)
 
     async def preferences_page(request: Request) -> Response:
         pages, opened = await opened_by(request)
@@ -299,6 +303,8 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         except SyndicatorError as exc:
             log.error("preferences: %s", exc)
             return pages.later(_("We could not record it; please try again."))
+        if saved is None:
+            return not_open(pages)       # the address left while the form was posted
         return preferences_form(pages, Preferences(opened.target, saved), path, _(
             "Saved. The next message follows your new choice."))
 
