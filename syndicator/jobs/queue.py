@@ -51,6 +51,7 @@ from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 
 from syndicator.errors import StoreError
+from syndicator.store.database import ALIVE
 from syndicator.store.outage import StoreOutage
 
 log = logging.getLogger("syndicator.jobs")
@@ -61,10 +62,8 @@ FETCH_POLL = 2.0         # seconds between looks for jobs when no notification c
 BACKOFF_CAP = 4.0        # seconds between restarts of the workers while the database is away
 DEFER_TIMEOUT = 30.0     # seconds a defer may take before the caller gives up
 POOL_TIMEOUT = 3.0       # seconds to wait for a database connection
-# libpq options of the workers' connections: a database host that vanished without closing
-# them (a partition, a dead machine) is noticed within about 20 s, not hours.
-CONNECTION = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
-              "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": 20000}
+# libpq options of the workers' connections (store/database.py's, for long-lived ones).
+CONNECTION = dict(ALIVE)
 DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
 SWEEP_CRON = "* * * * * */5"      # every 5 s
 RETRIES = 8              # attempts of a job whose body raised StoreError (2, 4, ... 256 s apart)

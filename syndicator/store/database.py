@@ -75,6 +75,12 @@ _RETRY_STATES = frozenset({"40P01", "40001"})
 # that the transactions of a deadlock do not meet again in step.
 WRITE_ATTEMPTS = 6
 _MAX_PAUSE = 1.0
+# libpq options of a connection kept open for long (the rate state's, the feed listener's,
+# the job workers'): a database host that vanished without closing it (a partition, a dead
+# machine) is noticed within about 20 s, not after hours of the kernel's retransmissions.
+ALIVE: dict[str, int] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
+                         "keepalives_interval": 2, "keepalives_count": 3,
+                         "tcp_user_timeout": 20000}
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
 

@@ -34,7 +34,7 @@ from sqlalchemy.dialects import postgresql
 
 from syndicator.errors import StoreError
 from syndicator.model import PublishedFile
-from syndicator.store.database import Database, chunks
+from syndicator.store.database import ALIVE, Database, chunks
 from syndicator.store.schema import published_files as t_files
 from syndicator.store.schema import published_state as t_state
 
@@ -43,10 +43,7 @@ CHANNEL = "syndicator_outputs"
 LISTENER_NAME = "syndicator outputs"
 # The listening connection: named, and given up within seconds when the network under it
 # dies silently (keepalives; unacknowledged data), so that the follower reconnects.
-LISTENER_CONNECTION: dict[str, Any] = {
-    "application_name": LISTENER_NAME, "connect_timeout": 5,
-    "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3,
-    "tcp_user_timeout": 20000}
+LISTENER_CONNECTION: dict[str, Any] = {"application_name": LISTENER_NAME, **ALIVE}
 # Files per statement when sharing, and bytes: one statement's parameters stay in memory.
 BATCH_FILES = 200
 BATCH_BYTES = 16 << 20
