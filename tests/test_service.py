@@ -280,6 +280,29 @@ def test_serve_serves_what_is_built_and_picks_up_rebuilt_files(setup: Setup) -> 
     assert code == 0, service.output()
 
 
+def test_worker_on_sqlite_polls_in_process_without_http_and_takes_the_store_lock(
+        setup: Setup) -> None:
+    service = setup.start("worker")
+    try:
+        store_db = setup.folder / "store.db"
+        wait_for("a poll stored and its feed built",
+                 lambda: (setup.folder / "feeds" / FEED_PATH).exists(), service)
+        assert "syndicator worker: in-process; 1 source(s) scheduled; no HTTP" in \
+            service.output()
+        assert get(setup.base + FEED_PATH) is None, "nothing listens"
+        second = subprocess.run(setup.command("run"), cwd=setup.folder, capture_output=True,
+                                text=True, timeout=30)
+        assert second.returncode == 1, second.stderr
+        assert f"another syndicator run is using {store_db.resolve()}" in second.stderr, \
+            second.stderr
+    finally:
+        code = service.stop()
+    assert code == 0, service.output()
+    misuse = subprocess.run(setup.command("worker", "--port", "8081"), cwd=setup.folder,
+                            capture_output=True, text=True, timeout=30)
+    assert misuse.returncode == 2 and "--port" in misuse.stderr, misuse.stderr
+
+
 @pytest.mark.slow
 def test_sigterm_during_a_hanging_run_exits_0_and_leaves_no_partial_run(tmp_path: Path) -> None:
     """Article pages that never answer in time: the run cannot finish, the process still
