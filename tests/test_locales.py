@@ -14,8 +14,9 @@ from syndicator.locales import LOCALE, page_language, translations
 from syndicator.publish.pages import render_index
 
 PACKAGE = Path(__file__).resolve().parents[1] / "syndicator"
-# The pages' templates and the web modules that say something on a page.
-FOLDERS = [PACKAGE / "web", PACKAGE / "publish" / "templates"]
+# The pages' templates and the web modules that say something on a page; the mails'
+# templates and the push modules that write their subjects.
+FOLDERS = [PACKAGE / "web", PACKAGE / "publish" / "templates", PACKAGE / "push"]
 KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
 
 
@@ -25,8 +26,10 @@ def marked_messages() -> set[str | tuple[str, ...]]:
     for folder in FOLDERS:
         for _name, _line, message, _comments, _context in extract_from_dir(
                 str(folder), keywords=KEYWORDS,
-                method_map=[("**.html", "jinja2.ext:babel_extract"), ("**.py", "python")],
-                options_map={"**.html": {"trimmed": "true", "extensions": ""}}):
+                method_map=[("**.html", "jinja2.ext:babel_extract"),
+                            ("**.j2", "jinja2.ext:babel_extract"), ("**.py", "python")],
+                options_map={"**.html": {"trimmed": "true", "extensions": ""},
+                             "**.j2": {"trimmed": "true", "extensions": ""}}):
             found.add(message)
     return found
 

@@ -3,12 +3,17 @@ stale state, the mails in the reader's language, the frames' `lang=auto`."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
+from push_support import SmtpServer, email, fetch, with_targets
 from subscribe_support import make_config
 
 from syndicator.app import make_app
+from syndicator.demo import demo_config_path, demo_site_root
+from syndicator.push import dispatch_due, send_digest
 from syndicator.push.preferences import Choice, open_preferences, save_preferences
 from syndicator.push.subscribers import (
     PREFERENCES,
@@ -16,8 +21,10 @@ from syndicator.push.subscribers import (
     leave,
     make_token,
     preferences_url,
+    request_subscription,
 )
 from syndicator.push.subscribers import confirm as confirm_link
+from tests.conftest import serve_site
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 NO_SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": 5}
@@ -62,3 +69,58 @@ def test_a_choice_saved_after_the_address_confirmed_or_left_keeps_that(tmp_path:
                              expires=T0 + timedelta(days=1))
         assert open_preferences(store, config, expired, T0) is not None
         assert open_preferences(store, config, expired, T0 + timedelta(days=2)) is None
+
+
+def _text(message: EmailMessage) -> str:
+    body = message.get_body(("plain",))
+    assert isinstance(body, EmailMessage)
+    return str(body.get_content())
+
+
+def _html(message: EmailMessage) -> str:
+    body = message.get_body(("html",))
+    assert isinstance(body, EmailMessage)
+    return str(body.get_content())
+
+
+def test_mails_speak_the_readers_first_language(tmp_path: Path) -> None:
+    # A list of Belarusian and every other language: its readers' mails (per item, digest,
+    # confirmation) are written in their first language, else the list's (its pages').
+    with SmtpServer() as smtp, serve_site(demo_site_root(), demo_config_path(),
+                                          "SYNDICATOR_DEMO_URL", tmp_path) as site:
+        config = with_targets(site.config, email("mail", smtp=smtp.smtp_config(),
+                                                 feeds=("office-be", "office-all"),
+                                                 backfill=2),
+                              storage=f"sqlite:///{tmp_path / 'store.db'}")
+        with make_app(config) as app:
+            for address, languages, rhythm in [("ru@example.net", ("ru",), "item"),
+                                               ("en@example.net", ("en",), "item"),
+                                               ("be@example.net", (), "daily")]:
+                app.store.set_subscriber("mail", address, "confirmed", T0,
+                                         languages=languages, rhythm=rhythm)
+            fetch(app, "office-en", "office-ru")
+            dispatch_due(app, now=T0)
+            send_digest(app, "mail", T0)
+            request_subscription(app.store, config, "mail", "new@example.net", T0,
+                                 languages=("ru",), rhythm="weekly")
+            request_subscription(app.store, config, "mail", "all@example.net", T0,
+                                 languages=(), rhythm="")
+            dispatch_due(app, now=T0)
+    [ru, *_] = smtp.to("ru@example.net")
+    assert "Читать дальше: " in _text(ru) and "Языки и частота: " in _text(ru)
+    assert ">Настройки</a>" in _html(ru) and ">Отписаться</a>" in _html(ru)
+    assert ">Читать дальше</a>" in _html(ru) and "Read more" not in _text(ru) + _html(ru)
+    [en, *_] = smtp.to("en@example.net")
+    assert "Read more: " in _text(en) and "Languages and rhythm: " in _text(en)
+    assert ">Preferences</a>" in _html(en)
+    [digest] = smtp.to("be@example.net")
+    assert re.fullmatch(r".+: \d+ новы(я|х)? матэрыял\w*, 2 сакавіка 2026",
+                        str(digest["Subject"])), digest["Subject"]
+    assert "Мовы і частата: " in _text(digest) and "Адпісацца: " in _text(digest)
+    assert '<html lang="be">' in _html(digest) and "сакавіка" in _text(digest)
+    [confirmation] = smtp.to("new@example.net")
+    assert str(confirmation["Subject"]).startswith("Подтвердите подписку на рассылку «")
+    assert "(она действует 7 дней):" in _text(confirmation)
+    assert "Подтвердить подписку</a>" in _html(confirmation)
+    [other] = smtp.to("all@example.net")          # no language chosen: the list's
+    assert str(other["Subject"]).startswith("Пацвердзіце падпіску на рассылку «")

@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from syndicator.config import Config, FeedConfig, Schedule, SiteConfig, SourceConfig
+from syndicator.localdates import format_date
 from syndicator.model import Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.status import FeedStatus, SourceStatus, StatusReport
@@ -33,7 +34,6 @@ from syndicator.web import conditional
 from syndicator.web.app import WebApp, create_web_app
 from syndicator.web.cache import FeedCache, make_cached
 from syndicator.web.context import WebContext
-from syndicator.web.dates import format_date
 from syndicator.web.prepared import FastPath, Prepared, PreparedRoute
 from syndicator.web.protocol import FeedHttpProtocol
 from syndicator.web.query import QueryError, compile_pattern, parse_query

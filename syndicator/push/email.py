@@ -22,10 +22,11 @@ from typing import Any
 
 from syndicator.config import Config, EmailTarget, SmtpConfig
 from syndicator.errors import AddressInvalid
+from syndicator.localdates import format_date, format_time
+from syndicator.locales import page_language, translations
 from syndicator.model import Item
 from syndicator.push import templating
 from syndicator.push.addresses import normalised, parse_address
-from syndicator.push.render import local_date
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,30 @@ def list_name(config: Config, target: EmailTarget) -> str:
     return ", ".join(titles) or config.site.title
 
 
+def list_language(config: Config, target: EmailTarget | None) -> str | None:
+    """A mailing list's language: its first feed's that has one (its pages speak it)."""
+    if target is None:
+        return None
+    for feed in config.feeds:
+        if feed.id in target.feeds and feed.language:
+            return feed.language
+    return None
+
+
+def mail_language(config: Config, target: EmailTarget, languages: Sequence[str] = ()) -> str:
+    """The language of a mail's own words (subject, buttons, footer): the reader's first
+    language, else the list's, as the catalogs have it (locales.page_language: en, ru,
+    be)."""
+    return page_language(languages[0] if languages else list_language(config, target))
+
+
+def local_date(when: datetime, config: Config, language: str) -> str:
+    """A moment as the list's readers see it: the day written for `language`, and the
+    time, in the config's time zone."""
+    return (f"{format_date(when, language, config.timezone)}, "
+            f"{format_time(when, config.timezone)}")
+
+
 def _headers(msg: EmailMessage, config: Config, target: EmailTarget, recipient: str,
              unsubscribe_url: str, now: datetime) -> None:
     msg["From"] = target.from_
@@ -86,10 +111,12 @@ def _folder(config: Config, target: EmailTarget) -> str | None:
 
 
 def item_message(config: Config, target: EmailTarget, item: Item, recipient: str, *,
-                 unsubscribe_url: str, preferences_url: str, now: datetime) -> EmailMessage:
-    """One item's mail; its story's other versions (`item.versions`) are linked."""
+                 unsubscribe_url: str, preferences_url: str, now: datetime,
+                 language: str = "en") -> EmailMessage:
+    """One item's mail; its story's other versions (`item.versions`) are linked. Its own
+    words are in `language` (mail_language)."""
     context: dict[str, Any] = {
-        "item": item, "published": local_date(item.published, config),
+        "item": item, "published": local_date(item.published, config, language),
         "list_name": list_name(config, target), "unsubscribe_url": unsubscribe_url,
         "preferences_url": preferences_url, "site": config.site,
     }
@@ -98,30 +125,34 @@ def item_message(config: Config, target: EmailTarget, item: Item, recipient: str
     msg["Subject"] = item.title
     _headers(msg, config, target, recipient, unsubscribe_url, now)
     msg["Message-ID"] = message_id(target, [item.id], recipient)
-    _alternative(msg, templating.render("email_item.txt.j2", folder=folder, **context),
-                 templating.render("email_item.html.j2", folder=folder, **context))
+    _render(msg, "email_item", folder, language, context)
     return msg
 
 
 def digest_subject(config: Config, target: EmailTarget, items: Sequence[Item],
-                   now: datetime) -> str:
+                   now: datetime, language: str = "en") -> str:
     if target.subject:
         return target.subject
-    return f"{list_name(config, target)}: {len(items)} new, {local_date(now, config)[:-7]}"
+    return translations(language).ngettext(
+        "%(list)s: %(count)s new, %(date)s", "%(list)s: %(count)s new, %(date)s",
+        len(items)) % {"list": list_name(config, target), "count": len(items),
+                       "date": format_date(now, language, config.timezone)}
 
 
 def digest_message(config: Config, target: EmailTarget, items: Sequence[Item], recipient: str,
                    *, unsubscribe_url: str, preferences_url: str, now: datetime,
-                   item_ids: Sequence[str] | None = None) -> EmailMessage:
+                   item_ids: Sequence[str] | None = None, language: str = "en"
+                   ) -> EmailMessage:
     """One multipart/alternative message listing the items, one entry per story with its
     other versions linked (not multipart/digest, which common clients render badly).
-    `item_ids`: every item the digest stands for (the Message-ID's), when more than shown."""
-    subject = digest_subject(config, target, items, now)
+    `item_ids`: every item the digest stands for (the Message-ID's), when more than shown.
+    Its own words are in `language` (mail_language)."""
+    subject = digest_subject(config, target, items, now, language)
     context: dict[str, Any] = {
         "subject": subject, "list_name": list_name(config, target),
         "unsubscribe_url": unsubscribe_url, "preferences_url": preferences_url,
         "site": config.site,
-        "entries": [{"item": item, "published": local_date(item.published, config)}
+        "entries": [{"item": item, "published": local_date(item.published, config, language)}
                     for item in items],
     }
     folder = _folder(config, target)
@@ -131,29 +162,40 @@ def digest_message(config: Config, target: EmailTarget, items: Sequence[Item], r
     msg["Message-ID"] = message_id(
         target, list(item_ids) if item_ids is not None else [item.id for item in items],
         recipient)
-    _alternative(msg, templating.render("email_digest.txt.j2", folder=folder, **context),
-                 templating.render("email_digest.html.j2", folder=folder, **context))
+    _render(msg, "email_digest", folder, language, context)
     return msg
 
 
 def confirmation_message(config: Config, target: EmailTarget, recipient: str, *,
                          confirm_url: str, preferences_url: str, expires_days: int,
-                         now: datetime) -> EmailMessage:
+                         now: datetime, language: str = "en") -> EmailMessage:
+    """The double opt-in mail, its words in `language` (mail_language)."""
     context: dict[str, Any] = {"list_name": list_name(config, target), "email": recipient,
                                "confirm_url": confirm_url, "expires_days": expires_days,
                                "preferences_url": preferences_url}
     folder = _folder(config, target)
     msg = EmailMessage()
-    msg["Subject"] = f"Confirm your subscription to {list_name(config, target)}"
+    msg["Subject"] = translations(language).gettext(
+        "Confirm your subscription to %(list)s") % {"list": list_name(config, target)}
     msg["From"] = target.from_
     msg["To"] = recipient
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = (f"<confirm.{_digest(target.id, recipient, now.isoformat())}"
                          f"@{_domain(target.from_)}>")
     msg["Auto-Submitted"] = "auto-generated"
-    _alternative(msg, templating.render("email_confirm.txt.j2", folder=folder, **context),
-                 templating.render("email_confirm.html.j2", folder=folder, **context))
+    _render(msg, "email_confirm", folder, language, context)
     return msg
+
+
+def _render(msg: EmailMessage, name: str, folder: str | None, language: str,
+            context: dict[str, Any]) -> None:
+    """The text and HTML parts of templates `name`.{txt,html}.j2, their words in
+    `language`."""
+    words = {"lang": language, **context}
+    _alternative(msg, templating.render(f"{name}.txt.j2", folder=folder, language=language,
+                                        **words),
+                 templating.render(f"{name}.html.j2", folder=folder, language=language,
+                                   **words))
 
 
 def valid_address(text: str) -> str | None:

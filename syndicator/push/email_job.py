@@ -9,8 +9,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from syndicator.config import EmailTarget
-from syndicator.model import Delivery, Item
-from syndicator.push.email import SendResult, SmtpSession, digest_message, item_message
+from syndicator.model import Delivery, Item, Subscriber
+from syndicator.push.email import (
+    SendResult,
+    SmtpSession,
+    digest_message,
+    item_message,
+    mail_language,
+)
 from syndicator.push.job import BATCH, Job
 from syndicator.push.preferences import list_languages
 from syndicator.push.rhythm import (
@@ -57,9 +63,11 @@ class EmailJob(Job):
             self.dead(row, (), f"message refused: {result.detail}")
         return False
 
-    def confirmed(self, recipient: str) -> bool:
+    def confirmed(self, recipient: str) -> Subscriber | None:
+        """The recipient while subscribed (None: no longer)."""
         subscriber = self.app.store.subscriber(self.target.id, recipient)
-        return subscriber is not None and subscriber.status == "confirmed"
+        return subscriber if subscriber is not None and subscriber.status == "confirmed" \
+            else None
 
     def run_items(self, limit: int) -> None:
         """Mail the due items of the subscribers who read each item as it comes."""
@@ -72,7 +80,8 @@ class EmailJob(Job):
                 if not rows:
                     return
                 row = rows[0]
-                if not self.confirmed(row.recipient):
+                reader = self.confirmed(row.recipient)
+                if reader is None:
                     self.finish(row, "suppressed", error="address no longer subscribed")
                     self.report.suppressed += 1
                     continue
@@ -84,7 +93,9 @@ class EmailJob(Job):
                 msg = item_message(config, self.target, item, row.recipient,
                                    **list_links(config, self.target.id, row.recipient,
                                                 self.now()),
-                                   now=self.now())
+                                   now=self.now(),
+                                   language=mail_language(config, self.target,
+                                                          reader.languages))
                 result = session.send(msg, row.recipient)
                 if self.outcome([row], result, str(msg["Message-ID"]), row.recipient):
                     return
@@ -140,7 +151,8 @@ class EmailJob(Job):
                               languages or list_languages(config, self.target))
         msg = digest_message(config, self.target, with_versions(shown, store), recipient,
                              **list_links(config, self.target.id, recipient, self.now()),
-                             now=self.now(), item_ids=[row.item_id for row in present])
+                             now=self.now(), item_ids=[row.item_id for row in present],
+                             language=mail_language(config, self.target, languages))
         result = session.send(msg, recipient)
         return self.outcome(present, result, str(msg["Message-ID"]), recipient)
 

@@ -9,7 +9,7 @@ from syndicator.app import App
 from syndicator.config import EmailTarget
 from syndicator.model import Item
 from syndicator.push.dispatch import find_target
-from syndicator.push.email import digest_message, item_message
+from syndicator.push.email import digest_message, item_message, mail_language
 from syndicator.push.render import telegram_post
 from syndicator.push.subscribers import list_links
 from syndicator.store.push import CLAIMABLE
@@ -57,13 +57,15 @@ def preview(app: App, target_id: str, *, limit: int = 5,
             recipient = pairs[0][1] or SAMPLE_ADDRESS
             chosen = [item for item, r in pairs if r in (recipient, "")]
             msg = digest_message(config, target, chosen, recipient,
-                                 **list_links(config, target.id, recipient, when), now=when)
+                                 **list_links(config, target.id, recipient, when), now=when,
+                                 language=_language(app, target, recipient))
             return [Preview("email", recipient, _text_part(msg), chosen[0].url, sample,
                             subject=str(msg["Subject"]))]
         for item, recipient in pairs:
             address = recipient or SAMPLE_ADDRESS
             msg = item_message(config, target, item, address,
-                               **list_links(config, target.id, address, when), now=when)
+                               **list_links(config, target.id, address, when), now=when,
+                               language=_language(app, target, address))
             out.append(Preview("email", address, _text_part(msg), item.url, sample,
                                subject=str(msg["Subject"])))
         return out
@@ -76,6 +78,12 @@ def preview(app: App, target_id: str, *, limit: int = 5,
             out.append(Preview("sendPhoto" if photo else "sendMessage", chat, part, item.url,
                                sample, photo=photo))
     return out
+
+
+def _language(app: App, target: EmailTarget, recipient: str) -> str:
+    """The language the recipient's mails are written in (a sample's: the list's)."""
+    found = app.store.subscriber(target.id, recipient)
+    return mail_language(app.config, target, found.languages if found else ())
 
 
 def _text_part(msg: object) -> str:

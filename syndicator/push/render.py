@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from syndicator.config import Config, TelegramTarget
 from syndicator.model import Item
@@ -94,11 +92,3 @@ def without_photo(post: TelegramPost, target: TelegramTarget, config: Config,
     """The same post as text only (Telegram could not fetch the image)."""
     text_post = telegram_post(target, config, item, photo=False)
     return replace(text_post, preview_url=item.url if target.link_preview else None)
-
-
-# --- email -----------------------------------------------------------------------------------
-
-def local_date(when: datetime, config: Config) -> str:
-    """A date as readers of the list see it, in the config's time zone."""
-    local = when.astimezone(ZoneInfo(config.timezone))
-    return local.strftime("%d %B %Y, %H:%M")

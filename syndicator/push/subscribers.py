@@ -31,7 +31,12 @@ from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ConfigError
 from syndicator.model import Signup, Subscriber
 from syndicator.push.addresses import parse_address
-from syndicator.push.email import SmtpSession, confirmation_message, valid_address
+from syndicator.push.email import (
+    SmtpSession,
+    confirmation_message,
+    mail_language,
+    valid_address,
+)
 from syndicator.push.rhythm import parse_rhythm
 from syndicator.store import Store
 
@@ -286,7 +291,9 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
                                confirm_url=confirm_url(config, target.id, row.email, now),
                                preferences_url=preferences_url(config, target.id, row.email,
                                                                now),
-                               expires_days=CONFIRM_DAYS, now=now)
+                               expires_days=CONFIRM_DAYS, now=now,
+                               language=mail_language(config, target, row.languages or (
+                                   existing.languages if existing else ())))
     result = session.send(msg, row.email)
     if result.kind == "ok":
         return _Outcome("sent")

@@ -16,16 +16,19 @@ from syndicator.templating import Environment, Markup, environment
 BUNDLED = Path(__file__).parent / "templates"
 
 
-def _environment(extra: str | None) -> Environment:
-    """Bundled templates, overridden by the operator's folder when one is given."""
+def _environment(extra: str | None, language: str | None = None) -> Environment:
+    """Bundled templates, overridden by the operator's folder when one is given, their
+    marked words (`_("…")`) in `language` (locales.py's catalogs; English otherwise)."""
     folders: list[str | Path] = [extra, BUNDLED] if extra is not None else [BUNDLED]
-    return environment(folders, autoescape=("html.j2",))
+    return environment(folders, autoescape=("html.j2",), language=language)
 
 
-def render(name: str, *, folder: str | None = None, **context: Any) -> str:
-    """Render a bundled template, or the operator's one of that name in `folder`."""
+def render(name: str, *, folder: str | None = None, language: str | None = None,
+           **context: Any) -> str:
+    """Render a bundled template, or the operator's one of that name in `folder`, its
+    words in `language`."""
     try:
-        return _environment(folder).get_template(name).render(**context)
+        return _environment(folder, language).get_template(name).render(**context)
     except OSError as exc:
         raise ConfigError(f"cannot read template {name!r}: {exc}") from exc
 

@@ -38,6 +38,7 @@ from starlette.routing import BaseRoute, Route
 from syndicator.config import Config, EmailTarget, FeedConfig
 from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import LANGUAGES, N_, translations
+from syndicator.push.email import list_language
 from syndicator.push.preferences import choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
@@ -46,7 +47,6 @@ from syndicator.web.embed_items import frame_language, item_views
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.prepared import Prepared, PreparedRoute
 from syndicator.web.signup_guard import Refusal, guard_for
-from syndicator.web.subscribe import target_language
 from syndicator.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -265,7 +265,7 @@ class _Embed:
         target_id = fields.get("target") or request.query_params.get("target", "")
         target = self._email_target(target_id)
         lang = frame_language(fields.get("lang") or request.query_params.get("lang"), None,
-                              "", target_language(self.config, target))
+                              "", list_language(self.config, target))
         text = messages(lang)
         if target is None:
             return self._subscribe_page(lang, "", text["unknown"], "error", status=404)

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from syndicator.web.dates import format_date
+from syndicator.localdates import format_date
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 MAX_ACCEPT = 20          # Accept-Language entries read at most

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from syndicator.config import Config, FeedConfig
+from syndicator.localdates import format_date, format_time
 from syndicator.model import Item
 from syndicator.publish import common
 from syndicator.publish import pages as publish_pages
 from syndicator.publish.pages import moment
 from syndicator.status import SourceStatus, StatusReport
 from syndicator.web import templating
-from syndicator.web.dates import format_date, format_time
 
 PREVIEW_ITEMS = 30
 

@@ -34,6 +34,7 @@ from syndicator.app import utc_now
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import page_language, translations
+from syndicator.push.email import list_language
 from syndicator.push.preferences import (
     ChoiceView,
     Preferences,
@@ -78,21 +79,11 @@ class SubscribeContext(Protocol):
     def store(self) -> Store: ...
 
 
-def target_language(config: Config, target: EmailTarget | None) -> str | None:
-    """The language of a mailing list's pages: its first feed's that has one."""
-    if target is None:
-        return None
-    for feed in config.feeds:
-        if feed.id in target.feeds and feed.language:
-            return feed.language
-    return None
-
-
 class _Pages:
     """The pages of one request, in its mailing list's language (`text` translates)."""
 
     def __init__(self, config: Config, target: EmailTarget | None) -> None:
-        self.language = page_language(target_language(config, target))
+        self.language = page_language(list_language(config, target))
         self.catalog = translations(self.language)
         self.text = self.catalog.gettext
 

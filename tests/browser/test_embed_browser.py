@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from syndicator.localdates import format_date
 from syndicator.push import dispatch_due
-from syndicator.web.dates import format_date
 
 from .conftest import EMAIL_TARGET, EMAIL_TARGET_ALL, Partner, Recorder, Service, screenshot
 
