@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK_S = 5.0            # a round at least this often, notified or not
 WAKE_S = 1.0                # how often the thread looks whether it was asked to stop
+RELISTEN_S = 0.1            # after the listening connection dropped: listen again this soon
 RETRY_FIRST_S = 0.5         # after a store failure: wait this long, doubling ...
 RETRY_MAX_S = 15.0          # ... up to this
 PAGE_BYTES = 8 << 20        # shared bytes read per statement
@@ -84,6 +85,16 @@ class Cache(Protocol):
     def load_all(self) -> None: ...
 
     def reload(self, paths: Sequence[Path]) -> Any: ...
+
+
+class FolderOnly:
+    """No cache: a process that serves nothing (`worker`) follows into its folder only."""
+
+    def load_all(self) -> None:
+        """Nothing held in memory."""
+
+    def reload(self, paths: Sequence[Path]) -> None:
+        """Nothing held in memory."""
 
 
 class OutputSync:
@@ -133,7 +144,17 @@ class OutputSync:
                         next_round = time.monotonic() + self._fallback
                     self._outage.answered()
                     retry = RETRY_FIRST_S
-                    due = listener.wait(max(0.0, min(WAKE_S, next_round - time.monotonic())))
+                    try:
+                        due = listener.wait(max(0.0, min(WAKE_S,
+                                                         next_round - time.monotonic())))
+                    except StoreError as exc:
+                        # The listening connection dropped (the server restarted, the
+                        # connection was terminated or cut): listen again and catch up at
+                        # once. Whether the store is down, that connection or round tells.
+                        log.debug("the connection listening for builds dropped: %s", exc)
+                        listener.close()
+                        listener = None
+                        self._stop.wait(RELISTEN_S)
                 except (StoreError, PublishError) as exc:
                     if isinstance(exc, StoreError):
                         self._outage.failed(exc, "following the shared builds")

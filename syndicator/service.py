@@ -301,9 +301,7 @@ def run_service(config: Config, *, echo: Callable[[str], None],
             cleanup.callback(hub.close, HUB_DRAIN_SECONDS)
         web = (_web_app(config, app, cache, metrics, engine, service.outage)
                if cache is not None and metrics is not None else None)
-        if cache is not None:
-            cleanup.callback(follow_builds(app, cache, watch_folder=False,
-                                           outage=service.outage))
+        cleanup.callback(follow_builds(app, cache, watch_folder=False, outage=service.outage))
 
         def begin() -> bool:
             """Build, read the sources' health and start the jobs once the store answers;

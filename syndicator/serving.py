@@ -110,20 +110,25 @@ def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
         serve_http(web, sock, stop, config.server.limits)
 
 
-def follow_builds(app: App, cache: Followed, *, watch_folder: bool,
+def follow_builds(app: App, cache: Followed | None, *, watch_folder: bool,
                   outage: StoreOutage | None = None) -> Callable[[], None]:
     """Load the output folder into `cache` and keep it current with the builds; returns
     the function that stops following. On a store that shares build output: the builds of
     every instance (OutputSync; `outage`: the process's StoreOutage, so that an outage is
-    logged once). Else with `watch_folder` (`serve`): the files a `syndicator build` beside
-    it rewrites; without (`run`, whose own builds reload what they wrote): nothing more."""
+    logged once), also without a cache (`worker`: its folder holds what the next build
+    reads, the archive state and the other feeds' summaries for the index). Else with
+    `watch_folder` (`serve`): the files a `syndicator build` beside it rewrites; without
+    (`run`, whose own builds reload what they wrote): nothing more."""
     store = app.store
     if sharing(store) is not None:
-        from syndicator.outputsync import OutputSync
+        from syndicator.outputsync import FolderOnly, OutputSync
 
-        sync = OutputSync(app.config.output_path, store, cache,
+        sync = OutputSync(app.config.output_path, store,
+                          cache if cache is not None else FolderOnly(),
                           outage or StoreOutage(app.config.storage_url, app.clock))
         return sync.start().stop
+    if cache is None:
+        return lambda: None
     cache.load_all()
     if not watch_folder:
         return lambda: None

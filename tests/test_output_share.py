@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from syndicator.config import Config, parse_config
-from syndicator.outputsync import OutputSync
+from syndicator.outputsync import FolderOnly, OutputSync
 from syndicator.publish import build_feeds
 from syndicator.publish.shared import belongs_to, folder_lock
 from syndicator.store import Store
@@ -301,4 +301,21 @@ def test_a_feed_dropped_from_the_configuration_is_removed_everywhere(
         assert cache.get("/news.rss") is not None
     finally:
         sync.stop()
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_process_serving_nothing_follows_into_its_folder(pg_url: str, tmp_path: Path) -> None:
+    """`worker`: no cache, but its next build reads the archive state and the summaries
+    the cluster's builds left, so they are written into its folder too."""
+    store = Store(pg_url)
+    folder = tmp_path / "worker"
+    sync = OutputSync(folder, store, FolderOnly(), StoreOutage(pg_url, lambda: NOW))
+    try:
+        add_items(store, 1)
+        build_feeds(config_for(pg_url, tmp_path / "built"), store, NOW)
+        assert "news.rss" in sync.round()
+        assert (folder / ".state" / "summaries.json").read_bytes() == \
+            (tmp_path / "built" / ".state" / "summaries.json").read_bytes()
+    finally:
         store.close()
