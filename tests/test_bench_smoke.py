@@ -69,6 +69,35 @@ def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
         assert sharing is None
 
 
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_cluster_benchmark_produces_every_figure(tmp_path: Path) -> None:
+    """`python -m bench.cluster` at tiny sizes: instances on the machine's PostgreSQL poll the
+    replica site and every figure, and the sizing from them, comes out."""
+    from tests.test_store import _postgres_problem
+
+    if _postgres_problem() is not None:
+        pytest.skip("PostgreSQL unreachable")
+    out = tmp_path / "cluster.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.cluster", "--instances", "1", "--sources", "12",
+         "--articles", "40", "--windows", "1", "--seconds", "2", "--settle", "6",
+         "--server", "python", "--workdir", str(tmp_path / "work"), "--json", str(out)],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+        timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert [row["instances"] for row in results["rows"]] == [1]
+    for row in results["rows"]:
+        assert row["polls_per_s"] > 0                     # 304 polls happened and were seen
+        assert row["statements_per_poll"] > 0 and row["round_trips_per_poll"] > 0
+        assert _number(row["instance_cpu_ms_per_poll"])
+    assert _number(results["idle_statements_per_s_per_instance"])
+    assert [row["instances"] for row in results["sizing"]] == [1, 10, 100]
+    assert all(_number(row["statements_per_s"]) for row in results["sizing"])
+    assert "| instances | 304 polls/s |" in done.stdout
+
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and math.isfinite(value) and value >= 0
 
