@@ -1,12 +1,19 @@
 """How Syndicator logs: the one setup, made by the command line and by every process it
 starts (processes.py), so that a worker's records look like its parent's. Every line is
-written without the user:password@ of the URLs in it (uris.redact), whoever logged it."""
+written without the user:password@ of the URLs in it (uris.redact), and without the
+signed tokens of subscribers' links, whoever logged it (the access log at -vv has the
+paths of /preferences/TOKEN, /unsubscribe/TOKEN, /subscribe/confirm/TOKEN)."""
 
 from __future__ import annotations
 
 import logging
+import re
 
 from syndicator.uris import redact
+
+# push/subscribers.py's tokens: base64url of a JSON object ("{" is "eyJ"), a dot, and
+# base64url of an HMAC-SHA256 (43 characters). Whoever holds one may act for the address.
+_SIGNED_TOKEN = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries that say too much at INFO.
@@ -18,7 +25,7 @@ class RedactingFormatter(logging.Formatter):
     may quote a URL as it was given)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return redact(super().format(record))
+        return _SIGNED_TOKEN.sub("***", redact(super().format(record)))
 
 
 def setup_logging(level: int) -> None:

@@ -99,7 +99,8 @@ def status_of(answer: bytes) -> int:
 
 @contextmanager
 def serve(folder: Path, *, header_timeout: float = HEADER_TIMEOUT,
-          body_timeout: float = BODY_TIMEOUT) -> Iterator[Served]:
+          body_timeout: float = BODY_TIMEOUT, verbose: int = 0) -> Iterator[Served]:
+    """The server; `verbose` 2: logging at debug (-vv), the access log on."""
     port = free_port()
     config = folder / "config.yaml"
     config.write_text(CONFIG.format(port=port, header_timeout=header_timeout,
@@ -109,7 +110,8 @@ def serve(folder: Path, *, header_timeout: float = HEADER_TIMEOUT,
     subprocess.run([*command, "build"], cwd=folder, check=True, capture_output=True)
     log = folder / "serve.log"
     with log.open("wb") as out:
-        process = subprocess.Popen([*command, "serve"], cwd=folder, stdout=out,
+        process = subprocess.Popen([*command, *["-v"] * verbose, "serve"], cwd=folder,
+                                   stdout=out,
                                    stderr=subprocess.STDOUT)
     served = Served(process, port, log)
     try:

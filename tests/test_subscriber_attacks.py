@@ -4,14 +4,19 @@ stale state, the mails in the reader's language, the frames' `lang=auto`."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 from push_support import SmtpServer, email, fetch, with_targets
+from serve_support import serve as serve_process
 from subscribe_support import make_config
 
 from syndicator.app import make_app
+from syndicator.config import load_config
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.push import dispatch_due, send_digest
 from syndicator.push.preferences import Choice, open_preferences, save_preferences
@@ -22,6 +27,7 @@ from syndicator.push.subscribers import (
     make_token,
     preferences_url,
     request_subscription,
+    unsubscribe_url,
 )
 from syndicator.push.subscribers import confirm as confirm_link
 from tests.conftest import serve_site
@@ -124,3 +130,26 @@ def test_mails_speak_the_readers_first_language(tmp_path: Path) -> None:
     assert "Подтвердить подписку</a>" in _html(confirmation)
     [other] = smtp.to("all@example.net")          # no language chosen: the list's
     assert str(other["Subject"]).startswith("Пацвердзіце падпіску на рассылку «")
+
+
+def test_signed_links_are_not_written_to_the_log(tmp_path: Path) -> None:
+    # At -vv the access log is on: the path of every request is logged, and the paths of
+    # the preferences, unsubscribe and confirmation links are their tokens.
+    with serve_process(tmp_path, verbose=2) as served:
+        config = load_config(tmp_path / "config.yaml")
+        now = datetime.now(UTC)
+        links = [preferences_url(config, "mail", "ann@example.org", now),
+                 unsubscribe_url(config, "mail", "ann@example.org"),
+                 confirm_url(config, "mail", "ann@example.org", now)]
+        paths = [urlsplit(link).path for link in links]
+        for path in paths:
+            assert httpx.get(served.url + path, timeout=20, trust_env=False).status_code \
+                in (200, 404, 410)
+        deadline = time.monotonic() + 30
+        while served.log_text().count('"GET /') < 3 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        log = served.log_text()
+    assert '"GET /preferences/' in log and '"GET /subscribe/confirm/' in log
+    for path in paths:
+        token = path.rsplit("/", 1)[1]
+        assert token[:20] not in log and token[-20:] not in log, log
