@@ -20,6 +20,7 @@ they are read at, and are read against `now`.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -250,6 +251,20 @@ def _relative_value(text: str, language: str | None, timezone: str,
     return data.date_obj.astimezone(ZoneInfo(timezone)).replace(tzinfo=None), data.period
 
 
+# dateparser's modules import each other when first used, and so do its languages' data when
+# a parser or locale is first built: two threads doing that at once (article pages read in
+# parallel) get a deadlock error or a half-imported module from Python's import system.
+# Imports, parsers and locales are made under this lock (each once: they are cached).
+_LOADING = threading.RLock()
+
+
+def load_dateparser() -> None:
+    """Import dateparser now, for a process about to read pages (normalise.load_libraries)."""
+    with _LOADING:
+        import dateparser.date
+        import dateparser.languages.loader  # noqa: F401
+
+
 @lru_cache(maxsize=64)
 def _dateparser(language: str | None, timezone: str, relative_base: datetime | None,
                 sentinel: datetime = _SENTINEL_BASE) -> DateDataParser | None:
@@ -264,14 +279,16 @@ def _dateparser(language: str | None, timezone: str, relative_base: datetime | N
         settings["REQUIRE_PARTS"] = ["day", "month", "year"]
     else:
         settings["PREFER_DATES_FROM"] = "past"
-    from dateparser.date import DateDataParser
+    with _LOADING:
+        from dateparser.date import DateDataParser
 
-    try:
-        return DateDataParser(languages=[language] if language else None, settings=settings)
-    except ValueError:                # a language dateparser does not know: detect instead
-        if language is None:
-            return None
-        return _dateparser(None, timezone, relative_base, sentinel)
+        try:
+            return DateDataParser(languages=[language] if language else None,
+                                  settings=settings)
+        except ValueError:            # a language dateparser does not know: detect instead
+            if language is None:
+                return None
+            return _dateparser(None, timezone, relative_base, sentinel)
 
 
 def _parse_with_format(text: str, timezone: str, *, date_format: str | None) -> ParsedDate | None:
@@ -339,12 +356,13 @@ _MONTH_NAME_DATES = (
 def _month_names(language: str) -> dict[str, int]:
     """Month names (all the forms dateparser knows: nominative, genitive, abbreviations) of a
     language, lower case, to month numbers; empty for a language dateparser does not know."""
-    from dateparser.languages.loader import default_loader
+    with _LOADING:
+        from dateparser.languages.loader import default_loader
 
-    try:
-        locale = default_loader.get_locale(language)
-    except (ValueError, KeyError):
-        return {}
+        try:
+            locale = default_loader.get_locale(language)
+        except (ValueError, KeyError):
+            return {}
     names: dict[str, int] = {}
     for number, month in enumerate(_MONTHS, start=1):
         for name in locale.info.get(month, ()):

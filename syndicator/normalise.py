@@ -23,7 +23,7 @@ from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
 from syndicator.dates import ParsedDate as ParsedDate
 from syndicator.dates import choose_date as choose_date
-from syndicator.dates import implausible, local_day
+from syndicator.dates import implausible, load_dateparser, local_day
 from syndicator.dates import parse_date as parse_date
 from syndicator.model import Article, Item, Translations
 from syndicator.sanitise import absolute_http_url, clean_text, sanitize_content
@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 def load_libraries() -> None:
     """Import nh3 and dateparser now (~65 ms), for a process that is about to read pages
     and should not pay for it on its first one (a page worker before it says READY)."""
-    import dateparser.date
-    import dateparser.languages.loader  # noqa: F401
     import nh3  # noqa: F401
+
+    load_dateparser()
 
 
 @dataclass(frozen=True)

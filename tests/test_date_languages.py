@@ -10,6 +10,8 @@ milliseconds when it has 13 digits). Real sources on loopback, real SQLite.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -93,3 +95,37 @@ def test_a_json_ld_date_given_as_a_number_is_a_unix_time(
         assert stored[name].published_precision == "time", name
     for name in ("a number that is no time", "a bool"):
         assert stored[name].published_precision == "none", name
+
+
+# Eight threads reading dates at once in a fresh process, as a run's article pages are read
+# in parallel: the first use of dateparser (its modules, a language's locale) is made by
+# several threads at the same moment. Each prints the date it read.
+_AT_ONCE = """
+import sys, threading
+from syndicator.dates import parse_date
+cases = [("ru", "3 июня 2021"), ("en", "Thursday, June 3, 2021"), ("be", "3 чэрвеня 2021"),
+         ("ru", "четверг, 3 июня 2021")] * 2
+start = threading.Barrier(len(cases))
+read = {}
+def parse(n, language, text):
+    start.wait()
+    try:
+        read[n] = parse_date(text, language=language, timezone="UTC").value.date().isoformat()
+    except BaseException as exc:
+        read[n] = repr(exc)
+threads = [threading.Thread(target=parse, args=(n, *case)) for n, case in enumerate(cases)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print("\\n".join(read[n] for n in range(len(cases))))
+"""
+
+
+@pytest.mark.parametrize("attempt", range(5))
+def test_threads_reading_dates_at_once_in_a_fresh_process_each_read_theirs(
+        attempt: int) -> None:
+    done = subprocess.run([sys.executable, "-c", _AT_ONCE], capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2021-06-03"] * 8, (attempt, done.stdout)
