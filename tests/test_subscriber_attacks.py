@@ -30,6 +30,7 @@ from syndicator.push.subscribers import (
     unsubscribe_url,
 )
 from syndicator.push.subscribers import confirm as confirm_link
+from syndicator.web.embed_items import frame_language, item_views, story_languages
 from tests.conftest import serve_site
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -153,3 +154,32 @@ def test_signed_links_are_not_written_to_the_log(tmp_path: Path) -> None:
     for path in paths:
         token = path.rsplit("/", 1)[1]
         assert token[:20] not in log and token[-20:] not in log, log
+
+
+VARIANTS = {"language": "zh-Hans", "items": [{
+    "id": "1", "url": "https://news.example/hans", "title": "简体标题", "language": "zh-Hans",
+    "date_published": "2026-03-01T10:00:00Z",
+    "_syndicator": {"links": [
+        {"rel": "alternate", "language": "zh-Hant", "url": "https://news.example/hant",
+         "title": "繁體標題"},
+        {"rel": "alternate", "language": "be", "url": "https://news.example/be",
+         "title": "Беларуская версія"}]}}]}
+
+
+def test_frames_pick_the_version_of_the_readers_script_and_region() -> None:
+    def shown(lang: str) -> str:
+        [view] = item_views(VARIANTS, limit=5, lang=lang, timezone="UTC", summaries=False,
+                            images=False)
+        return view.title
+
+    # zh-Hant and zh-Hans are two versions: each reader gets their script's; a region
+    # (be-BY, ru-RU) reads its language's.
+    assert [shown(lang) for lang in ("zh-Hant", "ZH-hant", "zh-Hans", "zh", "be-BY", "ru-RU")] \
+        == ["繁體標題", "繁體標題", "简体标题", "简体标题", "Беларуская версія", "简体标题"]
+    offered = [*story_languages(VARIANTS), "en", "ru", "be"]
+    assert offered[:3] == ["zh-Hans", "zh-Hant", "be"]
+    # `auto`: the first of the reader's languages the frame has, else the fallback.
+    assert frame_language("auto", "en", "de-DE,de;q=0.9,ru;q=0.5", "zh-Hans", offered) == "ru"
+    assert frame_language("auto", "en", "de-DE,fr;q=0.9", "zh-Hans", offered) == "en"
+    assert frame_language("auto", None, "fr, zh-Hant;q=0.3", "en", offered) == "zh-Hant"
+    assert frame_language("auto", None, "be-BY,be;q=0.9", "en", offered) == "be-BY"

@@ -314,6 +314,9 @@ def test_the_feed_iframe_shows_each_story_in_its_language(site: Site) -> None:
             assert "Голоса подсчитаны" in titles(lang="auto",
                                                   headers={"Accept-Language": "ru;q=0.9, *"})
             assert "The vote is counted" in titles(lang="auto", fallback="en")
+            # The first of the reader's languages the feed has: not German, Russian.
+            assert "Голоса подсчитаны" in titles(
+                lang="auto", fallback="en", headers={"Accept-Language": "de-DE,de;q=0.9,ru;q=0.5"})
             auto = client.get("/embed/stories", params={"lang": "auto"},
                               headers={"Accept-Language": "en-GB,en;q=0.8"})
             assert auto.headers["vary"] == "Accept-Language" and 'lang="en-GB"' in auto.text

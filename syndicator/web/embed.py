@@ -43,7 +43,7 @@ from syndicator.push.preferences import choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
 from syndicator.web.cache import CachedFile, make_cached
-from syndicator.web.embed_items import frame_language, item_views
+from syndicator.web.embed_items import frame_language, item_views, story_languages
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.prepared import Prepared, PreparedRoute
 from syndicator.web.signup_guard import Refusal, guard_for
@@ -209,7 +209,8 @@ class _Embed:
         document = self._document(feed.id)
         lang = frame_language(params.get("lang"), params.get("fallback"),
                               request.headers.get("accept-language", ""),
-                              _feed_language(feed, document))
+                              _feed_language(feed, document),
+                              [*story_languages(document), *LANGUAGES])
         images = _flag(params, "images")
         items = item_views(document, limit=_limit(params.get("limit")), lang=lang,
                            timezone=self.config.timezone, summaries=_flag(params, "summary"),

@@ -41,32 +41,46 @@ def _primary(tag: object) -> str:
     return str(tag or "").split("-")[0].lower() if isinstance(tag, str) else ""
 
 
-def accepted_language(header: str) -> str | None:
-    """The reader's preferred language tag of an Accept-Language header (None: none)."""
-    best: tuple[float, int, str] | None = None
+def accepted_languages(header: str) -> list[str]:
+    """The language tags of an Accept-Language header, the reader's preferred first."""
+    found: list[tuple[float, int, str]] = []
     for position, part in enumerate(header.split(",")[:MAX_ACCEPT]):
         tag, _, params = part.strip().partition(";")
         quality = 1.0
-        found = re.search(r"q=([0-9.]{1,5})", params)
-        if found:
+        weight = re.search(r"q=([0-9.]{1,5})", params)
+        if weight:
             try:
-                quality = float(found.group(1))
+                quality = float(weight.group(1))
             except ValueError:
                 continue
-        if not _LANG.match(tag) or quality <= 0:
-            continue
-        candidate = (-quality, position, tag)
-        if best is None or candidate < best:
-            best = candidate
-    return best[2] if best else None
+        if _LANG.match(tag) and quality > 0:
+            found.append((-quality, position, tag))
+    return [tag for _quality, _position, tag in sorted(found)]
+
+
+def best_match(want: str, tags: Sequence[object]) -> int | None:
+    """The position in `tags` of the one that best serves a reader of `want`: the same tag
+    (`zh-Hant` before `zh-Hans`, case aside), else the same language (`be` for `be-BY`);
+    None when none does. static/embed.js chooses the same way."""
+    wanted = want.lower()
+    for position, tag in enumerate(tags):
+        if isinstance(tag, str) and tag.lower() == wanted:
+            return position
+    primary = _primary(want)
+    for position, tag in enumerate(tags):
+        if primary and _primary(tag) == primary:
+            return position
+    return None
 
 
 def frame_language(raw: str | None, fallback: str | None, accept: str,
-                   default: str | None) -> str:
-    """The frame's language: `raw` (a tag, or `auto`: the reader's Accept-Language), else
-    `fallback`, else `default` (the feed's), else English."""
+                   default: str | None, offered: Sequence[str] = ()) -> str:
+    """The frame's language: `raw` (a tag, or `auto`: the first of the reader's
+    Accept-Language languages that `offered` has, the feed's stories' languages and the
+    pages' ones), else `fallback`, else `default` (the feed's), else English."""
     if raw and raw.strip().lower() == "auto":
-        raw = accepted_language(accept)
+        raw = next((tag for tag in accepted_languages(accept)
+                    if best_match(tag, offered) is not None), None)
     for choice in (raw, fallback, default):
         if choice and _LANG.match(choice):
             return choice
@@ -122,7 +136,6 @@ def item_views(document: Mapping[str, Any], *, limit: int, lang: str, timezone: 
     """The first `limit` usable items of a JSON Feed document, ready for the template, each
     in the frame's language when its story has a version in it."""
     views: list[ItemView] = []
-    want = _primary(lang)
     raw_items = document.get("items")
     for raw in raw_items if isinstance(raw_items, list) else []:
         if len(views) >= limit:
@@ -130,9 +143,9 @@ def item_views(document: Mapping[str, Any], *, limit: int, lang: str, timezone: 
         if not isinstance(raw, dict) or not isinstance(raw.get("title"), str):
             continue
         versions = _versions(raw)
-        mine = None if _primary(raw.get("language")) == want else next(
-            (v for v in versions if _primary(v.get("language")) == want
-             and isinstance(v.get("title"), str)), None)
+        titled = [raw, *(v for v in versions if isinstance(v.get("title"), str))]
+        best = best_match(lang, [version.get("language") for version in titled])
+        mine = titled[best] if best else None
         shown: Mapping[str, Any] = mine or raw
         others = [{"url": raw.get("url"), "language": raw.get("language"),
                    "title": raw.get("title")}, *(v for v in versions if v is not mine)] \
@@ -153,6 +166,19 @@ def item_views(document: Mapping[str, Any], *, limit: int, lang: str, timezone: 
             languages=_languages(shown, others),
         ))
     return views
+
+
+def story_languages(document: Mapping[str, Any]) -> list[str]:
+    """The languages a JSON Feed document's stories are told in (its items' and their
+    versions'), in order of first appearance."""
+    found: dict[str, None] = {}
+    raw_items = document.get("items")
+    for raw in raw_items if isinstance(raw_items, list) else []:
+        if isinstance(raw, dict):
+            for version in [raw, *_versions(raw)]:
+                if isinstance(version.get("language"), str):
+                    found.setdefault(version["language"])
+    return list(found)
 
 
 def _parse_time(value: object) -> datetime | None:

@@ -83,6 +83,13 @@ iframe{display:block;width:100%;height:10em;border:0}`;
     return lang || (feed && feed.language) || document.documentElement.lang || "en";
   };
   const primary = (lang) => String(lang || "").toLowerCase().split("-")[0];
+  // Of the versions, the one for a reader of `lang`: the same tag (zh-Hant before zh-Hans),
+  // else the same language (be for be-BY); as web/embed_items.py's best_match.
+  const bestMatch = (lang, versions) => {
+    const low = String(lang).toLowerCase();
+    return versions.find((v) => String(v.language).toLowerCase() === low)
+      || versions.find((v) => primary(v.language) === primary(lang));
+  };
   // The other language versions of an item (its "_syndicator" extension, docs/embed.md).
   const versionsOf = (item) => {
     const ext = item._syndicator;
@@ -168,15 +175,14 @@ iframe{display:block;width:100%;height:10em;border:0}`;
     const list = el("ul");
     list.setAttribute("part", "list");
     if (typeof feed.title === "string") list.setAttribute("aria-label", feed.title);
-    const want = primary(lang);
     for (const item of feed.items.slice(0, limit)) {
       if (!item || typeof item.title !== "string") continue;
       const li = el("li");
       const body = el("div", "t");
       const versions = versionsOf(item);
       // The story in the widget's language when it has a version in it, else as published.
-      const mine = primary(item.language) === want ? null
-        : versions.find((v) => primary(v.language) === want && typeof v.title === "string");
+      const best = bestMatch(lang, [item, ...versions.filter((v) => typeof v.title === "string")]);
+      const mine = best && best !== item ? best : null;
       const shown = mine ? { url: mine.url, title: mine.title, language: mine.language } : item;
       const url = safeUrl(shown.url);
       const title = el(url ? "a" : "span", "", shown.title);
