@@ -32,6 +32,7 @@ from syndicator.jobs.cluster import ClusterEngine
 from syndicator.service import Service
 from syndicator.status import STORE_UNAVAILABLE
 from syndicator.store import Store
+from tests.fake_telegram import FakeTelegram
 from tests.pgproxy import PgProxy
 from tests.test_service import free_port
 from tests.test_store import _postgres_database
@@ -39,6 +40,8 @@ from tests.test_store import _postgres_database
 pytestmark = pytest.mark.postgres
 
 WAIT = 30.0
+TOKEN = "123456:TEST-token_abc"
+CHAT = "@jobs"
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 RSS = """<?xml version="1.0" encoding="utf-8"?>
@@ -146,7 +149,7 @@ class Worker:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "syndicator", "--config", str(config), command],
                 stdout=handle, stderr=subprocess.STDOUT, cwd=config.parent,
-                env={**os.environ, "COLUMNS": "200"})
+                env={**os.environ, "COLUMNS": "200", "TEST_BOT_TOKEN": TOKEN})
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -376,3 +379,47 @@ def test_run_serves_its_feeds_while_the_store_does_not_answer_and_starts_when_it
             code = run.stop()
     assert code == 0, run.output()
     assert run.output().count("is unavailable (connection refused)") == 1, run.output()
+
+
+PUSH = """push:
+  - id: tg
+    type: telegram
+    feeds: [all]
+    chat_id: "{chat}"
+    token: {{env: TEST_BOT_TOKEN}}
+    api_url: "{telegram}"
+    timeout: 3s
+"""
+
+
+def test_a_send_in_flight_in_a_killed_worker_becomes_unknown_and_is_not_resent(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    with FakeTelegram(TOKEN) as telegram:
+        config = write_config(tmp_path, pg_url, site.server.url, {"a": "2s"})
+        config.write_text(config.read_text() + PUSH.format(chat=CHAT, telegram=telegram.url))
+        first = Worker(config, "first")
+        second: Worker | None = None
+        try:
+            # The target's first poll of a source sends nothing (no flood of old items).
+            wait_for(lambda: len(run_starts(pg_url, "a")) >= 1, "the first poll")
+            telegram.stall_next(120)
+            feed = site.root / "a.xml"
+            newer = RSS.format(name="b", site=site.server.url).split("<item>")[1]
+            feed.write_text(feed.read_text().replace("<item>", "<item>" + newer + "<item>", 1))
+            wait_for(lambda: telegram.arrived == 1, "the message on its way")
+            second = Worker(config, "second")
+            wait_for(lambda: "procrastinate on" in second.output(), "the second worker")
+            first.process.kill()          # SIGKILL mid-send
+            first.process.wait()
+            wait_for(lambda: query(pg_url, "SELECT state FROM deliveries WHERE "
+                                           "target_id = 'tg' AND state <> 'suppressed'")
+                     == [("unknown",)], "the delivery left unknown", timeout=WAIT * 2)
+            # Run again or dropped for the same job queued meanwhile: either way, the next
+            # send_target found the claim of the dead one expired.
+            assert "send_target[" in second.output(), second.output()
+            assert "of a stopped worker is" in second.output(), second.output()
+            assert telegram.arrived == 1          # never sent a second time
+        finally:
+            if second is not None:
+                assert second.stop() == 0, second.output()
+            first.stop()

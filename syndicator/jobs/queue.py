@@ -157,8 +157,8 @@ class TaskQueue:
             except pexc.UniqueViolation:
                 # A job of the same queueing lock is waiting: it does this one's work.
                 await manager.finish_job(job, status=Status.FAILED, delete_job=True)
-                log.info("jobs: %s of a stopped worker dropped: the same job is queued",
-                         job.call_string)
+                log.warning("jobs: %s of a stopped worker is dropped: the same job is "
+                            "queued and does its work", job.call_string)
             except pexc.ConnectorException as exc:
                 if "invalid status" in str(exc.__cause__ or ""):
                     continue     # another sweeper took it meanwhile
