@@ -55,14 +55,19 @@ def form_token(html: str) -> str:
 
 
 def post_form(port: int, path: str, fields: dict[str, str], *, source: str = "127.0.0.1",
-              headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
-    """POST a urlencoded form from a chosen loopback address; (status, headers, body)."""
+              headers: dict[str, str] | None = None,
+              repeated: dict[str, list[str]] | None = None
+              ) -> tuple[int, dict[str, str], str]:
+    """POST a urlencoded form from a chosen loopback address; (status, headers, body).
+    `repeated`: fields sent once per value, as a form's checked boxes are."""
     from urllib.parse import urlencode
 
+    pairs = [*fields.items(), *((name, value) for name, values in (repeated or {}).items()
+                                for value in values)]
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20,
                                       source_address=(source, 0))
     try:
-        conn.request("POST", path, body=urlencode(fields).encode("utf-8"), headers={
+        conn.request("POST", path, body=urlencode(pairs).encode("utf-8"), headers={
             "Content-Type": "application/x-www-form-urlencoded", **(headers or {})})
         answer = conn.getresponse()
         return (answer.status, {k.lower(): v for k, v in answer.getheaders()},

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 from push_support import SmtpServer, email, fetch, with_targets
 from serve_support import serve as serve_process
-from subscribe_support import make_config
+from subscribe_support import form_token, get, make_config, post_form, serve
 
 from syndicator.app import make_app
 from syndicator.config import load_config
@@ -31,7 +31,9 @@ from syndicator.push.subscribers import (
 )
 from syndicator.push.subscribers import confirm as confirm_link
 from syndicator.web.embed_items import frame_language, item_views, story_languages
-from tests.conftest import serve_site
+from tests.conftest import Site, serve_site
+from tests.test_translations import _fetch, site  # noqa: F401  (the fixture)
+from tests.translation_site import VERSIONS, write_site
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
 NO_SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": 5}
@@ -94,8 +96,8 @@ def test_mails_speak_the_readers_first_language(tmp_path: Path) -> None:
     # A list of Belarusian and every other language: its readers' mails (per item, digest,
     # confirmation) are written in their first language, else the list's (its pages').
     with SmtpServer() as smtp, serve_site(demo_site_root(), demo_config_path(),
-                                          "SYNDICATOR_DEMO_URL", tmp_path) as site:
-        config = with_targets(site.config, email("mail", smtp=smtp.smtp_config(),
+                                          "SYNDICATOR_DEMO_URL", tmp_path) as demo:
+        config = with_targets(demo.config, email("mail", smtp=smtp.smtp_config(),
                                                  feeds=("office-be", "office-all"),
                                                  backfill=2),
                               storage=f"sqlite:///{tmp_path / 'store.db'}")
@@ -183,3 +185,35 @@ def test_frames_pick_the_version_of_the_readers_script_and_region() -> None:
     assert frame_language("auto", "en", "de-DE,fr;q=0.9", "zh-Hans", offered) == "en"
     assert frame_language("auto", None, "fr, zh-Hant;q=0.3", "en", offered) == "zh-Hant"
     assert frame_language("auto", None, "be-BY,be;q=0.9", "en", offered) == "be-BY"
+
+
+def test_a_reader_of_every_language_of_the_list_gets_each_story_once(
+        site: Site) -> None:  # noqa: F811  (the fixture imported above)
+    # The form says "each story once, in the first of your languages": a reader who ticks
+    # every box of a three-language list is such a reader, not one of every item.
+    with SmtpServer() as smtp:
+        config = with_targets(site.config, email("mail-all", smtp=smtp.smtp_config(),
+                                                 feeds=("all",)))
+        with make_app(config) as app, serve(app) as server:
+            status, page = get(server.port, "/subscribe/mail-all")
+            boxes = re.findall(r'name="languages" value="(\w+)"', page)
+            assert status == 200 and boxes == ["en", "ru", "be"]
+            status, _h, answer = post_form(server.port, "/subscribe/mail-all", {
+                "form_token": form_token(page), "email": "ida@example.org",
+                "rhythm": "item"}, repeated={"languages": boxes})
+            assert status == 200, answer
+            dispatch_due(app)
+            [confirmation] = smtp.to("ida@example.org")
+            path = urlsplit(re.findall(r"https?://\S+/subscribe/confirm/\S+",
+                                       _text(confirmation))[0]).path
+            assert get(server.port, path)[0] == 200
+            reader = app.store.subscriber("mail-all", "ida@example.org")
+            assert reader is not None and reader.languages == ("en", "ru", "be")
+            _fetch(app)
+            for day in (2, 3):
+                write_site(site.server.root, day=day)
+                _fetch(app)
+                dispatch_due(app)
+    story = {version.title: version.story for version in VERSIONS}
+    told = [story[str(message["Subject"])] for message in smtp.to("ida@example.org")[1:]]
+    assert sorted(told) == ["border", "decoy", "forum", "storm", "vote"]

@@ -56,9 +56,9 @@ def read_choice(config: Config, target: EmailTarget, languages: str, rhythm: str
     chosen_rhythm = rhythm.strip().lower()
     if chosen_rhythm and chosen_rhythm not in RHYTHMS:
         raise ChoiceInvalid(f"rhythm: {rhythm[:20]!r} is not one of {', '.join(RHYTHMS)}")
-    chosen = tuple(dict.fromkeys(codes))
-    # Every language the list has is the same as no choice: every item.
-    return Choice(() if set(chosen) == set(offered) else chosen, chosen_rhythm)
+    # Every language of the list ticked is still a choice: each story once, in the first
+    # of them (only none ticked is every item, each version of a story included).
+    return Choice(tuple(dict.fromkeys(codes)), chosen_rhythm)
 
 
 @dataclass(frozen=True)
