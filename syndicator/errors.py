@@ -12,6 +12,8 @@
     │   └── InvalidSelector         a configured CSS selector the CSS engine cannot parse
     ├── AddressInvalid              an email address refused (the address and why)
     ├── StoreError                  the database refused or is unreachable
+    │   └── SchemaError             the schema cannot be brought to this version's (newer, or a
+    │                               migration failed): waiting will not fix it
     └── PublishError                a feed could not be written (feed id, path)
 
 Foreign exceptions are wrapped once, where they enter (fetch, store, publish); programming
@@ -119,6 +121,11 @@ class ChoiceInvalid(SyndicatorError):
 
 class StoreError(SyndicatorError):
     """The database refused an operation or cannot be reached."""
+
+
+class SchemaError(StoreError):
+    """The database's schema cannot be migrated to this version's: it is newer (another
+    version migrated it) or a migration failed. Unlike an outage, waiting will not fix it."""
 
 
 class PublishError(SyndicatorError):

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from syndicator import health
 from syndicator.app import App, make_app
 from syndicator.config import Config
-from syndicator.errors import StoreError, SyndicatorError
+from syndicator.errors import SchemaError, StoreError, SyndicatorError
 from syndicator.httpserver import STOP_DEADLINE, StopSignals, address, listen, serve_http
 from syndicator.jobs.interface import Inline, Work
 from syndicator.model import RunResult
@@ -303,16 +303,26 @@ def run_service(config: Config, *, echo: Callable[[str], None],
                if cache is not None and metrics is not None else None)
         cleanup.callback(follow_builds(app, cache, watch_folder=False, outage=service.outage))
 
+        refused: list[SchemaError] = []
+
         def begin() -> bool:
             """Build, read the sources' health and start the jobs once the store answers;
-            False when asked to stop first."""
-            if not _until_store_answers(app, service.outage, stop, service.start_up):
+            False when asked to stop first, or when the store's schema is one this version
+            cannot use (then the process stops)."""
+            try:
+                if not _until_store_answers(app, service.outage, stop, service.start_up):
+                    return False
+            except SchemaError as exc:
+                refused.append(exc)
+                stop.requested.set()
                 return False
             engine.start()
             return True
 
         if answered or web is None:
             if not begin():
+                if refused:
+                    raise refused[0]
                 return 0
         else:
             # The store does not answer yet: serve what feeds/ holds meanwhile (/healthz
@@ -334,6 +344,8 @@ def run_service(config: Config, *, echo: Callable[[str], None],
                 log.warning("a source run is still in progress; exiting anyway (its transaction is "
                             "not committed and will be rolled back)")
                 hard_exit(0)
+    if refused:
+        raise refused[0]
     return 0
 
 
@@ -346,9 +358,11 @@ def open_app(config: Config) -> tuple[App, bool]:
     for it. A SQLite store that cannot be opened is an error at once."""
     try:
         return make_app(config), True
-    except StoreError:
-        if sqlite_path(config.storage_url) is not None:
-            raise      # a local file that cannot be opened will not get better by waiting
+    except StoreError as exc:
+        if isinstance(exc, SchemaError) or sqlite_path(config.storage_url) is not None:
+            # Neither gets better by waiting: a local file that cannot be opened, a schema
+            # this version cannot migrate (a newer version's).
+            raise
     return make_app(config, store=Store(config.storage_url, migrate=False)), False
 
 
@@ -362,7 +376,7 @@ def _until_store_answers(app: App, outage: StoreOutage, stop: StopSignals,
             app.store.upgrade()
             then()
         except StoreError as exc:
-            if sqlite_path(app.config.storage_url) is not None:
+            if isinstance(exc, SchemaError) or sqlite_path(app.config.storage_url) is not None:
                 raise
             outage.failed(exc, "the start")
         else:

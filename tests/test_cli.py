@@ -65,6 +65,30 @@ def test_migrate_brings_a_new_store_to_the_head_and_exits(tmp_path: Path) -> Non
     assert again.returncode == 0 and again.stdout == done.stdout
 
 
+
+@pytest.mark.postgres
+def test_a_schema_newer_than_this_version_is_refused_not_waited_for(tmp_path: Path) -> None:
+    """After an upgrade's `migrate`, an instance of the old version exits at once naming the
+    problem: waiting for the database (as in an outage) would never end."""
+    from sqlalchemy import create_engine, text
+
+    from tests.test_store import _postgres_database
+
+    for url in _postgres_database():
+        config = tmp_path / "config.yaml"
+        config.write_text(f'storage: "{url}"\nsources: []\nfeeds: []\n')
+        assert run_cli("--config", str(config), "migrate").returncode == 0
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        engine.dispose()
+        for command in (["migrate"], ["run", "--port", "0"], ["worker"]):
+            done = run_cli("--config", str(config), *command, timeout=60)
+            assert done.returncode == 1, (command, done.stderr)
+            assert "cannot migrate the schema: Can't locate revision identified by '9999'" in \
+                done.stderr, (command, done.stderr)
+            assert "Traceback" not in done.stderr and "unavailable" not in done.stderr
+
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 PASSWORD = "Tr0ub4dor&3-horse"
 DSN = "postgresql+psycopg://news:S3cretPw@db.internal:5432/news"

@@ -46,7 +46,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
-from syndicator.errors import StoreError
+from syndicator.errors import SchemaError, StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (tests/test_store.py checks it against Alembic's
@@ -174,7 +174,7 @@ class Database:
             try:
                 command.upgrade(cfg, "head")
             except CommandError as exc:
-                raise StoreError(f"{self._safe_url}: cannot migrate the schema: {exc}") from exc
+                raise SchemaError(f"{self._safe_url}: cannot migrate the schema: {exc}") from exc
 
     def head_revision(self) -> str | None:
         """The newest migration revision shipped with this code."""
