@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -62,6 +63,7 @@ from syndicator.config_sources import (
     SourceConfig,
 )
 from syndicator.errors import ConfigError
+from syndicator.uris import conceal
 
 __all__ = [
     "CONFIG_ENV",
@@ -299,18 +301,45 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
             name = value["env"]
             if name not in env:
                 raise _error_at(_unset(name), path, positions, file)
+            _conceal_in_url(env[name], [(0, env[name])])
             return env[name]
         return {k: _substitute_env(v, (*path, k), env, positions, file) for k, v in value.items()}
     if isinstance(value, list):
         return [_substitute_env(v, (*path, i), env, positions, file) for i, v in enumerate(value)]
     if isinstance(value, str) and "${" in value:
-        def replace(match: re.Match[str]) -> str:
+        parts: list[str] = []
+        spans: list[tuple[int, str]] = []      # where each value from the environment went
+        done = 0
+        for match in _ENV_REF.finditer(value):
             name = match.group(1)
             if name not in env:
                 raise _error_at(_unset(name), path, positions, file)
-            return env[name]
-        return _ENV_REF.sub(replace, value)
+            parts.append(value[done:match.start()])
+            spans.append((sum(map(len, parts)), env[name]))
+            parts.append(env[name])
+            done = match.end()
+        result = "".join([*parts, value[done:]])
+        _conceal_in_url(result, spans)
+        return result
     return value
+
+
+_HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
+
+
+def _conceal_in_url(url: str, spans: Sequence[tuple[int, str]]) -> None:
+    """Have every URL shown (uris.redact) hide what the environment put into `url` after its
+    host, given as (position, value) `spans`: an API key in the query string, a webhook's
+    token path. The host, and what the file itself says, stay visible."""
+    if not _HTTP_URL.match(url):
+        return
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return                      # not a URL: the field's own check says so
+    host_end = len(parts.scheme) + len("://") + len(parts.netloc)
+    for start, text in spans:
+        conceal(text[max(0, host_end - start):].lstrip("/"))
 
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,63}$")

@@ -5,7 +5,8 @@ The only user of idna. Every URL Syndicator publishes goes through `uri`: an ite
 image (normalise.py), every href, src and srcset kept in sanitised content (sanitise.py) and
 every http(s) URL of the config (config_base.check_http_url), so RSS, Atom, JSON Feed, the
 HTML pages and push messages carry the same encoded form. Every URL shown goes through
-`redact`: fetch errors, `check`'s output and every log line (logsetup.py).
+`redact`: fetch errors, `check`'s output and every log line (logsetup.py), without
+user:password@ and without the secrets the config put into URLs from the environment.
 """
 
 from __future__ import annotations
@@ -65,9 +66,28 @@ def _idna(host: str) -> str:
         return quote(host, safe=_PATH)
 
 
+# What the environment put into a URL of the config after its host (an API key in a query
+# string, a webhook's token path): secrets, shown as HIDDEN (config.py registers them when
+# the config loads, in the URI form the URL is kept in too).
+_CONCEALED: set[str] = set()
+HIDDEN = "***"
+SHORTEST_SECRET = 6               # shorter text from the environment ("/news") is a path
+
+
+def conceal(secret: str) -> None:
+    """Have `redact` show `secret` (and its percent-encoded form) as `***` from now on, in
+    this process."""
+    if len(secret) >= SHORTEST_SECRET:
+        _CONCEALED.update({secret, _quote(secret, _QUERY)})
+
+
 def redact(text: str) -> str:
     """`text` (a URL, or a message or log line holding URLs) with every URL's
-    user:password@ removed: what a URL may show in messages, output and logs."""
+    user:password@ removed and every concealed secret shown as `***`: what a URL may show
+    in messages, output and logs."""
+    for secret in _CONCEALED:
+        if secret in text:
+            text = text.replace(secret, HIDDEN)
     if "@" not in text:
         return text
     return _CREDENTIALS.sub(_shown, text)
