@@ -217,3 +217,42 @@ def test_a_reader_of_every_language_of_the_list_gets_each_story_once(
     story = {version.title: version.story for version in VERSIONS}
     told = [story[str(message["Subject"])] for message in smtp.to("ida@example.org")[1:]]
     assert sorted(told) == ["border", "decoy", "forum", "storm", "vote"]
+
+
+def test_a_digest_holds_the_story_in_the_readers_first_language_that_came_before_it(
+        site: Site) -> None:  # noqa: F811  (the fixture imported above)
+    # `storm` arrives in English, then (the next source's run) in Belarusian, before the
+    # morning's digest: a reader of be, en gets it in Belarusian, once.
+    start = datetime(2026, 3, 3, 6, 0, tzinfo=UTC)             # a Tuesday, 06:00
+    clock = Clock(start)
+    with SmtpServer() as smtp:
+        config = with_targets(site.config, email("mail-all", smtp=smtp.smtp_config(),
+                                                 feeds=("all",)))
+        with make_app(config, clock=clock) as app:
+            app.store.set_subscriber("mail-all", "dora@example.org", "confirmed", start,
+                                     languages=("be", "en"), rhythm="daily")
+            _fetch(app)
+            for day in (2, 3):
+                clock.now += timedelta(minutes=10)
+                write_site(site.server.root, day=day)
+                _fetch(app)
+                dispatch_due(app)
+            assert smtp.to("dora@example.org") == []
+            clock.now = start + timedelta(hours=1, seconds=5)
+            dispatch_due(app)
+            dispatch_due(app)
+    [digest] = smtp.to("dora@example.org")
+    entries = re.findall(r"^\* (.+)$", _text(digest).replace("\r\n", "\n"), flags=re.MULTILINE)
+    assert sorted(entries) == sorted(["The border reopens", "An unrelated story",
+                                      "Галасы падлічаны", "A forum in Vilnius",
+                                      "Бура на поўначы"])
+
+
+class Clock:
+    """The app's clock, moved by the test."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -26,7 +26,9 @@ Rules:
   takes its place (the store makes the swap only if that is still so).
 - An email subscriber who chose languages gets each story once, in the first of them it
   exists in (among this run's new items; a story already given in any language is not
-  given again) and nothing in other languages; one who chose none gets every item.
+  given again) and nothing in other languages; one who chose none gets every item. A
+  version in a better language of theirs takes the place of one still waiting for them,
+  never tried (a digest reader's until the digest goes out), as for Telegram.
 """
 
 from __future__ import annotations
@@ -123,20 +125,17 @@ def _once_per_story(items: Sequence[Item], story_of: Mapping[str, str], told: It
 
 
 def _in_languages(items: Sequence[Item], languages: Sequence[str], story_of: Mapping[str, str],
-                  told: Iterable[str]) -> set[str]:
-    """The ids of `items` a reader of `languages` gets: of each story not told yet, the
-    version in the first of them it exists in; nothing in other languages."""
-    rank = {language: position for position, language in enumerate(languages)}
-    done = set(told)
-    best: dict[str, tuple[int, Item]] = {}
-    for item in _oldest_first(items):
-        position = rank.get((item.language or "").split("-")[0].lower())
-        story = story_of.get(item.id, item.id)
-        if position is None or story in done:
-            continue
-        if story not in best or position < best[story][0]:
-            best[story] = (position, item)
-    return {item.id for _position, item in best.values()}
+                  told: Iterable[str], waiting: Mapping[str, tuple[int, str | None]]
+                  ) -> tuple[set[str], list[tuple[int, Item]]]:
+    """What a reader of `languages` gets of `items`: of each story not told yet, the
+    version in the first of them it exists in, nothing in other languages (the ids); and a
+    version in a better language of theirs than the one still waiting for them, never
+    tried (a digest's morning), in its place: swaps, as _once_per_story's."""
+    readable = set(languages)
+    mine = [item for item in items
+            if (item.language or "").split("-")[0].lower() in readable]
+    push, _others, swaps = _once_per_story(mine, story_of, told, waiting, languages)
+    return {item.id for item in push}, swaps
 
 
 def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
@@ -178,10 +177,14 @@ def decide(routes: Sequence[_Route], view: OutboxView) -> OutboxPlan:
             swaps.extend((old, Delivery(item_id=item.id, target_id=target.id))
                          for old, item in swapped)
         # A subscriber who chose languages gets each story once, in the first of them.
-        reads = {r: _in_languages(send, languages, view.story_of,
-                                  view.told.get((target.id, r), ()))
-                 for r in recipients
-                 if (languages := view.languages.get((target.id, r)))}
+        reads: dict[str, set[str]] = {}
+        for r in recipients:
+            if languages := view.languages.get((target.id, r)):
+                reads[r], better = _in_languages(send, languages, view.story_of,
+                                                 view.told.get((target.id, r), ()),
+                                                 view.waiting.get((target.id, r), {}))
+                swaps.extend((old, Delivery(item_id=item.id, target_id=target.id,
+                                            recipient=r)) for old, item in better)
         for item in _oldest_first(send):
             rows.extend(Delivery(item_id=item.id, target_id=target.id, recipient=r)
                         for r in recipients if r not in reads or item.id in reads[r])
