@@ -98,16 +98,21 @@ def test_entries_on_one_url_keep_one_item_each_whichever_order_they_come_in(
     assert news == len(names)                  # each entry new once: pushed once
 
 
-def test_each_entry_on_one_url_is_pushed_once(site: SiteServer, tmp_path: Path) -> None:
+def pushing_app(site: SiteServer, tmp_path: Path) -> App:
+    """The feed source `wire` in feed `wire`, pushed to Telegram target `tg`. Deliveries are
+    queued in the run's transaction; nothing is sent here."""
     config = parse_config(
         "timezone: UTC\nfetch: {delay: 0s, allow_private: true}\n"
         f"storage: sqlite:///{tmp_path / 'items.db'}\nsources:\n"
         f"{FEED.replace('${SITE}', site.url)}"
         "feeds:\n  - {id: wire, title: Wire, sources: [wire]}\n", base_dir=tmp_path)
-    # Deliveries are queued in the run's transaction; nothing is sent here.
     config = with_targets(config, telegram("tg", api_url="http://127.0.0.1:9/",
                                            feeds=("wire",)))
-    with make_app(config, clock=Clock(NOW)) as app:
+    return make_app(config, clock=Clock(NOW))
+
+
+def test_each_entry_on_one_url_is_pushed_once(site: SiteServer, tmp_path: Path) -> None:
+    with pushing_app(site, tmp_path) as app:
         # The first run's items are old news to a new target (suppressed), the rest news.
         list(_runs(app, site, [_briefs("A"), _briefs("B"), _briefs("AB"), _briefs("CBA")]))
         rows = app.store.deliveries("tg")

@@ -39,9 +39,10 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
   others join it, that entry keeps the plain URL and the others get their own identities,
   and an entry of another name found alone on that page later gets its own identity too.
   Whichever order entries arrive in, each keeps one item. An entry alone on its page under
-  another name but the stored item's title is that entry renamed (a feed whose guids
-  changed); an item stored before names were recorded goes to the first entry on its page
-  with its title, or, for an entry alone there, to that entry.
+  another name but the stored item's title, or its published time to the second, is that
+  entry renamed (a feed whose guids changed, or hash the title it corrected); an item
+  stored before names were recorded goes to the first entry on its page with its title,
+  or, for an entry alone there, to that entry.
 - Canonical URLs never merge entries whose guids differ (`kept_apart`): an entry whose
   article page names as canonical a URL that another entry of the run (of another guid)
   has too, or that is the stored item of another name, is kept under its own link; so is
@@ -53,6 +54,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from syndicator.model import Article, Item
 from syndicator.normalise import anchor, canonical_url, entry_key, own_link, plain_text_summary
@@ -65,6 +67,8 @@ NO_LINK = "no link"
 TITLE_CHARS = 80                  # a derived title is at most this long (plus "…")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 _HTTP = re.compile(r"^https?://", re.IGNORECASE)
+_ISO_INSTANT = re.compile(
+    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})$")
 
 
 @dataclass(frozen=True)
@@ -162,9 +166,9 @@ def _remembered(card: Article, stored: Callable[[Article], Item | None], source:
         owner = None
     name = entry_key(card)
     if owner is not None and owner.entry_key is not None and name is not None:
-        if name == owner.entry_key or (card.identity is None
-                                       and clean_text(card.title) == owner.title):
-            return plain                   # the entry the item is of (renamed: by title)
+        if name == owner.entry_key or (card.identity is None and _renamed(
+                owner, clean_text(card.title), _instant(card.dates))):
+            return plain                   # the entry the item is of (renamed)
         if card.identity is not None:
             return card
         mine = alternatives(card)          # alone on the page of another entry's item
@@ -205,10 +209,32 @@ def kept_apart(made: Sequence[tuple[Article, Item]],
         if (own[n].url in known or len(guids[item.url]) > 1
                 or (owner is not None and owner.source_id == item.source_id
                     and owner.entry_key not in (None, card.guid)
-                    and owner.title != item.title)):     # (not the entry renamed)
+                    and not _renamed(owner, item.title, item.published
+                                     if item.published_precision == "time" else None))):
             kept[n] = own[n]
             notes.setdefault(item.url, []).append(own[n].url)
     return kept, notes
+
+
+def _renamed(owner: Item, title: str | None, published: datetime | None) -> bool:
+    """Whether an entry alone on the page of `owner`'s item under another name (guid) is
+    that item's entry renamed: it has the item's title, or its published time to the
+    second (a generator whose guids hash the title renames the entry with each corrected
+    headline, and the time stays; another entry on that page comes with its own time)."""
+    return title == owner.title or (
+        published is not None and owner.published_precision == "time"
+        and published == owner.published)
+
+
+def _instant(dates: Sequence[str]) -> datetime | None:
+    """The entry's first date when it is an ISO 8601 instant (a feed's dates, as the feed
+    parser read them: `2024-05-06T07:00:00Z`); None for anything less certain."""
+    if not dates or not _ISO_INSTANT.match(dates[0]):
+        return None
+    try:
+        return datetime.fromisoformat(dates[0])
+    except ValueError:
+        return None
 
 
 def derived_title(summary: str | None, content: str | None) -> str | None:

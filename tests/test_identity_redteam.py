@@ -1,0 +1,69 @@
+"""Red team on item identity (issue 22): feeds as generators write them.
+
+Many feed generators (page-to-feed services, small CMSs) make an entry's guid from its title
+and link (a hash): correcting a headline renames the guid too. The corrected entry, alone
+on its URL with its published time unchanged, is the same story: updated, not a second
+item, and not pushed twice. A different entry that later takes a fixed URL (a daily
+briefing page) comes with a time of its own and stays a new item. Real feeds on loopback,
+real SQLite, push deliveries queued by the runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from syndicator.demo.server import SiteServer
+from tests.test_entry_identity import _rss, _runs, pushing_app
+
+STORY = "http://w.example/2026/12/bridge"
+
+
+def _hashed(title: str, published: str, link: str = STORY) -> str:
+    """A feed of one entry whose guid is a hash of its title and link."""
+    guid = hashlib.md5(f"{title}|{link}".encode()).hexdigest()
+    return _rss(f"<item><title>{title}</title><link>{link}</link>"
+                f'<guid isPermaLink="false">{guid}</guid><pubDate>{published}</pubDate>'
+                f"<description>{title}: what happened.</description></item>")
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SiteServer]:
+    (tmp_path / "site").mkdir()
+    with SiteServer(tmp_path / "site") as server:
+        yield server
+
+
+def test_a_headline_corrected_under_a_hashed_guid_is_one_story_pushed_once(
+        site: SiteServer, tmp_path: Path) -> None:
+    when = "Sun, 06 Dec 2026 09:15:00 GMT"
+    feeds = [_rss(""),                              # the target's first run: nothing yet
+             _hashed("Bridge closd after flood", when),
+             _hashed("Bridge closed after flood", when)]
+    with pushing_app(site, tmp_path) as app:
+        runs = list(_runs(app, site, feeds))
+        rows = app.store.deliveries("tg")
+        items = app.store.items_by_id(row.item_id for row in rows)
+    (_empty, _none), (first, before), (second, after) = runs
+    assert (first.new, second.new, second.updated) == (1, 0, 1), after
+    assert after["Bridge closed after flood"].id == before["Bridge closd after flood"].id
+    assert after["Bridge closed after flood"].url == STORY
+    assert len(rows) == 1, [(items[row.item_id].title, row.state) for row in rows]
+
+
+def test_a_new_briefing_on_a_fixed_url_is_a_new_story(
+        site: SiteServer, tmp_path: Path) -> None:
+    briefing = "http://w.example/briefing"
+    feeds = [_rss(""),
+             _hashed("Morning briefing: floods", "Sun, 06 Dec 2026 07:00:00 GMT", briefing),
+             _hashed("Evening briefing: repairs", "Sun, 06 Dec 2026 18:00:00 GMT", briefing)]
+    with pushing_app(site, tmp_path) as app:
+        runs = list(_runs(app, site, feeds))
+        rows = app.store.deliveries("tg")
+    (_empty, _none), (first, _before), (second, after) = runs
+    assert (first.new, second.new) == (1, 1)
+    assert len({item.id for item in after.values()}) == 2
+    assert len(rows) == 2
