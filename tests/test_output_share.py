@@ -319,3 +319,24 @@ def test_a_process_serving_nothing_follows_into_its_folder(pg_url: str, tmp_path
             (tmp_path / "built" / ".state" / "summaries.json").read_bytes()
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_a_build_starts_from_what_the_cluster_built(pg_url: str, tmp_path: Path) -> None:
+    """Before it builds, a build writes into its folder what other instances shared since
+    (archive state, summaries, the other feeds' files) under the folder's lock."""
+    extra = '  - {id: more, title: "More", sources: [more]}'
+    store = Store(pg_url)
+    try:
+        add_items(store, 1)
+        add_items(store, 2, source="more")
+        one, two = tmp_path / "one", tmp_path / "two"
+        build_feeds(config_for(pg_url, one, extra=extra), store, NOW)
+        add_items(store, 3)
+        build_feeds(config_for(pg_url, one, extra=extra), store, NOW, only=["news"])
+        build_feeds(config_for(pg_url, two, extra=extra), store, NOW, only=["more"])
+        for name in ("news.rss", ".state/summaries.json"):
+            assert (two / name).read_bytes() == (one / name).read_bytes()
+        assert json.loads((two / ".state" / "shared.json").read_text())["version"] == 2
+    finally:
+        store.close()

@@ -12,8 +12,10 @@ A file whose bytes did not change is not rewritten, so its mtime (and the valida
 server derives from it) only move when the feed really changed.
 
 On a store that shares build output (PostgreSQL, publish/shared.py) the build holds the
-output folder's lock while it writes, and then shares what it wrote, and what it found
-unchanged, through the store, where every serving process of the cluster picks it up.
+output folder's lock while it first writes what other instances shared since the folder's
+marker (so it starts from the cluster's archive state and feed summaries), then builds, and
+then shares what it wrote, and what it found unchanged, through the store, where every
+serving process of the cluster picks it up.
 
 With `only`, the other feeds are not read at all: the index lists them as their last build
 left them (`.state/summaries.json`), so a service rebuilding one source's feeds after a run
@@ -134,6 +136,9 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
     share = shared.sharing(store)
     with pagerender.no_gc(), (shared.folder_lock(config.output_path) if share is not None
                               else contextlib.nullcontext()):
+        if share is not None:
+            # From the cluster's latest archive state and feed summaries, whoever built them.
+            shared.apply_shared(config.output_path, share)
         result = _build(config, store, now, only, workers)
         if share is None:
             return result

@@ -12,29 +12,53 @@ is shared: one process, and its folder is the truth.
                               the files read back from the folder and shared in one
                               transaction, under one new version (Store.share_outputs)
     folder_lock(folder)       an exclusive flock on <folder>/.state/shared.lock
+    apply_shared(folder, store)   under that lock: write what is shared after the folder's
+                              marker into it; the paths written (the one way shared files
+                              reach a folder: a follower's rounds, and a build before it
+                              builds, so that it starts from the cluster's archive state
+                              and feed summaries)
+    read_marker(folder)       (database id, (version, path)) the folder has every shared
+                              file up to, from <folder>/.state/shared.json
 
-The lock: a build holds it while it writes and shares, a follower while it reads what is
-shared and writes it, so the follower never writes an older shared file over one a build has
-just written (a build's files become a version only when its share commits).
+The lock: a build holds it while it catches up, writes and shares, a follower while it
+reads what is shared and writes it, so the follower never writes an older shared file over
+one a build has just written (a build's files become a version only when its share
+commits). The marker names the database (a folder filled from another database starts
+over) and the (version, path) up to which the folder has every shared file at that version
+or a newer one: versions commit in the order they are given (store/outputs.py), so nothing
+at or below it can appear later, and rows are applied in that order, only past it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
+import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol, runtime_checkable
 
 from syndicator.config import Config
 from syndicator.errors import PublishError
+from syndicator.model import PublishedFile
 from syndicator.publish import common
 from syndicator.publish.archivestate import STATE_DIR
 from syndicator.publish.pagerender import ARCHIVE_DIR
+from syndicator.publish.pagewriter import replace_file
+from syndicator.publish.writer import write_atomic
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = "shared.lock"
+MARKER_NAME = "shared.json"
+_OWN_FILES = frozenset({f"{STATE_DIR}/{MARKER_NAME}", f"{STATE_DIR}/{LOCK_NAME}"})
+PAGE_BYTES = 8 << 20        # shared bytes read per statement
+
+Key = tuple[int, str]       # (version, path): the order shared rows are applied in
+START: Key = (0, "")
 INDEX_FILE = "index.html"
 OPML_FILE = "feeds.opml"
 SUMMARIES_FILE = "summaries.json"
@@ -50,6 +74,11 @@ class OutputShare(Protocol):
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
                       now: datetime) -> int | None: ...
+
+    def published_head(self) -> tuple[str, int]: ...
+
+    def published_since(self, version: int, path: str = "", *, max_bytes: int = ...,
+                        data: bool = True) -> list[PublishedFile]: ...
 
 
 def sharing(store: object) -> OutputShare | None:
@@ -131,3 +160,68 @@ def belongs_to(config: Config) -> Callable[[str], bool]:
         return False
 
     return keep
+
+
+# -- shared files into a folder ---------------------------------------------------------------
+
+def apply_shared(folder: Path, store: OutputShare) -> tuple[str, Key, list[str]]:
+    """Write what is shared after the folder's marker into it, in (version, path) order, and
+    move the marker past it. Call under `folder_lock(folder)`. Returns the database id, the
+    marker and the paths written (or removed)."""
+    database, _ = store.published_head()
+    known, marker = read_marker(folder)
+    if known != database:
+        marker = START
+    written: list[str] = []
+    while rows := store.published_since(*marker, max_bytes=PAGE_BYTES):
+        for row in rows:
+            _apply(folder, row)
+            written.append(row.path)
+        marker = (rows[-1].version, rows[-1].path)
+        _write_marker(folder, database, marker)
+    return database, marker, written
+
+
+def _apply(folder: Path, row: PublishedFile) -> None:
+    target = _target(folder, row.path)
+    if target is None:
+        log.warning("shared builds: %r is not a path inside the output folder; ignored",
+                    row.path)
+        return
+    if row.data is not None:
+        write_atomic(target, row.data)
+        return
+    try:
+        target.unlink(missing_ok=True)
+    except OSError as exc:
+        raise PublishError(f"cannot remove a file a build removed: {exc}",
+                           path=str(target)) from exc
+
+
+def _target(folder: Path, path: str) -> Path | None:
+    """Where a shared path goes: a plain relative path inside the folder, never one of the
+    lock's or the marker's files."""
+    pure = PurePosixPath(path)
+    if (not pure.parts or pure.is_absolute() or "\\" in path
+            or any(part in ("", ".", "..") for part in pure.parts) or path in _OWN_FILES):
+        return None
+    return folder.joinpath(*pure.parts)
+
+
+def read_marker(folder: Path) -> tuple[str | None, Key]:
+    path = folder / STATE_DIR / MARKER_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return str(data["database"]), (int(data["version"]), str(data["path"]))
+    except FileNotFoundError:
+        return None, START
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.warning("%s unreadable (%s); reading every shared file again", path, exc)
+        return None, START
+
+
+def _write_marker(folder: Path, database: str, key: Key) -> None:
+    # Not fsynced: the files before it are (write_atomic), and a lost marker only means
+    # reading those files again (not writing them: their bytes are there already).
+    data = {"database": database, "version": key[0], "path": key[1]}
+    replace_file(folder / STATE_DIR / MARKER_NAME, (json.dumps(data) + "\n").encode("utf-8"))
