@@ -256,3 +256,31 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+def test_saving_the_preferences_page_keeps_the_readers_order_of_languages(
+        tmp_path: Path) -> None:
+    # The list's order is be, en, ru; a reader whose first language is English (set by
+    # the operator) changes only the rhythm, in a browser that posts the boxes in the
+    # page's order: English stays first.
+    config = make_config(tmp_path, NO_SMTP, feeds=["office-be", "office-all"])
+    with make_app(config) as app, serve(app) as server:
+        app.store.set_subscriber("mail", "eli@example.net", "confirmed", app.clock(),
+                                 languages=("en", "be"), rhythm="daily")
+        link = urlsplit(preferences_url(config, "mail", "eli@example.net", app.clock())).path
+        status, page = get(server.port, link)
+        checked = re.findall(r'name="languages" value="(\w+)" checked', page)
+        boxes = re.findall(r'name="languages" value="(\w+)"', page)
+        assert status == 200 and checked == ["en", "be"] and boxes == ["en", "be", "ru"]
+        status, _h, answer = post_form(server.port, link, {
+            "form_token": form_token(page), "action": "save", "rhythm": "weekly"},
+            repeated={"languages": checked})
+        assert status == 200, answer
+        saved = app.store.subscriber("mail", "eli@example.net")
+        assert saved is not None and (saved.languages, saved.rhythm) == (("en", "be"), "weekly")
+        # A box ticked anew comes after the languages kept; one unticked is gone.
+        status, _h, answer = post_form(server.port, link, {
+            "form_token": form_token(page), "action": "save", "rhythm": "weekly"},
+            repeated={"languages": ["en", "ru"]})
+        saved = app.store.subscriber("mail", "eli@example.net")
+        assert saved is not None and saved.languages == ("en", "ru")

@@ -112,9 +112,12 @@ class ChoiceView:
 def choice_view(config: Config, target: EmailTarget, languages: Sequence[str] = (),
                 rhythm: str | None = None) -> ChoiceView:
     """The form's fields for the list, `languages` checked (none: every language) and
-    `rhythm` chosen (None: the list's)."""
-    checked = set(languages)
+    `rhythm` chosen (None: the list's). The checked languages come first, in the reader's
+    order, then the others in the list's: a browser posts the boxes in the page's order,
+    so saving keeps the reader's first language first, and one ticked anew follows."""
+    offered = list_languages(config, target)
+    checked = [code for code in languages if code in offered]
     return ChoiceView(
         tuple((code, language_name(code), code in checked)
-              for code in list_languages(config, target)),
+              for code in (*checked, *(code for code in offered if code not in checked))),
         rhythm_of(target, rhythm))

@@ -1,0 +1,58 @@
+"""The preferences page (the signed link in every mail) in headless Chromium with
+JavaScript off: a reader changes their rhythm and adds a language by clicking, and the
+choice is stored with their first language still first; then they leave."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from subscribe_support import make_config, serve
+
+from syndicator.app import make_app
+from syndicator.push.subscribers import preferences_url
+
+from .conftest import screenshot
+
+pytestmark = pytest.mark.browser
+
+NO_SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": 5}
+
+
+def test_preferences_change_by_clicks_without_javascript(browser: Any,
+                                                         tmp_path: Path) -> None:
+    config = make_config(tmp_path, NO_SMTP, feeds=["office-be", "office-all"])
+    with make_app(config) as app, serve(app) as server:
+        app.store.set_subscriber("mail", "eli@example.net", "confirmed", app.clock(),
+                                 languages=("en", "be"), rhythm="daily")
+        path = urlsplit(preferences_url(config, "mail", "eli@example.net", app.clock())).path
+        context = browser.new_context(java_script_enabled=False)
+        requests: list[str] = []
+        context.on("request", lambda request: requests.append(request.url))
+        try:
+            tab = context.new_page()
+            answer = tab.goto(f"http://127.0.0.1:{server.port}{path}")
+            assert answer is not None and answer.status == 200
+            assert answer.headers["referrer-policy"] == "no-referrer"
+            boxes = tab.locator("input[name=languages]")
+            assert [boxes.nth(i).get_attribute("value") for i in range(boxes.count())] == [
+                "en", "be", "ru"]
+            tab.locator("input[name=languages][value=ru]").check()
+            tab.locator("input[name=rhythm][value=weekly]").check()
+            with tab.expect_navigation():
+                tab.locator("button[value=save]").click()
+            assert "Захавана" in (tab.locator("main").text_content() or "")
+            saved = app.store.subscriber("mail", "eli@example.net")
+            assert saved is not None
+            assert (saved.languages, saved.rhythm) == (("en", "be", "ru"), "weekly")
+            screenshot(tab, "preferences-saved")
+            with tab.expect_navigation():
+                tab.locator("button[value=leave]").click()
+            left = app.store.subscriber("mail", "eli@example.net")
+            assert left is not None and left.status == "unsubscribed"
+        finally:
+            context.close()
+    # The page loads nothing but itself: no request to another origin to carry the token.
+    assert {urlsplit(url).netloc for url in requests} == {f"127.0.0.1:{server.port}"}
