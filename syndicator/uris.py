@@ -26,7 +26,9 @@ _USERINFO = ":!$&'()*+,;=-._~%"
 # may hold "@"; a path such as /@name has a "/" before its "@" and is left alone).
 # User info whose password is already `***` (the store's database URLs, store.safe_url)
 # keeps its user name: it tells the operator which account failed.
-_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s]*)@")
+# A quote, an angle bracket, a brace, "|", "^" or "`" ends the URL (no URL holds one
+# unencoded): an address after `"https://news.example.org","author":"ann@…"` is no user info.
+_CREDENTIALS = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^/?#\s\"<>{}|^`]*)@")
 _HIDDEN = re.compile(r"[^:@]*:\*\*\*")
 
 

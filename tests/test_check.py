@@ -263,6 +263,11 @@ def test_no_url_credentials_in_check_fetch_status_or_the_log(tmp_path: Path) -> 
     ("https://medium.com/@user and news@example.org", "https://medium.com/@user and "
                                                       "news@example.org"),
     ("postgresql+psycopg://syn:***@127.0.0.1:1/db", "postgresql+psycopg://syn:***@127.0.0.1:1/db"),
+    # A URL ends where a character no URL holds stands (a quote, an angle bracket): an
+    # address after it is no user info of the URL, and the text between stays.
+    ('{"url":"https://news.example.org","author":"ann@example.org"}',
+     '{"url":"https://news.example.org","author":"ann@example.org"}'),
+    ("<https://news.example.org>, ann@example.org", "<https://news.example.org>, ann@example.org"),
 ])
 def test_redact_removes_the_user_info_of_every_url_in_a_text(text: str, shown: str) -> None:
     assert redact(text) == shown
