@@ -32,7 +32,6 @@ from sqlalchemy import (
     Engine,
     Row,
     Text,
-    bindparam,
     cast,
     create_engine,
     event,
@@ -262,7 +261,9 @@ CURRENT_XID = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
 SNAPSHOT_HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text),
                         BigInteger)
 
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+# All of a call's keys in one round trip: unnest hands the (sorted) keys over in array order,
+# and each row's lock is taken as the row is produced.
+_ADVISORY_LOCKS = text("SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS k")
 
 
 def lock_keys(conn: Connection, kind: str, keys: Iterable[str]) -> None:
@@ -274,8 +275,9 @@ def lock_keys(conn: Connection, kind: str, keys: Iterable[str]) -> None:
     holds the file's one write lock."""
     if conn.dialect.name != "postgresql":
         return
-    for key in sorted({_lock_key(kind, key) for key in keys}):
-        conn.execute(_ADVISORY_LOCK, {"key": key})
+    ordered = sorted({_lock_key(kind, key) for key in keys})
+    if ordered:
+        conn.execute(_ADVISORY_LOCKS, {"keys": ordered})
 
 
 def _lock_key(kind: str, key: str) -> int:

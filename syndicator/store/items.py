@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.dml import ReturningInsert
 
 from syndicator.model import BackfillState, Item, RunResult
-from syndicator.store.database import CURRENT_XID, Database, chunked_select, chunks
+from syndicator.store.database import CURRENT_XID, Database, chunked_select, chunks, lock_keys
 from syndicator.store.schema import backfill_state as t_backfill
 from syndicator.store.schema import item_sources as t_links
 from syndicator.store.schema import items as t_items
@@ -108,40 +108,43 @@ class ItemQueries(Database):
         with self._read_tx("read the last runs") as conn:
             return {row.source_id: _run_result(row) for row in conn.execute(stmt)}
 
-    def _save_items(self, conn: Connection, items: Sequence[Item],
-                    seen_at: datetime) -> tuple[set[str], set[str]]:
-        """Insert or update the items (distinct ids); (ids inserted, ids updated), decided by
-        the write itself. An item that differs from the stored one in no column but those
-        of _NOT_A_CHANGE is neither: it is left as stored (the caller touches it).
+    def _save_items(self, conn: Connection, items: Sequence[Item], seen: Iterable[str],
+                    seen_at: datetime) -> tuple[set[str], set[str], set[str]]:
+        """Insert or update the items (distinct ids) and move the last_seen of the stored
+        items among `seen` and of those `items` left unchanged to `seen_at`: (ids inserted,
+        ids updated, ids only seen), decided by the write itself. An item that differs
+        from the stored one in no column but those of _NOT_A_CHANGE is left as stored and
+        only seen.
 
-        The one home of "new or updated". PostgreSQL: the upsert returns `xmax = 0` for the
-        rows it inserted (an updated row carries this transaction's id there), so two
-        writers of one new item cannot both call it new: the second waits on the first's
-        row lock, then finds the row (and updates it only if it differs). SQLite: the ids
-        that existed are read first, which stays true as the transaction holds the file's
-        one write lock. Rows go in id order, so two writers lock shared items in one order.
+        The one home of "new or updated". First every item id concerned is locked
+        (lock_keys "item", in id order, PostgreSQL only): a new item has no row to lock
+        yet, and `ON CONFLICT (id)` alone does not settle two writers inserting one new
+        item at once, since its URL is unique too and PostgreSQL arbitrates one index only
+        (the second writer would fail on the URL). So writers of one item take turns, and
+        writers sharing items lock them in one order (no deadlock between one run's items
+        and another's seen ones). Then the upsert, in id order. PostgreSQL: it returns
+        `xmax = 0` for the rows it inserted (an updated row carries this transaction's id
+        there), so a writer that found the item stored by another a moment before does not
+        call it new, and updates it only if it differs. SQLite: the ids stored are read
+        first, which stays true as the transaction holds the file's one write lock.
         """
         rows = sorted((item_row(item, seen_at) for item in items), key=lambda r: r["id"])
+        batch = [row["id"] for row in rows]
+        lock_keys(conn, "item", [*batch, *seen])
         postgres = self._dialect == "postgresql"
-        existed = set() if postgres else existing_ids(conn, [row["id"] for row in rows])
+        existed = set() if postgres else existing_ids(conn, batch)
         inserted: set[str] = set()
         updated: set[str] = set()
-        for row in conn.execute(self._upsert_items(), rows):
-            new = row.inserted if postgres else row.id not in existed
-            (inserted if new else updated).add(row.id)
-        return inserted, updated
-
-    def _touch(self, conn: Connection, ids: Iterable[str], seen_at: datetime) -> set[str]:
-        """Move the last_seen of the stored items among `ids` to `seen_at`; their ids. The
-        rows are locked in id order (as _save_items writes them), not in the table's."""
+        if rows:
+            for row in conn.execute(self._upsert_items(), rows):
+                new = row.inserted if postgres else row.id not in existed
+                (inserted if new else updated).add(row.id)
         touched: set[str] = set()
-        for part in chunks(sorted(set(ids))):
-            ordered = (select(t_items.c.id).where(t_items.c.id.in_(part))
-                       .order_by(t_items.c.id).with_for_update())
+        for part in chunks(sorted({*batch, *seen} - inserted - updated)):
             touched.update(conn.execute(
-                t_items.update().where(t_items.c.id.in_(ordered.scalar_subquery()))
-                .values(last_seen=seen_at).returning(t_items.c.id)).scalars())
-        return touched
+                t_items.update().where(t_items.c.id.in_(part)).values(last_seen=seen_at)
+                .returning(t_items.c.id)).scalars())
+        return inserted, updated, touched
 
     def _link(self, conn: Connection, ids: Iterable[str], source_id: str,
               seen_at: datetime) -> None:

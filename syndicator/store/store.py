@@ -113,17 +113,16 @@ class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, Signu
         states = sorted({state.url: state for state in url_states}.values(),
                         key=lambda state: state.url)
         seen_at = result.finished
+        seen_ids = list(seen)
         claims = {i.id: i.translation_claims for i in batch if i.translation_claims is not None}
         claims.update(translations or {})
 
         def write(conn: Connection) -> UpsertResult:
             history = (self._outbox_history(conn, link_to, outbox.history)
                        if outbox is not None and batch else [])
-            inserted, changed = self._save_items(conn, batch, seen_at) if batch else (set(), set())
             # Items the batch brought unchanged (another writer stored them first) count as
             # seen, as do the stored ones among `seen`.
-            kept = [i.id for i in batch if i.id not in inserted and i.id not in changed]
-            touched = self._touch(conn, [*kept, *seen], seen_at)
+            inserted, changed, touched = self._save_items(conn, batch, seen_ids, seen_at)
             self._link(conn, [*inserted, *changed, *touched], link_to, seen_at)
             if claims:
                 self._save_claims(conn, claims)
