@@ -48,6 +48,23 @@ def serve(app: App) -> Iterator[AsgiServer]:
         yield server
 
 
+# An SMTP server nobody listens on: for tests that send no mail.
+NO_SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": 5}
+
+
+def subscribed(app: App, address: str, *, languages: tuple[str, ...] = (),
+               rhythm: str | None = None, target: str = "mail") -> str:
+    """`address` confirmed on the list with this choice; the path of its preferences
+    link."""
+    from urllib.parse import urlsplit
+
+    from syndicator.push.subscribers import preferences_url
+
+    app.store.set_subscriber(target, address, "confirmed", app.clock(), languages=languages,
+                             rhythm=rhythm)
+    return urlsplit(preferences_url(app.config, target, address, app.clock())).path
+
+
 def form_token(html: str) -> str:
     found = re.search(r'name="form_token" value="([^"]+)"', html)
     assert found is not None, "no form token in the page"

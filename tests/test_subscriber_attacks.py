@@ -13,7 +13,15 @@ from urllib.parse import urlsplit
 import httpx
 from push_support import SmtpServer, email, fetch, with_targets
 from serve_support import serve as serve_process
-from subscribe_support import form_token, get, make_config, post_form, serve
+from subscribe_support import (
+    NO_SMTP,
+    form_token,
+    get,
+    make_config,
+    post_form,
+    serve,
+    subscribed,
+)
 
 from syndicator.app import make_app
 from syndicator.config import load_config
@@ -36,7 +44,6 @@ from tests.test_translations import _fetch, site  # noqa: F401  (the fixture)
 from tests.translation_site import VERSIONS, write_site
 
 T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
-NO_SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": 5}
 
 
 def _token(url: str) -> str:
@@ -265,9 +272,7 @@ def test_saving_the_preferences_page_keeps_the_readers_order_of_languages(
     # page's order: English stays first.
     config = make_config(tmp_path, NO_SMTP, feeds=["office-be", "office-all"])
     with make_app(config) as app, serve(app) as server:
-        app.store.set_subscriber("mail", "eli@example.net", "confirmed", app.clock(),
-                                 languages=("en", "be"), rhythm="daily")
-        link = urlsplit(preferences_url(config, "mail", "eli@example.net", app.clock())).path
+        link = subscribed(app, "eli@example.net", languages=("en", "be"), rhythm="daily")
         status, page = get(server.port, link)
         checked = re.findall(r'name="languages" value="(\w+)" checked', page)
         boxes = re.findall(r'name="languages" value="(\w+)"', page)

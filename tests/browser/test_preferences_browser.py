@@ -9,25 +9,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from subscribe_support import make_config, serve
+from subscribe_support import NO_SMTP, make_config, serve, subscribed
 
 from syndicator.app import make_app
-from syndicator.push.subscribers import preferences_url
 
 from .conftest import screenshot
 
 pytestmark = pytest.mark.browser
 
-NO_SMTP = {"host": "127.0.0.1", "port": 9, "security": "none", "timeout": 5}
-
-
 def test_preferences_change_by_clicks_without_javascript(browser: Any,
                                                          tmp_path: Path) -> None:
     config = make_config(tmp_path, NO_SMTP, feeds=["office-be", "office-all"])
     with make_app(config) as app, serve(app) as server:
-        app.store.set_subscriber("mail", "eli@example.net", "confirmed", app.clock(),
-                                 languages=("en", "be"), rhythm="daily")
-        path = urlsplit(preferences_url(config, "mail", "eli@example.net", app.clock())).path
+        path = subscribed(app, "eli@example.net", languages=("en", "be"), rhythm="daily")
         context = browser.new_context(java_script_enabled=False)
         requests: list[str] = []
         context.on("request", lambda request: requests.append(request.url))
