@@ -24,8 +24,9 @@ from subscribe_support import (
 )
 
 from syndicator.app import make_app
-from syndicator.config import load_config
+from syndicator.config import load_config, parse_config
 from syndicator.demo import demo_config_path, demo_site_root
+from syndicator.demo.server import SiteServer
 from syndicator.push import dispatch_due, send_digest
 from syndicator.push.preferences import Choice, open_preferences, save_preferences
 from syndicator.push.subscribers import (
@@ -289,3 +290,44 @@ def test_saving_the_preferences_page_keeps_the_readers_order_of_languages(
             repeated={"languages": ["en", "ru"]})
         saved = app.store.subscriber("mail", "eli@example.net")
         assert saved is not None and saved.languages == ("en", "ru")
+
+
+def _rss(root: Path, name: str, titles: list[str]) -> None:
+    items = "".join(f"<item><title>{title}</title><link>http://wire.example/{name}/{n}</link>"
+                    f"<description>Text {n}</description>"
+                    f"<pubDate>Mon, 02 Mar 2026 0{n}:00:00 +0000</pubDate></item>"
+                    for n, title in enumerate(titles))
+    (root / f"{name}.xml").write_text(
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>W</title>'
+        f"<link>http://wire.example/</link>{items}</channel></rss>", encoding="utf-8")
+
+
+def test_a_story_of_no_known_language_reaches_readers_who_chose_languages(
+        tmp_path: Path) -> None:
+    # A source with no language whose entries name none: its items are in no other
+    # language than the reader's, and a reader of `en` is not to miss them.
+    root = tmp_path / "wire"
+    root.mkdir()
+    _rss(root, "en", ["English one"])
+    _rss(root, "misc", ["Unlabelled one"])
+    with SiteServer(root) as server, SmtpServer() as smtp:
+        text = ("timezone: UTC\nfetch: {delay: 0s, allow_private: true}\n"
+                f"storage: sqlite:///{tmp_path / 'store.db'}\n"
+                "site: {title: Wire, base_url: 'https://feeds.example.org/'}\nsources:\n"
+                f'  - {{id: en, type: feed, url: "{server.url}en.xml", language: en}}\n'
+                f'  - {{id: misc, type: feed, url: "{server.url}misc.xml"}}\n'
+                "feeds:\n  - {id: news-en, title: News, sources: [en], language: en}\n"
+                "  - {id: misc, title: Misc, sources: [misc]}\n")
+        config = with_targets(parse_config(text, base_dir=tmp_path),
+                              email("mail", smtp=smtp.smtp_config(),
+                                    feeds=("news-en", "misc")))
+        with make_app(config) as app:
+            app.store.set_subscriber("mail", "una@example.org", "confirmed", app.clock(),
+                                     languages=("en",), rhythm="item")
+            fetch(app, "en", "misc")                  # first sight: held back
+            _rss(root, "en", ["English one", "English two"])
+            _rss(root, "misc", ["Unlabelled one", "Unlabelled two"])
+            fetch(app, "en", "misc")
+            dispatch_due(app)
+    assert sorted(str(m["Subject"]) for m in smtp.to("una@example.org")) == [
+        "English two", "Unlabelled two"]

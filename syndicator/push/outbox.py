@@ -26,7 +26,8 @@ Rules:
   takes its place (the store makes the swap only if that is still so).
 - An email subscriber who chose languages gets each story once, in the first of them it
   exists in (among this run's new items; a story already given in any language is not
-  given again) and nothing in other languages; one who chose none gets every item. A
+  given again) and nothing in other languages (an item naming no language is in none
+  of them: it goes to them too); one who chose none gets every item. A
   version in a better language of theirs takes the place of one still waiting for them,
   never tried (a digest reader's until the digest goes out), as for Telegram.
 """
@@ -128,12 +129,13 @@ def _in_languages(items: Sequence[Item], languages: Sequence[str], story_of: Map
                   told: Iterable[str], waiting: Mapping[str, tuple[int, str | None]]
                   ) -> tuple[set[str], list[tuple[int, Item]]]:
     """What a reader of `languages` gets of `items`: of each story not told yet, the
-    version in the first of them it exists in, nothing in other languages (the ids); and a
+    version in the first of them it exists in, nothing in other languages (an item that
+    names no language is in none of those: it comes after theirs) (the ids); and a
     version in a better language of theirs than the one still waiting for them, never
     tried (a digest's morning), in its place: swaps, as _once_per_story's."""
     readable = set(languages)
     mine = [item for item in items
-            if (item.language or "").split("-")[0].lower() in readable]
+            if not item.language or item.language.split("-")[0].lower() in readable]
     push, _others, swaps = _once_per_story(mine, story_of, told, waiting, languages)
     return {item.id for item in push}, swaps
 
