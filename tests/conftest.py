@@ -42,6 +42,15 @@ def serve_site(root: Path, config_path: Path, env_name: str, tmp_path: Path,
 
 
 @pytest.fixture
+def site(tmp_path: Path) -> Iterator[SiteServer]:
+    """An empty site on loopback (tmp_path/site); each test writes the files it serves.
+    Modules with a `site` fixture of their own use theirs."""
+    (tmp_path / "site").mkdir()
+    with SiteServer(tmp_path / "site") as server:
+        yield server
+
+
+@pytest.fixture
 def office_site(tmp_path: Path) -> Iterator[Site]:
     """The bundled demo site: a WordPress-like office site in three languages."""
     with serve_site(demo_site_root(), demo_config_path(), "SYNDICATOR_DEMO_URL",

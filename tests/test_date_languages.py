@@ -12,15 +12,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from syndicator.demo.server import SiteServer
-from syndicator.pipeline import run_source
-from tests.test_dates_wild import NOW, _app, _by_title
+from tests.test_dates_wild import NOW, stored_after_a_run
 
 # (the date as the page writes it, the instant, whether it gives a time of day)
 OTHER_LANGUAGE = {
@@ -53,11 +51,6 @@ def _pages(root: Path, dates: dict[str, object]) -> None:
         f"<!doctype html><html><body>{''.join(cards)}</body></html>", encoding="utf-8")
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[SiteServer]:
-    (tmp_path / "site").mkdir()
-    with SiteServer(tmp_path / "site") as server:
-        yield server
 
 
 @pytest.mark.parametrize("language", ["ru", "be"])
@@ -67,10 +60,7 @@ def test_a_full_date_in_another_language_than_the_sources_is_read(
     _pages(Path(site.root), {**dates, **GUESSES})
     source = (f"  - id: src\n    url: ${{SITE}}index.html\n    language: {language}\n"
               "    timezone: Europe/Minsk\n    list: {item: div.card, link: a}\n")
-    with _app(site, tmp_path, source) as app:
-        result = run_source(app, app.config.sources[0])
-        stored = _by_title(app, "src")
-    assert result.ok, result.errors
+    stored = stored_after_a_run(site, tmp_path, source)
     for name, (_text, when, has_time) in OTHER_LANGUAGE.items():
         assert stored[name].published == when, (language, name, stored[name].published)
         assert stored[name].published_precision == ("time" if has_time else "day"), name
@@ -86,10 +76,7 @@ def test_a_json_ld_date_given_as_a_number_is_a_unix_time(
     _pages(Path(site.root), {"seconds": seconds, "milliseconds": seconds * 1000,
                              "a number that is no time": 20210603, "a bool": True})
     source = "  - id: src\n    url: ${SITE}index.html\n    list: {item: div.card, link: a}\n"
-    with _app(site, tmp_path, source) as app:
-        result = run_source(app, app.config.sources[0])
-        stored = _by_title(app, "src")
-    assert result.ok, result.errors
+    stored = stored_after_a_run(site, tmp_path, source)
     for name in ("seconds", "milliseconds"):
         assert stored[name].published == instant, (name, stored[name].published)
         assert stored[name].published_precision == "time", name

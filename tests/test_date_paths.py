@@ -13,7 +13,7 @@ SQLite.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -41,21 +41,21 @@ def _esc(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
-def _rss(root: Path) -> str:
+def _rss(root: Path, cases: Sequence[tuple[str, str]] = CASES) -> str:
     items = "".join(f"<item><title>{name}</title><link>http://w.example/rss/{n}</link>"
                     f"<pubDate>{_esc(text)}</pubDate></item>"
-                    for n, (name, text) in enumerate(CASES))
+                    for n, (name, text) in enumerate(cases))
     (root / "feed.rss").write_text(
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>W</title>'
         f"<link>http://w.example/</link>{items}</channel></rss>", encoding="utf-8")
     return "type: feed\n    url: ${SITE}feed.rss"
 
 
-def _atom(root: Path) -> str:
+def _atom(root: Path, cases: Sequence[tuple[str, str]] = CASES) -> str:
     entries = "".join(f"<entry><title>{name}</title><id>urn:w:{n}</id>"
                       f'<link href="http://w.example/atom/{n}"/>'
                       f"<published>{_esc(text)}</published></entry>"
-                      for n, (name, text) in enumerate(CASES))
+                      for n, (name, text) in enumerate(cases))
     (root / "feed.atom").write_text(
         '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
         f"<title>W</title><id>urn:w</id><updated>2026-12-06T10:00:00Z</updated>{entries}"
@@ -63,11 +63,11 @@ def _atom(root: Path) -> str:
     return "type: feed\n    url: ${SITE}feed.atom"
 
 
-def _json_feed(root: Path) -> str:
+def _json_feed(root: Path, cases: Sequence[tuple[str, str]] = CASES) -> str:
     feed = {"version": "https://jsonfeed.org/version/1.1", "title": "W",
             "items": [{"id": str(n), "url": f"http://w.example/json/{n}", "title": name,
                        "content_text": "A story.", "date_published": text}
-                      for n, (name, text) in enumerate(CASES)]}
+                      for n, (name, text) in enumerate(cases)]}
     (root / "feed.json").write_text(json.dumps(feed, ensure_ascii=False), encoding="utf-8")
     return "type: feed\n    url: ${SITE}feed.json"
 

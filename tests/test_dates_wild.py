@@ -43,6 +43,15 @@ def _by_title(app: App, source_id: str) -> dict[str, Item]:
     return {item.title: item for item in app.store.latest([source_id], limit=100)}
 
 
+def stored_after_a_run(server: SiteServer, tmp_path: Path, sources: str) -> dict[str, Item]:
+    """Run the first of `sources` once, at NOW (the run must succeed): its items by title."""
+    with _app(server, tmp_path, sources) as app:
+        source = app.config.sources[0]
+        result = run_source(app, source)
+        assert result.ok, result.errors
+        return _by_title(app, source.id)
+
+
 # --- Blogger: microdata and hAtom dates are attributes ----------------------------------------
 
 BLOGGER_LISTING = """<!doctype html><html lang="en"><body>

@@ -11,10 +11,7 @@ real SQLite, push deliveries queued by the runs.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from syndicator.demo.server import SiteServer
 from tests.test_entry_identity import _rss, _runs, pushing_app
@@ -30,11 +27,6 @@ def _hashed(title: str, published: str, link: str = STORY) -> str:
                 f"<description>{title}: what happened.</description></item>")
 
 
-@pytest.fixture
-def site(tmp_path: Path) -> Iterator[SiteServer]:
-    (tmp_path / "site").mkdir()
-    with SiteServer(tmp_path / "site") as server:
-        yield server
 
 
 def test_a_headline_corrected_under_a_hashed_guid_is_one_story_pushed_once(

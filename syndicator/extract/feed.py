@@ -34,6 +34,7 @@ __all__ = ["FeedRead", "check_xml_safety", "parse_feed", "read_feed"]
 
 _ENTITY = b"<!entity"
 _HAS_TIME = re.compile(r"\d:\d")
+_ISO_WITHOUT_OFFSET = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*$")
 _LOOKS_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^>]*)?/?>|&(?:[a-zA-Z]+|#\d+);")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
 
@@ -177,13 +178,15 @@ def _feed_date(raw: Any, parsed: Any) -> str | None:
     then the string itself, which normalisation reads strictly (no year: no date).
 
     A date-only string ("2024-05-06") stays date-only: feedparser makes midnight UTC of it,
-    and normalisation must know the time of day is unknown.
+    and normalisation must know the time of day is unknown. A time without an offset
+    ("2024-05-06T07:00:00") is the string too: feedparser takes it for UTC, but it is in
+    the source's time zone, which normalisation knows.
     """
     text = _str(raw)
     if text is None:
         return None
     iso = _iso(parsed)
-    if iso is None or not has_full_year(text):
+    if iso is None or not has_full_year(text) or _ISO_WITHOUT_OFFSET.match(text):
         return text
     return iso if _HAS_TIME.search(text) else iso[:len("2024-05-06")]
 
