@@ -11,9 +11,11 @@ real SQLite, push deliveries queued by the runs.
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 from syndicator.demo.server import SiteServer
+from tests.test_dates_wild import stored_after_a_run
 from tests.test_entry_identity import _rss, _runs, pushing_app
 
 STORY = "http://w.example/2026/12/bridge"
@@ -59,3 +61,19 @@ def test_a_new_briefing_on_a_fixed_url_is_a_new_story(
     assert (first.new, second.new) == (1, 1)
     assert len({item.id for item in after.values()}) == 2
     assert len(rows) == 2
+
+
+def test_json_feed_items_with_numeric_ids_on_one_url_are_told_apart(
+        site: SiteServer, tmp_path: Path) -> None:
+    # JSON Feed 1.1: an id given as a number is coerced to a string by the reader. A
+    # micro-blog's items all linking its page are told apart by those ids.
+    page = "http://w.example/notes"
+    feed = {"version": "https://jsonfeed.org/version/1.1", "title": "Notes",
+            "items": [{"id": n, "url": page, "content_text": f"Note number {n} of the day."}
+                      for n in (101, 102, 103)]}
+    (Path(site.root) / "feed.json").write_text(json.dumps(feed), encoding="utf-8")
+    stored = stored_after_a_run(site, tmp_path,
+                                "  - {id: notes, type: feed, url: \"${SITE}feed.json\"}\n")
+    assert sorted(stored) == [f"Note number {n} of the day" for n in (101, 102, 103)]
+    assert sorted(item.url for item in stored.values()) == [f"{page}#{n}"
+                                                            for n in (101, 102, 103)]

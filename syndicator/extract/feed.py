@@ -277,15 +277,24 @@ def _parse_json_feed(page: Page) -> FeedRead:
     base = absolute_url(page.final_url, base) or page.final_url
     feed_language = _language(_str(data.get("language")))
     feed_authors = _json_authors(data)
-    return collect((_json_item(item, base, feed_language, feed_authors), _str(item.get("id")))
+    return collect((_json_item(item, base, feed_language, feed_authors), _json_id(item))
                    for item in items if isinstance(item, dict))
+
+
+def _json_id(item: Mapping[str, Any]) -> str | None:
+    """A JSON Feed item's id: a string, or a number coerced to one (JSON Feed 1.1 says
+    readers do; feeds write `"id": 123`)."""
+    value = item.get("id")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return _str(value)
 
 
 def _json_item(item: Mapping[str, Any], base: str, feed_language: str | None,
                feed_authors: str | None) -> Article | None:
     url = absolute_url(base, _str(item.get("url")))
     if url is None:
-        item_id = _str(item.get("id")) or ""
+        item_id = _json_id(item) or ""
         url = item_id if re.match(r"^https?://", item_id, re.IGNORECASE) else None
     for other in (item.get("external_url"), *(a.get("url") for a in item.get("attachments")
                                               or () if isinstance(a, dict))):
