@@ -65,6 +65,14 @@ def subscribed(app: App, address: str, *, languages: tuple[str, ...] = (),
     return urlsplit(preferences_url(app.config, target, address, app.clock())).path
 
 
+def confirm(port: int, path: str) -> tuple[int, str]:
+    """Open a confirmation link and press its page's button, as a reader does."""
+    status, page = get(port, path)
+    assert status == 200 and 'form method="post"' in page, (status, page)
+    status, _headers, answer = post_form(port, path, {})
+    return status, answer
+
+
 def form_token(html: str) -> str:
     found = re.search(r'name="form_token" value="([^"]+)"', html)
     assert found is not None, "no form token in the page"

@@ -302,7 +302,11 @@ def test_subscribe_confirm_receive_unsubscribe_receive_nothing(
             link = re.search(r"https://\S+", text)
             assert link is not None
             assert web.get(link.group(0) + "x").status_code == 400
-            confirmed = web.get(link.group(0))
+            opened = web.get(link.group(0))           # opening the link changes nothing
+            assert opened.status_code == 200 and 'form method="post"' in opened.text
+            subscriber = app.store.subscriber("mail", "Reader@example.net")
+            assert subscriber is not None and subscriber.status == "pending"
+            confirmed = web.post(link.group(0))
             assert confirmed.status_code == 200 and "Subscribed" in confirmed.text
             subscriber = app.store.subscriber("mail", "Reader@example.net")
             assert subscriber is not None and subscriber.status == "confirmed"

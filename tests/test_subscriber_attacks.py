@@ -15,6 +15,7 @@ from push_support import SmtpServer, email, fetch, with_targets
 from serve_support import serve as serve_process
 from subscribe_support import (
     NO_SMTP,
+    confirm,
     form_token,
     get,
     make_config,
@@ -214,7 +215,7 @@ def test_a_reader_of_every_language_of_the_list_gets_each_story_once(
             [confirmation] = smtp.to("ida@example.org")
             path = urlsplit(re.findall(r"https?://\S+/subscribe/confirm/\S+",
                                        _text(confirmation))[0]).path
-            assert get(server.port, path)[0] == 200
+            assert confirm(server.port, path)[0] == 200
             reader = app.store.subscriber("mail-all", "ida@example.org")
             assert reader is not None and reader.languages == ("en", "ru", "be")
             _fetch(app)
@@ -331,3 +332,31 @@ def test_a_story_of_no_known_language_reaches_readers_who_chose_languages(
             dispatch_due(app)
     assert sorted(str(m["Subject"]) for m in smtp.to("una@example.org")) == [
         "English two", "Unlabelled two"]
+
+
+def test_opening_the_links_of_a_confirmation_mail_subscribes_nobody(tmp_path: Path) -> None:
+    # Somebody types the address of a reader who left into the form. The reader's mail
+    # gateway opens every link of the confirmation mail, as scanners do: the address must
+    # not be subscribed by that, only by the reader's press of the button.
+    with SmtpServer() as smtp:
+        config = make_config(tmp_path, smtp.smtp_config())
+        with make_app(config) as app, serve(app) as server:
+            app.store.set_subscriber("mail", "left@example.net", "unsubscribed", app.clock())
+            status, page = get(server.port, "/subscribe/mail")
+            assert post_form(server.port, "/subscribe/mail", {
+                "form_token": form_token(page), "email": "left@example.net"})[0] == 200
+            dispatch_due(app)
+            [mail] = smtp.to("left@example.net")
+            links = re.findall(r"https://feeds\.example\.org(/\S+)", _text(mail))
+            assert any("/subscribe/confirm/" in link for link in links)
+            for link in links:
+                assert get(server.port, link)[0] == 200
+            pending = app.store.subscriber("mail", "left@example.net")
+            assert pending is not None and pending.status == "pending"
+            [confirm_path] = [link for link in links if "/subscribe/confirm/" in link]
+            status, page = get(server.port, confirm_path)
+            assert '<form method="post" action="' + confirm_path in page
+            status, _h, answer = post_form(server.port, confirm_path, {})
+            assert status == 200 and "left@example.net" in answer
+            confirmed = app.store.subscriber("mail", "left@example.net")
+            assert confirmed is not None and confirmed.status == "confirmed"

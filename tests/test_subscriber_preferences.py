@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from push_support import SmtpServer, email, with_targets
-from subscribe_support import form_token, get, make_config, post_form, serve
+from subscribe_support import confirm, form_token, get, make_config, post_form, serve
 
 from syndicator.app import make_app
 from syndicator.push import dispatch_due
@@ -89,7 +89,7 @@ def test_three_subscribers_get_what_they_chose_and_a_change_counts_next(
             for address in ("ann@example.org", "boris@example.org", "cyr@example.org"):
                 [confirmation] = smtp.to(address)
                 assert "/preferences/" in _text(confirmation)
-                status, answer = get(server.port, _link(confirmation, "subscribe/confirm"))
+                status, answer = confirm(server.port, _link(confirmation, "subscribe/confirm"))
                 assert status == 200 and "will receive the news" in answer
             chosen = {s.email: (s.languages, s.rhythm)
                       for s in app.store.subscribers("mail-all")}
@@ -250,7 +250,7 @@ def test_a_choice_changed_before_confirming_keeps_the_confirmation_link(
                                        f"form_token={form_token(page)}&action=save"
                                        "&languages=be&rhythm=weekly")
             assert status == 200 and "Захавана" in answer
-            status, answer = get(server.port, _link(confirmation, "subscribe/confirm"))
+            status, answer = confirm(server.port, _link(confirmation, "subscribe/confirm"))
             assert status == 200 and "dee@example.net" in answer
             subscriber = app.store.subscriber("mail", "dee@example.net")
             assert subscriber is not None and subscriber.status == "confirmed"

@@ -185,18 +185,20 @@ def request_subscription(store: Store, config: Config, target_id: str, address: 
 
 @dataclass(frozen=True)
 class Confirmation:
-    """What a confirmation link did. kind: confirmed | invalid (bad or expired) | unknown
-    (the list is gone) | stale (unsubscribed, bounced or signed up again since it was
-    issued: a newer link or a new sign-up is needed)."""
+    """What a confirmation link does. kind: confirmed | ready (it would confirm: see
+    `confirm`) | invalid (bad or expired) | unknown (the list is gone) | stale
+    (unsubscribed, bounced or signed up again since it was issued: a newer link or a new
+    sign-up is needed)."""
 
     kind: str
     subscriber: Subscriber | None = None
 
 
-def confirm(store: Store, config: Config, token: str, now: datetime) -> Confirmation:
-    """Confirm the subscription a (valid, unexpired) token names, only while the address is
-    still pending from the sign-up the link was issued for: a link replayed after an
-    unsubscribe (or after a bounce) confirms nothing."""
+def confirmation(store: Store, config: Config, token: str, now: datetime) -> Confirmation:
+    """What the link would do, changing nothing (the page a GET of the link shows: mail
+    scanners open every link of a mail, and no opened link may subscribe anybody). It
+    confirms only while the address is still pending from the sign-up the link was issued
+    for: a link replayed after an unsubscribe (or after a bounce) confirms nothing."""
     data = read_token(config, token, CONFIRM, now)
     if data is None:
         return Confirmation("invalid")
@@ -209,8 +211,18 @@ def confirm(store: Store, config: Config, token: str, now: datetime) -> Confirma
         return Confirmation("stale")
     if data.issued < int(existing.updated.timestamp()):
         return Confirmation("stale")      # issued before the address last became pending
+    return Confirmation("ready", existing)
+
+
+def confirm(store: Store, config: Config, token: str, now: datetime) -> Confirmation:
+    """Confirm the subscription a (valid, unexpired) token names, when `confirmation`
+    says it is ready (the reader pressed the button of the link's page)."""
+    found = confirmation(store, config, token, now)
+    if found.kind != "ready" or found.subscriber is None:
+        return found
     return Confirmation("confirmed", store.set_subscriber(
-        data.target_id, data.email, "confirmed", now, reason="confirmed by link"))
+        found.subscriber.target_id, found.subscriber.email, "confirmed", now,
+        reason="confirmed by link"))
 
 
 def unsubscribe(store: Store, config: Config, token: str, now: datetime) -> Subscriber | None:

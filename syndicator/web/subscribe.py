@@ -2,7 +2,8 @@
 
     GET  /subscribe/{target_id}          the sign-up form (with a signed form token)
     POST /subscribe/{target_id}          sign up: queued; the push job mails a signed link
-    GET  /subscribe/confirm/{token}      the link in that mail: confirms (double opt-in)
+    GET  /subscribe/confirm/{token}      the link in that mail: a page with one button
+    POST /subscribe/confirm/{token}      the button: confirms (double opt-in)
     GET  /unsubscribe/{token}            a page with one button
     POST /unsubscribe/{token}            one-click unsubscribe (RFC 8058): body
                                          `List-Unsubscribe=One-Click`, no login, no
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from typing import Protocol
 
 from starlette.concurrency import run_in_threadpool
@@ -34,7 +36,7 @@ from syndicator.app import utc_now
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import page_language, translations
-from syndicator.push.email import list_language
+from syndicator.push.email import list_language, list_name
 from syndicator.push.preferences import (
     ChoiceView,
     Preferences,
@@ -48,7 +50,9 @@ from syndicator.push.subscribers import (
     CONFIRM,
     PREFERENCES,
     UNSUBSCRIBE,
+    Confirmation,
     confirm,
+    confirmation,
     enabled_email_target,
     read_token,
     request_subscription,
@@ -168,15 +172,29 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         return pages.page(_("Check your inbox"), _("If the address is right, a message with a "
                           "link to confirm your subscription is on its way."))
 
-    async def confirm_link(request: Request) -> Response:
+    async def confirm_page(request: Request) -> Response:
+        # Opening the link changes nothing (mail scanners open every link): a page with
+        # one button, which posts to the link.
+        return await confirm_link(request, confirmation)
+
+    async def confirm_post(request: Request) -> Response:
+        return await confirm_link(request, confirm)
+
+    async def confirm_link(request: Request, act: Callable[..., Confirmation]) -> Response:
         token = request.path_params["token"]
         pages = of_token(token, CONFIRM)
         _ = pages.text
         try:
-            result = await run_in_threadpool(confirm, ctx.store, ctx.config, token, utc_now())
+            result = await run_in_threadpool(act, ctx.store, ctx.config, token, utc_now())
         except SyndicatorError as exc:
             log.error("confirm: %s", exc)
             return pages.later(_("We could not confirm your subscription."))
+        if result.kind == "ready" and result.subscriber is not None:
+            target = enabled_email_target(ctx.config, result.subscriber.target_id)
+            return pages.page(_("Confirm your subscription"), _(
+                "Please confirm that you want to receive %(list)s at %(email)s.") % {
+                "list": list_name(ctx.config, target) if target else "",
+                "email": result.subscriber.email}, form="confirm", action=request.url.path)
         if result.kind == "unknown":
             return pages.page(_("Not found"), _("This mailing list no longer exists."),
                               status=404)
@@ -302,7 +320,8 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
     return [
         Route("/preferences/{token}", preferences_page, methods=["GET"]),
         Route("/preferences/{token}", change_preferences, methods=["POST"]),
-        Route("/subscribe/confirm/{token}", confirm_link, methods=["GET"]),
+        Route("/subscribe/confirm/{token}", confirm_page, methods=["GET"]),
+        Route("/subscribe/confirm/{token}", confirm_post, methods=["POST"]),
         Route("/subscribe/{target_id}", form, methods=["GET"]),
         Route("/subscribe/{target_id}", sign_up, methods=["POST"]),
         Route("/unsubscribe/{token}", unsubscribe_page, methods=["GET"]),
