@@ -360,3 +360,25 @@ def test_opening_the_links_of_a_confirmation_mail_subscribes_nobody(tmp_path: Pa
             assert status == 200 and "left@example.net" in answer
             confirmed = app.store.subscriber("mail", "left@example.net")
             assert confirmed is not None and confirmed.status == "confirmed"
+
+
+def test_leaving_through_the_preferences_page_is_never_told_to_wait(tmp_path: Path) -> None:
+    # Sign-ups from the reader's network used up the list's limit: saving a choice waits,
+    # leaving does not (as the unsubscribe link never does).
+    config = make_config(tmp_path, NO_SMTP, signups={"per_ip": 1})
+    with make_app(config) as app, serve(app) as server:
+        link = subscribed(app, "fay@example.net")
+        status, page = get(server.port, link)
+        token = form_token(page)
+        assert post_form(server.port, link, {"form_token": token, "action": "save",
+                                             "rhythm": "daily"})[0] == 200
+        status, headers, _body = post_form(server.port, link, {
+            "form_token": token, "action": "save", "rhythm": "weekly"})
+        assert status == 429 and int(headers["retry-after"]) > 0
+        # Leaving still needs the page's own form.
+        assert post_form(server.port, link, {"action": "leave"})[0] == 403
+        status, _h, answer = post_form(server.port, link, {"form_token": token,
+                                                           "action": "leave"})
+        assert status == 200 and "fay@example.net" in answer
+        left = app.store.subscriber("mail", "fay@example.net")
+        assert left is not None and (left.status, left.rhythm) == ("unsubscribed", "daily")

@@ -69,15 +69,18 @@ class SignupGuard:
         return form_token(config, target_id, now)
 
     def check(self, request: Request, fields: dict[str, str], config: Config,
-              target: EmailTarget, now: datetime) -> Refusal | None:
-        """None when the sign-up may be queued (and then it is counted)."""
+              target: EmailTarget, now: datetime, *, counted: bool = True
+              ) -> Refusal | None:
+        """None when the sign-up may be queued (and then it is counted). `counted` False:
+        our own form is checked, the rate limits are not (a reader leaving the list is
+        never told to wait)."""
         if _cross_site(request, config):
             return Refusal(403, N_("Sign-ups are taken only through the form on this site."),
                            "form")
         if not form_token_valid(config, fields.get(FORM_FIELD, ""), target.id, now):
             return Refusal(403, N_("This form has expired or did not come from this site: "
                               "reload it and try again."), "form")
-        return self._count(_client_key(request), target)
+        return self._count(_client_key(request), target) if counted else None
 
     def _count(self, client: str, target: EmailTarget) -> Refusal | None:
         limits = target.signups

@@ -292,12 +292,14 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         except FormTooLarge:
             return pages.too_large()
         path = request.url.path
-        refusal = guard.check(request, fields, ctx.config, opened.target, utc_now())
+        leaving = fields.get("action") == "leave"
+        refusal = guard.check(request, fields, ctx.config, opened.target, utc_now(),
+                              counted=not leaving)
         if refusal is not None:
             return preferences_form(pages, opened, path, refusal.text(pages.catalog),
                                     status=refusal.status, retry_after=refusal.retry_after)
         try:
-            if fields.get("action") == "leave":
+            if leaving:
                 subscriber = await run_in_threadpool(leave_list, ctx.store, opened, utc_now())
                 return pages.page(_("Unsubscribed"), _(
                     "%(email)s will receive no more messages from this list.")
