@@ -77,6 +77,10 @@ _SENTINEL_YEARS = range(1899, 1904)
 _USELESS_PERIODS = frozenset({"year", "month", "week"})
 # "Опубликовано: 3 июня 2021", "Updated: ...": a label without digits before a colon.
 _LABEL = re.compile(r"^[^\W\d][^\d:]{0,40}:\s+(?=\S)")
+# "14:30 МСК", "(МСК)", "по Москве": Russian sites name Moscow time after the time; the
+# date is then in Moscow's zone (UTC+3, UTC+4 in 2011-2014), not the source's.
+_MOSCOW_TIME = re.compile(r"[\s,]*(?<![^\W\d_])\(?(?:мск|msk|по москве|по московскому времени)"
+                          r"\)?\.?$", re.IGNORECASE)
 _BARE_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
 # dateparser's reading of a string is kept only when the year it found is written out in
 # the string: "03-12-31" (which of the three is the year?) is no date.
@@ -95,13 +99,17 @@ def parse_date(text: str, *, language: str | None, timezone: str,
     """Parse a date as found on a page; None when unparseable or partial (never "now").
 
     Read in `language`, else in whichever language it is written in. A date without an
-    offset is in `timezone`. Relative dates ("вчера, 14:30", "2 hours
-    ago", a bare "14:30") are resolved against `now`, the most recent such moment, and
-    rejected when `now` is not given. A day and month without a year ("3 июня") is None.
+    offset is in `timezone`, unless it names Moscow time ("14:30 МСК"). Relative dates
+    ("вчера, 14:30", "2 hours ago", a bare "14:30") are resolved against `now`, the most
+    recent such moment, and rejected when `now` is not given. A day and month without a
+    year ("3 июня") is None.
     """
     cleaned = _LABEL.sub("", " ".join(text.split()))
     if not cleaned or len(cleaned) > _MAX_DATE_TEXT:
         return None
+    moscow = _MOSCOW_TIME.search(cleaned)
+    if moscow is not None and moscow.start() > 0:
+        cleaned, timezone = cleaned[:moscow.start()], "Europe/Moscow"
     rfc822 = _RFC822_SHAPE.match(cleaned)
     if rfc822 and rfc822[1][:3].lower() not in _EN_MONTHS:
         return None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from syndicator.dates import parse_date
 from syndicator.demo.server import SiteServer
 from tests.test_dates_wild import NOW, stored_after_a_run
 
@@ -116,3 +117,20 @@ def test_threads_reading_dates_at_once_in_a_fresh_process_each_read_theirs(
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2021-06-03"] * 8, (attempt, done.stdout)
+
+
+# Moscow time named after the time, as Russian sites write it: the instant in Moscow's
+# zone (UTC+3 since 2014; UTC+4 in 2011-2014), whatever the source's own time zone.
+@pytest.mark.parametrize(("text", "instant"), [
+    ("03 июня 2021, 14:30 МСК", datetime(2021, 6, 3, 11, 30, tzinfo=UTC)),
+    ("3 июня 2021 14:30 (МСК)", datetime(2021, 6, 3, 11, 30, tzinfo=UTC)),
+    ("03.06.2021 14:30 мск", datetime(2021, 6, 3, 11, 30, tzinfo=UTC)),
+    ("3 июня 2021 г., 14:30 по Москве", datetime(2021, 6, 3, 11, 30, tzinfo=UTC)),
+    ("3 июня 2012, 14:30 МСК", datetime(2012, 6, 3, 10, 30, tzinfo=UTC)),
+    ("вчера, 14:30 МСК", datetime(2026, 12, 5, 11, 30, tzinfo=UTC)),
+])
+def test_moscow_time_named_after_the_time_is_read_in_moscows_zone(
+        text: str, instant: datetime) -> None:
+    parsed = parse_date(text, language="ru", timezone="Europe/Minsk", now=NOW)
+    assert parsed is not None, text
+    assert (parsed.value, parsed.has_time) == (instant, True), text
