@@ -11,11 +11,15 @@ Every document carries the WebSub hub (`websub.hub`) next to its self link.
 A file whose bytes did not change is not rewritten, so its mtime (and the validators a web
 server derives from it) only move when the feed really changed.
 
-On a store that shares build output (PostgreSQL, publish/shared.py) the build holds the
-output folder's lock while it first writes what other instances shared since the folder's
-marker (so it starts from the cluster's archive state and feed summaries), then builds, and
-then shares what it wrote, and what it found unchanged, through the store, where every
-serving process of the cluster picks it up.
+On a store that shares build output (PostgreSQL, publish/shared.py) the build first writes
+what other instances shared since the output folder's marker (so it starts from the
+cluster's archive state and feed summaries), and, after rendering, shares what it wrote and
+what it found unchanged through the store, where every serving process of the cluster picks
+it up. It holds the folder's lock while it catches up, and again from writing its current
+documents until the share commits, so that the folder's follower never writes an older
+shared file over them; rendering does not hold it up. Archive pages are written before that
+(a full page's items never change, so a page the follower writes meanwhile is another
+build's rendering of the same items).
 
 With `only`, the other feeds are not read at all: the index lists them as their last build
 left them (`.state/summaries.json`), so a service rebuilding one source's feeds after a run
@@ -134,14 +138,18 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
     On a store that shares build output, the files are then shared through it (see the
     module docstring); its StoreError is the build's."""
     share = shared.sharing(store)
-    with pagerender.no_gc(), (shared.folder_lock(config.output_path) if share is not None
-                              else contextlib.nullcontext()):
-        if share is not None:
-            # From the cluster's latest archive state and feed summaries, whoever built them.
-            shared.apply_shared(config.output_path, share)
-        result = _build(config, store, now, only, workers)
-        if share is None:
-            return result
+    if share is None:
+        with pagerender.no_gc():
+            return _build(config, store, now, only, workers)
+    output = config.output_path
+    with pagerender.no_gc(), contextlib.ExitStack() as held:
+        # From the cluster's latest archive state and feed summaries, whoever built them.
+        with shared.folder_lock(output):
+            shared.apply_shared(output, share)
+        # Rendered without the lock, so that the folder's follower is not held up by it;
+        # held again from the current documents' writes until the share commits.
+        result = _build(config, store, now, only, workers,
+                        lambda: held.enter_context(shared.folder_lock(output)))
         version = shared.share_build(
             config, share, [*result.written, *result.states, *result.unchanged],
             result.removed, now, full=only is None)
@@ -149,7 +157,10 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
 
 
 def _build(config: Config, store: FeedItemSource, now: datetime,
-           only: Iterable[str] | None, workers: parallel.Lender | None) -> BuildResult:
+           only: Iterable[str] | None, workers: parallel.Lender | None,
+           before_writing: Callable[[], object] = lambda: None) -> BuildResult:
+    """The build; `before_writing` is called before the state files and the current
+    documents are written (after the archive pages)."""
     selected = _selected_ids(config, only)
     built = [feed for feed in config.feeds if feed.id in selected]
     # A grouped feed's items change as translations arrive (a story's preferred version
@@ -191,6 +202,7 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
     # State files are not fsynced: a lost or stale one only makes the next build re-read
     # more (an older mark) or re-plan the feed, and they follow the durable pages. They are
     # written beside the current documents, whose fsyncs wait for the disk.
+    before_writing()
     pool = fsync_threads()
     states = [pool.submit(replace_file, path, data) for path, data in state_writes]
     try:
