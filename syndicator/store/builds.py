@@ -43,7 +43,8 @@ class BuildReads(Database):
         a mark is a transaction horizon instead: the oldest transaction still running now
         (every run whose transaction id is below it has committed or rolled back, and is
         read by a build that takes the mark first). Runs at or above it may be read again
-        by the next build, never missed."""
+        by the next build, never missed; a writing transaction left open for long holds
+        the mark back, and builds read again what runs stored since it began."""
         with self._read_tx("read the build mark") as conn:
             return _mark(conn)
 
