@@ -32,6 +32,7 @@ from syndicator.push import dispatch_due, send_digest
 from syndicator.push.preferences import Choice, open_preferences, save_preferences
 from syndicator.push.subscribers import (
     PREFERENCES,
+    add_confirmed,
     confirm_url,
     leave,
     make_token,
@@ -40,8 +41,10 @@ from syndicator.push.subscribers import (
     unsubscribe_url,
 )
 from syndicator.push.subscribers import confirm as confirm_link
+from syndicator.store import Store
 from syndicator.web.embed_items import frame_language, item_views, story_languages
 from tests.conftest import Site, serve_site
+from tests.test_store import db_url  # noqa: F401  (the fixture)
 from tests.test_translations import _fetch, site  # noqa: F401  (the fixture)
 from tests.translation_site import VERSIONS, write_site
 
@@ -382,3 +385,45 @@ def test_leaving_through_the_preferences_page_is_never_told_to_wait(tmp_path: Pa
         assert status == 200 and "fay@example.net" in answer
         left = app.store.subscriber("mail", "fay@example.net")
         assert left is not None and (left.status, left.rhythm) == ("unsubscribed", "daily")
+
+
+def test_an_address_in_other_capitals_is_the_same_reader(tmp_path: Path) -> None:
+    # Ann signed up on her phone as "Ann@…", later on her laptop as "ann@…": one mailbox,
+    # so one subscriber and one mail per story, not two.
+    with SmtpServer() as smtp:
+        config = make_config(tmp_path, smtp.smtp_config(), signups={"per_ip": 50})
+        with make_app(config) as app, serve(app) as server:
+            _status, page = get(server.port, "/subscribe/mail")
+            assert post_form(server.port, "/subscribe/mail", {
+                "form_token": form_token(page), "email": "Ann@example.org"})[0] == 200
+            dispatch_due(app)
+            [mail] = smtp.to("Ann@example.org")
+            path = re.findall(r"https://feeds\.example\.org(/subscribe/confirm/\S+)",
+                              _text(mail))[0]
+            assert confirm(server.port, path)[0] == 200
+            assert post_form(server.port, "/subscribe/mail", {
+                "form_token": form_token(page), "email": "ann@example.org"})[0] == 200
+            dispatch_due(app)
+            add_confirmed(app.store, config, "mail", [("ANN@example.org", ("en",), None)],
+                          app.clock())
+            readers = app.store.subscribers("mail")
+    assert [(r.email, r.status, r.languages) for r in readers] == [
+        ("Ann@example.org", "confirmed", ("en",))]
+    assert len(smtp.received) == 1
+
+
+def test_the_store_finds_an_address_whatever_its_capitals(
+        db_url: str) -> None:  # noqa: F811  (the fixture imported above)
+    store = Store(db_url)
+    try:
+        store.set_subscriber("mail", "Ann@example.org", "confirmed", T0)
+        store.set_subscriber("mail", "bob@example.org", "confirmed", T0)
+        found = store.subscriber_like("mail", "aNN@example.org")
+        assert found is not None and found.email == "Ann@example.org"
+        store.set_subscriber("mail", "ann@example.org", "pending", T0)   # an older row
+        exact = store.subscriber_like("mail", "ann@example.org")
+        assert exact is not None and (exact.email, exact.status) == ("ann@example.org",
+                                                                    "pending")
+        assert store.subscriber_like("other", "ann@example.org") is None
+    finally:
+        store.close()

@@ -288,25 +288,28 @@ def send_confirmations(app: App, target: EmailTarget, now: Callable[[], datetime
 def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signup,
                  now: datetime) -> _Outcome:
     store, config = app.store, app.config
-    existing = store.subscriber(target.id, row.email)
+    # The address as the list knows it, when it is there with its local part in other
+    # capitals ("Ann@" and "ann@" are one mailbox at every provider): one subscriber.
+    existing = store.subscriber_like(target.id, row.email)
+    email = existing.email if existing is not None else row.email
     if existing is not None and existing.status == "confirmed":
         return _Outcome("skipped", "already subscribed")
-    last = store.last_confirmation(target.id, row.email)
+    last = store.last_confirmation(target.id, email)
     if (existing is not None and existing.status == "pending" and last is not None
             and now - last < RESEND_AFTER):
         return _Outcome("skipped", "a confirmation mail went out moments ago")
     if existing is None or existing.status != "pending" or row.languages is not None:
-        store.set_subscriber(target.id, row.email, "pending", now,
+        store.set_subscriber(target.id, email, "pending", now,
                              reason="signed up through the form", languages=row.languages,
                              rhythm=row.rhythm)
-    msg = confirmation_message(config, target, row.email,
-                               confirm_url=confirm_url(config, target.id, row.email, now),
-                               preferences_url=preferences_url(config, target.id, row.email,
+    msg = confirmation_message(config, target, email,
+                               confirm_url=confirm_url(config, target.id, email, now),
+                               preferences_url=preferences_url(config, target.id, email,
                                                                now),
                                expires_days=CONFIRM_DAYS, now=now,
                                language=mail_language(config, target, row.languages or (
                                    existing.languages if existing else ())))
-    result = session.send(msg, row.email)
+    result = session.send(msg, email)
     if result.kind == "ok":
         return _Outcome("sent")
     if result.kind == "unknown":
@@ -354,6 +357,8 @@ def add_confirmed(store: Store, config: Config, target_id: str, entries: Iterabl
         except AddressInvalid as exc:
             invalid.append(exc)
             continue
+        known = store.subscriber_like(target_id, email)   # other capitals: the same reader
+        email = known.email if known is not None else email
         store.set_subscriber(target_id, email, "confirmed", now, reason="added by an operator",
                              languages=languages, rhythm=rhythm)
         added.append(email)

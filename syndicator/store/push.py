@@ -279,6 +279,17 @@ class PushQueries(Database):
             row = conn.execute(_subscriber_row(target_id, email)).first()
         return None if row is None else _subscriber(row)
 
+    def subscriber_like(self, target_id: str, email: str) -> Subscriber | None:
+        """The subscriber `email` is, the capitals of its local part aside (mailboxes do
+        not tell them apart): the one of exactly that spelling first."""
+        stmt = (select(t_subscribers).where(
+            t_subscribers.c.target_id == target_id,
+            func.lower(t_subscribers.c.email) == email.lower())
+            .order_by((t_subscribers.c.email != email), t_subscribers.c.email).limit(1))
+        with self._read_tx("read a subscriber") as conn:
+            row = conn.execute(stmt).first()
+        return None if row is None else _subscriber(row)
+
     def subscribers(self, target_id: str | None = None, *,
                     status: str | None = None) -> list[Subscriber]:
         stmt = select(t_subscribers).order_by(t_subscribers.c.target_id, t_subscribers.c.email)
