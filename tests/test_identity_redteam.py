@@ -14,6 +14,8 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
+
 from syndicator.demo.server import SiteServer
 from tests.test_dates_wild import stored_after_a_run
 from tests.test_entry_identity import _rss, _runs, pushing_app
@@ -77,3 +79,52 @@ def test_json_feed_items_with_numeric_ids_on_one_url_are_told_apart(
     assert sorted(stored) == [f"Note number {n} of the day" for n in (101, 102, 103)]
     assert sorted(item.url for item in stored.values()) == [f"{page}#{n}"
                                                             for n in (101, 102, 103)]
+
+
+# --- a listing whose article pages all name one canonical URL -------------------------------
+
+def _canonical_site(root: Path, canonical: str, titles: list[str]) -> str:
+    """A listing at /news/ of one card per title, each article page naming `canonical` as
+    its rel=canonical (a template bug: the section page, or one fixed page)."""
+    (root / "news").mkdir(exist_ok=True)
+    cards = []
+    for n, title in enumerate(titles):
+        cards.append(f'<div class="card"><a href="/news/{n}.html">{title}</a></div>')
+        (root / "news" / f"{n}.html").write_text(
+            f'<!doctype html><html><head><title>{title}</title><link rel="canonical" '
+            f'href="{canonical}"></head><body><article><h1>{title}</h1><p>{title}: the story '
+            "as the paper tells it, in a paragraph of its own.</p></article></body></html>",
+            encoding="utf-8")
+    (root / "news" / "index.html").write_text(
+        f"<!doctype html><html><body>{''.join(cards)}</body></html>", encoding="utf-8")
+    return "  - id: news\n    url: ${SITE}news/\n    list: {item: div.card, link: a}\n"
+
+
+@pytest.mark.parametrize("canonical", ["/news/", "/about.html"])
+def test_stories_whose_pages_name_one_canonical_url_are_not_merged(
+        canonical: str, site: SiteServer, tmp_path: Path) -> None:
+    titles = ["Bridge closed", "Council votes", "School reopens"]
+    source = _canonical_site(Path(site.root), canonical, titles[:2])
+    first = stored_after_a_run(site, tmp_path, source)
+    assert sorted(first) == titles[:2], first
+    assert {item.url.removeprefix(site.url) for item in first.values()} == {
+        "news/0.html", "news/1.html"}
+
+
+def test_a_later_story_naming_the_same_canonical_url_is_a_new_item(
+        site: SiteServer, tmp_path: Path) -> None:
+    titles = ["Bridge closed", "Council votes", "School reopens"]
+    source = _canonical_site(Path(site.root), "/about.html", titles[:1])
+    stored_after_a_run(site, tmp_path, source)
+    _canonical_site(Path(site.root), "/about.html", titles)
+    later = stored_after_a_run(site, tmp_path, source)
+    assert sorted(later) == sorted(titles), later
+
+
+def test_one_story_under_two_links_naming_its_canonical_is_one_item(
+        site: SiteServer, tmp_path: Path) -> None:
+    # The same story linked from the listing and its AMP copy: one item, the canonical.
+    root = Path(site.root)
+    source = _canonical_site(root, "/news/0.html", ["Bridge closed", "Bridge closed"])
+    stored = stored_after_a_run(site, tmp_path, source)
+    assert [item.url.removeprefix(site.url) for item in stored.values()] == ["news/0.html"]

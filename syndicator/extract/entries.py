@@ -43,10 +43,12 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
   entry renamed (a feed whose guids changed, or hash the title it corrected); an item
   stored before names were recorded goes to the first entry on its page with its title,
   or, for an entry alone there, to that entry.
-- Canonical URLs never merge entries whose guids differ (`kept_apart`): an entry whose
-  article page names as canonical a URL that another entry of the run (of another guid)
-  has too, or that is the stored item of another name, is kept under its own link; so is
-  one whose item is stored under its own link already.
+- Canonical URLs never merge entries whose guids differ, nor listing cards of different
+  titles (`kept_apart`): an entry whose article page names as canonical a URL that another
+  entry of the run (of another guid, or without guids another title) has too, or that is
+  the stored item of another entry, is kept under its own link; so is one whose item is
+  stored under its own link already. (A site whose templates name one page, the section
+  or a fixed one, as every article's canonical URL would otherwise make one item of all.)
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from syndicator.model import Article, Item
 from syndicator.normalise import anchor, canonical_url, entry_key, own_link, plain_text_summary
@@ -185,35 +188,46 @@ def kept_apart(made: Sequence[tuple[Article, Item]],
                stored: Callable[[list[str]], Mapping[str, Item]]
                ) -> tuple[list[Item], dict[str, list[str]]]:
     """The items of a run's entries (each with the card it was made from, in run order),
-    those that canonicalisation would merge although their guids differ kept under their
-    own links. An entry with a guid whose item is the canonical URL its page named, not its
-    own link, keeps its own link when that is stored already, when another entry of the
-    run with another guid has that canonical URL too, or when the item stored there is of
-    this source under another name and title (another name with its title: the entry,
-    renamed). `stored(urls)` gives the stored items of those URLs.
+    those that canonicalisation would merge although they are different entries kept under
+    their own links. An entry whose item is the canonical URL its page named, not its own
+    link, keeps its own link when that is stored already, when another entry of the run
+    with another guid (without guids: another title) has that canonical URL too, or when
+    the item stored there is of this source and another entry's (`_another_entry`).
+    `stored(urls)` gives the stored items of those URLs.
     Also returns, by canonical URL, the links of the entries kept apart from it."""
-    own = [own_link(item, card) if card.guid else item for card, item in made]
+    own = [own_link(item, card) for card, item in made]
     moved = [n for n, (_card, item) in enumerate(made) if own[n].url != item.url]
     kept = [item for _card, item in made]
     if not moved:
         return kept, {}
-    guids: dict[str, set[str]] = {}
+    names: dict[str, set[tuple[str, str | None]]] = {}
     for card, item in made:
-        if card.guid:
-            guids.setdefault(item.url, set()).add(card.guid)
+        names.setdefault(item.url, set()).add(("guid", card.guid) if card.guid
+                                              else ("title", item.title))
     known = stored([url for n in moved for url in (kept[n].url, own[n].url)])
     notes: dict[str, list[str]] = {}
     for n in moved:
         card, item = made[n]
         owner = known.get(item.url)
-        if (own[n].url in known or len(guids[item.url]) > 1
+        if (own[n].url in known or len(names[item.url]) > 1
                 or (owner is not None and owner.source_id == item.source_id
-                    and owner.entry_key not in (None, card.guid)
-                    and not _renamed(owner, item.title, item.published
-                                     if item.published_precision == "time" else None))):
+                    and _another_entry(owner, card, own[n], item))):
             kept[n] = own[n]
             notes.setdefault(item.url, []).append(own[n].url)
     return kept, notes
+
+
+def _another_entry(owner: Item, card: Article, own: Item, item: Item) -> bool:
+    """Whether the stored item `owner` at the canonical URL `item`'s page names is another
+    entry's than `card`'s: it has another guid (for a card with one) or, for a card without
+    one whose link is another page than that canonical URL (not the same page with a
+    tracking query), another title and time (see _renamed)."""
+    if card.guid:
+        other = owner.entry_key not in (None, card.guid)
+    else:
+        other = urlsplit(own.url).path != urlsplit(item.url).path
+    return other and not _renamed(owner, item.title, item.published
+                                  if item.published_precision == "time" else None)
 
 
 def _renamed(owner: Item, title: str | None, published: datetime | None) -> bool:
