@@ -3,9 +3,9 @@ Store (engine and connections) of its own, as instances on several machines woul
 
 No global lock: writers of different rows run at once, and what the global lock used to
 make true is made true by row locks, ON CONFLICT, FOR UPDATE SKIP LOCKED and advisory locks
-on a story's keys. Interleavings are forced by an outbox decision that stops inside
-save_run's transaction (`Paused`) and by waiting until PostgreSQL reports a backend waiting
-on a lock; nothing here measures time.
+on an item's id and on a story's keys. Interleavings are forced by an outbox decision that
+stops inside save_run's transaction (`Paused`) and by waiting until PostgreSQL reports a
+backend waiting on a lock; nothing here measures time.
 """
 
 from __future__ import annotations
