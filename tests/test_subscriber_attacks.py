@@ -427,3 +427,18 @@ def test_the_store_finds_an_address_whatever_its_capitals(
         assert store.subscriber_like("other", "ann@example.org") is None
     finally:
         store.close()
+
+
+def test_a_list_title_written_as_a_folded_yaml_block_still_mails(tmp_path: Path) -> None:
+    # `title: >` in YAML ends the title with a line break; a mail header cannot hold one.
+    with SmtpServer() as smtp:
+        config = make_config(tmp_path, smtp.smtp_config())
+        feeds = tuple(feed.model_copy(update={"title": f"Office\n news {feed.id}\n"})
+                      for feed in config.feeds)
+        config = config.model_copy(update={"feeds": feeds})
+        with make_app(config) as app:
+            request_subscription(app.store, config, "mail", "gil@example.org", T0)
+            report = dispatch_due(app)
+    [mail] = smtp.to("gil@example.org")
+    assert [note for t in report.targets for note in t.notes] == ["1 confirmation mail(s) sent"]
+    assert str(mail["Subject"]) == "Confirm your subscription to Office news office-en"

@@ -55,9 +55,15 @@ def message_id(target: EmailTarget, item_ids: Sequence[str], recipient: str) -> 
             f"@{_domain(target.from_)}>")
 
 
+def one_line(text: str) -> str:
+    """`text` on one line, its runs of white space one space: what a mail header can hold
+    (a title written as a folded YAML block, `title: >`, ends with a line break)."""
+    return " ".join(text.split())
+
+
 def list_name(config: Config, target: EmailTarget) -> str:
     titles = [f.title for f in config.feeds if f.id in target.feeds]
-    return ", ".join(titles) or config.site.title
+    return one_line(", ".join(titles) or config.site.title)
 
 
 def list_language(config: Config, target: EmailTarget | None) -> str | None:
@@ -132,7 +138,7 @@ def item_message(config: Config, target: EmailTarget, item: Item, recipient: str
 def digest_subject(config: Config, target: EmailTarget, items: Sequence[Item],
                    now: datetime, language: str = "en") -> str:
     if target.subject:
-        return target.subject
+        return one_line(target.subject)
     return translations(language).ngettext(
         "%(list)s: %(count)s new, %(date)s", "%(list)s: %(count)s new, %(date)s",
         len(items)) % {"list": list_name(config, target), "count": len(items),
