@@ -1,5 +1,9 @@
-"""Subscribers' choices seen by an attacker and by readers: the preferences page against
-stale state, the mails in the reader's language, the frames' `lang=auto`."""
+"""Email subscribers' choices seen by an attacker and by readers, over real HTTP and a real
+SMTP server (aiosmtpd): preferences saved against stale state and never rate-limited to
+leave, tokens out of the log, confirmation links that scanners open, addresses in other
+capitals, every language ticked, a better-language version before the digest, items of no
+language, the mails in the reader's language, a list title on several lines, and the
+frames' choice of a story's version (`lang=auto`, zh-Hant, be-BY)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """The preferences page (the signed link in every mail) in headless Chromium with
 JavaScript off: a reader changes their rhythm and adds a language by clicking, and the
-choice is stored with their first language still first; then they leave."""
+choice is stored with their first language still first; then they leave. A confirmation
+link's page confirms by its button, not by being opened."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from subscribe_support import NO_SMTP, make_config, serve, subscribed
 
 from syndicator.app import make_app
+from syndicator.push.subscribers import confirm_url
 
 from .conftest import screenshot
 
@@ -46,6 +48,18 @@ def test_preferences_change_by_clicks_without_javascript(browser: Any,
                 tab.locator("button[value=leave]").click()
             left = app.store.subscriber("mail", "eli@example.net")
             assert left is not None and left.status == "unsubscribed"
+            # A confirmation link: opening it shows a button, and the button confirms.
+            app.store.set_subscriber("mail", "fin@example.net", "pending", app.clock())
+            link = urlsplit(confirm_url(config, "mail", "fin@example.net", app.clock())).path
+            answer = tab.goto(f"http://127.0.0.1:{server.port}{link}")
+            assert answer is not None and answer.status == 200
+            pending = app.store.subscriber("mail", "fin@example.net")
+            assert pending is not None and pending.status == "pending"
+            with tab.expect_navigation():
+                tab.locator("form button").click()
+            confirmed = app.store.subscriber("mail", "fin@example.net")
+            assert confirmed is not None and confirmed.status == "confirmed"
+            screenshot(tab, "confirmed")
         finally:
             context.close()
     # The page loads nothing but itself: no request to another origin to carry the token.
