@@ -381,8 +381,11 @@ class FeedLink(NamedTuple):
 class PublishedFile:
     """One file of the output folder as the store shares it (PostgreSQL): its path relative
     to the folder ("office-en.rss", "archive/office-en/1.atom"), the version of the build
-    that wrote it last, and its bytes (None: that build removed it)."""
+    that wrote it last, its bytes (None: that build removed it) and when that build ran
+    (its `now`: the file's modification time in every folder, so that every instance sends
+    the same Last-Modified; None when not read)."""
 
     path: str
     version: int
     data: bytes | None
+    published: datetime | None = None

@@ -184,6 +184,10 @@ def test_every_instance_serves_a_build_made_elsewhere_within_two_seconds(
                         str(tmp_path / "builder" / "config.yaml"), "build"],
                        check=True, capture_output=True, cwd=tmp_path / "builder")
         assert max(served_after([one, two], b"Title 5")) <= FRESH_S
+        # The same bytes, validators and modification time (the build's) everywhere.
+        answers = [instance.get("/news.rss") for instance in (one, two)]
+        assert answers[0].headers["etag"] == answers[1].headers["etag"]
+        assert answers[0].headers["last-modified"] == answers[1].headers["last-modified"]
         for instance in (one, two):
             assert instance.get("/news.rss").content == \
                 (tmp_path / "builder" / "feeds" / "news.rss").read_bytes()

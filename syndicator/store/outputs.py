@@ -104,16 +104,17 @@ class OutputQueries(Database):
                      .order_by(*order).limit(PAGE_ROWS))
         else:
             size = func.coalesce(func.length(t_files.c.data), 0)
-            page = (select(t_files.c.path, t_files.c.version, t_files.c.data,
+            page = (select(t_files.c.path, t_files.c.version, t_files.c.data, t_files.c.published,
                            (func.sum(size).over(order_by=order) - size).label("before"))
                     .where(after).order_by(*order).limit(PAGE_ROWS).subquery())
-            query = (select(page.c.path, page.c.version, page.c.data)
+            query = (select(page.c.path, page.c.version, page.c.data, page.c.published)
                      .where(page.c.before < max_bytes)
                      .order_by(page.c.version, page.c.path))
         with self._read_tx("read the shared build files") as conn:
             rows = conn.execute(query).all()
         return [PublishedFile(path=row.path, version=int(row.version),
-                              data=bytes(row.data) if data and row.data is not None else None)
+                              data=bytes(row.data) if data and row.data is not None else None,
+                              published=row.published if data else None)
                 for row in rows]
 
     def output_listener(self) -> OutputListener:
