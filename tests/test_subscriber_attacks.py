@@ -135,6 +135,9 @@ def test_mails_speak_the_readers_first_language(tmp_path: Path) -> None:
     assert "Читать дальше: " in _text(ru) and "Языки и частота: " in _text(ru)
     assert ">Настройки</a>" in _html(ru) and ">Отписаться</a>" in _html(ru)
     assert ">Читать дальше</a>" in _html(ru) and "Read more" not in _text(ru) + _html(ru)
+    # The page is in the reader's language, the story in its own.
+    assert '<html lang="ru">' in _html(ru) and 'lang="ru">' in _html(ru)
+    assert '<html lang="en">' in _html(smtp.to("en@example.net")[0])
     [en, *_] = smtp.to("en@example.net")
     assert "Read more: " in _text(en) and "Languages and rhythm: " in _text(en)
     assert ">Preferences</a>" in _html(en)
@@ -143,6 +146,7 @@ def test_mails_speak_the_readers_first_language(tmp_path: Path) -> None:
                         str(digest["Subject"])), digest["Subject"]
     assert "Мовы і частата: " in _text(digest) and "Адпісацца: " in _text(digest)
     assert '<html lang="be">' in _html(digest) and "сакавіка" in _text(digest)
+    assert re.search(r'<h2 [^>]* lang="(en|ru)">', _html(digest))
     [confirmation] = smtp.to("new@example.net")
     assert str(confirmation["Subject"]).startswith("Подтвердите подписку на рассылку «")
     assert "(она действует 7 дней):" in _text(confirmation)
