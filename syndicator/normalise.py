@@ -382,10 +382,26 @@ def _merged_published(stored: Item, fresh: Item, timezone: str) -> tuple[datetim
     return stored.published, stored.published_precision
 
 
+def _site_form(link: str, final: str) -> str | None:
+    """The URL the site redirected `link` to, when it is the same page in the site's own
+    form (a trailing slash added or removed, https, www.): the canonical URL of a page that
+    names none. None for any other redirect (a login page, a consent wall)."""
+    if link == final:
+        return None
+    try:
+        asked, got = urlsplit(canonical_url(link)), urlsplit(canonical_url(final))
+    except ValueError:
+        return None
+    same = (_site(asked.geturl()) == _site(got.geturl()) and asked.query == got.query
+            and asked.path.rstrip("/") == got.path.rstrip("/"))
+    return final if same else None
+
+
 def merge_card_and_page(card: Article, page: Article | None) -> Article:
     """Combine what the listing showed with what the article page said.
 
-    The article page wins for the body, image, author and canonical URL; the listing's
+    The article page wins for the body, image, author and canonical URL (a page naming
+    none: the site's own form of the card's link it redirected to); the listing's
     title and excerpt are what the editors wrote for the listing and win when present.
     Dates keep every candidate: the page's selected date, the listing date, then the page's
     metadata; normalisation chooses (a full timestamp on the same day beats a bare date).
@@ -405,7 +421,7 @@ def merge_card_and_page(card: Article, page: Article | None) -> Article:
         image=page.image or card.image,
         author=page.author or card.author,
         categories=page.categories or card.categories,
-        canonical=page.canonical or card.canonical,
+        canonical=page.canonical or _site_form(card.url, page.url) or card.canonical,
         language=page.language or card.language,
         # What the page names and what its card named (a sitemap's hreflang alternates),
         # once each in translation_claims.

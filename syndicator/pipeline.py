@@ -346,7 +346,7 @@ def _normalise(candidates: Sequence[Candidate], run: RunLog, ctx: NormaliseConte
         made.append((candidate.card, item))
     kept, apart = kept_apart(made, stored)
     for canonical, links in apart.items():
-        log.info("source %s: different entries (guids, or titles) name %s as their "
+        log.info("source %s: different entries (guids, or texts) name %s as their "
                  "canonical URL: kept apart under their own links %s", ctx.source_id,
                  canonical, ", ".join(links))
     items: dict[str, Item] = {}

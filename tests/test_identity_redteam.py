@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,56 @@ def test_one_story_under_two_links_naming_its_canonical_is_one_item(
     source = _canonical_site(root, "/news/0.html", ["Bridge closed", "Bridge closed"])
     stored = stored_after_a_run(site, tmp_path, source)
     assert [item.url.removeprefix(site.url) for item in stored.values()] == ["news/0.html"]
+
+
+def _story_page(title: str, canonical: str | None) -> str:
+    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
+    return (f"<!doctype html><html><head><title>{title}</title>{link}</head><body><article>"
+            f"<h1>{title}</h1><p>The bridge over the river was closed in the night after "
+            "the water rose above the warning mark.</p></article></body></html>")
+
+
+def test_one_story_linked_twice_under_two_titles_is_one_item(
+        site: SiteServer, tmp_path: Path) -> None:
+    # A front page's lead block links the story with a short title and a query of its own,
+    # its list with the headline: the page names one canonical URL, so one item.
+    root = Path(site.root)
+    (root / "news").mkdir()
+    (root / "news" / "1.html").write_text(_story_page("Bridge closed after flood",
+                                                      "/news/1.html"), encoding="utf-8")
+    (root / "index.html").write_text(
+        '<!doctype html><html><body><div class="card"><a href="/news/1.html?from=lead">'
+        'Bridge closed</a></div><div class="card"><a href="/news/1.html">Bridge closed '
+        "after flood</a></div></body></html>", encoding="utf-8")
+    stored = stored_after_a_run(site, tmp_path, "  - id: news\n    url: ${SITE}index.html\n"
+                                "    list: {item: div.card, link: a}\n")
+    assert [item.url.removeprefix(site.url) for item in stored.values()] == ["news/1.html"]
+
+
+def _slash_redirect(handler: BaseHTTPRequestHandler, path: str) -> bool:
+    """/news/1 → 301 /news/1/, as sites send a link without its trailing slash on."""
+    if path != "/news/1":
+        return False
+    handler.send_response(301)
+    handler.send_header("Location", "/news/1/")
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+    return True
+
+
+def test_a_link_the_site_redirects_to_its_slashed_form_is_that_pages_item(
+        tmp_path: Path) -> None:
+    # /news/1 answers a redirect to /news/1/ (the site's own form), and the page names no
+    # canonical URL: the two links are one story.
+    root = tmp_path / "site"
+    (root / "news" / "1").mkdir(parents=True)
+    (root / "news" / "1" / "index.html").write_text(_story_page("Bridge closed", None),
+                                                    encoding="utf-8")
+    (root / "index.html").write_text(
+        '<!doctype html><html><body><div class="card"><a href="/news/1/">Bridge closed</a>'
+        '</div><div class="card"><a href="/news/1">Bridge closed after flood</a></div>'
+        "</body></html>", encoding="utf-8")
+    with SiteServer(root, hook=_slash_redirect) as site:
+        stored = stored_after_a_run(site, tmp_path, "  - id: news\n    url: ${SITE}index.html"
+                                    "\n    list: {item: div.card, link: a}\n")
+        assert [item.url.removeprefix(site.url) for item in stored.values()] == ["news/1/"]

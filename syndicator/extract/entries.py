@@ -44,8 +44,8 @@ id): the entry's own fragment (so the link leads to the post) or its guid.
   stored before names were recorded goes to the first entry on its page with its title,
   or, for an entry alone there, to that entry.
 - Canonical URLs never merge entries whose guids differ, nor listing cards of different
-  titles (`kept_apart`): an entry whose article page names as canonical a URL that another
-  entry of the run (of another guid, or without guids another title) has too, or that is
+  stories (`kept_apart`): an entry whose article page names as canonical a URL that another
+  entry of the run (of another guid, or without guids another text) has too, or that is
   the stored item of another entry, is kept under its own link; so is one whose item is
   stored under its own link already. (A site whose templates name one page, the section
   or a fixed one, as every article's canonical URL would otherwise make one item of all.)
@@ -191,7 +191,7 @@ def kept_apart(made: Sequence[tuple[Article, Item]],
     those that canonicalisation would merge although they are different entries kept under
     their own links. An entry whose item is the canonical URL its page named, not its own
     link, keeps its own link when that is stored already, when another entry of the run
-    with another guid (without guids: another title) has that canonical URL too, or when
+    with another guid (without guids: another text) has that canonical URL too, or when
     the item stored there is of this source and another entry's (`_another_entry`).
     `stored(urls)` gives the stored items of those URLs.
     Also returns, by canonical URL, the links of the entries kept apart from it."""
@@ -203,7 +203,7 @@ def kept_apart(made: Sequence[tuple[Article, Item]],
     names: dict[str, set[tuple[str, str | None]]] = {}
     for card, item in made:
         names.setdefault(item.url, set()).add(("guid", card.guid) if card.guid
-                                              else ("title", item.title))
+                                              else ("page", _page_text(item)))
     known = stored([url for n in moved for url in (kept[n].url, own[n].url)])
     notes: dict[str, list[str]] = {}
     for n in moved:
@@ -221,13 +221,21 @@ def _another_entry(owner: Item, card: Article, own: Item, item: Item) -> bool:
     """Whether the stored item `owner` at the canonical URL `item`'s page names is another
     entry's than `card`'s: it has another guid (for a card with one) or, for a card without
     one whose link is another page than that canonical URL (not the same page with a
-    tracking query), another title and time (see _renamed)."""
+    query of its own), another text; in both cases another title and time (_renamed)."""
     if card.guid:
         other = owner.entry_key not in (None, card.guid)
     else:
-        other = urlsplit(own.url).path != urlsplit(item.url).path
+        other = (urlsplit(own.url).path != urlsplit(item.url).path
+                 and _page_text(owner) != _page_text(item))
     return other and not _renamed(owner, item.title, item.published
                                   if item.published_precision == "time" else None)
+
+
+def _page_text(item: Item) -> str | None:
+    """What tells a listing card's story from another's on one canonical URL: its page's
+    text (two links to one page, under the titles of two blocks of a front page, have the
+    same), else its title."""
+    return item.content or item.summary or item.title
 
 
 def _renamed(owner: Item, title: str | None, published: datetime | None) -> bool:
