@@ -6,9 +6,9 @@
 The local replica site (`bench.sitegen`, served by nginx with ETags) has `--sources`
 sources over its listing pages (one page each, `?src=N` apart, so that their articles are
 stored once), all due every second: more than the instances can poll, so that the rate
-measured is what they can do, not what is asked of them. After one `syndicator fetch` of
-every source, every poll is a 304 poll. For each instance count, that many
-`syndicator worker` processes (`run` where `worker` does not exist) start, get `--settle`
+measured is what they can do, not what is asked of them. Each instance count gets a fresh
+database; after one `syndicator fetch` of every source, every poll is a 304 poll. Then that
+many `syndicator worker` processes (`run` where `worker` does not exist) start, get `--settle`
 seconds, then poll through `--windows` windows of `--seconds`: polls per second are the 304
 answers nginx logged in a window (the median window is reported; the machine is shared,
 and its busy share is given beside each figure), the per-poll costs are over all windows.
@@ -16,8 +16,9 @@ and its busy share is given beside each figure), the per-poll costs are over all
 PostgreSQL is reached through `tests/pgproxy.py`, which counts the messages clients send:
 statements are Execute ('E') and simple Query ('Q') messages, round trips are Sync ('S')
 and 'Q' (each one waits for the server's answer). A last window with the sources due only
-hourly measures what idle instances cost the database (job polling, heartbeats, the
-dispatcher), so that the per-poll figures can be given net of it. The CPU time of the
+hourly (once their first poll under that schedule is done) measures what idle instances
+cost the database (job polling, heartbeats, the dispatcher), so that the per-poll figures
+can be given net of it. The CPU time of the
 instances and of the benchmark database's PostgreSQL backends is read from /proc.
 """
 
@@ -248,39 +249,68 @@ def _window(servers: Any, proxy: Any, processes: list[subprocess.Popen[bytes]],
 # --- the run -----------------------------------------------------------------------------------
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from sqlalchemy.engine import make_url
-
     workdir: Path = args.workdir
     workdir.mkdir(parents=True, exist_ok=True)
     site = generate(workdir / "site", Options(articles=args.articles))
     listings = [p for lang in LANGUAGES for p in site.listings[lang]]
-    proxy_class = _proxy_class()
     windows: list[list[Window]] = []
-    with serve([Vhost(site.root, etags=True)], prefer=args.server) as servers, \
-            database(args.admin_url) as url:
+    with serve([Vhost(site.root, etags=True)], prefer=args.server) as servers:
+        # Each instance count on a database of its own, filled the same way: what the
+        # previous count left (finished jobs, dead rows) never weighs on the next.
+        for count in args.instances:
+            with _warm_database(args, workdir, servers.urls[0], listings) as (proxy, name):
+                print(f"== {count} instance(s) ...", file=sys.stderr, flush=True)
+                with instances(workdir / "config.yaml", count, workdir) as processes:
+                    windows.append(measure(servers, proxy, processes, name, args.seconds,
+                                           args.settle, args.windows))
+                if count == max(args.instances):
+                    idle = _idle(args, workdir, servers, proxy, name, listings, count)
+    return summarise(windows, idle)
+
+
+@contextlib.contextmanager
+def _warm_database(args: argparse.Namespace, workdir: Path, site_url: str,
+                   listings: list[str]) -> Iterator[tuple[Any, str]]:
+    """A fresh database, reached through the counting proxy, with every source fetched once
+    (`syndicator fetch`), and the config of the sources due every second written."""
+    from sqlalchemy.engine import make_url
+
+    with database(args.admin_url) as url:
         parsed = make_url(url)
-        with proxy_class((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
+        with _proxy_class()((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
             storage = parsed.set(host="127.0.0.1", port=proxy.port,
                                  query={"sslmode": "disable"}).render_as_string(
                                      hide_password=False)
-            config = _config(workdir, storage, servers.urls[0], listings, args.sources, "1s")
+            config = _config(workdir, storage, site_url, listings, args.sources, "1s")
             warm = subprocess.run(_command(config, "fetch", "--no-progress"), cwd=workdir,
                                   capture_output=True, text=True, check=False, timeout=1800)
             if warm.returncode != 0:
                 die(f"syndicator fetch failed ({warm.returncode}):\n{warm.stderr[-3000:]}")
-            for count in args.instances:
-                print(f"== {count} instance(s) ...", file=sys.stderr, flush=True)
-                with instances(config, count, workdir) as processes:
-                    windows.append(measure(servers, proxy, processes, parsed.database or "",
-                                           args.seconds, args.settle, args.windows))
-            idle_config = _config(workdir, storage, servers.urls[0], listings, args.sources,
-                                  "1h")
-            count = max(args.instances)
-            print(f"== {count} idle instance(s) ...", file=sys.stderr, flush=True)
-            with instances(idle_config, count, workdir) as processes:
-                idle = measure(servers, proxy, processes, parsed.database or "",
-                               args.seconds, args.settle, 1)[0]
-    return summarise(windows, idle)
+            yield proxy, parsed.database or ""
+
+
+def _idle(args: argparse.Namespace, workdir: Path, servers: Any, proxy: Any, name: str,
+          listings: list[str], count: int) -> Window:
+    """`count` instances with every source due only hourly: once each source's first poll
+    under that schedule is done (no request for 3 s), what they send is their idle cost."""
+    storage = _storage_of(workdir / "config.yaml")
+    config = _config(workdir, storage, servers.urls[0], listings, args.sources, "1h")
+    print(f"== {count} idle instance(s) ...", file=sys.stderr, flush=True)
+    with instances(config, count, workdir) as processes:
+        deadline = time.monotonic() + 120
+        time.sleep(args.settle)
+        while time.monotonic() < deadline:
+            mark = servers.mark()
+            time.sleep(3)
+            if servers.traffic(mark).requests == 0:
+                break
+        return measure(servers, proxy, processes, name, args.seconds, 0.0, 1)[0]
+
+
+def _storage_of(config: Path) -> str:
+    import yaml
+
+    return str(yaml.safe_load(config.read_text())["storage"])
 
 
 def _total(windows: list[Window]) -> Window:
@@ -317,25 +347,45 @@ def summarise(runs: list[list[Window]], idle: Window) -> dict[str, Any]:
             "machine_busy": window.machine_busy,
         })
     one = rows[0]
+    # Statements per poll grow with the number of instances (each job's NOTIFY wakes every
+    # worker of the cluster, and each looks for a job): a straight line through the rows.
+    grows = _slope([(r["instances"], r["net_statements_per_poll"]) for r in rows])
+    grows_trips = _slope([(r["instances"], r["net_round_trips_per_poll"]) for r in rows])
+    idle_pg = idle.postgres_cpu / idle.seconds / idle.instances
+    idle_cpu = idle.instance_cpu / idle.seconds / idle.instances
     polls_needed = SIZING_SOURCES / SIZING_INTERVAL_S
     sizing = []
     for count in SIZING_INSTANCES:
-        statements = (polls_needed * one["net_statements_per_poll"]
-                      + count * idle_statements)
-        trips = polls_needed * one["net_round_trips_per_poll"] + count * idle_trips
-        sizing.append({"instances": count, "polls_per_s": polls_needed,
-                       "statements_per_s": statements, "round_trips_per_s": trips,
-                       "instance_cpu_share": polls_needed / count
-                       * one["instance_cpu_ms_per_poll"] / 1000,
-                       "postgres_cpu_share": polls_needed * one["postgres_cpu_ms_per_poll"]
-                       / 1000})
+        per_poll = one["net_statements_per_poll"] + grows * (count - 1)
+        per_poll_trips = one["net_round_trips_per_poll"] + grows_trips * (count - 1)
+        sizing.append({
+            "instances": count, "polls_per_s": polls_needed,
+            "statements_per_poll": per_poll,
+            "statements_per_s": polls_needed * per_poll + count * idle_statements,
+            "round_trips_per_s": polls_needed * per_poll_trips + count * idle_trips,
+            "instance_cpu_share": polls_needed / count * one["instance_cpu_ms_per_poll"] / 1000
+            + idle_cpu,
+            "postgres_cpu_share": polls_needed * one["postgres_cpu_ms_per_poll"] / 1000
+            + count * idle_pg})
     return {"windows": [[w.as_dict() for w in windows] for windows in runs],
             "idle": idle.as_dict(),
             "idle_statements_per_s_per_instance": idle_statements,
             "idle_round_trips_per_s_per_instance": idle_trips,
             "idle_postgres_cpu_share_per_instance": idle.postgres_cpu / idle.seconds
             / idle.instances,
+            "idle_instance_cpu_share": idle.instance_cpu / idle.seconds / idle.instances,
+            "statements_per_poll_per_instance": grows,
             "rows": rows, "sizing": sizing}
+
+
+def _slope(points: list[tuple[float, float]]) -> float:
+    """Least-squares slope of y over x; 0 with fewer than two distinct x."""
+    if len({x for x, _ in points}) < 2:
+        return 0.0
+    mx = statistics.mean(x for x, _ in points)
+    my = statistics.mean(y for _, y in points)
+    return (sum((x - mx) * (y - my) for x, y in points)
+            / sum((x - mx) ** 2 for x, _ in points))
 
 
 def report(results: dict[str, Any]) -> str:
@@ -355,14 +405,16 @@ def report(results: dict[str, Any]) -> str:
                   "of PostgreSQL CPU per second", "",
               f"Sizing on paper: {SIZING_SOURCES:,} sources every "
               f"{SIZING_INTERVAL_S / 60:.0f} min = {SIZING_SOURCES / SIZING_INTERVAL_S:.1f} "
-              "polls/s, from the 1-instance per-poll figures and the idle cost per instance:",
-              "", "| instances | statements/s on PostgreSQL | round trips/s | CPU per instance "
-              "| PostgreSQL CPU |", "|---|---|---|---|---|"]
+              "polls/s; per poll the 1-instance statements plus "
+              f"{results['statements_per_poll_per_instance']:.2f} per further instance (the "
+              "line through the rows above), plus each instance's idle cost:",
+              "", "| instances | statements / poll | statements/s on PostgreSQL "
+              "| round trips/s | CPU per instance | PostgreSQL CPU |", "|---|---|---|---|---|---|"]
     for row in results["sizing"]:
-        lines.append(f"| {row['instances']} | {row['statements_per_s']:.0f} "
-                     f"| {row['round_trips_per_s']:.0f} "
+        lines.append(f"| {row['instances']} | {row['statements_per_poll']:.0f} "
+                     f"| {row['statements_per_s']:,.0f} | {row['round_trips_per_s']:,.0f} "
                      f"| {row['instance_cpu_share'] * 100:.1f} % of a core "
-                     f"| {row['postgres_cpu_share'] * 100:.1f} % of a core + idle |")
+                     f"| {row['postgres_cpu_share'] * 100:.0f} % of a core |")
     return "\n".join(lines)
 
 
