@@ -139,8 +139,9 @@ class ClusterEngine:
     def stop(self, timeout: float) -> bool:
         self._bodies.stop()
         deadline = time.monotonic() + timeout
-        stopped = self.queue.stop(timeout)
-        return self._bodies.wait_idle(max(0.0, deadline - time.monotonic())) and stopped
+        if not self.queue.stop(timeout):
+            return False           # what still runs was handed back to the queue
+        return self._bodies.wait_idle(max(0.0, deadline - time.monotonic()))
 
     @property
     def running(self) -> bool:

@@ -13,7 +13,7 @@ Jobs, each keyed so that the engine keeps one at a time:
     send_target   target:<id>          send:<id>                     jobs
     websub_ping   ping:<id>            ping:<id>                     jobs
     dispatch      -                    dispatch                      control, every 2 s
-    sweep         -                    sweep                         control, every 5 s
+    sweep         -                    sweep                         control, every 2 s
 
 Two procrastinate workers run in this process on one connection pool: `jobs` with the
 configured concurrency, and `control` with one slot for the periodic dispatcher and sweeper,
@@ -44,9 +44,10 @@ import threading
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from procrastinate import App, PsycopgConnector, RetryStrategy
+from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 
@@ -60,12 +61,13 @@ HEARTBEAT = 2.0          # seconds between a worker's heartbeats
 STALLED = 10.0           # seconds without a heartbeat after which a worker is taken for dead
 FETCH_POLL = 2.0         # seconds between looks for jobs when no notification came
 BACKOFF_CAP = 4.0        # seconds between restarts of the workers while the database is away
+RELEASE_TIME = 1.0       # seconds of a stop's deadline kept to hand running jobs back
 DEFER_TIMEOUT = 30.0     # seconds a defer may take before the caller gives up
 POOL_TIMEOUT = 3.0       # seconds to wait for a database connection
 # libpq options of the workers' connections (store/database.py's, for long-lived ones).
 CONNECTION = dict(ALIVE)
 DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
-SWEEP_CRON = "* * * * * */5"      # every 5 s
+SWEEP_CRON = "* * * * * */2"      # every 2 s
 RETRIES = 8              # attempts of a job whose body raised StoreError (2, 4, ... 256 s apart)
 JOBS, CONTROL = "jobs", "control"
 
@@ -109,6 +111,8 @@ class TaskQueue:
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._up = threading.Event()     # workers registered and running
+        self._lock = threading.Lock()
+        self._running: set[int | None] = set()   # ids of the jobs running in this process
         self.started: float | None = None
         _quiet_libraries()
 
@@ -118,12 +122,19 @@ class TaskQueue:
         app = self._app
 
         def keyed(kind: str, body: Callable[[str], None]) -> None:
-            def run(key: str) -> None:
-                body(key)
+            def run(context: JobContext, key: str) -> None:
+                job_id = context.job.id
+                with self._lock:
+                    self._running.add(job_id)
+                try:
+                    body(key)
+                finally:
+                    with self._lock:
+                        self._running.discard(job_id)
             run.__name__ = kind
             # A body that could not reach the store (a build) raises StoreError: it is
             # tried again, later and later, rather than lost.
-            app.task(name=kind, queue=JOBS, pass_context=False,
+            app.task(name=kind, queue=JOBS, pass_context=True,
                      retry=RetryStrategy(max_attempts=RETRIES, exponential_wait=2,
                                          retry_exceptions={StoreError}))(run)
 
@@ -210,7 +221,9 @@ class TaskQueue:
         return self._up.wait(timeout)
 
     def stop(self, timeout: float) -> bool:
-        """Take no more jobs, let running ones finish for up to `timeout` s."""
+        """Take no more jobs, let running ones finish for up to `timeout` s; those still
+        running then are handed back to the queue (another process takes them at once)
+        and False is returned: the caller exits without them."""
         self._stopping.set()
         loop, main = self._loop, self._main
         if loop is not None and main is not None:
@@ -218,8 +231,33 @@ class TaskQueue:
                 loop.call_soon_threadsafe(main.cancel)
         if self._thread is None:
             return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        self._thread.join(max(0.0, timeout - RELEASE_TIME))
+        if not self._thread.is_alive():
+            return True
+        if loop is not None:
+            self._release(loop)
+        return False
+
+    def _release(self, loop: asyncio.AbstractEventLoop) -> None:
+        with self._lock:
+            running = sorted(i for i in self._running if i is not None)
+        if not running:
+            return
+        manager = self._app.job_manager
+
+        async def hand_back() -> None:
+            for job_id in running:
+                await manager.retry_job_by_id_async(job_id, retry_at=datetime.now(UTC))
+
+        try:
+            asyncio.run_coroutine_threadsafe(hand_back(), loop).result(RELEASE_TIME)
+        except Exception as exc:     # the database or the loop gone: the sweeper will do
+            log.warning("jobs: %d running job(s) not handed back at stop (%s); another "
+                        "process takes them when their heartbeat is missed",
+                        len(running), type(exc).__name__)
+        else:
+            log.warning("jobs: %d job(s) still running at the stop deadline handed back to "
+                        "the queue", len(running))
 
     def _run(self) -> None:
         asyncio.run(self._forever())
