@@ -23,7 +23,13 @@ from syndicator.push.job import TargetReport
 from syndicator.push.preview import Preview, preview
 from syndicator.push.rhythm import RHYTHMS, rhythm_of
 from syndicator.push.status import push_status
-from syndicator.push.subscribers import add_confirmed, email_target, parse_languages, read_csv
+from syndicator.push.subscribers import (
+    add_confirmed,
+    email_target,
+    known_address,
+    parse_languages,
+    read_csv,
+)
 
 
 def _report_line(report: TargetReport) -> str:
@@ -172,7 +178,7 @@ def remove_command(state: CliState, emails: tuple[str, ...], target: str | None)
         missing = []
         with make_app(config) as app:
             for address in emails:
-                email = valid_address(address) or address
+                email = known_address(app.store, target_id, valid_address(address) or address)
                 if not app.store.delete_subscriber(target_id, email, app.clock()):
                     missing.append(address)
         click.echo(f"{target_id}: {len(emails) - len(missing)} address(es) removed")

@@ -158,6 +158,17 @@ def test_subscribers_choose_their_languages(setup: Setup) -> None:
     assert misuse.returncode == 2 and "'english' is not a language code" in misuse.stderr
 
 
+def test_an_address_in_other_capitals_is_the_subscriber_there(setup: Setup) -> None:
+    assert setup.run("subscribers", "add", "Ann@example.org").returncode == 0
+    assert setup.run("subscribers", "add", "ANN@example.org", "--rhythm", "weekly"
+                     ).returncode == 0
+    [line] = setup.run("subscribers", "list").stdout.splitlines()
+    assert line.split("\t")[0] == "Ann@example.org" and line.split("\t")[4] == "weekly"
+    removed = setup.run("subscribers", "remove", "ann@example.org")
+    assert removed.returncode == 0 and "1 address(es) removed" in removed.stdout
+    assert setup.run("subscribers", "list").stdout == ""
+
+
 def test_subscribers_choose_their_rhythm(setup: Setup) -> None:
     csv = setup.folder / "rhythms.csv"
     csv.write_text("email,rhythm\nada@example.net,weekly\nbob@example.net,\n", encoding="utf-8")

@@ -288,8 +288,7 @@ def send_confirmations(app: App, target: EmailTarget, now: Callable[[], datetime
 def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signup,
                  now: datetime) -> _Outcome:
     store, config = app.store, app.config
-    # The address as the list knows it, when it is there with its local part in other
-    # capitals ("Ann@" and "ann@" are one mailbox at every provider): one subscriber.
+    # The address as the list knows it (known_address: in other capitals, one reader).
     existing = store.subscriber_like(target.id, row.email)
     email = existing.email if existing is not None else row.email
     if existing is not None and existing.status == "confirmed":
@@ -357,12 +356,18 @@ def add_confirmed(store: Store, config: Config, target_id: str, entries: Iterabl
         except AddressInvalid as exc:
             invalid.append(exc)
             continue
-        known = store.subscriber_like(target_id, email)   # other capitals: the same reader
-        email = known.email if known is not None else email
+        email = known_address(store, target_id, email)
         store.set_subscriber(target_id, email, "confirmed", now, reason="added by an operator",
                              languages=languages, rhythm=rhythm)
         added.append(email)
     return added, invalid
+
+
+def known_address(store: Store, target_id: str, email: str) -> str:
+    """`email` as the list knows it, when it is there with its local part in other
+    capitals ("Ann@" and "ann@" are one mailbox at every provider): one subscriber."""
+    known = store.subscriber_like(target_id, email)
+    return known.email if known is not None else email
 
 
 def read_csv(path: Path) -> list[Entry]:
