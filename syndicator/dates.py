@@ -10,7 +10,8 @@ The only user of dateparser (language-aware dates), imported where used.
 
 A date is true or absent: a string that leaves the year or month to be guessed (`03-12-31`,
 `-03-12`, `Sun, 16 zzz 2012`, a year in two digits: `03.06.21`, RFC 822's `Sun, 16 Dec 12`,
-a day and month without a year: `1 July`, `3 июня, 14:30`, `3 чэрвеня`) is no date, and
+a day and month without a year: `1 July`, `3 июня, 14:30`, `3 чэрвеня`, and `03/06/2021`
+where no language settles which number is the day) is no date, and
 the caller falls back to the next candidate (an article page's metadata) or the first-seen
 time. Only a source's own `date_format` reads a two-digit year (`%y`), as the operator says.
 Relative dates (`вчера, 14:30`, `2 hours ago`, a bare `14:30`) name their day by the moment
@@ -81,6 +82,12 @@ _LABEL = re.compile(r"^[^\W\d][^\d:]{0,40}:\s+(?=\S)")
 # date is then in Moscow's zone (UTC+3, UTC+4 in 2011-2014), not the source's.
 _MOSCOW_TIME = re.compile(r"[\s,]*(?<![^\W\d_])\(?(?:мск|msk|по москве|по московскому времени)"
                           r"\)?\.?$", re.IGNORECASE)
+# "03/06/2021", "03-06-2021 14:30": which number is the day is the language's convention
+# (day first in Russian, Belarusian and most others); English is written both ways (US
+# month first, UK day first) and detection has no convention, so with both numbers 12 or
+# less it is no date (a source's date_format says the order).
+_EITHER_ORDER = re.compile(r"^(\d{1,2})[/-](\d{1,2})[/-]\d{4}(?!\d)")
+_ORDER_UNKNOWN = frozenset({None, "en"})
 _BARE_TIME = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?$")
 # dateparser's reading of a string is kept only when the year it found is written out in
 # the string: "03-12-31" (which of the three is the year?) is no date.
@@ -207,6 +214,10 @@ def _parse_absolute(text: str, language: str | None, timezone: str,
         result = fast(text, timezone)
         if result is not None:
             return result
+    either = _EITHER_ORDER.match(text)
+    if (either and language in _ORDER_UNKNOWN and either[1] != either[2]
+            and max(int(either[1]), int(either[2])) <= 12):
+        return None                       # "03/06/2021": 3 June or March 6?
     parser = _dateparser(language, timezone, None)
     if parser is None:
         return None

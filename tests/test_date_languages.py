@@ -134,3 +134,41 @@ def test_moscow_time_named_after_the_time_is_read_in_moscows_zone(
     parsed = parse_date(text, language="ru", timezone="Europe/Minsk", now=NOW)
     assert parsed is not None, text
     assert (parsed.value, parsed.has_time) == (instant, True), text
+
+
+# A date in digits whose day and month could be either (both 12 or less): the order is the
+# language's (day first in Russian and Belarusian), else the source's date_format; without
+# either it is a guess, so no date. A day over 12 says which is which.
+NUMERIC = {"ambiguous": "03/06/2021", "ambiguous, dashes": "03-06-2021 14:30",
+           "day over 12": "13/06/2021"}
+
+
+@pytest.mark.parametrize(("settings", "expected"), [
+    ("", {"ambiguous": None, "ambiguous, dashes": None,
+          "day over 12": datetime(2021, 6, 13, tzinfo=UTC)}),
+    ("    language: en\n", {"ambiguous": None, "ambiguous, dashes": None,
+                            "day over 12": datetime(2021, 6, 13, tzinfo=UTC)}),
+    ("    language: ru\n", {"ambiguous": datetime(2021, 6, 3, tzinfo=UTC),
+                            "ambiguous, dashes": datetime(2021, 6, 3, 14, 30, tzinfo=UTC),
+                            "day over 12": datetime(2021, 6, 13, tzinfo=UTC)}),
+    ("    language: en\n    date_format: '%m/%d/%Y'\n",
+     {"ambiguous": datetime(2021, 3, 6, tzinfo=UTC), "ambiguous, dashes": None,
+      "day over 12": datetime(2021, 6, 13, tzinfo=UTC)}),
+], ids=["no language", "en", "ru", "en with date_format"])
+def test_a_date_in_digits_that_could_be_either_order_is_no_guess(
+        settings: str, expected: dict[str, datetime | None], site: SiteServer,
+        tmp_path: Path) -> None:
+    cards = "".join(f'<div class="card"><a href="/story/{n}">{name}</a>'
+                    f'<span class="when">{text}</span></div>'
+                    for n, (name, text) in enumerate(NUMERIC.items()))
+    (Path(site.root) / "index.html").write_text(
+        f"<!doctype html><html><body>{cards}</body></html>", encoding="utf-8")
+    stored = stored_after_a_run(site, tmp_path, (
+        "  - id: src\n    url: ${SITE}index.html\n    fetch_articles: false\n"
+        f"{settings}    list: {{item: div.card, link: a, date: span.when}}\n"))
+    for name, when in expected.items():
+        item = stored[name]
+        if when is None:
+            assert item.published_precision == "none", (name, item.published)
+        else:
+            assert item.published == when, (name, item.published)
