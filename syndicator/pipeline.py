@@ -258,7 +258,16 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLo
 
     read = read_feed(answer)
     run.skip(read.skipped)
-    return _unseen({}, read.articles), [state]
+    first: dict[str, Article] = {}
+    entries = _unseen(first, read.articles)
+    merged = sum(1 for entry in read.articles
+                 if first[article_key(entry)].title != entry.title)
+    if merged:
+        # Entries of other titles on one link, with no guid or #fragment telling them
+        # apart: one link is one item, so they are not stored; the publisher should know.
+        run.warn(f"{merged} entries share the link of another, with no guid or #fragment to "
+                 "tell them apart: only the first of each link is stored")
+    return entries, [state]
 
 
 def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,

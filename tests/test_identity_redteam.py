@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from syndicator.demo.server import SiteServer
-from tests.test_dates_wild import stored_after_a_run
-from tests.test_entry_identity import _rss, _runs, pushing_app
+from syndicator.pipeline import run_source
+from tests.test_dates_wild import _app, stored_after_a_run
+from tests.test_entry_identity import FEED, _rss, _runs, pushing_app
 
 STORY = "http://w.example/2026/12/bridge"
 
@@ -182,3 +183,20 @@ def test_a_link_the_site_redirects_to_its_slashed_form_is_that_pages_item(
         stored = stored_after_a_run(site, tmp_path, "  - id: news\n    url: ${SITE}index.html"
                                     "\n    list: {item: div.card, link: a}\n")
         assert [item.url.removeprefix(site.url) for item in stored.values()] == ["news/1/"]
+
+
+def test_entries_sharing_a_link_with_nothing_to_tell_them_apart_are_reported(
+        site: SiteServer, tmp_path: Path) -> None:
+    # No guid, no #fragment: one link is one item, and the run says what it merged.
+    page = "http://w.example/updates"
+    (Path(site.root) / "feed.xml").write_text(_rss("".join(
+        f"<item><title>Update {n}</title><link>{page}</link>"
+        f"<description>Update number {n}.</description></item>" for n in (1, 2, 3))),
+        encoding="utf-8")
+    with _app(site, tmp_path, FEED) as app:
+        result = run_source(app, app.config.sources[0])
+        stored = app.store.latest(["wire"], limit=10)
+    assert result.ok, result.errors
+    assert [item.title for item in stored] == ["Update 1"]
+    assert any("2 entries share the link of another" in line for line in result.warnings), (
+        result.warnings)
