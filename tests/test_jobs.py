@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, make_url, text
 from syndicator.app import make_app
 from syndicator.config import load_config
 from syndicator.demo.server import SiteServer
+from syndicator.errors import StoreError
 from syndicator.jobs.cluster import ClusterEngine
 from syndicator.service import Service
 from syndicator.status import STORE_UNAVAILABLE
@@ -258,6 +259,23 @@ def test_a_poll_waiting_is_not_queued_twice_and_never_runs_beside_the_running_on
         wait_for(lambda: (tmp_path / "feeds" / "all.rss").exists(), "the feed was built")
     finally:
         site.release.set()
+        assert engine.stop(WAIT)
+        app.close()
+
+
+def test_builds_that_could_not_be_queued_are_queued_by_the_next_dispatch(
+        pg_url: str, site: Site, tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, pg_url, site.server.url, {"a": "1h"}))
+    app = make_app(config)
+    app.store.plan_due({"source:a": T0 + timedelta(days=365 * 100)})   # no poll builds it
+    engine = ClusterEngine(Service(app))
+    try:
+        with pytest.raises(StoreError):      # the queue does not answer (not started yet)
+            engine.build_feeds(["all"])
+        engine.start()
+        wait_for(lambda: (tmp_path / "feeds" / "all.rss").exists(), "the feed built")
+        assert not app.store.runs("a")
+    finally:
         assert engine.stop(WAIT)
         app.close()
 

@@ -59,6 +59,7 @@ class ClusterEngine:
         self._planned = False
         self._due_cache: tuple[float, dict[str, datetime]] = (0.0, {})
         self._lock = threading.Lock()
+        self._unqueued: set[str] = set()     # feeds whose build could not be queued
         self.queue = TaskQueue(
             libpq_url(config.storage_url),
             Handlers(poll_source=self._poll, build_feed=self._build,
@@ -72,8 +73,15 @@ class ClusterEngine:
     # -- Work: what jobs ask for -------------------------------------------------------------
 
     def build_feeds(self, feed_ids: Sequence[str]) -> tuple[str, ...]:
-        for feed_id in feed_ids:
-            self.queue.defer("build_feed", feed_id)
+        try:
+            for feed_id in feed_ids:
+                self.queue.defer("build_feed", feed_id)
+        except StoreError:
+            # The poll stored its items but its builds could not be queued (the database
+            # went away in between): the next dispatch that reaches it queues them.
+            with self._lock:
+                self._unqueued.update(feed_ids)
+            raise
         return ()
 
     def send_due(self, source_id: str) -> None:
@@ -111,6 +119,10 @@ class ClusterEngine:
                 self._planned = True
             store.claim_due(list(self._schedules), now, lambda key: self._advance(key, now),
                             self._queue_due)
+            with self._lock:
+                unqueued, self._unqueued = self._unqueued, set()
+            if unqueued:
+                self.build_feeds(sorted(unqueued))
         except StoreError as exc:
             self._bodies.outage.failed(exc, "the dispatcher")
             return
