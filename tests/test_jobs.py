@@ -417,6 +417,12 @@ def test_run_serves_its_feeds_while_the_store_does_not_answer_and_starts_when_it
                      "the feed rebuilt from the store")
             wait_for(lambda: getattr(answer(base + "healthz"), "status_code", 0) == 200,
                      "healthy")
+            status = answer(base + "status.json")
+            assert status is not None and status.json()["scheduler_running"] is True
+            # The next run as the dispatcher's row has it: one interval after the last.
+            (source,) = status.json()["sources"]
+            assert source["next_run"] is not None and source["next_run"] > \
+                source["last_run"]["started"], source
         finally:
             code = run.stop()
     assert code == 0, run.output()
