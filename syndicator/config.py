@@ -301,7 +301,7 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
             name = value["env"]
             if name not in env:
                 raise _error_at(_unset(name), path, positions, file)
-            _conceal_in_url(env[name], [(0, env[name])])
+            _conceal_in_url(path, env[name], [(0, env[name])])
             return env[name]
         return {k: _substitute_env(v, (*path, k), env, positions, file) for k, v in value.items()}
     if isinstance(value, list):
@@ -319,7 +319,7 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
             parts.append(env[name])
             done = match.end()
         result = "".join([*parts, value[done:]])
-        _conceal_in_url(result, spans)
+        _conceal_in_url(path, result, spans)
         return result
     return value
 
@@ -327,11 +327,16 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
 _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
 
 
-def _conceal_in_url(url: str, spans: Sequence[tuple[int, str]]) -> None:
-    """Have every URL shown (uris.redact) hide what the environment put into `url` after its
-    host, given as (position, value) `spans`: an API key in the query string, a webhook's
-    token path. The host, and what the file itself says, stay visible."""
-    if not _HTTP_URL.match(url):
+# Keys whose URLs every feed publishes (the site's, a feed's link): never secrets.
+_PUBLISHED = frozenset({"site", "feeds"})
+
+
+def _conceal_in_url(path: tuple[str | int, ...], url: str,
+                    spans: Sequence[tuple[int, str]]) -> None:
+    """Have every URL shown (uris.redact) hide what the environment put into `url` (at key
+    `path`) after its host, given as (position, value) `spans`: an API key, a token path.
+    The host, the file's own text and the URLs every feed publishes stay visible."""
+    if not _HTTP_URL.match(url) or (path and path[0] in _PUBLISHED):
         return
     try:
         parts = urlsplit(url)

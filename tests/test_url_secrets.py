@@ -60,3 +60,13 @@ def test_what_the_environment_puts_before_the_path_stays_visible(url: str, shown
            "ENCODED": "Zx|9{q}Tr7"}
     config = parse_config(f'sources:\n  - {{id: s, type: feed, url: "{url}"}}\n', env=env)
     assert redact(f"fetching {config.sources[0].url} failed") == f"fetching {shown} failed"
+
+
+def test_the_public_base_url_from_the_environment_stays_visible() -> None:
+    # Every feed publishes it: hiding its path would only hide "feeds/" in every log line.
+    env = {"PUBLIC_URL": "https://news.example.org/public-feeds/"}
+    config = parse_config("site: {base_url: {env: PUBLIC_URL}}\n"
+                          'sources:\n  - {id: s, type: feed, url: "https://w.example/f"}\n',
+                          env=env)
+    assert redact(f"wrote {config.site.base_url}all.rss") == (
+        "wrote https://news.example.org/public-feeds/all.rss")
