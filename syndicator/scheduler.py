@@ -2,6 +2,8 @@
 
     Schedule(every=15m)        ──▶ IntervalTrigger(seconds=900, jitter=...)
     Schedule(cron="*/15 * * * *") ─▶ CronTrigger(minute="*/15", ..., timezone=config.timezone)
+    Schedule(cron="0 9 13 * 5")   ─▶ OrTrigger([CronTrigger(day="13", ...),
+                                              CronTrigger(day_of_week="fri", ...)])
 
 Jobs coalesce (missed fires run once), never overlap (max_instances=1) and run first soon
 after start; a fire skipped because the job is still running is logged at DEBUG only. What
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.combining import OrTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -80,16 +83,36 @@ def _crontab_weekdays(field: str) -> str:
     return ",".join(dict.fromkeys(parts))
 
 
-def cron_trigger(line: str, timezone: str, *, jitter: int | None = None) -> CronTrigger:
+def _unrestricted(field: str) -> bool:
+    """Whether a day field leaves the day open, as cron reads it: one starting with `*`
+    (`*`, `*/2`) does (Vixie cron's rule)."""
+    return field.startswith("*")
+
+
+def cron_trigger(line: str, timezone: str, *, jitter: int | None = None) -> BaseTrigger:
     """The trigger of a crontab line (minute hour day month weekday); ValueError saying
-    what is wrong (not five fields, a value out of range, a date that never comes)."""
+    what is wrong (not five fields, a value out of range, a date that never comes).
+
+    As in cron, when both the day of month and the day of week are restricted, a day
+    matches if either does: `0 9 13 * 5` fires on every 13th and every Friday (APScheduler
+    alone would require both, firing only on Friday the 13th). The jitter is applied once,
+    to the combined time."""
     fields = line.split()
     if len(fields) != 5:
         raise ValueError("needs five fields: minute hour day month weekday")
     minute, hour, day, month, weekday = fields
-    trigger = CronTrigger(minute=minute, hour=hour, day=day, month=month,
-                          day_of_week=_crontab_weekdays(weekday), timezone=ZoneInfo(timezone),
-                          jitter=jitter)
+    zone = ZoneInfo(timezone)
+    days = _crontab_weekdays(weekday)
+    trigger: BaseTrigger
+    if _unrestricted(day) or _unrestricted(weekday):
+        trigger = CronTrigger(minute=minute, hour=hour, day=day, month=month,
+                              day_of_week=days, timezone=zone, jitter=jitter)
+    else:
+        trigger = OrTrigger([
+            CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=zone),
+            CronTrigger(minute=minute, hour=hour, month=month, day_of_week=days,
+                        timezone=zone),
+        ], jitter=jitter)
     # "0 0 30 2 *" reads well and never fires: the source would never run.
     if trigger.get_next_fire_time(None, datetime.now(UTC)) is None:
         raise ValueError("no date matches it (e.g. 30 February): it would never run")

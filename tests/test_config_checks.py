@@ -46,6 +46,8 @@ def validate(tmp_path: Path, text: str) -> tuple[int, str]:
     ("0 9 * * 8", "day of week out of range"),
     ("*/0 * * * *", "Increment must be higher than 0"),
     ("0 0 30 2 *", "it would never run"),
+    # A weekday field starting with `*` leaves the day open: both days must match.
+    ("0 0 30 2 */2", "it would never run"),
     ("*/15 * * *", "needs five fields"),
     ("0 7 * * * *", "needs five fields"),
     ("0 0 L * *", 'Unrecognized expression "L"'),
@@ -88,6 +90,7 @@ push:
 @pytest.mark.parametrize("line", [
     "*/15 * * * *", "30 6 * * 1-5", "0 9 * * 7", "0 9 * * sat", "0 0 29 2 *",
     "0 8-18/2 * * mon-fri", "5 4 1,15 jan,jul *",
+    "0 0 30 2 5",     # 30 February never comes, but every Friday of February does
 ])
 def test_a_cron_line_the_scheduler_runs_loads(tmp_path: Path, line: str) -> None:
     text = SOURCE.format(extra=f'    schedule: {{cron: "{line}", jitter: 30s}}')

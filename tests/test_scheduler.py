@@ -52,6 +52,67 @@ def test_cron_fires_in_the_config_time_zone_with_crontab_weekdays(
     assert fire == expected.replace(tzinfo=MINSK)
 
 
+def fires(cron: str, after: datetime, count: int, timezone: str = "UTC") -> list[datetime]:
+    """The next `count` fire times of a cron schedule after `after`."""
+    trigger = make_trigger(Schedule(cron=cron), timezone)
+    times: list[datetime] = []
+    previous = None
+    now = after
+    for _ in range(count):
+        fire = trigger.get_next_fire_time(previous, now)
+        assert fire is not None
+        times.append(fire)
+        previous, now = fire, fire + timedelta(seconds=1)
+    return times
+
+
+def test_a_restricted_day_of_month_and_day_of_week_fire_on_either_as_in_cron() -> None:
+    # October 2025: Fridays are the 3rd, 10th, 17th, 24th and 31st; the 13th is a Monday.
+    # November: Fridays the 7th, 14th, 21st, 28th; the 13th is a Thursday.
+    start = datetime(2025, 10, 8, 12, 0, tzinfo=MINSK)
+    assert fires("0 9 13 * 5", start, 9, "Europe/Minsk") == [
+        datetime(2025, month, day, 9, 0, tzinfo=MINSK) for month, day in (
+            (10, 10), (10, 13), (10, 17), (10, 24), (10, 31),
+            (11, 7), (11, 13), (11, 14), (11, 21))]
+    # Several days of each: the 1st and 15th, and Mondays and Wednesdays.
+    assert fires("30 6 1,15 * mon,wed", datetime(2025, 10, 8, 7, 0, tzinfo=UTC), 6) == [
+        datetime(2025, 10, day, 6, 30, tzinfo=UTC) for day in (13, 15, 20, 22, 27, 29)]
+
+
+def test_a_day_field_starting_with_a_star_leaves_the_day_to_the_other() -> None:
+    # Vixie cron's rule: `*/10` is no restriction, so both fields must match: the 1st,
+    # 11th, 21st or 31st that is a Monday.
+    start = datetime(2025, 10, 8, tzinfo=UTC)
+    assert fires("0 9 */10 * 1", start, 4) == [
+        datetime(2025, 12, 1, 9, 0, tzinfo=UTC), datetime(2026, 5, 11, 9, 0, tzinfo=UTC),
+        datetime(2026, 6, 1, 9, 0, tzinfo=UTC), datetime(2026, 8, 31, 9, 0, tzinfo=UTC)]
+    # A plain `*` weekday: only the day of month counts.
+    assert fires("0 9 13 * *", start, 2) == [
+        datetime(2025, 10, 13, 9, 0, tzinfo=UTC), datetime(2025, 11, 13, 9, 0, tzinfo=UTC)]
+
+
+def test_30_february_or_a_friday_fires_on_the_fridays_of_february() -> None:
+    # February 2026: Fridays the 6th, 13th, 20th, 27th; February 2027: the 5th first.
+    assert fires("0 0 30 2 5", datetime(2025, 10, 8, tzinfo=UTC), 5) == [
+        datetime(2026, 2, day, tzinfo=UTC) for day in (6, 13, 20, 27)] + [
+        datetime(2027, 2, 5, tzinfo=UTC)]
+
+
+def test_next_due_and_last_fire_read_either_day_too() -> None:
+    from syndicator.scheduler import last_fire, next_due
+
+    now = datetime(2026, 12, 6, 7, 30, tzinfo=UTC)          # a Sunday
+    # The latest "13th or Friday" is Friday 4 December (Friday the 13th was in November).
+    assert last_fire(Schedule(cron="0 7 13 * 5"), "UTC", now) == datetime(
+        2026, 12, 4, 7, 0, tzinfo=UTC)
+    # Next: Friday 11 December, before Sunday the 13th; jitter once, up to 30 s later.
+    due = next_due(Schedule(cron="0 7 13 * 5", jitter="30s"), "UTC", now)
+    fire = datetime(2026, 12, 11, 7, 0, tzinfo=UTC)
+    assert fire <= due <= fire + timedelta(seconds=30)
+    after_fire = next_due(Schedule(cron="0 7 13 * 5"), "UTC", fire)
+    assert after_fire == datetime(2026, 12, 13, 7, 0, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(("field", "expected"), [
     ("*", "*"), ("1-5", "mon,tue,wed,thu,fri"), ("0,6", "sun,sat"), ("5-7", "fri,sat,sun"),
     ("*/2", "sun,tue,thu,sat"), ("mon-fri", "mon-fri"), ("MON", "mon"), ("1/3", "mon,thu"),
