@@ -10,7 +10,8 @@ The only user of dateparser (language-aware dates), imported where used.
 
 A date is true or absent: a string that leaves the year or month to be guessed (`03-12-31`,
 `-03-12`, `Sun, 16 zzz 2012`, a year in two digits: `03.06.21`, RFC 822's `Sun, 16 Dec 12`,
-a day and month without a year: `1 July`, `3 июня, 14:30`, `3 чэрвеня`, and `03/06/2021`
+a day and month without a year: `1 July`, `3 июня, 14:30`, `3 чэрвеня`, a quarter, month
+or week without a day: `Q2 2021`, `2021-Q2`, `June 2021`, and `03/06/2021`
 where no language settles which number is the day) is no date, and
 the caller falls back to the next candidate (an article page's metadata) or the first-seen
 time. Only a source's own `date_format` reads a two-digit year (`%y`), as the operator says.
@@ -75,7 +76,10 @@ _SENTINEL_BASE = datetime(1901, 6, 15, 12, 0)
 # day) gives the same day.
 _SECOND_BASE = datetime(1902, 11, 3, 7, 0)
 _SENTINEL_YEARS = range(1899, 1904)
-_USELESS_PERIODS = frozenset({"year", "month", "week"})
+# A reading is a date only when dateparser found a day (or a time, or a part of a day, on
+# it): one of a week, a month, a quarter ("Q2 2021", "2021-Q2") or a year names no day, and
+# dateparser fills the day in from the moment it reads at.
+_DAY_PERIODS = frozenset({"day", "time", "part_of_day"})
 # "Опубликовано: 3 июня 2021", "Updated: ...": a label without digits before a colon.
 _LABEL = re.compile(r"^[^\W\d][^\d:]{0,40}:\s+(?=\S)")
 # "14:30 МСК", "(МСК)", "по Москве": Russian sites name Moscow time after the time; the
@@ -223,7 +227,7 @@ def _parse_absolute(text: str, language: str | None, timezone: str,
         return None
     data = parser.get_date_data(text)
     value = data.date_obj
-    if value is None or data.period in _USELESS_PERIODS or value.year in _SENTINEL_YEARS:
+    if value is None or data.period not in _DAY_PERIODS or value.year in _SENTINEL_YEARS:
         return None
     if str(value.year) not in _FULL_YEAR.findall(text):
         return None                       # a two-digit or guessed year
@@ -265,7 +269,7 @@ def _relative_value(text: str, language: str | None, timezone: str,
     if parser is None:
         return None
     data = parser.get_date_data(text)
-    if data.date_obj is None or data.period in _USELESS_PERIODS:
+    if data.date_obj is None or data.period not in _DAY_PERIODS:
         return None
     return data.date_obj.astimezone(ZoneInfo(timezone)).replace(tzinfo=None), data.period
 

@@ -173,6 +173,17 @@ def test_partial_or_ambiguous_dates_are_no_dates(text: str) -> None:
         assert parse_date(text, language=language, timezone="UTC", now=NOW) is None, text
 
 
+@pytest.mark.parametrize("text", ["Q2 2021", "q2 2021", "2021 Q2", "2021-Q2", "Q4 2020",
+                                  "June 2021", "2021", "last week"])
+def test_a_quarter_month_or_year_without_a_day_is_no_date(text: str) -> None:
+    # dateparser reads "Q2 2021" as a quarter and fills its day (and, for a quarter, which
+    # of its months) in from the moment it reads at: read a day later, it moved by a day.
+    for now in (NOW, datetime(2026, 6, 15, 12, tzinfo=UTC), datetime(2027, 1, 31, tzinfo=UTC)):
+        for language in ("en", "ru", None):
+            assert parse_date(text, language=language, timezone="Europe/Minsk",
+                              now=now) is None, (text, now, language)
+
+
 # A day and month without a year, as listings in the three languages write them: no date,
 # however recent the day (NOW is 6 December 2026), and whether or not a time follows.
 YEARLESS = [

@@ -173,22 +173,25 @@ def _updated(entry: Mapping[str, Any]) -> str | None:
 
 
 def _feed_date(raw: Any, parsed: Any) -> str | None:
-    """An entry's date: feedparser's parse of it as given (ISO 8601, UTC), unless the string
-    leaves the year to be guessed (`03-12-31`, `-03-12`: feedparser makes 2003 of them);
-    then the string itself, which normalisation reads strictly (no year: no date).
+    """An entry's date: feedparser's parse of a timestamp as given (ISO 8601, UTC), unless
+    the string leaves the year to be guessed (`03-12-31`, `-03-12`: feedparser makes 2003
+    of them); then the string itself, which normalisation reads strictly (no year: no date).
 
-    A date-only string ("2024-05-06") stays date-only: feedparser makes midnight UTC of it,
-    and normalisation must know the time of day is unknown. A time without an offset
-    ("2024-05-06T07:00:00") is the string too: feedparser takes it for UTC, but it is in
-    the source's time zone, which normalisation knows.
+    A string without a time of day is the string too: feedparser fills in a day it does
+    not name (`2021-06` is 1 June, `2021-Q2` and `2021-W23` 1 December), while
+    normalisation reads a date only where a day is written (and knows the time of day is
+    unknown). A time without an offset ("2024-05-06T07:00:00") is the string too:
+    feedparser takes it for UTC, but it is in the source's time zone, which normalisation
+    knows.
     """
     text = _str(raw)
     if text is None:
         return None
     iso = _iso(parsed)
-    if iso is None or not has_full_year(text) or _ISO_WITHOUT_OFFSET.match(text):
+    if (iso is None or not has_full_year(text) or not _HAS_TIME.search(text)
+            or _ISO_WITHOUT_OFFSET.match(text)):
         return text
-    return iso if _HAS_TIME.search(text) else iso[:len("2024-05-06")]
+    return iso
 
 
 def _own(entry: Mapping[str, Any], key: str) -> Any:
