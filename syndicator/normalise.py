@@ -89,13 +89,10 @@ def identity_key(canonical: str, identity: str | None) -> tuple[str, str]:
     """The item URL and the key its id is made from, for a story whose URL alone does not
     tell it from others of its source (Article.identity): the "#fragment", or the feed's
     guid as one (a URL is one item in the store; the link still leads to the page).
-    Without an identity both are the canonical URL. Both are written as published
-    (uris.uri): every spelling of one URL (an IRI or percent-encoded, `%c3%a9` or `%C3%A9`,
-    `%7E` or `~`) is one URI, so one item."""
+    Without an identity both are the canonical URL."""
     if identity:
         canonical = f"{canonical}#{identity.removeprefix('#')}"
-    published = uri(canonical)
-    return published, published
+    return canonical, canonical
 
 
 # Fragments that mark where a reader came from, not what they read ("#xtor=RSS-3",
@@ -125,12 +122,11 @@ def own_link(item: Item, article: Article) -> Item:
     """The item of `article` under its own link (and identity), not under the canonical URL
     its page named (see extract/entries.py: entries whose guids differ stay apart)."""
     url, key = identity_key(canonical_url(article.url), article.identity)
-    return replace(item, id=item_id(key), url=url)
+    return replace(item, id=item_id(key), url=uri(url))
 
 
 def item_id(canonical: str) -> str:
-    """A stable id derived from the item URL only (identity_key; an edited title stays one
-    item). A stored item keeps the id it was given; a run finds it by id, else by URL."""
+    """A stable id derived from the canonical URL only (an edited title stays one item)."""
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
@@ -236,7 +232,7 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
     item = Item(
         id=item_id(key),
         source_id=ctx.source_id,
-        url=url,
+        url=uri(url),
         title=title,
         published=published,
         updated=_updated(article, ctx, date_language, published),
@@ -248,7 +244,7 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
         categories=_categories(article.categories),
         language=language,
         published_precision=precision,
-        translation_claims=translation_claims(article.translations, url),
+        translation_claims=translation_claims(article.translations, uri(url)),
         entry_key=entry_key(article),
     )
     return replace(item, content_hash=content_hash(item))

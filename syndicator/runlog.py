@@ -18,7 +18,7 @@ from datetime import datetime
 from syndicator.config import SourceConfig
 from syndicator.fetchpolicy import OriginPolicy
 from syndicator.model import Article, RunResult, UrlState
-from syndicator.normalise import canonical_url, identity_key
+from syndicator.normalise import canonical_url, identity_key, uri
 from syndicator.uris import redact
 
 # Run messages log under the pipeline's name, as they did when they were written there.
@@ -148,9 +148,9 @@ SKIPPED = "skipped: "              # prefix of the missing_fields keys of skippe
 
 def article_key(card: Article) -> str:
     """The URL a stored item of this card has: canonical, with the card's identity when its
-    URL alone does not tell it apart (extract/entries.py), as published (uris.uri)."""
+    URL alone does not tell it apart (extract/entries.py), as published (normalise.uri)."""
     try:
-        return identity_key(canonical_url(card.url), card.identity)[0]
+        return uri(identity_key(canonical_url(card.url), card.identity)[0])
     except ValueError:
         return card.url
 

@@ -12,15 +12,12 @@ user:password@ and without the secrets the config put into URLs from the environ
 from __future__ import annotations
 
 import re
-import string
 from urllib.parse import quote, urlsplit, urlunsplit
 
 # What a URI may contain unencoded (RFC 3986): a URL of only these, with every "%" starting
 # an escape, is published as it is.
 _URI_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
-_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PORT = re.compile(r":\d*$")
 _PATH = "/:@!$&'()*+,;=-._~%"
 _QUERY = _PATH + "?"
@@ -38,15 +35,13 @@ _HIDDEN = re.compile(r"[^:@]*:\*\*\*")
 def uri(url: str) -> str:
     """An IRI as the URI that is published (RFC 3987 §3.1): spaces, quotes, angle brackets,
     other characters URIs do not allow and non-ASCII are percent-encoded (UTF-8), the host
-    is written in IDNA, a lone `%` becomes `%25`; and `%xx` already there is written as
-    RFC 3986 §6.2.2 compares it: hex digits in upper case, an escaped unreserved character
-    (a letter, digit, `-`, `.`, `_`, `~`) as itself.
+    is written in IDNA; `%xx` already there is kept as it is, a lone `%` becomes `%25`.
 
-    So every spelling of one URL (`/café`, `/caf%C3%A9`, `/caf%c3%a9`, `/%63af%C3%A9`) is
-    one URI: items are told apart by it (normalise.identity_key).
+    Items keep their id from the canonical URL as found (normalise.item_id), so publishing
+    the encoded form changes no stored item's identity.
     """
     if _URI_SAFE.fullmatch(url):
-        return _normal_escapes(url)
+        return url
     parts = urlsplit(url)
     netloc = parts.netloc
     if not netloc.isascii():
@@ -54,24 +49,12 @@ def uri(url: str) -> str:
         host, colon, port = hostport.rpartition(":") if _PORT.search(hostport) else (
             hostport, "", "")
         netloc = (_quote(userinfo, _USERINFO) + at if at else "") + _idna(host) + colon + port
-    return _normal_escapes(urlunsplit((parts.scheme, netloc, _quote(parts.path, _PATH),
-                                       _quote(parts.query, _QUERY),
-                                       _quote(parts.fragment, _QUERY))))
+    return urlunsplit((parts.scheme, netloc, _quote(parts.path, _PATH),
+                       _quote(parts.query, _QUERY), _quote(parts.fragment, _QUERY)))
 
 
 def _quote(value: str, safe: str) -> str:
     return quote(_LONE_PERCENT.sub("%25", value), safe=safe)
-
-
-def _normal_escapes(text: str) -> str:
-    """`text` with each `%xx` in the form RFC 3986 §6.2.2 compares: upper-case hex, and an
-    unreserved character (which never needs escaping) written as itself."""
-    return _ESCAPE.sub(_normal_escape, text) if "%" in text else text
-
-
-def _normal_escape(match: re.Match[str]) -> str:
-    char = chr(int(match[1], 16))
-    return char if char in _UNRESERVED else match[0].upper()
 
 
 def _idna(host: str) -> str:
@@ -94,11 +77,10 @@ SHORTEST_SECRET = 6               # shorter text from the environment ("/news") 
 
 
 def conceal(secret: str) -> None:
-    """Have `redact` show `secret` (and its percent-encoded forms, as found and as `uri`
-    writes them) as `***` from now on, in this process."""
+    """Have `redact` show `secret` (and its percent-encoded form) as `***` from now on, in
+    this process."""
     if len(secret) >= SHORTEST_SECRET:
-        encoded = _quote(secret, _QUERY)
-        _CONCEALED.update({secret, encoded, _normal_escapes(encoded)})
+        _CONCEALED.update({secret, _quote(secret, _QUERY)})
 
 
 def redact(text: str) -> str:

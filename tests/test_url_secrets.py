@@ -54,12 +54,10 @@ def test_a_secret_put_into_a_url_from_the_environment_is_never_shown(tmp_path: P
     ("https://${HOST}/feed.rss", "https://news.example.org/feed.rss"),
     # A key written percent-encoded in the URL is hidden in that form too.
     ("https://news.example.org/feed?key=${ENCODED}", "https://news.example.org/feed?key=***"),
-    # ... and a key holding escapes of its own, which the URL keeps as RFC 3986 writes them.
-    ("https://news.example.org/feed?key=${ESCAPED}", "https://news.example.org/feed?key=***"),
 ])
 def test_what_the_environment_puts_before_the_path_stays_visible(url: str, shown: str) -> None:
     env = {"BASE": "https://news.example.org/", "HOST": "news.example.org",
-           "ENCODED": "Zx|9{q}Tr7", "ESCAPED": "q7%2fzX%7e9%c3%a9"}
+           "ENCODED": "Zx|9{q}Tr7"}
     config = parse_config(f'sources:\n  - {{id: s, type: feed, url: "{url}"}}\n', env=env)
     assert redact(f"fetching {config.sources[0].url} failed") == f"fetching {shown} failed"
 

@@ -60,14 +60,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from syndicator.model import Article, Item
-from syndicator.normalise import (
-    anchor,
-    canonical_url,
-    entry_key,
-    identity_key,
-    own_link,
-    plain_text_summary,
-)
+from syndicator.normalise import anchor, canonical_url, entry_key, own_link, plain_text_summary
 from syndicator.sanitise import clean_text
 
 __all__ = ["NO_LINK", "FeedRead", "alternatives", "collect", "derived_title", "kept_apart",
@@ -279,10 +272,9 @@ def derived_title(summary: str | None, content: str | None) -> str | None:
 
 
 def _page(url: str) -> str:
-    """The page an entry links to: its canonical URL as published (one for every spelling
-    of it), without the fragment."""
+    """The page an entry links to: its canonical URL, without the fragment."""
     try:
-        return identity_key(canonical_url(url), None)[0]
+        return canonical_url(url)
     except ValueError:
         return url.split("#", 1)[0]
 
