@@ -29,6 +29,7 @@ from syndicator.model import Article, Item, Translations
 from syndicator.sanitise import absolute_http_url, clean_text, sanitize_content
 from syndicator.sanitise import sanitize_html as sanitize_html
 from syndicator.uris import uri as uri
+from syndicator.uris import uri_key
 
 log = logging.getLogger(__name__)
 
@@ -89,10 +90,12 @@ def identity_key(canonical: str, identity: str | None) -> tuple[str, str]:
     """The item URL and the key its id is made from, for a story whose URL alone does not
     tell it from others of its source (Article.identity): the "#fragment", or the feed's
     guid as one (a URL is one item in the store; the link still leads to the page).
-    Without an identity both are the canonical URL."""
+    Without an identity the URL is the canonical URL. The key is its `uris.uri_key`, which
+    every spelling of the URL shares (an IRI or percent-encoded, `%c3%a9` or `%C3%A9`,
+    `%7E` or `~`): one story linked in several spellings is one item."""
     if identity:
         canonical = f"{canonical}#{identity.removeprefix('#')}"
-    return canonical, canonical
+    return canonical, uri_key(canonical)
 
 
 # Fragments that mark where a reader came from, not what they read ("#xtor=RSS-3",
@@ -126,7 +129,9 @@ def own_link(item: Item, article: Article) -> Item:
 
 
 def item_id(canonical: str) -> str:
-    """A stable id derived from the canonical URL only (an edited title stays one item)."""
+    """A stable id derived from the item's URL only (identity_key; an edited title stays
+    one item). A stored item keeps the id it was given: a run finds it by id, else by its
+    URL as published (pipeline._changes)."""
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
 
 
@@ -355,7 +360,12 @@ def merge_with_stored(stored: Item | None, fresh: Item, *, timezone: str,
     # The name the source gives the story is written with the item (so recorded for items
     # stored before names were, at their next change; alone it is no change to publish);
     # a run that does not give one keeps the stored one.
-    merged = replace(fresh, id=stored.id, published=published, published_precision=precision,
+    # The URL stays as published (the guid and id of every feed): a link found in another
+    # spelling of it (same id: identity_key) does not change it. A stored URL that is no
+    # URI (stored before URLs were published encoded) takes the fresh one.
+    url = stored.url if uri(stored.url) == stored.url else fresh.url
+    merged = replace(fresh, id=stored.id, url=url, published=published,
+                     published_precision=precision,
                      entry_key=fresh.entry_key or stored.entry_key)
     merged = replace(merged, content_hash=content_hash(merged))
     changed = merged.content_hash != stored.content_hash

@@ -360,7 +360,9 @@ def _normalise(candidates: Sequence[Candidate], run: RunLog, ctx: NormaliseConte
                  canonical, ", ".join(links))
     items: dict[str, Item] = {}
     for item in kept:
-        items.setdefault(item.url, item)      # one URL is one item in the store
+        # One URL is one item in the store, in whichever spelling the run found it (the
+        # id is made from the key all spellings share): the first card's.
+        items.setdefault(item.id, item)
     if missing["date"]:
         run.warn(f"{missing['date']} item(s) without a parseable date (first-seen time used)")
     ordered = order_undated(list(items.values()), ctx.now, ctx.timezone)

@@ -4,7 +4,8 @@ are shown: without user:password@. Pure, no I/O.
 The only user of idna. Every URL Syndicator publishes goes through `uri`: an item's URL and
 image (normalise.py), every href, src and srcset kept in sanitised content (sanitise.py) and
 every http(s) URL of the config (config_base.check_http_url), so RSS, Atom, JSON Feed, the
-HTML pages and push messages carry the same encoded form. Every URL shown goes through
+HTML pages and push messages carry the same encoded form; `uri_key` is the form all
+spellings of one URL share, by which items are told apart. Every URL shown goes through
 `redact`: fetch errors, `check`'s output and every log line (logsetup.py), without
 user:password@ and without the secrets the config put into URLs from the environment.
 """
@@ -12,12 +13,15 @@ user:password@ and without the secrets the config put into URLs from the environ
 from __future__ import annotations
 
 import re
+import string
 from urllib.parse import quote, urlsplit, urlunsplit
 
 # What a URI may contain unencoded (RFC 3986): a URL of only these, with every "%" starting
 # an escape, is published as it is.
 _URI_SAFE = re.compile(r"(?:[A-Za-z0-9\-._~:/?#@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
 _LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
 _PORT = re.compile(r":\d*$")
 _PATH = "/:@!$&'()*+,;=-._~%"
 _QUERY = _PATH + "?"
@@ -37,8 +41,8 @@ def uri(url: str) -> str:
     other characters URIs do not allow and non-ASCII are percent-encoded (UTF-8), the host
     is written in IDNA; `%xx` already there is kept as it is, a lone `%` becomes `%25`.
 
-    Items keep their id from the canonical URL as found (normalise.item_id), so publishing
-    the encoded form changes no stored item's identity.
+    An item is published under the spelling its link was first found in; what tells items
+    apart is `uri_key`.
     """
     if _URI_SAFE.fullmatch(url):
         return url
@@ -51,6 +55,20 @@ def uri(url: str) -> str:
         netloc = (_quote(userinfo, _USERINFO) + at if at else "") + _idna(host) + colon + port
     return urlunsplit((parts.scheme, netloc, _quote(parts.path, _PATH),
                        _quote(parts.query, _QUERY), _quote(parts.fragment, _QUERY)))
+
+
+def uri_key(url: str) -> str:
+    """The URI every spelling of `url` shares, as RFC 3986 §6.2.2 compares URIs: `uri(url)`
+    with the hex of each `%xx` in upper case and an escaped unreserved character (a letter,
+    digit, `-`, `.`, `_`, `~`) as itself. `/café`, `/caf%C3%A9`, `/caf%c3%a9` and
+    `/%63af%C3%A9` have one key: items are told apart by it (normalise.identity_key)."""
+    published = uri(url)
+    return _ESCAPE.sub(_normal_escape, published) if "%" in published else published
+
+
+def _normal_escape(match: re.Match[str]) -> str:
+    char = chr(int(match[1], 16))
+    return char if char in _UNRESERVED else match[0].upper()
 
 
 def _quote(value: str, safe: str) -> str:

@@ -22,6 +22,7 @@ from syndicator.model import Item, RunResult
 from syndicator.normalise import item_id
 from syndicator.pipeline import run_source
 from syndicator.status import ServiceStatus, StatusReport
+from syndicator.uris import uri_key
 from syndicator.web.pages import render_status
 from tests.test_dates_wild import NOW, _app
 
@@ -272,8 +273,8 @@ def test_duplicate_and_non_permalink_guids_have_one_meaning(tmp_path: Path) -> N
 
 
 def test_a_link_written_unencoded_then_encoded_is_one_item(tmp_path: Path) -> None:
-    # The id is made from the URL as first found; the published (encoded) URL is one item
-    # in the store, so the second spelling updates it instead of failing the run.
+    # Both spellings have one key (uris.uri_key), so one id; the second spelling updates
+    # the item instead of adding one or failing the run.
     unencoded = "http://w.example/insert value here"
     second, stored = _run_twice(
         tmp_path, _rss(f"<item><title>Value</title><link>{unencoded}</link></item>"),
@@ -282,4 +283,5 @@ def test_a_link_written_unencoded_then_encoded_is_one_item(tmp_path: Path) -> No
     assert second.ok, second.errors
     assert (second.new, second.updated) == (0, 1)
     assert [(item.id, item.url, item.title) for item in stored] == [
-        (item_id(unencoded), "http://w.example/insert%20value%20here", "Value, corrected")]
+        (item_id(uri_key(unencoded)), "http://w.example/insert%20value%20here",
+         "Value, corrected")]

@@ -28,6 +28,7 @@ from syndicator.normalise import (
 from syndicator.push.render import telegram_post
 from syndicator.runlog import article_key
 from syndicator.sanitise import clean_text, sanitize_html
+from syndicator.uris import uri_key
 from syndicator.web.pages import render_preview
 from tests.conftest import serve_site
 
@@ -55,6 +56,23 @@ def test_uri(iri: str, expected: str) -> None:
     assert uri(expected) == expected                  # already a URI: unchanged
 
 
+@pytest.mark.parametrize("spellings, key", [
+    (["https://news.example/café", "https://news.example/caf%C3%A9",
+      "https://news.example/caf%c3%a9", "https://news.example/%63af%C3%A9",
+      "https://news.example/ca%66%c3%A9"], "https://news.example/caf%C3%A9"),
+    (["https://news.example/%7euser/%41-%2d%2e%5F%30?a=%2f%3d#%c3%a9",
+      "https://news.example/~user/A--._0?a=%2F%3D#é"],
+     "https://news.example/~user/A--._0?a=%2F%3D#%C3%A9"),
+    (["https://news.example/100%/x y"], "https://news.example/100%25/x%20y"),
+])
+def test_every_spelling_of_a_url_has_one_key(spellings: list[str], key: str) -> None:
+    # RFC 3986 §6.2.2: hex in upper case, unreserved characters unescaped; reserved ones
+    # (%2F, %3D) stay escaped, as they mean something else bare.
+    assert {uri_key(spelling) for spelling in spellings} == {key}
+    # What is published keeps the spelling's escapes as they are.
+    assert uri("https://news.example/caf%c3%a9") == "https://news.example/caf%c3%a9"
+
+
 @pytest.mark.parametrize("raw, text", [
     ("Hello <b>world</b>", "Hello world"),
     ("<del>Old</del> <ins>new</ins> <big>deal</big>", "Old new deal"),
@@ -80,7 +98,7 @@ def test_urls_in_content_are_published_encoded() -> None:
            in cleaned
 
 
-def test_item_url_is_published_encoded_but_keeps_its_id() -> None:
+def test_item_url_is_published_encoded_and_a_stored_item_keeps_its_id() -> None:
     ctx = NormaliseContext(source_id="s", language="en", timezone="UTC", date_format=None,
                            now=NOW)
     article = Article(url="https://news.example/новости/a b", title="T",
@@ -90,12 +108,15 @@ def test_item_url_is_published_encoded_but_keeps_its_id() -> None:
     assert item.url == ("https://news.example/%D0%BD%D0%BE%D0%B2%D0%BE%D1%81%D1%82%D0%B8/"
                         "a%20b")
     assert item.image == "https://news.example/img/%D1%84%D0%BE%D1%82%D0%BE%201.jpg"
-    # The id is the one the item had before URLs were published encoded: no duplicates.
-    assert item.id == item_id(canonical_url(article.url))
-    # A stored copy with the old, unencoded URL is rewritten once, without looking updated.
-    stored = item.__class__(**{**item.__dict__, "url": canonical_url(article.url)})
+    # The id is made from the key every spelling of the link shares.
+    assert item.id == item_id(uri_key(article.url))
+    # A copy stored with the old, unencoded URL (and the id made from it) keeps its id; its
+    # URL is rewritten once, without looking updated.
+    stored = item.__class__(**{**item.__dict__, "url": canonical_url(article.url),
+                               "id": item_id(canonical_url(article.url))})
     merged = merge_with_stored(stored, item, timezone="UTC", now=NOW)
     assert merged is not None and merged.url == item.url and merged.updated == stored.updated
+    assert merged.id == stored.id
     assert merge_with_stored(merged, item, timezone="UTC", now=NOW) is None
 
 
