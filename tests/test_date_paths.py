@@ -33,6 +33,9 @@ GOOD = {
     "Belarusian month": ("3 чэрвеня 2021", datetime(2021, 6, 3, tzinfo=UTC), False),
     "RFC 822": ("Thu, 03 Jun 2021 14:30:00 GMT", datetime(2021, 6, 3, 14, 30, tzinfo=UTC), True),
     "ISO 8601": ("2021-06-03T14:30:00+03:00", datetime(2021, 6, 3, 11, 30, tzinfo=UTC), True),
+    "ISO 8601 basic": ("20210603", datetime(2021, 6, 3, tzinfo=UTC), False),
+    "ISO 8601 basic, time": ("20210603T143000Z", datetime(2021, 6, 3, 14, 30, tzinfo=UTC), True),
+    "year/month/day": ("2021/06/03", datetime(2021, 6, 3, tzinfo=UTC), False),
 }
 CASES = [*((name, text) for name, text in BAD.items()),
          *((name, text) for name, (text, _when, _time) in GOOD.items())]
