@@ -1,7 +1,7 @@
 """Several instances on one PostgreSQL: polls per second, and what a poll costs the database.
 
     python -m bench.cluster [--instances 1,2,4] [--sources 600] [--windows 3] [--seconds 15]
-                            [--json FILE]
+                            [--quick] [--statements] [--json FILE]
 
 The local replica site (`bench.sitegen`, served by nginx with ETags) has `--sources`
 sources over its listing pages (one page each, `?src=N` apart, so that their articles are
@@ -18,7 +18,10 @@ statements are Execute ('E') and simple Query ('Q') messages, round trips are Sy
 and 'Q' (each one waits for the server's answer). A last window with the sources due only
 hourly (once their first poll under that schedule is done) measures what idle instances
 cost the database (job polling, heartbeats, the dispatcher), so that the per-poll figures
-can be given net of it. The CPU time of the
+can be given net of it. `--statements` lists, per instance count, the statements a poll
+sends by their text (what each component costs); `--quick` is a short run (1 and 3
+instances, 200 sources, one window of 10 s) for comparing before and after a change.
+The CPU time of the
 instances and of the benchmark database's PostgreSQL backends is read from /proc.
 """
 
@@ -63,6 +66,7 @@ class Window:
     polls: int
     requests: int
     messages: Counter[str]
+    texts: Counter[str]
     instance_cpu: float
     postgres_cpu: float
     machine_busy: float           # share of all CPUs busy, 0..1
@@ -76,8 +80,9 @@ class Window:
         return self.messages["S"] + self.messages["Q"]
 
     def as_dict(self) -> dict[str, Any]:
-        return {**{k: v for k, v in self.__dict__.items() if k != "messages"},
-                "messages": dict(self.messages), "statements": self.statements,
+        return {**{k: v for k, v in self.__dict__.items() if k not in ("messages", "texts")},
+                "messages": dict(self.messages), "texts": dict(self.texts),
+                "statements": self.statements,
                 "round_trips": self.round_trips,
                 "polls_per_s": self.polls / self.seconds}
 
@@ -227,19 +232,19 @@ def measure(servers: Any, proxy: Any, processes: list[subprocess.Popen[bytes]],
 def _window(servers: Any, proxy: Any, processes: list[subprocess.Popen[bytes]],
             database_name: str, seconds: float) -> Window:
     pids = [p.pid for p in processes]
-    mark, messages = servers.mark(), proxy.counts()
+    mark, messages, texts = servers.mark(), proxy.counts(), proxy.statements()
     cpu, pg = _cpu_of(_family(pids)), _cpu_of(_backends(database_name))
     busy, total = _machine_ticks()
     started = time.monotonic()
     time.sleep(seconds)
     wall = time.monotonic() - started
     traffic = servers.traffic(mark)
-    after = proxy.counts()
+    after, texts_after = proxy.counts(), proxy.statements()
     busy2, total2 = _machine_ticks()
     cpu2, pg2 = _cpu_of(_family(pids)), _cpu_of(_backends(database_name))
     return Window(
         instances=len(processes), seconds=wall, polls=traffic.statuses.get(304, 0),
-        requests=traffic.requests, messages=after - messages,
+        requests=traffic.requests, messages=after - messages, texts=texts_after - texts,
         # Processes that started in the window count from 0; ones that ended are lost.
         instance_cpu=sum(v - cpu.get(pid, 0.0) for pid, v in cpu2.items()),
         postgres_cpu=sum(v - pg.get(pid, 0.0) for pid, v in pg2.items()),
@@ -319,6 +324,7 @@ def _total(windows: list[Window]) -> Window:
                   polls=sum(w.polls for w in windows),
                   requests=sum(w.requests for w in windows),
                   messages=sum((w.messages for w in windows), Counter()),
+                  texts=sum((w.texts for w in windows), Counter()),
                   instance_cpu=sum(w.instance_cpu for w in windows),
                   postgres_cpu=sum(w.postgres_cpu for w in windows),
                   machine_busy=statistics.mean(w.machine_busy for w in windows))
@@ -345,6 +351,8 @@ def summarise(runs: list[list[Window]], idle: Window) -> dict[str, Any]:
             "instance_cpu_ms_per_poll": window.instance_cpu / polls * 1000,
             "postgres_cpu_ms_per_poll": window.postgres_cpu / polls * 1000,
             "machine_busy": window.machine_busy,
+            "statements_by_text": {text: n / polls
+                                   for text, n in window.texts.most_common()},
         })
     one = rows[0]
     # Statements per poll grow with the number of instances (each job's NOTIFY wakes every
@@ -418,6 +426,21 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def statements_report(results: dict[str, Any], top: int = 40) -> str:
+    """The statements a poll sends, by text, per instance count (idle: per second)."""
+    lines = []
+    idle = results["idle"]
+    for row in results["rows"]:
+        lines += ["", f"Statements per 304 poll, {row['instances']} instance(s):"]
+        lines += [f"{n:8.2f}  {text[:150]}" for text, n
+                  in list(row["statements_by_text"].items())[:top]]
+    lines += ["", f"Idle statements per second per instance ({idle['instances']} instance(s)):"]
+    per_s = idle["seconds"] * idle["instances"]
+    lines += [f"{n / per_s:8.2f}  {text[:150]}" for text, n
+              in Counter(idle["texts"]).most_common(top)]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", default="1,2,4",
@@ -436,10 +459,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--workdir", type=Path,
                         default=Path(tempfile.gettempdir()) / "syndicator-bench" / "cluster")
     parser.add_argument("--json", type=Path, help="write the raw numbers here")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 and 3 instances, 200 sources, one 10 s window after 10 s")
+    parser.add_argument("--statements", action="store_true",
+                        help="also list the statements a poll sends, by their text")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.instances, args.sources, args.windows = "1,3", 200, 1
+        args.seconds, args.settle = 10.0, 10.0
     args.instances = [int(n) for n in args.instances.split(",") if n]
     results = run(args)
     print(report(results))
+    if args.statements:
+        print(statements_report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
     return results

@@ -25,6 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from syndicator import health
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
     from syndicator.web.cache import FeedCache
 
 log = logging.getLogger(__name__)
+
+RUN_LOG_DAYS = 30        # days the run log keeps (beyond each source's newest HISTORY runs)
 
 AfterBuild = Callable[[tuple[str, ...]], None]
 AfterRun = Callable[[RunResult], None]
@@ -209,6 +212,18 @@ class Service:
             log.warning("source %s recovered (was: %s)", source_id, before.reason)
         if before is None or before.broken != now.broken:
             self.metrics.source_broken(source_id, now.broken)
+
+    def prune(self) -> None:
+        """Bound the run log, which gains a row per poll (the hourly maintenance job): runs
+        older than RUN_LOG_DAYS go, each source's newest HISTORY stay. Never raises."""
+        before = self.app.clock() - timedelta(days=RUN_LOG_DAYS)
+        try:
+            gone = self.app.store.prune_runs(before, keep=HISTORY)
+        except StoreError as exc:
+            self.outage.failed(exc, "the pruning of the run log")
+            return
+        if gone:
+            log.info("run log: %d run(s) older than %d days deleted", gone, RUN_LOG_DAYS)
 
     def rebuild(self, source_id: str) -> tuple[str, ...]:
         """Have the feeds that include the source rebuilt (by the engine: at once in

@@ -6,7 +6,9 @@ the database coming back. It also reads the frontend (client → server) half of
 PostgreSQL wire protocol and counts its messages by type, so a benchmark can say what a
 unit of work costs the database: a simple Query ('Q') or a Sync ('S') ends a round trip,
 an Execute ('E') or a simple Query runs a statement. Connections that switch to TLS are
-passed through uncounted (use `sslmode=disable` to count).
+passed through uncounted (use `sslmode=disable` to count). `statements()` counts the
+statements run by their text (a prepared statement's Execute by the text it was parsed from),
+to tell which component sends what.
 """
 
 from __future__ import annotations
@@ -25,9 +27,13 @@ _CANCEL_REQUEST = 80877102
 class _Frontend:
     """Splits one connection's client → server bytes into protocol messages."""
 
-    def __init__(self, counts: Counter[str], lock: threading.Lock) -> None:
+    def __init__(self, counts: Counter[str], texts: Counter[str],
+                 lock: threading.Lock) -> None:
         self._counts = counts
+        self._texts = texts
         self._lock = lock
+        self._parsed: dict[bytes, str] = {}     # statement name → its text
+        self._bound = "?"                       # text of the statement last bound
         self._buffer = b""
         self._startup = True           # untyped messages until the StartupMessage
         self.blind = False             # TLS negotiated: nothing more can be read
@@ -37,6 +43,7 @@ class _Frontend:
             return
         self._buffer += data
         seen: list[str] = []
+        texts: list[str] = []
         while True:
             if self._startup:
                 if len(self._buffer) < 8:
@@ -58,11 +65,29 @@ class _Frontend:
             (length,) = struct.unpack("!I", self._buffer[1:5])
             if len(self._buffer) < 1 + length:
                 break
-            self._buffer = self._buffer[1 + length:]
+            body, self._buffer = self._buffer[5:1 + length], self._buffer[1 + length:]
             seen.append(kind)
+            ran = self._statement(kind, body)
+            if ran is not None:
+                texts.append(ran)
         if seen:
             with self._lock:
                 self._counts.update(seen)
+                self._texts.update(texts)
+
+    def _statement(self, kind: str, body: bytes) -> str | None:
+        """The text of the statement a message runs (Execute, Query), else None."""
+        if kind == "P":
+            name, _, rest = body.partition(b"\0")
+            self._parsed[name] = _text(rest.partition(b"\0")[0])
+        elif kind == "B":
+            _portal, _, rest = body.partition(b"\0")
+            self._bound = self._parsed.get(rest.partition(b"\0")[0], "?")
+        elif kind == "E":
+            return self._bound
+        elif kind == "Q":
+            return _text(body.partition(b"\0")[0])
+        return None
 
     def upstream_said(self, data: bytes) -> None:
         """The server's first byte after an SSLRequest: 'S' means TLS, unreadable here."""
@@ -78,6 +103,7 @@ class PgProxy:
         self.port = 0
         self.connections = 0
         self._counts: Counter[str] = Counter()
+        self._texts: Counter[str] = Counter()
         self._server: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -102,6 +128,11 @@ class PgProxy:
         with self._lock:
             return Counter(self._counts)
 
+    def statements(self) -> Counter[str]:
+        """Statements run so far, by their text (whitespace folded)."""
+        with self._lock:
+            return Counter(self._texts)
+
     def _accept(self, server: socket.socket) -> None:
         while True:
             try:
@@ -114,7 +145,7 @@ class PgProxy:
             except OSError:
                 _reset(client)
                 continue
-            frontend = _Frontend(self._counts, self._lock)
+            frontend = _Frontend(self._counts, self._texts, self._lock)
             with self._lock:
                 if self._server is not server:      # cut while connecting
                     doomed = True
@@ -160,6 +191,10 @@ class PgProxy:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _text(query: bytes) -> str:
+    return " ".join(query.decode(errors="replace").split())
 
 
 def _reset(sock: socket.socket) -> None:

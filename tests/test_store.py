@@ -378,6 +378,24 @@ def test_runs_log_roundtrip(store: Store) -> None:
     assert last["sport"].started == T0 + timedelta(minutes=30)
 
 
+def test_pruning_the_run_log_keeps_recent_runs_and_each_sources_newest(store: Store) -> None:
+    for hour in range(5):
+        store.save_run(make_run("news", started=T0 + timedelta(hours=hour)), [], [])
+    store.save_run(make_run("sport", started=T0), [], [])
+    store.save_run(make_run("quiet", started=T0 - timedelta(days=400)), [], [])
+
+    gone = store.prune_runs(T0 + timedelta(hours=3), keep=2)
+
+    # news: the runs of hours 0 to 2 finished before the cut and are not among its newest
+    # two; sport's and quiet's only run is its newest, kept however old.
+    assert gone == 3
+    assert [r.started for r in store.runs("news")] == [
+        T0 + timedelta(hours=h) for h in (4, 3)]
+    assert [r.source_id for r in store.runs("sport")] == ["sport"]
+    assert [r.source_id for r in store.runs("quiet")] == ["quiet"]
+    assert store.prune_runs(T0 + timedelta(hours=3), keep=2) == 0
+
+
 # -- datetimes -------------------------------------------------------------------------------
 
 def test_datetimes_come_back_aware_utc(store: Store) -> None:

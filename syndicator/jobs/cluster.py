@@ -63,7 +63,8 @@ class ClusterEngine:
         self.queue = TaskQueue(
             libpq_url(config.storage_url),
             Handlers(poll_source=self._poll, build_feed=self._build,
-                     send_target=self._send, websub_ping=self._ping, dispatch=self.dispatch),
+                     send_target=self._send, websub_ping=self._ping, dispatch=self.dispatch,
+                     prune=bodies.prune),
             concurrency=workers, outage=bodies.outage,
             probe=lambda: app.store.runs(limit=1),
             name=f"{socket.gethostname()}-{os.getpid()}")

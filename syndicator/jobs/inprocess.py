@@ -2,8 +2,9 @@
 
 Every enabled source is an APScheduler job calling the service's poll; a poll that stored
 something builds its feeds at once in its own thread (`Inline`) and wakes the push job, an
-APScheduler job too (`pushjobs.py`: deliveries and digests). One process does all the work,
-so nothing is queued anywhere: what `syndicator run` always did.
+APScheduler job too (`pushjobs.py`: deliveries and digests), and so is the hourly pruning
+of the run log (`Bodies.prune`). One process does all the work, so nothing is queued
+anywhere: what `syndicator run` always did.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from syndicator.jobs.interface import Bodies, Inline
+from syndicator.jobs.interface import PRUNE_EVERY, Bodies, Inline
 from syndicator.scheduler import SourceScheduler
 
 MAX_THREADS = 8   # scheduler threads by default: one per enabled source up to this
@@ -39,6 +40,10 @@ class InProcessEngine:
         for source in enabled:
             self._scheduler.add(source.id, source.schedule,
                                 functools.partial(bodies.poll, source.id))
+        # Its first run an interval from now: a process started to fetch or serve a moment
+        # need not prune.
+        self._scheduler.add("maintenance:prune", PRUNE_EVERY, bodies.prune,
+                            first_run_in=PRUNE_EVERY.interval_seconds, name="run log pruning")
         if config.push:
             work.kick = schedule_push(self._scheduler, app, outage=bodies.outage)
 

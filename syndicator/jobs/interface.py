@@ -7,12 +7,15 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from syndicator.config import Config
+from syndicator.config import Config, Schedule
 
 if TYPE_CHECKING:
     from syndicator.app import App
     from syndicator.model import RunResult
     from syndicator.store.outage import StoreOutage
+
+
+PRUNE_EVERY = Schedule(every=3600.0)   # how often the engines run Bodies.prune
 
 
 class Work(Protocol):
@@ -56,6 +59,10 @@ class Bodies(Protocol):
     def poll(self, source_id: str) -> RunResult | None: ...
 
     def build(self, feed_ids: Sequence[str]) -> tuple[str, ...]: ...
+
+    def prune(self) -> None:
+        """Bound what grows per poll (the run log); never raises. Run hourly."""
+        ...
 
     def stop(self) -> None: ...
 

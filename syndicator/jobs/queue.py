@@ -14,12 +14,29 @@ Jobs, each keyed so that the engine keeps one at a time:
     websub_ping   ping:<id>            ping:<id>                     jobs
     dispatch      -                    dispatch                      control, every 2 s
     sweep         -                    sweep                         control, every 2 s
+    prune         -                    prune                         jobs, hourly
 
 Two procrastinate workers run in this process on one connection pool: `jobs` with the
 configured concurrency, and `control` with one slot for the periodic dispatcher and sweeper,
-so that long polls never keep them waiting. Periodic jobs are deferred by every worker and
-de-duplicated by procrastinate (one job per tick across the cluster). The control jobs take
-no `lock`: a control job that stalled (its process killed) never blocks the next tick.
+so that long polls never keep them waiting.
+
+The `jobs` worker does not LISTEN for new jobs: every job's NOTIFY would wake the `jobs`
+worker of every instance, and each would look for a job that only one of them gets, so that
+every poll cost one more statement per instance. It looks for jobs every FETCH_POLL s
+instead (and, while all its slots are busy, as soon as one frees); the cost of a poll stays
+the same however many instances there are. The `control` worker does LISTEN (its queue gets
+two jobs per tick, not one per poll), so that a tick's dispatch starts at once; its
+listener is also what stops both workers at once when the database goes away.
+
+The pool's connections are in autocommit: each of procrastinate's statements is one call of
+one of its functions, and a BEGIN and COMMIT around each cost two more statements. Periodic
+jobs are deferred by every worker and de-duplicated by procrastinate (one job per
+tick across the cluster). The control jobs take no `lock`: a control job that stalled (its
+process killed) never blocks the next tick.
+
+Retention: succeeded jobs are deleted when they end (`delete_jobs`); failed, cancelled and
+aborted ones are kept JOBS_KEPT_HOURS for inspection, then the hourly prune deletes them
+along with the old runs of the run log (Handlers.prune).
 
 Failover: every worker writes a heartbeat every HEARTBEAT s. The sweeper prunes workers
 silent for STALLED s and puts their `doing` jobs back to `todo` (procrastinate's
@@ -59,7 +76,8 @@ log = logging.getLogger("syndicator.jobs")
 
 HEARTBEAT = 2.0          # seconds between a worker's heartbeats
 STALLED = 10.0           # seconds without a heartbeat after which a worker is taken for dead
-FETCH_POLL = 2.0         # seconds between looks for jobs when no notification came
+FETCH_POLL = 1.0         # seconds between looks for jobs of an idle `jobs` worker
+CONTROL_POLL = 2.0       # the same of the `control` worker, when no notification came
 BACKOFF_CAP = 4.0        # seconds between restarts of the workers while the database is away
 RELEASE_TIME = 1.0       # seconds of a stop's deadline kept to hand running jobs back
 DEFER_TIMEOUT = 30.0     # seconds a defer may take before the caller gives up
@@ -68,6 +86,8 @@ POOL_TIMEOUT = 3.0       # seconds to wait for a database connection
 CONNECTION = dict(ALIVE)
 DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
 SWEEP_CRON = "* * * * * */2"      # every 2 s
+PRUNE_CRON = "17 * * * *"         # hourly
+JOBS_KEPT_HOURS = 7 * 24  # hours a failed, cancelled or aborted job is kept
 RETRIES = 8              # attempts of a job whose body raised StoreError (2, 4, ... 256 s apart)
 JOBS, CONTROL = "jobs", "control"
 
@@ -89,6 +109,7 @@ class Handlers:
     send_target: Callable[[str], None]
     websub_ping: Callable[[str], None]
     dispatch: Callable[[], None]
+    prune: Callable[[], None]
 
 
 class TaskQueue:
@@ -103,7 +124,8 @@ class TaskQueue:
         self._outage = outage
         self._name = name
         connector = PsycopgConnector(conninfo=url, min_size=1, max_size=concurrency + 4,
-                                     timeout=POOL_TIMEOUT, kwargs=CONNECTION)
+                                     timeout=POOL_TIMEOUT, kwargs=CONNECTION,
+                                     configure=_autocommit)
         self._app = App(connector=connector)
         self._register(handlers)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -154,6 +176,16 @@ class TaskQueue:
         app.periodic(cron=SWEEP_CRON, periodic_id="sweep")(
             app.task(name="sweep", queue=CONTROL, queueing_lock="sweep",
                      pass_context=False)(sweep))
+
+        async def prune(timestamp: int) -> None:
+            await self._app.job_manager.delete_old_jobs(
+                nb_hours=JOBS_KEPT_HOURS, include_failed=True, include_cancelled=True,
+                include_aborted=True)
+            await asyncio.to_thread(handlers.prune)
+
+        app.periodic(cron=PRUNE_CRON, periodic_id="prune")(
+            app.task(name="prune", queue=JOBS, queueing_lock="prune",
+                     pass_context=False)(prune))
 
     async def _sweep(self) -> None:
         """Give the jobs of dead workers to the living (see the module docstring)."""
@@ -294,15 +326,17 @@ class TaskQueue:
                 "install_signal_handlers": False,
                 "update_heartbeat_interval": HEARTBEAT,
                 "stalled_worker_timeout": STALLED,
-                "fetch_job_polling_interval": FETCH_POLL,
                 "delete_jobs": "successful",
                 "shutdown_graceful_timeout": 1.0,
             }
             runs: list[Coroutine[Any, Any, None]] = [
                 self._app.run_worker_async(queues=[JOBS], concurrency=self.concurrency,
-                                           name=f"{self._name}-jobs", **options),
+                                           name=f"{self._name}-jobs", listen_notify=False,
+                                           fetch_job_polling_interval=FETCH_POLL, **options),
                 self._app.run_worker_async(queues=[CONTROL], concurrency=1,
-                                           name=f"{self._name}-control", **options),
+                                           name=f"{self._name}-control",
+                                           fetch_job_polling_interval=CONTROL_POLL,
+                                           **options),
             ]
             tasks = [asyncio.ensure_future(run) for run in runs]
             self._up.set()
@@ -339,10 +373,21 @@ class TaskQueue:
             self._outage.failed(down, "the job workers")
             return
         if _from_database(exc):
-            self._outage.failed(_store_error("run the job workers", exc), "the job workers")
+            # The database answers again: the workers lost their connections in an outage
+            # that is over now (a wait for a connection that began during it and ended
+            # after), reported by whoever met it first; not an outage of its own.
+            log.info("jobs: the workers lost their database connections (%s); starting "
+                     "them again", type(_root(exc)).__name__)
         else:
             log.error("jobs: the workers stopped (%s: %s); starting them again",
                       type(exc).__name__, exc)
+
+
+async def _autocommit(connection: Any) -> None:
+    """The pool's connections run each statement as its own transaction (module docstring);
+    set when the pool opens a connection (procrastinate's listener opens its own, in
+    autocommit already)."""
+    await connection.set_autocommit(True)
 
 
 def _from_database(exc: BaseException) -> bool:
@@ -360,14 +405,20 @@ def _from_database(exc: BaseException) -> bool:
 def _store_error(action: str, exc: BaseException) -> StoreError:
     """A StoreError whose cause is the driver's own error (which StoreOutage reads to say
     what kind of failure it is), without the driver's message (it names host and port)."""
-    root: BaseException = exc
+    root = _root(exc)
+    error = StoreError(f"cannot {action}: {type(root).__name__}")
+    error.__cause__ = root
+    return error
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The first error of an error's chain (the driver's own)."""
+    root = exc
     while root.__cause__ is not None or root.__context__ is not None:
         nxt = root.__cause__ or root.__context__
         assert nxt is not None
         root = nxt
-    error = StoreError(f"cannot {action}: {type(root).__name__}")
-    error.__cause__ = root
-    return error
+    return root
 
 
 def _quiet_libraries() -> None:

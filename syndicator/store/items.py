@@ -99,6 +99,18 @@ class ItemQueries(Database):
         with self._read_tx("read the run log") as conn:
             return [_run_result(row) for row in conn.execute(stmt)]
 
+    def prune_runs(self, before: datetime, *, keep: int) -> int:
+        """Delete the runs that finished before `before`, except the newest `keep` of each
+        source (what its health and backoff are judged on): the run log gains a row per
+        poll and is bounded here. Returns how many rows went."""
+        rank = func.row_number().over(partition_by=t_runs.c.source_id,
+                                      order_by=(t_runs.c.started.desc(), t_runs.c.id.desc()))
+        ranked = select(t_runs.c.id, rank.label("rank")).subquery()
+        kept = select(ranked.c.id).where(ranked.c.rank <= keep)
+        stmt = t_runs.delete().where(t_runs.c.finished < before, t_runs.c.id.not_in(kept))
+        return int(self._write("prune the run log",
+                               lambda conn: conn.execute(stmt).rowcount))
+
     def last_runs(self) -> dict[str, RunResult]:
         """The latest run of every source that ever ran."""
         rank = func.row_number().over(partition_by=t_runs.c.source_id,

@@ -4,8 +4,9 @@
     claim_due(keys, now, advance, then)
                                     the due rows among `keys`, locked FOR UPDATE SKIP LOCKED
                                     (a second dispatcher skips them instead of waiting),
-                                    each moved to `advance(key)`, and `then(due keys)` called
-                                    before the transaction commits: if it raises, nothing moves
+                                    each moved to `advance(key)` (one UPDATE for all of them),
+                                    and `then(due keys)` called before the transaction
+                                    commits: if it raises, nothing moves
     due_times(keys)                 {key: next due}, for the status page
 """
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Connection, case, literal, select
 
-from syndicator.store.database import Database, chunked_select
+from syndicator.store.database import Database, chunked_select, chunks
 from syndicator.store.schema import job_schedule as t_schedule
 
 CLAIM_LIMIT = 1000   # rows one dispatch takes at most; the rest wait for the next one
@@ -27,9 +28,15 @@ class ScheduleQueries(Database):
         """Give each key without a row one, due at its value; rows already there stay."""
         if not first:
             return
-        rows = [{"key": key, "next_due_at": when} for key, when in sorted(first.items())]
-        stmt = self._insert(t_schedule).on_conflict_do_nothing(index_elements=["key"])
-        self._write("plan the scheduled jobs", lambda conn: conn.execute(stmt, rows))
+        def write(conn: Connection) -> None:
+            # One multi-row INSERT per chunk, not one statement per key (10,000 sources are
+            # 20 statements at each process's start, not 10,000).
+            for part in chunks(sorted(first)):
+                rows = [{"key": key, "next_due_at": first[key]} for key in part]
+                conn.execute(self._insert(t_schedule).values(rows)
+                             .on_conflict_do_nothing(index_elements=["key"]))
+
+        self._write("plan the scheduled jobs", write)
 
     def claim_due(self, keys: Sequence[str], now: datetime,
                   advance: Callable[[str], datetime],
@@ -51,9 +58,13 @@ class ScheduleQueries(Database):
                 .limit(CLAIM_LIMIT)
                 .with_for_update(skip_locked=True)).all()
             due = [key for (key,) in rows if key in wanted]
-            for key in due:
-                conn.execute(t_schedule.update().where(t_schedule.c.key == key)
-                             .values(next_due_at=advance(key)))
+            # One statement per chunk of keys, not one per key: a dispatch moves every
+            # source that fell due since the last one.
+            for part in chunks(due):
+                moved = {key: literal(advance(key), t_schedule.c.next_due_at.type)
+                         for key in part}
+                conn.execute(t_schedule.update().where(t_schedule.c.key.in_(part))
+                             .values(next_due_at=case(moved, value=t_schedule.c.key)))
             if due:
                 then(due)
         return due
