@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from syndicator.config import FeedConfig, TelegramTarget
+from syndicator.config import Config, FeedConfig, TelegramTarget, parse_config
 from syndicator.model import Item
 from syndicator.publish.build import select_items as build_select
 from syndicator.publish.history import filtered_feeds, history_keys
@@ -105,15 +105,25 @@ def test_query_answers_apply_the_query_filter_on_top_of_the_feed_filter() -> Non
     assert [i.id for i in chosen] == ["id1", "id4"]
 
 
+def _push_config() -> Config:
+    """The configuration a push route reads its languages from (one English source)."""
+    return parse_config(
+        "sources:\n  - id: en\n    url: https://news.example.org/\n    language: en\n"
+        "    list: {item: article, link: 'a@href'}\n"
+        "feeds:\n  - id: news\n    title: News\n    sources: [en]\n")
+
+
 @pytest.mark.parametrize(("include", "exclude", "ids"), CASES)
 def test_push_chooses_by_the_feed_filter_and_its_own(include: Sequence[str],
                                                      exclude: Sequence[str],
                                                      ids: list[str]) -> None:
     target: dict[str, Any] = {"id": "tg", "type": "telegram", "feeds": ("news",),
                               "chat_id": "@news", "token": "t"}
-    through_feed = _route(TelegramTarget(**target), {"news": feed(include, exclude)})
+    config = _push_config()
+    through_feed = _route(config, TelegramTarget(**target), {"news": feed(include, exclude)})
     assert [i.id for i in ITEMS if through_feed.accepts(i)] == ids
-    own = _route(TelegramTarget(**target, include=tuple(include), exclude=tuple(exclude)),
+    own = _route(config,
+                 TelegramTarget(**target, include=tuple(include), exclude=tuple(exclude)),
                  {"news": feed((), ())})
     # A target's own filter searches the categories too: "Markets" is tagged Economy.
     with_categories = sorted({*ids, "id5"}) if "econom(y|ics)" in include else ids
