@@ -47,8 +47,11 @@ class ParsedDate:
 # --- dates -----------------------------------------------------------------------------------
 
 _MAX_DATE_TEXT = 200                                   # longer strings are prose, not dates
-# ISO 8601, extended (2021-06-03) or basic (20210603, 20210603T1430Z): feeds write both.
-_ISO_START = re.compile(r"^\d{4}(?:-\d{2}-\d{2}|\d{4}(?:T|$))")
+# ISO 8601, extended (2021-06-03) or basic (20210603, 20210603T1430Z): feeds write both;
+# and a week date with its day (2021-W22-4, 2021W224), which names one day as surely. A week
+# without its day (2021-W22) names none: not matched, so no date.
+_ISO_START = re.compile(r"^\d{4}(?:-\d{2}-\d{2}|\d{4}(?:T|$)"
+                        r"|-W\d{2}-[1-7](?:T|$)|W\d{2}[1-7](?:T|$))")
 # RFC 822 allows a two-digit year ("16 Dec 12"); which century is a guess, so only four.
 _RFC822 = re.compile(r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}")
 # An RFC 822 date ("Sun, 16 Jun 2012") is English: with a month that is not an English one

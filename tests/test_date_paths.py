@@ -36,6 +36,9 @@ GOOD = {
     "ISO 8601 basic": ("20210603", datetime(2021, 6, 3, tzinfo=UTC), False),
     "ISO 8601 basic, time": ("20210603T143000Z", datetime(2021, 6, 3, 14, 30, tzinfo=UTC), True),
     "year/month/day": ("2021/06/03", datetime(2021, 6, 3, tzinfo=UTC), False),
+    "ISO week date": ("2021-W22-4", datetime(2021, 6, 3, tzinfo=UTC), False),
+    "ISO week date, time": ("2021-W22-4T14:30:00Z", datetime(2021, 6, 3, 14, 30, tzinfo=UTC),
+                            True),
 }
 CASES = [*((name, text) for name, text in BAD.items()),
          *((name, text) for name, (text, _when, _time) in GOOD.items())]

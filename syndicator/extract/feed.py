@@ -35,6 +35,7 @@ __all__ = ["FeedRead", "check_xml_safety", "parse_feed", "read_feed"]
 _ENTITY = b"<!entity"
 _HAS_TIME = re.compile(r"\d:\d")
 _ISO_WITHOUT_OFFSET = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*$")
+_ISO_WEEK = re.compile(r"^\s*\d{4}-?W\d")      # feedparser makes 1 December of any week date
 _LOOKS_HTML = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*)(?:\s[^>]*)?/?>|&(?:[a-zA-Z]+|#\d+);")
 _IMAGE_EXT = re.compile(r"\.(?:jpe?g|png|gif|webp|avif)(?:[?#]|$)", re.IGNORECASE)
 
@@ -182,14 +183,15 @@ def _feed_date(raw: Any, parsed: Any) -> str | None:
     normalisation reads a date only where a day is written (and knows the time of day is
     unknown). A time without an offset ("2024-05-06T07:00:00") is the string too:
     feedparser takes it for UTC, but it is in the source's time zone, which normalisation
-    knows.
+    knows. A week date (`2021-W22-4T14:30Z`) is the string too: feedparser reads 1 December
+    of it.
     """
     text = _str(raw)
     if text is None:
         return None
     iso = _iso(parsed)
     if (iso is None or not has_full_year(text) or not _HAS_TIME.search(text)
-            or _ISO_WITHOUT_OFFSET.match(text)):
+            or _ISO_WITHOUT_OFFSET.match(text) or _ISO_WEEK.match(text)):
         return text
     return iso
 
