@@ -19,6 +19,7 @@ jobs rolls back and the rows stay due for the next one.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -34,6 +35,8 @@ from syndicator.pushjobs import PUSH_EVERY, send_due
 from syndicator.scheduler import next_due
 from syndicator.store.database import libpq_url
 from syndicator.store.outage import describe_store
+
+log = logging.getLogger("syndicator.jobs")
 
 DEFAULT_CONCURRENCY = 4   # jobs one process runs at once unless jobs.concurrency says
 NEXT_RUN_TTL = 2.0        # seconds the status page reuses the due times it read
@@ -66,10 +69,23 @@ class ClusterEngine:
                      send_target=self._send, websub_ping=self._ping, dispatch=self.dispatch,
                      prune=bodies.prune),
             concurrency=workers, outage=bodies.outage,
-            probe=lambda: app.store.runs(limit=1),
+            probe=self._probe,
             name=f"{socket.gethostname()}-{os.getpid()}")
         self._started: datetime | None = None
+        self._checked = False
         bodies.work = self
+
+    def _probe(self) -> None:
+        """Whether the store answers (StoreError if not), asked before the workers start;
+        the first answer also says whether PostgreSQL vacuums (a warning if not)."""
+        store = self._app.store
+        store.runs(limit=1)
+        if not self._checked:
+            self._checked = True
+            if store.autovacuum_off():
+                log.warning("PostgreSQL's autovacuum is off: the job queue, job_schedule and "
+                            "pacing tables keep every dead row and polls get slower and "
+                            "slower; turn it on (docs/service.md, What grows)")
 
     # -- Work: what jobs ask for -------------------------------------------------------------
 

@@ -184,6 +184,15 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS))
         return ScriptDirectory.from_config(cfg).get_current_head()
 
+    def autovacuum_off(self) -> bool:
+        """Whether PostgreSQL's autovacuum is switched off (never on SQLite): the tables
+        written per poll (the job queue, the due times, the run log) then keep every dead
+        row, and every poll gets slower."""
+        if self._dialect != "postgresql":
+            return False
+        with self._read_tx("read the autovacuum setting") as conn:
+            return str(conn.execute(text("SHOW autovacuum")).scalar_one()) == "off"
+
     @contextmanager
     def _read_tx(self, action: str) -> Iterator[Connection]:
         with self._errors(action), self._engine.begin() as conn:
