@@ -16,7 +16,7 @@ import pytest
 from syndicator.config import Config, parse_config
 from syndicator.outputsync import FolderOnly, OutputSync
 from syndicator.publish import build_feeds
-from syndicator.publish.shared import belongs_to, folder_lock
+from syndicator.publish.shared import apply_shared, belongs_to, built_for, folder_lock, read_marker
 from syndicator.store import Store
 from syndicator.store.outage import StoreOutage
 from syndicator.web.cache import FeedCache
@@ -132,8 +132,49 @@ def test_a_full_build_keeps_the_paths_of_configured_feeds_only(tmp_path: Path) -
     kept = ["news.rss", "news.atom", "news.json", "index.html", "feeds.opml",
             "archive/news/1.rss", ".state/archive-news.json", ".state/summaries.json"]
     dropped = ["old.rss", "news.txt", "archive/old/1.rss", "archive/news", ".state/x.json",
-               ".state/archive-old.json", "other/news.rss"]
+               ".state/archive-old.json", "other/news.rss", "archive/news/x.rss",
+               "./news.rss", "archive//news/1.rss", "archive/news/./1.rss"]
     assert [path for path in kept + dropped if keep(path)] == kept
+
+
+def test_only_the_shapes_builds_write_are_paths_a_build_writes() -> None:
+    assert [built_for(p) for p in ("news.rss", "archive/b-2/7.json", ".state/archive-x.json",
+                                   "index.html", ".state/summaries.json")] \
+        == ["news", "b-2", "x", "", ""]
+    for path in (".state/shared.lock", ".state/shared.json", "./.state/shared.lock",
+                 ".state/./shared.lock", ".state//shared.json", "evil.html", "index.html/x",
+                 "../news.rss", "/news.rss", "archive/../news.rss", "a\\b.rss", "",
+                 "archive/news/1.rss/", "News.rss", ".state/archive-../x.json"):
+        assert built_for(path) is None, path
+
+
+@pytest.mark.postgres
+def test_a_row_that_cannot_be_applied_is_skipped_and_the_rest_are_written(
+        pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    store = Store(pg_url)
+    folder = tmp_path / "folder"
+    (folder / "blocked.rss").mkdir(parents=True)     # a folder where a file goes: OS error
+    try:
+        store.share_outputs([("index.html/x", b"bad"), ("./.state/shared.lock", b"bad"),
+                             (".state//shared.json", b"bad"), ("evil.html", b"bad"),
+                             ("blocked.rss", b"bad"), ("news.rss", b"good")], now=NOW)
+        with folder_lock(folder):
+            _, marker, written = apply_shared(folder, store)
+        assert written == ["news.rss"] and (folder / "news.rss").read_bytes() == b"good"
+        assert marker == (1, "news.rss") and read_marker(folder)[1] == marker
+        assert not (folder / "evil.html").exists()
+        assert (folder / ".state" / "shared.lock").read_bytes() == b""
+        assert json.loads((folder / ".state" / "shared.json").read_text())["version"] == 1
+        skipped = [r for r in caplog.records if "skipped" in r.getMessage()]
+        assert len(skipped) == 5
+        # The marker moved past them: the next round logs nothing and writes nothing.
+        caplog.clear()
+        store.share_outputs([("news.rss", b"better")], now=NOW)
+        with folder_lock(folder):
+            assert apply_shared(folder, store)[2] == ["news.rss"]
+        assert not [r for r in caplog.records if "skipped" in r.getMessage()]
+    finally:
+        store.close()
 
 
 # -- a build shares, a follower writes ---------------------------------------------------

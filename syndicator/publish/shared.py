@@ -36,9 +36,10 @@ import fcntl
 import json
 import logging
 import os
+import re
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from syndicator.config import Config
@@ -54,7 +55,6 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "shared.lock"
 MARKER_NAME = "shared.json"
-_OWN_FILES = frozenset({f"{STATE_DIR}/{MARKER_NAME}", f"{STATE_DIR}/{LOCK_NAME}"})
 PAGE_BYTES = 8 << 20        # shared bytes read per statement
 
 Key = tuple[int, str]       # (version, path): the order shared rows are applied in
@@ -139,25 +139,41 @@ def _read(root: Path, paths: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
         yield relative(root, path), data
 
 
+_FEED_ID = re.compile(r"[a-z0-9][a-z0-9_-]*")     # the configuration's id pattern
+_FIXED = frozenset({INDEX_FILE, OPML_FILE, f"{STATE_DIR}/{SUMMARIES_FILE}"})
+
+
+def built_for(path: str) -> str | None:
+    """The one home of "a path a build writes": the feed id a shared path belongs to, ""
+    for the files every build writes (index, OPML, summaries), None for any other path.
+    The shapes: `<feed>.<fmt>`, `archive/<feed>/<page>.<fmt>`, `.state/archive-<feed>.json`
+    and the fixed files, spelled exactly so (no `.` or empty parts: a path is compared as
+    written, so an unnormalised spelling is not one of these shapes)."""
+    if path in _FIXED:
+        return ""
+    parts = path.split("/")
+    if len(parts) == 1:
+        feed, _, ext = parts[0].rpartition(".")
+        return feed if _FEED_ID.fullmatch(feed) and ext in common.FORMATS else None
+    if len(parts) == 3 and parts[0] == ARCHIVE_DIR:
+        page, _, ext = parts[2].rpartition(".")
+        return (parts[1] if _FEED_ID.fullmatch(parts[1]) and page.isdigit() and page.isascii()
+                and ext in common.FORMATS else None)
+    if len(parts) == 2 and parts[0] == STATE_DIR:
+        name = parts[1]
+        if name.startswith("archive-") and name.endswith(".json"):
+            feed = name[len("archive-"):-len(".json")]
+            return feed if _FEED_ID.fullmatch(feed) else None
+    return None
+
+
 def belongs_to(config: Config) -> Callable[[str], bool]:
     """Whether a shared path is one the configured feeds' builds write."""
     feeds = {feed.id for feed in config.feeds}
-    fixed = {INDEX_FILE, OPML_FILE, f"{STATE_DIR}/{SUMMARIES_FILE}"}
 
     def keep(path: str) -> bool:
-        if path in fixed:
-            return True
-        parts = path.split("/")
-        if len(parts) == 1:
-            feed, _, ext = parts[0].rpartition(".")
-            return feed in feeds and ext in common.FORMATS
-        if parts[0] == ARCHIVE_DIR:
-            return len(parts) == 3 and parts[1] in feeds
-        if parts[0] == STATE_DIR and len(parts) == 2:
-            name = parts[1]
-            return (name.startswith("archive-") and name.endswith(".json")
-                    and name[len("archive-"):-len(".json")] in feeds)
-        return False
+        feed = built_for(path)
+        return feed == "" or feed in feeds
 
     return keep
 
@@ -175,7 +191,13 @@ def apply_shared(folder: Path, store: OutputShare) -> tuple[str, Key, list[str]]
     written: list[str] = []
     while rows := store.published_since(*marker, max_bytes=PAGE_BYTES):
         for row in rows:
-            _apply(folder, row)
+            # A row that cannot be applied is logged and passed (the marker moves past
+            # it): one bad row never stops this folder's follower or its builds.
+            try:
+                _apply(folder, row)
+            except (PublishError, OSError) as exc:
+                log.warning("shared builds: %s; skipped", exc)
+                continue
             written.append(row.path)
         marker = (rows[-1].version, rows[-1].path)
         _write_marker(folder, database, marker)
@@ -185,9 +207,7 @@ def apply_shared(folder: Path, store: OutputShare) -> tuple[str, Key, list[str]]
 def _apply(folder: Path, row: PublishedFile) -> None:
     target = _target(folder, row.path)
     if target is None:
-        log.warning("shared builds: %r is not a path inside the output folder; ignored",
-                    row.path)
-        return
+        raise PublishError("not a path a build writes", path=row.path)
     if row.data is not None:
         if _holds(target, row.data):
             # This folder wrote these bytes itself (its own build, shared since) or a round
@@ -222,13 +242,11 @@ def _holds(target: Path, data: bytes) -> bool:
 
 
 def _target(folder: Path, path: str) -> Path | None:
-    """Where a shared path goes: a plain relative path inside the folder, never one of the
-    lock's or the marker's files."""
-    pure = PurePosixPath(path)
-    if (not pure.parts or pure.is_absolute() or "\\" in path
-            or any(part in ("", ".", "..") for part in pure.parts) or path in _OWN_FILES):
+    """Where a shared path goes: only a path of a shape builds write (`built_for`: never
+    the lock's or the marker's files, never a path outside the folder)."""
+    if built_for(path) is None:
         return None
-    return folder.joinpath(*pure.parts)
+    return folder.joinpath(*path.split("/"))
 
 
 def read_marker(folder: Path) -> tuple[str | None, Key]:
