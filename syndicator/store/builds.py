@@ -56,12 +56,12 @@ class BuildReads(Database):
         `first_id`, `below_id`: only the items with ids in [first_id, below_id) (a bound
         left out: unbounded), so that two processes can read a history's halves.
 
-        A generator: its read transaction stays open until it is exhausted or closed."""
+        A generator: its connection stays checked out until it is exhausted or closed."""
         if not source_ids:
             return
         query, params = feed_links_query(source_ids, text=text, first_id=first_id,
                                          below_id=below_id)
-        with self._read_tx("read the feed links") as conn:
+        with self._read_stream("read the feed links") as conn:
             result = conn.execute(sql(query), params)
             while rows := result.fetchmany(batch):
                 yield from map(feed_link, rows)
@@ -124,7 +124,7 @@ class BuildReads(Database):
         seen = t_links.c.first_seen.type
         stmt = sql(query).bindparams(bindparam("first", _key_time(first), type_=seen),
                                      bindparam("last", _key_time(last), type_=seen))
-        with self._read_tx("read the feed links") as conn:
+        with self._read_stream("read the feed links") as conn:
             return [feed_link(row) for row in conn.execute(stmt, params)]
 
     def items_for_build(self, ids: Iterable[str]) -> dict[str, Item]:

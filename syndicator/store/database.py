@@ -74,12 +74,24 @@ _RETRY_STATES = frozenset({"40P01", "40001"})
 # that the transactions of a deadlock do not meet again in step.
 WRITE_ATTEMPTS = 6
 _MAX_PAUSE = 1.0
-# libpq options of a connection kept open for long (the rate state's, the feed listener's,
-# the job workers'): a database host that vanished without closing it (a partition, a dead
-# machine) is noticed within about 20 s, not after hours of the kernel's retransmissions.
-ALIVE: dict[str, int] = {"connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5,
-                         "keepalives_interval": 2, "keepalives_count": 3,
-                         "tcp_user_timeout": 20000}
+# Server settings of every PostgreSQL session this process opens (all user-settable), so
+# that a frozen or cut-off instance cannot hold its locks for hours: the server ends a session
+# left idle inside a transaction after a minute (its locks go with it), and probes an idle
+# client's TCP connection after 10 s (its own default is two hours). No lock_timeout: a
+# write that legitimately queues on an item's key lock or the published_state row behind a
+# long build would fail instead of waiting; the idle timeout already frees what a dead
+# holder kept.
+SESSION: dict[str, str] = {"idle_in_transaction_session_timeout": "60s",
+                           "tcp_keepalives_idle": "10", "tcp_keepalives_interval": "5",
+                           "tcp_keepalives_count": "3"}
+# libpq options of every PostgreSQL connection (the store's engine, the rate state's, the
+# feed listener's, the job workers'): a database host that vanished without closing it (a
+# partition, a dead machine) is noticed within about 20 s, not after hours of the kernel's
+# retransmissions; a host that does not answer fails the connect after 5 s; and SESSION.
+ALIVE: dict[str, int | str] = {
+    "connect_timeout": 5, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+    "keepalives_count": 3, "tcp_user_timeout": 20000,
+    "options": " ".join(f"-c {name}={value}" for name, value in SESSION.items())}
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
 
@@ -198,6 +210,20 @@ class Database:
         with self._errors(action), self._engine.begin() as conn:
             yield conn
 
+    @contextmanager
+    def _read_stream(self, action: str) -> Iterator[Connection]:
+        """A connection for one read statement whose rows the caller hands out while it
+        works on them (a generator). On PostgreSQL outside any transaction (autocommit): one
+        statement is its own snapshot and its rows are all on the client once it ran, and a
+        consumer slower than SESSION's idle timeout must not hold a transaction the server
+        then ends. On SQLite a read transaction, as _read_tx."""
+        if self._dialect != "postgresql":
+            with self._read_tx(action) as conn:
+                yield conn
+            return
+        with self._errors(action), self._engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
     def _write(self, action: str, work: Callable[[Connection], T]) -> T:
         """`work(conn)` in a write transaction, committed; its result.
 
@@ -313,7 +339,9 @@ def _password_of(url: str) -> str | None:
 
 def _make_engine(url: URL) -> Engine:
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # ALIVE, except what the URL sets itself.
+        alive = {key: value for key, value in ALIVE.items() if key not in url.query}
+        return create_engine(url, pool_pre_ping=True, connect_args=alive)
     database = url.database or ""
     if database in ("", ":memory:"):
         # One shared connection, or every checkout would see its own empty database.

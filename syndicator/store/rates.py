@@ -34,12 +34,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import Connection, Float, Integer, Text, bindparam, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from syndicator.errors import StoreError
 from syndicator.politeness import Reservation
-from syndicator.store.database import ALIVE, Database, safe_url
+from syndicator.store.database import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -74,12 +73,8 @@ class DatabaseRates(Database):
 
     def __init__(self, url: str) -> None:
         # The rate connection lives as long as the process, and every fetch waits on it:
-        # kept ALIVE (database.py); what the URL sets stays.
-        parsed = make_url(url)
-        alive = {key: str(value) for key, value in ALIVE.items() if key not in parsed.query}
-        super().__init__(parsed.update_query_dict(alive).render_as_string(
-            hide_password=False), migrate=False)
-        self._safe_url = safe_url(url)      # messages show the URL as configured
+        # the engine keeps it ALIVE, as every connection (database.py).
+        super().__init__(url, migrate=False)
         self._guard = threading.Lock()
         self._conn: Connection | None = None
         self._generation = 0       # which connection: slots taken on an earlier one are gone

@@ -15,7 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, case, literal, select
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Text,
+    any_,
+    bindparam,
+    case,
+    literal,
+    select,
+)
 
 from syndicator.store.database import Database, chunked_select, chunks
 from syndicator.store.schema import job_schedule as t_schedule
@@ -46,18 +56,20 @@ class ScheduleQueries(Database):
         are skipped, so two dispatchers never take one key for one due time."""
         if not keys:
             return []
-        wanted = set(keys)
         # Not through _write: `then` queues jobs outside this transaction, so it must not
         # run twice; nor does this transaction need a retry, as it locks only rows that no
         # other transaction holds (SKIP LOCKED) and cannot deadlock.
         with self._write_tx("claim the due jobs") as conn:
+            # Only the given keys, inside the query: rows of sources no instance configures
+            # any more are never moved on, so they stay the oldest due rows for ever and,
+            # filtered out only after the LIMIT, would take every slot of every dispatch.
             rows = conn.execute(
                 select(t_schedule.c.key)
-                .where(t_schedule.c.next_due_at <= now)
+                .where(t_schedule.c.next_due_at <= now, self._among(t_schedule.c.key, keys))
                 .order_by(t_schedule.c.next_due_at)
                 .limit(CLAIM_LIMIT)
                 .with_for_update(skip_locked=True)).all()
-            due = [key for (key,) in rows if key in wanted]
+            due = [key for (key,) in rows]
             # One statement per chunk of keys, not one per key: a dispatch moves every
             # source that fell due since the last one.
             for part in chunks(due):
@@ -68,6 +80,14 @@ class ScheduleQueries(Database):
             if due:
                 then(due)
         return due
+
+    def _among(self, column: ColumnElement[str],
+               keys: Sequence[str]) -> ColumnElement[bool]:
+        """`column` is one of `keys`: PostgreSQL binds them as one array (any number of
+        keys, one parameter); SQLite as an IN list."""
+        if self._dialect == "postgresql":
+            return column == any_(bindparam("keys", list(keys), type_=ARRAY(Text)))
+        return column.in_(keys)
 
     def due_times(self, keys: Sequence[str]) -> dict[str, datetime]:
         """When each of `keys` is due next (keys without a row are left out)."""
