@@ -7,6 +7,7 @@ config needs is absolute."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import shlex
 import subprocess
@@ -15,7 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pytest
 import yaml
+from push_support import free_port
+from serve_support import stop_process, wait_until_answered
 
 from syndicator.config import parse_config
 
@@ -154,3 +159,51 @@ def test_deploy_docs_config_uses_absolute_paths() -> None:
         assert config.output_path.is_relative_to("/var/lib/syndicator"), block
         if config.storage.startswith("sqlite"):
             assert config.storage_url.startswith("sqlite:////var/lib/syndicator/"), block
+
+
+PROXIED_CONFIG = """
+site: {{title: "Test feeds", base_url: "http://127.0.0.1:{port}/"}}
+storage: "sqlite:///store.db"
+output_dir: feeds
+server: {{host: 127.0.0.1, port: {port}, query_rate: 0.001, query_burst: 2}}
+sources:
+  - {{id: news, type: feed, url: "http://127.0.0.1:9/feed.xml", language: en}}
+feeds:
+  - {{id: news, title: "News", sources: [news]}}
+"""
+
+
+def filter_answers(url: str, forwarded_for: str, count: int) -> list[int]:
+    """Statuses of `count` filter queries (each a new one: never cached) from a client
+    the proxy names `forwarded_for`."""
+    return [httpx.get(f"{url}/news.rss?filter={forwarded_for}-{n}", timeout=30,
+                      headers={"X-Forwarded-For": forwarded_for}, trust_env=False).status_code
+            for n in range(count)]
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_per_client_limits_count_the_forwarded_address_of_a_trusted_proxy(
+        tmp_path: Path, trusted: bool) -> None:
+    """`FORWARDED_ALLOW_IPS`, as compose sets it, reaches the server: from a trusted proxy
+    each forwarded client has its own query bucket; from any other address the header is
+    ignored and every request counts against the connection's address."""
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(PROXIED_CONFIG.format(port=port), encoding="utf-8")
+    command = [sys.executable, "-m", "syndicator", "--config", str(config)]
+    subprocess.run([*command, "build"], cwd=tmp_path, check=True, capture_output=True,
+                   timeout=120)
+    env = dict(os.environ, FORWARDED_ALLOW_IPS="127.0.0.0/8" if trusted else "192.0.2.1")
+    env.pop("SYNDICATOR_CONFIG", None)
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([*command, "serve"], cwd=tmp_path, env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_answered(process, url + "/news.rss", log)
+        assert filter_answers(url, "198.51.100.7", 3) == [200, 200, 429]
+        expected = [200, 200] if trusted else [429, 429]
+        assert filter_answers(url, "203.0.113.9", 2) == expected
+    finally:
+        stop_process(process)
