@@ -177,6 +177,56 @@ def test_a_row_that_cannot_be_applied_is_skipped_and_the_rest_are_written(
         store.close()
 
 
+@pytest.mark.postgres
+def test_a_share_reads_every_file_before_it_takes_any_lock(pg_url: str, tmp_path: Path) -> None:
+    """Another share holds the version row: a build whose last file cannot be read fails at
+    once (its files are read before the transaction opens, not batch by batch inside it)."""
+    from sqlalchemy import create_engine, text
+
+    from syndicator.errors import PublishError
+    from syndicator.publish.shared import share_build
+
+    config = config_for(pg_url, tmp_path / "built")
+    root = config.output_path
+    root.mkdir(parents=True)
+    paths = []
+    for number in range(1, 202):     # more than one batch of files (BATCH_FILES = 200)
+        path = root / "archive" / "news" / f"{number}.rss"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"page %d" % number)
+        paths.append(path)
+    unreadable = root / "news.rss"
+    unreadable.mkdir()               # a folder: reading it is an OS error
+    store = Store(pg_url)
+    holder = create_engine(pg_url)
+    outcome: list[BaseException | int | None] = []
+    try:
+        with holder.connect() as conn:
+            conn.execute(text("SELECT version FROM published_state WHERE id = 1 FOR UPDATE"))
+
+            def share() -> None:
+                try:
+                    outcome.append(share_build(config, store, [*paths, unreadable], [], NOW,
+                                               full=False))
+                except BaseException as exc:
+                    outcome.append(exc)
+
+            thread = threading.Thread(target=share, daemon=True)
+            thread.start()
+            until(lambda: bool(outcome), timeout=60)
+            conn.rollback()
+        assert isinstance(outcome[0], PublishError) and "news.rss" in str(outcome[0])
+        assert store.published_head()[1] == 0 and store.published_since(0) == []
+        # Readable, the same files share under one version once the lock is free.
+        unreadable.rmdir()
+        unreadable.write_bytes(b"feed")
+        assert share_build(config, store, [*paths, unreadable], [], NOW, full=False) == 1
+        assert len(store.published_since(0, data=False)) == 202
+    finally:
+        holder.dispose()
+        store.close()
+
+
 # -- a build shares, a follower writes ---------------------------------------------------
 
 @pytest.mark.postgres

@@ -114,7 +114,9 @@ def share_build(config: Config, share: OutputShare, written: Iterable[Path],
     or None when nothing differed from what was shared."""
     root = config.output_path
     keep = belongs_to(config) if full else None
-    return share.share_outputs(_read(root, dict.fromkeys(written)),
+    # Read whole before the store's transaction opens (never lazily inside it).
+    files = list(_read(root, dict.fromkeys(written)))
+    return share.share_outputs(files,
                                removed=[relative(root, path) for path in removed],
                                keep=keep, now=now)
 

@@ -27,7 +27,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql
@@ -66,23 +66,36 @@ class OutputQueries(Database):
         bytes differ from the shared ones get a new version, and so do tombstones for the
         `removed` paths and, with `keep`, for every shared path it refuses (a feed dropped
         from the configuration). Returns that version, or None when nothing changed (or the
-        store shares nothing). `files` is read once, in batches, inside the transaction."""
+        store shares nothing). Every file is read and hashed before the transaction opens,
+        and the version row (the lock every other share waits on) is taken only once what
+        changed is known, right before the rows are written: a slow disk or an unreadable
+        file never holds that lock."""
         if not self.shares_outputs:
             return None
-        # Not through _write (no retry): `files` is read once. Two builds cannot deadlock:
-        # each takes the version row's lock before it writes any file row.
+        staged = _Staged(files)
+        removed = list(removed)
+        # Two builds cannot deadlock: each takes the version row's lock before it writes
+        # any file row.
         with self._write_tx("share the build's files") as conn:
-            share = _Share(conn, now)
-            for batch in _batches(files):
-                share.write(batch)
-            share.remove(list(removed))
+            changed = [path for batch in _batches(staged.digests)
+                       for path in _changed(conn, batch)]
+            gone = _present(conn, removed)
             if keep is not None:
                 live = conn.execute(select(t_files.c.path)
                                     .where(t_files.c.data.is_not(None))).scalars().all()
-                share.remove([path for path in live if not keep(path)])
-            if share.version is not None:
-                conn.execute(select(func.pg_notify(CHANNEL, str(share.version))))
-            return share.version
+                gone += _present(conn, [path for path in live if not keep(path)])
+            if not changed and not gone:
+                return None
+            version = int(conn.execute(
+                update(t_state).where(t_state.c.id == 1)
+                .values(version=t_state.c.version + 1)
+                .returning(t_state.c.version)).scalar_one())
+            staged.write(conn, changed, version, now)
+            for part in chunks(sorted(set(gone))):
+                conn.execute(update(t_files).where(t_files.c.path.in_(part)).values(
+                    version=version, data=None, sha256=None, published=now))
+            conn.execute(select(func.pg_notify(CHANNEL, str(version))))
+            return version
 
     def published_head(self) -> tuple[str, int]:
         """This database's random id (a folder filled from another database starts over)
@@ -160,56 +173,48 @@ class OutputListener:
             raise StoreError(self._db._message("listen for new builds", exc)) from exc
 
 
-class _Share:
-    """One share_outputs transaction: its version is taken at the first change."""
+class _Staged:
+    """A build's files, read and hashed before any transaction opens."""
 
-    def __init__(self, conn: Connection, now: datetime) -> None:
-        self.conn = conn
-        self.now = now
-        self.version: int | None = None
+    def __init__(self, files: Iterable[tuple[str, bytes]]) -> None:
+        self.data: dict[str, bytes] = dict(files)
+        self.digests = {path: hashlib.sha256(data).hexdigest()
+                        for path, data in self.data.items()}
 
-    def _take_version(self) -> int:
-        if self.version is None:
-            self.version = int(self.conn.execute(
-                update(t_state).where(t_state.c.id == 1)
-                .values(version=t_state.c.version + 1)
-                .returning(t_state.c.version)).scalar_one())
-        return self.version
-
-    def write(self, batch: dict[str, bytes]) -> None:
-        digests = {path: hashlib.sha256(data).hexdigest() for path, data in batch.items()}
-        shared: dict[str, str | None] = {
-            path: digest for path, digest in self.conn.execute(
-                select(t_files.c.path, t_files.c.sha256)
-                .where(t_files.c.path.in_(list(batch))))}
-        changed = [path for path in batch if shared.get(path) != digests[path]]
-        if not changed:
-            return
-        version = self._take_version()
+    def write(self, conn: Connection, paths: list[str], version: int, now: datetime) -> None:
+        """Upsert `paths` under `version`, a statement per batch of files and bytes."""
         insert = postgresql.insert(t_files)
-        self.conn.execute(
-            insert.on_conflict_do_update(index_elements=[t_files.c.path], set_={
-                "version": insert.excluded.version, "data": insert.excluded.data,
-                "sha256": insert.excluded.sha256, "published": insert.excluded.published}),
-            [{"path": path, "version": version, "data": batch[path],
-              "sha256": digests[path], "published": self.now} for path in changed])
-
-    def remove(self, paths: list[str]) -> None:
-        for part in chunks(paths):
-            present = self.conn.execute(
-                select(t_files.c.path).where(t_files.c.path.in_(part),
-                                             t_files.c.data.is_not(None))).scalars().all()
-            if present:
-                self.conn.execute(update(t_files).where(t_files.c.path.in_(present)).values(
-                    version=self._take_version(), data=None, sha256=None,
-                    published=self.now))
+        statement = insert.on_conflict_do_update(index_elements=[t_files.c.path], set_={
+            "version": insert.excluded.version, "data": insert.excluded.data,
+            "sha256": insert.excluded.sha256, "published": insert.excluded.published})
+        for batch in _batches({path: self.data[path] for path in paths}):
+            conn.execute(statement, [{"path": path, "version": version, "data": data,
+                                      "sha256": self.digests[path], "published": now}
+                                     for path, data in batch.items()])
 
 
-def _batches(files: Iterable[tuple[str, bytes]]) -> Iterator[dict[str, bytes]]:
+def _changed(conn: Connection, digests: dict[str, str]) -> list[str]:
+    """The paths whose digest differs from the shared one."""
+    shared = dict(conn.execute(select(t_files.c.path, t_files.c.sha256)
+                               .where(t_files.c.path.in_(list(digests)))).all())
+    return [path for path, digest in digests.items() if shared.get(path) != digest]
+
+
+def _present(conn: Connection, paths: list[str]) -> list[str]:
+    """The paths shared with bytes (not tombstones yet)."""
+    return [path for part in chunks(paths) for path in conn.execute(
+        select(t_files.c.path).where(t_files.c.path.in_(part),
+                                     t_files.c.data.is_not(None))).scalars()]
+
+
+_Value = TypeVar("_Value", str, bytes)
+
+
+def _batches(files: dict[str, _Value]) -> Iterator[dict[str, _Value]]:
     """The files in batches of at most BATCH_FILES files or about BATCH_BYTES bytes."""
-    batch: dict[str, bytes] = {}
+    batch: dict[str, _Value] = {}
     size = 0
-    for path, data in files:
+    for path, data in files.items():
         batch[path] = data
         size += len(data)
         if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
