@@ -243,11 +243,18 @@ def _backfill_bar(source_id: str, enabled: bool) -> Iterator[Callable[[int, int,
 @cli.command()
 @click.option("--feed", "feed_ids", multiple=True, metavar="FEED_ID",
               help="Build only this feed (repeatable).")
+@click.option("--prune-removed", is_flag=True,
+              help="On PostgreSQL: also delete, from every instance's output folder, the "
+                   "files of feeds this configuration does not have (run it once every "
+                   "instance runs this configuration).")
 @click.pass_obj
-def build(state: CliState, feed_ids: tuple[str, ...]) -> None:
+def build(state: CliState, feed_ids: tuple[str, ...], prune_removed: bool) -> None:
     """Write every feed (RSS, Atom, JSON Feed), index.html and feeds.opml to output_dir."""
     with reported_errors():
         config = state.config()
+        if prune_removed and feed_ids:
+            raise click.BadParameter("--prune-removed builds every feed: leave out --feed",
+                                     param_hint="--prune-removed")
         known = {f.id for f in config.feeds}
         for feed_id in feed_ids:
             if feed_id not in known:
@@ -255,16 +262,17 @@ def build(state: CliState, feed_ids: tuple[str, ...]) -> None:
                                          f"{', '.join(sorted(known)) or 'none'})",
                                          param_hint="--feed")
         with make_app(config) as app:
-            build_and_report(app, only=feed_ids or None)
+            build_and_report(app, only=feed_ids or None, prune_removed=prune_removed)
 
 
 def build_and_report(app: App, *, only: Sequence[str] | None = None,
-                     echo: Callable[[str], None] = click.echo) -> None:
+                     echo: Callable[[str], None] = click.echo,
+                     prune_removed: bool = False) -> None:
     from syndicator.publish import build_feeds
 
     # After `fetch` in one process (demo), the idle page workers help with the archives.
     result = build_feeds(app.config, app.store, app.clock(), only=only,
-                         workers=app.workers_if_made)
+                         workers=app.workers_if_made, prune_removed=prune_removed)
     for summary in result.feeds:
         echo(f"{summary.feed.id}: {summary.items} item(s)")
     echo(f"wrote {len(result.written)} file(s), {len(result.unchanged)} unchanged, "

@@ -119,6 +119,12 @@ class ChoiceInvalid(SyndicatorError):
     (push/preferences.py; the form answers 400 with the message)."""
 
 
+class NotConfiguredHere(SyndicatorError):
+    """A cluster job names a feed, source or push target this process's configuration does
+    not have (instances running different configurations, e.g. during a rollout): the job
+    is given back to the queue for another instance rather than dropped."""
+
+
 class StoreError(SyndicatorError):
     """The database refused an operation or cannot be reached."""
 

@@ -66,6 +66,17 @@ def test_migrate_brings_a_new_store_to_the_head_and_exits(tmp_path: Path) -> Non
 
 
 
+def test_build_prune_removed_builds_every_feed_and_refuses_feed(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text('storage: "sqlite:///news.db"\noutput_dir: feeds\nsources: []\n'
+                      'feeds: [{id: news, title: News, sources: []}]\n')
+    misuse = run_cli("--config", str(config), "build", "--prune-removed", "--feed", "news")
+    assert misuse.returncode != 0 and "--prune-removed" in misuse.stderr
+    done = run_cli("--config", str(config), "build", "--prune-removed")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "feeds" / "news.rss").exists()
+
+
 @pytest.mark.postgres
 def test_a_schema_newer_than_this_version_is_refused_not_waited_for(tmp_path: Path) -> None:
     """After an upgrade's `migrate`, an instance of the old version exits at once naming the

@@ -280,6 +280,31 @@ def test_builds_that_could_not_be_queued_are_queued_by_the_next_dispatch(
         app.close()
 
 
+def test_a_job_for_a_feed_or_source_this_config_lacks_is_given_back_not_dropped(
+        pg_url: str, site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Instances on different configurations: a build_feed or poll_source job for an id
+    this instance does not know is retried later (by any instance), with a warning."""
+    config = load_config(write_config(tmp_path, pg_url, site.server.url, {"a": "1h"}))
+    app = make_app(config)
+    app.store.plan_due({"source:a": T0 + timedelta(days=365 * 100)})   # no poll runs
+    engine = ClusterEngine(Service(app))
+    engine.start()
+    try:
+        assert engine.queue.wait_up(WAIT)
+        assert engine.queue.defer("build_feed", "newer") is True
+        assert engine.queue.defer("poll_source", "newer") is True
+        given_back = ("SELECT task_name FROM procrastinate_jobs WHERE args->>'key' = 'newer' "
+                      "AND status = 'todo' AND attempts >= 1 ORDER BY task_name")
+        wait_for(lambda: query(pg_url, given_back) == [("build_feed",), ("poll_source",)],
+                 "both jobs given back to the queue")
+        warned = [r.getMessage() for r in caplog.records if "configs differ" in r.getMessage()]
+        assert any("feed 'newer'" in m for m in warned)
+        assert any("source 'newer'" in m for m in warned)
+    finally:
+        assert engine.stop(WAIT)
+        app.close()
+
+
 # --- processes ------------------------------------------------------------------------------
 
 @pytest.mark.slow

@@ -207,7 +207,7 @@ def test_a_share_reads_every_file_before_it_takes_any_lock(pg_url: str, tmp_path
             def share() -> None:
                 try:
                     outcome.append(share_build(config, store, [*paths, unreadable], [], NOW,
-                                               full=False))
+                                               prune=False))
                 except BaseException as exc:
                     outcome.append(exc)
 
@@ -220,7 +220,7 @@ def test_a_share_reads_every_file_before_it_takes_any_lock(pg_url: str, tmp_path
         # Readable, the same files share under one version once the lock is free.
         unreadable.rmdir()
         unreadable.write_bytes(b"feed")
-        assert share_build(config, store, [*paths, unreadable], [], NOW, full=False) == 1
+        assert share_build(config, store, [*paths, unreadable], [], NOW, prune=False) == 1
         assert len(store.published_since(0, data=False)) == 202
     finally:
         holder.dispose()
@@ -375,8 +375,10 @@ def test_a_follower_never_writes_over_a_build_in_its_folder(
 
 
 @pytest.mark.postgres
-def test_a_feed_dropped_from_the_configuration_is_removed_everywhere(
+def test_a_dropped_feed_stays_until_prune_removed_then_goes_everywhere(
         pg_url: str, tmp_path: Path) -> None:
+    """An instance on an older configuration (without "more") builds in full: the newer
+    feed's shared files stay; `build --prune-removed` removes them from every folder."""
     extra = '  - {id: more, title: "More", sources: [more]}'
     store = Store(pg_url)
     cache = FeedCache(tmp_path / "served")
@@ -387,9 +389,20 @@ def test_a_feed_dropped_from_the_configuration_is_removed_everywhere(
         build_feeds(config_for(pg_url, tmp_path / "built", extra=extra), store, NOW)
         sync.start()
         until(lambda: cache.get("/more.rss") is not None)
-        build_feeds(config_for(pg_url, tmp_path / "built"), store, NOW)   # "more" dropped
+        shared = {r.path for r in store.published_since(0, data=False)}
+        assert {"more.rss", "more.atom", ".state/archive-more.json"} <= shared
+        add_items(store, 3)
+        old = config_for(pg_url, tmp_path / "old")          # "more" not configured
+        version = build_feeds(old, store, NOW).shared_version
+        assert version is not None
+        until(lambda: read_marker(cache.output_dir)[1][0] >= version)
+        assert {r.path for r in store.published_since(0) if r.data is not None} >= shared
+        assert (cache.output_dir / "more.rss").exists() and cache.get("/more.rss") is not None
+        assert (cache.output_dir / ".state" / "archive-more.json").exists()
+        build_feeds(old, store, NOW, prune_removed=True)    # the explicit removal
         until(lambda: cache.get("/more.rss") is None)
         assert not (cache.output_dir / "more.rss").exists()
+        assert not (cache.output_dir / ".state" / "archive-more.json").exists()
         assert cache.get("/news.rss") is not None
     finally:
         sync.stop()

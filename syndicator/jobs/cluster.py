@@ -10,11 +10,14 @@ procrastinate (jobs/queue.py).
                                             ▶ send_target(each enabled push target)
     build_feed(id)  ──the feed changed──▶ websub_ping(id)   (with `websub.hub`)
 
-Every enabled source and the push tick have a row; rows are added when a process
-starts (a row already there keeps its time), rows of removed or disabled sources stay but
-are never claimed. A due time is claimed by one dispatcher only (the row lock), and a poll
-already waiting is not queued twice (its queueing lock); a dispatch that could not queue its
-jobs rolls back and the rows stay due for the next one.
+Every enabled source and the push tick have a row; rows are added when a process starts (a
+row already there keeps its time), rows of removed or disabled sources stay but are never
+claimed. A job for a feed, source or push target this process's configuration does not have
+(instances on different configurations) is given back: NotConfiguredHere, retried later by
+any instance (jobs/queue.py RETRIES), with a "configs differ" warning. A due time is claimed
+by one dispatcher only (the row lock), and a poll already waiting is not queued twice (its
+queueing lock); a dispatch that could not queue its jobs rolls back and the rows stay due
+for the next one.
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
 from syndicator.config import Schedule
-from syndicator.errors import StoreError
+from syndicator.errors import NotConfiguredHere, StoreError
 from syndicator.jobs.interface import Bodies
 from syndicator.jobs.queue import Handlers, TaskQueue
 from syndicator.pushjobs import PUSH_EVERY, send_due
@@ -110,10 +113,13 @@ class ClusterEngine:
     # -- the job bodies ------------------------------------------------------------------------
 
     def _poll(self, source_id: str) -> None:
-        if f"source:{source_id}" in self._schedules:     # removed or disabled: ignored
+        if f"source:{source_id}" in self._schedules:
             self._bodies.poll(source_id)
+        else:      # disabled here: ignored; unknown here: given back
+            self._known("source", source_id, (s.id for s in self._app.config.sources))
 
     def _build(self, feed_id: str) -> None:
+        self._known("feed", feed_id, (f.id for f in self._app.config.feeds))
         changed = self._bodies.build([feed_id])
         if changed and self._hub is not None:
             for fid in changed:
@@ -122,6 +128,17 @@ class ClusterEngine:
     def _send(self, target_id: str) -> None:
         if target_id in self._targets:
             send_due(self._app, outage=self._bodies.outage, target_ids=[target_id])
+        else:      # disabled here: ignored; unknown here: given back
+            self._known("push target", target_id, (t.id for t in self._app.config.push))
+
+    @staticmethod
+    def _known(kind: str, key: str, configured: Iterable[str]) -> None:
+        """Raise NotConfiguredHere (the job is retried later, by any instance) when this
+        process's configuration has no `kind` `key`: the cluster's configurations differ."""
+        if key not in set(configured):
+            log.warning("configs differ: a job for %s %r, which this instance's configuration "
+                        "does not have; given back for another instance", kind, key)
+            raise NotConfiguredHere(f"{kind} {key!r} is not in this instance's configuration")
 
     def _ping(self, feed_id: str) -> None:
         if self._hub is not None:

@@ -68,7 +68,7 @@ from procrastinate import App, JobContext, PsycopgConnector, RetryStrategy
 from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 
-from syndicator.errors import StoreError
+from syndicator.errors import NotConfiguredHere, StoreError
 from syndicator.store.database import ALIVE
 from syndicator.store.outage import StoreOutage
 
@@ -88,7 +88,8 @@ DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
 SWEEP_CRON = "* * * * * */2"      # every 2 s
 PRUNE_CRON = "17 * * * *"         # hourly
 JOBS_KEPT_HOURS = 7 * 24  # hours a failed, cancelled or aborted job is kept
-RETRIES = 8              # attempts of a job whose body raised StoreError (2, 4, ... 256 s apart)
+RETRIES = 8              # attempts of a job whose body raised StoreError or
+                         # NotConfiguredHere (2, 4, ... 256 s apart)
 JOBS, CONTROL = "jobs", "control"
 
 # kind → (lock prefix or None, queueing lock prefix)
@@ -154,11 +155,12 @@ class TaskQueue:
                     with self._lock:
                         self._running.discard(job_id)
             run.__name__ = kind
-            # A body that could not reach the store (a build) raises StoreError: it is
-            # tried again, later and later, rather than lost.
+            # A body that could not reach the store (a build) raises StoreError, one for a
+            # feed, source or target this process does not configure NotConfiguredHere:
+            # it is tried again (by any instance), later and later, rather than lost.
             app.task(name=kind, queue=JOBS, pass_context=True,
                      retry=RetryStrategy(max_attempts=RETRIES, exponential_wait=2,
-                                         retry_exceptions={StoreError}))(run)
+                                         retry_exceptions={StoreError, NotConfiguredHere}))(run)
 
         for kind in KEYS:
             keyed(kind, getattr(handlers, kind))

@@ -129,14 +129,17 @@ def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
 
 def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
                 only: Iterable[str] | None = None,
-                workers: parallel.Lender | None = None) -> BuildResult:
+                workers: parallel.Lender | None = None,
+                prune_removed: bool = False) -> BuildResult:
     """Render and write every feed (or only the feeds with ids in `only`) plus the index and
     the OPML list. Archives are kept up to date when the store can tell what changed
     (archive.ArchiveSource). `workers`: running worker processes (the App's page workers)
     that a large archive pass may borrow, e.g. after a crawl, when they sit idle.
 
     On a store that shares build output, the files are then shared through it (see the
-    module docstring); its StoreError is the build's."""
+    module docstring); its StoreError is the build's. `prune_removed` (a full build only):
+    also remove, in every instance's folder, the shared files of feeds this configuration
+    does not have; an ordinary build never does (the cluster may run a newer one)."""
     share = shared.sharing(store)
     if share is None:
         with pagerender.no_gc():
@@ -152,7 +155,7 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
                         lambda: held.enter_context(shared.folder_lock(output)))
         version = shared.share_build(
             config, share, [*result.written, *result.states, *result.unchanged],
-            result.removed, now, full=only is None)
+            result.removed, now, prune=prune_removed and only is None)
     return replace(result, shared_version=version)
 
 

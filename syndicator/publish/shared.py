@@ -8,7 +8,7 @@ serving process's follower (outputsync.py) writes them into its own folder. On S
 is shared: one process, and its folder is the truth.
 
     sharing(store)            the store, if builds share through it; else None
-    share_build(config, share, paths, now, full=)
+    share_build(config, share, paths, now, prune=)
                               the files read back from the folder and shared in one
                               transaction, under one new version (Store.share_outputs)
     folder_lock(folder)       an exclusive flock on <folder>/.state/shared.lock
@@ -107,13 +107,15 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def share_build(config: Config, share: OutputShare, written: Iterable[Path],
-                removed: Iterable[Path], now: datetime, *, full: bool) -> int | None:
+                removed: Iterable[Path], now: datetime, *, prune: bool) -> int | None:
     """Share the files of a build (`written`: every file it wrote or found unchanged, so
-    that a file whose earlier share failed is shared now) and the ones it `removed`. A full
-    build also removes what is shared for feeds no longer configured. Returns the version,
-    or None when nothing differed from what was shared."""
+    that a file whose earlier share failed is shared now) and the ones it `removed`. With
+    `prune` (only `syndicator build --prune-removed`, never an ordinary build: an instance
+    on an older configuration would delete newer feeds everywhere) it also removes what is
+    shared for feeds this configuration does not have. Returns the version, or None when
+    nothing differed from what was shared."""
     root = config.output_path
-    keep = belongs_to(config) if full else None
+    keep = belongs_to(config) if prune else None
     # Read whole before the store's transaction opens (never lazily inside it).
     files = list(_read(root, dict.fromkeys(written)))
     return share.share_outputs(files,
