@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RUN_LOG_DAYS = 30        # days the run log keeps (beyond each source's newest HISTORY runs)
+PACING_KEPT = 86400.0    # seconds a shared rate row outlives its latest start (rates.py)
 
 AfterBuild = Callable[[tuple[str, ...]], None]
 AfterRun = Callable[[RunResult], None]
@@ -214,16 +215,21 @@ class Service:
             self.metrics.source_broken(source_id, now.broken)
 
     def prune(self) -> None:
-        """Bound the run log, which gains a row per poll (the hourly maintenance job): runs
-        older than RUN_LOG_DAYS go, each source's newest HISTORY stay. Never raises."""
+        """Bound what grows as the service runs (the hourly maintenance job): the run log,
+        which gains a row per poll (runs older than RUN_LOG_DAYS go, each source's newest
+        HISTORY stay), and the shared rate rows of hosts and chats not used for PACING_KEPT
+        seconds. Never raises."""
         before = self.app.clock() - timedelta(days=RUN_LOG_DAYS)
         try:
             gone = self.app.store.prune_runs(before, keep=HISTORY)
+            stale = self.app.store.prune_pacing(PACING_KEPT)
         except StoreError as exc:
-            self.outage.failed(exc, "the pruning of the run log")
+            self.outage.failed(exc, "the hourly pruning")
             return
         if gone:
             log.info("run log: %d run(s) older than %d days deleted", gone, RUN_LOG_DAYS)
+        if stale:
+            log.info("pacing: %d row(s) of hosts and chats unused for a day deleted", stale)
 
     def rebuild(self, source_id: str) -> tuple[str, ...]:
         """Have the feeds that include the source rebuilt (by the engine: at once in

@@ -83,6 +83,28 @@ def test_reservations_keep_limit_starts_in_any_window_across_connections(pg_url:
         two.close()
 
 
+@pytest.mark.postgres
+def test_the_hourly_prune_deletes_rate_rows_unused_for_a_day(pg_url: str,
+                                                            tmp_path: Path) -> None:
+    config = parse_config(f'storage: "{pg_url}"\nsources: []\nfeeds: []\n',
+                          base_dir=tmp_path)
+    with make_app(config) as app:
+        rates = app.rates
+        assert rates is not None
+        for key in ("host:old.example", "chat:bot1:@old", "host:new.example"):
+            rates.reserve(key, 3, 60.0)
+        with app.store.engine.begin() as conn:     # their latest starts a day and more ago
+            conn.execute(text("UPDATE pacing SET starts = ARRAY[starts[1] - 90000] "
+                              "WHERE key LIKE '%old%'"))
+            conn.execute(text("UPDATE pacing SET starts = ARRAY[starts[1] - 80000] "
+                              "WHERE key = 'host:new.example'"))
+        Service(app).prune()
+        with app.store.engine.connect() as conn:
+            left = conn.execute(text("SELECT key FROM pacing")).scalars().all()
+        assert left == ["host:new.example"]
+        assert rates.reserve("host:old.example", 1, 5.0).wait == 0.0   # as a new host
+
+
 HOLD = """
 import sys, time
 from syndicator.store.rates import DatabaseRates

@@ -61,7 +61,8 @@ class Bodies(Protocol):
     def build(self, feed_ids: Sequence[str]) -> tuple[str, ...]: ...
 
     def prune(self) -> None:
-        """Bound what grows per poll (the run log); never raises. Run hourly."""
+        """Bound what grows as the service runs (the run log, the shared rate rows); never
+        raises. Run hourly."""
         ...
 
     def stop(self) -> None: ...

@@ -64,6 +64,11 @@ _RESERVE = text(
 _WAIT = text(f"SELECT {_NEXT} - {_NOW} FROM pacing AS p WHERE p.key = :key").bindparams(
     bindparam("key", type_=Text), bindparam("limit", type_=Integer),
     bindparam("window", type_=Float))
+# A row whose latest start is long past is as good as none (every window is far shorter):
+# the hourly prune (Store.prune_pacing) deletes it, or hosts and chats no longer used would
+# keep theirs for good.
+PRUNE = text(f"DELETE FROM pacing WHERE starts[cardinality(starts)] < {_NOW} - :age"
+             ).bindparams(bindparam("age", type_=Float))
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:space, :id)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:space, :id)")
 

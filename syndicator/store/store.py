@@ -41,7 +41,7 @@ from syndicator.store.database import safe_url
 from syndicator.store.items import ItemQueries
 from syndicator.store.outputs import OutputQueries
 from syndicator.store.push import PushQueries
-from syndicator.store.rates import DatabaseRates
+from syndicator.store.rates import PRUNE, DatabaseRates
 from syndicator.store.reader import SqliteItems
 from syndicator.store.schedule import ScheduleQueries
 from syndicator.store.signups import SignupQueries
@@ -78,6 +78,15 @@ class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, Signu
         if self._dialect != "postgresql":
             return None
         return DatabaseRates(self._url)
+
+    def prune_pacing(self, age: float) -> int:
+        """Delete the shared rate rows (store/rates.py) whose latest start is more than `age`
+        seconds past, on the database's clock: hosts, bots and chats no longer used. Returns
+        how many rows went (none on SQLite, where the rate state is in memory)."""
+        if self._dialect != "postgresql":
+            return 0
+        return int(self._write("prune the pacing rows",
+                               lambda conn: conn.execute(PRUNE, {"age": age}).rowcount))
 
     # -- the write -----------------------------------------------------------------------
 
