@@ -31,6 +31,7 @@ from syndicator.config import load_config
 from syndicator.demo.server import SiteServer
 from syndicator.errors import StoreError
 from syndicator.jobs.cluster import ClusterEngine
+from syndicator.jobs.queue import sweep_summary
 from syndicator.service import Service
 from syndicator.status import STORE_UNAVAILABLE
 from syndicator.store import Store
@@ -145,11 +146,14 @@ def query(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
 class Worker:
     """`syndicator worker` (or `run`) as a real process, its output in a file."""
 
-    def __init__(self, config: Path, name: str, *, command: str = "worker") -> None:
+    def __init__(self, config: Path, name: str, *, command: str = "worker",
+                 verbose: bool = False) -> None:
+        """`verbose`: log INFO lines too (-v), the sweeper's among them."""
         self.log = config.parent / f"{name}.log"
         with self.log.open("wb") as handle:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "syndicator", "--config", str(config), command],
+                [sys.executable, "-m", "syndicator", "--config", str(config),
+                 *(["-v"] if verbose else []), command],
                 stdout=handle, stderr=subprocess.STDOUT, cwd=config.parent,
                 env={**os.environ, "COLUMNS": "200", "TEST_BOT_TOKEN": TOKEN})
 
@@ -343,7 +347,7 @@ def test_kill_9_mid_poll_another_worker_finishes_it(
     second: Worker | None = None
     try:
         assert site.holding.wait(WAIT), first.output()
-        second = Worker(config, "second")
+        second = Worker(config, "second", verbose=True)
         wait_for(lambda: "procrastinate on" in second.output(), "the second worker started")
         first.process.kill()              # SIGKILL mid-poll
         first.process.wait()
@@ -359,7 +363,17 @@ def test_kill_9_mid_poll_another_worker_finishes_it(
         site.release.set()
         if second is not None:
             assert second.stop() == 0, second.output()
-    assert "of a stopped worker is run again" in second.output(), second.output()
+    assert re.search(r" INFO .*stopped workers' jobs given back .*: 1 run again "
+                     r"\(poll_source\S*key='slow'", second.output()), second.output()
+
+
+def test_the_sweepers_line_names_a_few_jobs_and_counts_the_rest() -> None:
+    again = [f"poll_source[{n}](key='s{n}')" for n in range(5)]
+    line = sweep_summary(15.0, [7, 8], again, ["send_target[9](key='tg')"])
+    assert line == ("jobs: stopped workers' jobs given back (no heartbeat for 15 s): "
+                    "5 run again (poll_source[0](key='s0'), poll_source[1](key='s1'), "
+                    "poll_source[2](key='s2') and 2 more); 1 dropped, the same job queued "
+                    "(send_target[9](key='tg')); workers 7, 8 taken for dead")
 
 
 def test_sigterm_hands_a_job_still_running_at_the_deadline_back_to_the_queue(
@@ -481,7 +495,7 @@ def test_a_send_in_flight_in_a_killed_worker_becomes_unknown_and_is_not_resent(
             newer = RSS.format(name="b", site=site.server.url).split("<item>")[1]
             feed.write_text(feed.read_text().replace("<item>", "<item>" + newer + "<item>", 1))
             wait_for(lambda: telegram.arrived == 1, "the message on its way")
-            second = Worker(config, "second")
+            second = Worker(config, "second", verbose=True)
             wait_for(lambda: "procrastinate on" in second.output(), "the second worker")
             first.process.kill()          # SIGKILL mid-send, well before its read timeout
             first.process.wait()
@@ -492,8 +506,8 @@ def test_a_send_in_flight_in_a_killed_worker_becomes_unknown_and_is_not_resent(
                      == [("unknown",)], "the delivery left unknown", timeout=WAIT * 2)
             # Run again or dropped for the same job queued meanwhile: either way, the next
             # send_target found the claim of the dead one expired.
-            wait_for(lambda: re.search(r"send_target\S* of a stopped worker is",
-                                       second.output()), "the sweeper's line")
+            wait_for(lambda: re.search(r" INFO .*stopped workers' jobs given back .*"
+                                       r"send_target", second.output()), "the sweeper's line")
             assert telegram.arrived == 1          # never sent a second time
         finally:
             if second is not None:

@@ -59,7 +59,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -90,6 +90,7 @@ PRUNE_CRON = "17 * * * *"         # hourly
 JOBS_KEPT_HOURS = 7 * 24  # hours a failed, cancelled or aborted job is kept
 RETRIES = 8              # attempts of a job whose body raised StoreError or
                          # NotConfiguredHere (2, 4, ... 256 s apart)
+SWEEP_NAMED = 3          # jobs the sweeper's line names (then "and N more")
 JOBS, CONTROL = "jobs", "control"
 
 # kind → (lock prefix or None, queueing lock prefix)
@@ -190,26 +191,29 @@ class TaskQueue:
                      pass_context=False)(prune))
 
     async def _sweep(self) -> None:
-        """Give the jobs of dead workers to the living (see the module docstring)."""
+        """Give the jobs of dead workers to the living (see the module docstring): one INFO
+        line per sweep that gave anything back. An outage longer than the heartbeat window
+        stalls every job that was running, and is itself reported once (StoreOutage); a
+        line per job would bury that line."""
         manager = self._app.job_manager
         pruned = await manager.prune_stalled_workers(STALLED)
-        if pruned:
-            log.info("jobs: workers %s stopped sending heartbeats; their jobs go to others",
-                     ", ".join(map(str, pruned)))
+        again: list[str] = []
+        dropped: list[str] = []
         for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED):
             try:
                 await manager.retry_job(job)
             except pexc.UniqueViolation:
                 # A job of the same queueing lock is waiting: it does this one's work.
                 await manager.finish_job(job, status=Status.FAILED, delete_job=True)
-                log.warning("jobs: %s of a stopped worker is dropped: the same job is "
-                            "queued and does its work", job.call_string)
+                dropped.append(job.call_string)
             except pexc.ConnectorException as exc:
                 if "invalid status" in str(exc.__cause__ or ""):
                     continue     # another sweeper took it meanwhile
                 raise
             else:
-                log.warning("jobs: %s of a stopped worker is run again", job.call_string)
+                again.append(job.call_string)
+        if pruned or again or dropped:
+            log.info("%s", sweep_summary(STALLED, pruned, again, dropped))
 
     # -- deferring -------------------------------------------------------------------------
 
@@ -383,6 +387,27 @@ class TaskQueue:
         else:
             log.error("jobs: the workers stopped (%s: %s); starting them again",
                       type(exc).__name__, exc)
+
+
+def sweep_summary(stalled: float, pruned: Sequence[object], again: Sequence[str],
+                  dropped: Sequence[str]) -> str:
+    """The sweeper's one line: the workers silent for `stalled` s taken for dead, the jobs
+    run again and those dropped (the same job waits), each list of jobs capped at
+    SWEEP_NAMED call strings."""
+    parts = [f"{len(again)} run again{_named(again)}"]
+    if dropped:
+        parts.append(f"{len(dropped)} dropped, the same job queued{_named(dropped)}")
+    workers = f"; workers {', '.join(map(str, pruned))} taken for dead" if pruned else ""
+    return (f"jobs: stopped workers' jobs given back (no heartbeat for {stalled:g} s): "
+            f"{'; '.join(parts)}{workers}")
+
+
+def _named(calls: Sequence[str]) -> str:
+    if not calls:
+        return ""
+    shown = ", ".join(calls[:SWEEP_NAMED])
+    more = f" and {len(calls) - SWEEP_NAMED} more" if len(calls) > SWEEP_NAMED else ""
+    return f" ({shown}{more})"
 
 
 async def _autocommit(connection: Any) -> None:
