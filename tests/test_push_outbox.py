@@ -226,20 +226,78 @@ def test_claims_are_atomic(any_store: Store) -> None:
     hammer_claims(any_store)
 
 
-def test_a_claim_left_by_a_dead_job_becomes_unknown_after_its_lease(any_store: Store) -> None:
-    from datetime import UTC, datetime, timedelta
-
-    any_store.save_run(_run(), [_item("a"), _item("b")], [], outbox=OutboxHook(
+def _two_deliveries(store: Store) -> None:
+    store.save_run(_run(), [_item("a"), _item("b")], [], outbox=OutboxHook(
         targets=("t",), subscriber_targets=(), history=1,
         decide=lambda view: OutboxPlan(deliveries=tuple(
             Delivery(item_id=i.id, target_id="t") for i in view.new))))
+
+
+def _age_claim(store: Store, delivery_id: int, seconds: float) -> None:
+    """Time passing for one claim: its claimed_at moved `seconds` back, as if it had been
+    taken that much earlier (on whichever clock the store counts leases)."""
+    from datetime import timedelta
+
+    from syndicator.store.schema import deliveries
+
+    [row] = [d for d in store.deliveries("t") if d.id == delivery_id]
+    assert row.claimed_at is not None
+    with store.engine.begin() as conn:
+        conn.execute(deliveries.update().where(deliveries.c.id == delivery_id)
+                     .values(claimed_at=row.claimed_at - timedelta(seconds=seconds)))
+
+
+def test_a_claim_left_by_a_dead_job_becomes_unknown_after_its_lease(any_store: Store) -> None:
+    from datetime import UTC, datetime
+
+    _two_deliveries(any_store)
     now = datetime(2026, 1, 1, tzinfo=UTC)
     [first] = any_store.claim_deliveries("t", now, "dead-job", lease=60)
-    [second] = any_store.claim_deliveries("t", now + timedelta(seconds=30), "live", lease=60)
-    assert any_store.claim_deliveries("t", now + timedelta(seconds=59), "x", lease=60) == []
-    assert any_store.claim_deliveries("t", now + timedelta(seconds=61), "x", lease=60) == []
+    [second] = any_store.claim_deliveries("t", now, "live", lease=60)
+    assert first.id is not None and second.id is not None
+    _age_claim(any_store, first.id, 59)
+    assert any_store.claim_deliveries("t", now, "x", lease=60) == []
+    assert [d.state for d in any_store.deliveries("t")] == ["sending", "sending"]
+    _age_claim(any_store, first.id, 2)
+    assert any_store.claim_deliveries("t", now, "x", lease=60) == []
     rows = {d.item_id: d for d in any_store.deliveries("t")}
     assert rows[first.item_id].state == "unknown" and rows[second.item_id].state == "sending"
     # the dead job's late answer (if any) no longer counts; the live one records its outcome
-    assert any_store.finish_delivery(second.id or 0, "live", now, state="sent")
-    assert not any_store.finish_delivery(first.id or 0, "someone-else", now, state="sent")
+    assert any_store.finish_delivery(second.id, "live", now, state="sent")
+    assert not any_store.finish_delivery(first.id, "someone-else", now, state="sent")
+
+
+@pytest.mark.postgres
+def test_claim_leases_count_on_the_database_clock_whatever_the_machine_says() -> None:
+    """Instances on one PostgreSQL whose own clocks are an hour off either way: one ahead
+    does not expire another's live claim, one behind does not keep a dead one."""
+    from datetime import UTC, datetime, timedelta
+
+    from test_store import _postgres_database
+
+    databases = _postgres_database()
+    store = Store(next(databases))
+    try:
+        _two_deliveries(store)
+        hour = timedelta(hours=1)
+        behind = datetime.now(UTC) - hour
+        [live] = store.claim_deliveries("t", behind, "behind", lease=60)
+        assert live.id is not None and live.claimed_at is not None
+        # The claim's time is the database's, not the hour-behind clock that took it.
+        assert live.claimed_at - behind > hour / 2
+        [other] = store.claim_deliveries("t", datetime.now(UTC) + hour, "ahead", lease=60)
+        assert [d.state for d in store.deliveries("t")] == ["sending", "sending"]
+        # The ahead machine renews its claim the same way (a multi-part post's progress).
+        store.save_delivery_progress(other.id or 0, "ahead", datetime.now(UTC) + hour, ["1"])
+        [renewed] = [d for d in store.deliveries("t") if d.id == other.id]
+        assert renewed.claimed_at is not None
+        assert datetime.now(UTC) + hour - renewed.claimed_at > hour / 2
+        # The first claimer dies and its lease runs out; the machine an hour behind finds it.
+        _age_claim(store, live.id, 61)
+        assert store.claim_deliveries("t", datetime.now(UTC) - hour, "late", lease=60) == []
+        states = {d.id: d.state for d in store.deliveries("t")}
+        assert states == {live.id: "unknown", other.id: "sending"}
+    finally:
+        store.close()
+        for _ in databases:
+            pass

@@ -23,12 +23,15 @@ import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Connection,
+    DateTime,
     Engine,
     Row,
     Text,
@@ -295,6 +298,21 @@ class Database:
 CURRENT_XID = cast(cast(func.pg_current_xact_id(), Text), BigInteger)
 SNAPSHOT_HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text),
                         BigInteger)
+
+
+def db_now(conn: Connection, now: datetime, *,
+           ago: float = 0.0) -> ColumnElement[datetime] | datetime:
+    """The moment `ago` seconds before now, as claims and their leases count time (when a
+    claim was taken or renewed, whether it expired). PostgreSQL: the database's clock
+    (clock_timestamp()), the one clock every instance sharing it agrees on, so a machine
+    whose own clock is ahead does not expire another's live claim, nor one behind keep a dead
+    one. SQLite (one process): `now`, the caller's clock. A value for a column's VALUES or a
+    comparison with it."""
+    if conn.dialect.name == "postgresql":
+        clock = func.clock_timestamp(type_=DateTime(timezone=True))
+        return clock - timedelta(seconds=ago) if ago else clock
+    return now - timedelta(seconds=ago)
+
 
 # All of a call's keys in one round trip: unnest hands the (sorted) keys over in array order,
 # and each row's lock is taken as the row is produced.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, or_, select
@@ -19,7 +19,7 @@ from syndicator.model import (
     PushTargetState,
     Subscriber,
 )
-from syndicator.store.database import Database
+from syndicator.store.database import Database, db_now
 from syndicator.store.items import item_from_row, linked_to
 from syndicator.store.reader import as_utc
 from syndicator.store.schema import deliveries as t_deliveries
@@ -148,6 +148,8 @@ class PushQueries(Database):
         no longer listed, so that their rows are still taken and suppressed).
         Concurrent claimers skip the rows another one is taking (FOR UPDATE SKIP LOCKED):
         each row goes to one of them, and none waits for another's transaction.
+        The claim's time and the lease count on the database's clock (db_now): `now`
+        decides which rows are due, and is the claim's time on SQLite only.
         """
         def write(conn: Connection) -> list[Delivery]:
             self._expire_claims(conn, now, lease, target_id)
@@ -168,19 +170,21 @@ class PushQueries(Database):
             # read (a concurrent outbox swap or unsubscribe) is not taken.
             taken = conn.execute(t_deliveries.update().where(
                 t_deliveries.c.id.in_(ids), t_deliveries.c.state.in_(CLAIMABLE)).values(
-                state="sending", attempts=t_deliveries.c.attempts + 1, claimed_at=now,
-                claim=claim, updated=now).returning(*t_deliveries.c))
+                state="sending", attempts=t_deliveries.c.attempts + 1,
+                claimed_at=db_now(conn, now), claim=claim, updated=now)
+                .returning(*t_deliveries.c))
             return sorted((_delivery(row) for row in taken), key=lambda d: d.id or 0)
 
         return self._write("claim deliveries of " + target_id, write)
 
     def _expire_claims(self, conn: Connection, now: datetime, lease: float,
                        target_id: str | None) -> int:
-        """Rows `sending` past their lease become `unknown`; rows another transaction holds
-        (a claimer expiring them too, a job recording its outcome) are left to it."""
+        """Rows `sending` past their lease (on the database's clock, db_now) become
+        `unknown`; rows another transaction holds (a claimer expiring them too, a job
+        recording its outcome) are left to it."""
         stale = (select(t_deliveries.c.id)
                  .where(t_deliveries.c.state == "sending",
-                        t_deliveries.c.claimed_at < now - timedelta(seconds=lease))
+                        t_deliveries.c.claimed_at < db_now(conn, now, ago=lease))
                  .order_by(t_deliveries.c.id).with_for_update(skip_locked=True))
         if target_id is not None:
             stale = stale.where(t_deliveries.c.target_id == target_id)
@@ -211,10 +215,13 @@ class PushQueries(Database):
                                message_ids: Sequence[str]) -> None:
         """Remember the parts already sent of a multi-part delivery still in flight (and
         renew its claim: the lease covers one request, not the whole delivery)."""
-        stmt = (t_deliveries.update().where(t_deliveries.c.id == delivery_id,
-                                            t_deliveries.c.claim == claim)
-                .values(message_ids=list(message_ids), updated=now, claimed_at=now))
-        self._write("record delivery progress", lambda conn: conn.execute(stmt))
+        def write(conn: Connection) -> None:
+            conn.execute(t_deliveries.update().where(t_deliveries.c.id == delivery_id,
+                                                     t_deliveries.c.claim == claim)
+                         .values(message_ids=list(message_ids), updated=now,
+                                 claimed_at=db_now(conn, now)))
+
+        self._write("record delivery progress", write)
 
     def deliveries(self, target_id: str | None = None, *, states: Sequence[str] | None = None,
                    due_at: datetime | None = None, limit: int | None = None) -> list[Delivery]:

@@ -9,13 +9,13 @@ deliveries), decides whether a confirmation mail is due, sends it and records th
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, func, or_, select
 
 from syndicator.model import Signup
-from syndicator.store.database import Database
+from syndicator.store.database import Database, db_now
 from syndicator.store.schema import signups as t_signups
 
 CLAIMABLE = ("queued", "failed")
@@ -42,11 +42,11 @@ class SignupQueries(Database):
         left `sending` longer than `lease` seconds become `unknown` first: their mail may
         have gone out, and a confirmation is never sent twice automatically. Concurrent
         claimers skip the rows another one holds (FOR UPDATE SKIP LOCKED), as for
-        deliveries."""
+        deliveries; the claim's time and the lease count on the database's clock (db_now)."""
         def write(conn: Connection) -> Signup | None:
             stale = (select(t_signups.c.id)
                      .where(t_signups.c.target_id == target_id, t_signups.c.state == "sending",
-                            t_signups.c.claimed_at < now - timedelta(seconds=lease))
+                            t_signups.c.claimed_at < db_now(conn, now, ago=lease))
                      .order_by(t_signups.c.id).with_for_update(skip_locked=True))
             conn.execute(t_signups.update().where(t_signups.c.id.in_(stale.scalar_subquery()))
                          .values(state="unknown", updated=now,
@@ -60,8 +60,9 @@ class SignupQueries(Database):
             if signup_id is None:
                 return None
             row = conn.execute(t_signups.update().where(t_signups.c.id == signup_id).values(
-                state="sending", attempts=t_signups.c.attempts + 1, claimed_at=now,
-                claim=claim, updated=now).returning(*t_signups.c)).one()
+                state="sending", attempts=t_signups.c.attempts + 1,
+                claimed_at=db_now(conn, now), claim=claim, updated=now)
+                .returning(*t_signups.c)).one()
             return _signup(row)
 
         return self._write("claim a sign-up of " + target_id, write)
