@@ -37,20 +37,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import LANGUAGES, crawl_config, die, write_config
+from bench.common import LANGUAGES, PG_ADMIN_URL, crawl_config, die, write_config
 from bench.servers import Vhost, serve
 from bench.sitegen import Options, generate
+from tests.pgproxy import PgProxy
+from tests.postgres_support import throwaway_database
 
-TESTS = Path(__file__).resolve().parent.parent / "tests"
-ADMIN_URL = os.environ.get("SYNDICATOR_BENCH_PG",
-                           "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 SIZING_SOURCES = 10_000
 SIZING_INTERVAL_S = 900.0
 SIZING_INSTANCES = (1, 10, 100)
@@ -85,34 +83,6 @@ class Window:
                 "statements": self.statements,
                 "round_trips": self.round_trips,
                 "polls_per_s": self.polls / self.seconds}
-
-
-# --- PostgreSQL --------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def database(admin_url: str) -> Iterator[str]:
-    """A fresh database for the run (dropped after): its URL."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"syndicator_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def _proxy_class() -> Any:
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
-    from pgproxy import PgProxy
-
-    return PgProxy
 
 
 # --- /proc -------------------------------------------------------------------------------------
@@ -280,9 +250,9 @@ def _warm_database(args: argparse.Namespace, workdir: Path, site_url: str,
     (`syndicator fetch`), and the config of the sources due every second written."""
     from sqlalchemy.engine import make_url
 
-    with database(args.admin_url) as url:
+    with throwaway_database(args.admin_url, prefix="syndicator_bench") as url:
         parsed = make_url(url)
-        with _proxy_class()((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
+        with PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy:
             storage = parsed.set(host="127.0.0.1", port=proxy.port,
                                  query={"sslmode": "disable"}).render_as_string(
                                      hide_password=False)
@@ -454,7 +424,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--settle", type=float, default=15.0,
                         help="seconds between starting the instances and measuring")
     parser.add_argument("--server", choices=["nginx", "python"], default="nginx")
-    parser.add_argument("--admin-url", default=ADMIN_URL,
+    parser.add_argument("--admin-url", default=PG_ADMIN_URL,
                         help="a PostgreSQL URL allowed to create databases")
     parser.add_argument("--workdir", type=Path,
                         default=Path(tempfile.gettempdir()) / "syndicator-bench" / "cluster")

@@ -23,6 +23,9 @@ import yaml
 
 LANGUAGES = ("en", "ru", "be")
 PREFIX = "BENCH "
+# The PostgreSQL the benchmarks that need one create their databases on (tests.postgres_support).
+PG_ADMIN_URL = os.environ.get("SYNDICATOR_BENCH_PG",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 # The demo config's selectors (syndicator/demo/config.yaml): the generated site uses the
 # same markup, so these apply unchanged.

@@ -15,19 +15,18 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import create_engine, make_url, text
 
+from bench.common import PG_ADMIN_URL
 from syndicator.config import parse_config
 from syndicator.model import Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.store import Store
+from tests.postgres_support import throwaway_database
 
-ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 POLL_S = 0.01
 CONFIG = """
 site: {{title: "Bench", base_url: "http://feeds.example/"}}
@@ -106,51 +105,44 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=30)
     parser.add_argument("--servers", type=int, default=2)
     args = parser.parse_args()
-    name = f"syndicator_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
     processes: list[subprocess.Popen[bytes]] = []
-    store = Store(url)
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            builder = parse_config(config_text(url, root / "built", 0))
-            add(store, 0)
-            build_feeds(builder, store, T0)
-            ports = []
-            for n in range(args.servers):
-                port = free_port()
-                folder = root / f"server{n}"
-                folder.mkdir()
-                (folder / "config.yaml").write_text(config_text(url, folder / "feeds", port))
-                processes.append(subprocess.Popen(
-                    [sys.executable, "-m", "syndicator", "--config",
-                     str(folder / "config.yaml"), "serve"], cwd=folder,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-                ports.append(port)
-            wait_served(ports, b"Story number 0")
-            delays: list[float] = []
-            builds: list[float] = []
-            for n in range(1, args.builds + 1):
-                add(store, n)
-                started = time.monotonic()
-                build_feeds(builder, store, T0 + timedelta(minutes=n), only=["news"])
-                builds.append(time.monotonic() - started)
-                delays += wait_served(ports, f"Story number {n}<".encode())
-                time.sleep(0.2)
-            print(summary("build (render, write, share, commit)", builds))
-            print(summary(f"build returned -> served by each of {args.servers} servers",
-                          delays))
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(15)
-        store.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(PG_ADMIN_URL, prefix="syndicator_bench") as url:
+        store = Store(url)
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                root = Path(tmp)
+                builder = parse_config(config_text(url, root / "built", 0))
+                add(store, 0)
+                build_feeds(builder, store, T0)
+                ports = []
+                for n in range(args.servers):
+                    port = free_port()
+                    folder = root / f"server{n}"
+                    folder.mkdir()
+                    (folder / "config.yaml").write_text(config_text(url, folder / "feeds", port))
+                    processes.append(subprocess.Popen(
+                        [sys.executable, "-m", "syndicator", "--config",
+                         str(folder / "config.yaml"), "serve"], cwd=folder,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                    ports.append(port)
+                wait_served(ports, b"Story number 0")
+                delays: list[float] = []
+                builds: list[float] = []
+                for n in range(1, args.builds + 1):
+                    add(store, n)
+                    started = time.monotonic()
+                    build_feeds(builder, store, T0 + timedelta(minutes=n), only=["news"])
+                    builds.append(time.monotonic() - started)
+                    delays += wait_served(ports, f"Story number {n}<".encode())
+                    time.sleep(0.2)
+                print(summary("build (render, write, share, commit)", builds))
+                print(summary(f"build returned -> served by each of {args.servers} servers",
+                              delays))
+        finally:
+            for process in processes:
+                process.terminate()
+                process.wait(15)
+            store.close()
 
 
 if __name__ == "__main__":

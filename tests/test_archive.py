@@ -20,7 +20,7 @@ from syndicator.model import HistoryEntry, Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.publish.archivestate import plan_archive
 from syndicator.store import Store
-from tests.test_store import _postgres_database
+from tests.postgres_support import postgres_database
 
 BASE = "https://feeds.example.org/"
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
@@ -63,7 +63,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
         yield opened
         opened.close()
         return
-    for url in _postgres_database():
+    for url in postgres_database():
         opened = Store(url)
         try:
             yield opened

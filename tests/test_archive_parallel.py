@@ -201,11 +201,11 @@ def test_a_history_read_in_two_parts_on_postgresql(
     # The worker opens the database with a Store of its own (no sqlite3 reader there). Each
     # build has a database of its own, seeded alike: on one database the second build would
     # start from the archive state the first shared (publish/shared.py), reading no history.
-    from tests.test_store import _postgres_database
+    from tests.postgres_support import postgres_database
 
     answers: list[object] = []
     for name, split in (("alone", False), ("split", True)):
-        for url in _postgres_database():
+        for url in postgres_database():
             store = Store(url)
             try:
                 _seed(store)

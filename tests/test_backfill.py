@@ -24,7 +24,7 @@ from syndicator.model import BackfillState
 from syndicator.pipeline import run_listing_page
 from syndicator.store import Store
 from tests.conftest import Site
-from tests.test_store import _postgres_database
+from tests.postgres_support import postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTING = ("/en/news/", "/en/news/page/2/", "/en/news/page/3/")
@@ -181,7 +181,7 @@ def test_feed_sources_cannot_be_backfilled(office_site: Site, tmp_path: Path) ->
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_backfill_state_round_trips(db: str, tmp_path: Path) -> None:
-    urls = iter([f"sqlite:///{tmp_path / 's.db'}"]) if db == "sqlite" else _postgres_database()
+    urls = iter([f"sqlite:///{tmp_path / 's.db'}"]) if db == "sqlite" else postgres_database()
     for url in urls:
         store = Store(url)
         try:

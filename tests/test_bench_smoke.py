@@ -75,10 +75,9 @@ def test_quick_benchmarks_produce_every_figure(tmp_path: Path) -> None:
 def test_cluster_benchmark_produces_every_figure(tmp_path: Path) -> None:
     """`python -m bench.cluster` at tiny sizes: instances on the machine's PostgreSQL poll the
     replica site and every figure, and the sizing from them, comes out."""
-    from tests.test_store import _postgres_problem
+    from tests.postgres_support import require_postgres
 
-    if _postgres_problem() is not None:
-        pytest.skip("PostgreSQL unreachable")
+    require_postgres()
     out = tmp_path / "cluster.json"
     done = subprocess.run(
         [sys.executable, "-m", "bench.cluster", "--instances", "1", "--sources", "12",

@@ -17,7 +17,7 @@ from syndicator.model import Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.publish.feeds import ENTRIES
 from syndicator.store import Store
-from tests.test_store import _postgres_database
+from tests.postgres_support import postgres_database
 
 BASE = "https://feeds.example.org/"
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
@@ -80,7 +80,7 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     """A store on SQLite and on PostgreSQL, whose build marks differ (run ids, transaction
     horizons: Store.build_mark)."""
     urls = (iter([f"sqlite:///{tmp_path / 'store.db'}"]) if request.param == "sqlite"
-            else _postgres_database())
+            else postgres_database())
     for url in urls:
         opened = Store(url)
         try:

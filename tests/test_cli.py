@@ -83,9 +83,9 @@ def test_a_schema_newer_than_this_version_is_refused_not_waited_for(tmp_path: Pa
     problem: waiting for the database (as in an outage) would never end."""
     from sqlalchemy import create_engine, text
 
-    from tests.test_store import _postgres_database
+    from tests.postgres_support import postgres_database
 
-    for url in _postgres_database():
+    for url in postgres_database():
         config = tmp_path / "config.yaml"
         config.write_text(f'storage: "{url}"\nsources: []\nfeeds: []\n')
         assert run_cli("--config", str(config), "migrate").returncode == 0

@@ -43,9 +43,9 @@ from sqlalchemy.engine import make_url
 from tests.cluster_site import ClusterSite, cluster_site
 from tests.fake_telegram import FakeTelegram
 from tests.pgproxy import PgProxy
+from tests.postgres_support import postgres_database
 from tests.push_support import SECRET, TOKEN, SmtpServer, free_port
 from tests.test_service import Service, get
-from tests.test_store import _postgres_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -180,7 +180,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    for url in _postgres_database():
+    for url in postgres_database():
         parsed = make_url(url)
         with (PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as proxy,
               cluster_site(tmp_path / "site") as site, FakeTelegram(TOKEN) as telegram,

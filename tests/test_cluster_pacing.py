@@ -41,7 +41,7 @@ from syndicator.service import Service
 from syndicator.store import Store
 from syndicator.store.rates import DatabaseRates
 from tests.pgproxy import PgProxy
-from tests.test_store import _postgres_database
+from tests.postgres_support import postgres_database
 
 # A start is reserved on the database's clock and slept for here; the server stamps it when it
 # accepts the connection, whenever a busy machine lets its thread run.
@@ -51,7 +51,7 @@ UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:9/nothing?connect_timeout
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    for url in _postgres_database():
+    for url in postgres_database():
         Store(url).close()          # the schema, before any process uses it
         yield url
 

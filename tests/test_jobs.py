@@ -37,8 +37,8 @@ from syndicator.status import STORE_UNAVAILABLE
 from syndicator.store import Store
 from tests.fake_telegram import FakeTelegram
 from tests.pgproxy import PgProxy
+from tests.postgres_support import postgres_database
 from tests.test_service import free_port
-from tests.test_store import _postgres_database
 
 pytestmark = pytest.mark.postgres
 
@@ -71,7 +71,7 @@ feeds:
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A new database, migrated (migrations first, as an upgrade does them)."""
-    for url in _postgres_database():
+    for url in postgres_database():
         Store(url).close()
         yield url
 

@@ -20,7 +20,8 @@ from syndicator.publish.shared import apply_shared, belongs_to, built_for, folde
 from syndicator.store import Store
 from syndicator.store.outage import StoreOutage
 from syndicator.web.cache import FeedCache
-from tests.test_store import _postgres_database, make_item, make_run
+from tests.postgres_support import postgres_database
+from tests.test_store import make_item, make_run
 
 NOW = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
@@ -39,7 +40,7 @@ feeds:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    yield from _postgres_database()
+    yield from postgres_database()
 
 
 def config_for(url: str, output: Path, *, extra: str = "") -> Config:

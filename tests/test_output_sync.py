@@ -27,7 +27,8 @@ from syndicator.publish import build_feeds
 from syndicator.store import Store
 from syndicator.store.outputs import LISTENER_NAME
 from tests.pgproxy import PgProxy
-from tests.test_store import _postgres_database, make_item, make_run
+from tests.postgres_support import postgres_database
+from tests.test_store import make_item, make_run
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -134,7 +135,7 @@ def served_after(instances: list[Instance], needle: bytes) -> list[float]:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    yield from _postgres_database()
+    yield from postgres_database()
 
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)

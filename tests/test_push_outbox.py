@@ -209,9 +209,9 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
     if request.param == "sqlite":
         store = Store(f"sqlite:///{tmp_path / 'claims.db'}")
     else:
-        from test_store import _postgres_database
+        from tests.postgres_support import postgres_database
 
-        databases = _postgres_database()
+        databases = postgres_database()
         store = Store(next(databases))
     try:
         yield store

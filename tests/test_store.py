@@ -1,24 +1,20 @@
 """The store against real databases: SQLite in tmp_path and the machine's PostgreSQL.
 
-Each PostgreSQL test gets a database of its own, created and dropped around the test. The
-PostgreSQL tests skip only when the server is unreachable and SYNDICATOR_REQUIRE_POSTGRES is
-unset (CI sets it, so they cannot skip there silently).
+Each PostgreSQL test gets a database of its own, created and dropped around the test
+(tests/postgres_support.py, which says when they skip).
 """
 
 from __future__ import annotations
 
 import functools
-import os
 import pickle
 import sqlite3
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from functools import cache
 from pathlib import Path
 
 import pytest
@@ -45,45 +41,9 @@ from syndicator.store.schema import (
     translation_claims,
     translation_groups,
 )
+from tests.postgres_support import postgres_database
 
-# An existing database to connect to for CREATE/DROP DATABASE; overridable for other setups.
-PG_ADMIN_URL = os.environ.get("SYNDICATOR_TEST_POSTGRES_URL",
-                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@cache
-def _postgres_problem() -> str | None:
-    """Why the PostgreSQL server cannot be used, or None when it can."""
-    engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
-    finally:
-        engine.dispose()
-    return None
-
-
-def _postgres_database() -> Iterator[str]:
-    problem = _postgres_problem()
-    if problem is not None:
-        if os.environ.get("SYNDICATOR_REQUIRE_POSTGRES"):
-            pytest.fail(f"SYNDICATOR_REQUIRE_POSTGRES is set but PostgreSQL is unreachable "
-                        f"({safe_url(PG_ADMIN_URL)}): {problem}")
-        pytest.skip(f"PostgreSQL unreachable ({safe_url(PG_ADMIN_URL)}: {problem}); "
-                    "set SYNDICATOR_REQUIRE_POSTGRES=1 to make this a failure")
-    name = f"syndicator_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -92,7 +52,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         # A folder that does not exist yet: the store creates it.
         yield f"sqlite:///{tmp_path / 'data' / 'nested' / 'store.db'}"
     else:
-        yield from _postgres_database()
+        yield from postgres_database()
 
 
 @pytest.fixture

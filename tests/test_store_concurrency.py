@@ -25,7 +25,8 @@ from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView,
 from syndicator.store import Store
 from syndicator.store.database import HEAD_REVISION
 from syndicator.store.schema import deliveries, push_targets
-from tests.test_store import T0, _postgres_database, make_item, make_run
+from tests.postgres_support import postgres_database
+from tests.test_store import T0, make_item, make_run
 
 pytestmark = pytest.mark.postgres
 
@@ -35,7 +36,7 @@ WAIT = 60.0          # seconds: generous, for a loaded machine; never a measure 
 
 @pytest.fixture
 def url() -> Iterator[str]:
-    for found in _postgres_database():
+    for found in postgres_database():
         Store(found).close()                  # migrated once, before the writers start
         yield found
 
@@ -447,7 +448,7 @@ def test_one_address_set_from_two_places_at_once_is_one_subscriber(
 # -- the transaction machinery -------------------------------------------------------------
 
 def test_instances_starting_at_once_migrate_once() -> None:
-    for fresh in _postgres_database():          # not migrated: the instances race to do it
+    for fresh in postgres_database():           # not migrated: the instances race to do it
         barrier = threading.Barrier(4)
 
         def start(database: str = fresh, together: threading.Barrier = barrier) -> None:

@@ -23,7 +23,7 @@ from syndicator.status import ServiceStatus
 from syndicator.store import Store
 from syndicator.store.outage import StoreOutage, describe_store, outage_reason
 from tests.pgproxy import PgProxy
-from tests.test_store import _postgres_database
+from tests.postgres_support import postgres_database
 
 pytestmark = pytest.mark.postgres
 
@@ -38,7 +38,7 @@ class Clock:
 
 @pytest.fixture
 def relayed_url() -> Iterator[tuple[str, PgProxy]]:
-    for url in _postgres_database():
+    for url in postgres_database():
         parsed = make_url(url)
         relay = PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
         relay.start()

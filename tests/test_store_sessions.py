@@ -16,8 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from syndicator.model import RunResult
 from syndicator.store import Store, database
 from syndicator.store.schedule import CLAIM_LIMIT
+from tests.postgres_support import postgres_database
 from tests.test_archive import make_item
-from tests.test_store import _postgres_database
 
 pytestmark = pytest.mark.postgres
 
@@ -27,7 +27,7 @@ NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    for url in _postgres_database():
+    for url in postgres_database():
         Store(url).close()
         yield url
 

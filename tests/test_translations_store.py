@@ -11,13 +11,14 @@ import pytest
 
 from syndicator.model import Item
 from syndicator.store import Store
-from tests.test_store import T0, _postgres_database, make_item, make_run
+from tests.postgres_support import postgres_database
+from tests.test_store import T0, make_item, make_run
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     urls = (iter([f"sqlite:///{tmp_path / 'store.db'}"]) if request.param == "sqlite"
-            else _postgres_database())
+            else postgres_database())
     for url in urls:
         opened = Store(url)
         try:
