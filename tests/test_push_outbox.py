@@ -273,9 +273,9 @@ def test_claim_leases_count_on_the_database_clock_whatever_the_machine_says() ->
     does not expire another's live claim, one behind does not keep a dead one."""
     from datetime import UTC, datetime, timedelta
 
-    from test_store import _postgres_database
+    from tests.postgres_support import postgres_database
 
-    databases = _postgres_database()
+    databases = postgres_database()
     store = Store(next(databases))
     try:
         _two_deliveries(store)
