@@ -10,7 +10,7 @@ import click
 from syndicator.app import make_app
 from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
 from syndicator.config import Config, EmailTarget
-from syndicator.errors import AddressInvalid, ConfigError
+from syndicator.errors import AddressInvalid, ChoiceInvalid, ConfigError
 from syndicator.push.dispatch import (
     DispatchReport,
     dispatch_due,
@@ -20,6 +20,7 @@ from syndicator.push.dispatch import (
 )
 from syndicator.push.email import valid_address
 from syndicator.push.job import TargetReport
+from syndicator.push.languages import choose_languages, list_languages
 from syndicator.push.preview import Preview, preview
 from syndicator.push.rhythm import RHYTHMS, rhythm_of
 from syndicator.push.status import push_status
@@ -27,7 +28,6 @@ from syndicator.push.subscribers import (
     add_confirmed,
     email_target,
     known_address,
-    parse_languages,
     read_csv,
 )
 
@@ -148,7 +148,7 @@ def add_command(state: CliState, emails: tuple[str, ...], target: str | None,
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
-        chosen = (parse_languages(languages, where="--languages") if languages is not None
+        chosen = (_languages(config, target_id, languages) if languages is not None
                   else None)
         pace = None if rhythm is None else "" if rhythm == "default" else rhythm
         with make_app(config) as app:
@@ -156,6 +156,15 @@ def add_command(state: CliState, emails: tuple[str, ...], target: str | None,
                                            [(email, chosen, pace) for email in emails],
                                            app.clock())
         _added_report(target_id, added, invalid)
+
+
+def _languages(config: Config, target_id: str, given: str) -> tuple[str, ...]:
+    """--languages checked as the forms check a reader's choice: each one of the list's."""
+    try:
+        return choose_languages(given, list_languages(config, email_target(config, target_id)),
+                                where=f"list {target_id}")
+    except ChoiceInvalid as exc:
+        raise click.BadParameter(str(exc), param_hint="--languages") from exc
 
 
 def _added_report(target_id: str, added: list[str], invalid: list[AddressInvalid]) -> None:
@@ -219,7 +228,7 @@ def import_command(state: CliState, file: Path, target: str | None) -> None:
     with reported_errors():
         config = state.config()
         target_id = _target_id(config, target)
-        addresses = read_csv(file)
+        addresses = read_csv(file, list_languages(config, email_target(config, target_id)))
         with make_app(config) as app:
             added, invalid = add_confirmed(app.store, config, target_id, addresses,
                                            app.clock())

@@ -63,6 +63,7 @@ from syndicator.config_sources import (
     SourceConfig,
 )
 from syndicator.errors import ConfigError
+from syndicator.locales import language_key
 from syndicator.uris import conceal
 
 __all__ = [
@@ -204,14 +205,14 @@ class Config(Model):
 
     def languages_of(self, feed_ids: Sequence[str]) -> tuple[str, ...]:
         """The languages of these feeds, in their order of preference: a grouped feed's
-        `languages`, each feed's own language, then its sources' (primary subtags)."""
-        found: list[str] = []
+        `languages`, each feed's own language, then its sources' (locales.language_key)."""
+        found: list[str | None] = []
         for feed in self.feeds:
             if feed.id not in feed_ids:
                 continue
             found.extend(feed.preferred_languages)
-            found.append(_primary_language(feed.language))
-            found.extend(_primary_language(s.language) for s in self.sources
+            found.append(language_key(feed.language))
+            found.extend(language_key(s.language) for s in self.sources
                          if s.id in feed.sources)
         return tuple(dict.fromkeys(code for code in found if code))
 
@@ -494,7 +495,3 @@ def _shape(value: Any) -> str:
     return "a list" if isinstance(value, list) else "a mapping" if isinstance(
         value, dict) else type(value).__name__
 
-
-def _primary_language(tag: str | None) -> str:
-    """"be" of "be-BY" (lower case); "" for none."""
-    return re.split(r"[-_]", tag or "")[0].lower()

@@ -17,6 +17,7 @@ from pydantic import (
     ValidationInfo,
 )
 
+from syndicator.locales import language_key
 from syndicator.selection import compile_pattern
 from syndicator.uris import uri
 
@@ -97,9 +98,11 @@ def site_of(url: str) -> str:
 
 
 def _language_code(value: str) -> str:
-    code = value.strip().lower()
-    if not re.fullmatch(r"[a-z]{2,3}", code):
-        raise ValueError(f"{value!r} is not a language code (be, ru, en)")
+    """A configured language as languages are compared (locales.language_key: "be-BY" →
+    "be", "zh-TW" → "zh-Hant")."""
+    code = language_key(value)
+    if code is None:
+        raise ValueError(f"{value!r} is not a language tag (be, en-GB, zh-Hant)")
     return code
 
 

@@ -27,6 +27,7 @@ from syndicator.config_base import (
     ShownValueError,
     Size,
 )
+from syndicator.locales import language_key
 
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 
@@ -358,7 +359,7 @@ class FeedConfig(Model):
     @property
     def preferred_languages(self) -> tuple[str, ...]:
         """The grouped feed's order: `languages`, else the feed's own language."""
-        own = re.split(r"[-_]", self.language or "")[0].lower()
+        own = language_key(self.language)
         return self.languages or ((own,) if own else ())
 
 

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from syndicator.locales import language_key
+
 Matcher = Callable[[str], object]   # a search: truthy when the pattern is found in the text
 
 
@@ -160,7 +162,8 @@ def left_out_versions(versions: Iterable[Version],
     every: set[str] = set()
     for version in versions:
         every.add(version.item_id)
-        key = (rank.get(version.language or "", len(rank)), version.published, version.item_id)
+        key = (rank.get(language_key(version.language) or "", len(rank)), version.published,
+               version.item_id)
         best = chosen.get(version.group_id)
         if best is None or key < best:
             chosen[version.group_id] = key

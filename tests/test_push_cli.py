@@ -29,7 +29,7 @@ PUSH = """  - id: tg
     backfill: 3
   - id: mail
     type: email
-    feeds: [office-en]
+    feeds: [office-en, office-be, office-ru]
     from: "Office news <news@example.org>"
     smtp: {{host: 127.0.0.1, port: {smtp_port}, security: none}}
 """
@@ -155,7 +155,32 @@ def test_subscribers_choose_their_languages(setup: Setup) -> None:
     assert listed == [["ada@example.net", "be,en"], ["bob@example.net", "all"],
                       ["cy@example.org", "all"]]
     misuse = setup.run("subscribers", "add", "dee@example.org", "--languages", "english")
-    assert misuse.returncode == 2 and "'english' is not a language code" in misuse.stderr
+    assert misuse.returncode == 2 and "'english' is not a language of" in misuse.stderr
+
+
+def test_subscribers_add_checks_the_languages_as_the_form_does(setup: Setup) -> None:
+    """--languages is checked against the list's languages by the forms' own check: a
+    language the list does not publish in is refused, naming it and the list's."""
+    refused = setup.run_process("subscribers", "add", "dee@example.org", "--languages",
+                                "be,de")
+    assert refused.returncode == 2
+    assert "--languages" in refused.stderr
+    assert "'de' is not a language of this list (en, ru, be)" in refused.stderr
+    assert setup.run("subscribers", "list").stdout == ""          # nobody was added
+    # Tags in other spellings are the list's languages: be-BY is be, RU is ru.
+    added = setup.run("subscribers", "add", "dee@example.org", "--languages", "be-BY; RU")
+    assert added.returncode == 0, added.stderr
+    [line] = setup.run("subscribers", "list").stdout.splitlines()
+    assert line.split("\t")[3] == "be,ru"
+    # An import's languages column is checked the same way, naming the file and line.
+    csv = setup.folder / "readers.csv"
+    csv.write_text("email,languages\nada@example.net,en\nbob@example.net,fr en\n",
+                   encoding="utf-8")
+    imported = setup.run("subscribers", "import", str(csv))
+    assert imported.returncode != 0
+    assert (f"{csv}, line 3, languages: 'fr' is not a language of this list (en, ru, be)"
+            in imported.stderr)
+    assert "ada@" not in setup.run("subscribers", "list").stdout
 
 
 def test_an_address_in_other_capitals_is_the_subscriber_there(setup: Setup) -> None:

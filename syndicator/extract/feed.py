@@ -27,6 +27,7 @@ from syndicator.decode import xml_utf8
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract.entries import FeedRead, collect
 from syndicator.extract.html import absolute_url
+from syndicator.locales import language_key
 from syndicator.model import Article, Page, Translations
 from syndicator.sanitise import tiny_file, tiny_length
 
@@ -61,7 +62,7 @@ def read_feed(page: Page) -> FeedRead:
                                url=page.final_url)
         problem = parsed.get("bozo_exception") or "no RSS, Atom or RDF root element"
         raise ExtractError(f"not a feed: {_one_line(problem)}", url=page.final_url)
-    feed_language = _language(_str((parsed.get("feed") or {}).get("language")))
+    feed_language = language_key(_str((parsed.get("feed") or {}).get("language")))
     base = page.final_url
     return collect((_entry_article(entry, base, feed_language), _str(entry.get("id")))
                    for entry in entries)
@@ -120,7 +121,7 @@ def _entry_article(entry: Mapping[str, Any], base: str,
         author=_author(entry),
         categories=_unique(_str(t.get("term")) or _str(t.get("label"))
                            for t in entry.get("tags") or () if isinstance(t, Mapping)),
-        language=_language(_entry_language(entry)) or feed_language,
+        language=language_key(_entry_language(entry)) or feed_language,
         translations=_entry_translations(entry, base),
     )
 
@@ -131,7 +132,7 @@ def _entry_translations(entry: Mapping[str, Any], base: str) -> Translations:
     found: list[tuple[str | None, str]] = []
     for link in entry.get("links") or ():
         if isinstance(link, Mapping) and link.get("rel", "alternate") == "alternate":
-            language = _language(_str(link.get("hreflang")))
+            language = language_key(_str(link.get("hreflang")))
             url = absolute_url(base, _str(link.get("href")))
             if language is not None and url is not None:
                 found.append((language, url))
@@ -144,10 +145,10 @@ def _entry_url(entry: Mapping[str, Any], base: str) -> str | None:
     # without hreflang, else the one in the entry's language.
     alternates = [link for link in entry.get("links") or () if isinstance(link, Mapping)
                   and link.get("rel", "alternate") == "alternate"]
-    language = _language(_entry_language(entry))
+    language = language_key(_entry_language(entry))
     own = ([link for link in alternates if not link.get("hreflang")]
            or [link for link in alternates if language
-               and _language(_str(link.get("hreflang"))) == language])
+               and language_key(_str(link.get("hreflang"))) == language])
     url = absolute_url(base, _str(own[0].get("href")) if own else _str(entry.get("link")),
                        anchors=True)
     if url:
@@ -280,7 +281,7 @@ def _parse_json_feed(page: Page) -> FeedRead:
                            url=page.final_url)
     base = _str(data.get("feed_url")) or page.final_url
     base = absolute_url(page.final_url, base) or page.final_url
-    feed_language = _language(_str(data.get("language")))
+    feed_language = language_key(_str(data.get("language")))
     feed_authors = _json_authors(data)
     return collect((_json_item(item, base, feed_language, feed_authors), _json_id(item))
                    for item in items if isinstance(item, dict))
@@ -318,7 +319,7 @@ def _json_item(item: Mapping[str, Any], base: str, feed_language: str | None,
         image=absolute_url(base, _str(item.get("image")) or _str(item.get("banner_image"))),
         author=_json_authors(item) or feed_authors,
         categories=_unique(_str(t) for t in item.get("tags") or () if isinstance(t, str)),
-        language=_language(_str(item.get("language"))) or feed_language,
+        language=language_key(_str(item.get("language"))) or feed_language,
     )
 
 
@@ -351,13 +352,6 @@ def _iso(parsed: Any) -> str | None:
     # Formatted by hand: strftime writes the year 100 as "100", which no ISO parser reads.
     return (f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}T"
             f"{parsed.tm_hour:02d}:{parsed.tm_min:02d}:{min(parsed.tm_sec, 59):02d}Z")
-
-
-def _language(value: str | None) -> str | None:
-    if not value:
-        return None
-    primary = re.split(r"[-_\s]", value.strip(), maxsplit=1)[0].lower()
-    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
 
 
 def _unique(values: Iterable[str | None]) -> tuple[str, ...]:

@@ -31,6 +31,7 @@ from syndicator.extract.html import (
     tag_name,
 )
 from syndicator.extract.jsonld import json_ld_article
+from syndicator.locales import language_key
 from syndicator.model import Article
 from syndicator.sanitise import tiny_length
 
@@ -160,7 +161,7 @@ def _pick(origins: dict[str, str], field: str, *candidates: Candidate) -> str | 
 
 
 def page_language(soup: Node) -> str | None:
-    """The primary language subtag of `<html lang>` / `xml:lang`, lower case ("en")."""
+    """The language of `<html lang>` / `xml:lang`, as `language_code` writes it ("en")."""
     root = soup if tag_name(soup) == "html" else select_one(soup, "html")
     if root is not None:
         return language_code(attr(root, "lang") or attr(root, "xml:lang") or "")
@@ -168,12 +169,9 @@ def page_language(soup: Node) -> str | None:
 
 
 def language_code(value: str | None) -> str | None:
-    """The primary subtag of a language tag, lower case ("be-BY" → "be"); None for anything
-    that is not one ("x-default", "")."""
-    if not value:
-        return None
-    primary = re.split(r"[-_\s]", value.strip(), maxsplit=1)[0].lower()
-    return primary if re.fullmatch(r"[a-z]{2,3}", primary) else None
+    """A language tag as items keep it, locales.language_key's form ("be-BY" → "be",
+    "zh-TW" → "zh-Hant"); None for anything that is not one ("x-default", "")."""
+    return language_key(value)
 
 
 def _text(value: Any) -> str | None:

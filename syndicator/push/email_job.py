@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from syndicator.config import EmailTarget
+from syndicator.locales import language_key
 from syndicator.model import Delivery, Item, Subscriber
 from syndicator.push.email import (
     SendResult,
@@ -18,7 +19,7 @@ from syndicator.push.email import (
     mail_language,
 )
 from syndicator.push.job import BATCH, Job
-from syndicator.push.preferences import list_languages
+from syndicator.push.languages import list_languages, reader_languages
 from syndicator.push.rhythm import (
     DIGESTS,
     ITEM,
@@ -161,12 +162,12 @@ def story_entries(items: Sequence[Item], story_of: Mapping[str, str],
                   languages: Sequence[str]) -> list[Item]:
     """A digest's entries, newest first: one item per story, the version in the first of
     `languages` it exists in (else the oldest); the others are linked from it."""
-    rank = {code: position for position, code in enumerate(languages)}
+    rank = {code: position for position, code in enumerate(reader_languages(languages))}
     best: dict[str, Item] = {}
 
     def key(item: Item) -> tuple[int, datetime, str]:
-        code = (item.language or "").split("-")[0].lower()
-        return (rank.get(code, len(rank)), item.published, item.id)
+        return (rank.get(language_key(item.language) or "", len(rank)), item.published,
+                item.id)
 
     for item in items:
         story = story_of.get(item.id, item.id)

@@ -40,7 +40,9 @@ from datetime import datetime
 from functools import partial
 
 from syndicator.config import Config, EmailTarget, FeedConfig, PushTarget, TelegramTarget
+from syndicator.locales import language_key
 from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView
+from syndicator.push.languages import reader_languages
 from syndicator.selection import Filter
 
 
@@ -101,10 +103,10 @@ def _once_per_story(items: Sequence[Item], story_of: Mapping[str, str], told: It
     except that a version in a better language takes the place of one still `waiting`
     (delivery id, language): a swap (the waiting delivery's id, the item)."""
     done = set(told)
-    rank = {language: position for position, language in enumerate(languages)}
+    rank = {language: position for position, language in enumerate(reader_languages(languages))}
 
     def position(language: str | None) -> int:
-        return rank.get((language or "").split("-")[0].lower(), len(rank))
+        return rank.get(language_key(language) or "", len(rank))
 
     def key(item: Item) -> tuple[int, datetime, str]:
         return (position(item.language), item.published, item.id)
@@ -133,9 +135,9 @@ def _in_languages(items: Sequence[Item], languages: Sequence[str], story_of: Map
     names no language is in none of those: it comes after theirs) (the ids); and a
     version in a better language of theirs than the one still waiting for them, never
     tried (a digest's morning), in its place: swaps, as _once_per_story's."""
-    readable = set(languages)
+    readable = set(reader_languages(languages))
     mine = [item for item in items
-            if not item.language or item.language.split("-")[0].lower() in readable]
+            if not item.language or language_key(item.language) in readable]
     push, _others, swaps = _once_per_story(mine, story_of, told, waiting, languages)
     return {item.id for item in push}, swaps
 

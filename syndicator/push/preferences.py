@@ -3,8 +3,9 @@ forms offer them and the preferences page (a signed link in every mail, no login
 them.
 
 The choice is checked here for every form (the page, the embedded frame, the preferences
-page): only languages the list publishes in, at most one of each, and a rhythm of
-push/rhythm.py; anything else is a `ChoiceInvalid` naming what was wrong. Preferences links
+page): only languages the list publishes in, at most one of each (push/languages.py, the
+check the command line's `subscribers add --languages` and imports make too), and a rhythm
+of push/rhythm.py; anything else is a `ChoiceInvalid` naming what was wrong. Preferences links
 are tokens of push/subscribers.py's one signing scheme (`preferences_url`: purpose
 `preferences`, bound to the list and the address), issued when a mail is made and good
 for PREFERENCES_DAYS; they open the page only while the address is pending or subscribed
@@ -21,11 +22,10 @@ from syndicator.config import Config, EmailTarget
 from syndicator.errors import ChoiceInvalid
 from syndicator.locales import language_name
 from syndicator.model import Subscriber
+from syndicator.push.languages import choose_languages, list_languages, reader_languages
 from syndicator.push.rhythm import RHYTHMS, rhythm_of
 from syndicator.push.subscribers import PREFERENCES, enabled_email_target, leave, read_token
 from syndicator.store import Store
-
-MAX_LANGUAGES = 8
 
 
 @dataclass(frozen=True)
@@ -37,28 +37,16 @@ class Choice:
     rhythm: str
 
 
-def list_languages(config: Config, target: EmailTarget) -> tuple[str, ...]:
-    """The languages a mailing list publishes in (its feeds', Config.languages_of)."""
-    return config.languages_of(target.feeds)
-
-
 def read_choice(config: Config, target: EmailTarget, languages: str, rhythm: str) -> Choice:
     """The choice posted by a form: `languages` the checked codes joined by commas (web
     forms send one field per box), `rhythm` one of push/rhythm.py's or "" for the list's."""
-    offered = list_languages(config, target)
-    codes = [code.strip().lower() for code in languages.split(",") if code.strip()]
-    if len(codes) > MAX_LANGUAGES:
-        raise ChoiceInvalid(f"languages: at most {MAX_LANGUAGES} may be chosen")
-    for code in codes:
-        if code not in offered:
-            raise ChoiceInvalid(f"languages: {code[:20]!r} is not a language of this list "
-                                f"({', '.join(offered) or 'none'})")
+    chosen = choose_languages(languages, list_languages(config, target))
     chosen_rhythm = rhythm.strip().lower()
     if chosen_rhythm and chosen_rhythm not in RHYTHMS:
         raise ChoiceInvalid(f"rhythm: {rhythm[:20]!r} is not one of {', '.join(RHYTHMS)}")
     # Every language of the list ticked is still a choice: each story once, in the first
     # of them (only none ticked is every item, each version of a story included).
-    return Choice(tuple(dict.fromkeys(codes)), chosen_rhythm)
+    return Choice(chosen, chosen_rhythm)
 
 
 @dataclass(frozen=True)
@@ -116,7 +104,7 @@ def choice_view(config: Config, target: EmailTarget, languages: Sequence[str] = 
     order, then the others in the list's: a browser posts the boxes in the page's order,
     so saving keeps the reader's first language first, and one ticked anew follows."""
     offered = list_languages(config, target)
-    checked = [code for code in languages if code in offered]
+    checked = [code for code in reader_languages(languages) if code in offered]
     return ChoiceView(
         tuple((code, language_name(code), code in checked)
               for code in (*checked, *(code for code in offered if code not in checked))),

@@ -18,9 +18,8 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -37,6 +36,7 @@ from syndicator.push.email import (
     mail_language,
     valid_address,
 )
+from syndicator.push.languages import choose_languages
 from syndicator.push.rhythm import parse_rhythm
 from syndicator.store import Store
 
@@ -330,18 +330,6 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
 Entry = tuple[str, tuple[str, ...] | None, str | None]
 
 
-def parse_languages(text: str, *, where: str = "languages") -> tuple[str, ...]:
-    """A subscriber's languages as written by an operator: codes in order of preference,
-    separated by commas, semicolons or spaces ("be, en"); "all" or "" for every language."""
-    codes = tuple(code.lower() for code in re.split(r"[,;\s]+", text.strip()) if code)
-    if codes in ((), ("all",)):
-        return ()
-    for code in codes:
-        if not re.fullmatch(r"[a-z]{2,3}", code):
-            raise ConfigError(f"{where}: {code!r} is not a language code (be, ru, en)")
-    return tuple(dict.fromkeys(codes))
-
-
 def add_confirmed(store: Store, config: Config, target_id: str, entries: Iterable[Entry],
                   now: datetime) -> tuple[list[str], list[AddressInvalid]]:
     """Addresses an operator adds are confirmed at once, with the languages and rhythm
@@ -370,10 +358,11 @@ def known_address(store: Store, target_id: str, email: str) -> str:
     return known.email if known is not None else email
 
 
-def read_csv(path: Path) -> list[Entry]:
+def read_csv(path: Path, offered: Sequence[str]) -> list[Entry]:
     """Addresses from a CSV file: the `email` column if there is a header, else column 1;
-    with a header, a `languages` column gives each address its languages ("be en") and a
-    `rhythm` column its rhythm (item, daily, weekly)."""
+    with a header, a `languages` column gives each address its languages ("be en", each
+    one of `offered`, the list's: push/languages.py) and a `rhythm` column its rhythm
+    (item, daily, weekly)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             rows = [row for row in csv.reader(handle) if row and any(c.strip() for c in row)]
@@ -387,7 +376,7 @@ def read_csv(path: Path) -> list[Entry]:
     chosen = header.index("languages") if start and "languages" in header else None
     rhythm = header.index("rhythm") if start and "rhythm" in header else None
     return [(row[column].strip(),
-             parse_languages(row[chosen], where=f"{path}, line {number}, languages")
+             choose_languages(row[chosen], offered, where=f"{path}, line {number}, languages")
              if chosen is not None and len(row) > chosen else None,
              parse_rhythm(row[rhythm], where=f"{path}, line {number}, rhythm")
              if rhythm is not None and len(row) > rhythm else None)
