@@ -145,6 +145,9 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
         with pagerender.no_gc():
             return _build(config, store, now, only, workers)
     output = config.output_path
+    # Taken before anything is read: the share never replaces what a build that read
+    # from a newer mark shared (a late build: paused and swept, or outside the job lock).
+    mark = share.build_mark()
     with pagerender.no_gc(), contextlib.ExitStack() as held:
         # From the cluster's latest archive state and feed summaries, whoever built them.
         with shared.folder_lock(output):
@@ -153,9 +156,13 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
         # held again from the current documents' writes until the share commits.
         result = _build(config, store, now, only, workers,
                         lambda: held.enter_context(shared.folder_lock(output)))
-        version = shared.share_build(
-            config, share, [*result.written, *result.states, *result.unchanged],
-            result.removed, now, prune=prune_removed and only is None)
+        files = [*result.written, *result.states, *result.unchanged]
+        version = shared.share_build(config, share, files, result.removed, now,
+                                     prune=prune_removed and only is None, mark=mark)
+        # What a newer build shared of the same paths replaces this build's files here too.
+        shared.take_back(output, share,
+                         [shared.relative(output, path) for path in (*files, *result.removed)],
+                         mark)
     return replace(result, shared_version=version)
 
 

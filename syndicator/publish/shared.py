@@ -8,9 +8,13 @@ serving process's follower (outputsync.py) writes them into its own folder. On S
 is shared: one process, and its folder is the truth.
 
     sharing(store)            the store, if builds share through it; else None
-    share_build(config, share, paths, now, prune=)
+    share_build(config, share, paths, now, prune=, mark=)
                               the files read back from the folder and shared in one
-                              transaction, under one new version (Store.share_outputs)
+                              transaction, under one new version (Store.share_outputs),
+                              never over a path shared from a newer build mark
+    take_back(folder, share, paths, mark)
+                              under the folder's lock, after a share: the paths the store
+                              holds from a newer mark written back over this build's files
     folder_lock(folder)       an exclusive flock on <folder>/.state/shared.lock
     apply_shared(folder, store)   under that lock: write what is shared after the folder's
                               marker into it; the paths written (the one way shared files
@@ -73,7 +77,11 @@ class OutputShare(Protocol):
 
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
-                      now: datetime) -> int | None: ...
+                      now: datetime, mark: int = 0) -> int | None: ...
+
+    def build_mark(self) -> int: ...
+
+    def published_newer(self, paths: Iterable[str], mark: int) -> list[PublishedFile]: ...
 
     def published_head(self) -> tuple[str, int]: ...
 
@@ -107,20 +115,33 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 
 def share_build(config: Config, share: OutputShare, written: Iterable[Path],
-                removed: Iterable[Path], now: datetime, *, prune: bool) -> int | None:
+                removed: Iterable[Path], now: datetime, *, prune: bool,
+                mark: int = 0) -> int | None:
     """Share the files of a build (`written`: every file it wrote or found unchanged, so
     that a file whose earlier share failed is shared now) and the ones it `removed`. With
     `prune` (only `syndicator build --prune-removed`, never an ordinary build: an instance
     on an older configuration would delete newer feeds everywhere) it also removes what is
-    shared for feeds this configuration does not have. Returns the version, or None when
-    nothing differed from what was shared."""
+    shared for feeds this configuration does not have. `mark`: the build mark taken before
+    the build read the store (a path shared from a newer one is left alone). Returns the
+    version, or None when nothing differed from what was shared."""
     root = config.output_path
     keep = belongs_to(config) if prune else None
     # Read whole before the store's transaction opens (never lazily inside it).
     files = list(_read(root, dict.fromkeys(written)))
     return share.share_outputs(files,
                                removed=[relative(root, path) for path in removed],
-                               keep=keep, now=now)
+                               keep=keep, now=now, mark=mark)
+
+
+def take_back(folder: Path, share: OutputShare, paths: Iterable[str], mark: int) -> list[str]:
+    """Write over this build's files in `folder` the shared copies of `paths` that a build
+    from a newer mark shared (the share left those rows alone): the folder serves what the
+    cluster does. Call under `folder_lock(folder)`, after the share. Returns the paths."""
+    taken = _apply_rows(folder, share.published_newer(paths, mark))
+    if taken:
+        log.info("shared builds: %d file(s) of %s were shared from a newer build; kept those",
+                 len(taken), folder)
+    return taken
 
 
 def relative(root: Path, path: Path) -> str:
@@ -194,18 +215,25 @@ def apply_shared(folder: Path, store: OutputShare) -> tuple[str, Key, list[str]]
         marker = START
     written: list[str] = []
     while rows := store.published_since(*marker, max_bytes=PAGE_BYTES):
-        for row in rows:
-            # A row that cannot be applied is logged and passed (the marker moves past
-            # it): one bad row never stops this folder's follower or its builds.
-            try:
-                _apply(folder, row)
-            except (PublishError, OSError) as exc:
-                log.warning("shared builds: %s; skipped", exc)
-                continue
-            written.append(row.path)
+        written += _apply_rows(folder, rows)
         marker = (rows[-1].version, rows[-1].path)
         _write_marker(folder, database, marker)
     return database, marker, written
+
+
+def _apply_rows(folder: Path, rows: Iterable[PublishedFile]) -> list[str]:
+    """Write (or remove) each row's file in `folder`; the paths done. A row that cannot be
+    applied is logged and passed (a follower's marker moves past it): one bad row never
+    stops this folder's follower or its builds."""
+    done: list[str] = []
+    for row in rows:
+        try:
+            _apply(folder, row)
+        except (PublishError, OSError) as exc:
+            log.warning("shared builds: %s; skipped", exc)
+            continue
+        done.append(row.path)
+    return done
 
 
 def _apply(folder: Path, row: PublishedFile) -> None:

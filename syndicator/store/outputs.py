@@ -4,9 +4,12 @@ A build on PostgreSQL shares the files it wrote here, so that every serving proc
 cluster can write them into its own output folder (publish/shared.py publishes,
 outputsync.py follows). `Store` inherits these queries.
 
-    share_outputs(files, removed=, keep=, now=)   one transaction: the files whose bytes
-        differ from what is shared, and tombstones for removed ones, under one new version,
-        and a NOTIFY on CHANNEL with that version (delivered when it commits)
+    share_outputs(files, removed=, keep=, now=, mark=)   one transaction: the files whose
+        bytes differ from what is shared, and tombstones for removed ones, under one new
+        version, and a NOTIFY on CHANNEL with that version (delivered when it commits);
+        never over a path rendered from a newer build mark
+    published_newer(paths, mark)       the shared rows of those paths rendered from a newer
+                                       mark than `mark`: what a late build's folder takes back
     published_head()                   (this database's random id, the last version given)
     published_since(version, path)     the rows after (version, path), in that order, up to
                                        a byte budget: the pages a follower reads
@@ -16,6 +19,13 @@ Versions commit in the order they are given: a build takes its version by increm
 one row of `published_state`, whose row lock it then holds until it commits, so a follower
 that has read every row up to version V never sees a row of version V or lower appear later.
 Only a build that changed something takes a version (and that lock).
+
+Every row carries the build mark (store/builds.py: the snapshot horizon the build read from)
+of the build that rendered it, and a share replaces a path only where the stored mark is
+not newer than its own (`stored.mark <= excluded.mark`, in the statement itself, so that a
+share committing meanwhile is respected too): a build paused past the job sweeper's stall
+window, or a full build outside the feed's job lock, that commits after a newer build of
+the same feed leaves the newer files shared. Equal marks read the same runs.
 
 On SQLite nothing is shared (`shares_outputs` is False): one process, its folder is the truth.
 """
@@ -61,15 +71,16 @@ class OutputQueries(Database):
 
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
-                      now: datetime) -> int | None:
+                      now: datetime, mark: int = 0) -> int | None:
         """Share a build's files (path relative to the output folder, bytes): those whose
         bytes differ from the shared ones get a new version, and so do tombstones for the
         `removed` paths and, with `keep`, for every shared path it refuses (a feed dropped
-        from the configuration). Returns that version, or None when nothing changed (or the
-        store shares nothing). Every file is read and hashed before the transaction opens,
-        and the version row (the lock every other share waits on) is taken only once what
-        changed is known, right before the rows are written: a slow disk or an unreadable
-        file never holds that lock."""
+        from the configuration); `mark`: the build mark the files were rendered from, and a
+        path shared from a newer mark is left as it is. Returns that version, or None when
+        nothing changed (or the store shares nothing). Every file is read and hashed before
+        the transaction opens, and the version row (the lock every other share waits on)
+        is taken only once what changed is known, right before the rows are written: a
+        slow disk or an unreadable file never holds that lock."""
         if not self.shares_outputs:
             return None
         staged = _Staged(files)
@@ -78,22 +89,23 @@ class OutputQueries(Database):
         # any file row.
         with self._write_tx("share the build's files") as conn:
             changed = [path for batch in _batches(staged.digests)
-                       for path in _changed(conn, batch)]
-            gone = _present(conn, removed)
+                       for path in _changed(conn, batch, mark)]
+            gone = _present(conn, removed, mark)
             if keep is not None:
                 live = conn.execute(select(t_files.c.path)
                                     .where(t_files.c.data.is_not(None))).scalars().all()
-                gone += _present(conn, [path for path in live if not keep(path)])
+                gone += _present(conn, [path for path in live if not keep(path)], mark)
             if not changed and not gone:
                 return None
             version = int(conn.execute(
                 update(t_state).where(t_state.c.id == 1)
                 .values(version=t_state.c.version + 1)
                 .returning(t_state.c.version)).scalar_one())
-            staged.write(conn, changed, version, now)
+            staged.write(conn, changed, version, now, mark)
             for part in chunks(sorted(set(gone))):
-                conn.execute(update(t_files).where(t_files.c.path.in_(part)).values(
-                    version=version, data=None, sha256=None, published=now))
+                conn.execute(update(t_files).where(t_files.c.path.in_(part),
+                                                   t_files.c.mark <= mark).values(
+                    version=version, data=None, sha256=None, published=now, mark=mark))
             conn.execute(select(func.pg_notify(CHANNEL, str(version))))
             return version
 
@@ -129,6 +141,19 @@ class OutputQueries(Database):
                               data=bytes(row.data) if data and row.data is not None else None,
                               published=row.published if data else None)
                 for row in rows]
+
+    def published_newer(self, paths: Iterable[str], mark: int) -> list[PublishedFile]:
+        """The shared rows of `paths` rendered from a newer build mark than `mark` (with
+        their bytes; None for a tombstone): a build that shared late writes them back into
+        its own folder over what it rendered."""
+        wanted = sorted(set(paths))
+        with self._read_tx("read the newer shared files") as conn:
+            rows = [row for part in chunks(wanted) for row in conn.execute(
+                select(t_files.c.path, t_files.c.version, t_files.c.data, t_files.c.published)
+                .where(t_files.c.path.in_(part), t_files.c.mark > mark))]
+        return [PublishedFile(path=row.path, version=int(row.version),
+                              data=None if row.data is None else bytes(row.data),
+                              published=row.published) for row in rows]
 
     def output_listener(self) -> OutputListener:
         """A connection of its own, listening for new versions (raises StoreError)."""
@@ -181,29 +206,38 @@ class _Staged:
         self.digests = {path: hashlib.sha256(data).hexdigest()
                         for path, data in self.data.items()}
 
-    def write(self, conn: Connection, paths: list[str], version: int, now: datetime) -> None:
-        """Upsert `paths` under `version`, a statement per batch of files and bytes."""
+    def write(self, conn: Connection, paths: list[str], version: int, now: datetime,
+              mark: int) -> None:
+        """Upsert `paths` under `version`, a statement per batch of files and bytes; a path
+        shared meanwhile from a newer mark keeps that row."""
         insert = postgresql.insert(t_files)
-        statement = insert.on_conflict_do_update(index_elements=[t_files.c.path], set_={
-            "version": insert.excluded.version, "data": insert.excluded.data,
-            "sha256": insert.excluded.sha256, "published": insert.excluded.published})
+        statement = insert.on_conflict_do_update(
+            index_elements=[t_files.c.path],
+            set_={"version": insert.excluded.version, "data": insert.excluded.data,
+                  "sha256": insert.excluded.sha256, "published": insert.excluded.published,
+                  "mark": insert.excluded.mark},
+            where=t_files.c.mark <= insert.excluded.mark)
         for batch in _batches({path: self.data[path] for path in paths}):
             conn.execute(statement, [{"path": path, "version": version, "data": data,
-                                      "sha256": self.digests[path], "published": now}
+                                      "sha256": self.digests[path], "published": now,
+                                      "mark": mark}
                                      for path, data in batch.items()])
 
 
-def _changed(conn: Connection, digests: dict[str, str]) -> list[str]:
-    """The paths whose digest differs from the shared one."""
-    shared = dict(conn.execute(select(t_files.c.path, t_files.c.sha256)
-                               .where(t_files.c.path.in_(list(digests)))).all())
-    return [path for path, digest in digests.items() if shared.get(path) != digest]
+def _changed(conn: Connection, digests: dict[str, str], mark: int) -> list[str]:
+    """The paths whose digest differs from the shared one, unless that one was rendered
+    from a newer mark."""
+    shared = {row.path: row for row in conn.execute(
+        select(t_files.c.path, t_files.c.sha256, t_files.c.mark)
+        .where(t_files.c.path.in_(list(digests))))}
+    return [path for path, digest in digests.items()
+            if (row := shared.get(path)) is None or (row.sha256 != digest and row.mark <= mark)]
 
 
-def _present(conn: Connection, paths: list[str]) -> list[str]:
-    """The paths shared with bytes (not tombstones yet)."""
+def _present(conn: Connection, paths: list[str], mark: int) -> list[str]:
+    """The paths shared with bytes (not tombstones yet) from this mark or an older one."""
     return [path for part in chunks(paths) for path in conn.execute(
-        select(t_files.c.path).where(t_files.c.path.in_(part),
+        select(t_files.c.path).where(t_files.c.path.in_(part), t_files.c.mark <= mark,
                                      t_files.c.data.is_not(None))).scalars()]
 
 

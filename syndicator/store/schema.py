@@ -335,7 +335,9 @@ pacing = Table(
 # On PostgreSQL every file a build writes into its output folder, so that every serving
 # process of the cluster writes it into its own folder (publish/shared.py, outputsync.py).
 # One row per path: its latest bytes (NULL: the file was removed), their SHA-256 and the
-# version of the build that wrote it. Unused on SQLite (one process: its folder is the truth).
+# version of the build that wrote it, and the build mark (store/builds.py) it was rendered
+# from (migration 0015): a share never replaces a path rendered from a newer mark. Unused on
+# SQLite (one process: its folder is the truth).
 published_files = Table(
     "published_files",
     metadata,
@@ -344,6 +346,7 @@ published_files = Table(
     Column("data", LargeBinary),
     Column("sha256", Text),
     Column("published", UTCDateTime, nullable=False),
+    Column("mark", BigInteger, nullable=False, server_default="0"),
     Index("ix_published_files_version_path", "version", "path"),
 )
 

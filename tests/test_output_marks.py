@@ -1,0 +1,109 @@
+"""Shared build files on the machine's PostgreSQL when builds overlap: a late build never
+replaces what a build from a newer mark shared (store/outputs.py, publish/shared.py)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from syndicator.publish import build_feeds
+from syndicator.store import Store
+from tests.test_output_share import NOW, add_items, config_for, pg_url, until
+
+__all__ = ["pg_url"]     # the fixture, imported for the tests here
+
+
+@pytest.mark.postgres
+def test_a_share_never_replaces_a_path_shared_from_a_newer_mark(pg_url: str) -> None:
+    store = Store(pg_url)
+    try:
+        assert store.share_outputs([("a.rss", b"new"), ("b.rss", b"B")], now=NOW, mark=50) == 1
+        # An older render: neither its bytes nor its removals replace the newer rows.
+        assert store.share_outputs([("a.rss", b"old")], removed=["b.rss"], now=NOW,
+                                   mark=40) is None
+        assert store.share_outputs([("a.rss", b"old")], keep=lambda path: False, now=NOW,
+                                   mark=40) is None
+        assert [(r.path, r.data) for r in store.published_since(0)] == [
+            ("a.rss", b"new"), ("b.rss", b"B")]
+        assert [(r.path, r.data) for r in store.published_newer(["a.rss", "c.rss"], 40)] \
+            == [("a.rss", b"new")]
+        assert store.published_newer(["a.rss"], 50) == []
+        # The same mark or a newer one replaces them; a path new to the store is shared
+        # whatever its mark.
+        assert store.share_outputs([("a.rss", b"same mark"), ("c.rss", b"C")], now=NOW,
+                                   mark=50) == 2
+        assert store.share_outputs([("c.rss", b"C2")], removed=["b.rss"], now=NOW,
+                                   mark=60) == 3
+        assert [(r.path, r.version, r.data) for r in store.published_since(1, "b.rss")] == [
+            ("a.rss", 2, b"same mark"), ("b.rss", 3, None), ("c.rss", 3, b"C2")]
+    finally:
+        store.close()
+
+
+class PausedStore(Store):
+    """A build that stops before its share until released: a worker paused past the job
+    sweeper's stall window, whose job another instance has built since."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.marks: list[int] = []
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def build_mark(self) -> int:
+        mark = super().build_mark()
+        self.marks.append(mark)
+        return mark
+
+    def share_outputs(self, files: Iterable[tuple[str, bytes]], **kwargs: Any) -> int | None:
+        self.reached.set()
+        assert self.release.wait(120)
+        return super().share_outputs(files, **kwargs)
+
+
+@pytest.mark.postgres
+def test_a_late_build_leaves_the_newer_build_shared_and_takes_it_back(
+        pg_url: str, tmp_path: Path) -> None:
+    store = Store(pg_url)
+    paused = PausedStore(pg_url)
+    late, newer = tmp_path / "late", tmp_path / "newer"
+    outcome: list[object] = []
+    try:
+        add_items(store, 1)
+        build_feeds(config_for(pg_url, newer), store, NOW)
+
+        def build_late() -> None:
+            try:
+                outcome.append(build_feeds(config_for(pg_url, late), paused, NOW, only=["news"]))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=build_late, daemon=True)
+        thread.start()
+        assert paused.reached.wait(120)          # rendered from item 1 only, not shared yet
+        add_items(store, 2)
+        # The newer build reads from a later mark (once no transaction older than the late
+        # build's mark is still open on the server).
+        until(lambda: store.build_mark() > paused.marks[0], timeout=120)
+        assert build_feeds(config_for(pg_url, newer), store, NOW,
+                           only=["news"]).shared_version is not None
+        assert b"Title 2" not in (late / "news.rss").read_bytes()
+        paused.release.set()
+        thread.join(120)
+        result = outcome[0]
+        assert not isinstance(result, BaseException), result
+        shared = {row.path: row.data for row in store.published_since(0)}
+        assert b"Title 2" in shared["news.rss"]
+        for name in ("news.rss", "news.atom", "news.json", ".state/summaries.json",
+                     ".state/archive-news.json", "index.html"):
+            assert shared[name] == (newer / name).read_bytes(), name
+            # The late build's own folder took the newer files back over its own.
+            assert (late / name).read_bytes() == (newer / name).read_bytes(), name
+    finally:
+        paused.release.set()
+        paused.close()
+        store.close()
