@@ -2,12 +2,13 @@
 
 * `HostGates`: what the Fetcher asks before each request: `slot(host, limit, delay)`, per
   host at most `limit` requests in flight and request starts at least `delay` seconds apart
-  (see fetch.py's "Politeness model"). Two implementations: `LocalGates` (one process: the
-  SQLite default) and `ClusterGates` (every instance on one PostgreSQL database, through
-  `SharedRates`, which store/rates.py implements).
+  (see fetch.py's "Politeness model"), slots given in the order they were asked for, the
+  wait bounded by the source run's deadline. Two implementations: `LocalGates` (one
+  process: the SQLite default) and `ClusterGates` (every instance on one PostgreSQL
+  database, through `SharedRates`, which store/rates.py implements).
 * `SharedRates`: rate state every instance shares: reservations of "at most `limit` starts
-  in any `window` seconds" per key, and `limit` lockable slots per key. push/pacing.py
-  paces Telegram with it too.
+  in any `window` seconds" per key, and `limit` slots per key that waiters get in turn.
+  push/pacing.py paces Telegram with it too.
 * `backoff`, `retry_wait`, `parse_retry_after`: how long to wait before a retry.
 * `product_token`: the word of the user agent that robots.txt groups are matched with.
 """
@@ -15,10 +16,10 @@
 from __future__ import annotations
 
 import email.utils
-import random
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -31,27 +32,25 @@ BACKOFF_BASE = 0.5            # seconds before the first retry; doubles with eve
 BACKOFF_MAX = 8.0
 RETRY_AFTER_MAX = 30.0        # a server's Retry-After is honoured up to this many seconds
 SLOT_WAIT_MAX = 300.0         # seconds a request waits for a host's shared slot at most
-SLOT_POLL_FIRST = 0.01        # seconds between looks for a free shared slot: doubling from
-SLOT_POLL_MAX = 0.25          # this, up to this
 
 
 class HostGate:
-    """Politeness state of one host: concurrent slots and the time of the last start."""
+    """Politeness state of one host: concurrent slots, handed out in the order they were
+    asked for, and the time of the last start."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str) -> None:
+        self.host = host
         self._slots = threading.Condition()
         self._active = 0
+        self._line: deque[object] = deque()     # the requests waiting for a slot, in order
         self._starts = threading.Lock()
         self._last_start: float | None = None
 
     @contextmanager
     def slot(self, limit: int, delay: float, sleep: Callable[[float], None],
-             monotonic: Callable[[], float]) -> Iterator[None]:
-        with self._slots:
-            # The limit comes with each call (sources may differ), so it is checked per call.
-            while self._active >= limit:
-                self._slots.wait()
-            self._active += 1
+             monotonic: Callable[[], float], deadline: float | None = None) -> Iterator[None]:
+        if not self._enter(limit, monotonic, deadline):
+            raise run_over(self.host, limit)
         try:
             self._space_start(delay, sleep, monotonic)
             yield
@@ -59,6 +58,26 @@ class HostGate:
             with self._slots:
                 self._active -= 1
                 self._slots.notify_all()
+
+    def _enter(self, limit: int, monotonic: Callable[[], float],
+               deadline: float | None) -> bool:
+        """Take a slot (True), or give up when `deadline` passes first (False)."""
+        me = object()
+        with self._slots:
+            self._line.append(me)
+            try:
+                # The limit comes with each call (sources may differ), so it is checked per
+                # call; only the first in line takes a slot, so none is overtaken.
+                while self._line[0] is not me or self._active >= limit:
+                    left = None if deadline is None else deadline - monotonic()
+                    if left is not None and left <= 0:
+                        return False
+                    self._slots.wait(left)
+                self._active += 1
+                return True
+            finally:
+                self._line.remove(me)
+                self._slots.notify_all()      # the next in line may be the one to go now
 
     def _space_start(self, delay: float, sleep: Callable[[float], None],
                      monotonic: Callable[[], float]) -> None:
@@ -71,11 +90,21 @@ class HostGate:
             self._last_start = monotonic()
 
 
+def run_over(host: str, limit: int) -> DeadlineExceeded:
+    """What a request that waited for a slot until its source run's deadline raises."""
+    return DeadlineExceeded("not fetched: the source run's deadline (fetch.run_deadline) "
+                            f"passed while waiting for a request slot (per_host {limit})",
+                            url=host)
+
+
 class HostGates(Protocol):
     """Per host: at most `limit` requests in flight, starts at least `delay` seconds apart."""
 
-    def slot(self, host: str, limit: int, delay: float) -> AbstractContextManager[None]:
-        """Hold one of the host's `limit` slots, entered when this request may start."""
+    def slot(self, host: str, limit: int, delay: float, *,
+             deadline: float | None = None) -> AbstractContextManager[None]:
+        """Hold one of the host's `limit` slots, entered when this request may start; slots
+        go to the requests in the order they asked. DeadlineExceeded if `deadline` (a
+        source run's, on the gates' monotonic clock) passes before one is free."""
         ...
 
 
@@ -89,12 +118,13 @@ class LocalGates:
         self._lock = threading.Lock()
         self._gates: dict[str, HostGate] = {}
 
-    def slot(self, host: str, limit: int, delay: float) -> AbstractContextManager[None]:
+    def slot(self, host: str, limit: int, delay: float, *,
+             deadline: float | None = None) -> AbstractContextManager[None]:
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
-                gate = self._gates[host] = HostGate()
-        return gate.slot(limit, delay, self._sleep, self._monotonic)
+                gate = self._gates[host] = HostGate(host)
+        return gate.slot(limit, delay, self._sleep, self._monotonic, deadline)
 
 
 @dataclass(frozen=True)
@@ -120,12 +150,14 @@ class SharedRates(Protocol):
         """Seconds until `reserve` would give a start now (0: now); nothing taken."""
         ...
 
-    def try_lock(self, key: str, slot: int) -> object | None:
-        """Take slot number `slot` of `key` if no process holds it: a token for `unlock`,
-        or None. A process that dies loses its slots at once."""
+    def acquire(self, key: str, limit: int, timeout: float) -> object | None:
+        """Take one of the `limit` slots of `key`, waiting in line behind every process that
+        asked first, for at most `timeout` seconds: a token for `release`, or None when none
+        came in time. A process that dies loses its slots and its place at once."""
         ...
 
-    def unlock(self, key: str, slot: int, token: object) -> None:
+    def release(self, key: str, token: object) -> None:
+        """Give back the slot of `token`; never raises."""
         ...
 
     def close(self) -> None:
@@ -134,10 +166,10 @@ class SharedRates(Protocol):
 
 class ClusterGates:
     """The gates of every instance on one database: the process's own `LocalGates` first
-    (its threads queue there without asking the database), then one of the host's `limit`
-    shared slots (`SharedRates.try_lock`, looked for again with a growing pause, for at most
-    `SLOT_WAIT_MAX` seconds), then a start reserved `delay` after the previous one of any
-    instance, on the database's clock."""
+    (its threads line up there without asking the database), then one of the host's `limit`
+    shared slots (`SharedRates.acquire`: in line with every other instance's requests, for
+    at most `SLOT_WAIT_MAX` seconds or until the caller's deadline), then a start reserved
+    `delay` after the previous one of any instance, on the database's clock."""
 
     def __init__(self, rates: SharedRates, sleep: Callable[[float], None] = time.sleep,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -147,10 +179,23 @@ class ClusterGates:
         self._monotonic = monotonic
 
     @contextmanager
-    def slot(self, host: str, limit: int, delay: float) -> Iterator[None]:
+    def slot(self, host: str, limit: int, delay: float, *,
+             deadline: float | None = None) -> Iterator[None]:
         key = "host:" + host
-        with self._local.slot(host, limit, 0.0):
-            slot, token = self._take(key, host, limit)
+        give_up = self._monotonic() + SLOT_WAIT_MAX
+        by_run = deadline is not None and deadline < give_up
+        if deadline is not None:
+            give_up = min(give_up, deadline)
+        with self._local.slot(host, limit, 0.0, deadline=give_up):
+            # A deadline already past still takes a slot free at once (the Fetcher then
+            # says the run's deadline has passed, as with the local gates).
+            token = self._rates.acquire(key, limit, max(0.0, give_up - self._monotonic()))
+            if token is None:
+                if by_run:
+                    raise run_over(host, limit)
+                raise DeadlineExceeded(f"no request slot free within {SLOT_WAIT_MAX:.0f} s "
+                                       f"(per_host {limit}, shared by every instance)",
+                                       url=host)
             try:
                 if delay > 0:
                     wait = self._rates.reserve(key, 1, delay).wait
@@ -158,26 +203,7 @@ class ClusterGates:
                         self._sleep(wait)
                 yield
             finally:
-                self._rates.unlock(key, slot, token)
-
-    def _take(self, key: str, host: str, limit: int) -> tuple[int, object]:
-        # Each request starts looking at a slot of its own, so that they do not all try the
-        # same busy one first.
-        first = random.randrange(limit) if limit > 1 else 0
-        give_up = self._monotonic() + SLOT_WAIT_MAX
-        pause = SLOT_POLL_FIRST
-        while True:
-            for step in range(limit):
-                slot = (first + step) % limit
-                token = self._rates.try_lock(key, slot)
-                if token is not None:
-                    return slot, token
-            if self._monotonic() >= give_up:
-                raise DeadlineExceeded(f"no request slot free within {SLOT_WAIT_MAX:.0f} s "
-                                       f"(per_host {limit}, shared by every instance)",
-                                       url=host)
-            self._sleep(pause)
-            pause = min(pause * 2, SLOT_POLL_MAX)
+                self._rates.release(key, token)
 
 
 def retry_status(status: int) -> bool:

@@ -109,7 +109,7 @@ HOLD = """
 import sys, time
 from syndicator.store.rates import DatabaseRates
 rates = DatabaseRates(sys.argv[1])
-assert rates.try_lock("host:held", 0) is not None
+assert rates.acquire("host:held", 1, 0.0) is not None      # slot 0, the only one of 1
 print("held", flush=True)
 time.sleep(120)
 """
@@ -122,17 +122,17 @@ def test_a_slot_has_one_holder_and_is_freed_when_its_process_dies(pg_url: str) -
     rates = DatabaseRates(pg_url)
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"
-        assert rates.try_lock("host:held", 0) is None
-        token = rates.try_lock("host:held", 1)
+        assert rates.acquire("host:held", 1, 0.0) is None
+        token = rates.acquire("host:held", 2, 0.0)           # slot 1, the one left of 2
         assert token is not None
         holder.kill()
         holder.wait()
-        wait_for(lambda: rates.try_lock("host:held", 0) is not None, timeout=60.0)
-        rates.unlock("host:held", 1, token)
+        wait_for(lambda: rates.acquire("host:held", 1, 0.0) is not None, timeout=60.0)
+        rates.release("host:held", token)
         other = DatabaseRates(pg_url)
         try:
-            assert other.try_lock("host:held", 1) is not None
-            assert other.try_lock("host:held", 0) is None     # still ours
+            assert other.acquire("host:held", 2, 0.0) is not None   # slot 1
+            assert other.acquire("host:held", 1, 0.0) is None       # slot 0: still ours
         finally:
             other.close()
     finally:
@@ -142,17 +142,13 @@ def test_a_slot_has_one_holder_and_is_freed_when_its_process_dies(pg_url: str) -
 
 
 class _Taken:
-    """SharedRates whose slots another instance holds for good; time passes by sleeping."""
+    """SharedRates whose slots another instance holds for good: every wait runs out."""
 
     def __init__(self) -> None:
-        self.now = 0.0
-        self.looks = 0
+        self.timeouts: list[float] = []
 
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-    def try_lock(self, key: str, slot: int) -> object | None:
-        self.looks += 1
+    def acquire(self, key: str, limit: int, timeout: float) -> object | None:
+        self.timeouts.append(timeout)
         return None
 
     def reserve(self, key: str, limit: int, window: float, *,
@@ -162,23 +158,31 @@ class _Taken:
     def wait_time(self, key: str, limit: int, window: float) -> float:
         raise AssertionError("not asked by the gates")
 
-    def unlock(self, key: str, slot: int, token: object) -> None:
+    def release(self, key: str, token: object) -> None:
         raise AssertionError("nothing was taken")
 
     def close(self) -> None:
         """Nothing to close."""
 
 
-def test_waiting_for_a_hosts_shared_slot_is_bounded() -> None:
+def test_waiting_for_a_hosts_shared_slot_is_bounded_by_the_wait_cap_and_the_deadline() -> None:
     rates = _Taken()
-    gates = ClusterGates(rates, sleep=rates.sleep, monotonic=lambda: rates.now)
+    gates = ClusterGates(rates, monotonic=lambda: 1000.0)
     with pytest.raises(DeadlineExceeded, match=r"news\.example: no request slot free within "
                        r"300 s \(per_host 2, shared by every instance\)"), \
             gates.slot("news.example", 2, 1.0):
         raise AssertionError("entered without a slot")
-    assert SLOT_WAIT_MAX <= rates.now < SLOT_WAIT_MAX + 1.0
-    # Looked at both slots each round, the pause growing to a quarter of a second.
-    assert 2 * SLOT_WAIT_MAX / 0.25 <= rates.looks < 2 * SLOT_WAIT_MAX / 0.25 + 30
+    with pytest.raises(DeadlineExceeded, match=r"news\.example: not fetched: the source run's "
+                       r"deadline \(fetch.run_deadline\) passed while waiting for a request "
+                       r"slot \(per_host 2\)"), \
+            gates.slot("news.example", 2, 1.0, deadline=1030.0):
+        raise AssertionError("entered without a slot")
+    with pytest.raises(DeadlineExceeded, match="source run's deadline"), \
+            gates.slot("news.example", 2, 1.0, deadline=990.0):
+        raise AssertionError("entered without a slot")
+    # The wait is the cap, or what is left before the deadline; a deadline past still asks
+    # for a slot free at once.
+    assert rates.timeouts == [SLOT_WAIT_MAX, 30.0, 0.0]
 
 
 @pytest.mark.postgres
@@ -205,7 +209,8 @@ def test_an_unreachable_database_is_a_store_error_from_the_gate() -> None:
     try:
         with pytest.raises(StoreError, match="cannot reserve a start for host:h"):
             rates.reserve("host:h", 1, 1.0)
-        rates.unlock("host:h", 0, object())          # never raises: nothing is held
+        with pytest.raises(StoreError, match="cannot take a slot of host:h"):
+            rates.acquire("host:h", 1, 5.0)
         with Fetcher(gates=ClusterGates(rates)) as fetcher, \
                 pytest.raises(StoreError, match=r"cannot take a slot of host:127\.0\.0\.1"):
             fetcher.get("http://127.0.0.1:9/", FetchConfig(allow_private=True, robots=False))

@@ -297,7 +297,7 @@ class Fetcher:
         """One request through the host gate, within its deadline (the earlier of
         `settings.request_deadline` from now and the caller's `deadline`)."""
         host = (urlsplit(url).hostname or "").lower()
-        with self._gates.slot(host, settings.per_host, delay):
+        with self._gates.slot(host, settings.per_host, delay, deadline=deadline):
             now = time.monotonic()
             until = now + settings.request_deadline
             by_run = deadline is not None and deadline < until   # the run's comes first

@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import NullPool, StaticPool
 
 from syndicator.errors import SchemaError, StoreError
 
@@ -355,11 +355,21 @@ def _password_of(url: str) -> str | None:
         return None
 
 
+def unpooled_engine(url: str) -> Engine:
+    """A PostgreSQL engine whose connections are closed when given back (no pool), with
+    ALIVE: for a session whose end must free what it holds (store/rates.py's waits)."""
+    parsed = make_url(url)
+    return create_engine(parsed, poolclass=NullPool, connect_args=_alive(parsed))
+
+
+def _alive(url: URL) -> dict[str, int | str]:
+    """ALIVE, except what the URL sets itself."""
+    return {key: value for key, value in ALIVE.items() if key not in url.query}
+
+
 def _make_engine(url: URL) -> Engine:
     if url.get_backend_name() != "sqlite":
-        # ALIVE, except what the URL sets itself.
-        alive = {key: value for key, value in ALIVE.items() if key not in url.query}
-        return create_engine(url, pool_pre_ping=True, connect_args=alive)
+        return create_engine(url, pool_pre_ping=True, connect_args=_alive(url))
     database = url.database or ""
     if database in ("", ":memory:"):
         # One shared connection, or every checkout would see its own empty database.

@@ -4,8 +4,9 @@
     reserve(key, limit, window)   the earliest start that keeps `key` at `limit` starts in
                                   any `window` seconds, taken in one statement
     wait_time(key, limit, window) how far away that start is, nothing taken
-    try_lock(key, slot)           slot `slot` of `key` as a session advisory lock
-    unlock(key, slot, token)
+    acquire(key, limit, timeout)  one of `limit` slots of `key` (session advisory locks),
+                                  waiters served in the order they asked
+    release(key, token)
 
 A reservation is one row of the `pacing` table per key: `starts`, the last `limit` starts
 given out (seconds since the epoch, on the database's clock, oldest first). The next start
@@ -21,6 +22,16 @@ while a request is in flight costs no connection of its own; the process remembe
 it holds, since its one session could take a slot it holds a second time. Every statement
 runs on that connection in autocommit: one round trip each.
 
+Waiters are served in turn. Besides its slots a key has a *line* lock. A request takes a
+free slot at once only while nobody is in line (one statement: the line lock tried, a slot
+tried, the line lock let go); otherwise it joins the line: `pg_advisory_lock` of the line
+lock, with `lock_timeout` set to what is left of its wait, on a connection of its own,
+which PostgreSQL grants in the order asked (and a try of a lock others wait for fails, so
+nobody cuts in). The first in line holds the line lock and alone looks for a free slot,
+with a short growing pause, then closes its connection, which passes the line lock to the
+next. A waiter that gives up, or whose process dies, leaves the line with its connection.
+So a request that must wait costs a connection while it waits, and no waiter is overtaken.
+
 Database errors are StoreErrors (store/outage.py logs an outage once); a failed statement
 closes the connection, which frees every slot the process held.
 """
@@ -29,16 +40,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import Connection, Float, Integer, Text, bindparam, text
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from syndicator.errors import StoreError
 from syndicator.politeness import Reservation
-from syndicator.store.database import Database
+from syndicator.store.database import Database, unpooled_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -71,6 +87,25 @@ PRUNE = text(f"DELETE FROM pacing WHERE starts[cardinality(starts)] < {_NOW} - :
              ).bindparams(bindparam("age", type_=Float))
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:space, :id)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:space, :id)")
+# A slot if nobody is in line: NULL (someone is: join the line), true (the slot is ours),
+# false (the slot is taken). CASE evaluates its branches in order, only as far as needed.
+_TAKE_IF_NOBODY_WAITS = text(
+    "SELECT CASE WHEN NOT pg_try_advisory_lock(:space, :line) THEN NULL "
+    "WHEN pg_try_advisory_lock(:space, :id) THEN pg_advisory_unlock(:space, :line) "
+    "ELSE NOT pg_advisory_unlock(:space, :line) END")
+_LOCK_TIMEOUT = text("SELECT set_config('lock_timeout', :timeout, false)")
+_JOIN_LINE = text("SELECT pg_advisory_lock(:space, :line)")
+_LOCK_NOT_AVAILABLE = "55P03"      # lock_timeout passed
+LOOK_FIRST = 0.01      # seconds between the first in line's looks for a free slot: doubling
+LOOK_MAX = 0.1         # from this, up to this
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """What `acquire` gives: slot number `slot`, taken on rate connection `generation`."""
+
+    slot: int
+    generation: int
 
 
 class DatabaseRates(Database):
@@ -80,6 +115,7 @@ class DatabaseRates(Database):
         # The rate connection lives as long as the process, and every fetch waits on it:
         # the engine keeps it ALIVE, as every connection (database.py).
         super().__init__(url, migrate=False)
+        self._lines = unpooled_engine(url)    # a connection per waiter, closed after
         self._guard = threading.Lock()
         self._conn: Connection | None = None
         self._generation = 0       # which connection: slots taken on an earlier one are gone
@@ -92,6 +128,7 @@ class DatabaseRates(Database):
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        self._lines.dispose()
         super().close()
 
     def _run(self, action: str, work: Callable[[Connection], T]) -> T:
@@ -146,25 +183,91 @@ class DatabaseRates(Database):
                          lambda conn: conn.execute(_WAIT, values).scalar())
         return max(0.0, float(wait or 0.0))
 
-    def try_lock(self, key: str, slot: int) -> object | None:
-        lock = {"space": _LOCK_SPACE, "id": _lock_id(key, slot)}
+    def acquire(self, key: str, limit: int, timeout: float) -> object | None:
+        # Each request tries the slots from one of its own, so that they do not all try the
+        # same busy one first.
+        first = random.randrange(limit) if limit > 1 else 0
+        slots = [(first + step) % limit for step in range(limit)]
+        give_up = time.monotonic() + timeout
+        for slot in slots:
+            taken = self._run(f"take a slot of {key}",
+                              partial(self._take_if_nobody_waits, key, slot))
+            if taken is None:
+                break                        # others are in line: behind them
+            if taken:
+                return taken
+        if timeout <= 0:
+            return None
+        with self._in_line(key, give_up) as first:
+            return self._look(key, slots, give_up) if first else None
 
-        def work(conn: Connection) -> object | None:
-            if (key, slot) in self._held or not conn.execute(_TRY_LOCK, lock).scalar():
+    def _look(self, key: str, slots: list[int], give_up: float) -> _Slot | None:
+        """As the first in line: look for a free slot until `give_up`."""
+        pause = LOOK_FIRST
+        while True:
+            for slot in slots:
+                token = self._run(f"take a slot of {key}", partial(self._take, key, slot))
+                if token is not None:
+                    return token
+            left = give_up - time.monotonic()
+            if left <= 0:
                 return None
-            self._held.add((key, slot))
-            return self._generation
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, LOOK_MAX)
 
-        return self._run(f"take a slot of {key}", work)
+    def _take_if_nobody_waits(self, key: str, slot: int,
+                              conn: Connection) -> _Slot | bool | None:
+        """Slot `slot` if nobody is in line: the slot, False (taken) or None (a line)."""
+        if (key, slot) in self._held:
+            return False
+        taken = conn.execute(_TAKE_IF_NOBODY_WAITS, {
+            "space": _LOCK_SPACE, "line": _line_id(key), "id": _lock_id(key, slot)}).scalar()
+        if not taken:
+            return None if taken is None else False
+        self._held.add((key, slot))
+        return _Slot(slot, self._generation)
 
-    def unlock(self, key: str, slot: int, token: object) -> None:
+    def _take(self, key: str, slot: int, conn: Connection) -> _Slot | None:
+        if (key, slot) in self._held or not conn.execute(
+                _TRY_LOCK, {"space": _LOCK_SPACE, "id": _lock_id(key, slot)}).scalar():
+            return None
+        self._held.add((key, slot))
+        return _Slot(slot, self._generation)
+
+    @contextmanager
+    def _in_line(self, key: str, give_up: float) -> Iterator[bool]:
+        """In `key`'s line on a connection of this request's own: True once first, False
+        if `give_up` (on time.monotonic) came first. Closing the connection leaves the
+        line (the server frees the line lock with the session)."""
+        action = f"wait in line for a slot of {key}"
+        with self._errors(action):
+            conn = self._lines.connect()
+        try:
+            conn.execution_options(isolation_level="AUTOCOMMIT")
+            left = give_up - time.monotonic()
+            with self._errors(action):
+                conn.execute(_LOCK_TIMEOUT, {"timeout": f"{max(1, int(left * 1000))}ms"})
+                try:
+                    conn.execute(_JOIN_LINE, {"space": _LOCK_SPACE, "line": _line_id(key)})
+                    first = True
+                except OperationalError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                        raise
+                    first = False
+            yield first
+        finally:
+            conn.close()
+
+    def release(self, key: str, token: object) -> None:
         """Give the slot back; never raises: a connection that failed is closed, and the
         server has freed the slot with it."""
-        lock = {"space": _LOCK_SPACE, "id": _lock_id(key, slot)}
+        if not isinstance(token, _Slot):
+            raise TypeError(f"not a slot of DatabaseRates.acquire: {token!r}")
+        lock = {"space": _LOCK_SPACE, "id": _lock_id(key, token.slot)}
 
         def work(conn: Connection) -> None:
-            if token == self._generation:    # else taken on a connection since closed
-                self._held.discard((key, slot))
+            if token.generation == self._generation:   # else taken on a connection now closed
+                self._held.discard((key, token.slot))
                 conn.execute(_UNLOCK, lock)
 
         try:
@@ -173,7 +276,12 @@ class DatabaseRates(Database):
             log.debug("slot of %s freed with its connection: %s", key, exc)
 
 
-def _lock_id(key: str, slot: int) -> int:
+def _line_id(key: str) -> int:
+    """The second key of the advisory lock of `key`'s line (as `_lock_id`)."""
+    return _lock_id(key, "line")
+
+
+def _lock_id(key: str, slot: int | str) -> int:
     """The second key of a slot's advisory lock: 32 bits of a hash of key and slot (two keys
     sharing one only make them share a slot, which errs on the polite side)."""
     digest = hashlib.blake2b(f"{key}#{slot}".encode(), digest_size=4).digest()
