@@ -46,6 +46,12 @@ class HostGate:
         self._starts = threading.Lock()
         self._last_start: float | None = None
 
+    @property
+    def waiting(self) -> int:
+        """How many requests are in line for a slot."""
+        with self._slots:
+            return len(self._line)
+
     @contextmanager
     def slot(self, limit: int, delay: float, sleep: Callable[[float], None],
              monotonic: Callable[[], float], deadline: float | None = None) -> Iterator[None]:
@@ -120,11 +126,15 @@ class LocalGates:
 
     def slot(self, host: str, limit: int, delay: float, *,
              deadline: float | None = None) -> AbstractContextManager[None]:
+        return self.gate(host).slot(limit, delay, self._sleep, self._monotonic, deadline)
+
+    def gate(self, host: str) -> HostGate:
+        """The host's gate (made when first asked for)."""
         with self._lock:
             gate = self._gates.get(host)
             if gate is None:
                 gate = self._gates[host] = HostGate(host)
-        return gate.slot(limit, delay, self._sleep, self._monotonic, deadline)
+            return gate
 
 
 @dataclass(frozen=True)
