@@ -1,4 +1,5 @@
-"""Shared fixtures: fixture sites served on loopback and apps wired to a tmp store."""
+"""Shared fixtures: fixture sites served on loopback, apps wired to a tmp store, and stores on
+SQLite and on the machine's PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from syndicator.app import App, make_app
 from syndicator.config import Config, load_config
 from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.demo.server import SiteServer
+from syndicator.store import Store
+from tests.postgres_support import postgres_database
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -63,3 +66,23 @@ def fixture_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Sit
     root = DATA / request.param
     with serve_site(root, root / "config.yaml", "SITE_URL", tmp_path) as site:
         yield site
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A store URL on SQLite and one on a throwaway PostgreSQL database (tests.postgres_support)."""
+    if request.param == "sqlite":
+        # A folder that does not exist yet: the store creates it.
+        yield f"sqlite:///{tmp_path / 'data' / 'nested' / 'store.db'}"
+    else:
+        yield from postgres_database()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A Store on each of db_url's databases, closed after the test."""
+    opened = Store(db_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

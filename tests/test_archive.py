@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,14 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser
-import pytest
 
 from syndicator.config import Config, FeedConfig, SiteConfig, SourceConfig, WebSubConfig
 from syndicator.model import HistoryEntry, Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.publish.archivestate import plan_archive
 from syndicator.store import Store
-from tests.postgres_support import postgres_database
 
 BASE = "https://feeds.example.org/"
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
@@ -54,21 +51,6 @@ def make_config(output: Path, *, limit: int = 50, include: tuple[str, ...] = (),
                           include=include),),
         websub=WebSubConfig(hub=HUB),
     )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        opened = Store(f"sqlite:///{tmp_path / 'store.db'}")
-        yield opened
-        opened.close()
-        return
-    for url in postgres_database():
-        opened = Store(url)
-        try:
-            yield opened
-        finally:
-            opened.close()
 
 
 def local(output: Path, url: str) -> Path:

@@ -24,7 +24,6 @@ from syndicator.model import BackfillState
 from syndicator.pipeline import run_listing_page
 from syndicator.store import Store
 from tests.conftest import Site
-from tests.postgres_support import postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTING = ("/en/news/", "/en/news/page/2/", "/en/news/page/3/")
@@ -179,24 +178,17 @@ def test_feed_sources_cannot_be_backfilled(office_site: Site, tmp_path: Path) ->
         backfill(app, feed_source)
 
 
-@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_backfill_state_round_trips(db: str, tmp_path: Path) -> None:
-    urls = iter([f"sqlite:///{tmp_path / 's.db'}"]) if db == "sqlite" else postgres_database()
-    for url in urls:
-        store = Store(url)
-        try:
-            assert store.backfill_state("a") is None
-            t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-            state = BackfillState(source_id="a", next_url="https://x.example/p/2", pages_done=1,
-                                  started=t0, updated=t0)
-            store.save_backfill_state(state)
-            assert store.backfill_state("a") == state
-            done = replace(state, next_url=None, pages_done=7, updated=t0 + timedelta(hours=1),
-                           finished=t0 + timedelta(hours=1))
-            store.save_backfill_state(done)
-            assert store.backfill_state("a") == done and store.backfill_state("b") is None
-        finally:
-            store.close()
+def test_backfill_state_round_trips(store: Store) -> None:
+    assert store.backfill_state("a") is None
+    t0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    state = BackfillState(source_id="a", next_url="https://x.example/p/2", pages_done=1,
+                          started=t0, updated=t0)
+    store.save_backfill_state(state)
+    assert store.backfill_state("a") == state
+    done = replace(state, next_url=None, pages_done=7, updated=t0 + timedelta(hours=1),
+                   finished=t0 + timedelta(hours=1))
+    store.save_backfill_state(done)
+    assert store.backfill_state("a") == done and store.backfill_state("b") is None
 
 
 # --- the command line ----------------------------------------------------------------------

@@ -5,19 +5,15 @@ files."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from syndicator.config import Config, FeedConfig, SiteConfig, SourceConfig, WebSubConfig
 from syndicator.model import Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.publish.feeds import ENTRIES
 from syndicator.store import Store
-from tests.postgres_support import postgres_database
 
 BASE = "https://feeds.example.org/"
 T0 = datetime(2024, 1, 1, 8, 0, tzinfo=UTC)
@@ -75,22 +71,9 @@ def assert_same_as_from_scratch(cfg: Config, store: Store, scratch: Path) -> Non
     assert published_files(cfg.output_path) == published_files(fresh.output_path)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A store on SQLite and on PostgreSQL, whose build marks differ (run ids, transaction
-    horizons: Store.build_mark)."""
-    urls = (iter([f"sqlite:///{tmp_path / 'store.db'}"]) if request.param == "sqlite"
-            else postgres_database())
-    for url in urls:
-        opened = Store(url)
-        try:
-            yield opened
-        finally:
-            opened.close()
-
-
-def test_incremental_builds_match_builds_from_scratch(tmp_path: Path, any_store: Store) -> None:
-    store = any_store
+def test_incremental_builds_match_builds_from_scratch(tmp_path: Path, store: Store) -> None:
+    """On SQLite and on PostgreSQL, whose build marks differ (run ids, transaction horizons:
+    Store.build_mark)."""
     clock = Clock()
     cfg = config(tmp_path / "out")
     save(store, clock, [make_item(n) for n in range(40)])

@@ -204,26 +204,8 @@ def hammer_claims(store: Store, *, rows: int = 60, workers: int = 6) -> None:
     assert store.delivery_counts() == {"t": {"sent": rows}}
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    if request.param == "sqlite":
-        store = Store(f"sqlite:///{tmp_path / 'claims.db'}")
-    else:
-        from tests.postgres_support import postgres_database
-
-        databases = postgres_database()
-        store = Store(next(databases))
-    try:
-        yield store
-    finally:
-        store.close()
-        if request.param == "postgres":
-            for _ in databases:
-                pass
-
-
-def test_claims_are_atomic(any_store: Store) -> None:
-    hammer_claims(any_store)
+def test_claims_are_atomic(store: Store) -> None:
+    hammer_claims(store)
 
 
 def _two_deliveries(store: Store) -> None:
@@ -247,24 +229,24 @@ def _age_claim(store: Store, delivery_id: int, seconds: float) -> None:
                      .values(claimed_at=row.claimed_at - timedelta(seconds=seconds)))
 
 
-def test_a_claim_left_by_a_dead_job_becomes_unknown_after_its_lease(any_store: Store) -> None:
+def test_a_claim_left_by_a_dead_job_becomes_unknown_after_its_lease(store: Store) -> None:
     from datetime import UTC, datetime
 
-    _two_deliveries(any_store)
+    _two_deliveries(store)
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    [first] = any_store.claim_deliveries("t", now, "dead-job", lease=60)
-    [second] = any_store.claim_deliveries("t", now, "live", lease=60)
+    [first] = store.claim_deliveries("t", now, "dead-job", lease=60)
+    [second] = store.claim_deliveries("t", now, "live", lease=60)
     assert first.id is not None and second.id is not None
-    _age_claim(any_store, first.id, 59)
-    assert any_store.claim_deliveries("t", now, "x", lease=60) == []
-    assert [d.state for d in any_store.deliveries("t")] == ["sending", "sending"]
-    _age_claim(any_store, first.id, 2)
-    assert any_store.claim_deliveries("t", now, "x", lease=60) == []
-    rows = {d.item_id: d for d in any_store.deliveries("t")}
+    _age_claim(store, first.id, 59)
+    assert store.claim_deliveries("t", now, "x", lease=60) == []
+    assert [d.state for d in store.deliveries("t")] == ["sending", "sending"]
+    _age_claim(store, first.id, 2)
+    assert store.claim_deliveries("t", now, "x", lease=60) == []
+    rows = {d.item_id: d for d in store.deliveries("t")}
     assert rows[first.item_id].state == "unknown" and rows[second.item_id].state == "sending"
     # the dead job's late answer (if any) no longer counts; the live one records its outcome
-    assert any_store.finish_delivery(second.id, "live", now, state="sent")
-    assert not any_store.finish_delivery(first.id, "someone-else", now, state="sent")
+    assert store.finish_delivery(second.id, "live", now, state="sent")
+    assert not store.finish_delivery(first.id, "someone-else", now, state="sent")
 
 
 @pytest.mark.postgres

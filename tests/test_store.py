@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -41,27 +40,8 @@ from syndicator.store.schema import (
     translation_claims,
     translation_groups,
 )
-from tests.postgres_support import postgres_database
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        # A folder that does not exist yet: the store creates it.
-        yield f"sqlite:///{tmp_path / 'data' / 'nested' / 'store.db'}"
-    else:
-        yield from postgres_database()
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def make_item(n: int, *, source: str = "news", published: datetime | None = None,

@@ -48,7 +48,6 @@ from syndicator.push.subscribers import confirm as confirm_link
 from syndicator.store import Store
 from syndicator.web.embed_items import frame_language, item_views, story_languages
 from tests.conftest import Site, serve_site
-from tests.test_store import db_url  # noqa: F401  (the fixture)
 from tests.test_translations import _fetch, site  # noqa: F401  (the fixture)
 from tests.translation_site import VERSIONS, write_site
 
@@ -421,7 +420,7 @@ def test_an_address_in_other_capitals_is_the_same_reader(tmp_path: Path) -> None
 
 
 def test_the_store_finds_an_address_whatever_its_capitals(
-        db_url: str) -> None:  # noqa: F811  (the fixture imported above)
+        db_url: str) -> None:
     store = Store(db_url)
     try:
         store.set_subscriber("mail", "Ann@example.org", "confirmed", T0)

@@ -3,28 +3,11 @@ from claims both sides make, waits for a side stored later, and follows claims t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
-
-import pytest
 
 from syndicator.model import Item
 from syndicator.store import Store
-from tests.postgres_support import postgres_database
 from tests.test_store import T0, make_item, make_run
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    urls = (iter([f"sqlite:///{tmp_path / 'store.db'}"]) if request.param == "sqlite"
-            else postgres_database())
-    for url in urls:
-        opened = Store(url)
-        try:
-            yield opened
-        finally:
-            opened.close()
 
 
 def _version(n: int, language: str, *names: tuple[str, int]) -> Item:

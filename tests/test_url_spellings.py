@@ -20,7 +20,7 @@ from syndicator.demo.server import SiteServer
 from syndicator.normalise import item_id
 from syndicator.pipeline import run_source
 from syndicator.store.schema import item_sources, items
-from tests.test_store import T0, db_url  # noqa: F401  (db_url: a fixture)
+from tests.test_store import T0
 
 
 def _cards(*links: str) -> str:
@@ -43,7 +43,7 @@ def _rows(conn: Connection) -> dict[str, str]:
     return {row.url: row.id for row in conn.execute(select(items.c.url, items.c.id))}
 
 
-def test_every_spelling_of_a_link_is_one_item(db_url: str, tmp_path: Path) -> None:  # noqa: F811
+def test_every_spelling_of_a_link_is_one_item(db_url: str, tmp_path: Path) -> None:
     root = tmp_path / "site"
     root.mkdir()
     listing = root / "index.html"
@@ -86,7 +86,7 @@ def _as_stored_before(conn: Connection, url: str, old_id: str) -> None:
 
 
 def test_items_stored_with_ids_of_their_spelling_are_found_after_the_upgrade(
-        db_url: str, tmp_path: Path) -> None:  # noqa: F811
+        db_url: str, tmp_path: Path) -> None:
     root = tmp_path / "site"
     root.mkdir()
     listing = root / "index.html"
