@@ -25,6 +25,7 @@ from syndicator.config import parse_config
 from syndicator.model import Item, RunResult
 from syndicator.publish import build_feeds
 from syndicator.store import Store
+from tests.net_support import free_port
 from tests.postgres_support import throwaway_database
 
 POLL_S = 0.01
@@ -39,14 +40,6 @@ feeds:
   - {{id: news, title: "News", sources: [news], limit: {limit}}}
 """
 T0 = datetime(2026, 12, 6, tzinfo=UTC)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def item(n: int) -> Item:

@@ -33,6 +33,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from tests.net_support import free_port
+
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 _TYPES = {".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8",
           ".rss": "application/rss+xml", ".atom": "application/atom+xml",
@@ -101,13 +103,6 @@ def ensure_tools(*, install: bool = True) -> dict[str, str | None]:
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         have = {"nginx": nginx_binary(), "wrk": shutil.which("wrk")}
     return have
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -26,7 +26,8 @@ from typing import Any
 import requests
 
 from bench.common import crawl_config, write_config
-from bench.servers import Vhost, _wait_for_port, free_port, serve
+from bench.servers import Vhost, _wait_for_port, serve
+from tests.net_support import free_port
 
 FEED = "big"
 ITEMS = 90               # bench.ours._item makes ~2.3 KB of RSS each: a ~200 KB feed

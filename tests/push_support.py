@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import shutil
-import socket
 import threading
 from dataclasses import dataclass, field
 from email import policy
@@ -21,15 +20,10 @@ from syndicator.config import Config, PushTarget
 from syndicator.demo import demo_site_root
 from syndicator.model import RunResult
 from syndicator.pipeline import run_source
+from tests.net_support import free_port
 
 TOKEN = "123456:TEST-token_abc"
 SECRET = "test-secret-key-0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from push_support import free_port
+
+from tests.net_support import free_port
 
 HEADER_TIMEOUT = 1.5
 IDLE_TIMEOUT = 1.0

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from push_support import AsgiServer, _Handler, email, free_port, with_targets
+from push_support import AsgiServer, _Handler, email, with_targets
 
 from syndicator.app import App
 from syndicator.config import Config, load_config
 from syndicator.demo import demo_config_path
+from tests.net_support import free_port
 
 BASE = "https://feeds.example.org/"
 

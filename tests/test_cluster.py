@@ -42,9 +42,10 @@ from sqlalchemy.engine import make_url
 
 from tests.cluster_site import ClusterSite, cluster_site
 from tests.fake_telegram import FakeTelegram
+from tests.net_support import free_port
 from tests.pgproxy import PgProxy
 from tests.postgres_support import postgres_database
-from tests.push_support import SECRET, TOKEN, SmtpServer, free_port
+from tests.push_support import SECRET, TOKEN, SmtpServer
 from tests.test_service import Service, get
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]

@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from push_support import free_port
 from serve_support import stop_process, wait_until_answered
 
 from syndicator.config import parse_config
+from tests.net_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"

@@ -24,6 +24,7 @@ from syndicator.errors import FetchError, ResponseTooLarge, RobotsDisallowed
 from syndicator.fetch import Fetcher, parse_retry_after, product_token
 from syndicator.fetch.failures import describe
 from syndicator.model import NotModified, Page, Validators
+from tests.net_support import free_port
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -162,13 +163,6 @@ def status(code: int, headers: dict[str, str] | None = None) -> Route:
 
 def ok(body: str = "<p>ok</p>") -> Route:
     return lambda h: reply(h, 200, body.encode())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 # --- 1. request headers and timeouts ----------------------------------------------------------

@@ -36,9 +36,9 @@ from syndicator.service import Service
 from syndicator.status import STORE_UNAVAILABLE
 from syndicator.store import Store
 from tests.fake_telegram import FakeTelegram
+from tests.net_support import free_port
 from tests.pgproxy import PgProxy
 from tests.postgres_support import postgres_database
-from tests.test_service import free_port
 
 pytestmark = pytest.mark.postgres
 

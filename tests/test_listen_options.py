@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from syndicator.cli import cli
+from tests.net_support import free_port
 
 CONFIG = """
 storage: "sqlite:///store.db"
@@ -25,12 +25,6 @@ server: {{host: 127.0.0.1, port: {port}}}
 sources: []
 feeds: []
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from push_support import free_port
 from serve_support import stop_process, wait_until_answered
 from sqlalchemy import create_engine, make_url, text
 
@@ -26,6 +25,7 @@ from syndicator.config import Config, parse_config
 from syndicator.publish import build_feeds
 from syndicator.store import Store
 from syndicator.store.outputs import LISTENER_NAME
+from tests.net_support import free_port
 from tests.pgproxy import PgProxy
 from tests.postgres_support import postgres_database
 from tests.test_store import make_item, make_run
@@ -34,7 +34,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 FRESH_S = 2.0        # a build is served everywhere within this (the promise)
 PATIENCE_S = 60.0    # how long a test waits for anything at all on a loaded machine
-
 
 
 @dataclass

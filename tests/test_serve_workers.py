@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.net_support import free_port
+
 CONFIG = """
 site: {{title: "Test feeds", base_url: "http://127.0.0.1:{port}/"}}
 storage: "sqlite:///store.db"
@@ -25,12 +27,6 @@ sources:
 feeds:
   - {{id: news, title: "News", sources: [news]}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def children(pid: int) -> list[int]:

@@ -41,6 +41,7 @@ from syndicator.publish import build_feeds
 from syndicator.scheduler import SourceScheduler
 from syndicator.status import ServiceStatus, StatusReport
 from syndicator.store import Store
+from tests.net_support import free_port
 
 WAIT = 30.0          # upper bound for anything the service does "within one poll"
 NEW_TITLE = "Syndicator test: a story published while the service runs"
@@ -75,12 +76,6 @@ sources:
 feeds:
   - {{id: office-en, title: "Office news", sources: [office-en]}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -30,6 +30,7 @@ from syndicator.demo import demo_config_path, demo_site_root
 from syndicator.demo.server import SiteServer
 from syndicator.web.cache import FeedCache
 from syndicator.web.embed import embed_routes
+from tests.net_support import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -138,12 +139,6 @@ class Mailbox:
         return "250 OK"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Service:
     url: str
@@ -192,7 +187,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The demo site fetched by the real pipeline, built, and served on a real port."""
     tmp = tmp_path_factory.mktemp("service")
     mailbox = Mailbox()
-    smtp = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    smtp = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     smtp.start()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
