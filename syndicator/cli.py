@@ -22,6 +22,7 @@ from syndicator import __version__, cli_push, cli_service
 from syndicator.app import App, make_app
 from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
 from syndicator.config import resolve_config_path
+from syndicator.jobs.tuning import failover_problem
 from syndicator.logsetup import setup_logging
 from syndicator.model import RunResult
 
@@ -52,7 +53,8 @@ def validate(state: CliState) -> None:
     path, line and column of every problem.
 
     Warns (exit 0) about what the file cannot say: a source in no feed, a `render: browser`
-    source this machine cannot render (no Playwright, no Chromium)."""
+    source this machine cannot render (no Playwright, no Chromium), a `jobs.stalled_after`
+    that lets a killed instance's jobs wait over 30 s for another."""
     with reported_errors():
         config = state.config(check_selectors=True)
         path = resolve_config_path(state.config_path)
@@ -60,6 +62,9 @@ def validate(state: CliState) -> None:
         unused = {s.id for s in config.sources} - {sid for f in config.feeds for sid in f.sources}
         for source_id in sorted(unused):
             click.echo(f"warning: source {source_id!r} is in no feed", err=True)
+        failover = failover_problem(config.jobs.stalled_after)
+        if failover is not None:
+            click.echo(f"warning: {failover}", err=True)
         rendered = [s for s in config.sources if s.render == "browser"]
         if rendered:
             from syndicator.fetch import render_problem

@@ -12,6 +12,11 @@ from pydantic import (
 )
 
 from syndicator.config_base import Duration, HttpUrl, Model, Size
+from syndicator.jobs.tuning import (
+    STALLED_DEFAULT,
+    STALLED_MAX,
+    STALLED_MIN,
+)
 
 
 class SiteConfig(Model):
@@ -78,9 +83,20 @@ class ServerConfig(Model):
 
 class JobsConfig(Model):
     """`jobs:` how many jobs (polls, builds, pushes) one `run` or `worker` process runs at
-    once; unset: one per enabled source up to 8 in process, 4 per process in a cluster."""
+    once; unset: one per enabled source up to 8 in process, 4 per process in a cluster.
+    `stalled_after` (cluster only): seconds without a heartbeat after which a process is
+    taken for dead and its jobs run by another (jobs/tuning.py)."""
 
     concurrency: int | None = Field(default=None, ge=1, le=64)
+    stalled_after: Duration = STALLED_DEFAULT
+
+    @field_validator("stalled_after")
+    @classmethod
+    def _stalled_after(cls, value: float) -> float:
+        if not STALLED_MIN <= value <= STALLED_MAX:
+            raise ValueError(f"must be from {STALLED_MIN:g} s (three heartbeats) to "
+                             f"{STALLED_MAX:g} s (got {value:g} s)")
+        return value
 
 
 class WebSubConfig(Model):

@@ -47,6 +47,18 @@ def test_validate_error_names_key_path_and_line(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+def test_validate_warns_when_stalled_after_breaks_the_30_s_failover(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    base = "sources: []\nfeeds:\n  - {id: f, title: F, sources: []}\n"
+    config.write_text(base + "jobs: {stalled_after: 27s}\n")
+    done = run_cli("--config", str(config), "validate")
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+    config.write_text(base + "jobs: {stalled_after: 28s}\n")
+    done = run_cli("--config", str(config), "validate")
+    assert done.returncode == 0, done.stderr
+    assert ("warning: jobs.stalled_after: 28 s, plus a sweep (2 s) and a look for jobs (1 s), "
+            "lets the jobs of a killed instance wait up to 31 s") in done.stderr, done.stderr
+
 
 def test_migrate_brings_a_new_store_to_the_head_and_exits(tmp_path: Path) -> None:
     import sqlite3

@@ -90,6 +90,17 @@ def test_server_workers_take_a_count_or_auto() -> None:
         assert "from 1 to 64, or auto" in str(info.value)
 
 
+def test_jobs_stalled_after_is_bounded_by_the_heartbeat_and_five_minutes() -> None:
+    assert parse_config(GOOD).jobs.stalled_after == 15.0
+    assert parse_config(GOOD + "jobs: {stalled_after: 1m}\n").jobs.stalled_after == 60.0
+    assert parse_config(GOOD + "jobs: {stalled_after: 6}\n").jobs.stalled_after == 6.0
+    for bad in ("5s", "301s", "1h"):
+        with pytest.raises(ConfigError) as info:
+            parse_config(GOOD + f"jobs: {{stalled_after: {bad}}}\n", file="config.yaml")
+        assert info.value.path == "jobs.stalled_after"
+        assert "from 6 s (three heartbeats) to 300 s" in str(info.value)
+
+
 def test_html_source_needs_list_block() -> None:
     text = GOOD.replace('    list: {item: "article", link: "a@href", next: "a.next@href", '
                         'max_pages: 3}\n', "")

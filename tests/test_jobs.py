@@ -343,6 +343,9 @@ def test_kill_9_mid_poll_another_worker_finishes_it(
         pg_url: str, site: Site, tmp_path: Path) -> None:
     site.held.add("/slow.xml")
     config = write_config(tmp_path, pg_url, site.server.url, {"slow": "1h"})
+    # A stall window of the operator's (the send test below keeps the default).
+    config.write_text(config.read_text().replace("jobs: {concurrency: 3}",
+                                                 "jobs: {concurrency: 3, stalled_after: 9s}"))
     first = Worker(config, "first")
     second: Worker | None = None
     try:
@@ -363,7 +366,8 @@ def test_kill_9_mid_poll_another_worker_finishes_it(
         site.release.set()
         if second is not None:
             assert second.stop() == 0, second.output()
-    assert re.search(r" INFO .*stopped workers' jobs given back .*: 1 run again "
+    assert re.search(r" INFO .*stopped workers' jobs given back \(no heartbeat for 9 s\): "
+                     r"1 run again "
                      r"\(poll_source\S*key='slow'", second.output()), second.output()
 
 
@@ -506,8 +510,9 @@ def test_a_send_in_flight_in_a_killed_worker_becomes_unknown_and_is_not_resent(
                      == [("unknown",)], "the delivery left unknown", timeout=WAIT * 2)
             # Run again or dropped for the same job queued meanwhile: either way, the next
             # send_target found the claim of the dead one expired.
-            wait_for(lambda: re.search(r" INFO .*stopped workers' jobs given back .*"
-                                       r"send_target", second.output()), "the sweeper's line")
+            wait_for(lambda: re.search(r" INFO .*stopped workers' jobs given back \(no "
+                                       r"heartbeat for 15 s\): .*send_target",
+                                       second.output()), "the sweeper's line")
             assert telegram.arrived == 1          # never sent a second time
         finally:
             if second is not None:

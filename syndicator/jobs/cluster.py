@@ -34,6 +34,7 @@ from syndicator.config import Schedule
 from syndicator.errors import NotConfiguredHere, StoreError
 from syndicator.jobs.interface import Bodies
 from syndicator.jobs.queue import Handlers, TaskQueue
+from syndicator.jobs.tuning import failover_problem
 from syndicator.pushjobs import PUSH_EVERY, send_due
 from syndicator.scheduler import next_due
 from syndicator.store.database import libpq_url
@@ -72,8 +73,11 @@ class ClusterEngine:
                      send_target=self._send, websub_ping=self._ping, dispatch=self.dispatch,
                      prune=bodies.prune),
             concurrency=workers, outage=bodies.outage,
-            probe=self._probe,
+            probe=self._probe, stalled=config.jobs.stalled_after,
             name=f"{socket.gethostname()}-{os.getpid()}")
+        problem = failover_problem(config.jobs.stalled_after)
+        if problem is not None:
+            log.warning("%s", problem)
         self._started: datetime | None = None
         self._checked = False
         bodies.work = self

@@ -39,7 +39,8 @@ aborted ones are kept JOBS_KEPT_HOURS for inspection, then the hourly prune dele
 along with the old runs of the run log (Handlers.prune).
 
 Failover: every worker writes a heartbeat every HEARTBEAT s. The sweeper prunes workers
-silent for STALLED s and puts their `doing` jobs back to `todo` (procrastinate's
+silent for `stalled` s (`jobs.stalled_after`; jobs/tuning.py has the clock and the bound it
+puts on failover) and puts their `doing` jobs back to `todo` (procrastinate's
 `retry_job`), which also frees the job's `lock`; when a job of the same queueing lock is
 already waiting, the stalled one is finished instead (the waiting one does its work).
 Worker ids come from an identity column, so a restarted process is always a new worker and
@@ -49,7 +50,7 @@ Database outage: a worker that loses the database stops (procrastinate stops a w
 heartbeat or listener fails); the loop here reports it through the shared StoreOutage (one
 line per outage, not a traceback per job), waits with backoff (at most BACKOFF_CAP s) and
 starts new workers, which register under new ids; jobs the old ones left `doing` are swept
-after STALLED s like those of a killed process.
+after `stalled` s like those of a killed process.
 """
 
 from __future__ import annotations
@@ -69,14 +70,12 @@ from procrastinate import exceptions as pexc
 from procrastinate.jobs import Status
 
 from syndicator.errors import NotConfiguredHere, StoreError
+from syndicator.jobs.tuning import FETCH_POLL, HEARTBEAT, SWEEP_EVERY
 from syndicator.store.database import ALIVE
 from syndicator.store.outage import StoreOutage
 
 log = logging.getLogger("syndicator.jobs")
 
-HEARTBEAT = 2.0          # seconds between a worker's heartbeats
-STALLED = 10.0           # seconds without a heartbeat after which a worker is taken for dead
-FETCH_POLL = 1.0         # seconds between looks for jobs of an idle `jobs` worker
 CONTROL_POLL = 2.0       # the same of the `control` worker, when no notification came
 BACKOFF_CAP = 4.0        # seconds between restarts of the workers while the database is away
 RELEASE_TIME = 1.0       # seconds of a stop's deadline kept to hand running jobs back
@@ -85,7 +84,7 @@ POOL_TIMEOUT = 3.0       # seconds to wait for a database connection
 # libpq options of the workers' connections (store/database.py's, for long-lived ones).
 CONNECTION = dict(ALIVE)
 DISPATCH_CRON = "* * * * * */2"   # procrastinate's cron with seconds: every 2 s
-SWEEP_CRON = "* * * * * */2"      # every 2 s
+SWEEP_CRON = f"* * * * * */{SWEEP_EVERY}"
 PRUNE_CRON = "17 * * * *"         # hourly
 JOBS_KEPT_HOURS = 7 * 24  # hours a failed, cancelled or aborted job is kept
 RETRIES = 8              # attempts of a job whose body raised StoreError or
@@ -117,11 +116,14 @@ class Handlers:
 class TaskQueue:
     def __init__(self, url: str, handlers: Handlers, *, concurrency: int,
                  outage: StoreOutage, probe: Callable[[], object],
-                 name: str = "syndicator") -> None:
+                 stalled: float, name: str = "syndicator") -> None:
         """`url`: the database as libpq reads it (password included, never logged);
         `probe()` raises StoreError while the database cannot be reached: it is asked
-        before the workers start (quicker to fail than opening their pool)."""
+        before the workers start (quicker to fail than opening their pool); `stalled`:
+        seconds without a heartbeat after which a worker is taken for dead
+        (`jobs.stalled_after`)."""
         self.concurrency = concurrency
+        self.stalled = stalled
         self._probe = probe
         self._outage = outage
         self._name = name
@@ -196,10 +198,10 @@ class TaskQueue:
         stalls every job that was running, and is itself reported once (StoreOutage); a
         line per job would bury that line."""
         manager = self._app.job_manager
-        pruned = await manager.prune_stalled_workers(STALLED)
+        pruned = await manager.prune_stalled_workers(self.stalled)
         again: list[str] = []
         dropped: list[str] = []
-        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED):
+        for job in await manager.get_stalled_jobs(seconds_since_heartbeat=self.stalled):
             try:
                 await manager.retry_job(job)
             except pexc.UniqueViolation:
@@ -213,7 +215,7 @@ class TaskQueue:
             else:
                 again.append(job.call_string)
         if pruned or again or dropped:
-            log.info("%s", sweep_summary(STALLED, pruned, again, dropped))
+            log.info("%s", sweep_summary(self.stalled, pruned, again, dropped))
 
     # -- deferring -------------------------------------------------------------------------
 
@@ -331,7 +333,7 @@ class TaskQueue:
             options: dict[str, Any] = {
                 "install_signal_handlers": False,
                 "update_heartbeat_interval": HEARTBEAT,
-                "stalled_worker_timeout": STALLED,
+                "stalled_worker_timeout": self.stalled,
                 "delete_jobs": "successful",
                 "shutdown_graceful_timeout": 1.0,
             }
