@@ -502,7 +502,7 @@ def test_migration_0008_publishes_stored_urls_encoded_and_merges_duplicates(
     ]
     rows[1]["last_seen"] = T0 + 2 * day
     for row in rows:
-        del row["entry_key"]                            # a column of 0010
+        del row["entry_key"], row["url_key"]              # columns of 0010, 0016
     engine = create_engine(db_url)
     try:
         with engine.begin() as conn:

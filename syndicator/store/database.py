@@ -53,7 +53,7 @@ from syndicator.errors import SchemaError, StoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest revision in migrations/versions (tests/test_store.py checks it against Alembic's
 # head): a store already there opens without importing Alembic (~10 MB of a build's memory).
-HEAD_REVISION = "0015"
+HEAD_REVISION = "0016"
 
 # Applied to every SQLite connection: WAL lets readers (web server) run beside the writer
 # (scheduler); busy_timeout makes a second writer wait instead of failing at once.

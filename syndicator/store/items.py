@@ -26,6 +26,7 @@ from syndicator.store.schema import backfill_state as t_backfill
 from syndicator.store.schema import item_sources as t_links
 from syndicator.store.schema import items as t_items
 from syndicator.store.schema import runs as t_runs
+from syndicator.uris import uri_key
 
 # Every run (a 304 poll too) appends one row: the statements are built once, not per run.
 # On PostgreSQL the row carries its transaction's id, which build marks are made of
@@ -44,10 +45,21 @@ class ItemQueries(Database):
     """Reads of items and runs, the item and link upserts save_run uses, backfill progress."""
 
     def items_by_url(self, urls: Iterable[str]) -> dict[str, Item]:
-        """Stored items by their (canonical) URL."""
+        """Stored items by (canonical) URL, each under every URL asked for in a spelling
+        of its URL (matched by uris.uri_key, `items.url_key`: `/café`, `/caf%C3%A9` and
+        `/caf%c3%a9` find one item). Should two stored items share a key (stored before
+        the key was kept), the first seen is the one found."""
+        asked: dict[str, list[str]] = {}
+        for url in urls:
+            asked.setdefault(uri_key(url), []).append(url)
         with self._read_tx("read items") as conn:
-            found = self._items_where(conn, lambda part: t_items.c.url.in_(part), urls)
-        return {item.url: item for item in found}
+            found = self._items_where(conn, lambda part: t_items.c.url_key.in_(part), asked,
+                                      first=(t_items.c.first_seen, t_items.c.id))
+        by_url: dict[str, Item] = {}
+        for item in found:
+            for url in asked[uri_key(item.url)]:
+                by_url.setdefault(url, item)
+        return by_url
 
     def items_by_id(self, ids: Iterable[str]) -> dict[str, Item]:
         """Stored items by id."""
@@ -189,8 +201,12 @@ class ItemQueries(Database):
 
     def _items_where(self, conn: Connection,
                      where: Callable[[list[str]], ColumnElement[bool]],
-                     keys: Iterable[str]) -> list[Item]:
-        rows = chunked_select(conn, lambda part: select(t_items).where(where(part)), keys)
+                     keys: Iterable[str], *,
+                     first: tuple[ColumnElement[Any], ...] = ()) -> list[Item]:
+        """The items `where` selects among `keys` (in chunks), ordered by `first` if given
+        (within each chunk; callers give keys whose rows fall in one chunk together)."""
+        rows = chunked_select(
+            conn, lambda part: select(t_items).where(where(part)).order_by(*first), keys)
         sources = _sources_of(conn, [row.id for row in rows])
         return [item_from_row(row, sources.get(row.id, "")) for row in rows]
 
@@ -260,6 +276,7 @@ def item_row(item: Item, seen_at: datetime) -> dict[str, Any]:
         "published": item.published, "published_precision": item.published_precision,
         "updated": item.updated, "content_hash": item.content_hash,
         "first_seen": seen_at, "last_seen": seen_at, "entry_key": item.entry_key,
+        "url_key": uri_key(item.url),
     }
 
 

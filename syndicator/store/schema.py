@@ -108,6 +108,10 @@ items = Table(
     Column("last_seen", UTCDateTime, nullable=False),
     # What the source names the story by among those on its page (Item.entry_key; 0010).
     Column("entry_key", Text),
+    # uris.uri_key of `url`, which every spelling of it shares: what a run looks its
+    # entries' stored items up by (store/items.py, items_by_url; 0016). Every write sets it.
+    Column("url_key", Text),
+    Index("ix_items_url_key", "url_key"),
     # The feed query: newest first, ties broken by id, so paging is stable.
     Index("ix_items_published_id", "published", "id"),
     # Incremental builds: what was stored or seen since the previous build (migration 0004).
