@@ -453,8 +453,9 @@ def test_a_database_locked_by_another_writer_is_a_store_error(
 
 # -- migration 0008: stored item URLs in their published form ---------------------------------
 
-def _store_at_0007(db_url: str) -> None:
-    """A database migrated to 0007 only, as a store of the code before 0008 left it."""
+def store_at(db_url: str, revision: str) -> None:
+    """A database migrated to `revision` only, as a store of the code before the next
+    revision left it."""
     from alembic import command
     from alembic.config import Config as AlembicConfig
 
@@ -467,7 +468,7 @@ def _store_at_0007(db_url: str) -> None:
     try:
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "0007")
+            command.upgrade(cfg, revision)
     finally:
         engine.dispose()
 
@@ -489,7 +490,7 @@ def _delivery(item_id: str, target: str, recipient: str, state: str) -> dict[str
 
 def test_migration_0008_publishes_stored_urls_encoded_and_merges_duplicates(
         db_url: str) -> None:
-    _store_at_0007(db_url)
+    store_at(db_url, "0007")
     day = timedelta(days=1)
     rows = [
         # One story stored twice: first linked unencoded, a day later encoded.

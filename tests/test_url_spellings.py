@@ -3,24 +3,29 @@ percent-encoded (`/caf%C3%A9`), with the hex of an escape in either case (`%c3%a
 unreserved character escaped (`/%63af`). Items are told apart by the key all spellings
 share (uris.uri_key, RFC 3986 §6.2.2) and published under the spelling first found, which
 stays (it is every feed's guid). Items stored before, with the id made from the link as
-found, are found by their URL: the upgrade needs no migration and duplicates nothing.
+found, are found by the key of their URL (`items.url_key`, migration 0016) in whatever
+spelling their link comes next: the upgrade duplicates nothing.
 Real listings on loopback; SQLite and the machine's PostgreSQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, create_engine, select
 
 from syndicator.app import make_app
 from syndicator.config import Config, parse_config
 from syndicator.demo.server import SiteServer
-from syndicator.normalise import item_id
+from syndicator.model import Item
+from syndicator.normalise import content_hash, item_id
 from syndicator.pipeline import run_source
+from syndicator.store.items import item_row
 from syndicator.store.schema import item_sources, items
-from tests.test_store import T0
+from syndicator.uris import uri_key
+from tests.test_store import T0, store_at
 
 
 def _cards(*links: str) -> str:
@@ -118,3 +123,43 @@ def test_items_stored_with_ids_of_their_spelling_are_found_after_the_upgrade(
     now = clock[0]
     assert stored == {**{url: (item_id(found), now) for url, found in published.items()},
                       f"{site}new": (item_id(f"{site}new"), now)}
+
+
+def test_an_item_stored_before_the_key_is_found_under_another_spelling(
+        db_url: str, tmp_path: Path) -> None:
+    """An item stored with the id of the spelling first found (`/caf%c3%a9`), by a store
+    from before items kept their URL's key (0016), is the item of its link spelt otherwise
+    (`/café`, `/caf%C3%A9`): the upgrade gives it its key, the run finds it by that key."""
+    root = tmp_path / "site"
+    root.mkdir()
+    listing = root / "index.html"
+    listing.write_text(_cards("café", "caf%C3%A9", "new"), encoding="utf-8")
+    with SiteServer(root) as server:
+        site = server.url
+        stored_url = f"{site}caf%c3%a9"
+        old_id = item_id(stored_url)          # not item_id(uri_key(...)): made before it
+        assert old_id != item_id(uri_key(stored_url))
+        store_at(db_url, "0015")
+        # As the listing's card makes it (no dates, no text), stored an hour earlier.
+        old = Item(id=old_id, source_id="one", url=stored_url, title="Story café",
+                   published=T0, updated=T0, summary="", content="", published_precision="none")
+        row = item_row(replace(old, content_hash=content_hash(old)), T0)
+        del row["url_key"]                                    # a column of 0016
+        engine = create_engine(db_url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(items.insert(), [row])
+                conn.execute(item_sources.insert(), [
+                    {"item_id": old_id, "source_id": "one", "first_seen": T0}])
+        finally:
+            engine.dispose()
+        config = _config(server, db_url, tmp_path)
+        with make_app(config, clock=lambda: T0 + timedelta(hours=1)) as app:   # migrates
+            result = run_source(app, config.sources[0])
+            with app.store.engine.connect() as conn:
+                stored = {row.url: (row.id, row.url_key) for row in conn.execute(
+                    select(items.c.url, items.c.id, items.c.url_key))}
+    assert result.ok, result.errors
+    assert (result.new, result.updated) == (1, 0)       # only "new"
+    assert stored == {stored_url: (old_id, f"{site}caf%C3%A9"),
+                      f"{site}new": (item_id(f"{site}new"), f"{site}new")}
