@@ -121,7 +121,8 @@ def check_source(config: Config, source: SourceConfig, fetcher: Fetcher, *, card
     policy = OriginPolicy.for_source(source)
     report = _Report(echo, NormaliseContext(
         source_id=source.id, language=source.language, timezone=config.timezone_for(source),
-        date_format=source.date_format, now=datetime.now(UTC)))
+        date_format=source.date_format, now=datetime.now(UTC),
+        limits=config.content.limits()))
     echo(f"source {source.id} ({source.type}): {source.url}")
     try:
         page = fetcher.get(source.url, settings)

@@ -55,6 +55,7 @@ from syndicator.config_server import (
 )
 from syndicator.config_sources import (
     ArticleSelectors,
+    ContentConfig,
     FeedConfig,
     FetchConfig,
     FetchSettings,
@@ -117,6 +118,7 @@ class Config(Model):
     output_dir: str = "feeds"
     timezone: str = "UTC"
     fetch: FetchSettings = FetchSettings()
+    content: ContentConfig = ContentConfig()      # what one item keeps (capping.py)
     # Worker processes that extract article pages in large runs: "auto" (one per core beyond
     # the first, at most 4) or a number; 0 extracts in the main process.
     extract_processes: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = "auto"
@@ -239,7 +241,6 @@ class _RefError(ValueError):
         self.loc = loc
 
 
-
 # Where each key path's value starts in the file: 1-based line and column.
 Position = tuple[int, int]
 Positions = Mapping[tuple[str | int, ...], Position]
@@ -326,7 +327,6 @@ def _substitute_env(value: Any, path: tuple[str | int, ...], env: Mapping[str, s
 
 
 _HTTP_URL = re.compile(r"^https?://", re.IGNORECASE)
-
 
 # Keys whose URLs every feed publishes (the site's, a feed's link): never secrets.
 _PUBLISHED = frozenset({"site", "feeds"})

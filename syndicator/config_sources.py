@@ -1,4 +1,5 @@
-"""The `sources:` and `feeds:` sections and the fetch options a source runs with."""
+"""The `sources:` and `feeds:` sections, the fetch options a source runs with and the
+`content:` bounds on what its items keep."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from pydantic import (
     model_validator,
 )
 
+from syndicator.capping import (
+    CONTENT_BYTES_RANGE,
+    DEFAULT_CONTENT_BYTES,
+    DEFAULT_TITLE_CHARS,
+    TITLE_CHARS_RANGE,
+    ContentLimits,
+)
 from syndicator.config_base import (
     _ID,
     DEFAULT_USER_AGENT,
@@ -41,6 +49,33 @@ class BrowserSettings(Model):
     executable: str = DEFAULT_CHROMIUM
     concurrency: int = Field(default=1, ge=1, le=8)    # pages rendered at once
     timeout: Duration = Field(default=30.0, gt=0)
+
+
+class ContentConfig(Model):
+    """`content`: how much of one item the store keeps, whatever its source (capping.py)."""
+
+    max_bytes: Size = DEFAULT_CONTENT_BYTES       # the item's HTML, in UTF-8 bytes
+    max_title_chars: int = DEFAULT_TITLE_CHARS     # its title, in characters
+
+    @field_validator("max_bytes")
+    @classmethod
+    def _content_bytes(cls, value: int) -> int:
+        low, high = CONTENT_BYTES_RANGE
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low // 1024}KiB to {high // 1024 // 1024}MiB: "
+                             "one item's HTML, which every feed file and push carries")
+        return value
+
+    @field_validator("max_title_chars")
+    @classmethod
+    def _title_chars(cls, value: int) -> int:
+        low, high = TITLE_CHARS_RANGE
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high} characters")
+        return value
+
+    def limits(self) -> ContentLimits:
+        return ContentLimits(content_bytes=self.max_bytes, title_chars=self.max_title_chars)
 
 
 class FetchSettings(Model):

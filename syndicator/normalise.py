@@ -17,10 +17,21 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from urllib.parse import unquote_plus, urljoin, urlsplit, urlunsplit
 
+from syndicator.capping import (
+    ELLIPSIS,
+    LABEL_CHARS,
+    MAX_CATEGORIES,
+    TRAILING_JUNK,
+    ContentLimits,
+    cap_html,
+    shorten,
+    shorten_to,
+    utf8_size,
+)
 from syndicator.dates import ParsedDate as ParsedDate
 from syndicator.dates import choose_date as choose_date
 from syndicator.dates import implausible, load_dateparser, local_day
@@ -54,6 +65,7 @@ class NormaliseContext:
     timezone: str                 # IANA name; dates without an offset are in this zone
     date_format: str | None
     now: datetime                 # UTC-aware time of this run
+    limits: ContentLimits = field(default_factory=ContentLimits)  # config `content:`
 
 
 # --- URLs ------------------------------------------------------------------------------------
@@ -174,8 +186,6 @@ def _site(url: str) -> str:
 # --- text ------------------------------------------------------------------------------------
 
 _TRUNCATED = re.compile(r"\s*(?:\[\s*(?:…|\.{3})\s*\]|…|\.{3,})\s*$")
-_TRAILING_JUNK = " \t,;:-–—"
-_ELLIPSIS = "…"
 
 
 def plain_text_summary(summary: str | None, content_html: str | None, *,
@@ -189,23 +199,12 @@ def plain_text_summary(summary: str | None, content_html: str | None, *,
     if text:
         marker = _TRUNCATED.search(text)
         if marker:
-            base = text[:marker.start()].rstrip(_TRAILING_JUNK)
+            base = text[:marker.start()].rstrip(TRAILING_JUNK)
             if len(base) > max_chars:
-                return _truncate(base, max_chars)
-            return f"{base}{_ELLIPSIS}" if base else ""
-        return _truncate(text, max_chars)
-    return _truncate(clean_text(content_html), max_chars)
-
-
-def _truncate(text: str, max_chars: int) -> str:
-    if len(text) <= max_chars:
-        return text
-    cut = text[:max_chars]
-    if not text[max_chars].isspace():
-        boundary = cut.rfind(" ")
-        if boundary > max_chars // 2:                 # else one huge word: cut inside it
-            cut = cut[:boundary]
-    return cut.rstrip(_TRAILING_JUNK) + _ELLIPSIS
+                return shorten(base, max_chars)
+            return f"{base}{ELLIPSIS}" if base else ""
+        return shorten(text, max_chars)
+    return shorten(clean_text(content_html), max_chars)
 
 
 # --- items -----------------------------------------------------------------------------------
@@ -233,6 +232,7 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
     date_language = ctx.language or article.language
     published, precision = _published(article, ctx, date_language)
     content = sanitize_content(article.content or "", base_url=url)
+    html, title = _bounded(content.html, title, uri(url), language, ctx)
     image = absolute_http_url(url, article.image) if article.image else None
     item = Item(
         id=item_id(key),
@@ -242,10 +242,10 @@ def normalise_article(article: Article, ctx: NormaliseContext) -> Item | None:
         published=published,
         updated=_updated(article, ctx, date_language, published),
         summary=plain_text_summary(article.summary, article.content),
-        content=content.html,
+        content=html,
         # An image the content's own markup shows to be a pixel is one as the item's image.
         image=None if image is None or image in content.pixels else uri(image),
-        author=_optional_text(article.author),
+        author=_optional_text(article.author, LABEL_CHARS),
         categories=_categories(article.categories),
         language=language,
         published_precision=precision,
@@ -309,18 +309,40 @@ def _updated(article: Article, ctx: NormaliseContext, language: str | None,
     return parsed.value
 
 
-def _optional_text(value: str | None) -> str | None:
-    return clean_text(value) or None
+def _bounded(html: str, title: str, url: str, language: str | None,
+             ctx: NormaliseContext) -> tuple[str, str]:
+    """The content and title within the operator's limits (capping.py); what was cut is
+    logged once for the item, with its source and URL."""
+    limits = ctx.limits
+    capped = cap_html(html, limits.content_bytes, url=url, language=language)
+    cut = [] if capped is None else [
+        f"content of {utf8_size(html)} bytes to {utf8_size(capped)} "
+        f"(content.max_bytes: {limits.content_bytes})"]
+    if len(title) > limits.title_chars:
+        cut.append(f"title of {len(title)} characters to {limits.title_chars} "
+                   "(content.max_title_chars)")
+    if cut:
+        log.info("source %s: %s: cut %s", ctx.source_id, url, ", ".join(cut))
+    return html if capped is None else capped, shorten_to(title, limits.title_chars)
+
+
+def _optional_text(value: str | None, max_chars: int | None = None) -> str | None:
+    text = clean_text(value)
+    return (shorten_to(text, max_chars) if max_chars else text) or None
 
 
 def _categories(values: Sequence[str]) -> tuple[str, ...]:
+    """Distinct categories (case-insensitively), each cut at LABEL_CHARS, MAX_CATEGORIES
+    at most."""
     seen: set[str] = set()
     result = []
     for value in values:
-        text = clean_text(value)
+        text = shorten_to(clean_text(value), LABEL_CHARS)
         if text and text.casefold() not in seen:
             seen.add(text.casefold())
             result.append(text)
+            if len(result) == MAX_CATEGORIES:
+                break
     return tuple(result)
 
 

@@ -94,6 +94,7 @@ def _new_run(app: App, source: SourceConfig, settings: FetchConfig) -> RunLog:
 
 def _context(app: App, source: SourceConfig) -> NormaliseContext:
     return NormaliseContext(source_id=source.id, language=source.language,
+                            limits=app.config.content.limits(),
                             timezone=app.config.timezone_for(source),
                             date_format=source.date_format, now=app.clock())
 
