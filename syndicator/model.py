@@ -389,3 +389,9 @@ class PublishedFile:
     version: int
     data: bytes | None
     published: datetime | None = None
+
+
+# What renders the site-wide files (index, OPML, summaries) inside a share, under the store's
+# site lock (store/outputs.py, publish/site.py SharedSite): given a reader of a path's shared
+# bytes (None: not shared), the files (path → bytes) and the build mark they come from.
+SiteRender = Callable[[Callable[[str], bytes | None]], tuple[Mapping[str, bytes], int]]

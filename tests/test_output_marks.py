@@ -1,8 +1,10 @@
 """Shared build files on the machine's PostgreSQL when builds overlap: a late build never
-replaces what a build from a newer mark shared (store/outputs.py, publish/shared.py)."""
+replaces what a build from a newer mark shared, and builds of different feeds at once keep
+each other's lines in the site-wide files (store/outputs.py, publish/shared.py, site.py)."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +13,7 @@ from typing import Any
 import pytest
 
 from syndicator.publish import build_feeds
+from syndicator.publish.shared import apply_shared, folder_lock
 from syndicator.store import Store
 from tests.test_output_share import NOW, add_items, config_for, pg_url, until
 
@@ -106,4 +109,67 @@ def test_a_late_build_leaves_the_newer_build_shared_and_takes_it_back(
     finally:
         paused.release.set()
         paused.close()
+        store.close()
+
+
+class MeetingStore(Store):
+    """Builds that have all rendered before any of them shares: each rendered the site-wide
+    files from its own view of the other feeds."""
+
+    def __init__(self, url: str, barrier: threading.Barrier) -> None:
+        super().__init__(url)
+        self.barrier = barrier
+
+    def share_outputs(self, files: Iterable[tuple[str, bytes]], **kwargs: Any) -> int | None:
+        self.barrier.wait(120)
+        return super().share_outputs(files, **kwargs)
+
+
+@pytest.mark.postgres
+def test_builds_of_different_feeds_at_once_keep_both_lines_everywhere(
+        pg_url: str, tmp_path: Path) -> None:
+    extra = '  - {id: more, title: "More", sources: [more]}'
+    store = Store(pg_url)
+    barrier = threading.Barrier(2)
+    stores = [MeetingStore(pg_url, barrier) for _ in range(2)]
+    one, two, third = tmp_path / "one", tmp_path / "two", tmp_path / "third"
+    outcome: list[object] = []
+    try:
+        add_items(store, 1)
+        add_items(store, 2, source="more")
+        build_feeds(config_for(pg_url, one, extra=extra), store, NOW)
+        build_feeds(config_for(pg_url, two, extra=extra), store, NOW, only=["more"])
+        add_items(store, 3)
+        add_items(store, 4, source="more")
+
+        def build(folder: Path, feed: str, builder: Store) -> None:
+            try:
+                outcome.append(build_feeds(config_for(pg_url, folder, extra=extra), builder,
+                                           NOW, only=[feed]))
+            except BaseException as exc:
+                outcome.append(exc)
+                barrier.abort()
+
+        threads = [threading.Thread(target=build, args=(folder, feed, builder), daemon=True)
+                   for folder, feed, builder in ((one, "news", stores[0]),
+                                                 (two, "more", stores[1]))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(180)
+        assert len(outcome) == 2 and not [r for r in outcome if isinstance(r, BaseException)], \
+            outcome
+        for folder in (one, two, third):
+            with folder_lock(folder):
+                apply_shared(folder, store)
+            summaries = json.loads((folder / ".state" / "summaries.json").read_text())
+            assert {fid: entry["items"] for fid, entry in summaries.items()} \
+                == {"news": 2, "more": 2}, folder
+            index = (folder / "index.html").read_text()
+            assert index.count("2 items") == 2 and "1 item<" not in index, folder
+            for name in ("index.html", "feeds.opml", ".state/summaries.json"):
+                assert (folder / name).read_bytes() == (one / name).read_bytes(), name
+    finally:
+        for builder in stores:
+            builder.close()
         store.close()

@@ -15,11 +15,13 @@ On a store that shares build output (PostgreSQL, publish/shared.py) the build fi
 what other instances shared since the output folder's marker (so it starts from the
 cluster's archive state and feed summaries), and, after rendering, shares what it wrote and
 what it found unchanged through the store, where every serving process of the cluster picks
-it up. It holds the folder's lock while it catches up, and again from writing its current
-documents until the share commits, so that the folder's follower never writes an older
-shared file over them; rendering does not hold it up. Archive pages are written before that
-(a full page's items never change, so a page the follower writes meanwhile is another
-build's rendering of the same items).
+it up. The site-wide files (index, OPML, summaries: publish/site.py) are rendered again in
+the share, from every feed's summary as the cluster shares it, so that builds of different
+feeds at once keep each other's lines. It holds the folder's lock while it catches up,
+and again from writing its current documents until the share commits, so that the folder's
+follower never writes an older shared file over them; rendering does not hold it up.
+Archive pages are written before that (a full page's items never change, so a page the
+follower writes meanwhile is another build's rendering of the same items).
 
 With `only`, the other feeds are not read at all: the index lists them as their last build
 left them (`.state/summaries.json`), so a service rebuilding one source's feeds after a run
@@ -29,11 +31,10 @@ does not pay for every feed.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent import futures
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -41,12 +42,11 @@ from typing import Protocol, runtime_checkable
 from syndicator.config import Config, FeedConfig
 from syndicator.errors import ConfigError
 from syndicator.model import Item
-from syndicator.publish import archive, archivestate, common, pagerender, parallel, shared
+from syndicator.publish import archive, common, pagerender, parallel, shared, site
 from syndicator.publish.feeds import render_feed
 from syndicator.publish.links import FeedLinks
-from syndicator.publish.pages import FeedSummary, render_index, render_opml
+from syndicator.publish.pages import FeedSummary
 from syndicator.publish.pagewriter import replace_file
-from syndicator.publish.shared import INDEX_FILE, OPML_FILE, SUMMARIES_FILE
 from syndicator.publish.writer import fsync_threads, write_atomic
 from syndicator.selection import Filter, leaving_out, newest
 from syndicator.stories import left_out, with_versions
@@ -100,6 +100,8 @@ class BuildResult:
     removed: tuple[Path, ...] = ()
     # The version the build's files were shared under (None: not shared, or nothing new).
     shared_version: int | None = None
+    # Every configured feed's summary (publish/site.py), the site-wide files' source.
+    entries: Mapping[str, site.Entry] = field(default_factory=dict)
 
 
 def select_items(feed: FeedConfig, store: FeedItemSource) -> list[Item]:
@@ -155,10 +157,17 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
         # Rendered without the lock, so that the folder's follower is not held up by it;
         # held again from the current documents' writes until the share commits.
         result = _build(config, store, now, only, workers,
-                        lambda: held.enter_context(shared.folder_lock(output)))
-        files = [*result.written, *result.states, *result.unchanged]
+                        lambda: held.enter_context(shared.folder_lock(output)), mark=mark)
+        prune = prune_removed and only is None
+        # The site-wide files are rendered again inside the share, from every feed's
+        # summary as the cluster shares it, and written here as the share rendered them.
+        rendered = site.SharedSite(config, result.entries, now, prune=prune)
+        files = [path for path in (*result.written, *result.states, *result.unchanged)
+                 if shared.relative(output, path) not in site.SITE_PATHS]
         version = shared.share_build(config, share, files, result.removed, now,
-                                     prune=prune_removed and only is None, mark=mark)
+                                     prune=prune, mark=mark, site=rendered)
+        for name, data in rendered.files.items():
+            write_atomic(output / name, data)
         # What a newer build shared of the same paths replaces this build's files here too.
         shared.take_back(output, share,
                          [shared.relative(output, path) for path in (*files, *result.removed)],
@@ -168,9 +177,10 @@ def build_feeds(config: Config, store: FeedItemSource, now: datetime, *,
 
 def _build(config: Config, store: FeedItemSource, now: datetime,
            only: Iterable[str] | None, workers: parallel.Lender | None,
-           before_writing: Callable[[], object] = lambda: None) -> BuildResult:
+           before_writing: Callable[[], object] = lambda: None, *, mark: int = 0) -> BuildResult:
     """The build; `before_writing` is called before the state files and the current
-    documents are written (after the archive pages)."""
+    documents are written (after the archive pages). `mark`: the build mark the feeds'
+    summaries are recorded with (taken before the build read the store)."""
     selected = _selected_ids(config, only)
     built = [feed for feed in config.feeds if feed.id in selected]
     # A grouped feed's items change as translations arrive (a story's preferred version
@@ -187,7 +197,8 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
         windows[feed.id] = found if found is not None else select_items(feed, store)
     # Only a store that keeps archives gets the summaries record (and a .state folder).
     keeps_state = isinstance(store, archive.ArchiveSource)
-    summaries = _summaries(config, store, windows, now, remembered=keeps_state)
+    entries = _summaries(config, store, windows, mark, remembered=keeps_state)
+    site_files = site.site_files(config, entries, now)
     written: list[Path] = []
     unchanged: list[Path] = []
     # Written after the archive pages are durable (Archives.finish returns then), together:
@@ -199,11 +210,13 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
                                        lambda path, data: state_writes.append((path, data)),
                                        now, lender=workers)
     if keeps_state:
-        state_writes.append(_summaries_file(config, summaries))
+        state_writes.append((config.output_path / site.SUMMARIES_PATH,
+                             site_files[site.SUMMARIES_PATH]))
     try:
         # Rendered while the archive pages' fsyncs wait for the disk.
-        jobs = _documents(config, built, windows, pages.feeds if pages else {}, summaries, now,
-                          store)
+        jobs = _documents(config, built, windows, pages.feeds if pages else {}, now, store)
+        jobs += [(config.output_path / name, site_files[name])
+                 for name in (shared.INDEX_FILE, shared.OPML_FILE)]
     finally:
         if pages is not None:
             pages_written, pages_unchanged = pages.finish()
@@ -224,16 +237,17 @@ def _build(config: Config, store: FeedItemSource, now: datetime,
     for (path, _), changed in zip(jobs, changes, strict=True):
         (written if changed else unchanged).append(path)
     return BuildResult(written=tuple(written), unchanged=tuple(unchanged),
-                       feeds=tuple(s for s in summaries if s.feed.id in selected),
+                       feeds=tuple(s for s in site.summaries(config, entries, now)
+                                   if s.feed.id in selected),
                        worker_peaks_mb=tuple(pages.worker_peaks_mb) if pages else (),
                        states=tuple(path for path, _ in state_writes),
-                       removed=tuple(pages.removed) if pages else ())
+                       removed=tuple(pages.removed) if pages else (), entries=entries)
 
 
 def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, list[Item]],
-               archives: dict[str, archive.FeedArchive], summaries: Sequence[FeedSummary],
+               archives: dict[str, archive.FeedArchive],
                now: datetime, store: FeedItemSource) -> list[tuple[Path, bytes]]:
-    """The current documents of the built feeds, the index and the OPML list: (path, bytes).
+    """The current documents of the built feeds: (path, bytes).
     Their items link the other language versions of their stories (archive pages, written
     once, do not: a translation published later would never reach them)."""
     output = config.output_path
@@ -250,60 +264,24 @@ def _documents(config: Config, built: Sequence[FeedConfig], windows: dict[str, l
                      if outcome is not None else FeedLinks(hub=hub))
             jobs.append((output / f"{feed.id}.{ext}",
                          render_feed(ext, feed, items, config.site, now, links=links)))
-    jobs.append((output / INDEX_FILE, render_index(config, summaries)))
-    jobs.append((output / OPML_FILE, render_opml(config)))
     return jobs
 
 
 def _summaries(config: Config, store: FeedItemSource, windows: dict[str, list[Item]],
-               now: datetime, *, remembered: bool) -> list[FeedSummary]:
-    """Every feed's summary: from its window when built now, else from the last build's
-    record if `remembered` (read from the store when there is none)."""
-    known = _read_summaries(config) if remembered else {}
-    summaries = []
+               mark: int, *, remembered: bool) -> dict[str, site.Entry]:
+    """Every configured feed's summary: from its window when built now, else from the last
+    build's record if `remembered` (read from the store when there is none)."""
+    known = site.read_entries(config) if remembered else {}
+    entries: dict[str, site.Entry] = {}
     for feed in config.feeds:
         items = windows.get(feed.id)
         if items is None and feed.id in known:
-            count, newest = known[feed.id]
-            summaries.append(FeedSummary(feed=feed, items=count, newest=newest, built=now))
+            entries[feed.id] = known[feed.id]
             continue
         if items is None:
             items = select_items(feed, store)
-        newest = max((common.utc(item.published) for item in items), default=None)
-        summaries.append(FeedSummary(feed=feed, items=len(items), newest=newest, built=now))
-    return summaries
-
-
-def _summary_key(feed: FeedConfig) -> str:
-    """What a recorded summary depends on besides the store: a changed feed is read again."""
-    grouped = ([feed.translations, list(feed.preferred_languages)]
-               if feed.translations == "group" else [])
-    return json.dumps([sorted(feed.sources), feed.limit, list(feed.include),
-                       list(feed.exclude), *grouped])
-
-
-def _read_summaries(config: Config) -> dict[str, tuple[int, datetime | None]]:
-    path = config.output_path / archivestate.STATE_DIR / SUMMARIES_FILE
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        keys = {feed.id: _summary_key(feed) for feed in config.feeds}
-        return {fid: (int(entry["items"]),
-                      datetime.fromisoformat(entry["newest"]) if entry["newest"] else None)
-                for fid, entry in data.items()
-                if isinstance(entry, dict) and entry.get("key") == keys.get(fid)}
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        log.warning("%s unreadable (%s); reading every feed for the index", path, exc)
-        return {}
-
-
-def _summaries_file(config: Config, summaries: Sequence[FeedSummary]) -> tuple[Path, bytes]:
-    data = {s.feed.id: {"key": _summary_key(s.feed), "items": s.items,
-                        "newest": s.newest.isoformat() if s.newest else None}
-            for s in summaries}
-    return (config.output_path / archivestate.STATE_DIR / SUMMARIES_FILE,
-            (json.dumps(data, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+        entries[feed.id] = site.entry(feed, items, mark)
+    return entries
 
 
 def _selected_ids(config: Config, only: Iterable[str] | None) -> set[str]:

@@ -48,7 +48,7 @@ from typing import Protocol, runtime_checkable
 
 from syndicator.config import Config
 from syndicator.errors import PublishError
-from syndicator.model import PublishedFile
+from syndicator.model import PublishedFile, SiteRender
 from syndicator.publish import common
 from syndicator.publish.archivestate import STATE_DIR
 from syndicator.publish.pagerender import ARCHIVE_DIR
@@ -77,7 +77,8 @@ class OutputShare(Protocol):
 
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
-                      now: datetime, mark: int = 0) -> int | None: ...
+                      now: datetime, mark: int = 0,
+                      site: SiteRender | None = None) -> int | None: ...
 
     def build_mark(self) -> int: ...
 
@@ -116,13 +117,14 @@ def folder_lock(folder: Path) -> Iterator[None]:
 
 def share_build(config: Config, share: OutputShare, written: Iterable[Path],
                 removed: Iterable[Path], now: datetime, *, prune: bool,
-                mark: int = 0) -> int | None:
+                mark: int = 0, site: SiteRender | None = None) -> int | None:
     """Share the files of a build (`written`: every file it wrote or found unchanged, so
     that a file whose earlier share failed is shared now) and the ones it `removed`. With
     `prune` (only `syndicator build --prune-removed`, never an ordinary build: an instance
     on an older configuration would delete newer feeds everywhere) it also removes what is
     shared for feeds this configuration does not have. `mark`: the build mark taken before
-    the build read the store (a path shared from a newer one is left alone). Returns the
+    the build read the store (a path shared from a newer one is left alone); `site`: what
+    renders the site-wide files inside the share (publish/site.py SharedSite). Returns the
     version, or None when nothing differed from what was shared."""
     root = config.output_path
     keep = belongs_to(config) if prune else None
@@ -130,7 +132,7 @@ def share_build(config: Config, share: OutputShare, written: Iterable[Path],
     files = list(_read(root, dict.fromkeys(written)))
     return share.share_outputs(files,
                                removed=[relative(root, path) for path in removed],
-                               keep=keep, now=now, mark=mark)
+                               keep=keep, now=now, mark=mark, site=site)
 
 
 def take_back(folder: Path, share: OutputShare, paths: Iterable[str], mark: int) -> list[str]:

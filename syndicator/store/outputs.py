@@ -4,10 +4,11 @@ A build on PostgreSQL shares the files it wrote here, so that every serving proc
 cluster can write them into its own output folder (publish/shared.py publishes,
 outputsync.py follows). `Store` inherits these queries.
 
-    share_outputs(files, removed=, keep=, now=, mark=)   one transaction: the files whose
-        bytes differ from what is shared, and tombstones for removed ones, under one new
-        version, and a NOTIFY on CHANNEL with that version (delivered when it commits);
-        never over a path rendered from a newer build mark
+    share_outputs(files, removed=, keep=, now=, mark=, site=)   one transaction: the files
+        whose bytes differ from what is shared, and tombstones for removed ones, under one
+        new version, and a NOTIFY on CHANNEL with that version (delivered when it commits);
+        never over a path rendered from a newer build mark. `site` renders the site-wide
+        files (index, OPML, summaries) in it, under the site lock, from what is shared
     published_newer(paths, mark)       the shared rows of those paths rendered from a newer
                                        mark than `mark`: what a late build's folder takes back
     published_head()                   (this database's random id, the last version given)
@@ -27,6 +28,11 @@ share committing meanwhile is respected too): a build paused past the job sweepe
 window, or a full build outside the feed's job lock, that commits after a newer build of
 the same feed leaves the newer files shared. Equal marks read the same runs.
 
+The site-wide files list every feed, and builds of different feeds on different instances
+share at once: so that none drops another's line, they are rendered inside the share, under
+a transaction-scoped lock that one share at a time holds (taken before the version row's),
+from the feed summaries shared by the shares committed before it (publish/site.py).
+
 On SQLite nothing is shared (`shares_outputs` is False): one process, its folder is the truth.
 """
 
@@ -43,8 +49,8 @@ from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql
 
 from syndicator.errors import StoreError
-from syndicator.model import PublishedFile
-from syndicator.store.database import ALIVE, Database, chunks
+from syndicator.model import PublishedFile, SiteRender
+from syndicator.store.database import ALIVE, Database, chunks, lock_keys
 from syndicator.store.schema import published_files as t_files
 from syndicator.store.schema import published_state as t_state
 
@@ -59,6 +65,8 @@ BATCH_FILES = 200
 BATCH_BYTES = 16 << 20
 # Rows looked at per page of published_since (the byte budget usually ends a page first).
 PAGE_ROWS = 1000
+# The lock a share renders the site-wide files under (lock_keys: of the kind "published").
+SITE_LOCK = "site files"
 
 
 class OutputQueries(Database):
@@ -71,37 +79,43 @@ class OutputQueries(Database):
 
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
-                      now: datetime, mark: int = 0) -> int | None:
+                      now: datetime, mark: int = 0,
+                      site: SiteRender | None = None) -> int | None:
         """Share a build's files (path relative to the output folder, bytes): those whose
         bytes differ from the shared ones get a new version, and so do tombstones for the
         `removed` paths and, with `keep`, for every shared path it refuses (a feed dropped
         from the configuration); `mark`: the build mark the files were rendered from, and a
-        path shared from a newer mark is left as it is. Returns that version, or None when
-        nothing changed (or the store shares nothing). Every file is read and hashed before
-        the transaction opens, and the version row (the lock every other share waits on)
-        is taken only once what changed is known, right before the rows are written: a
-        slow disk or an unreadable file never holds that lock."""
+        path shared from a newer mark is left as it is; `site`: renders the site-wide files
+        from what is shared, under SITE_LOCK, shared with them. Returns that version, or
+        None when nothing changed (or the store shares nothing). Every file is read and
+        hashed before the transaction opens, and the version row (the lock every other
+        share waits on) is taken only once what changed is known, right before the rows
+        are written: a slow disk or an unreadable file never holds that lock."""
         if not self.shares_outputs:
             return None
-        staged = _Staged(files)
+        stages = [_Staged(files, mark)]
         removed = list(removed)
-        # Two builds cannot deadlock: each takes the version row's lock before it writes
-        # any file row.
+        # Two builds cannot deadlock: each takes the site lock (if it takes it) before the
+        # version row's, and that before it writes any file row.
         with self._write_tx("share the build's files") as conn:
-            changed = [path for batch in _batches(staged.digests)
-                       for path in _changed(conn, batch, mark)]
+            if site is not None:
+                lock_keys(conn, "published", [SITE_LOCK])
+                rendered, site_mark = site(lambda path: _shared_bytes(conn, path))
+                stages.append(_Staged(rendered.items(), site_mark))
+            changed = [(stage, stage.changed(conn)) for stage in stages]
             gone = _present(conn, removed, mark)
             if keep is not None:
                 live = conn.execute(select(t_files.c.path)
                                     .where(t_files.c.data.is_not(None))).scalars().all()
                 gone += _present(conn, [path for path in live if not keep(path)], mark)
-            if not changed and not gone:
+            if not any(paths for _, paths in changed) and not gone:
                 return None
             version = int(conn.execute(
                 update(t_state).where(t_state.c.id == 1)
                 .values(version=t_state.c.version + 1)
                 .returning(t_state.c.version)).scalar_one())
-            staged.write(conn, changed, version, now, mark)
+            for stage, paths in changed:
+                stage.write(conn, paths, version, now)
             for part in chunks(sorted(set(gone))):
                 conn.execute(update(t_files).where(t_files.c.path.in_(part),
                                                    t_files.c.mark <= mark).values(
@@ -199,15 +213,21 @@ class OutputListener:
 
 
 class _Staged:
-    """A build's files, read and hashed before any transaction opens."""
+    """A build's files, read and hashed before any transaction opens, and the build mark
+    they were rendered from."""
 
-    def __init__(self, files: Iterable[tuple[str, bytes]]) -> None:
+    def __init__(self, files: Iterable[tuple[str, bytes]], mark: int) -> None:
         self.data: dict[str, bytes] = dict(files)
         self.digests = {path: hashlib.sha256(data).hexdigest()
                         for path, data in self.data.items()}
+        self.mark = mark
 
-    def write(self, conn: Connection, paths: list[str], version: int, now: datetime,
-              mark: int) -> None:
+    def changed(self, conn: Connection) -> list[str]:
+        """The paths whose bytes differ from the shared ones (_changed)."""
+        return [path for batch in _batches(self.digests)
+                for path in _changed(conn, batch, self.mark)]
+
+    def write(self, conn: Connection, paths: list[str], version: int, now: datetime) -> None:
         """Upsert `paths` under `version`, a statement per batch of files and bytes; a path
         shared meanwhile from a newer mark keeps that row."""
         insert = postgresql.insert(t_files)
@@ -220,7 +240,7 @@ class _Staged:
         for batch in _batches({path: self.data[path] for path in paths}):
             conn.execute(statement, [{"path": path, "version": version, "data": data,
                                       "sha256": self.digests[path], "published": now,
-                                      "mark": mark}
+                                      "mark": self.mark}
                                      for path, data in batch.items()])
 
 
@@ -232,6 +252,12 @@ def _changed(conn: Connection, digests: dict[str, str], mark: int) -> list[str]:
         .where(t_files.c.path.in_(list(digests))))}
     return [path for path, digest in digests.items()
             if (row := shared.get(path)) is None or (row.sha256 != digest and row.mark <= mark)]
+
+
+def _shared_bytes(conn: Connection, path: str) -> bytes | None:
+    """The shared bytes of `path` (None: not shared, or removed)."""
+    data = conn.execute(select(t_files.c.data).where(t_files.c.path == path)).scalar()
+    return None if data is None else bytes(data)
 
 
 def _present(conn: Connection, paths: list[str], mark: int) -> list[str]:
