@@ -83,12 +83,16 @@ def language_key(tag: str | None) -> str | None:
     subtags = [part for part in _SUBTAGS.split((tag or "").strip()) if part]
     if not subtags or not _PRIMARY.fullmatch(subtags[0]):
         return None
-    try:
-        parsed = Locale.parse("_".join(subtags))
+    # A language, script and region are the first three subtags at most; extensions and
+    # private use ("zh-TW-x-mine", "zh-Hant-TW-u-ca-roc") say nothing more of them.
+    language, script = subtags[0].lower(), None      # what Babel does not know ("xx")
+    for length in (3, 2, 1):
+        try:
+            parsed = Locale.parse("_".join(subtags[:length]))
+        except (ValueError, UnknownLocaleError):
+            continue
         language, script = str(parsed.language), parsed.script
-    except (ValueError, UnknownLocaleError):
-        # A tag Babel does not know ("xx", "zh-yue"): its primary subtag as written.
-        language, script = subtags[0].lower(), None
+        break
     default = _scripted().get(language)
     return language if default is None else f"{language}-{script or default}"
 

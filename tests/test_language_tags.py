@@ -24,7 +24,8 @@ from tests.push_support import SmtpServer, email, fetch, with_targets
     ("zh-TW", "zh-Hant"), ("zh_HK", "zh-Hant"), ("zh-MO", "zh-Hant"), ("zh-Hant", "zh-Hant"),
     ("zh-hant-tw", "zh-Hant"), ("zh-CN", "zh-Hans"), ("zh-SG", "zh-Hans"), ("zh", "zh-Hans"),
     ("ZH-Hans", "zh-Hans"), ("be-BY", "be"), ("en-GB", "en"), ("RU", "ru"), ("iw", "he"),
-    ("sr-ME", "sr-Latn"), ("sr", "sr-Cyrl"), ("xx-YY", "xx"), ("x-default", None), ("", None),
+    ("sr-ME", "sr-Latn"), ("sr", "sr-Cyrl"), ("zh-TW-x-mine", "zh-Hant"),
+    ("zh-Hant-TW-u-ca-roc", "zh-Hant"), ("xx-YY", "xx"), ("x-default", None), ("", None),
     (None, None), ("english", None)])
 def test_language_keys(tag: str | None, key: str | None) -> None:
     assert language_key(tag) == key
