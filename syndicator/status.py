@@ -8,7 +8,8 @@ files in output_dir and — under `syndicator run` — the scheduler's next run 
 a scheduler (`syndicator serve`, or `syndicator status` when no `run` answers) next runs
 are unknown (None).
 
-`CachedStatus` keeps one report for the web pages: it is built again when the published
+`CachedStatus` keeps one report for the web pages (and one health verdict, for at most
+HEALTH_TTL_S): it is built again when the published
 files change (a build), and at most STATUS_TTL_S after it was made otherwise (runs that
 change no feed, push deliveries and the clock itself change the status without a signal
 the web process sees: `serve` shares the store with other processes).
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 HISTORY = 50   # runs read per source to assess it (enough for any backoff or threshold)
 STATUS_TTL_S = 2.0        # CachedStatus: a report is reused for at most this long
+HEALTH_TTL_S = 1.0        # CachedStatus: a health verdict is reused for at most this long
 STORE_UNAVAILABLE = "unavailable"
 LOG_REPEAT_S = 60.0       # the same store error is logged again after this long
 
@@ -251,18 +253,22 @@ class ServiceStatus:
 class CachedStatus:
     """A StatusProvider reusing `inner`'s report while `token()` returns the same object and
     for at most `ttl` seconds. One thread builds a report at a time; the others wait for it.
-    Health is asked anew each time, but a ServiceStatus under `run` judges it from the kept
-    report: `/healthz` would otherwise cost a whole report per request."""
+    Health is kept the same way for at most `health_ttl` seconds (a probe hammering
+    `/healthz` of `serve` cost a store transaction per request), and a ServiceStatus under
+    `run` judges it from the kept report: `/healthz` would otherwise cost a whole report."""
 
     def __init__(self, inner: StatusProvider, *, token: Callable[[], object] = lambda: None,
-                 ttl: float = STATUS_TTL_S,
+                 ttl: float = STATUS_TTL_S, health_ttl: float = HEALTH_TTL_S,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._inner = inner
         self._token = token
         self._ttl = ttl
+        self._health_ttl = health_ttl
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._entry: tuple[StatusReport, object, float] | None = None
+        self._health_lock = threading.Lock()
+        self._health: tuple[tuple[bool, dict[str, Any]], object, float] | None = None
 
     def fresh(self) -> StatusReport | None:
         """The kept report when it is still good, without building one."""
@@ -282,10 +288,28 @@ class CachedStatus:
             self._entry = (report, token, made)
             return report
 
+    def _kept_health(self) -> tuple[bool, dict[str, Any]] | None:
+        entry = self._health
+        if (entry is not None and entry[1] is self._token()
+                and self._monotonic() - entry[2] < self._health_ttl):
+            return entry[0]
+        return None
+
     def healthy(self) -> tuple[bool, dict[str, Any]]:
-        if isinstance(self._inner, ServiceStatus):
-            return self._inner.healthy(self.report)
-        return self._inner.healthy()
+        kept = self._kept_health()
+        if kept is not None:
+            return kept
+        with self._health_lock:         # concurrent probes wait for one verdict
+            kept = self._kept_health()
+            if kept is not None:
+                return kept
+            token, made = self._token(), self._monotonic()
+            if isinstance(self._inner, ServiceStatus):
+                verdict = self._inner.healthy(self.report)
+            else:
+                verdict = self._inner.healthy()
+            self._health = (verdict, token, made)
+            return verdict
 
 
 _logged: dict[str, float] = {}

@@ -27,7 +27,7 @@ HEADER_BYTES = 65536
 
 CONFIG = """
 site: {{title: "Test feeds", base_url: "http://127.0.0.1:{port}/"}}
-storage: "sqlite:///store.db"
+storage: "{storage}"
 output_dir: feeds
 secret_key: "serve-support-secret-0123456789abcdef"
 server:
@@ -100,13 +100,15 @@ def status_of(answer: bytes) -> int:
 
 @contextmanager
 def serve(folder: Path, *, header_timeout: float = HEADER_TIMEOUT,
-          body_timeout: float = BODY_TIMEOUT, verbose: int = 0) -> Iterator[Served]:
+          body_timeout: float = BODY_TIMEOUT, verbose: int = 0,
+          storage: str = "sqlite:///store.db") -> Iterator[Served]:
     """The server; `verbose` 2: logging at debug (-vv), the access log on."""
     port = free_port()
     config = folder / "config.yaml"
     config.write_text(CONFIG.format(port=port, header_timeout=header_timeout,
                                     idle_timeout=IDLE_TIMEOUT, body_timeout=body_timeout,
-                                    body_bytes=BODY_BYTES, header_bytes=HEADER_BYTES))
+                                    body_bytes=BODY_BYTES, header_bytes=HEADER_BYTES,
+                                    storage=storage))
     command = [sys.executable, "-m", "syndicator", "--config", str(config)]
     subprocess.run([*command, "build"], cwd=folder, check=True, capture_output=True)
     log = folder / "serve.log"

@@ -1,15 +1,19 @@
 """What one client may make the server keep, tried from outside over raw sockets against
 `syndicator serve` as a real process, with its memory read from /proc: header values it
-sends (conditional.py memoises only short ones), a connection it never reads from
-(protocol.py's send timeout)."""
+sends (conditional.py memoises only short ones); what a health probe costs the database."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from serve_support import Served, read_answer, serve, status_of
+from sqlalchemy import make_url
+
+from tests.pgproxy import PgProxy
+from tests.postgres_support import postgres_database
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc")
 
@@ -66,3 +70,22 @@ def read_answer_head(served: Served) -> dict[str, str]:
     head = answer.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")[1:]
     return {name.lower(): value.strip() for name, _, value in
             (line.partition(":") for line in head)}
+
+
+@pytest.mark.postgres
+def test_a_hammered_healthz_asks_the_database_about_once_a_second(tmp_path: Path) -> None:
+    # One connection asking /healthz of `serve` in a loop cost a PostgreSQL transaction per
+    # request (438 requests/s → 2,795 transactions in 3 s); the verdict is kept ~1 s.
+    for url in postgres_database():
+        parsed = make_url(url).set(query={"sslmode": "disable"})
+        with PgProxy((parsed.host or "127.0.0.1", parsed.port or 5432)) as relay:
+            relayed = parsed.set(host="127.0.0.1", port=relay.port)
+            with serve(tmp_path, storage=relayed.render_as_string(hide_password=False)
+                       ) as server, httpx.Client(trust_env=False, timeout=10) as client:
+                assert client.get(server.url + "/healthz").status_code == 200
+                before = sum(relay.counts().values())
+                for _ in range(300):
+                    assert client.get(server.url + "/healthz").status_code == 200
+                messages = sum(relay.counts().values()) - before
+        print(f"300 /healthz: {messages} PostgreSQL protocol messages")
+        assert messages < 100, messages

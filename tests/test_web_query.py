@@ -302,10 +302,14 @@ def test_status_is_built_once_per_change(env: Env) -> None:
     data = env.client.get("/status.json").json()
     assert env.status.calls.count("report") == 2
     assert data == env.status.report().to_json()
-    # Health is asked anew each time.
+    # Health is kept for HEALTH_TTL_S too, and asked anew after a build.
+    before = env.status.calls.count("healthy")
     env.client.get("/healthz")
     env.client.get("/healthz")
-    assert env.status.calls.count("healthy") == 2
+    assert env.status.calls.count("healthy") - before <= 1
+    env.cache.load_all()
+    env.client.get("/healthz")
+    assert env.status.calls.count("healthy") - before in (1, 2)
 
 
 def test_health_under_run_judges_the_kept_report(tmp_path: Path) -> None:
@@ -330,6 +334,23 @@ class RunningScheduler:
 
     def next_run(self, source_id: str) -> None:
         return None
+
+
+def test_cached_health_expires() -> None:
+    now = [0.0]
+    inner = FakeStatus()
+    token: list[object] = [object()]
+    cached = CachedStatus(inner, token=lambda: token[0], health_ttl=1.0,
+                          monotonic=lambda: now[0])
+    first = cached.healthy()
+    now[0] = 0.9
+    assert cached.healthy() is first and inner.calls.count("healthy") == 1
+    now[0] = 1.0
+    cached.healthy()
+    assert inner.calls.count("healthy") == 2
+    token[0] = object()                     # a build: asked again at once
+    cached.healthy()
+    assert inner.calls.count("healthy") == 3
 
 
 def test_cached_status_expires() -> None:
