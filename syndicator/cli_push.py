@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from syndicator.app import make_app
+from syndicator.app import App, make_app
 from syndicator.cli_common import EXIT_FAILED, CliState, reported_errors
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ChoiceInvalid, ConfigError
@@ -23,7 +23,7 @@ from syndicator.push.job import TargetReport
 from syndicator.push.languages import choose_languages, list_languages
 from syndicator.push.preview import Preview, preview
 from syndicator.push.rhythm import RHYTHMS, rhythm_of
-from syndicator.push.status import push_status
+from syndicator.push.status import DeliveryToCheck, deliveries_to_check, push_status
 from syndicator.push.subscribers import (
     add_confirmed,
     email_target,
@@ -45,20 +45,35 @@ def _report_line(report: TargetReport) -> str:
 
 
 @click.command("push")
-@click.argument("target_id", required=False)
+@click.argument("args", nargs=-1, metavar="[TARGET_ID | ID...]")
 @click.option("--dry-run", is_flag=True,
               help="Render the next messages of TARGET_ID without sending anything.")
 @click.option("--limit", type=click.IntRange(min=1), default=5, show_default=True,
               help="With --dry-run: how many deliveries to render.")
 @click.option("--resume", is_flag=True, help="Unpause TARGET_ID (after fixing the chat).")
 @click.option("--status", "show_status", is_flag=True,
-              help="Per target: queued, sent, failed, unknown, dead, paused and why.")
+              help="Per target (or TARGET_ID): queued, sent, failed, unknown, dead, paused and "
+                   "why, and the unknown and dead deliveries with their ids.")
+@click.option("--resend", is_flag=True,
+              help="Queue the deliveries ID... (unknown, failed or dead) again: the next push "
+                   "sends them. For an unknown one, check the chat or mailbox first.")
+@click.option("--mark-sent", is_flag=True,
+              help="Record the deliveries ID... (unknown, failed or dead) as sent, without "
+                   "sending: the message was seen to arrive.")
 @click.pass_obj
-def push_command(state: CliState, target_id: str | None, dry_run: bool, limit: int,
-                 resume: bool, show_status: bool) -> None:
+def push_command(state: CliState, args: tuple[str, ...], dry_run: bool, limit: int,
+                 resume: bool, show_status: bool, resend: bool, mark_sent: bool) -> None:
     """Send due push deliveries now (all targets, or TARGET_ID; a digest target sends its
-    digest)."""
+    digest). With --resend or --mark-sent: decide on deliveries by the ids --status lists."""
     with reported_errors():
+        if resend or mark_sent:
+            if sum((resend, mark_sent, dry_run, resume, show_status)) > 1:
+                raise click.UsageError("--resend and --mark-sent go alone")
+            _settle(state.config(), _delivery_ids(args), "pending" if resend else "sent")
+            return
+        if len(args) > 1:
+            raise click.UsageError(f"one TARGET_ID at most, got {len(args)}: {' '.join(args)}")
+        target_id = args[0] if args else None
         config = state.config()
         if (dry_run or resume) and not target_id:
             raise click.UsageError("--dry-run and --resume need a TARGET_ID")
@@ -66,8 +81,7 @@ def push_command(state: CliState, target_id: str | None, dry_run: bool, limit: i
             find_target(config, target_id)
         with make_app(config) as app:
             if show_status:
-                for status in push_status(app.store, config):
-                    click.echo(f"{status.target_id} ({status.type}): {status.summary}")
+                _status(app, config, target_id)
                 return
             if dry_run:
                 assert target_id is not None
@@ -89,6 +103,62 @@ def push_command(state: CliState, target_id: str | None, dry_run: bool, limit: i
                 click.echo(f"  {note}")
         if any(r.paused or r.dead for r in report.targets):
             sys.exit(EXIT_FAILED)
+
+
+# Unknown and dead deliveries listed per target by `push --status` (all of them for one
+# TARGET_ID).
+_LISTED = 20
+
+
+def _status(app: App, config: Config, target_id: str | None) -> None:
+    listed = False
+    for status in push_status(app.store, config):
+        if target_id and status.target_id != target_id:
+            continue
+        click.echo(f"{status.target_id} ({status.type}): {status.summary}")
+        limit = None if target_id else _LISTED
+        shown = deliveries_to_check(app.store, status.target_id, limit=limit)
+        for row in shown:
+            click.echo("  " + _check_line(row))
+        more = status.unknown + status.dead - len(shown)
+        if shown and more > 0:
+            click.echo(f"  ... and {more} older (syndicator push --status {status.target_id})")
+        listed = listed or bool(shown)
+    if listed:
+        click.echo("After checking the chat or mailbox: syndicator push --resend ID... sends "
+                   "them again, syndicator push --mark-sent ID... records them as sent.")
+
+
+def _check_line(row: DeliveryToCheck) -> str:
+    to = f" to {row.recipient}" if row.recipient else ""
+    when = f", {row.when.strftime('%Y-%m-%d %H:%M:%S')} UTC" if row.when else ""
+    what = f"{row.title} <{row.url}>" if row.url else "(item no longer stored)"
+    line = f"id {row.id}: {row.state}{to}{when}: {what}"
+    return line + f" [{row.error}]" if row.state == "dead" and row.error else line
+
+
+def _delivery_ids(args: tuple[str, ...]) -> list[int]:
+    if not args:
+        raise click.UsageError("--resend and --mark-sent need the ids of the deliveries "
+                               "(syndicator push --status lists them)")
+    ids = []
+    for arg in args:
+        if not arg.isascii() or not arg.isdigit() or int(arg) == 0:
+            raise click.UsageError(f"{arg!r} is not a delivery id (a number that "
+                                   "syndicator push --status lists)")
+        ids.append(int(arg))
+    return ids
+
+
+def _settle(config: Config, ids: list[int], state: str) -> None:
+    with make_app(config) as app:
+        before = app.store.settle_deliveries(ids, app.clock(), state=state)
+    done = "queued again" if state == "pending" else "marked sent"
+    for row in before:
+        click.echo(f"id {row.id} ({row.target_id}{' to ' + row.recipient if row.recipient else ''}"
+                   f", was {row.state}): {done}")
+    if state == "pending":
+        click.echo("the next push sends them (syndicator push, or the running service)")
 
 
 def _dry_run(previews: list[Preview]) -> None:

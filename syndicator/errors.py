@@ -11,6 +11,8 @@
     │   ├── UnsafeDocument          XML with entity declarations (billion laughs, XXE) refused
     │   └── InvalidSelector         a configured CSS selector the CSS engine cannot parse
     ├── AddressInvalid              an email address refused (the address and why)
+    ├── DeliveryRefused             deliveries an operator named that are missing or in a state
+    │                               the action does not apply to (each id and its state)
     ├── StoreError                  the database refused or is unreachable
     │   └── SchemaError             the schema cannot be brought to this version's (newer, or a
     │                               migration failed): waiting will not fix it
@@ -112,6 +114,12 @@ class AddressInvalid(SyndicatorError):
         self.address = address
         self.reason = reason
         super().__init__(f"{address!r}: {reason}")
+
+
+class DeliveryRefused(SyndicatorError):
+    """Deliveries an operator named by id (`syndicator push --resend / --mark-sent`) that
+    do not exist, or are in a state the action does not apply to: the message names each
+    one and its state, and none of the named deliveries was changed."""
 
 
 class ChoiceInvalid(SyndicatorError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import html
 import shutil
 import threading
@@ -42,6 +43,7 @@ class _Handler:
 
     received: list[Received] = field(default_factory=list)
     refuse: dict[str, str] = field(default_factory=dict)   # address -> "550 5.1.1 ..."
+    stalls: list[float] = field(default_factory=list)      # seconds before answering DATA
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
@@ -53,6 +55,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            stall = self.stalls.pop(0) if self.stalls else 0.0
+        if stall:
+            await asyncio.sleep(stall)
         message = BytesParser(policy=policy.default).parsebytes(envelope.content)
         assert isinstance(message, EmailMessage)
         with self.lock:
@@ -88,6 +94,13 @@ class SmtpServer:
 
     def allow(self, address: str) -> None:
         self.handler.refuse.pop(address.lower(), None)
+
+    def stall_next(self, seconds: float) -> None:
+        """The next message is answered only `seconds` after its data arrived: a client
+        whose timeout is shorter cannot know whether it went out. (It did not: aiosmtpd
+        drops a message whose connection closed before the answer.)"""
+        with self.handler.lock:
+            self.handler.stalls.append(seconds)
 
     def smtp_config(self) -> dict[str, Any]:
         return {"host": "127.0.0.1", "port": self.port, "security": "none", "timeout": 5}

@@ -21,6 +21,7 @@ from typing import Any, Generic, TypeVar
 import pytest
 from sqlalchemy import Connection, create_engine, select, text
 
+from syndicator.errors import DeliveryRefused
 from syndicator.model import Delivery, Item, OutboxHook, OutboxPlan, OutboxView, UpsertResult
 from syndicator.store import Store
 from syndicator.store.database import HEAD_REVISION
@@ -359,6 +360,36 @@ def test_sign_up_claimers_never_share_one(stores: Callable[[], Store]) -> None:
     for call in calls:
         call.outcome()
     assert sorted(claimed) == sorted(set(claimed)) and len(claimed) == 30
+
+
+def test_an_operators_resend_and_a_claim_of_the_same_row_run_one_after_the_other(
+        url: str, stores: Callable[[], Store]) -> None:
+    store, operator = stores(), stores()
+    store.save_run(make_run(), [make_item(1), make_item(2)], [],
+                   outbox=hook(each_new_to("tg"), "tg"))
+    for row in store.claim_deliveries("tg", T0, "job", lease=600, limit=2):
+        assert store.finish_delivery(row.id or 0, "job", T0, state="failed", next_at=T0)
+    first, second = (d.id or 0 for d in store.deliveries("tg"))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            # A push job's claim of the first row in progress: the row locked and taken.
+            conn.execute(deliveries.update().where(deliveries.c.id == first)
+                         .values(state="sending", claim="other-job"))
+            resend = Call(lambda: operator.settle_deliveries([first, second], T0,
+                                                             state="pending"))
+            wait_for_lock_waiter(url)           # the operator's command waits for the row
+        with pytest.raises(DeliveryRefused, match=rf"delivery {first} is sending"):
+            resend.outcome()
+    finally:
+        engine.dispose()
+    # Refused as a whole: the second row is still failed, the claim still the job's.
+    assert [(d.state, d.claim) for d in store.deliveries("tg")] == [
+        ("sending", "other-job"), ("failed", "job")]
+    assert [d.state for d in operator.settle_deliveries([second], T0, state="pending")] == [
+        "failed"]
+    [queued] = store.deliveries("tg", states=["pending"])
+    assert (queued.id, queued.attempts, queued.next_at, queued.claim) == (second, 0, None, None)
 
 
 # -- stories and subscribers: groups of rows, read then written ----------------------------

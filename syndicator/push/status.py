@@ -1,4 +1,5 @@
-"""What operators see per push target: queued, sent, failed, unknown, dead, paused and why."""
+"""What operators see per push target: queued, sent, failed, unknown, dead, paused and why;
+and the deliveries they have to look at (unknown, dead), by id."""
 
 from __future__ import annotations
 
@@ -8,6 +9,24 @@ from datetime import datetime
 from syndicator.config import Config, EmailTarget, TelegramTarget
 from syndicator.push.telegram import chat_id_value
 from syndicator.store import Store
+
+# The deliveries an operator decides on by hand (`syndicator push --resend / --mark-sent`):
+# unknown ones may or may not have arrived, dead ones were given up.
+TO_CHECK = ("unknown", "dead")
+
+
+@dataclass(frozen=True)
+class DeliveryToCheck:
+    """One unknown or dead delivery as `push --status` lists it."""
+
+    id: int
+    state: str
+    target_id: str
+    recipient: str                   # email address; "" for Telegram
+    when: datetime | None            # when it was last taken for sending (else changed)
+    title: str                       # "" when the item is no longer stored
+    url: str
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -72,3 +91,20 @@ def push_status(store: Store, config: Config) -> tuple[TargetStatus, ...]:
             else None,
             mode=target.mode if isinstance(target, EmailTarget) else None))
     return tuple(result)
+
+
+def deliveries_to_check(store: Store, target_id: str, *,
+                        limit: int | None = None) -> list[DeliveryToCheck]:
+    """The target's unknown and dead deliveries, newest first (at most `limit`), with the
+    title and URL of their items: what the operator checks in the chat or mailbox."""
+    rows = store.deliveries(target_id, states=TO_CHECK, limit=limit, newest_first=True)
+    items = store.items_by_id(row.item_id for row in rows)
+    result = []
+    for row in rows:
+        assert row.id is not None
+        item = items.get(row.item_id)
+        result.append(DeliveryToCheck(
+            id=row.id, state=row.state, target_id=row.target_id, recipient=row.recipient,
+            when=row.claimed_at or row.updated, title=item.title if item else "",
+            url=item.url if item else "", error=row.error))
+    return result

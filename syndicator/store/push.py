@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, Select, func, or_, select
 
+from syndicator.errors import DeliveryRefused
 from syndicator.model import (
     Delivery,
     Item,
@@ -31,6 +32,9 @@ from syndicator.store.translations import stories_told
 
 # Delivery states a push job may claim, and those that count as "in the queue".
 CLAIMABLE = ("pending", "failed")
+# States an operator settles by hand (`push --resend / --mark-sent`): no job holds the row,
+# and its message may be missing (unknown), waits for a retry (failed) or was given up (dead).
+SETTLEABLE = ("unknown", "failed", "dead")
 
 
 class PushQueries(Database):
@@ -198,18 +202,52 @@ class PushQueries(Database):
                         message_ids: Sequence[str] | None = None, error: str | None = None,
                         next_at: datetime | None = None, attempts: int | None = None) -> bool:
         """Record the outcome of a claimed delivery; False if the claim is no longer ours."""
-        values: dict[str, Any] = {"state": state, "error": error, "next_at": next_at,
-                                  "updated": now}
+        values = {**_outcome(state, now), "error": error, "next_at": next_at}
         if message_ids is not None:
             values["message_ids"] = list(message_ids)
         if attempts is not None:
             values["attempts"] = attempts
-        if state == "sent":
-            values["action"] = "send"
         stmt = t_deliveries.update().where(t_deliveries.c.id == delivery_id,
                                            t_deliveries.c.claim == claim).values(**values)
         return self._write("record a delivery",
                            lambda conn: bool(conn.execute(stmt).rowcount))
+
+    def settle_deliveries(self, ids: Iterable[int], now: datetime, *,
+                          state: str) -> list[Delivery]:
+        """The operator's decision on deliveries by id, after checking the chat or mailbox:
+        `pending` queues them again (due now, attempts from zero; parts of a post already
+        sent stay sent), `sent` records them sent without sending. All or none: each must be
+        SETTLEABLE, else DeliveryRefused names those that are not (or do not exist) and
+        nothing changes. The rows are locked (FOR UPDATE) before they are read and the
+        UPDATE is conditional on their state: a push job claiming a failed row, or a second
+        such command, runs before or after this, never between. The rows as they were."""
+        if state not in ("pending", "sent"):
+            raise ValueError(f"cannot settle a delivery as {state!r}")
+        wanted = sorted(set(ids))
+        # An id past the column's range (32 bits on PostgreSQL, which would refuse it) names
+        # no row.
+        possible = [i for i in wanted if 0 < i < 2 ** 31]
+
+        def write(conn: Connection) -> list[Delivery]:
+            rows = {row.id: _delivery(row) for row in conn.execute(
+                select(t_deliveries).where(t_deliveries.c.id.in_(possible))
+                .order_by(t_deliveries.c.id).with_for_update())}
+            refused = [f"delivery {i} does not exist" if i not in rows
+                       else f"delivery {i} is {rows[i].state}" for i in wanted
+                       if i not in rows or rows[i].state not in SETTLEABLE]
+            if refused:
+                done = "queued again" if state == "pending" else "marked sent"
+                raise DeliveryRefused(f"{'; '.join(refused)} (only {', '.join(SETTLEABLE)} "
+                                      f"deliveries can be {done}); nothing changed")
+            values = {**_outcome(state, now), "next_at": None, "error": None, "claim": None}
+            if state == "pending":
+                values["attempts"] = 0
+            conn.execute(t_deliveries.update().where(
+                t_deliveries.c.id.in_(wanted), t_deliveries.c.state.in_(SETTLEABLE))
+                .values(**values))
+            return [rows[i] for i in wanted]
+
+        return self._write("settle deliveries", write)
 
     def save_delivery_progress(self, delivery_id: int, claim: str, now: datetime,
                                message_ids: Sequence[str]) -> None:
@@ -224,9 +262,11 @@ class PushQueries(Database):
         self._write("record delivery progress", write)
 
     def deliveries(self, target_id: str | None = None, *, states: Sequence[str] | None = None,
-                   due_at: datetime | None = None, limit: int | None = None) -> list[Delivery]:
-        """Deliveries in queue order (oldest first), optionally only due ones; no claim."""
-        stmt = select(t_deliveries).order_by(t_deliveries.c.id)
+                   due_at: datetime | None = None, limit: int | None = None,
+                   newest_first: bool = False) -> list[Delivery]:
+        """Deliveries in queue order (or newest first), optionally only due ones; no claim."""
+        stmt = select(t_deliveries).order_by(
+            t_deliveries.c.id.desc() if newest_first else t_deliveries.c.id)
         if target_id is not None:
             stmt = stmt.where(t_deliveries.c.target_id == target_id)
         if states is not None:
@@ -389,6 +429,15 @@ class PushQueries(Database):
             t_deliveries.c.target_id == target_id, t_deliveries.c.recipient == email,
             t_deliveries.c.state.in_(CLAIMABLE)).values(
                 state="suppressed", error=error, updated=now))
+
+
+def _outcome(state: str, now: datetime) -> dict[str, Any]:
+    """The columns every recorded outcome of a delivery sets: a sent one is a send from
+    then on (a later change of its item queues an edit of the messages it sent)."""
+    values: dict[str, Any] = {"state": state, "updated": now}
+    if state == "sent":
+        values["action"] = "send"
+    return values
 
 
 def _choice(languages: Sequence[str] | None, rhythm: str | None,
