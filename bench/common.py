@@ -27,24 +27,6 @@ PREFIX = "BENCH "
 PG_ADMIN_URL = os.environ.get("SYNDICATOR_BENCH_PG",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
-# The demo config's selectors (syndicator/demo/config.yaml): the generated site uses the
-# same markup, so these apply unchanged.
-LIST_SELECTORS: dict[str, Any] = {
-    "item": "article.news-card",
-    "link": "a.news-card__link@href",
-    "title": ".news-card__title",
-    "date": ".news-card__date",
-    "summary": ".news-card__excerpt",
-    "image": "img.news-card__image@src",
-    "next": "a.next.page-numbers@href",
-}
-ARTICLE_SELECTORS: dict[str, Any] = {
-    "title": "h1.single-news__title",
-    "date": ".single-news__date",
-    "content": ".single-news__content",
-    "remove": [".share-buttons", ".last-news"],
-}
-
 
 @dataclass
 class Phase:
@@ -167,6 +149,11 @@ def crawl_config(sources: Sequence[tuple[str, str, str, int]], workdir: Path, *,
     CPU-bound, see bench/README.md). One feed per source plus one with everything, unless
     `feeds` is given.
     """
+    # The demo config's selectors: the generated site uses the same markup. Imported here, so
+    # that the contenders that do not run Syndicator (naive, limit) never load it.
+    from tests.demo_support import demo_selectors
+
+    listing, article = demo_selectors()
     return {
         "site": {"title": "Syndicator bench", "base_url": "http://127.0.0.1:8080/"},
         "storage": f"sqlite:///{workdir / 'bench.db'}",
@@ -176,8 +163,7 @@ def crawl_config(sources: Sequence[tuple[str, str, str, int]], workdir: Path, *,
                   "retries": 0, "allow_private": True},   # the bench sites are on loopback
         "sources": [
             {"id": sid, "type": "html", "url": url, "language": lang,
-             "list": {**LIST_SELECTORS, "max_pages": max_pages},
-             "article": ARTICLE_SELECTORS}
+             "list": {**listing, "max_pages": max_pages}, "article": article}
             for sid, url, lang, max_pages in sources],
         "feeds": list(feeds) if feeds is not None else [
             *({"id": sid, "title": f"Feed {sid}", "sources": [sid]} for sid, *_ in sources),

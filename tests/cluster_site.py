@@ -20,20 +20,10 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from syndicator.demo.server import SiteServer
+from tests.demo_support import selectors_yaml
 
-LIST_SELECTORS = """\
-    list:
-      item: article.news-card
-      link: a.news-card__link@href
-      title: .news-card__title
-      date: .news-card__date
-      summary: .news-card__excerpt
-      max_pages: 1
-    article:
-      title: h1.single-news__title
-      date: .single-news__date
-      content: .single-news__content
-"""
+# The demo config's selectors; the cards have no image and the listings one page.
+SELECTORS = selectors_yaml(leave_out=("image", "next"), max_pages=1)
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>
@@ -84,7 +74,7 @@ class ClusterSite:
     def sources_yaml(self, schedule: str) -> str:
         """The `sources:` entries for this site, every one polled `every: schedule`."""
         return "".join(f'  - id: {source}\n    url: "{self.url}{source}/"\n    language: en\n'
-                       f"    schedule: {{every: {schedule}}}\n{LIST_SELECTORS}"
+                       f"    schedule: {{every: {schedule}}}\n{SELECTORS}"
                        for source in self.sources)
 
     def publish(self, source: str, slug: str, title: str,

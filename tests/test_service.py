@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -41,11 +40,12 @@ from syndicator.publish import build_feeds
 from syndicator.scheduler import SourceScheduler
 from syndicator.status import ServiceStatus, StatusReport
 from syndicator.store import Store
+from tests.demo_support import selectors_yaml
 from tests.net_support import free_port
+from tests.push_support import copy_demo_site, publish
 
 WAIT = 30.0          # upper bound for anything the service does "within one poll"
 NEW_TITLE = "Syndicator test: a story published while the service runs"
-TEMPLATE_ID = "a9d86e127a0a423"          # an article of the demo site we clone
 NEW_ID = "feed0000000001"
 FEED_PATH = "office-en.rss"
 
@@ -61,21 +61,14 @@ sources:
     url: "{site}en/news/"
     language: en
     schedule: {{every: 2s}}
-    list:
-      item: article.news-card
-      link: a.news-card__link@href
-      title: .news-card__title
-      date: .news-card__date
-      summary: .news-card__excerpt
-      next: a.next.page-numbers@href
-      max_pages: 2
-    article:
-      title: h1.single-news__title
-      date: .single-news__date
-      content: .single-news__content
-feeds:
+{selectors}feeds:
   - {{id: office-en, title: "Office news", sources: [office-en]}}
 """
+
+
+def service_config(port: int, site_url: str) -> str:
+    """CONFIG for a service on `port` polling the demo site (or a copy) at `site_url`."""
+    return CONFIG.format(port=port, site=site_url, selectors=selectors_yaml(max_pages=2))
 
 
 @dataclass
@@ -122,12 +115,11 @@ class Service:
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[Setup]:
-    site = tmp_path / "site"
-    shutil.copytree(demo_site_root(), site)
+    site = copy_demo_site(tmp_path)
     port = free_port()
     with SiteServer(site) as server:
         config = tmp_path / "config.yaml"
-        config.write_text(CONFIG.format(port=port, site=server.url))
+        config.write_text(service_config(port, server.url))
         yield Setup(tmp_path, site, config, port)
 
 
@@ -164,17 +156,8 @@ def source_status(setup: Setup) -> dict[str, Any] | None:
 
 
 def publish_story(site: Path) -> None:
-    """Clone a demo article under a new URL and title, and put its card atop the listing."""
-    old_page = site / "en/events/news" / f"{TEMPLATE_ID}.html"
-    old_title = "Office hosts open consultation on document renewal for Belarusians abroad"
-    page = old_page.read_text().replace(TEMPLATE_ID, NEW_ID).replace(old_title, NEW_TITLE)
-    (site / "en/events/news" / f"{NEW_ID}.html").write_text(page)
-    listing = site / "en/news/index.html"
-    text = listing.read_text()
-    start = text.index('<article class="news-card')
-    card = text[start:text.index("</article>", start) + len("</article>")]
-    card = card.replace(TEMPLATE_ID, NEW_ID).replace(old_title, NEW_TITLE)
-    listing.write_text(text[:start] + card + "\n  " + text[start:])
+    """The story NEW_TITLE, new on the site copy's English listing."""
+    publish(site, NEW_ID, NEW_TITLE)
 
 
 LISTINGS = ("en/news/index.html", "en/news/page/2/index.html")
@@ -313,7 +296,7 @@ def test_sigterm_during_a_hanging_run_exits_0_and_leaves_no_partial_run(tmp_path
     port = free_port()
     with SiteServer(demo_site_root(), hook=hook) as server:
         config = tmp_path / "config.yaml"
-        config.write_text(CONFIG.format(port=port, site=server.url).replace("5s", "60s"))
+        config.write_text(service_config(port, server.url).replace("5s", "60s"))
         setup = Setup(tmp_path, demo_site_root(), config, port)
         service = setup.start("run")
         try:
