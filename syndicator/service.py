@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 RUN_LOG_DAYS = 30        # days the run log keeps (beyond each source's newest HISTORY runs)
 PACING_KEPT = 86400.0    # seconds a shared rate row outlives its latest start (rates.py)
+# Days a shared build's tombstone (a removed file's row, store/outputs.py) is kept: a folder
+# following the cluster applies it within seconds; one whose instance was away longer
+# keeps the removed file (docs/service.md, "What grows").
+TOMBSTONE_DAYS = 30
 
 AfterBuild = Callable[[tuple[str, ...]], None]
 AfterRun = Callable[[RunResult], None]
@@ -217,12 +221,13 @@ class Service:
     def prune(self) -> None:
         """Bound what grows as the service runs (the hourly maintenance job): the run log,
         which gains a row per poll (runs older than RUN_LOG_DAYS go, each source's newest
-        HISTORY stay), and the shared rate rows of hosts and chats not used for PACING_KEPT
-        seconds. Never raises."""
-        before = self.app.clock() - timedelta(days=RUN_LOG_DAYS)
+        HISTORY stay), the shared rate rows of hosts and chats not used for PACING_KEPT
+        seconds and the shared builds' tombstones older than TOMBSTONE_DAYS. Never raises."""
+        now = self.app.clock()
         try:
-            gone = self.app.store.prune_runs(before, keep=HISTORY)
+            gone = self.app.store.prune_runs(now - timedelta(days=RUN_LOG_DAYS), keep=HISTORY)
             stale = self.app.store.prune_pacing(PACING_KEPT)
+            removed = self.app.store.prune_published(now - timedelta(days=TOMBSTONE_DAYS))
         except StoreError as exc:
             self.outage.failed(exc, "the hourly pruning")
             return
@@ -230,6 +235,9 @@ class Service:
             log.info("run log: %d run(s) older than %d days deleted", gone, RUN_LOG_DAYS)
         if stale:
             log.info("pacing: %d row(s) of hosts and chats unused for a day deleted", stale)
+        if removed:
+            log.info("shared builds: %d tombstone(s) of removed files older than %d days "
+                     "deleted", removed, TOMBSTONE_DAYS)
 
     def rebuild(self, source_id: str) -> tuple[str, ...]:
         """Have the feeds that include the source rebuilt (by the engine: at once in

@@ -8,7 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -446,3 +446,33 @@ def test_a_build_starts_from_what_the_cluster_built(pg_url: str, tmp_path: Path)
         assert json.loads((two / ".state" / "shared.json").read_text())["version"] == 2
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+def test_the_hourly_prune_deletes_tombstones_older_than_the_days_kept(
+        pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from syndicator.app import make_app
+    from syndicator.service import TOMBSTONE_DAYS, Service
+
+    config = parse_config(f'storage: "{pg_url}"\nsources: []\nfeeds: []\n', base_dir=tmp_path)
+    with make_app(config) as app:
+        store = app.store
+        now = app.clock()
+        long_ago = now - timedelta(days=TOMBSTONE_DAYS + 10)
+        store.share_outputs([("old.rss", b"O"), ("kept.rss", b"K"), ("recent.rss", b"R")],
+                            now=long_ago)
+        store.share_outputs([], removed=["old.rss"], now=now - timedelta(days=TOMBSTONE_DAYS + 1))
+        store.share_outputs([], removed=["recent.rss"], now=now - timedelta(days=1))
+        caplog.set_level("INFO")
+        Service(app).prune()
+        # The old tombstone went; a file however old stays, and so does a recent tombstone.
+        assert [(row.path, row.data) for row in store.published_since(0)] == [
+            ("kept.rss", b"K"), ("recent.rss", None)]
+        assert [r.getMessage() for r in caplog.records if "tombstone" in r.getMessage()] == [
+            f"shared builds: 1 tombstone(s) of removed files older than {TOMBSTONE_DAYS} "
+            "days deleted"]
+        # A folder following from the start gets what is shared, the removed files never.
+        folder = tmp_path / "fresh"
+        with folder_lock(folder):
+            assert apply_shared(folder, store)[2] == ["kept.rss", "recent.rss"]
+        assert sorted(path.name for path in folder.iterdir()) == [".state", "kept.rss"]

@@ -11,6 +11,8 @@ outputsync.py follows). `Store` inherits these queries.
         files (index, OPML, summaries) in it, under the site lock, from what is shared
     published_newer(paths, mark)       the shared rows of those paths rendered from a newer
                                        mark than `mark`: what a late build's folder takes back
+    prune_published(before)            delete the tombstones shared before `before` (the
+                                       hourly prune, service.py: TOMBSTONE_DAYS)
     published_head()                   (this database's random id, the last version given)
     published_since(version, path)     the rows after (version, path), in that order, up to
                                        a byte budget: the pages a follower reads
@@ -168,6 +170,17 @@ class OutputQueries(Database):
         return [PublishedFile(path=row.path, version=int(row.version),
                               data=None if row.data is None else bytes(row.data),
                               published=row.published) for row in rows]
+
+    def prune_published(self, before: datetime) -> int:
+        """Delete the tombstones (rows of removed files) shared before `before`: every
+        folder following the cluster has applied them by then, unless its instance was
+        away longer (docs/service.md, "What grows"). Returns how many rows went (0 when
+        the store shares nothing)."""
+        if not self.shares_outputs:
+            return 0
+        stmt = t_files.delete().where(t_files.c.data.is_(None), t_files.c.published < before)
+        return int(self._write("prune the shared tombstones",
+                               lambda conn: conn.execute(stmt).rowcount))
 
     def output_listener(self) -> OutputListener:
         """A connection of its own, listening for new versions (raises StoreError)."""
