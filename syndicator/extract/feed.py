@@ -17,7 +17,7 @@ import io
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import feedparser
@@ -27,6 +27,7 @@ from syndicator.decode import xml_utf8
 from syndicator.errors import ExtractError, UnsafeDocument
 from syndicator.extract.entries import FeedRead, collect
 from syndicator.extract.html import absolute_url
+from syndicator.extract.values import unique
 from syndicator.locales import language_key
 from syndicator.model import Article, Page, Translations
 from syndicator.sanitise import tiny_file, tiny_length
@@ -113,13 +114,13 @@ def _entry_article(entry: Mapping[str, Any], base: str,
     return Article(
         url=url,
         title=_str(entry.get("title")),
-        dates=_unique([published, raw]),
+        dates=unique([published, raw]),
         updated=_updated(entry),
         summary=summary,
         content=content,
         image=absolute_url(base, _entry_image(entry)),
         author=_author(entry),
-        categories=_unique(_str(t.get("term")) or _str(t.get("label"))
+        categories=unique(_str(t.get("term")) or _str(t.get("label"))
                            for t in entry.get("tags") or () if isinstance(t, Mapping)),
         language=language_key(_entry_language(entry)) or feed_language,
         translations=_entry_translations(entry, base),
@@ -247,7 +248,7 @@ def _is_image(media: Mapping[str, Any]) -> bool:
 
 def _author(entry: Mapping[str, Any]) -> str | None:
     names = [_str(a.get("name")) for a in entry.get("authors") or () if isinstance(a, Mapping)]
-    return ", ".join(_unique(names)) or _str(entry.get("author"))
+    return ", ".join(unique(names)) or _str(entry.get("author"))
 
 
 def _entry_language(entry: Mapping[str, Any]) -> str | None:
@@ -312,13 +313,13 @@ def _json_item(item: Mapping[str, Any], base: str, feed_language: str | None,
     return Article(
         url=url,
         title=_str(item.get("title")),
-        dates=_unique([_str(item.get("date_published"))]),
+        dates=unique([_str(item.get("date_published"))]),
         updated=_str(item.get("date_modified")),
         summary=_str(item.get("summary")),
         content=content,
         image=absolute_url(base, _str(item.get("image")) or _str(item.get("banner_image"))),
         author=_json_authors(item) or feed_authors,
-        categories=_unique(_str(t) for t in item.get("tags") or () if isinstance(t, str)),
+        categories=unique(_str(t) for t in item.get("tags") or () if isinstance(t, str)),
         language=language_key(_str(item.get("language"))) or feed_language,
     )
 
@@ -328,7 +329,7 @@ def _json_authors(node: Mapping[str, Any]) -> str | None:
     if not isinstance(authors, list):
         authors = [node.get("author")]  # JSON Feed 1.0
     names = [_str(a.get("name")) for a in authors if isinstance(a, dict)]
-    return ", ".join(_unique(names)) or None
+    return ", ".join(unique(names)) or None
 
 
 def _text_to_html(text: str) -> str:
@@ -352,16 +353,6 @@ def _iso(parsed: Any) -> str | None:
     # Formatted by hand: strftime writes the year 100 as "100", which no ISO parser reads.
     return (f"{parsed.tm_year:04d}-{parsed.tm_mon:02d}-{parsed.tm_mday:02d}T"
             f"{parsed.tm_hour:02d}:{parsed.tm_min:02d}:{min(parsed.tm_sec, 59):02d}Z")
-
-
-def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
-    seen: set[str] = set()
-    result: list[str] = []
-    for value in values:
-        if value and value not in seen:
-            seen.add(value)
-            result.append(value)
-    return tuple(result)
 
 
 def _one_line(value: object) -> str:

@@ -43,6 +43,7 @@ from syndicator.extract.html import (
 )
 from syndicator.extract.structured import extract_structured, page_language
 from syndicator.extract.translations import switcher_links, translations_of
+from syndicator.extract.values import unique
 from syndicator.model import BY_SELECTOR, Article, Listing, Page
 
 __all__ = ["extract_article", "extract_article_markup", "extract_listing", "guess_content",
@@ -115,7 +116,7 @@ def _card(item: Node, selectors: ListSelectors, base: str,
     summary = select_value(item, selectors.summary) if selectors.summary else None
     image = absolute_url(base, _image(item, selectors.image)) if selectors.image else None
     author = _joined(select_values(item, selectors.author)) if selectors.author else None
-    categories = _unique(select_values(item, selectors.category)) if selectors.category else ()
+    categories = unique(select_values(item, selectors.category)) if selectors.category else ()
     for field, value in (("date", dates), ("summary", summary), ("image", image),
                          ("author", author), ("category", categories)):
         if value:
@@ -190,7 +191,7 @@ def _date_candidates(node: Node, selector: str | None) -> tuple[str, ...]:
         inner = select_one(element, "time[datetime]")
         if inner is not None:
             candidates.append(element_attr(inner, "datetime"))
-        found = _unique(c for c in candidates if c)
+        found = unique(c for c in candidates if c)
         if found:
             return found
     return ()
@@ -232,7 +233,7 @@ def extract_article_markup(markup: str | bytes, final_url: str,
     summary = select_value(soup, sel.summary) if sel.summary else None
     image = absolute_url(base, _image(soup, sel.image)) if sel.image else None
     author = _joined(select_values(soup, sel.author)) if sel.author else None
-    categories = _unique(select_values(soup, sel.category)) if sel.category else ()
+    categories = unique(select_values(soup, sel.category)) if sel.category else ()
     content = _content(soup, sel.content, base)
     body, body_origin = (content, BY_SELECTOR) if content else _body(soup, base, meta.content)
 
@@ -249,7 +250,7 @@ def extract_article_markup(markup: str | bytes, final_url: str,
     return Article(
         url=final_url,
         title=title or meta.title,
-        dates=_unique([*visible_dates, *meta.dates]),
+        dates=unique([*visible_dates, *meta.dates]),
         updated=updated or meta.updated,
         summary=summary or meta.summary,
         content=body,
@@ -427,15 +428,5 @@ def _clean(element: Node, base: str) -> None:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def _unique(values: Iterable[str | None]) -> tuple[str, ...]:
-    seen: set[str] = set()
-    result: list[str] = []
-    for value in values:
-        if value and value not in seen:
-            seen.add(value)
-            result.append(value)
-    return tuple(result)
-
-
 def _joined(values: Iterable[str]) -> str | None:
-    return ", ".join(_unique(values)) or None
+    return ", ".join(unique(values)) or None

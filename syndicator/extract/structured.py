@@ -31,6 +31,7 @@ from syndicator.extract.html import (
     tag_name,
 )
 from syndicator.extract.jsonld import json_ld_article
+from syndicator.extract.values import unique
 from syndicator.locales import language_key
 from syndicator.model import Article
 from syndicator.sanitise import tiny_length
@@ -136,7 +137,7 @@ def extract_structured(soup: Node, base_url: str) -> Article:
     return Article(
         url=base_url,
         title=title,
-        dates=_dedupe([value for _origin, value in dates]),
+        dates=unique([value for _origin, value in dates]),
         updated=updated,
         summary=summary,
         content=_body_html(ld.get("articleBody")),
@@ -260,10 +261,10 @@ def _categories(ld: dict[str, Any], meta: _Meta) -> tuple[tuple[str, ...], str]:
             else:
                 values.append(text)
     if any(values):
-        return _dedupe(values, fold_case=True), JSON_LD
+        return unique(values, fold_case=True), JSON_LD
     values.extend(meta.all("article:section"))
     values.extend(meta.all("article:tag"))
-    return _dedupe(values, fold_case=True), OPENGRAPH
+    return unique(values, fold_case=True), OPENGRAPH
 
 
 # --- translations ----------------------------------------------------------------------------
@@ -446,19 +447,6 @@ def _first(*values: str | None) -> str | None:
         if value:
             return value
     return None
-
-
-def _dedupe(values: list[str | None], *, fold_case: bool = False) -> tuple[str, ...]:
-    seen: set[str] = set()
-    result: list[str] = []
-    for value in values:
-        if not value:
-            continue
-        key = value.casefold() if fold_case else value
-        if key not in seen:
-            seen.add(key)
-            result.append(value)
-    return tuple(result)
 
 
 def _is_url(text: str) -> bool:
