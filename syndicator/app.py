@@ -2,9 +2,10 @@
 
 It also chooses where politeness and pacing live: a PostgreSQL store gives every instance
 on it one shared rate state (`App.rates`, store/rates.py), so the per-host limits of the
-Fetcher (`politeness.ClusterGates`) and Telegram's limits (`push/pacing.py`) hold across
-all of them; on SQLite (one process) they stay in memory, as `LocalGates` and the
-in-process windows.
+Fetcher (`politeness.ClusterGates`, `polite_fetcher`) and Telegram's limits
+(`push/pacing.py`) hold across all of them; on SQLite (one process) they stay in memory, as
+`LocalGates` and the in-process windows. Commands that fetch without an App (`check`,
+`discover`) get the same politeness from `command_fetcher`.
 
 Tests and commands inject real-but-local parts through the keyword arguments instead of
 monkeypatching (a Store on a tmp path, a Fetcher with a custom session, a fixed clock).
@@ -16,8 +17,10 @@ stack and dateparser (~15 MB of a build's peak RSS).
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
     from syndicator.workers import PageWorkers
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -60,10 +65,7 @@ class App:
             return made
         with self._lock:
             if self._fetcher is None:
-                from syndicator.fetch import Fetcher
-                from syndicator.politeness import ClusterGates
-                rates = self.rates
-                self._fetcher = Fetcher(gates=None if rates is None else ClusterGates(rates))
+                self._fetcher = polite_fetcher(self.rates)
             return self._fetcher
 
     @fetcher.setter
@@ -117,6 +119,48 @@ def make_app(config: Config, *, store: Store | None = None, fetcher: Fetcher | N
         clock=clock or utc_now,
         rates=store.shared_rates(),
     )
+
+
+def polite_fetcher(rates: SharedRates | None) -> Fetcher:
+    """A Fetcher whose per-host politeness is every instance's on the database of `rates`
+    (`ClusterGates`), or without shared rates this process's own (`LocalGates`)."""
+    from syndicator.fetch import Fetcher
+    from syndicator.politeness import ClusterGates
+
+    return Fetcher(gates=None if rates is None else ClusterGates(rates))
+
+
+@contextmanager
+def command_fetcher(config: Config | None, command: str) -> Iterator[Fetcher]:
+    """The Fetcher of a command that fetches without an App (`check`, `discover`), polite
+    as make_app's would be: on a PostgreSQL store it shares the per-host limits of every
+    instance polling from that database, so a command run against a site the cluster
+    polls keeps `per_host` and `delay` with them. Without a config, its own politeness.
+
+    A store configured but out of reach is no reason to refuse a dry run: the command
+    warns and keeps its politeness to itself (the instances cannot fetch through the
+    shared rates either while the database is down)."""
+    rates = None
+    if config is not None:
+        from syndicator.errors import StoreError
+        from syndicator.store.rates import shared_rates
+
+        rates = shared_rates(config.storage_url)
+        if rates is not None:
+            try:
+                rates.check()
+            except StoreError as exc:
+                rates.close()
+                rates = None
+                log.warning("%s; %s paces its requests by itself, not with the instances "
+                            "on that database", exc, command)
+    fetcher = polite_fetcher(rates)
+    try:
+        yield fetcher
+    finally:
+        fetcher.close()
+        if rates is not None:
+            rates.close()
 
 
 def extract_processes(config: Config) -> int:

@@ -298,13 +298,10 @@ def check(state: CliState, source_id: str, cards: int) -> None:
     with reported_errors():
         config = state.config(check_selectors=True)
         source = config.source(source_id)
-        from syndicator.fetch import Fetcher
+        from syndicator.app import command_fetcher
 
-        fetcher = Fetcher()
-        try:
+        with command_fetcher(config, "check") as fetcher:
             ok = check_source(config, source, fetcher, cards=cards, echo=click.echo)
-        finally:
-            fetcher.close()
         if not ok:
             sys.exit(EXIT_FAILED)
 

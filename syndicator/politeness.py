@@ -192,11 +192,11 @@ class ClusterGates:
     def slot(self, host: str, limit: int, delay: float, *,
              deadline: float | None = None) -> Iterator[None]:
         key = "host:" + host
-        give_up = self._monotonic() + SLOT_WAIT_MAX
-        by_run = deadline is not None and deadline < give_up
-        if deadline is not None:
-            give_up = min(give_up, deadline)
-        with self._local.slot(host, limit, 0.0, deadline=give_up):
+        with self._local.slot(host, limit, 0.0, deadline=deadline):
+            give_up = self._monotonic() + SLOT_WAIT_MAX
+            by_run = deadline is not None and deadline < give_up
+            if deadline is not None:
+                give_up = min(give_up, deadline)
             # A deadline already past still takes a slot free at once (the Fetcher then
             # says the run's deadline has passed, as with the local gates).
             token = self._rates.acquire(key, limit, max(0.0, give_up - self._monotonic()))

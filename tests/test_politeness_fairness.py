@@ -123,7 +123,8 @@ def test_waiters_of_several_processes_and_threads_are_served_in_the_order_they_c
     assert max(overtaken.values()) <= 1, (rows, overtaken)
 
 
-def _advisory_locks(url: str, granted: bool) -> int:
+def advisory_locks(url: str, granted: bool) -> int:
+    """How many advisory locks of the test's database are held (`granted`) or waited for."""
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
@@ -149,10 +150,10 @@ def test_a_waiter_whose_deadline_passes_gives_up_and_those_behind_it_are_served(
         assert token is not None
         quits = threading.Thread(target=ask, args=("quitter", quitter, 2.0))
         quits.start()
-        wait_for(lambda: _advisory_locks(pg_url, True) == 2)      # the slot; the line's head
+        wait_for(lambda: advisory_locks(pg_url, True) == 2)      # the slot; the line's head
         waits = threading.Thread(target=ask, args=("patient", patient, 120.0))
         waits.start()
-        wait_for(lambda: _advisory_locks(pg_url, False) == 1)     # in line behind it
+        wait_for(lambda: advisory_locks(pg_url, False) == 1)     # in line behind it
         quits.join()
         assert got["quitter"] is None
         # A fetch bounded by its source run's deadline gives up the same way, as a fetch error.
@@ -165,7 +166,7 @@ def test_a_waiter_whose_deadline_passes_gives_up_and_those_behind_it_are_served(
         assert got["patient"] is not None
         patient.release("host:slow.example", got["patient"])
         # Nobody is left in line, nothing is held: a slot is taken at once.
-        assert _advisory_locks(pg_url, True) == 0 and _advisory_locks(pg_url, False) == 0
+        assert advisory_locks(pg_url, True) == 0 and advisory_locks(pg_url, False) == 0
         assert holder.acquire("host:slow.example", 1, 0.0) is not None
     finally:
         for rates in (holder, quitter, patient):

@@ -3,7 +3,8 @@
 stdout carries only YAML (the report as `#` comments, then the block), so it can be
 redirected into a file or pasted whole; progress goes to stderr. The fetch settings are the
 config's `fetch:` section when a config file is there (`--config`, `$SYNDICATOR_CONFIG` or
-./config.yaml), else the defaults: the same robots.txt, delays and address policy as a crawl.
+./config.yaml), else the defaults: the same robots.txt, delays and address policy as a crawl,
+and with a PostgreSQL store the per-host limits every instance on it keeps (app.command_fetcher).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from pathlib import Path
 
 import click
 
+from syndicator.app import command_fetcher
 from syndicator.cli_common import CliState, reported_errors
 from syndicator.config import FetchConfig, resolve_config_path
 from syndicator.config_base import _ID, check_http_url
 from syndicator.discover.propose import Discovery, discover
 from syndicator.discover.render import add_to_config
 from syndicator.errors import AddressRefused
-from syndicator.fetch import Fetcher
 
 __all__ = ["report_lines", "run_discover"]
 
@@ -36,6 +37,7 @@ def run_discover(state: CliState, url: str, *, source_id: str | None, write_path
     with reported_errors():
         settings = FetchConfig()
         timezone = "UTC"
+        config = None
         explicit = state.config_path is not None
         path = resolve_config_path(state.config_path)
         if explicit or path.exists():
@@ -45,18 +47,17 @@ def run_discover(state: CliState, url: str, *, source_id: str | None, write_path
         private = allow_private and not settings.allow_private
         if allow_private:
             settings = settings.model_copy(update={"allow_private": True})
-        fetcher = Fetcher()
-        try:
-            found = discover(url, fetcher, settings, source_id=source_id, timezone=timezone,
-                             scrape=scrape, cards=cards, articles=cards, private=private,
-                             render=render, say=lambda line: click.echo(line, err=True))
-        except AddressRefused:
-            if not allow_private:
-                click.echo("hint: a site on loopback or a private network needs "
-                           "--allow-private", err=True)
-            raise
-        finally:
-            fetcher.close()
+        with command_fetcher(config, "discover") as fetcher:
+            try:
+                found = discover(url, fetcher, settings, source_id=source_id,
+                                 timezone=timezone, scrape=scrape, cards=cards, articles=cards,
+                                 private=private, render=render,
+                                 say=lambda line: click.echo(line, err=True))
+            except AddressRefused:
+                if not allow_private:
+                    click.echo("hint: a site on loopback or a private network needs "
+                               "--allow-private", err=True)
+                raise
         click.echo("\n".join(report_lines(found, timezone)))
         click.echo(found.block, nl=False)
         if write_path is not None:

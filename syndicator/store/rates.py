@@ -50,6 +50,7 @@ from functools import partial
 from typing import TypeVar
 
 from sqlalchemy import Connection, Float, Integer, Text, bindparam, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from syndicator.errors import StoreError
@@ -85,6 +86,7 @@ _WAIT = text(f"SELECT {_NEXT} - {_NOW} FROM pacing AS p WHERE p.key = :key").bin
 # keep theirs for good.
 PRUNE = text(f"DELETE FROM pacing WHERE starts[cardinality(starts)] < {_NOW} - :age"
              ).bindparams(bindparam("age", type_=Float))
+_CHECK = text("SELECT 1 FROM pacing LIMIT 1")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:space, :id)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:space, :id)")
 # A slot if nobody is in line: NULL (someone is: join the line), true (the slot is ours),
@@ -106,6 +108,15 @@ class _Slot:
 
     slot: int
     generation: int
+
+
+def shared_rates(url: str) -> DatabaseRates | None:
+    """The rate state every instance on the database at `url` shares (politeness per host,
+    Telegram pacing), or None where one process is all there is (SQLite): its pacing stays
+    in that process's memory. The one place this is decided."""
+    if make_url(url).get_backend_name() != "postgresql":
+        return None
+    return DatabaseRates(url)
 
 
 class DatabaseRates(Database):
@@ -182,6 +193,11 @@ class DatabaseRates(Database):
         wait = self._run(f"read the pace of {key}",
                          lambda conn: conn.execute(_WAIT, values).scalar())
         return max(0.0, float(wait or 0.0))
+
+    def check(self) -> None:
+        """StoreError unless the rate state answers (a command deciding whether to use it)."""
+        self._run("read the shared rate state",
+                  lambda conn: conn.execute(_CHECK).all())
 
     def acquire(self, key: str, limit: int, timeout: float) -> object | None:
         # Each request tries the slots from one of its own, so that they do not all try the

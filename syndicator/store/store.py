@@ -41,7 +41,7 @@ from syndicator.store.database import safe_url
 from syndicator.store.items import ItemQueries
 from syndicator.store.outputs import OutputQueries
 from syndicator.store.push import PushQueries
-from syndicator.store.rates import PRUNE, DatabaseRates
+from syndicator.store.rates import PRUNE, DatabaseRates, shared_rates
 from syndicator.store.reader import SqliteItems
 from syndicator.store.schedule import ScheduleQueries
 from syndicator.store.signups import SignupQueries
@@ -72,12 +72,9 @@ class Store(TranslationQueries, ItemQueries, UrlStateQueries, PushQueries, Signu
         return functools.partial(Store, self._url, migrate=False)
 
     def shared_rates(self) -> DatabaseRates | None:
-        """The rate state every instance on this database shares (politeness per host,
-        Telegram pacing), or None where one process is all there is (SQLite): its pacing
-        stays in that process's memory."""
-        if self._dialect != "postgresql":
-            return None
-        return DatabaseRates(self._url)
+        """The rate state every instance on this database shares, or None on SQLite
+        (rates.shared_rates)."""
+        return shared_rates(self._url)
 
     def prune_pacing(self, age: float) -> int:
         """Delete the shared rate rows (store/rates.py) whose latest start is more than `age`
