@@ -57,17 +57,23 @@ def test_a_local_waiter_gives_up_at_its_deadline_and_leaves_the_line() -> None:
 
 # --- across processes ----------------------------------------------------------------------
 
-# Each thread waits for its turn to come (arrivals SPACING apart, from START), notes its
-# arrival, asks for the one slot of a host, notes when it got it, holds it a moment and
-# prints "turn arrived served". Turn 0 holds it until every other waiter is in line.
+# Each thread waits for its turn to come (arrivals SPACING apart, from the start the test
+# sends once every process is ready), notes its arrival, asks for the one slot of a host,
+# notes when it got it, holds it a moment and prints "turn arrived served". Turn 0 holds it
+# until every other waiter is in line.
 IN_LINE = """
 import sys, threading, time
 from sqlalchemy import create_engine, text
 from syndicator.store.rates import DatabaseRates
 
-url, start, spacing, last = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+url, spacing, last = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 rates = DatabaseRates(url)
+rates.check()
 counters = create_engine(url)
+with counters.connect() as conn:
+    conn.execute(text("SELECT 1"))
+print("ready", flush=True)
+start = float(sys.stdin.readline())
 
 def count(name):
     with counters.connect() as conn:
@@ -83,7 +89,7 @@ def wait(turn):
     rates.release("host:busy.example", token)
     print(turn, arrived, served, flush=True)
 
-threads = [threading.Thread(target=wait, args=(int(t),)) for t in sys.argv[5:]]
+threads = [threading.Thread(target=wait, args=(int(t),)) for t in sys.argv[4:]]
 for thread in threads:
     thread.start()
 for thread in threads:
@@ -92,7 +98,7 @@ rates.close()
 """
 PROCESSES = 3
 THREADS = 3
-SPACING = 0.25
+SPACING = 0.33
 
 
 @pytest.mark.postgres
@@ -104,11 +110,18 @@ def test_waiters_of_several_processes_and_threads_are_served_in_the_order_they_c
         conn.execute(text("CREATE SEQUENCE served"))
     counters.dispose()
     waiters = PROCESSES * THREADS
-    start = time.time() + 3.0           # after every process has started
     processes = [subprocess.Popen(
-        [sys.executable, "-c", IN_LINE, pg_url, str(start), str(SPACING), str(waiters - 1),
+        [sys.executable, "-c", IN_LINE, pg_url, str(SPACING), str(waiters - 1),
          *(str(turn) for turn in range(p, waiters, PROCESSES))],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for p in range(PROCESSES)]
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for p in range(PROCESSES)]
+    for process in processes:
+        assert process.stdout is not None and process.stdout.readline() == "ready\n"
+    start = time.time() + 0.5
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(f"{start}\n")
+        process.stdin.flush()
     outputs = [process.communicate(timeout=180) for process in processes]
     for process, (_out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err
