@@ -103,7 +103,9 @@ def cap_html(html: str, max_bytes: int, *, url: str, language: str | None) -> st
         # The sanitiser wrote it longer than it was cut (a link's rel attribute, an
         # element it closed its own way): cut that much shorter.
         budget -= over + 64
-    return sanitize_html(_marker(url, language, ellipsis=True), base_url=url)
+    # Not even the marker fits (a URL of kilobytes under a small bound): the ellipsis alone.
+    marker = sanitize_html(_marker(url, language, ellipsis=True), base_url=url)
+    return marker if utf8_size(marker) <= max_bytes else f"<p>{ELLIPSIS}</p>"
 
 
 def _marker(url: str, language: str | None, *, ellipsis: bool) -> str:

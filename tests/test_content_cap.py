@@ -18,6 +18,7 @@ import feedparser
 import pytest
 
 from syndicator.app import App, make_app
+from syndicator.backfill import backfill
 from syndicator.capping import cap_html, shorten_to
 from syndicator.cli import build_and_report
 from syndicator.config import parse_config
@@ -129,6 +130,30 @@ def test_a_5mb_article_is_stored_cut_to_the_default_bound_and_a_normal_one_whole
     assert "(content.max_bytes: 262144)" in lines[0]
 
 
+def test_backfill_stores_old_pages_under_the_same_bound(site: SiteServer, tmp_path: Path) -> None:
+    root = Path(site.root)
+    body = f"<p>{SENTENCE * 40}</p>" * 20                    # ~90 KB
+    for page, following in ((1, "page2.html"), (2, None)):
+        more = f'<a rel="next" href="/{following}">Older</a>' if following else ""
+        (root / ("index.html" if page == 1 else f"page{page}.html")).write_text(
+            f'<html><body><div class="card"><a href="/old{page}.html">Старая {page}</a>'
+            f"</div>{more}</body></html>", encoding="utf-8")
+        (root / f"old{page}.html").write_text(_article(f"Старая {page}", body),
+                                              encoding="utf-8")
+    sources = ("  - id: news\n    url: ${SITE}\n    language: ru\n"
+               "    list: {item: div.card, link: a, next: 'a[rel=next]@href'}\n"
+               "    article: {content: div.body}\n")
+    with _app(site, tmp_path, sources, "content: {max_bytes: 8KiB}\n") as app:
+        result = backfill(app, app.config.sources[0])
+        items = _stored(app, "news")
+    assert result.ok and result.new == 2 and sorted(items) == ["Старая 1", "Старая 2"]
+    for item in items.values():
+        assert 7 * KIB < _size(item.content) <= 8 * KIB
+        assert_well_formed(item.content)
+        assert item.content.endswith("…</p><p><a href=\"" + item.url
+                                     + '" rel="noopener noreferrer">Читать дальше</a></p>')
+
+
 # --- a feed with a huge entry, under the operator's bounds ------------------------------------
 
 def _feed(entries: str) -> str:
@@ -217,6 +242,12 @@ def test_content_within_the_bound_is_left_as_it_is() -> None:
     html = sanitize_html(TEXTS["cyrillic"], base_url="https://x.example/")
     assert cap_html(html, _size(html), url="https://x.example/a", language="ru") is None
     assert cap_html(html, _size(html) - 1, url="https://x.example/a", language="ru")
+
+
+def test_a_url_too_long_for_the_marker_leaves_the_ellipsis_alone() -> None:
+    html = sanitize_html(TEXTS["cyrillic"], base_url="https://x.example/")
+    url = "https://x.example/" + "a" * 5000
+    assert cap_html(html, 4 * KIB, url=url, language="ru") == "<p>…</p>"
 
 
 def test_titles_are_cut_on_a_word_with_the_ellipsis_counted() -> None:
