@@ -142,11 +142,9 @@ class Config(Model):
 
     @model_validator(mode="after")
     def _references(self) -> Config:
-        seen: set[str] = set()
+        source_ids: set[str] = set()
         for index, source in enumerate(self.sources):
-            if source.id in seen:
-                raise _RefError(f"duplicate source id {source.id!r}", ("sources", index, "id"))
-            seen.add(source.id)
+            _add_id(source_ids, source.id, "source", ("sources", index, "id"))
             if source.timezone:
                 try:
                     check_timezone(source.timezone)
@@ -154,24 +152,12 @@ class Config(Model):
                     raise _RefError(str(exc), ("sources", index, "timezone")) from None
         feed_ids: set[str] = set()
         for index, feed in enumerate(self.feeds):
-            if feed.id in feed_ids:
-                raise _RefError(f"duplicate feed id {feed.id!r}", ("feeds", index, "id"))
-            feed_ids.add(feed.id)
-            for pos, ref in enumerate(feed.sources):
-                if ref not in seen:
-                    known = ", ".join(sorted(seen)) or "none"
-                    raise _RefError(f"unknown source {ref!r} (known: {known})",
-                                    ("feeds", index, "sources", pos))
+            _add_id(feed_ids, feed.id, "feed", ("feeds", index, "id"))
+            _check_refs(feed.sources, source_ids, "source", ("feeds", index, "sources"))
         target_ids: set[str] = set()
         for index, target in enumerate(self.push):
-            if target.id in target_ids:
-                raise _RefError(f"duplicate push target id {target.id!r}", ("push", index, "id"))
-            target_ids.add(target.id)
-            for pos, ref in enumerate(target.feeds):
-                if ref not in feed_ids:
-                    known = ", ".join(sorted(feed_ids)) or "none"
-                    raise _RefError(f"unknown feed {ref!r} (known: {known})",
-                                    ("push", index, "feeds", pos))
+            _add_id(target_ids, target.id, "push target", ("push", index, "id"))
+            _check_refs(target.feeds, feed_ids, "feed", ("push", index, "feeds"))
             if isinstance(target, EmailTarget) and not self.secret_key:
                 raise _RefError("email push needs `secret_key` (e.g. {env: SYNDICATOR_SECRET}) "
                                 "to sign unsubscribe links", ("push", index, "type"))
@@ -239,6 +225,22 @@ class _RefError(ValueError):
     def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
         super().__init__(message)
         self.loc = loc
+
+
+def _add_id(ids: set[str], new: str, what: str, path: tuple[str | int, ...]) -> None:
+    """Add `new` to the ids of a config list, refusing it at `path` if it is there already."""
+    if new in ids:
+        raise _RefError(f"duplicate {what} id {new!r}", path)
+    ids.add(new)
+
+
+def _check_refs(refs: Sequence[str], known: set[str], what: str,
+                path: tuple[str | int, ...]) -> None:
+    """Refuse the first of `refs` (the list at `path`) that is not among the `known` ids."""
+    for pos, ref in enumerate(refs):
+        if ref not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise _RefError(f"unknown {what} {ref!r} (known: {names})", (*path, pos))
 
 
 # Where each key path's value starts in the file: 1-based line and column.
