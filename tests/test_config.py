@@ -78,6 +78,26 @@ def test_errors_name_key_path_and_line(replace: str, path: str, line: int | None
     assert str(error).startswith(f"config.yaml:{line}:{error.column}: {path}: ")
 
 
+TARGET = "  - {{id: {id}, type: telegram, feeds: [{feeds}], chat_id: 1, token: t}}\n"
+
+
+@pytest.mark.parametrize(("broken", "path", "words"), [
+    (GOOD.replace("id: wire", "id: news"), "sources[1].id", "duplicate source id 'news'"),
+    (GOOD + "  - {id: all, title: Again, sources: [wire]}\n", "feeds[1].id",
+     "duplicate feed id 'all'"),
+    (GOOD + "push:\n" + TARGET.format(id="tg", feeds="all, nope"), "push[0].feeds[1]",
+     "unknown feed 'nope' (known: all)"),
+    (GOOD + "push:\n" + TARGET.format(id="tg", feeds="all") + TARGET.format(id="tg", feeds=""),
+     "push[1].id", "duplicate push target id 'tg'"),
+])
+def test_duplicate_ids_and_unknown_references_name_their_key_path(broken: str, path: str,
+                                                                  words: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_config(broken, file="config.yaml")
+    assert info.value.path == path
+    assert words in str(info.value)
+
+
 def test_server_workers_take_a_count_or_auto() -> None:
     assert parse_config(GOOD).server.processes() == 1
     with_server = GOOD + "server: {workers: auto}\n"
