@@ -89,3 +89,4 @@ def test_a_hammered_healthz_asks_the_database_about_once_a_second(tmp_path: Path
                 messages = sum(relay.counts().values()) - before
         print(f"300 /healthz: {messages} PostgreSQL protocol messages")
         assert messages < 100, messages
+

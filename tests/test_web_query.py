@@ -10,6 +10,7 @@ import logging
 import random
 import string
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,10 +25,19 @@ from test_web import Env, FakeStatus, Server, make_config, start
 from syndicator.config import Config, ServerConfig
 from syndicator.status import CachedStatus, ServiceStatus
 from syndicator.store import Store
+from syndicator.web import query as query_module
 from syndicator.web.app import create_web_app
 from syndicator.web.context import WebContext
 from syndicator.web.embed import embed_routes
-from syndicator.web.query import QueryError, compile_pattern, normal_form, parse_query
+from syndicator.web.query import (
+    COMPILE_TOKENS,
+    COMPILED_PATTERNS,
+    RE2_MAX_MEM,
+    QueryError,
+    compile_pattern,
+    normal_form,
+    parse_query,
+)
 from syndicator.web.ratelimit import QueryGate, TokenBuckets, client_key, retry_after
 
 
@@ -250,6 +260,34 @@ def test_a_refusal_by_the_handler_too(env: Env, tmp_path: Path) -> None:
         ctx.cache.load_all()          # a build: the cached answer is keyed by the old ETag
         refused = client.get("/office-en.rss?filter=story1")
         assert refused.status_code == 429 and refused.text.count("\n") == 1
+
+
+def test_a_regex_not_compiled_yet_costs_more_tokens(env: Env, tmp_path: Path) -> None:
+    # An RE2 compile costs several renders' time: a client sending a new regex each time
+    # pays 1 + COMPILE_TOKENS; plain substrings and compiled regexes pay the render's 1.
+    ctx = replace(env.ctx, config=with_limits(tmp_path, rate=0.01,
+                                              burst=2 * (1 + COMPILE_TOKENS)))
+    marker = uuid.uuid4().hex[:8]
+    with serving(ctx) as client:
+        answers = [client.get(f"/office-en.rss?filter=s.{marker}{n}").status_code
+                   for n in range(3)]
+    assert answers == [200, 200, 429]
+    ctx = replace(env.ctx, config=with_limits(tmp_path, rate=0.01, burst=3))
+    with serving(ctx) as client:
+        answers = [client.get(f"/office-en.rss?filter=s.{marker}0&limit={n + 1}").status_code
+                   for n in range(2)]
+        answers.append(client.get(f"/office-en.rss?filter={marker}").status_code)
+        answers.append(client.get(f"/office-en.rss?filter={marker}x").status_code)
+    assert answers == [200, 200, 200, 429]
+
+
+def test_few_compiled_regexes_are_kept() -> None:
+    # Each holds its RE2 automata (up to RE2_MAX_MEM): 256 of them were +250 MB.
+    marker = uuid.uuid4().hex[:8]
+    for n in range(COMPILED_PATTERNS + 10):
+        assert compile_pattern(rf"\w{{0,6}}{marker}{n}\s\d")(f"ab{marker}{n} 1")
+    assert len(query_module._COMPILED._entries) == COMPILED_PATTERNS
+    assert query_module._OPTIONS.max_mem == RE2_MAX_MEM
 
 
 def test_token_buckets_refill_and_stay_bounded() -> None:

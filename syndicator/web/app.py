@@ -67,7 +67,9 @@ from syndicator.web.query import (
     QueryError,
     asks_view,
     parse_query,
+    query_filter,
     select_items,
+    tokens_for,
 )
 from syndicator.web.ratelimit import REFUSED, QueryGate, retry_after
 
@@ -206,9 +208,14 @@ class _Handlers:
         result = self.rendered.get(key)
         if result is None:
             client = request.client.host if request.client else ""
-            wait = self.query_gate.take(client)
+            wait = self.query_gate.take(client, tokens_for(query))
             if wait > 0:
                 return _text(REFUSED, 429, {**_CORS, "Retry-After": retry_after(wait)})
+            try:
+                # Compiled in the thread: an RE2 compile takes tens of milliseconds.
+                await run_in_threadpool(query_filter, query)
+            except QueryError as exc:
+                return _text(f"bad query: {exc}", 400, _CORS)
             try:
                 result = await run_in_threadpool(self._render_query, feed, query, ext, path,
                                                  cached)

@@ -25,13 +25,21 @@ rewritten to RE2's Unicode classes (`\\w` is letters, digits and `_` in any scri
 Python), and the small counted bounds keep RE2's DFA small: with `{0,20}` twice in a row it
 outgrows its memory and RE2 falls back to its NFA, seconds again over 500 items.
 
+RE2 grows each compiled pattern's automata lazily, up to RE2_MAX_MEM, and a pattern costs
+~25-60 ms to compile: the compiled ones are kept in a small LRU (COMPILED_PATTERNS; 256 of
+them held ~250 MB), compiling happens in the render thread, never on the event loop, and a
+regex that is not compiled yet costs its client COMPILE_TOKENS more of the query tokens
+(ratelimit.py) on top of the render's one (`tokens_for`). RE2_MAX_MEM stays at RE2's
+8 MiB: with 2 MiB the DFA of a pattern as plain as `\\w{0,6}x\\w{0,6}\\s\\d` runs out and RE2
+falls back to its NFA, 250 times slower over 500 items, while the memory a pattern takes
+in practice (~0.5 MB) hardly shrinks.
+
 Every accepted pattern has a normal form (`FeedQuery.key`): equivalent spellings — case,
 `(...)` vs `(?:...)`, the order of alternatives, `{0,1}` vs `?` — share one cache entry.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import time
 import urllib.parse
@@ -45,6 +53,7 @@ from syndicator.config import FeedConfig
 from syndicator.model import Item
 from syndicator.selection import Filter, leaving_out, newest
 from syndicator.stories import left_out
+from syndicator.web.cache import RenderedCache
 
 MAX_LIMIT = 500
 MAX_PATTERN = 200
@@ -55,6 +64,9 @@ MAX_COST = 5000
 TEXT_CAP = 600
 MAX_SCANNED = 5000
 FILTER_BUDGET_S = 2.0
+COMPILED_PATTERNS = 32      # compiled regexes kept (each holds up to RE2_MAX_MEM)
+RE2_MAX_MEM = 8 << 20       # RE2's own default, stated: less pushes allowed patterns to its NFA
+COMPILE_TOKENS = 3          # query tokens a regex not compiled yet costs (a render costs 1)
 FORMATS = ("rss", "atom", "json")
 PARAMS = frozenset({"limit", "filter", "filterout", "format"})
 
@@ -99,7 +111,8 @@ def parse_limit(raw: str, maximum: int) -> int:
 
 
 def parse_query(params: Mapping[str, str]) -> FeedQuery:
-    """Validate the parameters. Raises QueryError with a message for the client."""
+    """Validate the parameters. Raises QueryError with a message for the client. What RE2
+    itself refuses (e.g. `[z-a]`) is found by `query_filter`, which compiles."""
     raw_limit = params.get("limit")
     limit = parse_limit(raw_limit, MAX_LIMIT) if raw_limit is not None else None
     format_ = params.get("format")
@@ -111,7 +124,6 @@ def parse_query(params: Mapping[str, str]) -> FeedQuery:
         if pattern is not None:
             try:
                 pattern = normal_form(pattern)
-                compile_pattern(pattern)        # what RE2 refuses (e.g. [z-a]) is a 400 too
             except QueryError as exc:
                 raise QueryError(f"{name}: {exc}") from None
         patterns[name] = pattern
@@ -127,6 +139,7 @@ _OPTIONS = re2.Options()
 _OPTIONS.case_sensitive = False
 _OPTIONS.never_capture = True
 _OPTIONS.log_errors = False
+_OPTIONS.max_mem = RE2_MAX_MEM
 _WORD = r"\p{L}\p{N}_"
 # Python's Unicode classes in RE2 syntax: (outside a class, inside a class or None: refused)
 _RE2_ESCAPES: dict[str, tuple[str, str | None]] = {
@@ -151,10 +164,29 @@ def normal_form(pattern: str) -> str:
     return canonical
 
 
-@functools.lru_cache(maxsize=256)
+_COMPILED: RenderedCache[Matcher] = RenderedCache(COMPILED_PATTERNS)
+
+
 def compile_pattern(pattern: str) -> Matcher:
     """A case-insensitive predicate for `pattern`: a substring test when it has no regex
-    metacharacters, else a compiled safe regex. Raises QueryError for anything unsafe."""
+    metacharacters, else a compiled safe regex (kept, see the module's doc). Raises
+    QueryError for anything unsafe."""
+    matcher = _COMPILED.get(pattern)
+    if matcher is None:
+        matcher = _compile(pattern)
+        _COMPILED.put(pattern, matcher)
+    return matcher
+
+
+def tokens_for(query: FeedQuery) -> int:
+    """The query tokens rendering `query` costs: 1, and COMPILE_TOKENS for each of its
+    regexes not compiled yet (a plain substring costs nothing to make)."""
+    return 1 + sum(COMPILE_TOKENS for pattern in (query.filter, query.filterout)
+                   if pattern and _META.intersection(pattern)
+                   and _COMPILED.get(pattern) is None)
+
+
+def _compile(pattern: str) -> Matcher:
     if len(pattern) > MAX_PATTERN:
         raise QueryError(f"pattern longer than {MAX_PATTERN} characters")
     if not _META.intersection(pattern):
@@ -422,6 +454,15 @@ def select_items(feed: FeedConfig, store: ItemSource, query: FeedQuery, *,
 
 
 def query_filter(query: FeedQuery) -> Filter:
-    """The query's filter/filterout as a Filter of RE2 matchers (compile_pattern)."""
-    return Filter([compile_pattern(query.filter)] if query.filter else [],
-                  [compile_pattern(query.filterout)] if query.filterout else [])
+    """The query's filter/filterout as a Filter of RE2 matchers (compile_pattern); a
+    QueryError names the parameter whose pattern RE2 refuses."""
+    return Filter(_matchers("filter", query.filter), _matchers("filterout", query.filterout))
+
+
+def _matchers(name: str, pattern: str | None) -> list[Matcher]:
+    if not pattern:
+        return []
+    try:
+        return [compile_pattern(pattern)]
+    except QueryError as exc:
+        raise QueryError(f"{name}: {exc}") from None

@@ -3,7 +3,8 @@
 A feed view with `?filter=` that is not in the cache costs a store read, a filter pass and
 a render (milliseconds), a published file costs microseconds; so a few clients asking for
 unique filters could take the CPU from everyone else. Each client address gets a bucket of
-`burst` tokens refilled at `rate` per second; a render takes one, and a client with none
+`burst` tokens refilled at `rate` per second; a render takes one (and a regex compiled
+for it a few more, query.tokens_for), and a client with too few
 left gets 429 with Retry-After until it has one again. Cached answers take no token.
 
 The buckets live in a bounded LRU (MAX_CLIENTS): a client forgotten to make room starts
@@ -65,15 +66,17 @@ class TokenBuckets:
             return 0.0
         return (1.0 - tokens) / self._rate if self._rate > 0 else math.inf
 
-    def take(self, client: str) -> float:
+    def take(self, client: str, cost: float = 1.0) -> float:
+        """Take `cost` tokens (at most a whole burst: a bigger cost could never be paid)."""
+        cost = min(cost, self._burst)
         now = self._monotonic()
         tokens, then = self._buckets.pop(client, (self._burst, now))
         tokens = min(self._burst, tokens + (now - then) * self._rate)
         wait = 0.0
-        if tokens >= 1.0:
-            tokens -= 1.0
+        if tokens >= cost:
+            tokens -= cost
         else:
-            wait = (1.0 - tokens) / self._rate if self._rate > 0 else math.inf
+            wait = (cost - tokens) / self._rate if self._rate > 0 else math.inf
         self._buckets[client] = (tokens, now)          # the newest at the end
         while len(self._buckets) > self._max:
             self._buckets.popitem(last=False)
@@ -95,9 +98,9 @@ class QueryGate:
         self._headers = [(name.lower().encode("latin-1"), value.encode("latin-1"))
                          for name, value in headers.items()]
 
-    def take(self, client: str) -> float:
-        """Take a token for the client at this address (see `client_key`)."""
-        return self.buckets.take(client_key(client))
+    def take(self, client: str, cost: float = 1.0) -> float:
+        """Take `cost` tokens for the client at this address (see `client_key`)."""
+        return self.buckets.take(client_key(client), cost)
 
     def answered(self, path: str, query_string: bytes) -> None:
         if len(path) + len(query_string) > MAX_REMEMBERED_BYTES:
