@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from syndicator.config import Config
 from syndicator.store import Store
+from syndicator.store.database import ONE_JOB, PoolSize
 
 if TYPE_CHECKING:
     from syndicator.fetch import Fetcher
@@ -110,8 +111,10 @@ class App:
 
 
 def make_app(config: Config, *, store: Store | None = None, fetcher: Fetcher | None = None,
-             clock: Clock | None = None) -> App:
-    store = store if store is not None else Store(config.storage_url)
+             clock: Clock | None = None, pool: PoolSize = ONE_JOB) -> App:
+    """`pool`: the store's connection pool on PostgreSQL (store/database.py store_pool),
+    when the store is opened here."""
+    store = store if store is not None else Store(config.storage_url, pool=pool)
     return App(
         config=config,
         store=store,

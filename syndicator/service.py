@@ -34,11 +34,13 @@ from syndicator.config import Config
 from syndicator.errors import SchemaError, StoreError, SyndicatorError
 from syndicator.httpserver import STOP_DEADLINE, StopSignals, address, listen, serve_http
 from syndicator.jobs.interface import Inline, Work
+from syndicator.jobs.tuning import cluster_concurrency
 from syndicator.model import RunResult
 from syndicator.processes import hard_exit
 from syndicator.serving import FeedFiles, follow_builds, partner_routes, push_status_of
 from syndicator.status import HISTORY, ServiceStatus
 from syndicator.store import Store
+from syndicator.store.database import store_pool
 from syndicator.store.outage import StoreOutage
 from syndicator.storelock import StoreLock, sqlite_path
 from syndicator.web.context import WebContext
@@ -317,7 +319,7 @@ def run_service(config: Config, *, echo: Callable[[str], None],
         if http and config.server.workers != 1:
             log.warning("server.workers is for `syndicator serve`; `run` answers HTTP from "
                         "its one process, beside its jobs")
-        app, answered = open_app(config)
+        app, answered = open_app(config, http=http)
         cleanup.callback(app.close)
         metrics, cache = _http_parts(config) if http else (None, None)
         if metrics is not None:
@@ -381,18 +383,21 @@ def run_service(config: Config, *, echo: Callable[[str], None],
 STARTUP_BACKOFF_CAP = 5.0   # seconds between attempts to reach the store at start, at most
 
 
-def open_app(config: Config) -> tuple[App, bool]:
-    """The App, and whether its store answered (it is migrated then). A PostgreSQL store
-    that does not answer yet is opened without touching it: `_until_store_answers` waits
-    for it. A SQLite store that cannot be opened is an error at once."""
+def open_app(config: Config, *, http: bool) -> tuple[App, bool]:
+    """The App of `run` (`http`) or `worker`, and whether its store answered (it is
+    migrated then). Its PostgreSQL pool is sized for `jobs.concurrency` jobs, and the
+    HTTP side's reads with `http` (store_pool). A PostgreSQL store that does not answer yet
+    is opened without touching it: `_until_store_answers` waits for it. A SQLite store that
+    cannot be opened is an error at once."""
+    pool = store_pool(cluster_concurrency(config.jobs.concurrency), http=http)
     try:
-        return make_app(config), True
+        return make_app(config, pool=pool), True
     except StoreError as exc:
         if isinstance(exc, SchemaError) or sqlite_path(config.storage_url) is not None:
             # Neither gets better by waiting: a local file that cannot be opened, a schema
             # this version cannot migrate (a newer version's).
             raise
-    return make_app(config, store=Store(config.storage_url, migrate=False)), False
+    return make_app(config, store=Store(config.storage_url, migrate=False, pool=pool)), False
 
 
 def _until_store_answers(app: App, outage: StoreOutage, stop: StopSignals,

@@ -34,6 +34,7 @@ from syndicator.httpserver import (
 from syndicator.processes import Child, start_process, supervise
 from syndicator.publish.shared import sharing
 from syndicator.status import ServiceStatus
+from syndicator.store.database import store_pool
 from syndicator.store.outage import StoreOutage
 from syndicator.web.context import WebContext
 
@@ -98,7 +99,7 @@ def _serve_on(config: Config, sock: socket.socket, stop: StopSignals,
     from syndicator.web.cache import FeedCache
 
     with contextlib.ExitStack() as cleanup:
-        app = make_app(config)
+        app = make_app(config, pool=store_pool(0, http=True))
         cleanup.callback(app.close)
         cache = FeedCache(config.output_path)
         cleanup.callback(follow_builds(app, cache, watch_folder=True))

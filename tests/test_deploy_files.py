@@ -22,6 +22,8 @@ import yaml
 from serve_support import stop_process, wait_until_answered
 
 from syndicator.config import parse_config
+from syndicator.jobs.tuning import cluster_concurrency
+from syndicator.store.database import ONE_JOB, store_pool
 from tests.net_support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,9 +132,15 @@ def test_postgres_takes_every_instance_connections() -> None:
     settings = dict(part.split("=", 1) for part in command if "=" in part)
     instances = sum(1 for service in loaded["services"].values()
                     if service.get("command", [""])[0] in ("run", "worker"))
-    # docs/service.md: a run or worker opens at most jobs.concurrency + 21 (4 in a cluster
-    # unless set), a migrate at most 15; superuser_reserved_connections keeps 3.
-    assert int(settings["max_connections"]) >= instances * (4 + 21) + 15 + 3
+    # docs/service.md, Connections: a run with N jobs (4 in a cluster unless set) opens the
+    # job queue's N + 4, its listener, the store's pool, the rate state's 1 + N and the
+    # output listener; a migrate the store's pool of a one-off command;
+    # superuser_reserved_connections keeps 3.
+    jobs = cluster_concurrency(None)
+    run = store_pool(jobs, http=True)
+    per_run = (jobs + 4) + 1 + run.kept + run.more + (1 + jobs) + 1
+    assert per_run == 3 * jobs + 22
+    assert int(settings["max_connections"]) >= instances * per_run + sum(ONE_JOB) + 3
 
 
 def test_relative_paths_resolve_against_the_config_folder(tmp_path: Path) -> None:

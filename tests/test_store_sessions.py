@@ -1,19 +1,24 @@
 """PostgreSQL sessions that cannot stall the cluster: the dispatcher claims only the keys it
 is given (rows of removed sources never crowd out live ones), and every connection carries
 the server settings of store/database.py's ALIVE, so the server ends a session left idle
-inside a transaction and frees its locks."""
+inside a transaction and frees its locks; the store's pool is sized for the process's
+jobs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
 
+from syndicator.config import parse_config
 from syndicator.model import RunResult
+from syndicator.service import open_app
 from syndicator.store import Store, database
 from syndicator.store.schedule import CLAIM_LIMIT
 from tests.postgres_support import postgres_database
@@ -127,3 +132,28 @@ def test_a_slow_reader_of_the_feed_links_is_no_idle_transaction(
     finally:
         admin.dispose()
         store.close()
+
+
+@pytest.mark.parametrize(("concurrency", "http", "kept", "more"), [
+    ("3", False, 3 + 3, 0),         # a worker: one per job, 3 for its own threads
+    ("2", True, 2 + 3 + 4, 8),      # a run: and the HTTP side's
+    ("null", False, 4 + 3, 0),      # unset: the cluster's default of 4 jobs
+])
+def test_the_store_pool_follows_jobs_concurrency(pg_url: str, tmp_path: Path, concurrency: str,
+                                                 http: bool, kept: int, more: int) -> None:
+    config = parse_config(f'storage: "{pg_url}"\njobs: {{concurrency: {concurrency}}}\n',
+                          file="config.yaml", base_dir=tmp_path)
+    app, answered = open_app(config, http=http)
+    try:
+        assert answered
+        pool = app.store.engine.pool
+        assert isinstance(pool, QueuePool) and pool.size() == kept
+        # Every job (and HTTP read) at once gets a connection: `more` beyond the kept ones.
+        held = [app.store.engine.connect() for _ in range(kept + more)]
+        try:
+            assert pool.checkedout() == kept + more and pool.overflow() == more
+        finally:
+            for conn in held:
+                conn.close()
+    finally:
+        app.close()

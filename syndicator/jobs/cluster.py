@@ -34,7 +34,7 @@ from syndicator.config import Schedule
 from syndicator.errors import NotConfiguredHere, StoreError
 from syndicator.jobs.interface import Bodies
 from syndicator.jobs.queue import Handlers, TaskQueue
-from syndicator.jobs.tuning import failover_problem
+from syndicator.jobs.tuning import cluster_concurrency, failover_problem
 from syndicator.pushjobs import PUSH_EVERY, send_due
 from syndicator.scheduler import next_due
 from syndicator.store.database import libpq_url
@@ -42,7 +42,6 @@ from syndicator.store.outage import describe_store
 
 log = logging.getLogger("syndicator.jobs")
 
-DEFAULT_CONCURRENCY = 4   # jobs one process runs at once unless jobs.concurrency says
 NEXT_RUN_TTL = 2.0        # seconds the status page reuses the due times it read
 PUSH_KEY = "push"
 
@@ -55,7 +54,7 @@ class ClusterEngine:
         self._bodies = bodies
         self._app = app
         self._hub = hub
-        workers = concurrency or DEFAULT_CONCURRENCY
+        workers = cluster_concurrency(concurrency)
         self.description = (f"procrastinate on {describe_store(config.storage_url)}, "
                             f"{workers} workers")
         self._schedules: dict[str, Schedule] = {

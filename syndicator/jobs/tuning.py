@@ -1,5 +1,6 @@
 """The cluster engine's numbers that others read too, without procrastinate: its clock
-(jobs/queue.py runs it, config_server.py bounds `jobs.stalled_after` by it).
+(jobs/queue.py runs it, config_server.py bounds `jobs.stalled_after` by it) and how many
+jobs a process runs at once (the store sizes its connection pool by it).
 
 A killed process's job is run again by another at most
 
@@ -23,6 +24,12 @@ STALLED_DEFAULT = 15.0   # seconds without a heartbeat after which a worker is t
 STALLED_MIN = 3 * HEARTBEAT
 STALLED_MAX = 300.0
 FAILOVER_PROMISE = 30.0  # seconds from a kill to another instance running its jobs
+DEFAULT_CONCURRENCY = 4  # jobs one process runs at once unless jobs.concurrency says
+
+
+def cluster_concurrency(configured: int | None) -> int:
+    """How many jobs one process of the cluster runs at once (`jobs.concurrency`)."""
+    return configured or DEFAULT_CONCURRENCY
 
 
 def pickup_bound(stalled_after: float) -> float:

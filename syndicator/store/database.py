@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -97,6 +97,14 @@ ALIVE: dict[str, int | str] = {
     "options": " ".join(f"-c {name}={value}" for name, value in SESSION.items())}
 # Rows per IN (...) list: well under SQLite's and PostgreSQL's bound-parameter limits.
 CHUNK = 500
+# The store's pool on PostgreSQL (store_pool): connections a process's own threads take
+# beside its jobs and HTTP requests, one at a time each (the dispatcher, the output watcher
+# reading a new build, the job engine's probe while it starts its workers), and those of the
+# HTTP side's store reads at once (query views, previews, /status, /healthz, the
+# subscription forms; feed files are served without the store): HTTP_KEPT kept open,
+# HTTP_MORE more opened under load and closed when given back.
+OWN_THREADS = 3
+HTTP_KEPT, HTTP_MORE = 4, 8
 
 T = TypeVar("T")
 
@@ -117,18 +125,43 @@ def libpq_url(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+class PoolSize(NamedTuple):
+    """A PostgreSQL pool's bounds: `kept` connections stay open once opened (SQLAlchemy's
+    pool_size), up to `more` others are opened under load and closed when given back
+    (max_overflow)."""
+
+    kept: int
+    more: int
+
+
+def store_pool(jobs: int, *, http: bool) -> PoolSize:
+    """The store's pool on PostgreSQL for a process that runs `jobs` jobs at once (each job's
+    thread holds one store connection at a time; 0: no jobs, `serve`) and answers HTTP or
+    not: kept, one per job and OWN_THREADS (+ HTTP_KEPT); more, HTTP_MORE with HTTP. So no
+    job ever waits for a connection, and a small `jobs.concurrency` keeps few idle ones.
+    docs/service.md (Connections) adds the process's other connections up."""
+    return PoolSize(kept=jobs + OWN_THREADS + (HTTP_KEPT if http else 0),
+                    more=HTTP_MORE if http else 0)
+
+
+# A command that runs one thing at a time (fetch, build, push, status ...) and a build's
+# worker process.
+ONE_JOB = store_pool(1, http=False)
+
+
 class Database:
     """One database: its engine, transactions and schema. Each method of the domain parts
     takes its own connection and transaction from here."""
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, pool: PoolSize = ONE_JOB) -> None:
         """`migrate` False: the schema is known to be current (a build's worker process
-        reading what its parent opened), so no write transaction is taken."""
+        reading what its parent opened), so no write transaction is taken. `pool`: the
+        connection pool's bounds on PostgreSQL (store_pool; SQLite has its own rules)."""
         self._url = url
         self._safe_url = safe_url(url)
         self._password = _password_of(url)
         with self._errors("open the database"):
-            self._engine = _make_engine(make_url(url))
+            self._engine = _make_engine(make_url(url), pool)
         self._dialect = self._engine.dialect.name
         try:
             if self._dialect not in ("sqlite", "postgresql"):
@@ -367,9 +400,10 @@ def _alive(url: URL) -> dict[str, int | str]:
     return {key: value for key, value in ALIVE.items() if key not in url.query}
 
 
-def _make_engine(url: URL) -> Engine:
+def _make_engine(url: URL, pool: PoolSize) -> Engine:
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, connect_args=_alive(url))
+        return create_engine(url, pool_pre_ping=True, connect_args=_alive(url),
+                             pool_size=pool.kept, max_overflow=pool.more)
     database = url.database or ""
     if database in ("", ":memory:"):
         # One shared connection, or every checkout would see its own empty database.

@@ -55,7 +55,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 
 from syndicator.errors import StoreError
 from syndicator.politeness import Reservation
-from syndicator.store.database import Database, unpooled_engine
+from syndicator.store.database import Database, PoolSize, unpooled_engine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -125,7 +125,7 @@ class DatabaseRates(Database):
     def __init__(self, url: str) -> None:
         # The rate connection lives as long as the process, and every fetch waits on it:
         # the engine keeps it ALIVE, as every connection (database.py).
-        super().__init__(url, migrate=False)
+        super().__init__(url, migrate=False, pool=PoolSize(kept=1, more=0))
         self._lines = unpooled_engine(url)    # a connection per waiter, closed after
         self._guard = threading.Lock()
         self._conn: Connection | None = None
