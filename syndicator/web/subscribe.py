@@ -121,6 +121,11 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         target = enabled_email_target(ctx.config, data.target_id) if data else None
         return _Pages(ctx.config, target)
 
+    def of_path(request: Request) -> tuple[_Pages, EmailTarget | None]:
+        """The enabled email list the URL names (None when there is none), and its pages."""
+        target = enabled_email_target(ctx.config, request.path_params["target_id"])
+        return _Pages(ctx.config, target), target
+
     def form_page(pages: _Pages, target: EmailTarget, action: str, message: str, *,
                   status: int = 200, retry_after: int | None = None) -> HTMLResponse:
         _ = pages.text
@@ -129,8 +134,7 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
                           retry_after=retry_after, choice=choice_view(ctx.config, target))
 
     async def form(request: Request) -> Response:
-        target = enabled_email_target(ctx.config, request.path_params["target_id"])
-        pages = _Pages(ctx.config, target)
+        pages, target = of_path(request)
         _ = pages.text
         if target is None:
             return pages.page(_("Not found"), _("There is no such mailing list."), status=404)
@@ -138,8 +142,7 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
                          _("Get the news by email. We will send you a link to confirm."))
 
     async def sign_up(request: Request) -> Response:
-        target = enabled_email_target(ctx.config, request.path_params["target_id"])
-        pages = _Pages(ctx.config, target)
+        pages, target = of_path(request)
         _ = pages.text
         if target is None:
             return pages.page(_("Not found"), _("There is no such mailing list."), status=404)
