@@ -17,8 +17,9 @@ reads the other feeds' summaries from it instead of the store.
                               this build's, so that builds of different feeds on different
                               instances never drop each other's line
 
-Merging keeps, per feed, the summary read from the newest mark (on a tie, one this build
-read itself over one it found recorded); a summary of this configuration's feed read with
+Merging keeps, per feed, the shared summary when this build's says the same, else the
+summary read from the newest mark (on a tie, one this build read itself over one it found
+recorded); a summary of this configuration's feed read with
 another configuration is replaced by this build's.
 """
 
@@ -137,11 +138,15 @@ class SharedSite:
 
 def _newer(stored: Entry | None, own: Entry) -> bool:
     """Whether the shared summary is to be kept over this build's: read with the same
-    configuration from a newer mark, or from the same mark when this build did not read
-    the feed itself (its summary is one it found recorded). Marks are equal when a long
-    transaction held the horizon back; a summary read now is then the newer."""
+    configuration and saying the same (its mark is kept, so that the file's bytes do not
+    change when the feed did not), or from a newer mark, or from the same mark when this
+    build did not read the feed itself (its summary is one it found recorded). Marks are
+    equal when a long transaction held the horizon back; a summary read now is then the
+    newer."""
     if stored is None or stored.key != own.key:
         return False
+    if (stored.items, stored.newest) == (own.items, own.newest):
+        return True
     return stored.mark > own.mark or (stored.mark == own.mark and not own.fresh)
 
 
