@@ -49,7 +49,8 @@ class Phase:
 @contextmanager
 def measure() -> Iterator[Phase]:
     """Measure the block. Before its worker processes end, the block fills in
-    `children_peak_rss_mb` (process_peak_rss_mb of each); they are added to this process's."""
+    `children_peak_rss_mb` (syndicator.processes.peak_rss_mb of each); they are added to this
+    process's."""
     phase = Phase()
     cpu_children = _children_cpu()
     wall, cpu = time.perf_counter(), time.process_time()
@@ -66,18 +67,6 @@ def _children_cpu() -> float:
     """CPU seconds of this process's ended (waited-for) children."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def process_peak_rss_mb(pid: int) -> float:
-    """Peak RSS of a running process (Linux VmHWM), 0 when unknown. Not RUSAGE_CHILDREN:
-    Linux counts a child's pre-exec copy of this process there, i.e. our own size."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except (OSError, ValueError):
-        pass
-    return 0.0
 
 
 def peak_rss_mb() -> float:

@@ -35,11 +35,11 @@ from bench.common import (
     measure,
     parse_emitted,
     peak_rss_mb,
-    process_peak_rss_mb,
     settle,
     wait_out_recent_deletions,
     write_config,
 )
+from syndicator import processes
 from syndicator.app import App, make_app
 from syndicator.config import load_config
 from syndicator.model import Item, RunResult
@@ -78,7 +78,7 @@ def crawl(site: str, workdir: Path, *, concurrency: int, per_host: int,
             errors += len(result.errors)
         # As `syndicator demo` and the service build after runs: the page workers help.
         built = build_feeds(config, app.store, datetime.now(UTC), workers=app.workers_if_made)
-        phase.children_peak_rss_mb = [process_peak_rss_mb(pid) for pid in app.workers.pids]
+        phase.children_peak_rss_mb = [processes.peak_rss_mb(pid) for pid in app.workers.pids]
     if profiler is not None and profile is not None:
         profiler.disable()
         profiler.dump_stats(str(profile))
