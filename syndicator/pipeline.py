@@ -241,19 +241,30 @@ def _unseen(cards: dict[str, Article], new: Iterable[Article]) -> list[Article]:
     return fresh
 
 
-def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
-               progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
+def _source_page(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
+                 progress: Progress) -> tuple[Page | None, list[UrlState]]:
+    """The source's URL fetched with the validators stored for it: its page (counted, its
+    final URL allowed), or None when it answered 304; and the URL's state to store (after a
+    304, only when the validators changed)."""
     known = app.store.url_states([source.url]).get(source.url)
     answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None,
                              deadline=run.deadline)
     state = url_state(source.url, answer.validators.etag, answer.validators.last_modified, None,
-                   app.clock())
+                      app.clock())
     if isinstance(answer, NotModified):
         run.not_modified += 1
         return None, [state] if _changed(known, answer.validators) else []
     run.pages += 1
     progress("page", source.url)
     run.policy.add(answer.final_url)
+    return answer, [state]
+
+
+def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
+               progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
+    answer, states = _source_page(app, source, settings, run, progress)
+    if answer is None:
+        return None, states
     # Imported here: feedparser (~30 modules) only for feed sources.
     from syndicator.extract.feed import read_feed
 
@@ -268,25 +279,17 @@ def _read_feed(app: App, source: SourceConfig, settings: FetchConfig, run: RunLo
         # apart: one link is one item, so they are not stored; the publisher should know.
         run.warn(f"{merged} entries share the link of another, with no guid or #fragment to "
                  "tell them apart: only the first of each link is stored")
-    return entries, [state]
+    return entries, states
 
 
 def _read_sitemap(app: App, source: SourceConfig, settings: FetchConfig, run: RunLog,
                   progress: Progress) -> tuple[list[Article] | None, list[UrlState]]:
     """The newest `max_items` URLs of a sitemap (following an index to its newest children)."""
-    known = app.store.url_states([source.url]).get(source.url)
-    answer = app.fetcher.get(source.url, settings, validators=known.validators if known else None,
-                             deadline=run.deadline)
-    states = [url_state(source.url, answer.validators.etag, answer.validators.last_modified, None,
-                     app.clock())]
-    if isinstance(answer, NotModified):
-        run.not_modified += 1
-        return None, states if _changed(known, answer.validators) else []
-    run.pages += 1
-    progress("page", source.url)
+    answer, states = _source_page(app, source, settings, run, progress)
+    if answer is None:
+        return None, states
     from syndicator.extract.sitemap import parse_sitemap
 
-    run.policy.add(answer.final_url)
     sitemap = parse_sitemap(answer)
     articles = list(sitemap.articles)
     children = [child for child in sitemap.sitemaps if run.policy.allows(child)]
