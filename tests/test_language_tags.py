@@ -17,6 +17,7 @@ from syndicator.locales import language_key
 from syndicator.push import dispatch_due
 from syndicator.push.languages import choose_languages, list_languages
 from syndicator.push.subscribers import add_confirmed, email_target
+from syndicator.web.embed_items import best_match
 from tests.push_support import SmtpServer, email, fetch, with_targets
 
 
@@ -29,6 +30,17 @@ from tests.push_support import SmtpServer, email, fetch, with_targets
     (None, None), ("english", None)])
 def test_language_keys(tag: str | None, key: str | None) -> None:
     assert language_key(tag) == key
+
+
+@pytest.mark.parametrize(("want", "tags", "chosen"), [
+    ("zh-TW", ["zh-Hans", "zh-Hant"], 1), ("zh-Hant", ["zh-Hans", "zh-TW"], 1),
+    ("zh-CN", ["zh-Hant", "zh-Hans"], 1), ("zh-HK", ["zh-Hans", "zh-Hant"], 1),
+    ("zh-Hant", ["zh-Hant-TW", "zh-Hant"], 1), ("be-BY", ["en", "be"], 1), ("de", ["en"], None)])
+def test_the_version_shown_to_a_reader_is_of_their_script(
+        want: str, tags: list[str], chosen: int | None) -> None:
+    """The embedded frame's choice among a story's versions (static/embed.js makes the
+    same): the same tag, else the same language and script, else the same language."""
+    assert best_match(want, tags) == chosen
 
 
 CONFIG = """\

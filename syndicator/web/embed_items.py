@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from syndicator.localdates import format_date
+from syndicator.locales import language_key
 
 _LANG = re.compile(r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8}){0,3}$")
 MAX_ACCEPT = 20          # Accept-Language entries read at most
@@ -60,11 +61,17 @@ def accepted_languages(header: str) -> list[str]:
 
 def best_match(want: str, tags: Sequence[object]) -> int | None:
     """The position in `tags` of the one that best serves a reader of `want`: the same tag
-    (`zh-Hant` before `zh-Hans`, case aside), else the same language (`be` for `be-BY`);
-    None when none does. static/embed.js chooses the same way."""
+    (`zh-Hant` before `zh-Hans`, case aside), else the same language and script
+    (locales.language_key: `zh-Hant` for `zh-TW`), else the same language (`be` for
+    `be-BY`); None when none does. static/embed.js chooses the same way (it knows the
+    scripts of Chinese only)."""
     wanted = want.lower()
     for position, tag in enumerate(tags):
         if isinstance(tag, str) and tag.lower() == wanted:
+            return position
+    key = language_key(want)
+    for position, tag in enumerate(tags):
+        if key and isinstance(tag, str) and language_key(tag) == key:
             return position
     primary = _primary(want)
     for position, tag in enumerate(tags):

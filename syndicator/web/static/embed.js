@@ -83,11 +83,23 @@ iframe{display:block;width:100%;height:10em;border:0}`;
     return lang || (feed && feed.language) || document.documentElement.lang || "en";
   };
   const primary = (lang) => String(lang || "").toLowerCase().split("-")[0];
+  // Chinese with the script its tag names or its region implies (zh-TW is zh-hant, zh-CN
+  // zh-hans), as locales.language_key keys it; other languages by their primary subtag.
+  const HANT_REGIONS = ["tw", "hk", "mo"];
+  const scriptKey = (lang) => {
+    const parts = String(lang || "").toLowerCase().split(/[-_]/);
+    if (parts[0] !== "zh") return parts[0];
+    const script = parts.slice(1, 3).find((p) => p.length === 4);
+    if (script) return "zh-" + script;
+    return parts.slice(1, 3).some((p) => HANT_REGIONS.includes(p)) ? "zh-hant" : "zh-hans";
+  };
   // Of the versions, the one for a reader of `lang`: the same tag (zh-Hant before zh-Hans),
-  // else the same language (be for be-BY); as web/embed_items.py's best_match.
+  // else the same script (zh-Hant for zh-TW), else the same language (be for be-BY); as
+  // web/embed_items.py's best_match.
   const bestMatch = (lang, versions) => {
     const low = String(lang).toLowerCase();
     return versions.find((v) => String(v.language).toLowerCase() === low)
+      || versions.find((v) => scriptKey(v.language) === scriptKey(lang))
       || versions.find((v) => primary(v.language) === primary(lang));
   };
   // The other language versions of an item (its "_syndicator" extension, docs/embed.md).
