@@ -11,7 +11,6 @@ from __future__ import annotations
 import itertools
 import os
 import re
-import signal
 import subprocess
 import sys
 import threading
@@ -39,6 +38,7 @@ from tests.fake_telegram import FakeTelegram
 from tests.net_support import free_port
 from tests.pgproxy import PgProxy
 from tests.postgres_support import postgres_database
+from tests.test_service import Service as ServiceProcess
 
 pytestmark = pytest.mark.postgres
 
@@ -143,32 +143,22 @@ def query(url: str, sql: str, **params: object) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
-class Worker:
+class Worker(ServiceProcess):
     """`syndicator worker` (or `run`) as a real process, its output in a file."""
+
+    STOP_WITHIN = 15.0
 
     def __init__(self, config: Path, name: str, *, command: str = "worker",
                  verbose: bool = False) -> None:
         """`verbose`: log INFO lines too (-v), the sweeper's among them."""
-        self.log = config.parent / f"{name}.log"
-        with self.log.open("wb") as handle:
-            self.process = subprocess.Popen(
+        log = config.parent / f"{name}.log"
+        with log.open("wb") as handle:
+            process = subprocess.Popen(
                 [sys.executable, "-m", "syndicator", "--config", str(config),
                  *(["-v"] if verbose else []), command],
                 stdout=handle, stderr=subprocess.STDOUT, cwd=config.parent,
                 env={**os.environ, "COLUMNS": "200", "TEST_BOT_TOKEN": TOKEN})
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise AssertionError(f"no exit within 15 s of SIGTERM:\n{self.output()}") from None
+        super().__init__(process, log)
 
 
 def answer(url: str) -> httpx.Response | None:

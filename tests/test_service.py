@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -98,19 +98,22 @@ class Setup:
 class Service:
     process: subprocess.Popen[bytes]
     log: Path
+    STOP_WITHIN: ClassVar[float] = 10.0
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
     def stop(self) -> int:
-        """SIGTERM; the exit code (the process must be gone within 10 seconds)."""
+        """SIGTERM (unless it has exited); the exit code (the process must be gone within
+        STOP_WITHIN seconds)."""
         self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=10)
+            return self.process.wait(timeout=self.STOP_WITHIN)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-            raise AssertionError(f"no exit within 10 s of SIGTERM:\n{self.output()}") from None
+            raise AssertionError(f"no exit within {self.STOP_WITHIN:g} s of SIGTERM:\n"
+                                 f"{self.output()}") from None
 
 
 @pytest.fixture
