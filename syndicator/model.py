@@ -383,12 +383,14 @@ class PublishedFile:
     to the folder ("office-en.rss", "archive/office-en/1.atom"), the version of the build
     that wrote it last, its bytes (None: that build removed it) and when that build ran
     (its `now`: the file's modification time in every folder, so that every instance sends
-    the same Last-Modified; None when not read)."""
+    the same Last-Modified; None when not read) and the SHA-256 of the bytes (hex; None
+    when not read)."""
 
     path: str
     version: int
     data: bytes | None
     published: datetime | None = None
+    sha256: str | None = None
 
 
 # What renders the site-wide files (index, OPML, summaries) inside a share, under the store's

@@ -1,20 +1,24 @@
 """Shared build files on the machine's PostgreSQL when builds overlap: a late build never
 replaces what a build from a newer mark shared, and builds of different feeds at once keep
-each other's lines in the site-wide files (store/outputs.py, publish/shared.py, site.py)."""
+each other's lines in the site-wide files (store/outputs.py, publish/shared.py, site.py);
+and the bounds on what a share holds."""
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from syndicator.publish import build_feeds
+from syndicator.errors import PublishError
+from syndicator.publish import build_feeds, shared
 from syndicator.publish.shared import apply_shared, folder_lock
-from syndicator.store import Store
+from syndicator.store import Store, outputs
 from tests.test_output_share import NOW, add_items, config_for, pg_url, until
 
 __all__ = ["pg_url"]     # the fixture, imported for the tests here
@@ -172,4 +176,74 @@ def test_builds_of_different_feeds_at_once_keep_both_lines_everywhere(
     finally:
         for builder in stores:
             builder.close()
+        store.close()
+
+
+# -- bounds: a shared file's size, what a share holds in memory --------------------------
+
+@pytest.mark.postgres
+def test_a_file_over_the_shared_size_limit_is_refused_by_name(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shared, "MAX_SHARED_BYTES", 1000)
+    config = config_for(pg_url, tmp_path / "built")
+    root = config.output_path
+    root.mkdir(parents=True)
+    (root / "news.rss").write_bytes(bytes(1000))
+    (root / "news.atom").write_bytes(bytes(1001))
+    store = Store(pg_url)
+    try:
+        with pytest.raises(PublishError) as caught:
+            shared.share_build(config, store, [root / "news.rss", root / "news.atom"], [], NOW,
+                               prune=False)
+        assert str(root / "news.atom") in str(caught.value) and "1000 bytes" in str(caught.value)
+        assert store.published_since(0) == []
+        (root / "news.atom").write_bytes(bytes(1000))      # at the limit: shared
+        assert shared.share_build(config, store, [root / "news.rss", root / "news.atom"], [],
+                                  NOW, prune=False) == 1
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_share_holds_a_batch_of_files_in_memory_not_the_build(
+        pg_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(outputs, "BATCH_BYTES", 1 << 20)
+    config = config_for(pg_url, tmp_path / "built")
+    paths = []
+    for number in range(1, 25):          # 24 MiB in all, a MiB each
+        path = config.output_path / "archive" / "news" / f"{number}.rss"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(1 << 20))
+        paths.append(path)
+    store = Store(pg_url)
+    try:
+        store.published_head()           # the connection pool's first connection made
+        tracemalloc.start()
+        try:
+            assert shared.share_build(config, store, paths, [], NOW, prune=False) == 1
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert peak < 8 << 20, peak
+        assert len(store.published_since(0, data=False)) == 24
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_a_follower_rewrites_a_file_of_the_same_size_but_other_bytes(
+        pg_url: str, tmp_path: Path) -> None:
+    store = Store(pg_url)
+    folder = tmp_path / "folder"
+    try:
+        store.share_outputs([("news.rss", b"shared"), ("news.atom", b"kept")], now=NOW)
+        folder.mkdir()
+        (folder / "news.rss").write_bytes(b"SHARED")      # same size, other bytes
+        (folder / "news.atom").write_bytes(b"kept")
+        inode = (folder / "news.atom").stat().st_ino
+        with folder_lock(folder):
+            apply_shared(folder, store)
+        assert (folder / "news.rss").read_bytes() == b"shared"
+        assert (folder / "news.atom").stat().st_ino == inode     # the same bytes: left alone
+    finally:
         store.close()

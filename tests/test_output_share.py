@@ -179,9 +179,10 @@ def test_a_row_that_cannot_be_applied_is_skipped_and_the_rest_are_written(
 
 
 @pytest.mark.postgres
-def test_a_share_reads_every_file_before_it_takes_any_lock(pg_url: str, tmp_path: Path) -> None:
+def test_a_share_reads_every_file_before_it_takes_the_version_lock(
+        pg_url: str, tmp_path: Path) -> None:
     """Another share holds the version row: a build whose last file cannot be read fails at
-    once (its files are read before the transaction opens, not batch by batch inside it)."""
+    once (its files are read and written before it asks for the version)."""
     from sqlalchemy import create_engine, text
 
     from syndicator.errors import PublishError

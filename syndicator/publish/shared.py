@@ -9,9 +9,10 @@ is shared: one process, and its folder is the truth.
 
     sharing(store)            the store, if builds share through it; else None
     share_build(config, share, paths, now, prune=, mark=)
-                              the files read back from the folder and shared in one
-                              transaction, under one new version (Store.share_outputs),
-                              never over a path shared from a newer build mark
+                              the files read back from the folder (a batch at a time, at
+                              most MAX_SHARED_BYTES each) and shared in one transaction,
+                              under one new version (Store.share_outputs), never over a
+                              path shared from a newer build mark
     take_back(folder, share, paths, mark)
                               under the folder's lock, after a share: the paths the store
                               holds from a newer mark written back over this build's files
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -60,6 +62,10 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "shared.lock"
 MARKER_NAME = "shared.json"
 PAGE_BYTES = 8 << 20        # shared bytes read per statement
+# The largest file a build may share (docs/service.md): far above any feed document or
+# archive page (a feed of 1,000 items of 64 KiB each), and a bound on what one shared row
+# holds in the memory of the build sharing it and of every follower.
+MAX_SHARED_BYTES = 64 << 20
 
 Key = tuple[int, str]       # (version, path): the order shared rows are applied in
 START: Key = (0, "")
@@ -128,8 +134,9 @@ def share_build(config: Config, share: OutputShare, written: Iterable[Path],
     version, or None when nothing differed from what was shared."""
     root = config.output_path
     keep = belongs_to(config) if prune else None
-    # Read whole before the store's transaction opens (never lazily inside it).
-    files = list(_read(root, dict.fromkeys(written)))
+    # Read as the store consumes them, a batch at a time (memory holds one batch, not the
+    # build), in path order: shares of overlapping paths lock their rows in one order.
+    files = _read(root, sorted(set(written)))
     return share.share_outputs(files,
                                removed=[relative(root, path) for path in removed],
                                keep=keep, now=now, mark=mark, site=site)
@@ -155,14 +162,23 @@ def relative(root: Path, path: Path) -> str:
 
 
 def _read(root: Path, paths: Iterable[Path]) -> Iterator[tuple[str, bytes]]:
+    """Each file's shared path and bytes, read as asked for; a file over MAX_SHARED_BYTES
+    is a PublishError naming it and the limit."""
     for path in paths:
         try:
-            data = path.read_bytes()
+            with path.open("rb") as file:
+                # Its size first: no buffer of the limit's size, and no read of a file over it.
+                size = os.fstat(file.fileno()).st_size
+                data = file.read() if size <= MAX_SHARED_BYTES else b""
         except FileNotFoundError:
             continue     # removed since (a stale archive page): not shared
         except OSError as exc:
             raise PublishError(f"cannot read a built file to share it: {exc}",
                                path=str(path)) from exc
+        if max(size, len(data)) > MAX_SHARED_BYTES:
+            raise PublishError(f"a built file is larger than a shared file may be "
+                               f"({MAX_SHARED_BYTES} bytes, MAX_SHARED_BYTES): not shared",
+                               path=str(path))
         yield relative(root, path), data
 
 
@@ -243,7 +259,7 @@ def _apply(folder: Path, row: PublishedFile) -> None:
     if target is None:
         raise PublishError("not a path a build writes", path=row.path)
     if row.data is not None:
-        if _holds(target, row.data):
+        if _holds(target, row.data, row.sha256):
             # This folder wrote these bytes itself (its own build, shared since) or a round
             # before did: left alone, so that an unchanged file keeps its time (clients'
             # If-Modified-Since) and a large archive is not written again.
@@ -265,12 +281,16 @@ def _apply(folder: Path, row: PublishedFile) -> None:
                            path=str(target)) from exc
 
 
-def _holds(target: Path, data: bytes) -> bool:
-    """Whether the file at `target` has exactly these bytes (size first: most differ there)."""
+def _holds(target: Path, data: bytes, sha256: str | None) -> bool:
+    """Whether the file at `target` has these bytes (whose SHA-256 is `sha256`, if known):
+    the same size (most differ there) and SHA-256 (the file hashed as it is read, never
+    held whole)."""
+    digest = sha256 or hashlib.sha256(data).hexdigest()
     try:
         if target.stat().st_size != len(data):
             return False
-        return target.read_bytes() == data
+        with target.open("rb") as file:
+            return hashlib.file_digest(file, "sha256").hexdigest() == digest
     except OSError:
         return False
 

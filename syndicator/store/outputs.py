@@ -21,7 +21,8 @@ outputsync.py follows). `Store` inherits these queries.
 Versions commit in the order they are given: a build takes its version by incrementing the
 one row of `published_state`, whose row lock it then holds until it commits, so a follower
 that has read every row up to version V never sees a row of version V or lower appear later.
-Only a build that changed something takes a version (and that lock).
+Only a build that changed something takes a version (and that lock), and it takes it last,
+once its rows are written (under a pending version, which it then replaces).
 
 Every row carries the build mark (store/builds.py: the snapshot horizon the build read from)
 of the build that rendered it, and a share replaces a path only where the stored mark is
@@ -45,7 +46,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import Connection, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql
@@ -65,6 +66,9 @@ LISTENER_CONNECTION: dict[str, Any] = {"application_name": LISTENER_NAME, **ALIV
 # Files per statement when sharing, and bytes: one statement's parameters stay in memory.
 BATCH_FILES = 200
 BATCH_BYTES = 16 << 20
+# The version of the rows a share writes until it takes its version, last (uncommitted:
+# nobody sees it).
+PENDING = 0
 # Rows looked at per page of published_since (the byte budget usually ends a page first).
 PAGE_ROWS = 1000
 # The lock a share renders the site-wide files under (lock_keys: of the kind "published").
@@ -89,39 +93,43 @@ class OutputQueries(Database):
         from the configuration); `mark`: the build mark the files were rendered from, and a
         path shared from a newer mark is left as it is; `site`: renders the site-wide files
         from what is shared, under SITE_LOCK, shared with them. Returns that version, or
-        None when nothing changed (or the store shares nothing). Every file is read and
-        hashed before the transaction opens, and the version row (the lock every other
-        share waits on) is taken only once what changed is known, right before the rows
-        are written: a slow disk or an unreadable file never holds that lock."""
+        None when nothing changed (or the store shares nothing). `files` is read as it is
+        consumed, a batch at a time (BATCH_FILES, BATCH_BYTES), so that memory holds one
+        batch, not the build; the rows are written under a pending version, and the
+        version row (the lock every other share waits on) is taken last, once every file
+        was read and written: a slow disk or an unreadable file never holds that lock
+        (only the rows of this share's own paths)."""
         if not self.shares_outputs:
             return None
-        stages = [_Staged(files, mark)]
         removed = list(removed)
-        # Two builds cannot deadlock: each takes the site lock (if it takes it) before the
-        # version row's, and that before it writes any file row.
+        # Two shares cannot deadlock on the version row: each takes it last, once it holds
+        # every row it writes (its files', its tombstones', then the site files' under
+        # SITE_LOCK), and then only updates those rows.
         with self._write_tx("share the build's files") as conn:
-            if site is not None:
-                lock_keys(conn, "published", [SITE_LOCK])
-                rendered, site_mark = site(lambda path: _shared_bytes(conn, path))
-                stages.append(_Staged(rendered.items(), site_mark))
-            changed = [(stage, stage.changed(conn)) for stage in stages]
+            done = [path for batch in _batches(files) for path in _upsert(conn, batch, mark, now)]
             gone = _present(conn, removed, mark)
             if keep is not None:
                 live = conn.execute(select(t_files.c.path)
                                     .where(t_files.c.data.is_not(None))).scalars().all()
                 gone += _present(conn, [path for path in live if not keep(path)], mark)
-            if not any(paths for _, paths in changed) and not gone:
+            for part in chunks(sorted(set(gone))):
+                done += conn.execute(
+                    update(t_files).where(t_files.c.path.in_(part), t_files.c.mark <= mark)
+                    .values(version=PENDING, data=None, sha256=None, published=now, mark=mark)
+                    .returning(t_files.c.path)).scalars()
+            if site is not None:
+                lock_keys(conn, "published", [SITE_LOCK])
+                rendered, site_mark = site(lambda path: _shared_bytes(conn, path))
+                done += _upsert(conn, list(rendered.items()), site_mark, now)
+            if not done:
                 return None
             version = int(conn.execute(
                 update(t_state).where(t_state.c.id == 1)
                 .values(version=t_state.c.version + 1)
                 .returning(t_state.c.version)).scalar_one())
-            for stage, paths in changed:
-                stage.write(conn, paths, version, now)
-            for part in chunks(sorted(set(gone))):
-                conn.execute(update(t_files).where(t_files.c.path.in_(part),
-                                                   t_files.c.mark <= mark).values(
-                    version=version, data=None, sha256=None, published=now, mark=mark))
+            for part in chunks(sorted(set(done))):
+                conn.execute(update(t_files).where(t_files.c.path.in_(part))
+                             .values(version=version))
             conn.execute(select(func.pg_notify(CHANNEL, str(version))))
             return version
 
@@ -146,16 +154,19 @@ class OutputQueries(Database):
         else:
             size = func.coalesce(func.length(t_files.c.data), 0)
             page = (select(t_files.c.path, t_files.c.version, t_files.c.data, t_files.c.published,
+                           t_files.c.sha256,
                            (func.sum(size).over(order_by=order) - size).label("before"))
                     .where(after).order_by(*order).limit(PAGE_ROWS).subquery())
-            query = (select(page.c.path, page.c.version, page.c.data, page.c.published)
+            query = (select(page.c.path, page.c.version, page.c.data, page.c.published,
+                            page.c.sha256)
                      .where(page.c.before < max_bytes)
                      .order_by(page.c.version, page.c.path))
         with self._read_tx("read the shared build files") as conn:
             rows = conn.execute(query).all()
         return [PublishedFile(path=row.path, version=int(row.version),
                               data=bytes(row.data) if data and row.data is not None else None,
-                              published=row.published if data else None)
+                              published=row.published if data else None,
+                              sha256=row.sha256 if data else None)
                 for row in rows]
 
     def published_newer(self, paths: Iterable[str], mark: int) -> list[PublishedFile]:
@@ -165,11 +176,12 @@ class OutputQueries(Database):
         wanted = sorted(set(paths))
         with self._read_tx("read the newer shared files") as conn:
             rows = [row for part in chunks(wanted) for row in conn.execute(
-                select(t_files.c.path, t_files.c.version, t_files.c.data, t_files.c.published)
+                select(t_files.c.path, t_files.c.version, t_files.c.data, t_files.c.published,
+                       t_files.c.sha256)
                 .where(t_files.c.path.in_(part), t_files.c.mark > mark))]
         return [PublishedFile(path=row.path, version=int(row.version),
                               data=None if row.data is None else bytes(row.data),
-                              published=row.published) for row in rows]
+                              published=row.published, sha256=row.sha256) for row in rows]
 
     def prune_published(self, before: datetime) -> int:
         """Delete the tombstones (rows of removed files) shared before `before`: every
@@ -225,46 +237,32 @@ class OutputListener:
             raise StoreError(self._db._message("listen for new builds", exc)) from exc
 
 
-class _Staged:
-    """A build's files, read and hashed before any transaction opens, and the build mark
-    they were rendered from."""
-
-    def __init__(self, files: Iterable[tuple[str, bytes]], mark: int) -> None:
-        self.data: dict[str, bytes] = dict(files)
-        self.digests = {path: hashlib.sha256(data).hexdigest()
-                        for path, data in self.data.items()}
-        self.mark = mark
-
-    def changed(self, conn: Connection) -> list[str]:
-        """The paths whose bytes differ from the shared ones (_changed)."""
-        return [path for batch in _batches(self.digests)
-                for path in _changed(conn, batch, self.mark)]
-
-    def write(self, conn: Connection, paths: list[str], version: int, now: datetime) -> None:
-        """Upsert `paths` under `version`, a statement per batch of files and bytes; a path
-        shared meanwhile from a newer mark keeps that row."""
-        insert = postgresql.insert(t_files)
-        statement = insert.on_conflict_do_update(
-            index_elements=[t_files.c.path],
-            set_={"version": insert.excluded.version, "data": insert.excluded.data,
-                  "sha256": insert.excluded.sha256, "published": insert.excluded.published,
-                  "mark": insert.excluded.mark},
-            where=t_files.c.mark <= insert.excluded.mark)
-        for batch in _batches({path: self.data[path] for path in paths}):
-            conn.execute(statement, [{"path": path, "version": version, "data": data,
-                                      "sha256": self.digests[path], "published": now,
-                                      "mark": self.mark}
-                                     for path, data in batch.items()])
-
-
-def _changed(conn: Connection, digests: dict[str, str], mark: int) -> list[str]:
-    """The paths whose digest differs from the shared one, unless that one was rendered
-    from a newer mark."""
+def _upsert(conn: Connection, files: list[tuple[str, bytes]], mark: int,
+            now: datetime) -> list[str]:
+    """Write the files whose bytes differ from the shared ones, under the PENDING version,
+    unless the shared one was rendered from a newer mark (checked again by the statement
+    itself, so that a share committing meanwhile is respected). Returns the paths written."""
+    batch = dict(files)
+    digests = {path: hashlib.sha256(data).hexdigest() for path, data in batch.items()}
     shared = {row.path: row for row in conn.execute(
         select(t_files.c.path, t_files.c.sha256, t_files.c.mark)
-        .where(t_files.c.path.in_(list(digests))))}
-    return [path for path, digest in digests.items()
-            if (row := shared.get(path)) is None or (row.sha256 != digest and row.mark <= mark)]
+        .where(t_files.c.path.in_(list(batch))))}
+    rows = [{"path": path, "version": PENDING, "data": data, "sha256": digests[path],
+             "published": now, "mark": mark}
+            for path, data in batch.items()
+            if (row := shared.get(path)) is None
+            or (row.sha256 != digests[path] and row.mark <= mark)]
+    if not rows:
+        return []
+    return list(conn.execute(_UPSERT, rows).scalars())
+
+
+_INSERT = postgresql.insert(t_files)
+_UPSERT = _INSERT.on_conflict_do_update(
+    index_elements=[t_files.c.path],
+    set_={name: _INSERT.excluded[name]
+          for name in ("version", "data", "sha256", "published", "mark")},
+    where=t_files.c.mark <= _INSERT.excluded.mark).returning(t_files.c.path)
 
 
 def _shared_bytes(conn: Connection, path: str) -> bytes | None:
@@ -280,18 +278,16 @@ def _present(conn: Connection, paths: list[str], mark: int) -> list[str]:
                                      t_files.c.data.is_not(None))).scalars()]
 
 
-_Value = TypeVar("_Value", str, bytes)
-
-
-def _batches(files: dict[str, _Value]) -> Iterator[dict[str, _Value]]:
-    """The files in batches of at most BATCH_FILES files or about BATCH_BYTES bytes."""
-    batch: dict[str, _Value] = {}
+def _batches(files: Iterable[tuple[str, bytes]]) -> Iterator[list[tuple[str, bytes]]]:
+    """The files, read as they come, in batches of at most BATCH_FILES files or about
+    BATCH_BYTES bytes: what is held in memory at once."""
+    batch: list[tuple[str, bytes]] = []
     size = 0
-    for path, data in files.items():
-        batch[path] = data
+    for path, data in files:
+        batch.append((path, data))
         size += len(data)
         if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
             yield batch
-            batch, size = {}, 0
+            batch, size = [], 0
     if batch:
         yield batch
