@@ -45,6 +45,8 @@ class ServerLimits(Model):
     idle_timeout: Duration = Field(default=5.0, gt=0, le=600)
     # From the end of a request's headers to the end of its body (else 408).
     body_timeout: Duration = Field(default=30.0, gt=0, le=3600)
+    # Answers that make no progress to the client this long: the connection is aborted.
+    send_timeout: Duration = Field(default=60.0, gt=0, le=3600)
 
 
 class ServerConfig(Model):

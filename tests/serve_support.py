@@ -24,6 +24,7 @@ IDLE_TIMEOUT = 1.0
 BODY_TIMEOUT = 2.0
 BODY_BYTES = 65536
 HEADER_BYTES = 65536
+SEND_TIMEOUT = 60.0
 
 CONFIG = """
 site: {{title: "Test feeds", base_url: "http://127.0.0.1:{port}/"}}
@@ -35,7 +36,7 @@ server:
   port: {port}
   limits: {{header_timeout: {header_timeout}, idle_timeout: {idle_timeout},
             body_timeout: {body_timeout}, body_bytes: {body_bytes},
-            header_bytes: {header_bytes}}}
+            header_bytes: {header_bytes}, send_timeout: {send_timeout}}}
 sources:
   - {{id: news, type: feed, url: "http://127.0.0.1:9/feed.xml", language: en}}
 feeds:
@@ -101,14 +102,15 @@ def status_of(answer: bytes) -> int:
 @contextmanager
 def serve(folder: Path, *, header_timeout: float = HEADER_TIMEOUT,
           body_timeout: float = BODY_TIMEOUT, verbose: int = 0,
-          storage: str = "sqlite:///store.db") -> Iterator[Served]:
+          storage: str = "sqlite:///store.db",
+          send_timeout: float = SEND_TIMEOUT) -> Iterator[Served]:
     """The server; `verbose` 2: logging at debug (-vv), the access log on."""
     port = free_port()
     config = folder / "config.yaml"
     config.write_text(CONFIG.format(port=port, header_timeout=header_timeout,
                                     idle_timeout=IDLE_TIMEOUT, body_timeout=body_timeout,
                                     body_bytes=BODY_BYTES, header_bytes=HEADER_BYTES,
-                                    storage=storage))
+                                    storage=storage, send_timeout=send_timeout))
     command = [sys.executable, "-m", "syndicator", "--config", str(config)]
     subprocess.run([*command, "build"], cwd=folder, check=True, capture_output=True)
     log = folder / "serve.log"

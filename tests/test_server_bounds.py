@@ -1,9 +1,13 @@
 """What one client may make the server keep, tried from outside over raw sockets against
 `syndicator serve` as a real process, with its memory read from /proc: header values it
-sends (conditional.py memoises only short ones); what a health probe costs the database."""
+sends (conditional.py memoises only short ones), a connection it never reads from
+(stalls.py's send timeout); what a health probe costs the database."""
 
 from __future__ import annotations
 
+import socket
+import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +16,7 @@ import pytest
 from serve_support import Served, read_answer, serve, status_of
 from sqlalchemy import make_url
 
+from syndicator.web.protocol import PIPELINE_MAX
 from tests.pgproxy import PgProxy
 from tests.postgres_support import postgres_database
 
@@ -90,3 +95,79 @@ def test_a_hammered_healthz_asks_the_database_about_once_a_second(tmp_path: Path
         print(f"300 /healthz: {messages} PostgreSQL protocol messages")
         assert messages < 100, messages
 
+
+
+SEND_TIMEOUT = 2.0
+BIG = 8 * 1024 * 1024       # more than the kernel's socket buffers take (4 MB at most)
+TCP_ESTABLISHED = 1
+ASK_BIG = b"GET /news.rss HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n"
+
+
+def _publish_big_feed(served: Served, folder: Path) -> None:
+    """An 8 MB news.rss, written as a build would; returns once the server sends it."""
+    feed = folder / "feeds" / "news.rss"
+    part = feed.with_suffix(".part")
+    part.write_bytes(b"<rss>" + b"<!-- padding -->" * (BIG // 16) + b"</rss>\n")
+    part.replace(feed)
+    with httpx.Client(trust_env=False, timeout=10) as client:
+        for _ in range(300):
+            answer = client.head(served.url + "/news.rss", headers={"Accept-Encoding": "identity"})
+            if int(answer.headers["content-length"]) > BIG:
+                return
+            time.sleep(0.1)
+    raise AssertionError("the server did not pick up the new news.rss")
+
+
+def _tcp_state(sock: socket.socket) -> int:
+    return struct.unpack("B", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1))[0]
+
+
+def test_a_client_that_never_reads_is_dropped_after_the_send_timeout(tmp_path: Path) -> None:
+    # Clients with a tiny receive buffer asking for an 8 MB feed and never reading: the
+    # answer waited in the server's buffers for ever, the connection with it. Now each is
+    # aborted once its answer makes no progress for the send timeout, while a slow reader
+    # that keeps reading gets all of it, however long that takes.
+    with serve(tmp_path, send_timeout=SEND_TIMEOUT) as server:
+        _publish_big_feed(server, tmp_path)
+        stalled = []
+        for _ in range(4):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            sock.connect(("127.0.0.1", server.port))
+            sock.sendall(ASK_BIG)
+            stalled.append(sock)
+        with socket.socket() as reader:
+            reader.connect(("127.0.0.1", server.port))
+            reader.sendall(ASK_BIG.replace(b"Host: x", b"Host: x\r\nConnection: close"))
+            reader.settimeout(30)
+            received = b""
+            while chunk := reader.recv(BIG // 8):
+                received += chunk
+                time.sleep(SEND_TIMEOUT / 4)        # slow, but never a whole send timeout
+        assert status_of(received) == 200 and received.endswith(b"</rss>\n")
+        assert len(received) > BIG
+        for _ in range(int(SEND_TIMEOUT * 10) + 300):
+            if all(_tcp_state(sock) != TCP_ESTABLISHED for sock in stalled):
+                break
+            time.sleep(0.1)
+        states = [_tcp_state(sock) for sock in stalled]
+        for sock in stalled:
+            sock.close()
+        # Reset by the server (SO_LINGER 0): its socket and the kernel's buffers are gone.
+        assert TCP_ESTABLISHED not in states, states
+
+
+def test_pipelined_requests_past_the_queue_cap_end_the_connection(served: Served) -> None:
+    # Requests for the app (not the fast path) queue behind the one being answered, each
+    # with its scope and cycle; a client may queue PIPELINE_MAX, and one more ends it.
+    ask = b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n"
+    last = b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    with served.connect() as sock:
+        sock.sendall(ask * PIPELINE_MAX + last)
+        answers = read_answer(sock, timeout=30)
+    assert answers.count(b"HTTP/1.1 200 ") == PIPELINE_MAX + 1
+    with served.connect() as sock:
+        sock.sendall(ask * (PIPELINE_MAX + 50) + last)
+        answers = read_answer(sock, timeout=30)
+    assert answers.count(b"HTTP/1.1 ") < PIPELINE_MAX + 1
+    assert b" 503 " not in answers          # no answer out of order, just the end

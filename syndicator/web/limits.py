@@ -7,6 +7,8 @@
     head not complete within limits.header_timeout  408 (or a silent close), (protocol.py)
     body not complete within limits.body_timeout    408, connection closed   (protocol.py)
     body           > limits.body_bytes bytes        413, connection closed   (BodyLimit here)
+    pipelined      > PIPELINE_MAX queued requests   connection dropped       (protocol.py)
+    answers making no progress for limits.send_timeout: aborted             (stalls.py)
 
 The head limits are enforced in FeedHttpProtocol (protocol.py), the HTTP layer that parses
 every request of `syndicator run` / `serve`, feeds of the fast path included: uvicorn's
@@ -23,6 +25,7 @@ so the rest of an oversized body would still be read off the socket and thrown a
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Awaitable
 
 from starlette.requests import ClientDisconnect
@@ -31,7 +34,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from syndicator.config import ServerLimits
 from syndicator.errors import SyndicatorError
 
-__all__ = ["BodyLimit", "BodyTooLarge", "HeadRefused", "ServerLimits", "refusal"]
+__all__ = ["BodyLimit", "BodyTooLarge", "HeadRefused", "ServerLimits", "log_throttled",
+           "refusal"]
+
+LOG_EVERY = 60.0     # seconds between two log lines about the same kind of bad request
+# Bad requests logged once a minute (log_throttled), shared by every connection of the
+# process: for each message, how many came since its last line and when that was.
+_throttled: dict[str, tuple[int, float]] = {}
+
+
+def log_throttled(logger: logging.Logger, message: str, now: float) -> None:
+    """uvicorn logs a warning for every unparsable request and every upgrade request it does
+    not take: a client sending them by the thousand would fill the log. One line a minute
+    at most for each message, with the count; `now` is the event loop's clock."""
+    count, logged = _throttled.get(message, (0, -LOG_EVERY))
+    if now - logged >= LOG_EVERY:
+        logger.warning("%s (%d since the last such line)", message, count + 1)
+        _throttled[message] = (0, now)
+    else:
+        _throttled[message] = (count + 1, logged)
 
 REASONS = {
     400: "Bad Request",

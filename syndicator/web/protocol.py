@@ -26,15 +26,13 @@ own wrappers, an access log, a root path, a request still in progress on the con
 (pipelining keeps its order), a paused writer (a slow reader), `Expect: 100-continue`, an
 upgrade, a query.
 
-Every request, fast or not, is held to the head limits of `server: {limits: ...}` here
-(limits.py): request line, header count and total head size (414/431 and the connection
+Every request, fast or not, is held here to the head limits of `server: {limits: ...}`
+(limits.py; docs/server.md, "Limits"): request line, header count and head size (414/431,
 closed; the parser is fed no more of a head than the limit, or twice that when pipelined
-requests come many to a read), the same count and size limits for a chunked body's trailer
-fields (431, or just the close when the request was answered already; trailers are never
-kept: no ASGI app reads them), deadlines for a complete head and body (408); an idle
-kept-alive connection is closed after uvicorn's `timeout_keep_alive`. uvicorn's httptools
-protocol has none of the head limits, and waits for a first request forever; httptools
-joins a header's pieces by concatenation, so an unbounded header would stall every client.
+requests come many to a read: httptools joins a header's pieces by concatenation), the same
+for a chunked body's trailer fields (never kept), deadlines for a complete head and body
+(408), the keep-alive timeout, at most PIPELINE_MAX queued pipelined requests, and the send
+timeout (stalls.py). uvicorn's httptools protocol has none of them.
 
 This subclasses uvicorn's HttpToolsProtocol and relies on its per-connection attributes
 (parser, url, headers, cycle, pipeline, flow, transport, server_state); tests/test_web.py
@@ -49,7 +47,7 @@ import asyncio
 import socket
 import time
 import urllib.parse
-from typing import Any, ClassVar
+from typing import Any
 
 import httptools
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -58,11 +56,12 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from syndicator.config import ServerLimits
 from syndicator.web import sendfile
 from syndicator.web.app import WebApp
-from syndicator.web.limits import HeadRefused, refusal
+from syndicator.web.limits import HeadRefused, log_throttled, refusal
+from syndicator.web.stalls import SendWatch
 
 _FAST_METHODS = frozenset({b"GET", b"HEAD"})
 _CLOSE = b"connection: close\r\n"
-LOG_EVERY = 60.0     # seconds between two log lines about the same kind of bad request
+PIPELINE_MAX = 32    # requests queued behind the one being answered; more: connection dropped
 
 
 def find_web_app(app: Any) -> WebApp | None:
@@ -81,9 +80,6 @@ class FeedHttpProtocol(HttpToolsProtocol):
     # joined once per change, shared by every connection of the process.
     _defaults: list[tuple[bytes, bytes]] | None = None
     _default_lines = b""
-    # Bad requests logged once a minute (_log_throttled), shared by every connection of the
-    # process: for each message, how many came since its last line and when that was.
-    _throttled: ClassVar[dict[str, tuple[int, float]]] = {}
     # The head limits and header timeout; `with_limits` makes a class with the configured ones.
     limits = ServerLimits()
 
@@ -123,9 +119,11 @@ class FeedHttpProtocol(HttpToolsProtocol):
         self._idle = False
         self._timer_at = 0.0        # when timeout_keep_alive_task fires
         self._socket: socket.socket | None = None      # for sendfile; see connection_made
+        self._watch: SendWatch | None = None            # the send timeout (stalls.py)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._watch = SendWatch(self.loop, transport, self.limits.send_timeout)
         self._set_deadline(self.loop.time() + self.limits.header_timeout)
         # Large feed bodies go out with sendfile on this connection's socket (sendfile.py):
         # a socket object over the transport's descriptor (uvloop's own stand-in cannot
@@ -243,17 +241,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
                                 "uvicorn[standard], websockets or wsproto")
 
     def _log_throttled(self, message: str) -> None:
-        """uvicorn logs a warning for every unparsable request and every upgrade request
-        it does not take: a client sending them by the thousand would fill the log. One
-        line a minute at most for each message, with the count."""
-        throttled = FeedHttpProtocol._throttled
-        count, logged = throttled.get(message, (0, -LOG_EVERY))
-        now = self.loop.time()
-        if now - logged >= LOG_EVERY:
-            self.logger.warning("%s (%d since the last such line)", message, count + 1)
-            throttled[message] = (0, now)
-        else:
-            throttled[message] = (count + 1, logged)
+        log_throttled(self.logger, message, self.loop.time())
 
     def _refuse(self, status: int, reason: str) -> None:
         """Answer `status` with `reason` and close. Not logged: a client sending such
@@ -265,10 +253,31 @@ class FeedHttpProtocol(HttpToolsProtocol):
             answer = cycle is None or cycle.response_complete or not cycle.response_started
         else:
             answer = not self._answered and (cycle is None or not cycle.response_started)
+        if self.transport.is_closing():
+            return                          # dropped already (too many pipelined requests)
         if answer:
             self.transport.write(refusal(status, reason, self._lines_of_defaults()))
         # else: an answer is being written on this connection; it is cut short
-        self.transport.close()
+        self._close()
+
+    def _close(self) -> None:
+        """Close once what was written is sent; aborted if that stalls (stalls.py)."""
+        assert self._watch is not None
+        self._watch.close()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        assert self._watch is not None
+        self._watch.arm()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._watch is not None and not self.transport.is_closing():
+            self._watch.disarm()
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            self._close()
 
     def _lines_of_defaults(self) -> bytes:
         defaults = self.server_state.default_headers
@@ -318,6 +327,11 @@ class FeedHttpProtocol(HttpToolsProtocol):
                 and not self.parser.should_upgrade() and self._answer(web)):
             self._answered = True
             return
+        if len(self.pipeline) >= PIPELINE_MAX:
+            # A client queueing requests it does not read the answers of: each holds a
+            # scope and a cycle. It gets no answer out of order, just the end.
+            self.transport.abort()
+            raise HeadRefused(503, f"more than {PIPELINE_MAX} pipelined requests")
         self._to_asgi()
 
     def _to_asgi(self) -> None:
@@ -364,6 +378,8 @@ class FeedHttpProtocol(HttpToolsProtocol):
         # uvicorn's on_response_complete, with the lazy timer.
         self.server_state.total_requests += 1
         if self.transport.is_closing():
+            assert self._watch is not None
+            self._watch.arm()       # uvicorn closed it (Connection: close): bounded too
             return
         self.flow.resume_reading()
         if self.pipeline:
@@ -402,6 +418,8 @@ class FeedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._forget_socket()
+        if self._watch is not None:
+            self._watch.disarm()
         super().connection_lost(exc)
 
     def handle_websocket_upgrade(self) -> None:
@@ -453,7 +471,7 @@ class FeedHttpProtocol(HttpToolsProtocol):
         else:
             self.transport.writelines((b"".join(head), body) if body else head)
         if not keep_alive:
-            self.transport.close()
+            self._close()
         web.metrics.http_request(route, method, status, time.perf_counter() - started)
         self.on_response_complete()     # counts the request, arms the keep-alive timer
         return True
