@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,7 +24,6 @@ from typing import Any
 from bench.common import crawl_config, emit, write_config
 
 TOKEN = "123456:BENCH-token_abc"
-TESTS = Path(__file__).resolve().parent.parent / "tests"
 
 
 def run(workdir: Path, *, deliveries: int, chats: int) -> dict[str, Any]:
@@ -34,10 +32,8 @@ def run(workdir: Path, *, deliveries: int, chats: int) -> dict[str, Any]:
     except ImportError as exc:
         return {"skipped": f"syndicator.push is not available: {exc}",
                 "rows": [("push", f"not measured: {exc}", "")]}
-    if str(TESTS) not in sys.path:
-        sys.path.insert(0, str(TESTS))
     try:
-        from fake_telegram import FakeTelegram
+        from tests.fake_telegram import FakeTelegram
     except ImportError as exc:
         return {"skipped": f"tests/fake_telegram.py is not available: {exc}",
                 "rows": [("push", f"not measured: {exc}", "")]}

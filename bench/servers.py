@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from tests.net_support import free_port
+from tests.serve_support import stop_process
 
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/bin/nginx")
 _TYPES = {".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8",
@@ -186,12 +187,7 @@ def _nginx(binary: str, vhosts: Sequence[Vhost], workers: int | str) -> Iterator
         yield Servers(kind="nginx", urls=[f"http://127.0.0.1:{p}/" for p in ports],
                       _log=tmp / "access.log")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
