@@ -221,12 +221,16 @@ def test_a_history_read_in_two_parts_on_postgresql(
 
 
 def _without_marks(files: dict[str, bytes]) -> dict[str, object]:
-    """The files, the archive states without their build marks: on PostgreSQL a mark is a
-    transaction horizon (Store.build_mark), which differs from one database to another."""
+    """The files, the archive states and feed summaries without their build marks: on
+    PostgreSQL a mark is a transaction horizon (Store.build_mark), which differs from one
+    database to another."""
     found: dict[str, object] = dict(files)
     for path, data in files.items():
         if path.startswith(".state/archive-"):
             state = json.loads(data)
             state.pop("mark")
             found[path] = state
+        elif path == ".state/summaries.json":
+            found[path] = {fid: {key: value for key, value in summary.items() if key != "mark"}
+                           for fid, summary in json.loads(data).items()}
     return found
