@@ -319,7 +319,7 @@ def test_the_feed_iframe_shows_each_story_in_its_language(site: Site) -> None:
                 lang="auto", fallback="en", headers={"Accept-Language": "de-DE,de;q=0.9,ru;q=0.5"})
             auto = client.get("/embed/stories", params={"lang": "auto"},
                               headers={"Accept-Language": "en-GB,en;q=0.8"})
-            assert auto.headers["vary"] == "Accept-Language" and 'lang="en-GB"' in auto.text
+            assert "Accept-Language" in auto.headers["vary"] and 'lang="en-GB"' in auto.text
             # A story without a Russian version stays as published.
             russian = titles(lang="ru")
             assert "Форум у Вільні" in russian and "Голоса подсчитаны" in russian

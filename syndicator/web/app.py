@@ -412,11 +412,12 @@ class WebApp(Starlette):
     prepared messages; Starlette gets the rest."""
 
     def __init__(self, cache: FeedCache, metrics: Metrics, gate: QueryGate | None = None,
-                 **kwargs: Any) -> None:
+                 rendered: RenderedCache[Prepared] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fast = FastPath(self.router.routes, cache)      # the router's own table
         self.metrics = metrics
         self.gate = gate
+        self.rendered = rendered or RenderedCache[Prepared]()   # embed.py's renders too
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["method"] in READ_METHODS
@@ -489,7 +490,8 @@ def create_web_app(ctx: WebContext, *, extra_routes: Sequence[BaseRoute] = ()) -
     ]
     # Outermost first: every answer is counted, bodies are capped before any route reads
     # them, and every answer gets the security headers (limits.py, hardening.py).
-    web = WebApp(ctx.cache, ctx.metrics, gate=handlers.query_gate, routes=routes,
+    web = WebApp(ctx.cache, ctx.metrics, gate=handlers.query_gate,
+                 rendered=handlers.rendered, routes=routes,
                  middleware=[Middleware(MetricsMiddleware, metrics=ctx.metrics),
                              Middleware(BodyLimit,
                                         max_bytes=ctx.config.server.limits.body_bytes),

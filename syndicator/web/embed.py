@@ -23,8 +23,9 @@ import functools
 import json
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,10 +43,12 @@ from syndicator.push.email import list_language
 from syndicator.push.preferences import choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
+from syndicator.web.app import WebApp
 from syndicator.web.cache import CachedFile, make_cached
 from syndicator.web.embed_items import frame_language, item_views, story_languages
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.prepared import Prepared, PreparedRoute
+from syndicator.web.ratelimit import REFUSED, retry_after
 from syndicator.web.signup_guard import Refusal, guard_for
 from syndicator.web.templating import render
 
@@ -61,6 +64,7 @@ ASSETS: dict[str, str] = {          # /embed/_/<name> → media type
     "builder.css": "text/css; charset=utf-8",
 }
 SCRIPT_MEDIA_TYPE = "text/javascript; charset=utf-8"
+_HTML = "text/html; charset=utf-8"
 ASSET_CACHE = "public, max-age=3600"     # partners link a fixed URL: revalidate hourly (ETag)
 PAGE_CACHE = "public, max-age=60"
 
@@ -200,48 +204,71 @@ class _Embed:
 
     # the feed iframe -------------------------------------------------------------------------
 
-    async def frame(self, request: Request) -> Response:
+    async def frame(self, request: Request) -> Response | Prepared:
+        """The feed's iframe page. Rendered once per feed version and normalised parameters
+        (the language they resolve to, item count, flags) and kept in the app's render LRU
+        with an ETag (304s); a render that is not kept costs the client a query token, as a
+        feed view does (ratelimit.py): each is milliseconds, a kept page microseconds."""
         feed = self._feed(request.path_params["feed_id"])
         if feed is None:
             return Response("no such feed\n", status_code=404, media_type="text/plain",
                             headers=_PAGE_HEADERS)
         params = request.query_params
-        document = self._document(feed.id)
+        document, version = self._document(feed.id)
         lang = frame_language(params.get("lang"), params.get("fallback"),
                               request.headers.get("accept-language", ""),
                               _feed_language(feed, document),
                               [*story_languages(document), *LANGUAGES])
-        images = _flag(params, "images")
-        items = item_views(document, limit=_limit(params.get("limit")), lang=lang,
-                           timezone=self.config.timezone, summaries=_flag(params, "summary"),
-                           images=images)
+        shape = _FrameShape(lang, _limit(params.get("limit")), _flag(params, "summary"),
+                            _flag(params, "images"), params.get("theme") == "dark",
+                            (params.get("lang") or "").strip().lower() == "auto")
+        web = request.app if isinstance(request.app, WebApp) else None
+        key = ("embed", feed.id, version, shape)
+        page = web.rendered.get(key) if web is not None else None
+        if page is None:
+            if web is not None and web.gate is not None:
+                wait = web.gate.take(request.client.host if request.client else "")
+                if wait > 0:
+                    return Response(REFUSED + "\n", status_code=429, media_type="text/plain",
+                                    headers={**_PAGE_HEADERS, "Retry-After": retry_after(wait)})
+            page = self._render_frame(feed, document, shape)
+            if web is not None:
+                web.rendered.put(key, page)
+        return page
+
+    def _render_frame(self, feed: FeedConfig, document: Mapping[str, Any],
+                      shape: _FrameShape) -> Prepared:
+        items = item_views(document, limit=shape.limit, lang=shape.lang,
+                           timezone=self.config.timezone, summaries=shape.summaries,
+                           images=shape.images)
         origins = sorted({o for item in items if item.image
                           for o in [url_origin(item.image)] if o})
-        if images:   # an image whose host cannot be written into the CSP is not shown
+        if shape.images:   # an image whose host cannot be written into the CSP is not shown
             items = [item if item.image and url_origin(item.image) else
                      replace(item, image=None) for item in items]
         title = document.get("title")
         html = render("embed_feed.html",
-            lang=lang, feed_id=feed.id, items=items, text=messages(lang),
+            lang=shape.lang, feed_id=feed.id, items=items, text=messages(shape.lang),
             title=title if isinstance(title, str) else feed.title,
-            rss=f"{self.config.site.base_url}{feed.id}.rss",
-            dark=params.get("theme") == "dark",
+            rss=f"{self.config.site.base_url}{feed.id}.rss", dark=shape.dark,
         )
-        response = _page(html, frame_csp(origins))
-        if (params.get("lang") or "").strip().lower() == "auto":
-            response.headers["Vary"] = "Accept-Language"
-        return response
+        headers = {**_PAGE_HEADERS, "Content-Security-Policy": frame_csp(origins)}
+        if shape.auto:
+            headers["Vary"] = "Accept-Language"
+        return Prepared(make_cached(f"/embed/{feed.id}", html, media_type=_HTML,
+                                    mtime=time.time()), PAGE_CACHE, headers)
 
     def _feed(self, feed_id: str) -> FeedConfig | None:
         return next((f for f in self.config.feeds if f.id == feed_id), None)
 
-    def _document(self, feed_id: str) -> dict[str, Any]:
+    def _document(self, feed_id: str) -> tuple[dict[str, Any], str]:
+        """The feed's parsed JSON Feed and its ETag (its version; "" when unpublished)."""
         cached = self._ctx.cache.get(f"/{feed_id}.json")
         if cached is None:
-            return {}
+            return {}, ""
         known = self._parsed.get(feed_id)
         if known is not None and known[0] == cached.etag:
-            return known[1]
+            return known[1], cached.etag
         try:
             document = json.loads(cached.body)
         except ValueError:
@@ -250,7 +277,7 @@ class _Embed:
         if not isinstance(document, dict):
             document = {}
         self._parsed[feed_id] = (cached.etag, document)
-        return document
+        return document, cached.etag
 
     # the subscribe iframe ------------------------------------------------------------------
 
@@ -346,8 +373,19 @@ def _feed_language(feed: FeedConfig, document: Mapping[str, Any]) -> str | None:
 def _page(html: bytes, csp: str, *, status: int = 200, cache: bool = True) -> Response:
     headers = {**_PAGE_HEADERS, "Content-Security-Policy": csp,
                "Cache-Control": PAGE_CACHE if cache else "no-store"}
-    return Response(html, status_code=status, media_type="text/html; charset=utf-8",
-                    headers=headers)
+    return Response(html, status_code=status, media_type=_HTML, headers=headers)
+
+
+@dataclass(frozen=True)
+class _FrameShape:
+    """What a feed iframe page depends on besides the feed: its parameters, normalised."""
+
+    lang: str
+    limit: int
+    summaries: bool
+    images: bool
+    dark: bool
+    auto: bool          # lang=auto: the page varies with Accept-Language
 
 
 def _load_asset(name: str, media_type: str) -> Prepared:
