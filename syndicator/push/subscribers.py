@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ PREFERENCES_DAYS = 365   # a mail's preferences link works this long (then: a ne
 
 log = logging.getLogger(__name__)
 
+_B64_TEXT = re.compile(r"[A-Za-z0-9_-]*")
+
 
 @dataclass(frozen=True)
 class TokenData:
@@ -68,7 +71,15 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Strict: only the one spelling `_b64` writes (URL-safe alphabet, no padding, unused
+    trailing bits zero) decodes; any other spelling of the same bytes is ValueError, so a
+    token has exactly one URL."""
+    if not _B64_TEXT.fullmatch(text):
+        raise ValueError("not unpadded base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical spelling")
+    return data
 
 
 def _secret(config: Config) -> bytes:
@@ -90,7 +101,11 @@ def make_token(config: Config, purpose: str, target_id: str, email: str, *,
 
 
 def read_token(config: Config, token: str, purpose: str, now: datetime) -> TokenData | None:
-    """The token's content when its signature is good, it is for `purpose` and not expired."""
+    """The token's content when its signature is good, it is for `purpose` and not expired.
+    Without `secret_key` (a config with no email target need not set one) no token is
+    good: None, never an error."""
+    if not config.secret_key:
+        return None
     body, _, signature = token.partition(".")
     try:
         expected = hmac.new(_secret(config), body.encode("ascii"), hashlib.sha256).digest()

@@ -117,9 +117,14 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
     guard = guard_for(ctx.store)
 
     def of_token(token: str, purpose: str) -> _Pages:
+        return read_link(token, purpose)[0]
+
+    def read_link(token: str, purpose: str) -> tuple[_Pages, bool]:
+        """The pages of the token's list, and whether the token is good (signed by us, in
+        its one spelling, for `purpose`, unexpired; never with no `secret_key`)."""
         data = read_token(ctx.config, token, purpose, utc_now())
         target = enabled_email_target(ctx.config, data.target_id) if data else None
-        return _Pages(ctx.config, target)
+        return _Pages(ctx.config, target), data is not None
 
     def of_path(request: Request) -> tuple[_Pages, EmailTarget | None]:
         """The enabled email list the URL names (None when there is none), and its pages."""
@@ -214,8 +219,11 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             % {"email": result.subscriber.email})
 
     async def unsubscribe_page(request: Request) -> Response:
-        pages = of_token(request.path_params["token"], UNSUBSCRIBE)
+        pages, good = read_link(request.path_params["token"], UNSUBSCRIBE)
         _ = pages.text
+        if not good:
+            return pages.page(_("Link not valid"), _("This unsubscribe link is not valid."),
+                              status=404)
         return pages.page(_("Unsubscribe"), _("Stop receiving these emails?"),
                           form="unsubscribe", action=request.url.path)
 
