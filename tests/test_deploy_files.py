@@ -183,8 +183,10 @@ feeds:
 
 def filter_answers(url: str, forwarded_for: str, count: int) -> list[int]:
     """Statuses of `count` filter queries (each a new one: never cached) from a client
-    the proxy names `forwarded_for`."""
-    return [httpx.get(f"{url}/news.rss?filter={forwarded_for}-{n}", timeout=30,
+    the proxy names `forwarded_for`. The filters are plain substrings (no regex
+    metacharacters), so each costs one query token: a regex not compiled yet costs more."""
+    plain = forwarded_for.replace(".", "_")
+    return [httpx.get(f"{url}/news.rss?filter=client_{plain}_{n}", timeout=30,
                       headers={"X-Forwarded-For": forwarded_for}, trust_env=False).status_code
             for n in range(count)]
 
