@@ -55,3 +55,19 @@ def normalised(text: str) -> str | None:
         return parse_address(text).email
     except AddressInvalid:
         return None
+
+
+_DOTLESS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
+def mailbox_key(email: str) -> str:
+    """One key for the spellings of an address that reach one mailbox, for rate limits
+    only (the address is stored and mailed as it was given): lower-cased, a `+tag`
+    dropped from the local part, and at Gmail the dots too (`A.nn+x@googlemail.com` and
+    `ann@gmail.com` are one inbox). It may join two real mailboxes of one domain; then both
+    share one bound, which is all it is used for."""
+    local, _, domain = email.rpartition("@")
+    local, domain = local.lower().split("+", 1)[0], domain.lower()
+    if domain in _DOTLESS:
+        local, domain = local.replace(".", ""), _DOTLESS[domain]
+    return f"{local}@{domain}"

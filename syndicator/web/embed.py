@@ -39,6 +39,7 @@ from starlette.routing import BaseRoute, Route
 from syndicator.config import Config, EmailTarget, FeedConfig
 from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import LANGUAGES, N_, translations
+from syndicator.push.addresses import parse_address
 from syndicator.push.email import list_language
 from syndicator.push.preferences import choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
@@ -307,17 +308,23 @@ class _Embed:
             return self._subscribe_page(lang, target.id, text["ok"].format(email=""), "ok")
         address = fields.get("email", "")
         try:
+            # Valid first, counted after: a junk POST uses up nobody's sign-ups.
             choice = read_choice(self.config, target, fields.get("languages", ""),
                                  fields.get("rhythm", ""))
-            await run_in_threadpool(functools.partial(
-                request_subscription, self._ctx.store, self.config, target.id, address,
-                self._clock(), languages=choice.languages, rhythm=choice.rhythm))
+            email = parse_address(address).email
         except ChoiceInvalid as exc:
             return self._subscribe_page(lang, target.id, text["choice"] % {"reason": exc},
                                         "error", status=400, email=address)
         except AddressInvalid as exc:
             return self._subscribe_page(lang, target.id, f"{text['invalid']} ({exc.reason})",
                                         "error", status=400, email=address)
+        refusal = self._guard.count(request, target, email)
+        if refusal is not None:
+            return self._refused(lang, target.id, refusal)
+        try:
+            await run_in_threadpool(functools.partial(
+                request_subscription, self._ctx.store, self.config, target.id, email,
+                self._clock(), languages=choice.languages, rhythm=choice.rhythm))
         except SyndicatorError as exc:
             log.warning("embed: subscription to %s failed: %s", target.id, exc)
             return self._subscribe_page(lang, target.id, text["unavailable"], "error",

@@ -7,10 +7,13 @@
   `same-site`, or an `Origin` that is not this service). The embedded form still works on
   partner pages: it is our page inside their frame, so it posts from our own origin, and
   it needs no cookie.
-- **Rate limits.** Per email target, at most `signups.per_ip` sign-ups from one client
-  address (an IPv6 /64 counts as one) and `signups.per_target` in all, in any
-  `signups.window`; past them the answer is 429 with Retry-After. Counted per process, in
-  memory, over at most MAX_CLIENTS client addresses (the least recently seen are forgotten).
+- **Rate limits.** Only a sign-up whose address and choice are valid is counted (junk
+  POSTs cannot close a list). Per email target, at most `signups.per_ip` sign-ups from one
+  client address (an IPv6 /64 counts as one) and `signups.per_target` different mailboxes
+  in all, in any `signups.window`; past them the answer is 429 with Retry-After. Counted
+  per process, in memory, over at most MAX_CLIENTS client addresses (the least recently
+  seen are forgotten). Preference saves (their link is the subscriber's own) are not
+  sign-ups: SAVES_PER_HOUR per subscriber, and leaving is never limited.
 
 One guard serves every route of one web app (`guard_for(store)`), so the two forms share
 their counts.
@@ -32,12 +35,14 @@ from starlette.requests import Request
 
 from syndicator.config import Config, EmailTarget
 from syndicator.locales import N_
+from syndicator.push.addresses import mailbox_key
 from syndicator.push.pacing import SlidingWindow
 from syndicator.push.subscribers import form_token, form_token_valid
 from syndicator.store import Store
 from syndicator.web.ratelimit import client_key
 
 MAX_CLIENTS = 10_000
+SAVES_PER_HOUR = 20      # preference saves per subscriber
 FORM_FIELD = "form_token"
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 
@@ -63,30 +68,37 @@ class SignupGuard:
         self._lock = threading.Lock()
         self._clients: OrderedDict[tuple[str, str], SlidingWindow] = OrderedDict()
         self._targets: dict[str, SlidingWindow] = {}
+        # Per target: the mailboxes counted in its window, oldest first.
+        self._mailboxes: dict[str, OrderedDict[str, float]] = {}
+        self._saves: OrderedDict[tuple[str, str], SlidingWindow] = OrderedDict()
 
     def token(self, config: Config, target_id: str, now: datetime) -> str:
         """The form token to put into a sign-up form for the target."""
         return form_token(config, target_id, now)
 
     def check(self, request: Request, fields: dict[str, str], config: Config,
-              target: EmailTarget, now: datetime, *, counted: bool = True
-              ) -> Refusal | None:
-        """None when the sign-up may be queued (and then it is counted). `counted` False:
-        our own form is checked, the rate limits are not (a reader leaving the list is
-        never told to wait)."""
+              target: EmailTarget, now: datetime) -> Refusal | None:
+        """None when the POST comes from our own form for the target (403 otherwise).
+        Counts nothing: a sign-up is counted (`count`) only once its address and choice
+        are valid, and nothing else (leaving, saving preferences) counts as a sign-up."""
         if _cross_site(request, config):
             return Refusal(403, N_("Sign-ups are taken only through the form on this site."),
                            "form")
         if not form_token_valid(config, fields.get(FORM_FIELD, ""), target.id, now):
             return Refusal(403, N_("This form has expired or did not come from this site: "
                               "reload it and try again."), "form")
-        return self._count(_client_key(request), target) if counted else None
+        return None
 
-    def _count(self, client: str, target: EmailTarget) -> Refusal | None:
+    def count(self, request: Request, target: EmailTarget, email: str) -> Refusal | None:
+        """None when this valid sign-up may be queued (and then it is counted): at most
+        `per_ip` from the client's network and `per_target` different mailboxes
+        (`mailbox_key`) to the list in any window; signing one mailbox up again counts
+        against the client only, as it brings no new confirmation mail."""
         limits = target.signups
+        mailbox = mailbox_key(email)
         moment = time.monotonic()
         with self._lock:
-            key = (target.id, client)
+            key = (target.id, _client_key(request))
             per_client = self._clients.get(key)
             if per_client is None or per_client.limit != limits.per_ip:
                 per_client = SlidingWindow(limits.per_ip, limits.window)
@@ -98,16 +110,40 @@ class SignupGuard:
             self._clients.move_to_end(key)
             while len(self._clients) > MAX_CLIENTS:
                 self._clients.popitem(last=False)
+            seen = self._mailboxes.setdefault(target.id, OrderedDict())
+            while seen and next(iter(seen.values())) <= moment - limits.window:
+                seen.popitem(last=False)
             wait = per_client.wait_time(moment)
             if wait > 0:
                 return Refusal(429, N_("Too many sign-ups from your network: try again in "
                                        "%(wait)s."), "busy", math.ceil(wait))
-            wait = per_target.wait_time(moment)
+            new = mailbox not in seen
+            wait = per_target.wait_time(moment) if new else 0.0
             if wait > 0:
                 return Refusal(429, N_("Too many sign-ups to this list just now: try again in "
                                        "%(wait)s."), "busy", math.ceil(wait))
             per_client.record(moment)
-            per_target.record(moment)
+            if new:
+                per_target.record(moment)
+                seen[mailbox] = moment
+        return None
+
+    def count_save(self, target: EmailTarget, email: str) -> Refusal | None:
+        """None when the subscriber may save their preferences once more (and then it is
+        counted): SAVES_PER_HOUR per address, apart from the sign-up limits (the page's
+        link is the subscriber's own; nobody else's saves can use it up)."""
+        moment = time.monotonic()
+        with self._lock:
+            key = (target.id, mailbox_key(email))
+            window = self._saves.pop(key, None) or SlidingWindow(SAVES_PER_HOUR, 3600.0)
+            self._saves[key] = window
+            while len(self._saves) > MAX_CLIENTS:
+                self._saves.popitem(last=False)
+            wait = window.wait_time(moment)
+            if wait > 0:
+                return Refusal(429, N_("Too many changes just now: try again in %(wait)s."),
+                               "busy", math.ceil(wait))
+            window.record(moment)
         return None
 
 

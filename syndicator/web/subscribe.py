@@ -15,9 +15,10 @@ The pages are in the mailing list's language (its first feed's: locales.py, en/r
 Forms are read by web/forms.py (capped: 413 past a few KB). A sign-up passes the guard
 (web/signup_guard.py: our own form token, 403; rate limits, 429) and is then only queued,
 so the answer is the same page, after the same work, whatever the address's state. The
-languages and rhythm chosen on it are checked by push/preferences.py (400 otherwise). A
-preferences POST passes the same guard. Every refusal of remote input is a 4xx page with a
-one-line reason.
+languages and rhythm chosen on it are checked by push/preferences.py (400 otherwise), and
+the address, before the sign-up is counted. A preferences POST passes the same form check
+and a per-subscriber bound on saves, not the sign-up limits. Every refusal of remote input
+is a 4xx page with a one-line reason.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from syndicator.app import utc_now
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
 from syndicator.locales import page_language, translations
+from syndicator.push.addresses import parse_address
 from syndicator.push.email import list_language, list_name
 from syndicator.push.preferences import (
     ChoiceView,
@@ -156,24 +158,28 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         except FormTooLarge:
             return pages.too_large()
         refusal = guard.check(request, fields, ctx.config, target, utc_now())
+        if refusal is None:
+            try:
+                # Valid first, counted after: a junk POST uses up nobody's sign-ups.
+                choice = read_choice(ctx.config, target, fields.get("languages", ""),
+                                     fields.get("rhythm", ""))
+                email = parse_address(fields.get("email", "")).email
+            except ChoiceInvalid as exc:
+                return form_page(pages, target, request.url.path,
+                                 _("That choice is not offered: %(reason)s") % {"reason": exc},
+                                 status=400)
+            except AddressInvalid as exc:
+                return form_page(pages, target, request.url.path,
+                                 _("That is not an email address we can take: %(reason)s")
+                                 % {"reason": exc.reason}, status=400)
+            refusal = guard.count(request, target, email)
         if refusal is not None:
             return form_page(pages, target, request.url.path, refusal.text(pages.catalog),
                              status=refusal.status, retry_after=refusal.retry_after)
         try:
-            choice = read_choice(ctx.config, target, fields.get("languages", ""),
-                                 fields.get("rhythm", ""))
             await run_in_threadpool(functools.partial(
-                request_subscription, ctx.store, ctx.config, target.id,
-                fields.get("email", ""), utc_now(), languages=choice.languages,
-                rhythm=choice.rhythm))
-        except ChoiceInvalid as exc:
-            return form_page(pages, target, request.url.path,
-                             _("That choice is not offered: %(reason)s") % {"reason": exc},
-                             status=400)
-        except AddressInvalid as exc:
-            return form_page(pages, target, request.url.path,
-                             _("That is not an email address we can take: %(reason)s")
-                             % {"reason": exc.reason}, status=400)
+                request_subscription, ctx.store, ctx.config, target.id, email, utc_now(),
+                languages=choice.languages, rhythm=choice.rhythm))
         except SyndicatorError as exc:
             log.error("subscribe %s: %s", target.id, exc)
             return pages.later(_("We could not record your subscription."))
@@ -304,8 +310,9 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             return pages.too_large()
         path = request.url.path
         leaving = fields.get("action") == "leave"
-        refusal = guard.check(request, fields, ctx.config, opened.target, utc_now(),
-                              counted=not leaving)
+        refusal = guard.check(request, fields, ctx.config, opened.target, utc_now())
+        if refusal is None and not leaving:
+            refusal = guard.count_save(opened.target, opened.subscriber.email)
         if refusal is not None:
             return preferences_form(pages, opened, path, refusal.text(pages.catalog),
                                     status=refusal.status, retry_after=refusal.retry_after)
