@@ -52,12 +52,15 @@ class TelegramTarget(PushTargetBase):
 
 class SignupLimits(Model):
     """Sign-ups through the web forms to one email target, in any `window`: at most
-    `per_ip` from one client address (an IPv6 /64 counts as one) and `per_target` in all.
-    Counted in each serving process."""
+    `per_ip` from one client address (an IPv6 /64 counts as one) and `per_target` different
+    mailboxes in all; counted in each serving process. And at most `confirmations_per_day`
+    confirmation mails from the list in any 24 hours (the push job counts them in the
+    store; the sign-ups past it wait)."""
 
     per_ip: int = Field(default=5, ge=1, le=100_000)
     per_target: int = Field(default=100, ge=1, le=1_000_000)
     window: Duration = Field(default=3600.0, gt=0, le=7 * 86400)
+    confirmations_per_day: int = Field(default=500, ge=1, le=1_000_000)
 
 
 class EmailTarget(PushTargetBase):

@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +31,7 @@ from syndicator.app import App
 from syndicator.config import Config, EmailTarget
 from syndicator.errors import AddressInvalid, ConfigError
 from syndicator.model import Signup, Subscriber
-from syndicator.push.addresses import parse_address
+from syndicator.push.addresses import mailbox_key, parse_address
 from syndicator.push.email import (
     SmtpSession,
     confirmation_message,
@@ -45,6 +46,8 @@ CONFIRM_DAYS = 7
 RESEND_AFTER = timedelta(minutes=10)
 FORM_HOURS = 12          # a sign-up form may stay open this long before it must be reloaded
 CONFIRM_BATCH = 50       # confirmation mails per target per push run at most
+MAILBOX_PER_DAY = 3      # confirmation mails to one mailbox (`mailbox_key`) in any 24 hours
+DAY = timedelta(days=1)
 RETRY_BASE = 60.0        # seconds before a failed confirmation mail is retried; doubles
 RETRY_CAP = 3600.0
 CONFIRM = "confirm"
@@ -276,15 +279,27 @@ def send_confirmations(app: App, target: EmailTarget, now: Callable[[], datetime
     claim = uuid.uuid4().hex
     lease = 2 * target.smtp.timeout + 2.0
     sent = handled = 0
+    recent = store.confirmations_since(target.id, now() - DAY)
+    mailed = Counter(mailbox_key(address) for address in recent)
+    budget = target.signups.confirmations_per_day - len(recent)
     with SmtpSession(target.smtp) as session:
         for _ in range(limit):
+            if budget <= 0:
+                # The rows stay queued, unclaimed: they go out as the day's mails age. Said
+                # once, in the run that reaches the limit.
+                if handled:
+                    notes.append(f"{target.signups.confirmations_per_day} confirmation mails "
+                                 "in 24 hours, the list's limit: the rest wait")
+                break
             row = store.claim_signup(target.id, now(), claim, lease=lease)
             if row is None:
                 break
             handled += 1
-            outcome = _confirm_one(app, target, session, row, now())
+            outcome = _confirm_one(app, target, session, row, now(), mailed)
             store.finish_signup(row.id, claim, now(), state=outcome.state, error=outcome.error,
                                 next_at=outcome.next_at)
+            if outcome.state in ("sent", "unknown"):
+                budget -= 1
             if outcome.state == "sent":
                 sent += 1
             elif outcome.state in ("dead", "failed", "unknown"):
@@ -301,7 +316,11 @@ def send_confirmations(app: App, target: EmailTarget, now: Callable[[], datetime
 
 
 def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signup,
-                 now: datetime) -> _Outcome:
+                 now: datetime, mailed: Counter[str]) -> _Outcome:
+    """One sign-up's confirmation mail, when one is due. `mailed`: the confirmation mails
+    of the last 24 hours per `mailbox_key` (counted up here as mails go out), so that the
+    form cannot be used to mail one inbox, in any spelling, more than MAILBOX_PER_DAY
+    times a day."""
     store, config = app.store, app.config
     # The address as the list knows it (known_address: in other capitals, one reader).
     existing = store.subscriber_like(target.id, row.email)
@@ -312,6 +331,10 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
     if (existing is not None and existing.status == "pending" and last is not None
             and now - last < RESEND_AFTER):
         return _Outcome("skipped", "a confirmation mail went out moments ago")
+    mailbox = mailbox_key(email)
+    if mailed[mailbox] >= MAILBOX_PER_DAY:
+        return _Outcome("skipped", f"{MAILBOX_PER_DAY} confirmation mails to this mailbox "
+                                   "in 24 hours")
     if existing is None or existing.status != "pending" or row.languages is not None:
         store.set_subscriber(target.id, email, "pending", now,
                              reason="signed up through the form", languages=row.languages,
@@ -324,6 +347,8 @@ def _confirm_one(app: App, target: EmailTarget, session: SmtpSession, row: Signu
                                language=mail_language(config, target, row.languages or (
                                    existing.languages if existing else ())))
     result = session.send(msg, email)
+    if result.kind in ("ok", "unknown"):
+        mailed[mailbox] += 1
     if result.kind == "ok":
         return _Outcome("sent")
     if result.kind == "unknown":

@@ -84,6 +84,15 @@ class SignupQueries(Database):
             value = conn.execute(stmt).scalar()
         return _as_datetime(value)
 
+    def confirmations_since(self, target_id: str, since: datetime) -> list[str]:
+        """The addresses of the target's confirmation mails that went out (or may have)
+        since `since`, one entry per mail: what the daily bounds count."""
+        stmt = select(t_signups.c.email).where(
+            t_signups.c.target_id == target_id, t_signups.c.updated >= since,
+            t_signups.c.state.in_(("sent", "unknown")))
+        with self._read_tx("read the recent confirmation mails") as conn:
+            return [row.email for row in conn.execute(stmt)]
+
     def signups(self, target_id: str | None = None, *,
                 states: tuple[str, ...] | None = None) -> list[Signup]:
         stmt = select(t_signups).order_by(t_signups.c.id)
