@@ -83,8 +83,8 @@ class OutputShare(Protocol):
 
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
-                      now: datetime, mark: int = 0,
-                      site: SiteRender | None = None) -> int | None: ...
+                      now: datetime, mark: int = 0, site: SiteRender | None = None,
+                      feeds: Iterable[str] = ()) -> int | None: ...
 
     def build_mark(self) -> int: ...
 
@@ -135,11 +135,12 @@ def share_build(config: Config, share: OutputShare, written: Iterable[Path],
     root = config.output_path
     keep = belongs_to(config) if prune else None
     # Read as the store consumes them, a batch at a time (memory holds one batch, not the
-    # build), in path order: shares of overlapping paths lock their rows in one order.
-    files = _read(root, sorted(set(written)))
-    return share.share_outputs(files,
-                               removed=[relative(root, path) for path in removed],
-                               keep=keep, now=now, mark=mark, site=site)
+    # build). Shares of the same feed take turns: they would write the same rows.
+    paths = sorted(set(written))
+    gone = [relative(root, path) for path in removed]
+    feeds = {built_for(path) for path in [*(relative(root, path) for path in paths), *gone]}
+    return share.share_outputs(_read(root, paths), removed=gone, keep=keep, now=now,
+                               mark=mark, site=site, feeds=sorted(f for f in feeds if f))
 
 
 def take_back(folder: Path, share: OutputShare, paths: Iterable[str], mark: int) -> list[str]:

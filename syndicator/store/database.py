@@ -268,7 +268,7 @@ class Database:
         but its statements (and pure computation) before it returns. The one home of that
         retry: every write of the store goes through here, but those that must not run
         twice and cannot deadlock (schedule.claim_due acts outside its transaction,
-        outputs.share_outputs reads its files once).
+        outputs.share_outputs reads its files once, and its shares of one feed take turns).
         """
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:

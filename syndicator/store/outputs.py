@@ -73,6 +73,8 @@ PENDING = 0
 PAGE_ROWS = 1000
 # The lock a share renders the site-wide files under (lock_keys: of the kind "published").
 SITE_LOCK = "site files"
+# The kind of the locks (lock_keys, one per feed) that shares of a feed's files take turns on.
+FEED_LOCK = "published feed"
 
 
 class OutputQueries(Database):
@@ -85,14 +87,15 @@ class OutputQueries(Database):
 
     def share_outputs(self, files: Iterable[tuple[str, bytes]], *, removed: Iterable[str] = (),
                       keep: Callable[[str], bool] | None = None,
-                      now: datetime, mark: int = 0,
-                      site: SiteRender | None = None) -> int | None:
+                      now: datetime, mark: int = 0, site: SiteRender | None = None,
+                      feeds: Iterable[str] = ()) -> int | None:
         """Share a build's files (path relative to the output folder, bytes): those whose
         bytes differ from the shared ones get a new version, and so do tombstones for the
         `removed` paths and, with `keep`, for every shared path it refuses (a feed dropped
         from the configuration); `mark`: the build mark the files were rendered from, and a
         path shared from a newer mark is left as it is; `site`: renders the site-wide files
-        from what is shared, under SITE_LOCK, shared with them. Returns that version, or
+        from what is shared, under SITE_LOCK, shared with them; `feeds`: the feeds whose
+        files these are (FEED_LOCK each). Returns that version, or
         None when nothing changed (or the store shares nothing). `files` is read as it is
         consumed, a batch at a time (BATCH_FILES, BATCH_BYTES), so that memory holds one
         batch, not the build; the rows are written under a pending version, and the
@@ -102,10 +105,12 @@ class OutputQueries(Database):
         if not self.shares_outputs:
             return None
         removed = list(removed)
-        # Two shares cannot deadlock on the version row: each takes it last, once it holds
-        # every row it writes (its files', its tombstones', then the site files' under
-        # SITE_LOCK), and then only updates those rows.
+        # Two shares cannot deadlock: shares of the same feed take turns on its FEED_LOCK,
+        # so two never hold rows the other wants (a path belongs to one feed; the site
+        # files are written under SITE_LOCK, after every other row); and each takes the
+        # version row last, once it holds every row it writes, and then updates only those.
         with self._write_tx("share the build's files") as conn:
+            lock_keys(conn, FEED_LOCK, feeds)
             done = [path for batch in _batches(files) for path in _upsert(conn, batch, mark, now)]
             gone = _present(conn, removed, mark)
             if keep is not None:
