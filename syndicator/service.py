@@ -439,5 +439,5 @@ def _web_app(config: Config, app: App, cache: FeedCache, metrics: PromMetrics,
                            targets=push_status_of(app) if config.push else None,
                            outage=outage)
     ctx = WebContext(config=config, store=app.store, cache=cache, status=status,
-                     metrics=metrics)
+                     metrics=metrics, outage=outage)
     return create_web_app(ctx, extra_routes=partner_routes(ctx))

@@ -31,19 +31,19 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from syndicator.config import Config, EmailTarget, FeedConfig
-from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
+from syndicator.errors import AddressInvalid, ChoiceInvalid, StoreError, SyndicatorError
 from syndicator.locales import LANGUAGES, N_, translations
 from syndicator.push.addresses import parse_address
 from syndicator.push.email import list_language
 from syndicator.push.preferences import choice_view, read_choice
 from syndicator.push.subscribers import request_subscription
 from syndicator.store import Store
+from syndicator.store.outage import StoreOutage
 from syndicator.web.app import WebApp
 from syndicator.web.cache import CachedFile, make_cached
 from syndicator.web.embed_items import frame_language, item_views, story_languages
@@ -51,6 +51,7 @@ from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.prepared import Prepared, PreparedRoute
 from syndicator.web.ratelimit import REFUSED, retry_after
 from syndicator.web.signup_guard import Refusal, guard_for
+from syndicator.web.storecalls import SUBSCRIPTION_PAGES, in_store
 from syndicator.web.templating import render
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class EmbedContext(Protocol):
 
     @property
     def cache(self) -> FeedCacheLike: ...
+
+    def store_outage(self) -> StoreOutage: ...
 
 
 class FeedCacheLike(Protocol):
@@ -322,11 +325,14 @@ class _Embed:
         if refusal is not None:
             return self._refused(lang, target.id, refusal)
         try:
-            await run_in_threadpool(functools.partial(
-                request_subscription, self._ctx.store, self.config, target.id, email,
-                self._clock(), languages=choice.languages, rhythm=choice.rhythm))
+            await in_store(self._ctx.store_outage(), SUBSCRIPTION_PAGES,
+                           functools.partial(
+                               request_subscription, self._ctx.store, self.config, target.id,
+                               email, self._clock(), languages=choice.languages,
+                               rhythm=choice.rhythm))
         except SyndicatorError as exc:
-            log.warning("embed: subscription to %s failed: %s", target.id, exc)
+            if not isinstance(exc, StoreError):     # that one is on the outage line
+                log.warning("embed: subscription to %s failed: %s", target.id, exc)
             return self._subscribe_page(lang, target.id, text["unavailable"], "error",
                                         status=503)
         return self._subscribe_page(lang, target.id, text["ok"].format(email=address.strip()),

@@ -26,16 +26,15 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from syndicator.app import utc_now
 from syndicator.config import Config, EmailTarget
-from syndicator.errors import AddressInvalid, ChoiceInvalid, SyndicatorError
+from syndicator.errors import AddressInvalid, ChoiceInvalid, StoreError, SyndicatorError
 from syndicator.locales import page_language, translations
 from syndicator.push.addresses import parse_address
 from syndicator.push.email import list_language, list_name
@@ -61,11 +60,14 @@ from syndicator.push.subscribers import (
     unsubscribe,
 )
 from syndicator.store import Store
+from syndicator.store.outage import StoreOutage
 from syndicator.web.forms import FormTooLarge, read_form
 from syndicator.web.signup_guard import guard_for
+from syndicator.web.storecalls import SUBSCRIPTION_PAGES, in_store
 from syndicator.web.templating import render
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _HEADERS = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex",
             "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff",
@@ -83,6 +85,8 @@ class SubscribeContext(Protocol):
 
     @property
     def store(self) -> Store: ...
+
+    def store_outage(self) -> StoreOutage: ...
 
 
 class _Pages:
@@ -117,6 +121,17 @@ class _Pages:
 def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
     """The routes; mount them with `create_web_app(ctx, extra_routes=subscribe_routes(ctx))`."""
     guard = guard_for(ctx.store)
+    outage = ctx.store_outage()
+
+    async def stored(call: Callable[..., T], *args: Any) -> T:
+        return await in_store(outage, SUBSCRIPTION_PAGES, call, *args)
+
+    def failed(pages: _Pages, exc: SyndicatorError, what: str, message: str) -> HTMLResponse:
+        """503 with `message`. A store that does not answer is on the process's outage line
+        (one line per outage, web/storecalls.py), not a line per request."""
+        if not isinstance(exc, StoreError):
+            log.error("%s: %s", what, exc)
+        return pages.later(message)
 
     def of_token(token: str, purpose: str) -> _Pages:
         return read_link(token, purpose)[0]
@@ -177,12 +192,12 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             return form_page(pages, target, request.url.path, refusal.text(pages.catalog),
                              status=refusal.status, retry_after=refusal.retry_after)
         try:
-            await run_in_threadpool(functools.partial(
+            await stored(functools.partial(
                 request_subscription, ctx.store, ctx.config, target.id, email, utc_now(),
                 languages=choice.languages, rhythm=choice.rhythm))
         except SyndicatorError as exc:
-            log.error("subscribe %s: %s", target.id, exc)
-            return pages.later(_("We could not record your subscription."))
+            return failed(pages, exc, f"subscribe {target.id}",
+                          _("We could not record your subscription."))
         return pages.page(_("Check your inbox"), _("If the address is right, a message with a "
                           "link to confirm your subscription is on its way."))
 
@@ -199,10 +214,9 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         pages = of_token(token, CONFIRM)
         _ = pages.text
         try:
-            result = await run_in_threadpool(act, ctx.store, ctx.config, token, utc_now())
+            result = await stored(act, ctx.store, ctx.config, token, utc_now())
         except SyndicatorError as exc:
-            log.error("confirm: %s", exc)
-            return pages.later(_("We could not confirm your subscription."))
+            return failed(pages, exc, "confirm", _("We could not confirm your subscription."))
         if result.kind == "ready" and result.subscriber is not None:
             target = enabled_email_target(ctx.config, result.subscriber.target_id)
             return pages.page(_("Confirm your subscription"), _(
@@ -247,11 +261,11 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
             return pages.page(_("Unsubscribe"), _("Use the button to unsubscribe."),
                               status=400, form="unsubscribe", action=request.url.path)
         try:
-            subscriber = await run_in_threadpool(unsubscribe, ctx.store, ctx.config, token,
-                                                 utc_now())
+            subscriber = await stored(unsubscribe, ctx.store, ctx.config,
+                                            token, utc_now())
         except SyndicatorError as exc:
-            log.error("unsubscribe: %s", exc)
-            return pages.later(_("We could not record it; please try again."))
+            return failed(pages, exc, "unsubscribe",
+                          _("We could not record it; please try again."))
         if subscriber is None:
             return pages.page(_("Link not valid"), _("This unsubscribe link is not valid."),
                               status=400)
@@ -275,11 +289,11 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
         pages = of_token(token, PREFERENCES)
         _ = pages.text
         try:
-            opened = await run_in_threadpool(open_preferences, ctx.store, ctx.config, token,
-                                             utc_now())
+            opened = await stored(open_preferences, ctx.store, ctx.config,
+                                        token, utc_now())
         except SyndicatorError as exc:
-            log.error("preferences: %s", exc)
-            return pages, pages.later(_("We could not read your subscription."))
+            return pages, failed(pages, exc, "preferences",
+                                 _("We could not read your subscription."))
         if opened is None:
             return pages, not_open(pages)
         return pages, opened
@@ -318,20 +332,21 @@ def subscribe_routes(ctx: SubscribeContext) -> list[Route]:
                                     status=refusal.status, retry_after=refusal.retry_after)
         try:
             if leaving:
-                subscriber = await run_in_threadpool(leave_list, ctx.store, opened, utc_now())
+                subscriber = await stored(leave_list, ctx.store, opened,
+                                                  utc_now())
                 return pages.page(_("Unsubscribed"), _(
                     "%(email)s will receive no more messages from this list.")
                     % {"email": subscriber.email})
             choice = read_choice(ctx.config, opened.target, fields.get("languages", ""),
                                  fields.get("rhythm", ""))
-            saved = await run_in_threadpool(save_preferences, ctx.store, opened, choice,
-                                            utc_now())
+            saved = await stored(save_preferences, ctx.store, opened, choice,
+                                   utc_now())
         except ChoiceInvalid as exc:
             return preferences_form(pages, opened, path, _(
                 "That choice is not offered: %(reason)s") % {"reason": exc}, status=400)
         except SyndicatorError as exc:
-            log.error("preferences: %s", exc)
-            return pages.later(_("We could not record it; please try again."))
+            return failed(pages, exc, "preferences",
+                          _("We could not record it; please try again."))
         if saved is None:
             return not_open(pages)       # the address left while the form was posted
         return preferences_form(pages, Preferences(opened.target, saved), path, _(
