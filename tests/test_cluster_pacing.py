@@ -39,6 +39,7 @@ from syndicator.push.pacing import CLUSTER_OVERALL, PER_CHAT, ClusterPace
 from syndicator.push.telegram import TelegramClient
 from syndicator.service import Service
 from syndicator.store import Store
+from syndicator.store.database import unpooled_engine
 from syndicator.store.rates import DatabaseRates
 from tests.pgproxy import PgProxy
 from tests.postgres_support import postgres_database
@@ -75,9 +76,15 @@ def test_reservations_keep_limit_starts_in_any_window_across_connections(pg_url:
         # A minimum delay is the same with one start per window.
         assert one.reserve("host:h", 1, 5.0).wait < 1.0
         assert 4.0 < two.reserve("host:h", 1, 5.0).wait <= 5.0
-        with one.engine.connect() as conn:      # rate state: no commit waits for the WAL
-            assert conn.execute(text("SELECT relpersistence FROM pg_class "
-                                     "WHERE relname = 'pacing'")).scalar() == "u"
+        # Rate state: no commit waits for the WAL. Asked on a connection of its own: the
+        # rate state's pool is its one long-lived connection.
+        plain = unpooled_engine(pg_url)
+        try:
+            with plain.connect() as conn:
+                assert conn.execute(text("SELECT relpersistence FROM pg_class "
+                                         "WHERE relname = 'pacing'")).scalar() == "u"
+        finally:
+            plain.dispose()
     finally:
         one.close()
         two.close()
