@@ -1,6 +1,7 @@
 """The subscription pages while the store is down, over real HTTP to the real web app on
 the machine's PostgreSQL reached through a TCP proxy (stopped: the outage): 503 with a
-one-line reason, and one log line for the outage rather than one per request."""
+one-line reason (the feed previews and queries too), and one log line for the outage
+rather than one per request."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ def test_pages_answer_503_and_the_outage_is_one_line(
         link_token = form_token(page)
         token = form_token(get(server.port, "/subscribe/mail")[1])
         embed_token = form_token(get(server.port, "/embed/subscribe?target=mail&lang=en")[1])
+        feed = config.feeds[0].id
         caplog.clear()
         caplog.set_level(logging.INFO)
         relay.stop()
@@ -45,6 +47,10 @@ def test_pages_answer_503_and_the_outage_is_one_line(
                 "target": "mail", "lang": "en", "email": f"e{n}@example.net",
                 "form_token": embed_token})
             assert status == 503
+            status, page = get(server.port, f"/feeds/{feed}")
+            assert status == 503 and "not available right now" in page
+            status, page = get(server.port, f"/{feed}.json?filter=news{n}")
+            assert status == 503, (status, page)     # the query failed, and no file
         errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
         assert len(errors) == 1 and "is unavailable" in errors[0], errors
         assert "the subscription pages" in errors[0]

@@ -72,6 +72,7 @@ from syndicator.web.query import (
     tokens_for,
 )
 from syndicator.web.ratelimit import REFUSED, QueryGate, retry_after
+from syndicator.web.storecalls import in_store
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,7 @@ class _Handlers:
         self.directory_cache_control = f"public, max-age={shortest}"
         self.files = PreparedFiles(ctx.cache)
         self.rendered: RenderedCache[Prepared] = RenderedCache()
-        self.static = {file.path.rsplit("/", 1)[1]: Prepared(file, STATIC_CACHE_CONTROL,
-                                                             _SECURITY)
+        self.static = {file.path.rsplit("/", 1)[1]: Prepared(file, STATIC_CACHE_CONTROL, _SECURITY)
                        for file in _load_static()}
         # "style.css" → "static/style.css?v=<etag prefix>": a new version is a new URL.
         self.assets = {name: f"static/{name}?v={answer.file.etag.strip(chr(34))[:12]}"
@@ -162,8 +162,7 @@ class _Handlers:
         return prepared
 
     def archive_file(self, params: Mapping[str, str]) -> Prepared | None:
-        return self.files.get(f"/archive/{params['path']}", ARCHIVE_CACHE_CONTROL,
-                              _feed_headers)
+        return self.files.get(f"/archive/{params['path']}", ARCHIVE_CACHE_CONTROL, _feed_headers)
 
     def opml_file(self, params: Mapping[str, str]) -> Prepared | None:
         return self.files.get("/feeds.opml", self.directory_cache_control, _feed_headers)
@@ -217,10 +216,11 @@ class _Handlers:
             except QueryError as exc:
                 return _text(f"bad query: {exc}", 400, _CORS)
             try:
-                result = await run_in_threadpool(self._render_query, feed, query, ext, path,
-                                                 cached)
+                result = await in_store(self.ctx.store_outage(), "the feed queries",
+                                        self._render_query, feed, query, ext, path, cached)
             except SyndicatorError as exc:
-                log.warning("feed %s: cannot answer query %s: %s", feed_id, query.key(), exc)
+                if not isinstance(exc, StoreError):     # that one is on the outage line
+                    log.warning("feed %s: cannot answer query %s: %s", feed_id, query.key(), exc)
                 return self._fallback(path, feed_id)
             except Exception:
                 # Never a 5xx for a feed we have: log the bug loudly, send the file.
@@ -233,8 +233,7 @@ class _Handlers:
     def _fallback(self, path: str, feed_id: str) -> Response | Prepared:
         published = self.files.get(path, self.feed_cache_control(feed_id), _feed_headers)
         if published is None:
-            return _text("the feed is not available right now", 503,
-                         {**_CORS, "Retry-After": "60"})
+            return _text("the feed is not available right now", 503, {**_CORS, "Retry-After": "60"})
         return published
 
     def _render_query(self, feed: FeedConfig, query: FeedQuery, ext: str, path: str,
@@ -258,11 +257,12 @@ class _Handlers:
         page = self.rendered.get(key)
         if page is None:
             try:
-                page = await run_in_threadpool(self._render_preview, feed)
+                page = await in_store(self.ctx.store_outage(), "the feed previews",
+                                      self._render_preview, feed)
             except SyndicatorError as exc:
-                log.warning("feed %s: cannot render the preview: %s", feed_id, exc)
-                return _text("the preview is not available right now", 503,
-                             {"Retry-After": "60"})
+                if not isinstance(exc, StoreError):     # that one is on the outage line
+                    log.warning("feed %s: cannot render the preview: %s", feed_id, exc)
+                return _text("the preview is not available right now", 503, {"Retry-After": "60"})
             self.rendered.put(key, page)
         return page
 
