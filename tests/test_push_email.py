@@ -19,7 +19,6 @@ import pytest
 import requests
 from conftest import Site, serve_site
 from push_support import (
-    AsgiServer,
     SmtpServer,
     copy_demo_site,
     email,
@@ -27,7 +26,7 @@ from push_support import (
     publish,
     with_targets,
 )
-from starlette.applications import Starlette
+from subscribe_support import serve
 
 from syndicator.app import App, make_app
 from syndicator.config import Config, EmailTarget
@@ -41,7 +40,6 @@ from syndicator.push.subscribers import (
     read_token,
     unsubscribe_url,
 )
-from syndicator.web.subscribe import subscribe_routes
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SETUP = datetime(2000, 1, 1, tzinfo=UTC)
@@ -277,7 +275,7 @@ def test_subscribe_confirm_receive_unsubscribe_receive_nothing(
         config = _config(site, smtp, email("mail", smtp=smtp.smtp_config()))
         with make_app(config) as app:
             fetch(app, "office-en")
-            server = stack.enter_context(AsgiServer(Starlette(routes=subscribe_routes(app))))
+            server = stack.enter_context(serve(app))     # the real web app
             web = Web(server.url)
 
             form = web.get("/subscribe/mail")
